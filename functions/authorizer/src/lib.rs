@@ -1,0 +1,1 @@
+//! The `authorizer` Lambda (placeholder: built in a later issue).

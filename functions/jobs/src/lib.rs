@@ -1,0 +1,1 @@
+//! The `jobs` Lambda (placeholder: built in a later issue).

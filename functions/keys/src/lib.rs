@@ -1,0 +1,1 @@
+//! The `keys` Lambda (placeholder: built in a later issue).

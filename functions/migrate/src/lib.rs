@@ -1,0 +1,1 @@
+//! The `migrate` Lambda (placeholder: built in a later issue).

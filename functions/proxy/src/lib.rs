@@ -1,0 +1,1 @@
+//! The `proxy` Lambda (placeholder: built in a later issue).

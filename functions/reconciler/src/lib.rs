@@ -1,0 +1,1 @@
+//! The `reconciler` Lambda (placeholder: built in a later issue).

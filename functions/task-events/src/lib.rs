@@ -1,0 +1,1 @@
+//! The `task-events` Lambda (placeholder: built in a later issue).

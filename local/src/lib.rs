@@ -1,0 +1,1 @@
+//! Local gateway (see issue 2).

@@ -1,0 +1,1 @@
+//! Credentials: API key format and digests, scopes (issue 3).

@@ -1,0 +1,1 @@
+//! ECS helpers shared by jobs, task-events and reconciler (issue 4).

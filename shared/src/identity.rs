@@ -1,0 +1,1 @@
+//! Signed identity headers: HMAC-SHA256 signing (proxy) and verification (private services) (issue 5).

@@ -1,0 +1,1 @@
+//! `jobs` section of platform.yaml.

@@ -1,0 +1,1 @@
+//! `plans` section of platform.yaml.

@@ -1,0 +1,1 @@
+//! Test support: emulator and database helpers.
