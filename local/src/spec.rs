@@ -1,0 +1,295 @@
+//! Reading `api/openapi.yaml`: the route table, the integrations, the
+//! authorizer, CORS and binary media types.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_norway::Value as Yaml;
+
+/// API Gateway's default (and maximum, for REST APIs) integration timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(29_000);
+
+/// The HTTP methods API Gateway REST knows; `ANY` stands for all of them.
+pub const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read the OpenAPI file {path}: {source}; set OPENAPI_FILE to the contract (api/openapi.yaml)")]
+    Read { path: String, source: std::io::Error },
+    #[error("the OpenAPI document is not valid YAML: {0}")]
+    Yaml(#[from] serde_norway::Error),
+    #[error("the OpenAPI document is invalid at {at}: {reason}")]
+    Invalid { at: String, reason: String },
+}
+
+fn invalid(at: impl Into<String>, reason: impl Into<String>) -> SpecError {
+    SpecError::Invalid { at: at.into(), reason: reason.into() }
+}
+
+/// One segment of a resource path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Literal(String),
+    Param(String),
+    /// `{name+}`: one or more remaining segments (only as the last segment).
+    Greedy(String),
+}
+
+/// One operation (resource + method) and where it goes.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub operation_id: Option<String>,
+    /// Function name taken from the integration uri placeholder
+    /// `${<name>_function_arn}`.
+    pub function: String,
+    pub secured: bool,
+    pub scope: Option<String>,
+    pub timeout: Duration,
+}
+
+/// A resource of the REST API (`/v1/jobs/{id}`) and its methods. The key
+/// `ANY` holds an `x-amazon-apigateway-any-method` operation.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub path: String,
+    pub segments: Vec<Segment>,
+    pub methods: BTreeMap<String, Operation>,
+}
+
+impl Resource {
+    /// The operation answering `method`, a declared method before `ANY`.
+    pub fn operation(&self, method: &str) -> Option<&Operation> {
+        self.methods.get(method).or_else(|| self.methods.get("ANY"))
+    }
+}
+
+/// `x-portcullis-cors`.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: u64,
+}
+
+impl Cors {
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allow_origins.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    }
+}
+
+/// The parts of the contract the gateway acts on.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub resources: Vec<Resource>,
+    pub cors: Option<Cors>,
+    pub binary_media_types: Vec<String>,
+    /// The function named by the security scheme's `authorizerUri`.
+    pub authorizer: Option<String>,
+}
+
+impl Api {
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Api, SpecError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SpecError::Read { path: path.display().to_string(), source })?;
+        Api::from_yaml_str(&text)
+    }
+
+    pub fn from_yaml_str(text: &str) -> Result<Api, SpecError> {
+        let doc: Yaml = serde_norway::from_str(text)?;
+        let authorizer = authorizer_function(&doc)?;
+        let binary_media_types = match doc.get("x-amazon-apigateway-binary-media-types") {
+            None => Vec::new(),
+            Some(v) => strings(v, "x-amazon-apigateway-binary-media-types")?,
+        };
+        let cors = doc.get("x-portcullis-cors").map(parse_cors).transpose()?;
+        let default_security = doc.get("security").is_some_and(non_empty_security);
+        let mut resources = Vec::new();
+        let paths = doc
+            .get("paths")
+            .and_then(Yaml::as_mapping)
+            .ok_or_else(|| invalid("paths", "a mapping of resource paths is required"))?;
+        for (key, item) in paths {
+            let path = key.as_str().ok_or_else(|| invalid("paths", "resource paths must be strings"))?;
+            let segments = parse_template(path)?;
+            let mut methods = BTreeMap::new();
+            let Some(item) = item.as_mapping() else {
+                return Err(invalid(format!("paths.{path}"), "must be a mapping of methods"));
+            };
+            for (method, op) in item {
+                let Some(method) = method.as_str() else { continue };
+                let name = if method == "x-amazon-apigateway-any-method" {
+                    "ANY".to_owned()
+                } else if METHODS.contains(&method.to_ascii_uppercase().as_str()) {
+                    method.to_ascii_uppercase()
+                } else {
+                    continue; // parameters, summary, other extensions
+                };
+                let at = format!("paths.{path}.{method}");
+                methods.insert(name, parse_operation(op, &at, default_security)?);
+            }
+            resources.push(Resource { path: path.to_owned(), segments, methods });
+        }
+        Ok(Api { resources, cors, binary_media_types, authorizer })
+    }
+
+    /// Whether a payload of this content type is binary for API Gateway
+    /// (`x-amazon-apigateway-binary-media-types`, `*` wildcards allowed).
+    pub fn is_binary(&self, content_type: Option<&str>) -> bool {
+        let ct = content_type
+            .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        self.binary_media_types.iter().any(|pattern| {
+            let pattern = pattern.to_ascii_lowercase();
+            if pattern == "*/*" {
+                return true;
+            }
+            crate::policy::glob_match(&pattern, &ct)
+        })
+    }
+}
+
+fn non_empty_security(v: &Yaml) -> bool {
+    v.as_sequence().is_some_and(|s| {
+        s.iter().any(|req| req.as_mapping().is_some_and(|m| !m.is_empty()))
+    })
+}
+
+fn parse_operation(op: &Yaml, at: &str, default_security: bool) -> Result<Operation, SpecError> {
+    let integration = op
+        .get("x-amazon-apigateway-integration")
+        .ok_or_else(|| invalid(at, "x-amazon-apigateway-integration is missing"))?;
+    let uri = integration
+        .get("uri")
+        .and_then(Yaml::as_str)
+        .ok_or_else(|| invalid(format!("{at}.x-amazon-apigateway-integration"), "uri is missing"))?;
+    let function = function_from_uri(uri).ok_or_else(|| {
+        invalid(
+            format!("{at}.x-amazon-apigateway-integration.uri"),
+            "expected a Lambda invocation uri naming ${<function>_function_arn}",
+        )
+    })?;
+    let timeout = match integration.get("timeoutInMillis") {
+        None => DEFAULT_TIMEOUT,
+        Some(v) => Duration::from_millis(v.as_u64().filter(|ms| (50..=29_000).contains(ms)).ok_or_else(
+            || invalid(format!("{at}.x-amazon-apigateway-integration.timeoutInMillis"), "must be 50..=29000"),
+        )?),
+    };
+    let secured = match op.get("security") {
+        Some(v) => non_empty_security(v),
+        None => default_security,
+    };
+    Ok(Operation {
+        operation_id: op.get("operationId").and_then(Yaml::as_str).map(str::to_owned),
+        function,
+        secured,
+        scope: op.get("x-portcullis-scope").and_then(Yaml::as_str).map(str::to_owned),
+        timeout,
+    })
+}
+
+/// `arn:...:functions/${keys_function_arn}/invocations` → `keys`.
+pub fn function_from_uri(uri: &str) -> Option<String> {
+    let start = uri.find("${")? + 2;
+    let rest = &uri[start..];
+    let end = rest.find('}')?;
+    let name = rest[..end].strip_suffix("_function_arn")?;
+    (!name.is_empty()).then(|| name.replace('_', "-"))
+}
+
+fn authorizer_function(doc: &Yaml) -> Result<Option<String>, SpecError> {
+    let Some(schemes) = doc.get("components").and_then(|c| c.get("securitySchemes")).and_then(Yaml::as_mapping)
+    else {
+        return Ok(None);
+    };
+    for (name, scheme) in schemes {
+        if let Some(uri) = scheme.get("x-amazon-apigateway-authorizer").and_then(|a| a.get("authorizerUri")) {
+            let uri = uri.as_str().unwrap_or_default();
+            return function_from_uri(uri).map(Some).ok_or_else(|| {
+                invalid(
+                    format!("components.securitySchemes.{}", name.as_str().unwrap_or("?")),
+                    "authorizerUri must name ${<function>_function_arn}",
+                )
+            });
+        }
+    }
+    Ok(None)
+}
+
+fn strings(v: &Yaml, at: &str) -> Result<Vec<String>, SpecError> {
+    v.as_sequence()
+        .ok_or_else(|| invalid(at, "must be a list of strings"))?
+        .iter()
+        .map(|s| s.as_str().map(str::to_owned).ok_or_else(|| invalid(at, "must be a list of strings")))
+        .collect()
+}
+
+fn parse_cors(v: &Yaml) -> Result<Cors, SpecError> {
+    let list = |key: &str| -> Result<Vec<String>, SpecError> {
+        match v.get(key) {
+            None => Ok(Vec::new()),
+            Some(l) => strings(l, &format!("x-portcullis-cors.{key}")),
+        }
+    };
+    Ok(Cors {
+        allow_origins: list("allowOrigins")?,
+        allow_headers: list("allowHeaders")?,
+        allow_methods: list("allowMethods")?,
+        expose_headers: list("exposeHeaders")?,
+        max_age_seconds: v.get("maxAgeSeconds").and_then(Yaml::as_u64).unwrap_or(0),
+    })
+}
+
+fn parse_template(path: &str) -> Result<Vec<Segment>, SpecError> {
+    if !path.starts_with('/') {
+        return Err(invalid(format!("paths.{path}"), "resource paths start with /"));
+    }
+    let parts: Vec<&str> = path.split('/').skip(1).filter(|s| !s.is_empty()).collect();
+    let mut segments = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter().enumerate() {
+        let seg = if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            if let Some(name) = inner.strip_suffix('+') {
+                if i + 1 != parts.len() {
+                    return Err(invalid(format!("paths.{path}"), "a greedy {name+} parameter must be last"));
+                }
+                Segment::Greedy(name.to_owned())
+            } else {
+                Segment::Param(inner.to_owned())
+            }
+        } else {
+            Segment::Literal((*part).to_owned())
+        };
+        segments.push(seg);
+    }
+    Ok(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_name_comes_from_the_uri_placeholder() {
+        let uri = "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${task_events_function_arn}/invocations";
+        assert_eq!(function_from_uri(uri).as_deref(), Some("task-events"));
+        assert_eq!(function_from_uri("arn:aws:lambda:us-east-1:1:function:x"), None);
+    }
+
+    #[test]
+    fn the_project_contract_loads() {
+        let api = Api::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../api/openapi.yaml")).expect("contract loads");
+        assert_eq!(api.authorizer.as_deref(), Some("authorizer"));
+        let health = api.resources.iter().find(|r| r.path == "/v1/health").expect("health route");
+        assert!(!health.methods["GET"].secured);
+        assert!(api.cors.is_some());
+    }
+
+    #[test]
+    fn a_greedy_parameter_that_is_not_last_is_refused() {
+        let err = parse_template("/a/{p+}/b").expect_err("must fail");
+        assert!(err.to_string().contains("must be last"));
+    }
+}
