@@ -1,1 +1,25 @@
-//! Local gateway (see issue 2).
+//! The local gateway: `api/openapi.yaml` served the way API Gateway REST
+//! serves it, with the functions invoked in-process through the same event
+//! and response conversions the Lambda runtime performs.
+//!
+//! ```no_run
+//! # async fn demo(state: std::sync::Arc<()>) -> Result<(), Box<dyn std::error::Error>> {
+//! use local::{Api, Gateway};
+//! let mut gateway = Gateway::new(Api::from_file("api/openapi.yaml")?);
+//! // gateway.http("keys", state, keys::handle);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! gateway.serve(listener, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod event;
+pub mod gateway;
+pub mod integration;
+pub mod policy;
+pub mod routing;
+pub mod spec;
+
+pub use event::Deployment;
+pub use gateway::{Gateway, MAX_BODY_BYTES};
+pub use integration::{EventFunction, HttpFunction, Integration, InvokeResult, RawFunction};
+pub use spec::{Api, SpecError};

@@ -1,1 +1,3 @@
-//! End-to-end suite.
+//! End-to-end suite: one test binary, a module per area.
+
+mod gateway;

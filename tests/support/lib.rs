@@ -1,1 +1,119 @@
-//! Test support: emulator and database helpers.
+//! Test support for the end-to-end suite: a local gateway on a loopback port,
+//! the AWS emulator endpoint, SDK configuration and an HTTP client.
+
+use std::net::SocketAddr;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use local::{Api, Gateway};
+
+/// The project's API contract, `api/openapi.yaml`.
+pub fn openapi_path() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../api/openapi.yaml").to_owned()
+}
+
+/// A fixture from `tests/fixtures/`, parsed as JSON.
+pub fn fixture(name: &str) -> serde_json::Value {
+    let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {path} is not JSON: {e}"))
+}
+
+/// A gateway serving on 127.0.0.1:<free port>; stops when dropped.
+pub struct RunningGateway {
+    /// `http://127.0.0.1:<port>` (no trailing slash).
+    pub url: String,
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningGateway {
+    /// `url` + `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// Stop serving and wait for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Start `gateway` on a free loopback port.
+pub async fn start_gateway(gateway: Gateway) -> RunningGateway {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port for the gateway");
+    let addr = listener.local_addr().expect("a bound listener has an address");
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(gateway.serve(listener, async move {
+        let _ = rx.await;
+    }));
+    RunningGateway { url: format!("http://{addr}"), addr, shutdown: Some(tx), task: Some(task) }
+}
+
+/// A gateway for the project contract with nothing registered yet.
+pub fn project_gateway() -> Gateway {
+    Gateway::new(Api::from_file(openapi_path()).expect("api/openapi.yaml loads"))
+}
+
+/// The AWS emulator endpoint; panics (fails the test) when it is not set.
+pub fn require_emulator() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!("AWS_ENDPOINT_URL is not set: run this test through `make test`"),
+    }
+}
+
+/// The PostgreSQL URL; panics (fails the test) when it is not set.
+pub fn require_database() -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!("DATABASE_URL is not set: run this test through `make test`"),
+    }
+}
+
+/// SDK configuration pointed at the emulator (`AWS_ENDPOINT_URL`, test
+/// credentials and `us-east-1` unless the environment says otherwise).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    let endpoint = require_emulator();
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_types::region::Region::new(region));
+    if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "e2e"));
+    }
+    loader.load().await
+}
+
+/// An HTTP client for talking to the gateway (no proxy, short timeouts).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .expect("a reqwest client with static settings builds")
+}
+
+/// A unique suffix for emulator resource names.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{nanos:x}", std::process::id())
+}

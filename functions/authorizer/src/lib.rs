@@ -1,1 +1,370 @@
-//! The `authorizer` Lambda (placeholder: built in a later issue).
+//! The `authorizer` Lambda: an API Gateway (REST) REQUEST authorizer.
+//!
+//! It accepts a Portcullis API key (`x-api-key: pcs_...` or
+//! `Authorization: Bearer pcs_...`) or a Cognito JWT (`Authorization: Bearer
+//! eyJ...`), and answers with an IAM policy that allows every route the
+//! principal's scopes permit (from `api/openapi.yaml`), an explicit Deny when
+//! none is permitted (403), the context {principal_id, principal_type,
+//! tenant, scopes, key_id} and, for API keys, the `usageIdentifierKey` of the
+//! key's usage plan. Bad or missing credentials fail the invocation with
+//! "Unauthorized" (401). See docs/auth.md.
+
+pub mod cache;
+pub mod config;
+pub mod jwt;
+pub mod keys;
+pub mod routes;
+
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+};
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use cache::{TtlCache, key_of};
+use config::Config;
+use routes::MethodArn;
+use serde::{Deserialize, Serialize};
+use shared::auth::{Scope, apikey};
+use shared::db::Database;
+use shared::{ConfigError, Env};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub use lambda_runtime::Error;
+
+/// The error message that makes API Gateway answer 401.
+pub const UNAUTHORIZED: &str = "Unauthorized";
+
+/// The authorizer's answer.
+pub type Response = ApiGatewayCustomAuthorizerResponse<AuthContext>;
+/// The event.
+pub type Request = ApiGatewayCustomAuthorizerRequestTypeRequest;
+
+/// `requestContext.authorizer` as the integrations receive it (strings only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthContext {
+    pub principal_id: String,
+    pub principal_type: String,
+    pub tenant: String,
+    /// Space-separated Portcullis scopes.
+    pub scopes: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+/// Who the caller is, once verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub id: String,
+    /// `api_key`, `user` or `client`.
+    pub kind: &'static str,
+    pub tenant: String,
+    pub scopes: Vec<Scope>,
+    /// API keys: the row id.
+    pub key_id: Option<Uuid>,
+    /// API keys: the usage plan.
+    pub plan: Option<String>,
+}
+
+/// A rejected invocation: "Unauthorized" for bad credentials, anything else
+/// (database down, malformed event) becomes API Gateway's 500.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("Unauthorized")]
+    Unauthorized,
+    #[error("authorizer failure: {0}")]
+    Internal(String),
+}
+
+/// Built once per process.
+pub struct State {
+    config: Config,
+    db: Database,
+    verifier: Option<jwt::Verifier>,
+    cache: TtlCache<Arc<Principal>>,
+    last_touched: Mutex<std::collections::HashMap<Uuid, Instant>>,
+    background: Mutex<Vec<JoinHandle<()>>>,
+    key_lookups: AtomicU64,
+}
+
+impl State {
+    /// Configuration from the process environment, database from
+    /// `shared::db` (DATABASE_URL / DB_SECRET_ARN / DB_IAM_AUTH).
+    pub async fn from_env() -> Result<State, Error> {
+        let env = Env::Process;
+        let config = Config::from_env(&env)?;
+        let db = Database::from_env(&env).await?;
+        Ok(State::new(config, db)?)
+    }
+
+    /// From explicit parts (tests, local gateway).
+    pub fn new(config: Config, db: Database) -> Result<State, ConfigError> {
+        let verifier = match &config.cognito {
+            None => None,
+            Some(c) => Some(jwt::Verifier::new(c.clone()).map_err(|e| {
+                ConfigError::invalid("COGNITO_JWKS_JSON", "a JWKS document with at least one RS256 key", e)
+            })?),
+        };
+        let entries = if config.cache_ttl.is_zero() { 0 } else { config.cache_max_entries };
+        Ok(State {
+            cache: TtlCache::new(entries),
+            config,
+            db,
+            verifier,
+            last_touched: Mutex::new(std::collections::HashMap::new()),
+            background: Mutex::new(Vec::new()),
+            key_lookups: AtomicU64::new(0),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// How many API key database look-ups ran since start.
+    pub fn key_lookups(&self) -> u64 {
+        self.key_lookups.load(Ordering::SeqCst)
+    }
+
+    /// How many JWKS fetches were attempted since start.
+    pub fn jwks_fetches(&self) -> u64 {
+        self.verifier.as_ref().map_or(0, |v| v.jwks().fetch_count())
+    }
+
+    /// Wait for background writes (`last_used_at`) started so far.
+    pub async fn settle(&self) {
+        let handles: Vec<_> = std::mem::take(&mut *self.background.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+
+    /// Verify one credential (cache first).
+    pub async fn verify(&self, credential: &str) -> Result<Arc<Principal>, AuthError> {
+        let key = key_of(credential);
+        let now = Instant::now();
+        if let Some(p) = self.cache.get(&key, now) {
+            if let Some(id) = p.key_id {
+                self.touch_later(id, None);
+            }
+            return Ok(p);
+        }
+        if apikey::looks_like_key(credential) {
+            let p = Arc::new(self.verify_key(credential).await?);
+            self.cache.insert(key, p.clone(), now + self.config.cache_ttl, now);
+            Ok(p)
+        } else {
+            let (p, exp) = self.verify_jwt(credential).await?;
+            let p = Arc::new(p);
+            let now_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let left = Duration::from_secs(exp.saturating_sub(now_unix));
+            // Never past exp, and no longer than the TTL.
+            self.cache.insert(key, p.clone(), now + left.min(self.config.cache_ttl), now);
+            Ok(p)
+        }
+    }
+
+    async fn verify_key(&self, credential: &str) -> Result<Principal, AuthError> {
+        let parsed = apikey::parse(credential).map_err(|e| {
+            tracing::info!(reason = %e, "API key refused before any look-up");
+            AuthError::Unauthorized
+        })?;
+        self.key_lookups.fetch_add(1, Ordering::SeqCst);
+        let record = keys::find(&self.db, parsed.lookup_id().as_str()).await.map_err(|e| {
+            tracing::error!(error = %e, lookup_id = %parsed.lookup_id(), "API key look-up failed");
+            AuthError::Internal("the key store is unavailable".to_owned())
+        })?;
+        let valid = keys::check(&parsed, record, chrono::Utc::now()).map_err(|r| {
+            tracing::info!(reason = r.as_str(), lookup_id = %parsed.lookup_id(), "API key refused");
+            AuthError::Unauthorized
+        })?;
+        let r = &valid.record;
+        self.touch_later(r.id, r.last_used_at);
+        Ok(Principal {
+            id: parsed.lookup_id().to_string(),
+            kind: "api_key",
+            tenant: r.tenant.clone(),
+            scopes: valid.scopes.clone(),
+            key_id: Some(r.id),
+            plan: r.plan.clone(),
+        })
+    }
+
+    async fn verify_jwt(&self, token: &str) -> Result<(Principal, u64), AuthError> {
+        let Some(v) = &self.verifier else {
+            tracing::info!("bearer token refused: Cognito is not configured (COGNITO_ISSUER)");
+            return Err(AuthError::Unauthorized);
+        };
+        let t = v.verify(token).await.map_err(|e| {
+            tracing::info!(reason = %e, "JWT refused");
+            AuthError::Unauthorized
+        })?;
+        Ok((
+            Principal {
+                id: t.principal_id,
+                kind: t.principal_type,
+                tenant: t.tenant,
+                scopes: t.scopes,
+                key_id: None,
+                plan: None,
+            },
+            t.exp,
+        ))
+    }
+
+    /// Write `last_used_at` off the answer's path, at most once per key per
+    /// interval from this process (and the SQL no-ops when another did).
+    fn touch_later(&self, id: Uuid, stored: Option<chrono::DateTime<chrono::Utc>>) {
+        let interval = self.config.last_used_interval;
+        let now = Instant::now();
+        {
+            let mut map = self.last_touched.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(t) = map.get(&id) {
+                if now.duration_since(*t) < interval {
+                    return;
+                }
+            }
+            if map.len() >= 10_000 {
+                map.clear();
+            }
+            map.insert(id, now);
+        }
+        if let Some(s) = stored {
+            let age = chrono::Utc::now().signed_duration_since(s);
+            if age.to_std().is_ok_and(|a| a < interval) {
+                return;
+            }
+        }
+        let db = self.db.clone();
+        let secs = interval.as_secs_f64();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = keys::touch(&db, id, secs).await {
+                tracing::warn!(key_id = %id, error = %e, "last_used_at not written");
+            }
+        });
+        let mut bg = self.background.lock().unwrap_or_else(|p| p.into_inner());
+        bg.retain(|h| !h.is_finished());
+        bg.push(handle);
+    }
+}
+
+/// The credentials of a request: `x-api-key` and/or `Authorization: Bearer`.
+fn credentials(event: &Request) -> Result<Vec<String>, AuthError> {
+    let mut out: Vec<String> = Vec::new();
+    for name in ["x-api-key", "authorization"] {
+        let mut values: Vec<&str> = Vec::new();
+        for v in event.headers.get_all(name).iter().chain(event.multi_value_headers.get_all(name).iter()) {
+            let v = v.to_str().map_err(|_| AuthError::Unauthorized)?;
+            if !values.contains(&v) {
+                values.push(v);
+            }
+        }
+        match values.as_slice() {
+            [] => {}
+            [v] => {
+                let cred = if name == "authorization" {
+                    let (scheme, rest) = v.trim().split_once(' ').ok_or(AuthError::Unauthorized)?;
+                    if !scheme.eq_ignore_ascii_case("bearer") {
+                        return Err(AuthError::Unauthorized);
+                    }
+                    rest.trim()
+                } else {
+                    v.trim()
+                };
+                if cred.is_empty() {
+                    return Err(AuthError::Unauthorized);
+                }
+                if cred.len() > jwt::MAX_TOKEN_LEN {
+                    return Err(AuthError::Unauthorized);
+                }
+                out.push(cred.to_owned());
+            }
+            _ => {
+                tracing::info!(header = name, "credential header sent more than once with different values");
+                return Err(AuthError::Unauthorized);
+            }
+        }
+    }
+    out.dedup();
+    Ok(out)
+}
+
+/// The authorizer's decision for one request.
+pub async fn authorize(state: &State, event: &Request) -> Result<Response, AuthError> {
+    let arn = event
+        .method_arn
+        .as_deref()
+        .ok_or_else(|| AuthError::Internal("the event has no methodArn".to_owned()))
+        .and_then(|a| MethodArn::parse(a).map_err(|e| AuthError::Internal(e.to_string())))?;
+    let creds = credentials(event)?;
+    let principal = match creds.as_slice() {
+        [] => {
+            tracing::info!("no credentials");
+            return Err(AuthError::Unauthorized);
+        }
+        [one] => state.verify(one).await?,
+        [a, b] => {
+            let pa = state.verify(a).await?;
+            let pb = state.verify(b).await?;
+            if pa.id != pb.id || pa.kind != pb.kind {
+                tracing::info!("x-api-key and Authorization name different principals");
+                return Err(AuthError::Unauthorized);
+            }
+            pa
+        }
+        _ => return Err(AuthError::Unauthorized),
+    };
+    Ok(decision(state, &arn, &principal))
+}
+
+/// The policy, context and usage key for a verified principal.
+pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
+    let permitted = state.config.routes.permitted(&p.scopes);
+    let statement = if permitted.is_empty() {
+        tracing::info!(principal_id = %p.id, "no route permitted: explicit deny");
+        let mut s = IamPolicyStatement::default();
+        s.action = vec!["execute-api:Invoke".to_owned()];
+        s.effect = IamPolicyEffect::Deny;
+        s.resource = vec![arn.everything()];
+        s
+    } else {
+        let mut s = IamPolicyStatement::default();
+        s.action = vec!["execute-api:Invoke".to_owned()];
+        s.effect = IamPolicyEffect::Allow;
+        s.resource = permitted.iter().map(|r| arn.resource(r)).collect();
+        s
+    };
+    let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
+    policy.version = Some("2012-10-17".to_owned());
+    policy.statement = vec![statement];
+    let mut resp = Response::default();
+    resp.principal_id = Some(p.id.clone());
+    resp.policy_document = policy;
+    resp.context = AuthContext {
+        principal_id: p.id.clone(),
+        principal_type: p.kind.to_owned(),
+        tenant: p.tenant.clone(),
+        scopes: Scope::join(&p.scopes),
+        key_id: p.key_id.map(|k| k.to_string()),
+    };
+    resp.usage_identifier_key = p
+        .plan
+        .as_ref()
+        .and_then(|plan| state.config.usage_plan_keys.get(plan))
+        .cloned();
+    resp
+}
+
+/// The Lambda handler: `Err("Unauthorized")` → 401, other errors → 500.
+pub async fn handle(state: &State, event: Request) -> Result<Response, Error> {
+    match authorize(state, &event).await {
+        Ok(r) => Ok(r),
+        Err(AuthError::Unauthorized) => Err(UNAUTHORIZED.into()),
+        Err(AuthError::Internal(e)) => {
+            tracing::error!(error = %e, "authorizer failure");
+            Err(e.into())
+        }
+    }
+}

@@ -1,1 +1,153 @@
-//! The `jobs` Lambda (placeholder: built in a later issue).
+//! The `jobs` Lambda: `POST /v1/jobs`, `GET /v1/jobs`, `GET /v1/jobs/{id}`,
+//! `GET /v1/jobs/{id}/events`, `POST /v1/jobs/{id}/cancel` (docs/jobs.md).
+//!
+//! The crate is also the job core that `task-events` and `reconciler` use:
+//! [`store`] (SQL), [`launch`] (RunTask and its outcomes), [`transition`]
+//! (applying ECS task states), [`State`] (configuration and clients).
+
+pub mod api;
+pub mod launch;
+pub mod model;
+pub mod store;
+pub mod transition;
+
+use shared::config::{ConfigError, Env};
+use shared::db::{Database, DbError};
+use shared::ecs::Placement;
+use shared::platform::PlatformError;
+use shared::platform::jobs::JobTypes;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use api::handle;
+
+/// The registry compiled in, used when `PLATFORM_FILE` is not set.
+pub const EMBEDDED_PLATFORM: &str = include_str!("../../../platform.yaml");
+
+/// Tunables, with their environment variables.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `JOB_LAUNCH_GRACE_SECS` (default 60): the reconciler leaves a fresh
+    /// queued job to its submit handler for this long.
+    pub launch_grace: Duration,
+    /// `RECONCILE_STALE_SECS` (default 120): starting/running jobs with no
+    /// news from ECS for this long are synced with DescribeTasks.
+    pub stale_after: Duration,
+    /// `RECONCILE_BATCH` (default 25): jobs handled per sweep and per kind.
+    pub batch: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            launch_grace: Duration::from_secs(60),
+            stale_after: Duration::from_secs(120),
+            batch: 25,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = Settings::default();
+        let batch: i64 = env.parse_or("RECONCILE_BATCH", "a whole number between 1 and 500", d.batch)?;
+        if !(1..=500).contains(&batch) {
+            return Err(ConfigError::invalid(
+                "RECONCILE_BATCH",
+                "a whole number between 1 and 500",
+                format!("{batch} is out of range"),
+            ));
+        }
+        Ok(Settings {
+            launch_grace: env.secs_or(
+                "JOB_LAUNCH_GRACE_SECS",
+                d.launch_grace,
+                Duration::from_secs(5),
+                Duration::from_secs(3600),
+            )?,
+            stale_after: env.secs_or(
+                "RECONCILE_STALE_SECS",
+                d.stale_after,
+                Duration::from_secs(10),
+                Duration::from_secs(86_400),
+            )?,
+            batch,
+        })
+    }
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+}
+
+/// Everything the job functions need, built once per process.
+#[derive(Clone)]
+pub struct State {
+    pub db: Database,
+    pub ecs: aws_sdk_ecs::Client,
+    pub placement: Placement,
+    pub types: Arc<JobTypes>,
+    pub settings: Settings,
+}
+
+impl State {
+    /// From the process environment (Lambda).
+    pub async fn from_env() -> Result<State, InitError> {
+        Self::from_env_in(&Env::Process).await
+    }
+
+    /// From any environment: `ECS_CLUSTER`, `JOB_SUBNETS`,
+    /// `JOB_SECURITY_GROUPS`, `PLATFORM_FILE` (default: the embedded
+    /// platform.yaml), `ECS_TIMEOUT_MS`, the [`Settings`] variables and the
+    /// database variables of `shared::db`.
+    pub async fn from_env_in(env: &Env) -> Result<State, InitError> {
+        let placement = Placement::from_env(env)?;
+        let types = load_types(env)?;
+        let settings = Settings::from_env(env)?;
+        let ecs_timeout = env.millis_or(
+            "ECS_TIMEOUT_MS",
+            Duration::from_secs(10),
+            Duration::from_millis(500),
+            Duration::from_secs(25),
+        )?;
+        let sdk = shared::aws::sdk_config().await;
+        let ecs = shared::ecs::client(&sdk, ecs_timeout);
+        let db = Database::from_env(env).await?;
+        Ok(State::new(db, ecs, placement, types, settings))
+    }
+
+    /// From explicit parts (tests, the local gateway).
+    pub fn new(
+        db: Database,
+        ecs: aws_sdk_ecs::Client,
+        placement: Placement,
+        types: JobTypes,
+        settings: Settings,
+    ) -> State {
+        State {
+            db,
+            ecs,
+            placement,
+            types: Arc::new(types),
+            settings,
+        }
+    }
+}
+
+/// The job registry: `PLATFORM_FILE`, or the platform.yaml compiled in.
+pub fn load_types(env: &Env) -> Result<JobTypes, PlatformError> {
+    match env.get("PLATFORM_FILE") {
+        Some(path) => {
+            let platform = shared::platform::Platform::load(std::path::Path::new(&path))?;
+            JobTypes::from_value(&platform.jobs)
+        }
+        None => JobTypes::from_yaml(EMBEDDED_PLATFORM),
+    }
+}

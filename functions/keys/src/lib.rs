@@ -1,1 +1,217 @@
-//! The `keys` Lambda (placeholder: built in a later issue).
+//! The `keys` Lambda: API key management and the identity routes.
+//!
+//! | route | scope | what |
+//! |---|---|---|
+//! | `GET /v1/health` | none | database and AWS status, 200 or 503 |
+//! | `GET /v1/me` | any principal | the authorizer's view of the caller |
+//! | `GET /v1/keys` | `keys:admin` | the tenant's keys, newest first, cursor pagination |
+//! | `POST /v1/keys` | `keys:admin` | create a key; the full key is returned once |
+//! | `GET /v1/keys/{id}` | `keys:admin` | one key of the tenant |
+//! | `DELETE /v1/keys/{id}` | `keys:admin` | revoke (idempotent) and flush the authorizer cache |
+//!
+//! The gateway already enforces the scopes through the authorizer's policy;
+//! the handler checks them again (defence in depth). Creations and
+//! revocations are written to `audit_log` in the transaction that makes them.
+//! See `docs/keys.md`.
+
+pub mod body;
+pub mod cursor;
+mod error;
+mod health;
+mod routes;
+pub mod store;
+
+pub use error::Error;
+pub use routes::handle;
+pub use store::{KeyRecord, KeyView};
+
+use shared::Env;
+use shared::auth::PlainKey;
+use shared::auth::apikey;
+use shared::db::{Database, DbConfig};
+use shared::platform::Platform;
+use shared::platform::plans::UsagePlans;
+use std::time::Duration;
+
+/// The registry compiled into the binary (see docs/decisions.md);
+/// `PLATFORM_FILE` overrides it locally.
+const EMBEDDED_PLATFORM: &str = include_str!("../../../platform.yaml");
+
+/// Configuration read once at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// REST API id and stage whose authorizer cache a revocation flushes
+    /// (`APIGW_REST_API_ID`, `APIGW_STAGE`); both unset = skip the flush.
+    pub flush_target: Option<(String, String)>,
+    /// The tenant whose `keys:admin` holders may manage keys of any tenant
+    /// (`PLATFORM_TENANT`, default `platform`).
+    pub platform_tenant: String,
+    /// Usage plan names from `platform.yaml`.
+    pub plans: Vec<String>,
+    /// The plan of a key created without one (`DEFAULT_PLAN`, default `standard`).
+    pub default_plan: String,
+    /// Bound on each `/v1/health` dependency check (`HEALTH_TIMEOUT_MS`, default 2000).
+    pub health_timeout: Duration,
+    /// The AWS endpoint reported by `/v1/health`.
+    pub aws_endpoint: String,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Config, Error> {
+        let flush_target = match (env.get("APIGW_REST_API_ID"), env.get("APIGW_STAGE")) {
+            (Some(api), Some(stage)) => Some((api, stage)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(shared::ConfigError::Missing {
+                    var: "APIGW_STAGE".into(),
+                    expected: "the stage name of APIGW_REST_API_ID (both set, or both unset to skip flushing the authorizer cache)".into(),
+                }
+                .into());
+            }
+            (None, Some(_)) => {
+                return Err(shared::ConfigError::Missing {
+                    var: "APIGW_REST_API_ID".into(),
+                    expected: "the REST API id that APIGW_STAGE belongs to (both set, or both unset)".into(),
+                }
+                .into());
+            }
+        };
+        let platform_tenant = env.get("PLATFORM_TENANT").unwrap_or_else(|| "platform".to_owned());
+        if !body::valid_tenant(&platform_tenant) {
+            return Err(shared::ConfigError::invalid(
+                "PLATFORM_TENANT",
+                "1 to 64 characters of lowercase letters, digits, '-' or '_'",
+                "not a tenant identifier",
+            )
+            .into());
+        }
+        let platform = match env.get("PLATFORM_FILE") {
+            Some(path) => Platform::load(std::path::Path::new(&path))?,
+            None => Platform::from_yaml(EMBEDDED_PLATFORM)?,
+        };
+        let plans: Vec<String> = UsagePlans::from_platform(&platform)?.names().map(str::to_owned).collect();
+        let default_plan = env.get("DEFAULT_PLAN").unwrap_or_else(|| "standard".to_owned());
+        if !plans.contains(&default_plan) {
+            return Err(shared::ConfigError::invalid(
+                "DEFAULT_PLAN",
+                "the name of a usage plan in platform.yaml",
+                format!("{default_plan:?} is not among the usage plans ({})", plans.join(", ")),
+            )
+            .into());
+        }
+        let health_timeout = env.millis_or(
+            "HEALTH_TIMEOUT_MS",
+            Duration::from_millis(2000),
+            Duration::from_millis(50),
+            Duration::from_secs(10),
+        )?;
+        let aws_endpoint = match env.get("AWS_ENDPOINT_URL") {
+            Some(url) => url,
+            None => {
+                let region = env
+                    .get("AWS_REGION")
+                    .or_else(|| env.get("AWS_DEFAULT_REGION"))
+                    .unwrap_or_else(|| "us-east-1".to_owned());
+                format!("https://apigateway.{region}.amazonaws.com")
+            }
+        };
+        Ok(Config {
+            flush_target,
+            platform_tenant,
+            plans,
+            default_plan,
+            health_timeout,
+            aws_endpoint,
+        })
+    }
+}
+
+/// Everything a warm invocation reuses: configuration, pool, AWS client.
+pub struct State {
+    pub config: Config,
+    pub db: Database,
+    pub apigw: aws_sdk_apigateway::Client,
+}
+
+impl State {
+    /// Production start-up: configuration from the process environment,
+    /// the pool from `shared::db`, the API Gateway client from the shared
+    /// SDK configuration (honours `AWS_ENDPOINT_URL`).
+    pub async fn from_env() -> Result<State, Error> {
+        let env = Env::Process;
+        let config = Config::from_env(&env)?;
+        let sdk = shared::aws::sdk_config().await;
+        let db = Database::connect(DbConfig::from_env(&env)?, Some(&sdk)).await?;
+        Ok(State::new(config, db, aws_sdk_apigateway::Client::new(&sdk)))
+    }
+
+    /// Explicit parts, for tests and the local gateway.
+    pub fn new(config: Config, db: Database, apigw: aws_sdk_apigateway::Client) -> State {
+        State { config, db, apigw }
+    }
+}
+
+/// A key just created: the full key (shown once) and its stored record.
+#[derive(Debug)]
+pub struct CreatedKey {
+    pub key: PlainKey,
+    pub record: KeyRecord,
+}
+
+/// Create a `keys:admin` key for `tenant` outside any request: the local
+/// gateway prints one at start-up, and `create-admin-key` does the same
+/// against RDS. The creation is audited with principal `bootstrap`.
+pub async fn bootstrap_admin_key(
+    db: &Database,
+    tenant: &str,
+    name: &str,
+    plan: &str,
+) -> Result<CreatedKey, Error> {
+    if !body::valid_tenant(tenant) {
+        return Err(Error::Invalid(format!(
+            "tenant {tenant:?} is not valid: use 1 to 64 characters of lowercase letters, digits, '-' or '_'"
+        )));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > body::NAME_MAX || name.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!(
+            "the key name must be 1 to {} printable characters",
+            body::NAME_MAX
+        )));
+    }
+    let (key, lookup, digest) = apikey::generate();
+    let scopes = vec![shared::auth::Scope::keys_admin().to_string()];
+    let mut tx = db.begin().await?;
+    let record = store::insert_key(
+        &mut tx,
+        &store::NewKey {
+            lookup_id: lookup.as_str(),
+            digest: &digest,
+            name,
+            tenant,
+            scopes: &scopes,
+            plan,
+            expires_at: None,
+            created_by: "bootstrap",
+        },
+    )
+    .await?;
+    store::audit(
+        &mut tx,
+        &store::AuditEntry {
+            principal: "bootstrap",
+            tenant,
+            action: "key.create",
+            target: &record.id.to_string(),
+            request_id: None,
+            detail: serde_json::json!({
+                "name": name, "scopes": scopes, "plan": plan, "prefix": format!("{}{}", apikey::PREFIX, record.lookup_id),
+                "via": "bootstrap",
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(key_id = %record.id, tenant, "bootstrap admin key created");
+    Ok(CreatedKey { key, record })
+}

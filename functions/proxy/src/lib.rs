@@ -1,1 +1,493 @@
-//! The `proxy` Lambda (placeholder: built in a later issue).
+//! The `proxy` Lambda: `ANY /v1/services/{service}/{proxy+}` forwarded to a
+//! registered private service (platform.yaml `services:`) with signed
+//! identity headers. See `docs/proxy.md`.
+//!
+//! Order of checks: unknown service → 404; caller without the service's scope
+//! → 403 (the gateway policy already refuses it; checked again here); method
+//! not registered → 405 with `Allow`; bad path → 400; body over the limit →
+//! 413; mutation whose audit record cannot be written → 503 (not forwarded);
+//! upstream timeout → 504; refused/reset/oversized upstream → 502.
+
+pub mod config;
+pub mod forward;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use shared::ApiError;
+use shared::db::Database;
+use shared::identity::{self, Identity, SigningKey};
+use shared::platform::services::Service;
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use url::{Position, Url};
+
+pub use config::{ConfigError as ProxyConfigError, Upstream};
+
+/// Lambda's synchronous response payload limit.
+pub const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+/// Room kept for the response envelope (status, JSON framing, escaping slack).
+pub const ENVELOPE_RESERVE: usize = 16 * 1024;
+/// API Gateway's integration timeout.
+pub const GATEWAY_TIMEOUT: Duration = Duration::from_millis(29_000);
+/// Default margin kept below the gateway and Lambda deadlines.
+pub const DEFAULT_MARGIN: Duration = Duration::from_millis(500);
+
+/// Built once per container.
+pub struct State {
+    upstreams: HashMap<String, Upstream>,
+    key: SigningKey,
+    client: reqwest::Client,
+    audit: Option<Database>,
+    margin: Duration,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("services", &self.upstreams.keys().collect::<Vec<_>>())
+            .field("audit", &self.audit.is_some())
+            .field("margin", &self.margin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The one HTTP client of the container: no proxy from the environment, no
+/// redirects followed, pooled keep-alive connections, rustls for https.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(Duration::from_secs(50))
+        .pool_max_idle_per_host(32)
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .use_rustls_tls()
+        .build()
+}
+
+impl State {
+    /// Explicit parts (tests, the local gateway). `audit: None` disables the
+    /// audit log (mutations are then only in the access log).
+    pub fn new(
+        upstreams: Vec<Upstream>,
+        key: SigningKey,
+        audit: Option<Database>,
+        margin: Duration,
+    ) -> Result<State, ProxyConfigError> {
+        let client = http_client().map_err(|e| ProxyConfigError::Client(e.to_string()))?;
+        Ok(State {
+            upstreams: upstreams.into_iter().map(|u| (u.service.name.clone(), u)).collect(),
+            key,
+            client,
+            audit,
+            margin,
+        })
+    }
+
+    /// Everything from the environment: see [`config`].
+    pub async fn from_env() -> Result<State, ProxyConfigError> {
+        config::state_from_env(&shared::Env::Process).await
+    }
+}
+
+/// The access-log fields, filled as the request progresses.
+#[derive(Default)]
+struct Outcome {
+    principal: Option<String>,
+    tenant: Option<String>,
+    service: Option<String>,
+    upstream_ms: Option<u128>,
+    bytes_out: usize,
+}
+
+/// The Lambda handler.
+pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let request_id = shared::http::request_id(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let bytes_in = req.body().len();
+    let mut outcome = Outcome::default();
+    let result = proxy(state, req, request_id.as_deref(), &mut outcome).await;
+    let resp = shared::http::respond(request_id.as_deref(), result);
+    tracing::info!(
+        request_id = request_id.as_deref().unwrap_or("-"),
+        principal = outcome.principal.as_deref().unwrap_or("-"),
+        tenant = outcome.tenant.as_deref().unwrap_or("-"),
+        service = outcome.service.as_deref().unwrap_or("-"),
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        upstream_ms = outcome.upstream_ms.map(|m| m as i64).unwrap_or(-1),
+        bytes_in,
+        bytes_out = outcome.bytes_out,
+        "proxy access"
+    );
+    Ok(resp)
+}
+
+fn is_mutation(m: &Method) -> bool {
+    matches!(*m, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// The upstream timeout: the service's own, but always below API Gateway's
+/// 29 s and the Lambda deadline, each minus `margin`. `None` when no time is left.
+pub fn upstream_timeout(service: Duration, deadline: Option<SystemTime>, now: SystemTime, margin: Duration) -> Option<Duration> {
+    let mut t = service.min(GATEWAY_TIMEOUT.saturating_sub(margin));
+    if let Some(d) = deadline {
+        let remaining = d.duration_since(now).unwrap_or(Duration::ZERO);
+        t = t.min(remaining.saturating_sub(margin));
+    }
+    (!t.is_zero()).then_some(t)
+}
+
+fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
+        _ => None,
+    }
+}
+
+async fn proxy(state: &State, req: Request, request_id: Option<&str>, out: &mut Outcome) -> Result<Response<Body>, ApiError> {
+    let params = req.path_parameters();
+    let name = params.first("service").unwrap_or_default().to_owned();
+    let upstream = state
+        .upstreams
+        .get(&name)
+        .ok_or_else(|| ApiError::not_found(format!("there is no service named {name:?}")))?;
+    let service = &upstream.service;
+    out.service = Some(service.name.clone());
+
+    // Defence in depth: the gateway policy already requires this scope.
+    let caller = shared::http::caller(&req)?;
+    out.principal = Some(caller.principal_id.clone());
+    out.tenant = Some(caller.tenant.clone());
+    if !caller.has_scope(&service.scope) {
+        return Err(ApiError::forbidden(format!("calling service {} needs the scope {}", service.name, service.scope)));
+    }
+    let method = req.method().clone();
+    if !service.allows(method.as_str()) {
+        return Err(ApiError::MethodNotAllowed {
+            detail: format!("service {} does not accept {method}", service.name),
+            allow: service.methods.clone(),
+        });
+    }
+    let sub_path = forward::upstream_path(params.first("proxy").unwrap_or_default())?;
+    let body: &[u8] = req.body().as_ref();
+    if body.len() as u64 > service.max_request_bytes {
+        return Err(ApiError::PayloadTooLarge {
+            detail: format!(
+                "the request body is {} bytes; service {} accepts at most {}",
+                body.len(),
+                service.name,
+                service.max_request_bytes
+            ),
+        });
+    }
+
+    // The URL: registered base + path under the service + the query, with
+    // repeated keys kept in order (keys sorted for a stable target).
+    let mut url: Url = upstream.base.clone();
+    url.set_path(&format!("{}/{sub_path}", upstream.base.path().trim_end_matches('/')));
+    let mut pairs: Vec<(&str, &str)> = req
+        .query_string_parameters_ref()
+        .map(|q| q.iter().collect())
+        .unwrap_or_default();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    if pairs.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    let target = url[Position::BeforePath..Position::AfterQuery].to_owned();
+
+    let mut headers = forward::request_headers(service, req.headers());
+    if let Some(ip) = source_ip(&req).and_then(|ip| HeaderValue::from_str(&ip).ok()) {
+        headers.insert(forward::name("x-forwarded-for"), ip);
+    }
+    let proto = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "http" || *p == "https")
+        .unwrap_or("https");
+    headers.insert(forward::name("x-forwarded-proto"), HeaderValue::from_static(if proto == "http" { "http" } else { "https" }));
+    if let Some(id) = request_id.filter(|id| forward::plain_token(id)).and_then(|id| HeaderValue::from_str(id).ok()) {
+        headers.insert(forward::name("x-request-id"), id);
+    }
+    let trace = req
+        .lambda_context_ref()
+        .and_then(|c| c.xray_trace_id.clone())
+        .or_else(|| req.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .filter(|t| forward::plain_token(t));
+    if let Some(t) = trace.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        headers.insert(forward::name("x-amzn-trace-id"), t);
+    }
+    let who = Identity {
+        principal: caller.principal_id.clone(),
+        principal_type: caller.principal_type.clone(),
+        tenant: caller.tenant.clone(),
+        scopes: caller.scopes.clone(),
+    };
+    let signed = identity::sign(&who, &method, &target, unix_now(), &state.key).map_err(|e| {
+        tracing::error!(error = %e, "identity cannot be signed");
+        ApiError::internal(e)
+    })?;
+    headers.extend(signed);
+
+    let deadline = req
+        .lambda_context_ref()
+        .filter(|c| c.deadline > 0)
+        .map(|c| c.deadline());
+    let timeout = upstream_timeout(service.timeout, deadline, SystemTime::now(), state.margin).ok_or_else(|| {
+        ApiError::GatewayTimeout {
+            detail: "no time is left in this invocation to call the service".to_owned(),
+        }
+    })?;
+
+    if is_mutation(&method) {
+        audit(state, &caller, service, &method, &target, body.len(), request_id).await?;
+    }
+
+    let started = Instant::now();
+    let sent = state
+        .client
+        .request(method.clone(), url)
+        .headers(headers)
+        .timeout(timeout)
+        .body(Bytes::copy_from_slice(body))
+        .send()
+        .await;
+    let result = read_response(service, &method, sent, timeout).await;
+    out.upstream_ms = Some(started.elapsed().as_millis());
+    let (status, resp_headers, body) = result?;
+    out.bytes_out = body.len();
+
+    let mut headers = forward::response_headers(service, &resp_headers);
+    let body = lambda_body(service, &headers, body)?;
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        headers.insert(forward::name("x-request-id"), id);
+    }
+    *resp.headers_mut() = headers;
+    Ok(resp)
+}
+
+/// Write-ahead audit record for a mutation. Fails closed: without the record
+/// the request is not forwarded (503), so no proxied mutation goes unaudited.
+async fn audit(
+    state: &State,
+    caller: &shared::http::Caller,
+    service: &Service,
+    method: &Method,
+    target: &str,
+    bytes_in: usize,
+    request_id: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(db) = &state.audit else {
+        return Ok(());
+    };
+    let detail = serde_json::json!({
+        "service": service.name,
+        "method": method.as_str(),
+        "target": target,
+        "bytes_in": bytes_in,
+        "principal_type": caller.principal_type,
+        "key_id": caller.key_id,
+    });
+    let result = sqlx::query(
+        "insert into audit_log (principal, tenant, action, target, request_id, detail) values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&caller.principal_id)
+    .bind(&caller.tenant)
+    .bind(format!("service.{}", method.as_str().to_ascii_lowercase()))
+    .bind(format!("services/{}{target}", service.name))
+    .bind(request_id)
+    .bind(detail)
+    .execute(db.pool())
+    .await;
+    result.map(|_| ()).map_err(|e| {
+        tracing::error!(error = %e, service = %service.name, method = %method, "audit record not written; mutation refused");
+        ApiError::Unavailable {
+            detail: "the audit log is unavailable, so this change was not forwarded; retry shortly".to_owned(),
+        }
+    })
+}
+
+type Upstreamed = (StatusCode, http::HeaderMap, Vec<u8>);
+
+fn is_textual(headers: &http::HeaderMap) -> bool {
+    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let ct = ct.to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    essence.starts_with("text/")
+        || essence.ends_with("+json")
+        || essence.ends_with("+xml")
+        || matches!(
+            essence,
+            "application/json"
+                | "application/problem+json"
+                | "application/xml"
+                | "application/javascript"
+                | "application/x-www-form-urlencoded"
+        )
+}
+
+/// Body bytes that fit the Lambda response once encoded (base64 for binary).
+fn lambda_budget(headers: &http::HeaderMap, textual: bool) -> usize {
+    let room = LAMBDA_RESPONSE_LIMIT.saturating_sub(ENVELOPE_RESERVE + forward::headers_size(headers));
+    if textual { room } else { room / 4 * 3 }
+}
+
+fn too_large(service: &Service, limit: usize) -> ApiError {
+    ApiError::BadGateway {
+        detail: format!(
+            "the response of service {} is larger than {limit} bytes, the most the proxy can return \
+             (the service's max_response_bytes or the 6 MB Lambda response limit); request a smaller range or page",
+            service.name
+        ),
+    }
+}
+
+fn upstream_error(service: &Service, e: &reqwest::Error, timeout: Duration) -> ApiError {
+    if e.is_timeout() {
+        ApiError::GatewayTimeout {
+            detail: format!("service {} did not answer within {} ms", service.name, timeout.as_millis()),
+        }
+    } else if e.is_connect() {
+        ApiError::BadGateway {
+            detail: format!("service {} is unreachable (connection refused or failed)", service.name),
+        }
+    } else {
+        ApiError::BadGateway {
+            detail: format!("service {} broke off the response (connection reset or malformed HTTP)", service.name),
+        }
+    }
+}
+
+/// Read status, headers and the body, stopping as soon as the body passes the limit.
+async fn read_response(
+    service: &Service,
+    method: &Method,
+    sent: Result<reqwest::Response, reqwest::Error>,
+    timeout: Duration,
+) -> Result<Upstreamed, ApiError> {
+    let mut resp = sent.map_err(|e| {
+        tracing::warn!(service = %service.name, error = %e, "upstream request failed");
+        upstream_error(service, &e, timeout)
+    })?;
+    let status = resp.status();
+    let headers = std::mem::take(resp.headers_mut());
+    let limit = (service.max_response_bytes as usize).min(lambda_budget(&headers, is_textual(&headers)));
+    if *method != Method::HEAD && resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large(service, limit));
+    }
+    let mut body = Vec::with_capacity(resp.content_length().map_or(0, |n| n as usize).min(limit));
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(service, limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(service = %service.name, error = %e, "upstream body failed");
+                return Err(upstream_error(service, &e, timeout));
+            }
+        }
+    }
+    Ok((status, headers, body))
+}
+
+/// Text for textual UTF-8 bodies, binary (base64 in the envelope) otherwise;
+/// re-checked against the Lambda limit once the encoding is known.
+fn lambda_body(service: &Service, headers: &http::HeaderMap, body: Vec<u8>) -> Result<Body, ApiError> {
+    if body.is_empty() {
+        return Ok(Body::Empty);
+    }
+    if is_textual(headers) {
+        match String::from_utf8(body) {
+            Ok(text) => {
+                // JSON escaping can grow the text: count it.
+                let escaped: usize = text
+                    .bytes()
+                    .map(|b| match b {
+                        b'"' | b'\\' | b'\n' | b'\r' | b'\t' => 2,
+                        0..=0x1f => 6,
+                        _ => 1,
+                    })
+                    .sum();
+                let budget = lambda_budget(headers, true);
+                if escaped > budget {
+                    return Err(too_large(service, budget));
+                }
+                return Ok(Body::Text(text));
+            }
+            Err(e) => {
+                let body = e.into_bytes();
+                let budget = lambda_budget(headers, false);
+                if body.len() > budget {
+                    return Err(too_large(service, budget));
+                }
+                return Ok(Body::Binary(body));
+            }
+        }
+    }
+    let budget = lambda_budget(headers, false);
+    if body.len() > budget {
+        return Err(too_large(service, budget));
+    }
+    Ok(Body::Binary(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_is_the_smallest_of_service_gateway_and_lambda_deadline() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let m = Duration::from_millis(500);
+        assert_eq!(upstream_timeout(Duration::from_secs(10), None, now, m), Some(Duration::from_secs(10)));
+        assert_eq!(upstream_timeout(Duration::from_secs(29), None, now, m), Some(Duration::from_millis(28_500)));
+        let deadline = now + Duration::from_secs(3);
+        assert_eq!(upstream_timeout(Duration::from_secs(10), Some(deadline), now, m), Some(Duration::from_millis(2_500)));
+        assert_eq!(upstream_timeout(Duration::from_secs(10), Some(now + m), now, m), None);
+        assert_eq!(upstream_timeout(Duration::from_secs(10), Some(now - m), now, m), None);
+    }
+
+    #[test]
+    fn binary_budget_accounts_for_base64_inflation() {
+        let h = http::HeaderMap::new();
+        assert!(lambda_budget(&h, false) * 4 / 3 <= LAMBDA_RESPONSE_LIMIT);
+        assert!(lambda_budget(&h, true) > lambda_budget(&h, false));
+    }
+
+    #[test]
+    fn textual_content_types_are_recognised() {
+        let mut h = http::HeaderMap::new();
+        for (ct, text) in [
+            ("application/json; charset=utf-8", true),
+            ("text/html", true),
+            ("application/vnd.api+json", true),
+            ("application/octet-stream", false),
+            ("image/png", false),
+        ] {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            assert_eq!(is_textual(&h), text, "{ct}");
+        }
+    }
+}

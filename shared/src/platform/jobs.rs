@@ -1,1 +1,367 @@
-//! `jobs` section of platform.yaml.
+//! `jobs` section of platform.yaml: the job types callers may start.
+//!
+//! ```yaml
+//! jobs:
+//!   sample:
+//!     description: Prints its arguments and exits with the code it is given.
+//!     task_definition: portcullis-sample-job   # task definition family
+//!     container: sample-job                    # container the overrides apply to
+//!     timeout_seconds: 600
+//!     max_attempts: 5                           # RunTask attempts (capacity, throttling)
+//!     scope: jobs:write                         # default jobs:write
+//!     launch_type: FARGATE                      # or capacity_provider_strategy: [...]
+//!     overrides:
+//!       args: 16                                # true (32), false, or a max count
+//!       env: [GREETING]                         # env names a caller may set
+//!       cpu: { min: 256, max: 1024 }            # absent: the caller may not override
+//!       memory: { min: 512, max: 2048 }
+//! ```
+//!
+//! Nothing outside this registry can be started; a job type that does not
+//! validate fails start-up with the path of the bad entry.
+
+use super::PlatformError;
+use serde::Deserialize;
+use serde_norway::Value;
+use std::collections::BTreeMap;
+
+/// Default maximum number of arguments when `overrides.args: true`.
+pub const DEFAULT_MAX_ARGS: usize = 32;
+/// Longest single argument or env value a caller may send (bytes).
+pub const MAX_ARG_LEN: usize = 4096;
+
+/// All registered job types, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobTypes {
+    types: BTreeMap<String, JobType>,
+}
+
+/// One registered job type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobType {
+    pub name: String,
+    pub description: String,
+    pub task_definition: String,
+    pub container: String,
+    pub timeout_seconds: u64,
+    pub max_attempts: u32,
+    pub scope: String,
+    pub launch: Launch,
+    pub overrides: Overrides,
+}
+
+/// How ECS places the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    /// `launchType: FARGATE` (or EC2 / EXTERNAL).
+    LaunchType(String),
+    /// `capacityProviderStrategy`.
+    CapacityProviders(Vec<CapacityProvider>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityProvider {
+    pub capacity_provider: String,
+    #[serde(default)]
+    pub weight: i32,
+    #[serde(default)]
+    pub base: i32,
+}
+
+/// What a caller may override.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Overrides {
+    /// Maximum number of arguments (0: none allowed).
+    pub max_args: usize,
+    /// Environment variables a caller may set.
+    pub env: Vec<String>,
+    pub cpu: Option<Bounds>,
+    pub memory: Option<Bounds>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    pub min: u32,
+    pub max: u32,
+}
+
+impl Bounds {
+    pub fn contains(&self, v: u32) -> bool {
+        v >= self.min && v <= self.max
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJobType {
+    #[serde(default)]
+    description: String,
+    task_definition: String,
+    container: String,
+    timeout_seconds: u64,
+    #[serde(default = "default_max_attempts")]
+    max_attempts: u32,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    launch_type: Option<String>,
+    #[serde(default)]
+    capacity_provider_strategy: Option<Vec<CapacityProvider>>,
+    #[serde(default)]
+    overrides: RawOverrides,
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOverrides {
+    #[serde(default)]
+    args: Option<ArgsRule>,
+    #[serde(default)]
+    env: Vec<String>,
+    #[serde(default)]
+    cpu: Option<Bounds>,
+    #[serde(default)]
+    memory: Option<Bounds>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ArgsRule {
+    Allowed(bool),
+    Max(usize),
+}
+
+fn invalid(at: String, reason: impl Into<String>) -> PlatformError {
+    PlatformError::Invalid {
+        at,
+        reason: reason.into(),
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn valid_env_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_uppercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Environment names the platform sets itself; a job type may not hand them to callers.
+pub const RESERVED_ENV: &[&str] = &["JOB_ID", "JOB_TYPE", "JOB_TENANT", "REQUEST_ID", "TRACE_ID"];
+
+impl JobTypes {
+    /// Parse the `jobs:` section (a mapping, or null/absent for none).
+    pub fn from_value(value: &Value) -> Result<Self, PlatformError> {
+        if value.is_null() {
+            return Ok(Self::default());
+        }
+        let raw: BTreeMap<String, RawJobType> = serde_norway::from_value(value.clone())
+            .map_err(|e| invalid("jobs".into(), e.to_string()))?;
+        let mut types = BTreeMap::new();
+        for (name, r) in raw {
+            let at = |field: &str| format!("jobs.{name}.{field}");
+            if !valid_name(&name) {
+                return Err(invalid(
+                    format!("jobs.{name}"),
+                    "a job type name is 1-64 characters of a-z, 0-9, '-' and '_'",
+                ));
+            }
+            if r.task_definition.trim().is_empty() {
+                return Err(invalid(at("task_definition"), "the task definition family is empty"));
+            }
+            if r.container.trim().is_empty() {
+                return Err(invalid(at("container"), "the container name is empty"));
+            }
+            if r.timeout_seconds == 0 || r.timeout_seconds > 7 * 24 * 3600 {
+                return Err(invalid(at("timeout_seconds"), "must be between 1 and 604800"));
+            }
+            if r.max_attempts == 0 || r.max_attempts > 50 {
+                return Err(invalid(at("max_attempts"), "must be between 1 and 50"));
+            }
+            let launch = match (r.launch_type, r.capacity_provider_strategy) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        at("launch_type"),
+                        "give launch_type or capacity_provider_strategy, not both",
+                    ));
+                }
+                (Some(t), None) => {
+                    if !matches!(t.as_str(), "FARGATE" | "EC2" | "EXTERNAL") {
+                        return Err(invalid(at("launch_type"), "must be FARGATE, EC2 or EXTERNAL"));
+                    }
+                    Launch::LaunchType(t)
+                }
+                (None, Some(s)) => {
+                    if s.is_empty() {
+                        return Err(invalid(at("capacity_provider_strategy"), "is empty"));
+                    }
+                    Launch::CapacityProviders(s)
+                }
+                (None, None) => Launch::LaunchType("FARGATE".into()),
+            };
+            let max_args = match r.overrides.args {
+                None | Some(ArgsRule::Allowed(false)) => 0,
+                Some(ArgsRule::Allowed(true)) => DEFAULT_MAX_ARGS,
+                Some(ArgsRule::Max(n)) => n,
+            };
+            for (i, e) in r.overrides.env.iter().enumerate() {
+                if !valid_env_name(e) {
+                    return Err(invalid(
+                        at(&format!("overrides.env[{i}]")),
+                        "an env name is upper-case letters, digits and '_'",
+                    ));
+                }
+                if RESERVED_ENV.contains(&e.as_str()) {
+                    return Err(invalid(
+                        at(&format!("overrides.env[{i}]")),
+                        format!("{e} is set by the platform and cannot be overridden"),
+                    ));
+                }
+            }
+            for (field, b) in [("cpu", r.overrides.cpu), ("memory", r.overrides.memory)] {
+                if let Some(b) = b {
+                    if b.min == 0 || b.min > b.max {
+                        return Err(invalid(
+                            at(&format!("overrides.{field}")),
+                            "min must be positive and not above max",
+                        ));
+                    }
+                }
+            }
+            let scope = r.scope.unwrap_or_else(|| "jobs:write".into());
+            types.insert(
+                name.clone(),
+                JobType {
+                    name,
+                    description: r.description,
+                    task_definition: r.task_definition,
+                    container: r.container,
+                    timeout_seconds: r.timeout_seconds,
+                    max_attempts: r.max_attempts,
+                    scope,
+                    launch,
+                    overrides: Overrides {
+                        max_args,
+                        env: r.overrides.env,
+                        cpu: r.overrides.cpu,
+                        memory: r.overrides.memory,
+                    },
+                },
+            );
+        }
+        Ok(Self { types })
+    }
+
+    /// Parse the `jobs:` section of a whole platform.yaml text.
+    pub fn from_yaml(text: &str) -> Result<Self, PlatformError> {
+        let platform = super::Platform::from_yaml(text)?;
+        Self::from_value(&platform.jobs)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&JobType> {
+        self.types.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.types.keys().map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &JobType> {
+        self.types.values()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> Result<JobTypes, PlatformError> {
+        let v: Value = serde_norway::from_str(yaml).unwrap();
+        JobTypes::from_value(&v)
+    }
+
+    const SAMPLE: &str = r#"
+sample:
+  task_definition: portcullis-sample-job
+  container: sample-job
+  timeout_seconds: 600
+  overrides:
+    args: 8
+    env: [GREETING]
+    cpu: { min: 256, max: 1024 }
+"#;
+
+    #[test]
+    fn a_full_entry_parses_with_defaults() {
+        let t = parse(SAMPLE).unwrap();
+        let s = t.get("sample").unwrap();
+        assert_eq!(s.max_attempts, 5);
+        assert_eq!(s.scope, "jobs:write");
+        assert_eq!(s.launch, Launch::LaunchType("FARGATE".into()));
+        assert_eq!(s.overrides.max_args, 8);
+        assert!(s.overrides.memory.is_none());
+        assert!(s.overrides.cpu.unwrap().contains(512));
+    }
+
+    #[test]
+    fn args_true_allows_the_default_count_and_absent_allows_none() {
+        let t = parse("a: {task_definition: f, container: c, timeout_seconds: 1, overrides: {args: true}}\nb: {task_definition: f, container: c, timeout_seconds: 1}").unwrap();
+        assert_eq!(t.get("a").unwrap().overrides.max_args, DEFAULT_MAX_ARGS);
+        assert_eq!(t.get("b").unwrap().overrides.max_args, 0);
+    }
+
+    #[test]
+    fn unknown_field_is_rejected() {
+        let err = parse("a: {task_definition: f, container: c, timeout_seconds: 1, image: x}").unwrap_err();
+        assert!(err.to_string().contains("image"), "{err}");
+    }
+
+    #[test]
+    fn reserved_env_name_is_rejected_with_its_path() {
+        let err = parse("a: {task_definition: f, container: c, timeout_seconds: 1, overrides: {env: [JOB_ID]}}")
+            .unwrap_err();
+        assert!(err.to_string().contains("jobs.a.overrides.env[0]"), "{err}");
+    }
+
+    #[test]
+    fn launch_type_and_capacity_providers_are_exclusive() {
+        let err = parse(
+            "a: {task_definition: f, container: c, timeout_seconds: 1, launch_type: FARGATE, capacity_provider_strategy: [{capacity_provider: FARGATE_SPOT, weight: 1}]}",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("launch_type"), "{err}");
+    }
+
+    #[test]
+    fn inverted_bounds_are_rejected() {
+        let err = parse("a: {task_definition: f, container: c, timeout_seconds: 1, overrides: {cpu: {min: 2048, max: 256}}}")
+            .unwrap_err();
+        assert!(err.to_string().contains("overrides.cpu"), "{err}");
+    }
+
+    #[test]
+    fn null_section_means_no_job_types() {
+        assert!(JobTypes::from_value(&Value::Null).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_repository_platform_file_parses() {
+        let t = JobTypes::from_yaml(include_str!("../../../platform.yaml")).unwrap();
+        assert!(t.get("sample").is_some(), "platform.yaml must register the sample job");
+    }
+}

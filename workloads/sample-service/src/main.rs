@@ -1,1 +1,35 @@
-fn main() {}
+//! The sample private service: `PORT` (default 8080), `IDENTITY_SECRET`
+//! (base64 HMAC key), optional `IDENTITY_SECRET_PREVIOUS`, `BASE_PATH` and
+//! `BIND_ADDR` (default 0.0.0.0).
+
+use sample_service::{Config, router};
+use shared::Env;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    shared::telemetry::init();
+    let env = Env::Process;
+    let config = Config::from_env(&env)?;
+    let port: u16 = env.parse_or("PORT", "a TCP port", 8080)?;
+    let bind: std::net::IpAddr = env.parse_or("BIND_ADDR", "an IP address", [0, 0, 0, 0].into())?;
+    let listener = tokio::net::TcpListener::bind((bind, port)).await?;
+    tracing::info!(addr = %listener.local_addr()?, "sample-service listening");
+    axum::serve(listener, router(config)).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+/// SIGTERM (ECS stopping the task) or Ctrl-C.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

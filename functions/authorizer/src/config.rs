@@ -1,0 +1,314 @@
+//! The authorizer's configuration, read once from the environment
+//! (see docs/auth.md for the table).
+
+use crate::routes::{EMBEDDED_OPENAPI, RouteTable};
+use shared::auth::Scope;
+use shared::{ConfigError, Env};
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Which Cognito token kind is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    Access,
+    Id,
+    Any,
+}
+
+impl std::str::FromStr for TokenUse {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "access" => Ok(TokenUse::Access),
+            "id" => Ok(TokenUse::Id),
+            "any" => Ok(TokenUse::Any),
+            other => Err(format!("{other:?} is not access, id or any")),
+        }
+    }
+}
+
+/// Cognito JWT verification settings.
+#[derive(Debug, Clone)]
+pub struct CognitoConfig {
+    /// `https://cognito-idp.<region>.amazonaws.com/<pool-id>`, compared exactly with `iss`.
+    pub issuer: String,
+    /// Where the JWKS is fetched; `None` = only the pre-loaded keys.
+    pub jwks_url: Option<String>,
+    /// A JWKS document to start with (COGNITO_JWKS_JSON).
+    pub jwks_json: Option<String>,
+    pub token_use: TokenUse,
+    pub client_ids: Vec<String>,
+    pub leeway: Duration,
+    pub jwks_timeout: Duration,
+    pub jwks_penalty: Duration,
+    pub scope_prefix: String,
+    /// Cognito group → Portcullis scopes.
+    pub group_scopes: HashMap<String, Vec<Scope>>,
+    pub tenant_claim: String,
+    pub default_tenant: Option<String>,
+}
+
+/// Everything the authorizer needs besides its connections.
+#[derive(Clone)]
+pub struct Config {
+    /// `None`: JWTs are not accepted (API keys only).
+    pub cognito: Option<CognitoConfig>,
+    /// How long a verified API key stays cached (0 disables the cache).
+    pub cache_ttl: Duration,
+    pub cache_max_entries: usize,
+    pub last_used_interval: Duration,
+    /// Usage plan name → API Gateway API key value (`usageIdentifierKey`).
+    pub usage_plan_keys: HashMap<String, String>,
+    pub routes: RouteTable,
+}
+
+impl fmt::Debug for Config {
+    // The usage plan key values are credentials of API Gateway: names only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("cognito", &self.cognito)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("cache_max_entries", &self.cache_max_entries)
+            .field("last_used_interval", &self.last_used_interval)
+            .field("usage_plans", &self.usage_plan_keys.keys().collect::<Vec<_>>())
+            .field("routes", &self.routes.routes().len())
+            .finish()
+    }
+}
+
+/// Whether a string is acceptable as a tenant id (from a claim or a default).
+pub fn is_valid_tenant(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 128
+        && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
+        let routes = match env.get("OPENAPI_FILE") {
+            None => RouteTable::from_openapi(EMBEDDED_OPENAPI)
+                .map_err(|e| ConfigError::invalid("OPENAPI_FILE", "a valid api/openapi.yaml", e))?,
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    ConfigError::invalid("OPENAPI_FILE", "the path of a readable api/openapi.yaml", e)
+                })?;
+                RouteTable::from_openapi(&text)
+                    .map_err(|e| ConfigError::invalid("OPENAPI_FILE", "a valid api/openapi.yaml", e))?
+            }
+        };
+        let cache_ttl = env.secs_or("AUTH_CACHE_TTL_SECS", Duration::from_secs(60), Duration::ZERO, Duration::from_secs(3600))?;
+        let cache_max_entries: usize = env.parse_or(
+            "AUTH_CACHE_MAX_ENTRIES",
+            "a whole number of entries (0 disables the cache)",
+            10_000,
+        )?;
+        if cache_max_entries > 1_000_000 {
+            return Err(ConfigError::invalid(
+                "AUTH_CACHE_MAX_ENTRIES",
+                "at most 1000000",
+                format!("{cache_max_entries} is out of range"),
+            ));
+        }
+        let last_used_interval = env.secs_or(
+            "AUTH_LAST_USED_INTERVAL_SECS",
+            Duration::from_secs(300),
+            Duration::ZERO,
+            Duration::from_secs(86_400),
+        )?;
+        let usage_plan_keys = parse_usage_plan_keys(env.get("USAGE_PLAN_KEYS").as_deref())?;
+        let cognito = match env.get("COGNITO_ISSUER") {
+            None => None,
+            Some(issuer) => Some(cognito_from_env(env, issuer)?),
+        };
+        Ok(Config {
+            cognito,
+            cache_ttl,
+            cache_max_entries,
+            last_used_interval,
+            usage_plan_keys,
+            routes,
+        })
+    }
+}
+
+fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigError> {
+    let issuer = issuer.trim().to_owned();
+    if !(issuer.starts_with("https://") || issuer.starts_with("http://")) || issuer.ends_with('/') {
+        return Err(ConfigError::invalid(
+            "COGNITO_ISSUER",
+            "https://cognito-idp.<region>.amazonaws.com/<user-pool-id> (no trailing slash)",
+            "not an http(s) URL without a trailing slash",
+        ));
+    }
+    let jwks_json = env.get("COGNITO_JWKS_JSON");
+    let jwks_url = match env.get("COGNITO_JWKS_URL") {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(u.trim().to_owned()),
+        Some(_) => {
+            return Err(ConfigError::invalid(
+                "COGNITO_JWKS_URL",
+                "an http(s) URL of the pool's JWKS",
+                "not an http(s) URL",
+            ));
+        }
+        // Pre-loaded keys and no URL: never fetch (no egress from the VPC).
+        None if jwks_json.is_some() => None,
+        None => Some(format!("{issuer}/.well-known/jwks.json")),
+    };
+    let token_use: TokenUse = env.parse_or("COGNITO_TOKEN_USE", "access, id or any", TokenUse::Access)?;
+    let client_ids = env.required_list(
+        "COGNITO_CLIENT_IDS",
+        "a comma-separated list of the Cognito app client ids whose tokens are accepted",
+    )?;
+    let leeway = env.secs_or("JWT_LEEWAY_SECS", Duration::from_secs(30), Duration::ZERO, Duration::from_secs(300))?;
+    let jwks_timeout = env.millis_or(
+        "JWKS_TIMEOUT_MS",
+        Duration::from_millis(2000),
+        Duration::from_millis(50),
+        Duration::from_millis(10_000),
+    )?;
+    let jwks_penalty = env.secs_or(
+        "JWKS_PENALTY_SECS",
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+        Duration::from_secs(3600),
+    )?;
+    let scope_prefix = env.get("COGNITO_SCOPE_PREFIX").unwrap_or_else(|| "portcullis/".to_owned());
+    let group_scopes = parse_group_scopes(env.get("COGNITO_GROUP_SCOPES").as_deref())?;
+    let tenant_claim = env.get("COGNITO_TENANT_CLAIM").unwrap_or_else(|| "custom:tenant".to_owned());
+    let default_tenant = env.get("COGNITO_DEFAULT_TENANT");
+    if let Some(t) = &default_tenant {
+        if !is_valid_tenant(t) {
+            return Err(ConfigError::invalid(
+                "COGNITO_DEFAULT_TENANT",
+                "1 to 128 characters of letters, digits and - _ . : @",
+                "contains other characters",
+            ));
+        }
+    }
+    Ok(CognitoConfig {
+        issuer,
+        jwks_url,
+        jwks_json,
+        token_use,
+        client_ids,
+        leeway,
+        jwks_timeout,
+        jwks_penalty,
+        scope_prefix,
+        group_scopes,
+        tenant_claim,
+        default_tenant,
+    })
+}
+
+/// `USAGE_PLAN_KEYS="standard=<api key value>,gold=<api key value>"`.
+pub fn parse_usage_plan_keys(raw: Option<&str>) -> Result<HashMap<String, String>, ConfigError> {
+    const EXPECTED: &str = "comma-separated plan=<API Gateway API key value> pairs";
+    let mut out = HashMap::new();
+    let Some(raw) = raw else { return Ok(out) };
+    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((plan, value)) = item.split_once('=') else {
+            return Err(ConfigError::invalid("USAGE_PLAN_KEYS", EXPECTED, "an item has no '='"));
+        };
+        let (plan, value) = (plan.trim(), value.trim());
+        if !shared::platform::plans::is_valid_plan_name(plan) || value.is_empty() {
+            // Never echo the value: it is a credential.
+            return Err(ConfigError::invalid(
+                "USAGE_PLAN_KEYS",
+                EXPECTED,
+                format!("plan {:?} has a bad name or an empty value", plan.chars().take(64).collect::<String>()),
+            ));
+        }
+        if out.insert(plan.to_owned(), value.to_owned()).is_some() {
+            return Err(ConfigError::invalid("USAGE_PLAN_KEYS", EXPECTED, format!("plan {plan:?} appears twice")));
+        }
+    }
+    Ok(out)
+}
+
+/// `COGNITO_GROUP_SCOPES="admins=keys:admin jobs:read jobs:write;operators=jobs:read"`:
+/// groups separated by `;`, each `group=` followed by space-separated scopes.
+pub fn parse_group_scopes(raw: Option<&str>) -> Result<HashMap<String, Vec<Scope>>, ConfigError> {
+    const EXPECTED: &str = "group=scope scope;group=scope (groups separated by ';', scopes by spaces)";
+    let mut out = HashMap::new();
+    let Some(raw) = raw else { return Ok(out) };
+    for item in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((group, scopes)) = item.split_once('=') else {
+            return Err(ConfigError::invalid("COGNITO_GROUP_SCOPES", EXPECTED, format!("{item:?} has no '='")));
+        };
+        let group = group.trim();
+        if group.is_empty() {
+            return Err(ConfigError::invalid("COGNITO_GROUP_SCOPES", EXPECTED, "a group name is empty"));
+        }
+        let scopes = Scope::parse_list(scopes)
+            .map_err(|e| ConfigError::invalid("COGNITO_GROUP_SCOPES", EXPECTED, format!("group {group:?}: {e}")))?;
+        out.entry(group.to_owned()).or_insert_with(Vec::new).extend(scopes);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_without_cognito() {
+        let c = Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
+        assert!(c.cognito.is_none());
+        assert_eq!(c.cache_ttl, Duration::from_secs(60));
+        assert_eq!(c.last_used_interval, Duration::from_secs(300));
+        assert!(c.usage_plan_keys.is_empty());
+    }
+
+    #[test]
+    fn cognito_needs_client_ids_and_defaults_the_jwks_url() {
+        let e = Config::from_env(&Env::from_pairs([("COGNITO_ISSUER", "https://cognito-idp.x/p")])).unwrap_err();
+        assert_eq!(e.var(), "COGNITO_CLIENT_IDS");
+        let c = Config::from_env(&Env::from_pairs([
+            ("COGNITO_ISSUER", "https://cognito-idp.x/p"),
+            ("COGNITO_CLIENT_IDS", "a, b"),
+        ]))
+        .unwrap();
+        let cg = c.cognito.unwrap();
+        assert_eq!(cg.jwks_url.as_deref(), Some("https://cognito-idp.x/p/.well-known/jwks.json"));
+        assert_eq!(cg.client_ids, vec!["a", "b"]);
+        assert_eq!(cg.token_use, TokenUse::Access);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let base = [("COGNITO_ISSUER", "https://i/p"), ("COGNITO_CLIENT_IDS", "a")];
+        for (var, val) in [
+            ("JWT_LEEWAY_SECS", "301"),
+            ("COGNITO_TOKEN_USE", "refresh"),
+            ("COGNITO_GROUP_SCOPES", "admins=root"),
+            ("COGNITO_JWKS_URL", "ftp://x"),
+            ("USAGE_PLAN_KEYS", "standard"),
+            ("AUTH_CACHE_TTL_SECS", "-1"),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.push((var, val));
+            let e = Config::from_env(&Env::from_pairs(pairs)).unwrap_err();
+            assert_eq!(e.var(), var, "{e}");
+        }
+        let e = Config::from_env(&Env::from_pairs([("COGNITO_ISSUER", "https://i/p/")])).unwrap_err();
+        assert_eq!(e.var(), "COGNITO_ISSUER");
+    }
+
+    #[test]
+    fn usage_plan_key_errors_never_echo_the_value() {
+        let e = parse_usage_plan_keys(Some("Bad Plan=supersecretvalue")).unwrap_err().to_string();
+        assert!(!e.contains("supersecretvalue"), "{e}");
+        let m = parse_usage_plan_keys(Some("standard=k1, gold = k2")).unwrap();
+        assert_eq!(m["gold"], "k2");
+        assert!(parse_usage_plan_keys(Some("a=1,a=2")).is_err());
+    }
+
+    #[test]
+    fn group_scopes_parse_in_the_documented_format() {
+        let m = parse_group_scopes(Some("admins=keys:admin jobs:read; ops = jobs:read services:echo")).unwrap();
+        assert_eq!(Scope::join(&m["admins"]), "jobs:read keys:admin");
+        assert_eq!(Scope::join(&m["ops"]), "jobs:read services:echo");
+    }
+}

@@ -1,0 +1,419 @@
+//! Cognito JWT verification, after awslabs/aws-jwt-verify:
+//!
+//! - RS256 only, whatever the header says; `kid` required; `crit` refused;
+//! - the issuer is pinned and checked before any JWKS fetch;
+//! - `token_use`, `client_id` (access) / `aud` (id) against an allowlist;
+//! - `exp` required, `nbf` and `iat` honoured, with a bounded leeway;
+//! - claims are read into a typed struct: an `exp` given as a string, a
+//!   float or a negative number is rejected (CVE-2026-25537 class);
+//! - JWKS cached by `kid`, fetched with a short timeout, refetched only for
+//!   an unknown `kid` and at most once per penalty window, one fetch shared
+//!   by concurrent callers; it may be pre-loaded from configuration.
+
+use crate::config::{CognitoConfig, TokenUse, is_valid_tenant};
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use shared::auth::Scope;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Longest token accepted (Cognito tokens are 1–4 KB).
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// Largest JWKS document accepted.
+pub const MAX_JWKS_LEN: usize = 256 * 1024;
+
+/// Why a token was refused. Logged; the caller only ever sees "Unauthorized".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    #[error("algorithm {0:?} is not RS256")]
+    Algorithm(String),
+    #[error("the token header has no kid")]
+    MissingKid,
+    #[error("the token header has a crit parameter")]
+    Crit,
+    #[error("no key with this kid in the JWKS")]
+    UnknownKid,
+    #[error("the JWKS could not be fetched: {0}")]
+    JwksUnavailable(String),
+    #[error("bad signature")]
+    Signature,
+    #[error("claim {0} has the wrong JSON type or is malformed: {1}")]
+    ClaimType(&'static str, String),
+    #[error("issuer missing or not the configured one")]
+    Issuer,
+    #[error("token_use missing or not accepted")]
+    TokenUse,
+    #[error("client_id / aud missing or not in the allowlist")]
+    Client,
+    #[error("exp missing")]
+    MissingExp,
+    #[error("expired")]
+    Expired,
+    #[error("not valid yet (nbf)")]
+    NotYetValid,
+    #[error("issued in the future (iat)")]
+    IssuedInFuture,
+    #[error("sub missing")]
+    MissingSub,
+    #[error("no tenant: the token lacks the tenant claim and COGNITO_DEFAULT_TENANT is unset or the claim is invalid")]
+    Tenant,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+/// `aud`: a string (Cognito) or an array of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The claims Portcullis reads, with strict JSON types: numbers are u64
+/// (a string, float, negative or null `exp` fails to deserialise).
+#[derive(Deserialize)]
+struct Claims {
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    exp: Option<u64>,
+    #[serde(default)]
+    nbf: Option<u64>,
+    #[serde(default)]
+    iat: Option<u64>,
+    #[serde(default)]
+    token_use: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    aud: Option<Audience>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default, rename = "cognito:groups")]
+    groups: Option<Vec<String>>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default, rename = "cognito:username")]
+    cognito_username: Option<String>,
+    #[serde(flatten)]
+    extra: HashMap<String, serde_json::Value>,
+}
+
+/// A verified Cognito identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// `sub` (users) or the client id (client-credentials tokens).
+    pub principal_id: String,
+    /// `user` or `client`.
+    pub principal_type: &'static str,
+    pub tenant: String,
+    pub scopes: Vec<Scope>,
+    /// `exp` in seconds since the epoch.
+    pub exp: u64,
+}
+
+type Keys = HashMap<String, Arc<ParsedPublicKey>>;
+
+/// The JWKS cache.
+pub struct Jwks {
+    url: Option<String>,
+    client: reqwest::Client,
+    penalty: Duration,
+    preloaded: Keys,
+    keys: RwLock<Keys>,
+    /// Single flight: one fetch at a time; holds the time of the last attempt.
+    fetch: tokio::sync::Mutex<Option<Instant>>,
+    fetches: AtomicU64,
+}
+
+impl Jwks {
+    pub fn new(url: Option<String>, preloaded_json: Option<&str>, timeout: Duration, penalty: Duration) -> Result<Self, String> {
+        let preloaded = match preloaded_json {
+            None => Keys::new(),
+            Some(j) => {
+                let keys = parse_jwks(j.as_bytes())?;
+                if keys.is_empty() {
+                    return Err("the JWKS holds no usable RS256 signing key".to_owned());
+                }
+                keys
+            }
+        };
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Jwks {
+            url,
+            client,
+            penalty,
+            keys: RwLock::new(preloaded.clone()),
+            preloaded,
+            fetch: tokio::sync::Mutex::new(None),
+            fetches: AtomicU64::new(0),
+        })
+    }
+
+    /// How many JWKS fetches were attempted since start.
+    pub fn fetch_count(&self) -> u64 {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    fn cached(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).get(kid).cloned()
+    }
+
+    /// The key for `kid`: from the cache, or after one (shared, rate-limited) fetch.
+    pub async fn key(&self, kid: &str) -> Result<Arc<ParsedPublicKey>, JwtError> {
+        if let Some(k) = self.cached(kid) {
+            return Ok(k);
+        }
+        let Some(url) = &self.url else {
+            return Err(JwtError::UnknownKid);
+        };
+        let mut last = self.fetch.lock().await;
+        // Another caller may have fetched while we waited.
+        if let Some(k) = self.cached(kid) {
+            return Ok(k);
+        }
+        if let Some(t) = *last {
+            if t.elapsed() < self.penalty {
+                return Err(JwtError::UnknownKid);
+            }
+        }
+        *last = Some(Instant::now());
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let fetched = self.download(url).await?;
+        let mut merged = self.preloaded.clone();
+        merged.extend(fetched);
+        tracing::info!(keys = merged.len(), "JWKS refreshed");
+        let found = merged.get(kid).cloned();
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = merged;
+        found.ok_or(JwtError::UnknownKid)
+    }
+
+    async fn download(&self, url: &str) -> Result<Keys, JwtError> {
+        let unavailable = |e: String| {
+            tracing::warn!(error = %e, "JWKS fetch failed");
+            JwtError::JwksUnavailable(e)
+        };
+        let mut resp = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| unavailable(format!("request failed: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(unavailable(format!("status {}", resp.status())));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| unavailable(format!("body: {e}")))? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_JWKS_LEN {
+                return Err(unavailable(format!("the document exceeds {MAX_JWKS_LEN} bytes")));
+            }
+        }
+        parse_jwks(&body).map_err(unavailable)
+    }
+}
+
+#[derive(Deserialize)]
+struct JwksDoc {
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    kid: String,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default, rename = "use")]
+    use_: Option<String>,
+    n: String,
+    e: String,
+}
+
+/// The RS256 signing keys of a JWKS document; other keys are skipped.
+pub fn parse_jwks(bytes: &[u8]) -> Result<Keys, String> {
+    let doc: JwksDoc = serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
+    let mut out = Keys::new();
+    for v in doc.keys {
+        let Ok(k) = serde_json::from_value::<Jwk>(v) else { continue };
+        if k.kty != "RSA"
+            || k.alg.as_deref().is_some_and(|a| a != "RS256")
+            || k.use_.as_deref().is_some_and(|u| u != "sig")
+        {
+            continue;
+        }
+        let (Ok(n), Ok(e)) = (URL_SAFE_NO_PAD.decode(k.n.trim_end_matches('=')), URL_SAFE_NO_PAD.decode(k.e.trim_end_matches('='))) else {
+            tracing::warn!(kid = %k.kid, "JWKS key with bad base64 skipped");
+            continue;
+        };
+        let strip = |b: &[u8]| -> Vec<u8> { b.iter().skip_while(|&&x| x == 0).copied().collect() };
+        let comps = RsaPublicKeyComponents { n: strip(&n), e: strip(&e) };
+        match comps.to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256) {
+            Ok(key) => {
+                out.insert(k.kid, Arc::new(key));
+            }
+            Err(_) => tracing::warn!(kid = %k.kid, "JWKS key rejected (not a valid RSA key)"),
+        }
+    }
+    Ok(out)
+}
+
+/// Verifies Cognito tokens.
+pub struct Verifier {
+    cfg: CognitoConfig,
+    jwks: Jwks,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn decode_part(part: &str, what: &'static str) -> Result<Vec<u8>, JwtError> {
+    URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed(what))
+}
+
+impl Verifier {
+    pub fn new(cfg: CognitoConfig) -> Result<Self, String> {
+        let jwks = Jwks::new(cfg.jwks_url.clone(), cfg.jwks_json.as_deref(), cfg.jwks_timeout, cfg.jwks_penalty)?;
+        Ok(Verifier { cfg, jwks })
+    }
+
+    pub fn jwks(&self) -> &Jwks {
+        &self.jwks
+    }
+
+    /// Verify a compact JWS and map it to a Portcullis identity.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, JwtError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(JwtError::Malformed("too long"));
+        }
+        let mut parts = token.split('.');
+        let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(JwtError::Malformed("not three dot-separated parts"));
+        };
+        if h64.is_empty() || p64.is_empty() || s64.is_empty() {
+            return Err(JwtError::Malformed("an empty part"));
+        }
+        let header: Header = serde_json::from_slice(&decode_part(h64, "header is not base64url")?)
+            .map_err(|_| JwtError::Malformed("header is not a JSON object with alg"))?;
+        if header.alg != "RS256" {
+            return Err(JwtError::Algorithm(header.alg.chars().take(16).collect()));
+        }
+        if header.crit.is_some() {
+            return Err(JwtError::Crit);
+        }
+        let kid = header.kid.filter(|k| !k.is_empty()).ok_or(JwtError::MissingKid)?;
+        let payload = decode_part(p64, "payload is not base64url")?;
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|e| claim_error(&e))?;
+        // Pin the issuer before any JWKS fetch: foreign tokens cost nothing.
+        if claims.iss.as_deref() != Some(self.cfg.issuer.as_str()) {
+            return Err(JwtError::Issuer);
+        }
+        let signature = decode_part(s64, "signature is not base64url")?;
+        let key = self.jwks.key(&kid).await?;
+        let signed = &token.as_bytes()[..h64.len() + 1 + p64.len()];
+        key.verify_sig(signed, &signature).map_err(|_| JwtError::Signature)?;
+        self.check_claims(claims, now_secs())
+    }
+
+    fn check_claims(&self, c: Claims, now: u64) -> Result<VerifiedToken, JwtError> {
+        let leeway = self.cfg.leeway.as_secs();
+        let exp = c.exp.ok_or(JwtError::MissingExp)?;
+        if now > exp.saturating_add(leeway) {
+            return Err(JwtError::Expired);
+        }
+        if let Some(nbf) = c.nbf {
+            if nbf > now.saturating_add(leeway) {
+                return Err(JwtError::NotYetValid);
+            }
+        }
+        if let Some(iat) = c.iat {
+            if iat > now.saturating_add(leeway) {
+                return Err(JwtError::IssuedInFuture);
+            }
+        }
+        let token_use = c.token_use.as_deref().ok_or(JwtError::TokenUse)?;
+        let accepted = match (self.cfg.token_use, token_use) {
+            (TokenUse::Access | TokenUse::Any, "access") => true,
+            (TokenUse::Id | TokenUse::Any, "id") => true,
+            _ => false,
+        };
+        if !accepted {
+            return Err(JwtError::TokenUse);
+        }
+        let allowed = |id: &str| self.cfg.client_ids.iter().any(|c| c == id);
+        let client_ok = if token_use == "access" {
+            c.client_id.as_deref().is_some_and(allowed)
+        } else {
+            match &c.aud {
+                Some(Audience::One(a)) => allowed(a),
+                Some(Audience::Many(v)) => !v.is_empty() && v.iter().any(|a| allowed(a)),
+                None => false,
+            }
+        };
+        if !client_ok {
+            return Err(JwtError::Client);
+        }
+        let sub = c.sub.clone().filter(|s| !s.is_empty()).ok_or(JwtError::MissingSub)?;
+        let is_client = token_use == "access"
+            && c.username.is_none()
+            && c.cognito_username.is_none()
+            && c.client_id.as_deref() == Some(sub.as_str());
+        let tenant = match c.extra.get(&self.cfg.tenant_claim) {
+            Some(serde_json::Value::String(t)) if is_valid_tenant(t) => t.clone(),
+            Some(_) => return Err(JwtError::Tenant),
+            None => self.cfg.default_tenant.clone().ok_or(JwtError::Tenant)?,
+        };
+        let mut scopes = Vec::new();
+        if let Some(s) = &c.scope {
+            for item in s.split_whitespace() {
+                let Some(rest) = item.strip_prefix(self.cfg.scope_prefix.as_str()) else { continue };
+                if let Ok(scope) = rest.replacen('.', ":", 1).parse::<Scope>() {
+                    scopes.push(scope);
+                }
+            }
+        }
+        for g in c.groups.iter().flatten() {
+            if let Some(mapped) = self.cfg.group_scopes.get(g) {
+                scopes.extend(mapped.iter().cloned());
+            }
+        }
+        scopes.sort();
+        scopes.dedup();
+        Ok(VerifiedToken {
+            principal_id: sub,
+            principal_type: if is_client { "client" } else { "user" },
+            tenant,
+            scopes,
+            exp,
+        })
+    }
+}
+
+fn claim_error(e: &serde_json::Error) -> JwtError {
+    let msg = e.to_string();
+    let claim = ["exp", "nbf", "iat", "iss", "sub", "token_use", "client_id", "aud", "scope", "cognito:groups"]
+        .into_iter()
+        .find(|c| msg.contains(&format!("`{c}`")))
+        .unwrap_or("payload");
+    JwtError::ClaimType(claim, msg.chars().take(120).collect())
+}

@@ -1,0 +1,213 @@
+//! Test support: RSA keys and token signing, a local JWKS server that
+//! counts its fetches, events, and states.
+#![allow(dead_code)]
+
+use authorizer::config::Config;
+use authorizer::{Request, Response, State};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use shared::Env;
+use shared::db::Database;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
+pub const CLIENT: &str = "client-allowed";
+pub const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:api123/prod/GET/v1/me";
+pub const PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:api123/prod";
+
+pub fn b64(b: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// An RSA-2048 signing key with a kid.
+pub struct TestKey {
+    pub pair: RsaKeyPair,
+    pub kid: String,
+}
+
+impl TestKey {
+    pub fn generate(kid: &str) -> TestKey {
+        TestKey {
+            pair: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
+            kid: kid.to_owned(),
+        }
+    }
+
+    pub fn jwk(&self) -> Value {
+        let pk = self.pair.public_key();
+        json!({
+            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid,
+            "n": b64(pk.modulus().big_endian_without_leading_zero()),
+            "e": b64(pk.exponent().big_endian_without_leading_zero()),
+        })
+    }
+
+    /// The public key bytes (PKCS#1 DER), e.g. to abuse as an HMAC secret.
+    pub fn public_der(&self) -> Vec<u8> {
+        self.pair.public_key().as_ref().to_vec()
+    }
+
+    pub fn sign_raw(&self, header: &str, claims: &str) -> String {
+        let msg = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
+        self.pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), msg.as_bytes(), &mut sig).unwrap();
+        format!("{msg}.{}", b64(&sig))
+    }
+
+    pub fn sign(&self, claims: &Value) -> String {
+        let header = json!({"alg": "RS256", "kid": self.kid, "typ": "JWT"});
+        self.sign_raw(&header.to_string(), &claims.to_string())
+    }
+}
+
+/// One key per test binary (key generation is the slow part).
+pub fn key() -> &'static TestKey {
+    static K: OnceLock<TestKey> = OnceLock::new();
+    K.get_or_init(|| TestKey::generate("test-kid-1"))
+}
+
+pub fn jwks(keys: &[&TestKey]) -> String {
+    json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()}).to_string()
+}
+
+/// Claims of a valid access token for CLIENT, with scopes.
+pub fn access_claims(scope: &str) -> Value {
+    let n = now();
+    json!({
+        "sub": "user-123", "iss": ISSUER, "client_id": CLIENT, "token_use": "access",
+        "scope": scope, "exp": n + 600, "iat": n - 5, "auth_time": n - 5, "username": "alice",
+        "jti": "j1", "origin_jti": "o1", "event_id": "e1", "version": 2,
+    })
+}
+
+pub fn id_claims() -> Value {
+    let n = now();
+    json!({
+        "sub": "user-123", "iss": ISSUER, "aud": CLIENT, "token_use": "id",
+        "exp": n + 600, "iat": n - 5, "cognito:username": "alice", "custom:tenant": "tenant-from-claim",
+    })
+}
+
+/// A pool that points at a closed port: any query fails.
+pub fn dead_db() -> Database {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/nothing")
+        .unwrap();
+    Database::from_pool(pool)
+}
+
+pub fn base_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = vec![
+        ("COGNITO_ISSUER".into(), ISSUER.into()),
+        ("COGNITO_CLIENT_IDS".into(), format!("{CLIENT},other-allowed")),
+        ("COGNITO_DEFAULT_TENANT".into(), "acme".into()),
+        ("COGNITO_GROUP_SCOPES".into(), "admins=keys:admin jobs:read jobs:write".into()),
+        ("COGNITO_JWKS_JSON".into(), jwks(&[key()])),
+    ];
+    for (k, val) in extra {
+        v.retain(|(kk, _)| kk != k);
+        if !val.is_empty() {
+            v.push(((*k).into(), (*val).into()));
+        }
+    }
+    v
+}
+
+pub fn config(extra: &[(&str, &str)]) -> Config {
+    Config::from_env(&Env::from_pairs(base_env(extra))).unwrap()
+}
+
+/// A state with Cognito configured (pre-loaded JWKS) and a dead database.
+pub fn jwt_state(extra: &[(&str, &str)]) -> State {
+    State::new(config(extra), dead_db()).unwrap()
+}
+
+/// A REQUEST authorizer event with the given headers.
+pub fn event(headers: &[(&str, &str)]) -> Request {
+    let mut h = serde_json::Map::new();
+    let mut mv = serde_json::Map::new();
+    for (k, v) in headers {
+        h.insert((*k).to_owned(), json!(v));
+        mv.insert((*k).to_owned(), json!([v]));
+    }
+    let text = include_str!("../fixtures/request.json");
+    let mut e: Value = serde_json::from_str(text).unwrap();
+    e["headers"] = Value::Object(h);
+    e["multiValueHeaders"] = Value::Object(mv);
+    serde_json::from_value(e).unwrap()
+}
+
+pub fn bearer(token: &str) -> Request {
+    event(&[("Authorization", &format!("Bearer {token}"))])
+}
+
+/// Run the handler; `Ok(response)` or `Err(message)`.
+pub async fn run(state: &State, ev: Request) -> Result<Response, String> {
+    authorizer::handle(state, ev).await.map_err(|e| e.to_string())
+}
+
+pub fn assert_unauthorized(r: Result<Response, String>) {
+    match r {
+        Err(m) => assert_eq!(m, "Unauthorized"),
+        Ok(resp) => panic!("expected Unauthorized, got {resp:?}"),
+    }
+}
+
+/// (effect, resources) of the single statement.
+pub fn statement(r: &Response) -> (String, Vec<String>) {
+    let v = serde_json::to_value(&r.policy_document).unwrap();
+    let st = &v["Statement"];
+    assert_eq!(st.as_array().unwrap().len(), 1, "{v}");
+    let effect = st[0]["Effect"].as_str().unwrap().to_owned();
+    let res = match &st[0]["Resource"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
+        other => panic!("resource {other}"),
+    };
+    (effect, res)
+}
+
+/// A local JWKS endpoint that counts requests; `delay` makes it slow.
+pub struct JwksServer {
+    pub url: String,
+    pub hits: Arc<AtomicU64>,
+}
+
+pub async fn jwks_server(body: String, delay: Duration) -> JwksServer {
+    use axum::{Router, routing::get};
+    let hits = Arc::new(AtomicU64::new(0));
+    let h = hits.clone();
+    let app = Router::new().route(
+        "/jwks.json",
+        get(move || {
+            let h = h.clone();
+            let body = body.clone();
+            async move {
+                h.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                ([("content-type", "application/json")], body)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    JwksServer {
+        url: format!("http://{addr}/jwks.json"),
+        hits,
+    }
+}

@@ -1,0 +1,371 @@
+//! Cognito JWT checks, end to end through the handler.
+
+mod common;
+
+use common::*;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_valid_access_token_is_allowed_with_its_mapped_scopes() {
+    let s = jwt_state(&[]);
+    let t = key().sign(&access_claims("portcullis/jobs.read aws.cognito.signin.user.admin portcullis/bogus.x"));
+    let r = run(&s, bearer(&t)).await.unwrap();
+    assert_eq!(r.context.principal_type, "user");
+    assert_eq!(r.context.principal_id, "user-123");
+    assert_eq!(r.context.tenant, "acme");
+    assert_eq!(r.context.scopes, "jobs:read");
+    assert_eq!(r.context.key_id, None);
+    assert_eq!(r.usage_identifier_key, None);
+    let (effect, res) = statement(&r);
+    assert_eq!(effect, "Allow");
+    assert!(res.contains(&format!("{PREFIX}/GET/v1/jobs")), "{res:?}");
+}
+
+#[tokio::test]
+async fn groups_map_to_scopes_and_a_client_token_is_a_client() {
+    let s = jwt_state(&[]);
+    let mut c = access_claims("");
+    c["cognito:groups"] = json!(["admins", "unknown-group"]);
+    let r = run(&s, bearer(&key().sign(&c))).await.unwrap();
+    assert_eq!(r.context.scopes, "jobs:read jobs:write keys:admin");
+
+    let mut c = access_claims("portcullis/jobs.write");
+    c.as_object_mut().unwrap().remove("username");
+    c["sub"] = json!(CLIENT);
+    let r = run(&s, bearer(&key().sign(&c))).await.unwrap();
+    assert_eq!(r.context.principal_type, "client");
+    assert_eq!(r.context.principal_id, CLIENT);
+}
+
+#[tokio::test]
+async fn alg_none_is_rejected() {
+    let s = jwt_state(&[]);
+    let header = json!({"alg": "none", "kid": key().kid}).to_string();
+    let claims = access_claims("portcullis/jobs.read").to_string();
+    let t = format!("{}.{}.", b64(header.as_bytes()), b64(claims.as_bytes()));
+    assert_unauthorized(run(&s, bearer(&t)).await);
+    // Same with a junk signature part.
+    let t = format!("{}.{}.AAAA", b64(header.as_bytes()), b64(claims.as_bytes()));
+    assert_unauthorized(run(&s, bearer(&t)).await);
+}
+
+#[tokio::test]
+async fn hs256_signed_with_the_rsa_public_key_is_rejected() {
+    let s = jwt_state(&[]);
+    let header = json!({"alg": "HS256", "kid": key().kid, "typ": "JWT"}).to_string();
+    let claims = access_claims("portcullis/jobs.read").to_string();
+    let msg = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
+    for secret in [key().public_der(), serde_json::to_vec(&key().jwk()).unwrap()] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
+        mac.update(msg.as_bytes());
+        let t = format!("{msg}.{}", b64(&mac.finalize().into_bytes()));
+        assert_unauthorized(run(&s, bearer(&t)).await);
+    }
+}
+
+#[tokio::test]
+async fn a_token_signed_by_another_key_with_a_known_kid_is_rejected() {
+    let s = jwt_state(&[]);
+    let other = TestKey::generate(&key().kid);
+    let t = other.sign(&access_claims("portcullis/jobs.read"));
+    assert_unauthorized(run(&s, bearer(&t)).await);
+}
+
+#[tokio::test]
+async fn missing_kid_is_rejected() {
+    let s = jwt_state(&[]);
+    let t = key().sign_raw(
+        &json!({"alg": "RS256"}).to_string(),
+        &access_claims("portcullis/jobs.read").to_string(),
+    );
+    assert_unauthorized(run(&s, bearer(&t)).await);
+}
+
+#[tokio::test]
+async fn expired_and_exp_missing_are_rejected() {
+    let s = jwt_state(&[]);
+    let mut c = access_claims("portcullis/jobs.read");
+    c["exp"] = json!(now() - 31); // leeway is 30 s
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    c.as_object_mut().unwrap().remove("exp");
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    c["exp"] = serde_json::Value::Null;
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+}
+
+#[tokio::test]
+async fn a_token_expired_within_the_leeway_is_accepted() {
+    let s = jwt_state(&[]);
+    let mut c = access_claims("portcullis/jobs.read");
+    c["exp"] = json!(now() - 5);
+    assert!(run(&s, bearer(&key().sign(&c))).await.is_ok());
+}
+
+#[tokio::test]
+async fn exp_nbf_and_iat_of_the_wrong_json_type_are_rejected() {
+    let s = jwt_state(&[]);
+    let far = now() + 100_000;
+    for (claim, value) in [
+        ("exp", json!(far.to_string())),
+        ("exp", json!(far as f64 + 0.5)),
+        ("exp", json!(-1)),
+        ("exp", json!([far])),
+        ("nbf", json!((now() - 10).to_string())),
+        ("iat", json!((now() - 10).to_string())),
+        ("iss", json!([ISSUER])),
+        ("token_use", json!(["access"])),
+        ("client_id", json!(1)),
+        ("cognito:groups", json!("admins")),
+    ] {
+        let mut c = access_claims("portcullis/jobs.read");
+        c[claim] = value.clone();
+        let r = run(&s, bearer(&key().sign(&c))).await;
+        assert!(r.is_err(), "{claim}={value} was accepted");
+        assert_unauthorized(r);
+    }
+}
+
+#[tokio::test]
+async fn nbf_in_the_future_and_iat_in_the_future_are_rejected() {
+    let s = jwt_state(&[]);
+    let mut c = access_claims("portcullis/jobs.read");
+    c["nbf"] = json!(now() + 120);
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    let mut c = access_claims("portcullis/jobs.read");
+    c["iat"] = json!(now() + 120);
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    // nbf in the past is fine.
+    let mut c = access_claims("portcullis/jobs.read");
+    c["nbf"] = json!(now() - 10);
+    assert!(run(&s, bearer(&key().sign(&c))).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_id_token_is_rejected_where_access_is_required_and_the_reverse() {
+    let access_only = jwt_state(&[]);
+    assert_unauthorized(run(&access_only, bearer(&key().sign(&id_claims()))).await);
+
+    let id_only = jwt_state(&[("COGNITO_TOKEN_USE", "id")]);
+    assert_unauthorized(run(&id_only, bearer(&key().sign(&access_claims("portcullis/jobs.read")))).await);
+    let r = run(&id_only, bearer(&key().sign(&id_claims()))).await.unwrap();
+    assert_eq!(r.context.tenant, "tenant-from-claim");
+
+    let any = jwt_state(&[("COGNITO_TOKEN_USE", "any")]);
+    assert!(run(&any, bearer(&key().sign(&id_claims()))).await.is_ok());
+    let mut c = access_claims("portcullis/jobs.read");
+    c["token_use"] = json!("refresh");
+    assert_unauthorized(run(&any, bearer(&key().sign(&c))).await);
+    c.as_object_mut().unwrap().remove("token_use");
+    assert_unauthorized(run(&any, bearer(&key().sign(&c))).await);
+}
+
+#[tokio::test]
+async fn wrong_client_id_and_wrong_aud_are_rejected() {
+    let s = jwt_state(&[("COGNITO_TOKEN_USE", "any")]);
+    let mut c = access_claims("portcullis/jobs.read");
+    c["client_id"] = json!("client-evil");
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    c.as_object_mut().unwrap().remove("client_id");
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    // An access token with a matching aud but no client_id is not enough.
+    c["aud"] = json!(CLIENT);
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+
+    let mut c = id_claims();
+    c["aud"] = json!("client-evil");
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    c["aud"] = json!([]);
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    c["aud"] = json!(["client-evil", "other-allowed"]);
+    assert!(run(&s, bearer(&key().sign(&c))).await.is_ok());
+}
+
+#[tokio::test]
+async fn wrong_or_missing_issuer_is_rejected() {
+    let s = jwt_state(&[]);
+    for iss in [
+        json!("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other"),
+        json!(format!("{ISSUER}/")),
+        json!("https://evil.example/us-east-1_Test"),
+    ] {
+        let mut c = access_claims("portcullis/jobs.read");
+        c["iss"] = iss;
+        assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    }
+    let mut c = access_claims("portcullis/jobs.read");
+    c.as_object_mut().unwrap().remove("iss");
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+}
+
+#[tokio::test]
+async fn a_valid_token_without_any_permitted_route_gets_an_explicit_deny() {
+    // No default tenant claim needed: /v1/me is `authenticated`, so use a
+    // route table where every route needs a scope.
+    let dir = std::env::temp_dir().join(format!("authz-openapi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("openapi.yaml");
+    std::fs::write(
+        &file,
+        "paths:\n  /v1/jobs:\n    get:\n      security: [{portcullis: []}]\n      x-portcullis-scope: jobs:read\n",
+    )
+    .unwrap();
+    let s = jwt_state(&[("OPENAPI_FILE", file.to_str().unwrap())]);
+    let r = run(&s, bearer(&key().sign(&access_claims("aws.cognito.signin.user.admin")))).await.unwrap();
+    let (effect, res) = statement(&r);
+    assert_eq!(effect, "Deny");
+    assert_eq!(res, vec![format!("{PREFIX}/*")]);
+    let r = run(&s, bearer(&key().sign(&access_claims("portcullis/jobs.read")))).await.unwrap();
+    assert_eq!(statement(&r), ("Allow".to_owned(), vec![format!("{PREFIX}/GET/v1/jobs")]));
+}
+
+#[tokio::test]
+async fn malformed_tokens_are_unauthorized_without_a_panic() {
+    let s = jwt_state(&[]);
+    let good = key().sign(&access_claims("portcullis/jobs.read"));
+    let parts: Vec<&str> = good.split('.').collect();
+    let huge = "a".repeat(100 * 1024);
+    let huge_dots = format!("{}.{}.{}", "a".repeat(40_000), "b".repeat(40_000), "c".repeat(40_000));
+    let cases = vec![
+        format!("{}.{}", parts[0], parts[1]),
+        format!("{}.{}.{}.{}", parts[0], parts[1], parts[2], parts[2]),
+        format!("{}.{}.{}", "!!!!", parts[1], parts[2]),
+        format!("{}.{}.{}", parts[0], "%%%", parts[2]),
+        format!("{}.{}.{}", parts[0], parts[1], "***"),
+        format!("{}.{}.{}", b64(b"not json"), parts[1], parts[2]),
+        format!("{}.{}.{}", parts[0], b64(b"not json"), parts[2]),
+        format!("{}.{}.{}", parts[0], b64(b"[1,2,3]"), parts[2]),
+        format!("{}.{}.{}", b64(b"\"RS256\""), parts[1], parts[2]),
+        "..".to_owned(),
+        ".".to_owned(),
+        "e".to_owned(),
+        huge,
+        huge_dots,
+        format!("{good}x"),
+        format!("{}.{}.{}", parts[0], parts[1], &parts[2][..parts[2].len() - 4]),
+    ];
+    for t in cases {
+        assert_unauthorized(run(&s, bearer(&t)).await);
+    }
+    // Header forms without a usable credential.
+    for h in [("Authorization", "Bearer"), ("Authorization", "Basic dXNlcjpwYXNz"), ("Authorization", good.as_str())] {
+        assert_unauthorized(run(&s, event(&[h])).await);
+    }
+    assert_unauthorized(run(&s, event(&[])).await);
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_and_header_names_are_case_insensitive() {
+    let s = jwt_state(&[]);
+    let t = key().sign(&access_claims("portcullis/jobs.read"));
+    assert!(run(&s, event(&[("AUTHORIZATION", &format!("bearer {t}"))])).await.is_ok());
+    assert!(run(&s, event(&[("authorization", &format!("BEARER {t}"))])).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_unknown_kid_is_fetched_once_per_penalty_window_even_in_a_burst() {
+    let k2 = TestKey::generate("rotated-kid");
+    let server = jwks_server(jwks(&[key(), &k2]), Duration::ZERO).await;
+    // Start with only the first key pre-loaded; the URL serves both.
+    let s = jwt_state(&[("COGNITO_JWKS_URL", &server.url)]);
+    let s = std::sync::Arc::new(s);
+
+    // A known kid never fetches.
+    assert!(run(&s, bearer(&key().sign(&access_claims("portcullis/jobs.read")))).await.is_ok());
+    assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    // A burst of unknown kids: one fetch for all of them.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = s.clone();
+        let header = json!({"alg": "RS256", "kid": format!("unknown-{i}")}).to_string();
+        let t = key().sign_raw(&header, &access_claims("portcullis/jobs.read").to_string());
+        tasks.push(tokio::spawn(async move { run(&s, bearer(&t)).await }));
+    }
+    for t in tasks {
+        assert_unauthorized(t.await.unwrap());
+    }
+    assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(s.jwks_fetches(), 1);
+
+    // That fetch learned the rotated key: no new fetch needed for it.
+    assert!(run(&s, bearer(&k2.sign(&access_claims("portcullis/jobs.read")))).await.is_ok());
+    assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_learned_with_one_fetch() {
+    let k2 = TestKey::generate("new-kid");
+    let server = jwks_server(jwks(&[&k2]), Duration::ZERO).await;
+    let s = jwt_state(&[("COGNITO_JWKS_URL", &server.url)]);
+    let t = k2.sign(&access_claims("portcullis/jobs.read"));
+    assert!(run(&s, bearer(&t)).await.is_ok());
+    assert!(run(&s, bearer(&t)).await.is_ok());
+    assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_jwks_endpoint_that_is_down_gives_unauthorized() {
+    let k2 = TestKey::generate("needs-fetch");
+    let s = jwt_state(&[("COGNITO_JWKS_URL", "http://127.0.0.1:1/jwks.json"), ("COGNITO_JWKS_JSON", "")]);
+    assert_unauthorized(run(&s, bearer(&k2.sign(&access_claims("portcullis/jobs.read")))).await);
+    assert_eq!(s.jwks_fetches(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_jwks_endpoint_gives_unauthorized_after_the_timeout() {
+    let k2 = TestKey::generate("slow-kid");
+    let server = jwks_server(jwks(&[&k2]), Duration::from_secs(30)).await;
+    let s = jwt_state(&[
+        ("COGNITO_JWKS_URL", &server.url),
+        ("COGNITO_JWKS_JSON", ""),
+        ("JWKS_TIMEOUT_MS", "200"),
+    ]);
+    let r = tokio::time::timeout(Duration::from_secs(20), run(&s, bearer(&k2.sign(&access_claims("portcullis/jobs.read")))))
+        .await
+        .expect("the authorizer must give up on a slow JWKS endpoint by itself");
+    assert_unauthorized(r);
+}
+
+#[tokio::test]
+async fn a_tampered_payload_is_rejected() {
+    let s = jwt_state(&[]);
+    let good = key().sign(&access_claims("portcullis/jobs.read"));
+    let parts: Vec<&str> = good.split('.').collect();
+    let forged = b64(access_claims("portcullis/jobs.read portcullis/keys.admin").to_string().as_bytes());
+    let t = format!("{}.{}.{}", parts[0], forged, parts[2]);
+    assert_unauthorized(run(&s, bearer(&t)).await);
+}
+
+#[tokio::test]
+async fn a_missing_tenant_without_a_default_is_rejected() {
+    let s = jwt_state(&[("COGNITO_DEFAULT_TENANT", "")]);
+    assert_unauthorized(run(&s, bearer(&key().sign(&access_claims("portcullis/jobs.read")))).await);
+    let mut c = access_claims("portcullis/jobs.read");
+    c["custom:tenant"] = json!("t-1");
+    let r = run(&s, bearer(&key().sign(&c))).await.unwrap();
+    assert_eq!(r.context.tenant, "t-1");
+    c["custom:tenant"] = json!(7);
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+}
+
+#[tokio::test]
+async fn jwts_are_refused_when_cognito_is_not_configured() {
+    let cfg = authorizer::config::Config::from_env(&shared::Env::from_pairs::<&str, &str>([])).unwrap();
+    let s = authorizer::State::new(cfg, dead_db()).unwrap();
+    assert_unauthorized(run(&s, bearer(&key().sign(&access_claims("portcullis/jobs.read")))).await);
+}
+
+#[tokio::test]
+async fn a_repeated_token_gets_the_same_answer_with_a_single_jwks_fetch() {
+    let k2 = TestKey::generate("cache-kid");
+    let server = jwks_server(jwks(&[&k2]), Duration::ZERO).await;
+    let s = jwt_state(&[("COGNITO_JWKS_URL", &server.url), ("COGNITO_JWKS_JSON", "")]);
+    let t = k2.sign(&access_claims("portcullis/jobs.read"));
+    let a = run(&s, bearer(&t)).await.unwrap();
+    let b = run(&s, bearer(&t)).await.unwrap();
+    assert_eq!(a, b);
+    assert_eq!(s.jwks_fetches(), 1);
+}

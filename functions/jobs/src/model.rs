@@ -1,0 +1,227 @@
+//! The job as stored and as shown to callers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// `queued → starting → running → succeeded | failed | cancelled | timed_out`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Starting,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 7] = [
+        JobStatus::Queued,
+        JobStatus::Starting,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+        JobStatus::TimedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Starting => "starting",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+            JobStatus::TimedOut => "timed_out",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled | JobStatus::TimedOut
+        )
+    }
+
+    /// Order of progress; a job never moves to a lower rank.
+    pub fn rank(self) -> u8 {
+        match self {
+            JobStatus::Queued => 0,
+            JobStatus::Starting => 1,
+            JobStatus::Running => 2,
+            _ => 3,
+        }
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown status {s:?}; expected one of {}",
+                    JobStatus::ALL.map(|s| s.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+/// Why the platform asked ECS to stop a task.
+pub const STOP_CANCEL: &str = "cancel";
+pub const STOP_TIMEOUT: &str = "timeout";
+
+/// What a caller may set for one job (stored in `jobs.params`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+}
+
+/// A row of `jobs`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    pub id: Uuid,
+    pub tenant: String,
+    pub principal: String,
+    #[sqlx(rename = "type")]
+    pub job_type: String,
+    pub params: sqlx::types::Json<Params>,
+    pub status: String,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<String>,
+    pub task_arn: Option<String>,
+    pub attempts: i32,
+    pub max_attempts: Option<i32>,
+    pub timeout_seconds: Option<i32>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub ecs_version: Option<i64>,
+    pub exit_code: Option<i32>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub error: Option<String>,
+    pub stop_requested: Option<String>,
+    pub request_id: Option<String>,
+    pub trace_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// The status column parsed; an unknown value (a newer schema) reads as failed
+    /// so that nothing tries to move it.
+    pub fn status(&self) -> JobStatus {
+        self.status.parse().unwrap_or(JobStatus::Failed)
+    }
+}
+
+/// The job as a caller sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobView {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub job_type: String,
+    pub status: String,
+    pub params: Params,
+    pub attempts: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub cancel_requested: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Job> for JobView {
+    fn from(j: &Job) -> Self {
+        JobView {
+            id: j.id,
+            job_type: j.job_type.clone(),
+            status: j.status.clone(),
+            params: j.params.0.clone(),
+            attempts: j.attempts,
+            task_arn: j.task_arn.clone(),
+            next_attempt_at: if j.status() == JobStatus::Queued {
+                j.next_attempt_at
+            } else {
+                None
+            },
+            exit_code: j.exit_code,
+            stop_code: j.stop_code.clone(),
+            stopped_reason: j.stopped_reason.clone(),
+            error: j.error.clone(),
+            cancel_requested: j.stop_requested.as_deref() == Some(STOP_CANCEL),
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+            started_at: j.started_at,
+            finished_at: j.finished_at,
+        }
+    }
+}
+
+/// A row of `job_events` as a caller sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, sqlx::FromRow)]
+pub struct EventView {
+    pub id: i64,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub source: String,
+    pub detail: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_round_trips_through_its_name() {
+        for s in JobStatus::ALL {
+            assert_eq!(s.as_str().parse::<JobStatus>().unwrap(), s);
+        }
+        assert!("done".parse::<JobStatus>().is_err());
+    }
+
+    #[test]
+    fn terminal_states_outrank_running() {
+        assert!(JobStatus::TimedOut.rank() > JobStatus::Running.rank());
+        assert!(JobStatus::Cancelled.is_terminal() && !JobStatus::Running.is_terminal());
+    }
+}

@@ -1,0 +1,87 @@
+//! Create a `keys:admin` API key and print it once (bootstrap of a new
+//! deployment). Run from a host that reaches the database; see docs/keys.md.
+//!
+//! usage: create-admin-key [--tenant <tenant>] [--name <name>] [--plan <plan>]
+//!
+//! The database comes from the same variables as the Lambdas (`shared::db`:
+//! DATABASE_URL, or DB_SECRET_ARN / RDS IAM settings). The key goes to stdout
+//! alone, so it can be captured (`KEY=$(create-admin-key)`); everything else
+//! goes to stderr.
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: create-admin-key [--tenant <tenant>] [--name <name>] [--plan <plan>]
+  --tenant  tenant of the key (default: platform, whose admins manage every tenant)
+  --name    a label for the key (default: bootstrap admin)
+  --plan    usage plan from platform.yaml (default: standard)
+The database is configured as for the Lambdas: DATABASE_URL, or DB_SECRET_ARN (+ AWS credentials).";
+
+fn parse_args(args: &[String]) -> Result<(String, String, String), String> {
+    let (mut tenant, mut name, mut plan) = ("platform".to_owned(), "bootstrap admin".to_owned(), "standard".to_owned());
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let slot = match flag.as_str() {
+            "--tenant" => &mut tenant,
+            "--name" => &mut name,
+            "--plan" => &mut plan,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        };
+        *slot = it.next().ok_or_else(|| format!("{flag} needs a value"))?.clone();
+    }
+    Ok((tenant, name, plan))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (tenant, name, plan) = match parse_args(&args) {
+        Ok(v) => v,
+        Err(msg) => {
+            if !msg.is_empty() {
+                eprintln!("create-admin-key: {msg}");
+            }
+            eprintln!("{USAGE}");
+            return if msg.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
+        }
+    };
+    let env = shared::Env::Process;
+    let config = match keys::Config::from_env(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("create-admin-key: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !config.plans.contains(&plan) {
+        eprintln!(
+            "create-admin-key: unknown usage plan {plan:?}; the plans are: {}",
+            config.plans.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    let db = match shared::db::Database::from_env(&env).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("create-admin-key: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match keys::bootstrap_admin_key(&db, &tenant, &name, &plan).await {
+        Ok(created) => {
+            eprintln!(
+                "created API key {} (tenant {}, scopes {}, plan {}). It is shown once, below; store it now.",
+                created.record.id,
+                created.record.tenant,
+                created.record.scopes.join(" "),
+                created.record.plan
+            );
+            println!("{}", created.key.expose_secret());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("create-admin-key: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The `POST /v1/keys` body, parsed field by field so every rejection names
+//! the field at fault (serde's own messages do not, for type errors).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use shared::ApiError;
+use shared::auth::Scope;
+
+/// Bodies larger than this are refused with 413 before parsing.
+pub const BODY_LIMIT: usize = 16 * 1024;
+/// Longest key name, in characters.
+pub const NAME_MAX: usize = 100;
+/// Most scopes one key may carry.
+pub const SCOPES_MAX: usize = 50;
+
+const FIELDS: [&str; 5] = ["name", "scopes", "plan", "expires_at", "tenant"];
+
+/// A create request that passed every check that needs no database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateKey {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub plan: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub tenant: Option<String>,
+}
+
+impl CreateKey {
+    /// Parse an already size-checked JSON document. `plans` is the set of
+    /// usage plans from `platform.yaml`; `now` decides whether an expiry is in
+    /// the past.
+    pub fn from_json(value: Value, plans: &[String], now: DateTime<Utc>) -> Result<CreateKey, ApiError> {
+        let Value::Object(mut obj) = value else {
+            return Err(ApiError::unprocessable("body", "the body must be a JSON object"));
+        };
+        if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(ApiError::unprocessable(
+                unknown.clone(),
+                format!("unknown field {unknown:?}; the accepted fields are {}", FIELDS.join(", ")),
+            ));
+        }
+        let name = parse_name(&mut obj)?;
+        let scopes = parse_scopes(&mut obj)?;
+        let plan = match optional_string(&mut obj, "plan")? {
+            None => None,
+            Some(p) if plans.iter().any(|known| *known == p) => Some(p),
+            Some(p) => {
+                return Err(ApiError::unprocessable(
+                    "plan",
+                    format!("unknown usage plan {p:?}; the plans are: {}", plans.join(", ")),
+                ));
+            }
+        };
+        let expires_at = match optional_string(&mut obj, "expires_at")? {
+            None => None,
+            Some(raw) => {
+                let at = DateTime::parse_from_rfc3339(&raw)
+                    .map_err(|_| {
+                        ApiError::unprocessable(
+                            "expires_at",
+                            "expires_at must be an RFC 3339 timestamp with a time zone, e.g. 2030-01-31T12:00:00Z",
+                        )
+                    })?
+                    .with_timezone(&Utc);
+                if at <= now {
+                    return Err(ApiError::unprocessable(
+                        "expires_at",
+                        "expires_at is in the past; give a future time or omit it for a key that does not expire",
+                    ));
+                }
+                Some(at)
+            }
+        };
+        let tenant = match optional_string(&mut obj, "tenant")? {
+            None => None,
+            Some(t) if valid_tenant(&t) => Some(t),
+            Some(_) => {
+                return Err(ApiError::unprocessable(
+                    "tenant",
+                    "tenant must be 1 to 64 characters of lowercase letters, digits, '-' or '_'",
+                ));
+            }
+        };
+        Ok(CreateKey {
+            name,
+            scopes,
+            plan,
+            expires_at,
+            tenant,
+        })
+    }
+}
+
+fn parse_name(obj: &mut Map<String, Value>) -> Result<String, ApiError> {
+    let name = match obj.remove("name") {
+        None | Some(Value::Null) => return Err(ApiError::unprocessable("name", "name is required")),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(ApiError::unprocessable("name", "name must be a string")),
+    };
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        return Err(ApiError::unprocessable("name", "name must not be empty"));
+    }
+    if name.chars().count() > NAME_MAX {
+        return Err(ApiError::unprocessable(
+            "name",
+            format!("name is longer than {NAME_MAX} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable("name", "name must not contain control characters"));
+    }
+    Ok(name)
+}
+
+fn parse_scopes(obj: &mut Map<String, Value>) -> Result<Vec<Scope>, ApiError> {
+    let items = match obj.remove("scopes") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::unprocessable("scopes", "scopes is required (a list of scopes)"));
+        }
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(ApiError::unprocessable("scopes", "scopes must be a list of strings")),
+    };
+    if items.is_empty() {
+        return Err(ApiError::unprocessable(
+            "scopes",
+            "scopes must name at least one scope, e.g. [\"jobs:read\"]",
+        ));
+    }
+    if items.len() > SCOPES_MAX {
+        return Err(ApiError::unprocessable(
+            "scopes",
+            format!("a key may carry at most {SCOPES_MAX} scopes"),
+        ));
+    }
+    let mut scopes: Vec<Scope> = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let field = format!("scopes[{i}]");
+        let Value::String(raw) = item else {
+            return Err(ApiError::unprocessable(field, "each scope must be a string"));
+        };
+        let scope: Scope = raw
+            .parse()
+            .map_err(|e: shared::auth::ScopeError| ApiError::unprocessable(field.clone(), e.to_string()))?;
+        if scopes.contains(&scope) {
+            return Err(ApiError::unprocessable(field, format!("scope {raw:?} is listed twice")));
+        }
+        scopes.push(scope);
+    }
+    Ok(scopes)
+}
+
+fn optional_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match obj.remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::unprocessable(field, format!("{field} must be a string"))),
+    }
+}
+
+/// Tenants are identifiers: lowercase letters, digits, `-`, `_`, 1..=64.
+pub fn valid_tenant(t: &str) -> bool {
+    (1..=64).contains(&t.len())
+        && t
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plans() -> Vec<String> {
+        vec!["standard".to_owned(), "gold".to_owned()]
+    }
+
+    fn parse(v: Value) -> Result<CreateKey, ApiError> {
+        CreateKey::from_json(v, &plans(), Utc::now())
+    }
+
+    fn field_of(r: Result<CreateKey, ApiError>) -> String {
+        let err = r.unwrap_err();
+        assert_eq!(err.status(), 422, "{err}");
+        err.problem(None).field.unwrap()
+    }
+
+    #[test]
+    fn a_full_body_parses() {
+        let k = parse(json!({
+            "name": "  ci  ", "scopes": ["jobs:read", "services:billing"], "plan": "gold",
+            "expires_at": "2999-01-01T00:00:00+02:00", "tenant": "acme"
+        }))
+        .unwrap();
+        assert_eq!(k.name, "ci");
+        assert_eq!(k.scopes.len(), 2);
+        assert_eq!(k.plan.as_deref(), Some("gold"));
+        assert_eq!(k.expires_at.unwrap().to_rfc3339(), "2998-12-31T22:00:00+00:00");
+        assert_eq!(k.tenant.as_deref(), Some("acme"));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        assert_eq!(field_of(parse(json!([]))), "body");
+        assert_eq!(field_of(parse(json!({"scopes": ["jobs:read"]}))), "name");
+        assert_eq!(field_of(parse(json!({"name": " ", "scopes": ["jobs:read"]}))), "name");
+        assert_eq!(field_of(parse(json!({"name": 5, "scopes": ["jobs:read"]}))), "name");
+        assert_eq!(field_of(parse(json!({"name": "x".repeat(101), "scopes": ["jobs:read"]}))), "name");
+        assert_eq!(field_of(parse(json!({"name": "a\u{7}b", "scopes": ["jobs:read"]}))), "name");
+        assert_eq!(field_of(parse(json!({"name": "n"}))), "scopes");
+        assert_eq!(field_of(parse(json!({"name": "n", "scopes": []}))), "scopes");
+        assert_eq!(field_of(parse(json!({"name": "n", "scopes": "jobs:read"}))), "scopes");
+        assert_eq!(field_of(parse(json!({"name": "n", "scopes": ["jobs:read", "root"]}))), "scopes[1]");
+        assert_eq!(field_of(parse(json!({"name": "n", "scopes": [7]}))), "scopes[0]");
+        assert_eq!(field_of(parse(json!({"name": "n", "scopes": ["jobs:read", "jobs:read"]}))), "scopes[1]");
+        assert_eq!(field_of(parse(json!({"name": "n", "scopes": ["jobs:read"], "plan": "platinum"}))), "plan");
+        assert_eq!(
+            field_of(parse(json!({"name": "n", "scopes": ["jobs:read"], "expires_at": "2001-01-01T00:00:00Z"}))),
+            "expires_at"
+        );
+        assert_eq!(
+            field_of(parse(json!({"name": "n", "scopes": ["jobs:read"], "expires_at": "tomorrow"}))),
+            "expires_at"
+        );
+        assert_eq!(field_of(parse(json!({"name": "n", "scopes": ["jobs:read"], "tenant": "Acme!"}))), "tenant");
+        assert_eq!(field_of(parse(json!({"name": "n", "scopes": ["jobs:read"], "admin": true}))), "admin");
+    }
+
+    #[test]
+    fn a_name_of_exactly_one_hundred_characters_is_accepted() {
+        let k = parse(json!({"name": "é".repeat(100), "scopes": ["jobs:read"]})).unwrap();
+        assert_eq!(k.name.chars().count(), 100);
+    }
+}

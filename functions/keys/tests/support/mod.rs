@@ -1,0 +1,195 @@
+//! Test helpers: API Gateway REST proxy events, states, response bodies.
+#![allow(dead_code)]
+
+use aws_sdk_apigateway::config::{BehaviorVersion, Credentials, Region};
+use keys::{Config, State};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::db::Database;
+use sqlx::PgPool;
+use std::time::Duration;
+
+/// The emulator endpoint; tests that need it fail (never pass) without it.
+pub fn moto_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
+        panic!("AWS_ENDPOINT_URL is not set: this test needs the AWS emulator; run it via `make test` (or export AWS_ENDPOINT_URL=http://127.0.0.1:5000)")
+    })
+}
+
+/// A local port with nothing listening on it.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    let port = l.local_addr().expect("local addr").port();
+    drop(l);
+    port
+}
+
+pub fn apigw_client(endpoint: &str) -> aws_sdk_apigateway::Client {
+    let conf = aws_sdk_apigateway::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "keys-tests"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_apigateway::Client::from_conf(conf)
+}
+
+pub fn config(aws_endpoint: &str) -> Config {
+    Config {
+        flush_target: None,
+        platform_tenant: "platform".to_owned(),
+        plans: vec!["gold".to_owned(), "standard".to_owned()],
+        default_plan: "standard".to_owned(),
+        health_timeout: Duration::from_secs(5),
+        aws_endpoint: aws_endpoint.to_owned(),
+    }
+}
+
+/// A state over the test database; AWS at a closed port (routes that do not
+/// touch AWS), flush skipped.
+pub fn state(pool: PgPool) -> State {
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    State::new(config(&endpoint), Database::from_pool(pool), apigw_client(&endpoint))
+}
+
+/// Who the authorizer said the caller is.
+#[derive(Clone, Debug)]
+pub struct Who {
+    pub principal: String,
+    pub tenant: String,
+    pub scopes: String,
+}
+
+pub fn admin(tenant: &str) -> Who {
+    Who {
+        principal: format!("key:admin-of-{tenant}"),
+        tenant: tenant.to_owned(),
+        scopes: "keys:admin jobs:read".to_owned(),
+    }
+}
+
+pub fn reader(tenant: &str) -> Who {
+    Who {
+        principal: format!("key:reader-of-{tenant}"),
+        tenant: tenant.to_owned(),
+        scopes: "jobs:read".to_owned(),
+    }
+}
+
+/// A request as API Gateway's REST proxy integration delivers it.
+pub struct Ev {
+    pub method: &'static str,
+    pub resource: &'static str,
+    pub path: String,
+    pub path_params: Vec<(&'static str, String)>,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<String>,
+    pub who: Option<Who>,
+    pub request_id: String,
+}
+
+impl Ev {
+    pub fn new(method: &'static str, resource: &'static str, path: impl Into<String>) -> Ev {
+        Ev {
+            method,
+            resource,
+            path: path.into(),
+            path_params: vec![],
+            query: vec![],
+            body: None,
+            who: None,
+            request_id: format!("req-{}", uuid::Uuid::new_v4()),
+        }
+    }
+    pub fn key(method: &'static str, id: &str) -> Ev {
+        let mut e = Ev::new(method, "/v1/keys/{id}", format!("/v1/keys/{id}"));
+        e.path_params.push(("id", id.to_owned()));
+        e
+    }
+    pub fn by(mut self, who: &Who) -> Ev {
+        self.who = Some(who.clone());
+        self
+    }
+    pub fn body(mut self, body: impl Into<String>) -> Ev {
+        self.body = Some(body.into());
+        self
+    }
+    pub fn query(mut self, k: &'static str, v: impl Into<String>) -> Ev {
+        self.query.push((k, v.into()));
+        self
+    }
+
+    pub fn event(&self) -> Value {
+        let mut single = serde_json::Map::new();
+        let mut multi = serde_json::Map::new();
+        for (k, v) in &self.query {
+            single.insert((*k).to_owned(), json!(v));
+            let e = multi.entry((*k).to_owned()).or_insert_with(|| json!([]));
+            if let Value::Array(a) = e {
+                a.push(json!(v));
+            }
+        }
+        let params: serde_json::Map<String, Value> =
+            self.path_params.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+        let authorizer = self.who.as_ref().map(|w| {
+            json!({
+                "principalId": w.principal,
+                "principal_id": w.principal,
+                "principal_type": "api_key",
+                "tenant": w.tenant,
+                "scopes": w.scopes,
+                "key_id": "00000000-0000-0000-0000-000000000001",
+                "integrationLatency": 3
+            })
+        });
+        json!({
+            "resource": self.resource,
+            "path": self.path,
+            "httpMethod": self.method,
+            "headers": {"content-type": "application/json", "host": "api.example.com"},
+            "multiValueHeaders": {"content-type": ["application/json"], "host": ["api.example.com"]},
+            "queryStringParameters": if single.is_empty() { Value::Null } else { Value::Object(single) },
+            "multiValueQueryStringParameters": if multi.is_empty() { Value::Null } else { Value::Object(multi) },
+            "pathParameters": if params.is_empty() { Value::Null } else { Value::Object(params) },
+            "stageVariables": null,
+            "requestContext": {
+                "accountId": "123456789012",
+                "resourceId": "abc123",
+                "stage": "test",
+                "requestId": self.request_id,
+                "identity": {"sourceIp": "203.0.113.7", "userAgent": "tests"},
+                "resourcePath": self.resource,
+                "httpMethod": self.method,
+                "apiId": "testapi",
+                "path": format!("/test{}", self.path),
+                "requestTimeEpoch": 1700000000000i64,
+                "authorizer": authorizer
+            },
+            "body": self.body,
+            "isBase64Encoded": false
+        })
+    }
+
+    pub fn request(&self) -> Request {
+        lambda_http::request::from_str(&self.event().to_string()).expect("a valid API Gateway REST event")
+    }
+}
+
+pub async fn call(state: &State, ev: Ev) -> (u16, Value, Response<Body>) {
+    let resp = keys::handle(state, ev.request()).await.expect("the handler answers");
+    let status = resp.status().as_u16();
+    let body = match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::String(t.clone())),
+        Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        Body::Empty => Value::Null,
+        _ => Value::Null,
+    };
+    (status, body, resp)
+}
+
+/// Create a key as `who` and return the 201 body.
+pub async fn create(state: &State, who: &Who, body: Value) -> Value {
+    let (status, b, _) = call(state, Ev::new("POST", "/v1/keys", "/v1/keys").by(who).body(body.to_string())).await;
+    assert_eq!(status, 201, "{b}");
+    b
+}

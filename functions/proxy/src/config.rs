@@ -1,0 +1,184 @@
+//! Start-up configuration of the proxy.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `PROXY_SERVICES_JSON` | the `services:` section as JSON (Terraform renders it); else |
+//! | `PLATFORM_FILE` | path of platform.yaml (default `platform.yaml`) |
+//! | `PROXY_ALB_URL` | internal ALB base URL; a service's upstream is this + its `path_prefix` |
+//! | `PROXY_UPSTREAM_<NAME>` | full upstream base URL of one service (wins; `make local` sets it) |
+//! | `IDENTITY_SECRET_ARN` | Secrets Manager secret holding the base64 signing key |
+//! | `PROXY_AUDIT` | `true` (default): write `audit_log` for mutations via `shared::db` |
+//! | `PROXY_TIMEOUT_MARGIN_MS` | margin under the gateway/Lambda deadlines (default 500) |
+
+use crate::{DEFAULT_MARGIN, State};
+use shared::Env;
+use shared::identity::SigningKey;
+use shared::platform::services::{Service, Services};
+use shared::platform::{Platform, PlatformError};
+use std::time::Duration;
+use url::Url;
+
+/// One service and where it lives.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub service: Service,
+    /// Base URL, e.g. `http://internal-alb.../sample` or `http://127.0.0.1:8081`.
+    pub base: Url,
+}
+
+/// Why the proxy cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Env(#[from] shared::ConfigError),
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    #[error("no upstream for service {service}: {reason}")]
+    Upstream { service: String, reason: String },
+    #[error("the identity signing key cannot be loaded from IDENTITY_SECRET_ARN: {0}")]
+    Secret(String),
+    #[error("the HTTP client cannot be built: {0}")]
+    Client(String),
+    #[error("the audit database cannot be set up: {0}; set PROXY_AUDIT=false to run without audit_log")]
+    Database(String),
+}
+
+/// The variable that overrides one service's upstream: `PROXY_UPSTREAM_<NAME>`
+/// with the name upper-cased and `-` turned into `_`.
+pub fn upstream_var(service: &str) -> String {
+    format!("PROXY_UPSTREAM_{}", service.to_ascii_uppercase().replace('-', "_"))
+}
+
+fn parse_base(service: &str, raw: &str, from: &str) -> Result<Url, ConfigError> {
+    let bad = |reason: String| ConfigError::Upstream {
+        service: service.to_owned(),
+        reason: format!("{from}: {reason}"),
+    };
+    let url = Url::parse(raw.trim()).map_err(|e| bad(format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(bad("expected an http(s) URL with a host".to_owned()));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("a base URL has no query, fragment or credentials".to_owned()));
+    }
+    Ok(url)
+}
+
+/// Resolve every service's base URL: `PROXY_UPSTREAM_<NAME>`, else the
+/// registry's `upstream`, else `PROXY_ALB_URL` + `path_prefix`.
+pub fn resolve_upstreams(services: &Services, env: &Env) -> Result<Vec<Upstream>, ConfigError> {
+    let alb = env.get("PROXY_ALB_URL");
+    services
+        .iter()
+        .map(|s| {
+            let var = upstream_var(&s.name);
+            let base = if let Some(raw) = env.get(&var) {
+                parse_base(&s.name, &raw, &var)?
+            } else if let Some(raw) = &s.upstream {
+                parse_base(&s.name, raw, "platform.yaml upstream")?
+            } else if let Some(alb) = &alb {
+                let joined = format!("{}{}", alb.trim().trim_end_matches('/'), s.path_prefix);
+                parse_base(&s.name, &joined, "PROXY_ALB_URL + path_prefix")?
+            } else {
+                return Err(ConfigError::Upstream {
+                    service: s.name.clone(),
+                    reason: format!("set {var} (a full base URL) or PROXY_ALB_URL (the internal ALB URL)"),
+                });
+            };
+            Ok(Upstream {
+                service: s.clone(),
+                base,
+            })
+        })
+        .collect()
+}
+
+/// The registry from `PROXY_SERVICES_JSON`, else from `PLATFORM_FILE`.
+pub fn services_from_env(env: &Env) -> Result<Services, ConfigError> {
+    if let Some(json) = env.get("PROXY_SERVICES_JSON") {
+        return Services::from_text(&json).map_err(|e| {
+            ConfigError::Env(shared::ConfigError::invalid(
+                "PROXY_SERVICES_JSON",
+                "the services section of platform.yaml as JSON",
+                e,
+            ))
+        });
+    }
+    let path = env.get("PLATFORM_FILE").unwrap_or_else(|| "platform.yaml".to_owned());
+    let platform = Platform::load(std::path::Path::new(&path))?;
+    Ok(Services::from_value(&platform.services)?)
+}
+
+/// Fetch the signing key (the secret string is base64 of ≥ 32 bytes).
+pub async fn signing_key(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<SigningKey, ConfigError> {
+    let out = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Secret(format!("GetSecretValue failed: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))))?;
+    let text = out
+        .secret_string()
+        .ok_or_else(|| ConfigError::Secret("the secret has no string value".to_owned()))?;
+    SigningKey::from_base64(text).map_err(|e| ConfigError::Secret(e.to_string()))
+}
+
+pub(crate) async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
+    let services = services_from_env(env)?;
+    let upstreams = resolve_upstreams(&services, env)?;
+    let arn = env.required("IDENTITY_SECRET_ARN", "the ARN (or name) of the Secrets Manager secret with the identity signing key")?;
+    let margin = env.millis_or("PROXY_TIMEOUT_MARGIN_MS", DEFAULT_MARGIN, Duration::from_millis(50), Duration::from_secs(5))?;
+    let sdk = shared::aws::sdk_config().await;
+    let key = signing_key(&aws_sdk_secretsmanager::Client::new(&sdk), &arn).await?;
+    let audit = if env.flag("PROXY_AUDIT", true)? {
+        Some(
+            shared::db::Database::from_env(env)
+                .await
+                .map_err(|e| ConfigError::Database(e.to_string()))?,
+        )
+    } else {
+        tracing::warn!("PROXY_AUDIT=false: proxied mutations are recorded in the access log only");
+        None
+    };
+    State::new(upstreams, key, audit, margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn services() -> Services {
+        Services::from_text("my-svc:\n  workload: w\n  methods: [GET]\n  path_prefix: /my\n").unwrap()
+    }
+
+    #[test]
+    fn local_override_wins_over_the_alb_url() {
+        let env = Env::from_pairs([("PROXY_ALB_URL", "http://alb.internal"), ("PROXY_UPSTREAM_MY_SVC", "http://127.0.0.1:9000")]);
+        let u = resolve_upstreams(&services(), &env).unwrap();
+        assert_eq!(u[0].base.as_str(), "http://127.0.0.1:9000/");
+    }
+
+    #[test]
+    fn alb_url_is_joined_with_the_path_prefix() {
+        let env = Env::from_pairs([("PROXY_ALB_URL", "http://alb.internal/")]);
+        assert_eq!(resolve_upstreams(&services(), &env).unwrap()[0].base.as_str(), "http://alb.internal/my");
+    }
+
+    #[test]
+    fn missing_or_bad_upstream_names_the_variable() {
+        let e = resolve_upstreams(&services(), &Env::from_pairs::<&str, &str>([])).unwrap_err();
+        assert!(e.to_string().contains("PROXY_UPSTREAM_MY_SVC"), "{e}");
+        let env = Env::from_pairs([("PROXY_UPSTREAM_MY_SVC", "http://u:p@127.0.0.1:1/?x=1")]);
+        assert!(resolve_upstreams(&services(), &env).is_err());
+        let env = Env::from_pairs([("PROXY_UPSTREAM_MY_SVC", "file:///etc")]);
+        assert!(resolve_upstreams(&services(), &env).is_err());
+    }
+
+    #[test]
+    fn services_json_is_preferred_and_validated() {
+        let env = Env::from_pairs([("PROXY_SERVICES_JSON", r#"{"a":{"workload":"w","methods":["GET"]}}"#)]);
+        assert!(services_from_env(&env).unwrap().get("a").is_some());
+        let env = Env::from_pairs([("PROXY_SERVICES_JSON", r#"{"a":{"methods":["GET"]}}"#)]);
+        assert!(services_from_env(&env).unwrap_err().to_string().contains("PROXY_SERVICES_JSON"));
+    }
+}

@@ -1,0 +1,451 @@
+//! The gateway: API Gateway REST's request pipeline over loopback HTTP.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use lambda_runtime::Context;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::event::{self, Deployment, Incoming};
+use crate::integration::{EventFunction, EventHandler, HttpFunction, HttpHandler, Integration};
+use crate::policy::{self, Decision};
+use crate::routing;
+use crate::spec::{Api, Cors, METHODS};
+
+/// API Gateway's request payload limit (10 MB).
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// The local API Gateway: a contract plus the functions it invokes.
+pub struct Gateway {
+    api: Api,
+    deployment: Deployment,
+    functions: HashMap<String, Arc<dyn Integration>>,
+}
+
+struct Inner {
+    api: Api,
+    deployment: Deployment,
+    functions: HashMap<String, Arc<dyn Integration>>,
+}
+
+impl Gateway {
+    pub fn new(api: Api) -> Gateway {
+        Gateway { api, deployment: Deployment::default(), functions: HashMap::new() }
+    }
+
+    pub fn with_deployment(mut self, deployment: Deployment) -> Gateway {
+        self.deployment = deployment;
+        self
+    }
+
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// Names of the functions the contract refers to (integrations and the authorizer).
+    pub fn referenced_functions(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .api
+            .resources
+            .iter()
+            .flat_map(|r| r.methods.values().map(|o| o.function.clone()))
+            .chain(self.api.authorizer.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    pub fn registered(&self, name: &str) -> bool {
+        self.functions.contains_key(name)
+    }
+
+    /// Register any integration under a function name.
+    pub fn register(&mut self, name: &str, integration: Arc<dyn Integration>) -> &mut Gateway {
+        self.functions.insert(name.to_owned(), integration);
+        self
+    }
+
+    /// Register a `lambda_http` handler: `gateway.http("keys", Arc::new(state), keys::handle)`.
+    pub fn http<S, H>(&mut self, name: &str, state: Arc<S>, handler: H) -> &mut Gateway
+    where
+        S: Send + Sync + 'static,
+        H: for<'a> HttpHandler<'a, S>,
+    {
+        self.register(name, Arc::new(HttpFunction::new(state, handler)))
+    }
+
+    /// Register an event handler `handle(&State, T) -> Result<R, E>`.
+    pub fn event<S, T, H>(&mut self, name: &str, state: Arc<S>, handler: H) -> &mut Gateway
+    where
+        S: Send + Sync + 'static,
+        T: serde::de::DeserializeOwned + Send + 'static,
+        H: for<'a> EventHandler<'a, S, T>,
+    {
+        self.register(name, Arc::new(EventFunction::<S, T, H>::new(state, handler)))
+    }
+
+    /// Register the REQUEST authorizer under the name the security scheme uses.
+    pub fn authorizer<S, H>(&mut self, state: Arc<S>, handler: H) -> &mut Gateway
+    where
+        S: Send + Sync + 'static,
+        H: for<'a> EventHandler<'a, S, ApiGatewayCustomAuthorizerRequestTypeRequest>,
+    {
+        let name = self.api.authorizer.clone().unwrap_or_else(|| "authorizer".to_owned());
+        self.event::<S, ApiGatewayCustomAuthorizerRequestTypeRequest, H>(&name, state, handler)
+    }
+
+    pub fn router(self) -> Router {
+        let inner = Arc::new(Inner { api: self.api, deployment: self.deployment, functions: self.functions });
+        Router::new().fallback(handle).with_state(inner)
+    }
+
+    /// Serve on `listener` until `shutdown` completes.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    }
+}
+
+// ---------------------------------------------------------------- answers
+
+fn json_response(status: StatusCode, body: &Value, error_type: Option<&str>) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(t) = error_type.and_then(|t| HeaderValue::from_str(t).ok()) {
+        resp.headers_mut().insert(HeaderName::from_static("x-amzn-errortype"), t);
+    }
+    resp
+}
+
+fn message(status: StatusCode, text: &str, error_type: &str) -> Response<Body> {
+    json_response(status, &json!({ "message": text }), Some(error_type))
+}
+
+fn missing_token() -> Response<Body> {
+    message(StatusCode::FORBIDDEN, "Missing Authentication Token", "MissingAuthenticationTokenException")
+}
+fn too_long() -> Response<Body> {
+    message(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long", "RequestTooLongException")
+}
+fn unauthorized() -> Response<Body> {
+    message(StatusCode::UNAUTHORIZED, "Unauthorized", "UnauthorizedException")
+}
+fn internal_error() -> Response<Body> {
+    message(StatusCode::BAD_GATEWAY, "Internal server error", "InternalServerErrorException")
+}
+fn timed_out() -> Response<Body> {
+    message(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out", "IntegrationTimeout")
+}
+fn authorizer_failure() -> Response<Body> {
+    json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({ "message": null }), Some("AuthorizerConfigurationException"))
+}
+fn denied(explicit: bool) -> Response<Body> {
+    let text = if explicit {
+        "User is not authorized to access this resource with an explicit deny"
+    } else {
+        "User is not authorized to access this resource"
+    };
+    json_response(StatusCode::FORBIDDEN, &json!({ "Message": text }), Some("AccessDeniedException"))
+}
+
+// ---------------------------------------------------------------- CORS
+
+fn allowed_origin<'h>(cors: Option<&Cors>, headers: &'h HeaderMap) -> Option<&'h str> {
+    let origin = headers.get(http::header::ORIGIN)?.to_str().ok()?;
+    cors.filter(|c| c.allows(origin)).map(|_| origin)
+}
+
+fn add_cors(resp: &mut Response<Body>, cors: &Cors, origin: &str) {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        h.entry(http::header::ACCESS_CONTROL_ALLOW_ORIGIN).or_insert(v);
+    }
+    h.append(http::header::VARY, HeaderValue::from_static("Origin"));
+    if !cors.expose_headers.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&cors.expose_headers.join(",")) {
+            h.entry(http::header::ACCESS_CONTROL_EXPOSE_HEADERS).or_insert(v);
+        }
+    }
+}
+
+fn preflight(cors: &Cors, origin: Option<&str>) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    let Some(origin) = origin else { return resp };
+    let h = resp.headers_mut();
+    let pairs = [
+        (http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.to_owned()),
+        (http::header::ACCESS_CONTROL_ALLOW_METHODS, cors.allow_methods.join(",")),
+        (http::header::ACCESS_CONTROL_ALLOW_HEADERS, cors.allow_headers.join(",")),
+        (http::header::ACCESS_CONTROL_MAX_AGE, cors.max_age_seconds.to_string()),
+    ];
+    for (name, value) in pairs {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    h.insert(http::header::VARY, HeaderValue::from_static("Origin"));
+    resp
+}
+
+// ---------------------------------------------------------------- pipeline
+
+async fn handle(
+    State(inner): State<Arc<Inner>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response<Body> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let cors = inner.api.cors.as_ref();
+    let origin = allowed_origin(cors, req.headers()).map(str::to_owned);
+    let mut resp = pipeline(&inner, peer, req, &request_id).await;
+    if let (Some(cors), Some(origin)) = (cors, origin.as_deref()) {
+        add_cors(&mut resp, cors, origin);
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(HeaderName::from_static("x-amzn-requestid"), v);
+    }
+    resp
+}
+
+async fn pipeline(inner: &Inner, peer: SocketAddr, req: Request<Body>, request_id: &str) -> Response<Body> {
+    let received_at = chrono::Utc::now();
+    let (parts, body) = req.into_parts();
+    let declared_len = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_long();
+    }
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return too_long();
+    };
+    let raw_path = parts.uri.path().to_owned();
+    let method = parts.method.as_str().to_ascii_uppercase();
+    let Some(matched) = routing::route(&inner.api.resources, &raw_path) else {
+        return missing_token();
+    };
+    let cors = inner.api.cors.as_ref();
+    if let Some(cors) = cors {
+        if parts.method == Method::OPTIONS && parts.headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD) {
+            return preflight(cors, allowed_origin(Some(cors), &parts.headers));
+        }
+    }
+    if !METHODS.contains(&method.as_str()) {
+        return missing_token();
+    }
+    let Some(operation) = matched.resource.operation(&method) else {
+        return missing_token();
+    };
+    let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let incoming = Incoming {
+        method: &method,
+        raw_path: &raw_path,
+        raw_query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+        body_is_binary: inner.api.is_binary(content_type),
+        source_ip: peer.ip().to_string(),
+        request_id: request_id.to_owned(),
+        extended_request_id: event::extended_request_id(),
+        received_at,
+        resource_path: &matched.resource.path,
+        path_parameters: &matched.path_parameters,
+    };
+    let mut event = event::proxy_event(&inner.deployment, &incoming);
+
+    if operation.secured {
+        let authorizer = inner.api.authorizer.as_ref().and_then(|name| inner.functions.get(name));
+        let Some(authorizer) = authorizer else {
+            tracing::warn!(route = %matched.resource.path, "secured route and no authorizer registered: 401");
+            return unauthorized();
+        };
+        let auth_event = event::authorizer_event(&inner.deployment, &incoming);
+        let method_arn = inner.deployment.method_arn(&method, &raw_path);
+        let started = std::time::Instant::now();
+        let outcome = invoke(authorizer.as_ref(), auth_event, request_id, operation.timeout).await;
+        let latency = started.elapsed().as_millis() as u64;
+        let answer = match outcome {
+            Invoked::Ok(v) => v,
+            Invoked::Err(e) if e == "Unauthorized" => return unauthorized(),
+            Invoked::Err(e) => {
+                tracing::warn!(error = %e, "authorizer failed: 500");
+                return authorizer_failure();
+            }
+            Invoked::TimedOut => {
+                tracing::warn!("authorizer timed out: 500");
+                return authorizer_failure();
+            }
+        };
+        match authorize(&answer, &method_arn, latency) {
+            Ok(context) => {
+                if let Some(ctx) = event.get_mut("requestContext").and_then(Value::as_object_mut) {
+                    ctx.insert("authorizer".into(), Value::Object(context));
+                }
+            }
+            Err(AuthzFailure::Denied(explicit)) => return denied(explicit),
+            Err(AuthzFailure::Invalid(reason)) => {
+                tracing::warn!(%reason, "authorizer answered an invalid response: 500");
+                return authorizer_failure();
+            }
+        }
+    }
+
+    let Some(function) = inner.functions.get(&operation.function) else {
+        tracing::error!(function = %operation.function, "no function registered for this integration: 500");
+        return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "InternalServerErrorException");
+    };
+    match invoke(function.as_ref(), event, request_id, operation.timeout).await {
+        Invoked::Ok(v) => map_response(&inner.api, &parts.headers, &v).unwrap_or_else(|reason| {
+            tracing::warn!(function = %operation.function, %reason, "malformed Lambda proxy response: 502");
+            internal_error()
+        }),
+        Invoked::Err(e) => {
+            tracing::warn!(function = %operation.function, error = %e, "integration failed: 502");
+            internal_error()
+        }
+        Invoked::TimedOut => timed_out(),
+    }
+}
+
+enum Invoked {
+    Ok(Value),
+    Err(String),
+    TimedOut,
+}
+
+async fn invoke(f: &dyn Integration, event: Value, request_id: &str, timeout: Duration) -> Invoked {
+    let mut context = Context::default();
+    context.request_id = uuid::Uuid::new_v4().to_string();
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    context.deadline = now_ms + timeout.as_millis() as u64;
+    context.xray_trace_id = Some(format!("Root=1-{:08x}-{}", now_ms / 1000, &request_id.replace('-', "")[..24]));
+    match tokio::time::timeout(timeout, f.invoke(event, context)).await {
+        Err(_) => Invoked::TimedOut,
+        Ok(Ok(v)) => Invoked::Ok(v),
+        Ok(Err(e)) => Invoked::Err(e.to_string()),
+    }
+}
+
+enum AuthzFailure {
+    Denied(bool),
+    Invalid(String),
+}
+
+/// Check the authorizer's answer and build `requestContext.authorizer`.
+fn authorize(answer: &Value, method_arn: &str, latency_ms: u64) -> Result<serde_json::Map<String, Value>, AuthzFailure> {
+    let principal = answer
+        .get("principalId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AuthzFailure::Invalid("principalId is missing".into()))?;
+    let policy = answer
+        .get("policyDocument")
+        .ok_or_else(|| AuthzFailure::Invalid("policyDocument is missing".into()))?;
+    match policy::evaluate(policy, method_arn) {
+        Ok(Decision::Allow) => {}
+        Ok(Decision::ImplicitDeny) => return Err(AuthzFailure::Denied(false)),
+        Ok(Decision::ExplicitDeny) => return Err(AuthzFailure::Denied(true)),
+        Err(e) => return Err(AuthzFailure::Invalid(e.to_string())),
+    }
+    let mut out = serde_json::Map::new();
+    if let Some(ctx) = answer.get("context").filter(|c| !c.is_null()) {
+        let ctx = ctx.as_object().ok_or_else(|| AuthzFailure::Invalid("context is not an object".into()))?;
+        for (k, v) in ctx {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Null => continue,
+                _ => return Err(AuthzFailure::Invalid(format!("context value {k} is not a string, number or boolean"))),
+            };
+            out.insert(k.clone(), Value::String(s));
+        }
+    }
+    out.insert("principalId".into(), Value::String(principal.to_owned()));
+    out.insert("integrationLatency".into(), json!(latency_ms));
+    Ok(out)
+}
+
+/// Map a Lambda proxy response to HTTP.
+fn map_response(api: &Api, request_headers: &HeaderMap, v: &Value) -> Result<Response<Body>, String> {
+    let obj = v.as_object().ok_or("the response is not a JSON object")?;
+    let status = obj
+        .get("statusCode")
+        .and_then(|s| s.as_u64().or_else(|| s.as_str().and_then(|s| s.parse().ok())))
+        .ok_or("statusCode is missing or not an integer")?;
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .ok_or("statusCode is not a valid HTTP status")?;
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &str, value: &str, append: bool| -> Result<(), String> {
+        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("bad header name {name:?}"))?;
+        let v = HeaderValue::from_str(value).map_err(|_| format!("bad value for header {name}"))?;
+        if append {
+            headers.append(n, v);
+        } else {
+            headers.insert(n, v);
+        }
+        Ok(())
+    };
+    let mut multi_names = Vec::new();
+    if let Some(m) = obj.get("multiValueHeaders").filter(|m| !m.is_null()) {
+        for (name, values) in m.as_object().ok_or("multiValueHeaders is not an object")? {
+            for value in values.as_array().ok_or("multiValueHeaders values must be lists")? {
+                put(name, value.as_str().ok_or("header values must be strings")?, true)?;
+            }
+            multi_names.push(name.to_ascii_lowercase());
+        }
+    }
+    if let Some(m) = obj.get("headers").filter(|m| !m.is_null()) {
+        for (name, value) in m.as_object().ok_or("headers is not an object")? {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return Err(format!("header {name} is not a string")),
+            };
+            // API Gateway merges both maps; a name in both keeps every value.
+            let append = multi_names.contains(&name.to_ascii_lowercase());
+            put(name, &value, append)?;
+        }
+    }
+    let is_b64 = obj.get("isBase64Encoded").and_then(Value::as_bool).unwrap_or(false);
+    let body = match obj.get("body") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => {
+            let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            let accept = request_headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
+            let binary = api.is_binary(content_type) || accept.is_some_and(|a| api.is_binary(Some(a)));
+            if is_b64 && binary {
+                B64.decode(s).map_err(|e| format!("body is not valid base64: {e}"))?
+            } else {
+                s.clone().into_bytes()
+            }
+        }
+        Some(_) => return Err("body is not a string".into()),
+    };
+    if !headers.contains_key(http::header::CONTENT_TYPE) {
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    Ok(resp)
+}

@@ -1,0 +1,89 @@
+//! `portcullis-local`: the local API Gateway on 127.0.0.1:${PORTCULLIS_LOCAL_PORT:-3000}.
+
+use std::process::ExitCode;
+
+use local::{Api, Deployment, Gateway};
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// One line per function: `gateway.http(name, Arc::new(State::from_env().await?), crate::handle)`.
+async fn wire(gateway: &mut Gateway) -> Result<(), String> {
+    let _ = gateway;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    shared::telemetry::init();
+    let openapi = std::env::var("OPENAPI_FILE").unwrap_or_else(|_| "api/openapi.yaml".to_owned());
+    let port: u16 = match std::env::var("PORTCULLIS_LOCAL_PORT") {
+        Err(_) => 3000,
+        Ok(p) => match p.parse() {
+            Ok(p) => p,
+            Err(_) => {
+                eprintln!("PORTCULLIS_LOCAL_PORT must be a TCP port number (1-65535), got {p:?}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let api = match Api::from_file(&openapi) {
+        Ok(api) => api,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut deployment = Deployment::default();
+    if let Ok(region) = std::env::var("AWS_REGION") {
+        deployment.region = region;
+    }
+    let mut gateway = Gateway::new(api).with_deployment(deployment);
+    if let Err(e) = wire(&mut gateway).await {
+        eprintln!("cannot start the functions: {e}");
+        return ExitCode::FAILURE;
+    }
+    for name in gateway.referenced_functions() {
+        if !gateway.registered(&name) {
+            tracing::warn!(function = %name, "function not wired into the local gateway: its routes answer 500 (401 for the authorizer)");
+        }
+    }
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on 127.0.0.1:{port}: {e}; set PORTCULLIS_LOCAL_PORT to a free port");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Portcullis local gateway: http://127.0.0.1:{port} (contract {openapi})");
+    if let Err(e) = gateway.serve(listener, shutdown_signal()).await {
+        eprintln!("the local gateway stopped: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

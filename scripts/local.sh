@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# `make local`: the whole platform on this machine, until Ctrl-C.
+#
+#  1. the Python venv with the pinned moto server (scripts/ensure-venv.sh)
+#  2. PostgreSQL: $DATABASE_URL, else 127.0.0.1:5432, else a throwaway cluster
+#     under .local/pg; database `portcullis` created on it
+#  3. the AWS emulator (moto) on :4566 (or a free port), and local/bootstrap.py:
+#     VPC, subnets, security group, ECS cluster and task definitions, the
+#     identity-signing secret, Cognito pool/client/demo user -> .local/env
+#  4. migrations, a demo admin API key
+#  5. the sample private service (when built), the local gateway on :3000
+#
+# Ctrl-C (or any failure) stops everything this script started.
+#
+# Settings (environment): PORTCULLIS_LOCAL_PORT (3000), MOTO_PORT (4566, a free
+# port when taken), SAMPLE_SERVICE_PORT (3001, a free port when taken),
+# PORTCULLIS_LOCAL_DB (portcullis), DATABASE_URL, LOCAL_FOLLOW_LOGS (1: show
+# the gateway's log after start-up; 0: just wait).
+set -euo pipefail
+SCRIPT_NAME=local
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+trap stop_tracked EXIT
+trap 'echo >&2; exit 130' INT
+trap 'exit 143' TERM
+
+LOGS=$LOCAL_DIR/logs
+mkdir -p "$LOGS"
+gateway_port=${PORTCULLIS_LOCAL_PORT:-3000}
+if port_in_use "$gateway_port"; then
+  die "port $gateway_port is already in use (another 'make local'?); stop it, or run with PORTCULLIS_LOCAL_PORT=<port>"
+fi
+
+# --- 1. venv ---------------------------------------------------------------
+ensure_venv
+
+# --- 2. PostgreSQL -----------------------------------------------------------
+ensure_postgres 1
+use_local_database
+say "PostgreSQL: $(redact_url "$DATABASE_URL") ($PG_SOURCE)"
+
+# --- 3. emulator + bootstrap ---------------------------------------------------
+moto_port=${MOTO_PORT:-4566}
+if port_in_use "$moto_port"; then
+  say "port $moto_port is taken; starting the emulator on a free port instead"
+  moto_port=$(free_port)
+fi
+start_moto "$moto_port" "$LOGS/moto.log"
+export AWS_ENDPOINT_URL=$MOTO_ENDPOINT
+export AWS_REGION=${AWS_REGION:-us-east-1}
+export AWS_DEFAULT_REGION=$AWS_REGION
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+unset AWS_SESSION_TOKEN AWS_PROFILE
+
+say "creating the emulator's resources (local/bootstrap.py)"
+"$VENV/bin/python" "$ROOT/local/bootstrap.py" --endpoint "$AWS_ENDPOINT_URL" \
+  --region "$AWS_REGION" --env-file "$LOCAL_DIR/env" >"$LOGS/bootstrap.out" 2>"$LOGS/bootstrap.log" ||
+  { cat "$LOGS/bootstrap.log" >&2; die "local/bootstrap.py failed (log: .local/logs/bootstrap.log)"; }
+set -a
+# shellcheck disable=SC1091
+. "$LOCAL_DIR/env"
+set +a
+
+# Settings every function reads (names from docs/*.md; values for this machine).
+export PLATFORM_FILE=${PLATFORM_FILE:-$ROOT/platform.yaml}
+export OPENAPI_FILE=${OPENAPI_FILE:-$ROOT/api/openapi.yaml}
+export PORTCULLIS_LOCAL_PORT=$gateway_port
+export RUST_LOG=${RUST_LOG:-info}
+
+# --- 4. build, migrate, demo key ------------------------------------------------
+# One cargo invocation for everything that must work (debug build); the
+# optional workloads are built after it, so a broken sample never blocks.
+say "building the local gateway and tools (cargo build; the first build takes a few minutes)"
+cargo build -p local -p migrate ||
+  die "cargo build failed (see above)"
+BIN=$(cargo_bin_dir)
+say "building the keys tool create-admin-key (log: .local/logs/keys-build.log)"
+if ! cargo build -p keys --bin create-admin-key >"$LOGS/keys-build.log" 2>&1; then
+  say "warning: the keys tool create-admin-key did not build (log: .local/logs/keys-build.log); no demo API key"
+fi
+
+run_migrations "$BIN"
+
+# HOOK (keys): a fresh bootstrap admin key every start, from the keys crate's
+# `create-admin-key` tool (prints the key alone on stdout).
+demo_key=""
+if [ -x "$BIN/create-admin-key" ]; then
+  if demo_key=$("$BIN/create-admin-key" --name "make local demo admin" 2>"$LOGS/create-admin-key.log"); then
+    umask 077
+    printf '%s\n' "$demo_key" >"$LOCAL_DIR/demo-api-key"
+    umask 022
+  else
+    say "warning: create-admin-key failed (log: .local/logs/create-admin-key.log)"
+    demo_key=""
+  fi
+fi
+
+# --- 5. sample service, gateway ------------------------------------------------
+sample_url=""
+if [ -f "$ROOT/workloads/sample-service/Cargo.toml" ]; then
+  say "building the sample service (log: .local/logs/sample-service-build.log)"
+  if cargo build -p sample-service >"$LOGS/sample-service-build.log" 2>&1 && [ -x "$BIN/sample-service" ]; then
+    sample_port=${SAMPLE_SERVICE_PORT:-3001}
+    port_in_use "$sample_port" && sample_port=$(free_port)
+    # HOOK (sample service): it listens on PORT and verifies identity headers
+    # with the key in IDENTITY_SIGNING_KEY (or fetches IDENTITY_SECRET_ARN).
+    PORT=$sample_port spawn "sample service (:$sample_port)" "$LOGS/sample-service.log" "$BIN/sample-service"
+    sample_pid=$LAST_PID
+    sample_url=http://127.0.0.1:$sample_port
+    for _ in $(seq 1 50); do
+      port_in_use "$sample_port" && break
+      kill -0 "$sample_pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    if ! kill -0 "$sample_pid" 2>/dev/null; then
+      tail -n 20 "$LOGS/sample-service.log" >&2 || true
+      say "warning: the sample service exited at start (log: .local/logs/sample-service.log)"
+      sample_url=""
+    fi
+  else
+    say "warning: the sample service did not build (log: .local/logs/sample-service-build.log); /v1/services/sample will answer 502"
+  fi
+fi
+# The proxy reads the upstream of each service from platform.yaml; locally the
+# sample service's URL overrides it.
+export SAMPLE_SERVICE_URL=${sample_url:-http://127.0.0.1:3001}
+export SERVICE_URL_SAMPLE=$SAMPLE_SERVICE_URL
+
+spawn "local gateway (:$gateway_port)" "$LOGS/gateway.log" "$BIN/portcullis-local"
+gateway_pid=$LAST_PID
+base=http://127.0.0.1:$gateway_port
+up=0
+for _ in $(seq 1 150); do
+  if ! kill -0 "$gateway_pid" 2>/dev/null; then
+    tail -n 30 "$LOGS/gateway.log" >&2 || true
+    die "the local gateway exited at start (log: .local/logs/gateway.log)"
+  fi
+  if http_ok "$base/v1/health"; then up=1; break; fi
+  sleep 0.2
+done
+[ "$up" = 1 ] || say "warning: $base/v1/health did not answer 200 within 30 s (log: .local/logs/gateway.log)"
+
+# --- banner --------------------------------------------------------------------
+cat >&2 <<EOF
+
+  Portcullis is running locally.
+
+    API (local gateway)   $base
+    health                curl -s $base/v1/health
+    AWS emulator (moto)   $AWS_ENDPOINT_URL    (ECS cluster $ECS_CLUSTER)
+    PostgreSQL            $(redact_url "$DATABASE_URL")
+    sample service        ${sample_url:-not running}
+    resource ids          .local/env   (source it to use the emulator yourself)
+    logs                  .local/logs/
+
+EOF
+if [ -n "$demo_key" ]; then
+  cat >&2 <<EOF
+  Demo admin API key (scope keys:admin; also saved in .local/demo-api-key):
+    $demo_key
+    curl -s -H "x-api-key: \$(cat .local/demo-api-key)" $base/v1/me
+
+EOF
+else
+  echo "  Demo admin API key: not available (the keys tool create-admin-key is not built yet)" >&2
+  echo >&2
+fi
+cat >&2 <<EOF
+  Cognito demo login (user $DEMO_USER in group admins, tenant $DEMO_TENANT):
+    scripts/token.sh                    # prints an access token; --id for an id token
+    curl -s -H "Authorization: Bearer \$(scripts/token.sh)" $base/v1/me
+
+  Ctrl-C stops everything started here.
+EOF
+
+if [ "${LOCAL_FOLLOW_LOGS:-1}" = 1 ] && [ -t 2 ]; then
+  echo "  --- gateway log (.local/logs/gateway.log) ---" >&2
+  tail -n 0 --pid="$gateway_pid" -F "$LOGS/gateway.log" >&2 2>/dev/null || true
+fi
+# Wait for the gateway; a signal interrupts the wait and runs the traps.
+while kill -0 "$gateway_pid" 2>/dev/null; do
+  sleep 1
+done
+status=0
+wait "$gateway_pid" || status=$?
+die "the local gateway stopped (exit $status; log: .local/logs/gateway.log)"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Run the moto server (the AWS emulator) from the project venv in the
+# foreground until Ctrl-C, on PORT or on a free port the OS picks.
+# Prints the endpoint (AWS_ENDPOINT_URL=...) once it answers /moto-api/.
+#
+#   scripts/moto.sh [PORT]
+# The other scripts use the same functions (lib.sh: start_moto) directly.
+set -euo pipefail
+SCRIPT_NAME=moto
+. "$(dirname "$0")/lib.sh"
+
+ensure_venv
+port=${1:-$(free_port)}
+trap stop_tracked EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+start_moto "$port" "$LOCAL_DIR/logs/moto-$port.log"
+echo "AWS_ENDPOINT_URL=$MOTO_ENDPOINT"
+say "moto server running (pid $MOTO_PID, log $LOCAL_DIR/logs/moto-$port.log); Ctrl-C stops it"
+wait "$MOTO_PID"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# `make test`: start what the test suite needs, run it, stop everything.
+#
+#   scripts/test.sh [cargo test args...]     (default: --workspace)
+#
+# Starts and exports:
+#   DATABASE_URL            PostgreSQL whose user may create databases (each
+#                           #[sqlx::test] gets its own database)
+#   AWS_ENDPOINT_URL        a moto server on a free port, stopped afterwards
+#   AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+#   PORTCULLIS_PG_AUTH_URL  a throwaway cluster that enforces passwords
+#                           (.local/pg-auth, for password-rotation tests)
+# then runs `cargo test` and, when scripts/terraform-check.sh exists, the
+# offline Terraform checks. Works without a terminal (CI=true, no stdin).
+set -euo pipefail
+SCRIPT_NAME=test
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+trap stop_tracked EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$LOCAL_DIR/logs"
+
+say "preparing the Python venv (moto server)"
+ensure_venv
+
+ensure_postgres 1
+export DATABASE_URL
+say "PostgreSQL: $(redact_url "$DATABASE_URL") ($PG_SOURCE)"
+
+moto_port=$(free_port)
+start_moto "$moto_port" "$LOCAL_DIR/logs/test-moto.log"
+export AWS_ENDPOINT_URL=$MOTO_ENDPOINT
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+unset AWS_SESSION_TOKEN AWS_PROFILE
+say "moto server: $AWS_ENDPOINT_URL (pid $MOTO_PID, log .local/logs/test-moto.log)"
+
+# The password-enforcing cluster starts fresh every run (initdb takes ~1 s):
+# roles and passwords left by an earlier run cannot leak into this one.
+pg_auth_dir=$(pg_state_dir pg-auth)
+bash "$ROOT/scripts/pg-auth-cluster.sh" stop "$pg_auth_dir" >/dev/null 2>&1 || true
+rm -rf "$pg_auth_dir"
+pg_auth_port=$(free_port)
+if PORTCULLIS_PG_AUTH_URL=$(bash "$ROOT/scripts/pg-auth-cluster.sh" start "$pg_auth_dir" "$pg_auth_port"); then
+  export PORTCULLIS_PG_AUTH_URL
+  on_stop "bash '$ROOT/scripts/pg-auth-cluster.sh' stop '$pg_auth_dir'; say 'stopped the password-enforcing cluster'"
+  say "password-enforcing PostgreSQL: $PORTCULLIS_PG_AUTH_URL ($pg_auth_dir)"
+else
+  say "warning: could not start the password-enforcing cluster; tests that need PORTCULLIS_PG_AUTH_URL will fail and say so"
+fi
+
+# Tests that call the local gateway or functions read these too.
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+export PLATFORM_FILE=${PLATFORM_FILE:-$ROOT/platform.yaml}
+export OPENAPI_FILE=${OPENAPI_FILE:-$ROOT/api/openapi.yaml}
+
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(--workspace)
+say "running: cargo test ${args[*]}"
+status=0
+cargo test "${args[@]}" || status=$?
+if [ "$status" != 0 ]; then
+  say "cargo test failed (exit $status)"
+  exit "$status"
+fi
+
+if [ -f "$ROOT/scripts/terraform-check.sh" ] && [ $# -eq 0 ]; then
+  say "running the offline Terraform checks (scripts/terraform-check.sh)"
+  bash "$ROOT/scripts/terraform-check.sh"
+fi
+say "all tests passed"

@@ -1,0 +1,201 @@
+//! Portcullis scopes: `jobs:read`, `jobs:write`, `keys:admin`,
+//! `services:<name>` (name: 1–63 of `a-z`, `0-9`, `-`).
+//!
+//! API keys carry scopes; Cognito scopes and groups are mapped onto them by
+//! the authorizer's configuration. Every route in `api/openapi.yaml` names
+//! the scope it needs in `x-portcullis-scope`.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The fixed scopes, in the order they are documented.
+pub const FIXED: [&str; 3] = ["jobs:read", "jobs:write", "keys:admin"];
+/// Prefix of the per-service scopes.
+pub const SERVICE_PREFIX: &str = "services:";
+/// Longest service name.
+pub const SERVICE_NAME_MAX: usize = 63;
+
+/// A valid Portcullis scope. Parse with `str::parse` / `TryFrom<String>`;
+/// serde (de)serialises it as its string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Scope(String);
+
+/// Why a string is not a scope. The message repeats (a bounded prefix of)
+/// the input, which is never secret, and lists what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("empty scope; expected one of jobs:read, jobs:write, keys:admin or services:<name>")]
+    Empty,
+    #[error("unknown scope {0:?}; expected one of jobs:read, jobs:write, keys:admin or services:<name>")]
+    Unknown(String),
+    #[error(
+        "invalid service name in scope {0:?}; a service name is 1 to 63 characters of lowercase letters, digits and '-'"
+    )]
+    ServiceName(String),
+}
+
+impl Scope {
+    pub fn jobs_read() -> Scope {
+        Scope("jobs:read".to_owned())
+    }
+    pub fn jobs_write() -> Scope {
+        Scope("jobs:write".to_owned())
+    }
+    pub fn keys_admin() -> Scope {
+        Scope("keys:admin".to_owned())
+    }
+    /// `services:<name>`; fails if the name is not a valid service name.
+    pub fn service(name: &str) -> Result<Scope, ScopeError> {
+        format!("{SERVICE_PREFIX}{name}").parse()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The service name of a `services:<name>` scope.
+    pub fn service_name(&self) -> Option<&str> {
+        self.0.strip_prefix(SERVICE_PREFIX)
+    }
+
+    /// Parse a whitespace- or comma-separated list; duplicates are removed
+    /// and the result is sorted, so equal sets compare equal.
+    pub fn parse_list(s: &str) -> Result<Vec<Scope>, ScopeError> {
+        let mut out = s
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|p| !p.is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<Scope>, _>>()?;
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Space-separated, as the authorizer context carries them.
+    pub fn join(scopes: &[Scope]) -> String {
+        scopes.iter().map(Scope::as_str).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Whether `name` is a valid service name: 1–63 of `a-z`, `0-9`, `-`.
+pub fn is_valid_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= SERVICE_NAME_MAX
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn shown(s: &str) -> String {
+    // Bound what an error message repeats.
+    s.chars().take(80).collect()
+}
+
+impl FromStr for Scope {
+    type Err = ScopeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return Err(ScopeError::Empty);
+        }
+        if FIXED.contains(&s) {
+            return Ok(Scope(s.to_owned()));
+        }
+        if let Some(name) = s.strip_prefix(SERVICE_PREFIX) {
+            return if is_valid_service_name(name) {
+                Ok(Scope(s.to_owned()))
+            } else {
+                Err(ScopeError::ServiceName(shown(s)))
+            };
+        }
+        Err(ScopeError::Unknown(shown(s)))
+    }
+}
+
+impl TryFrom<String> for Scope {
+    type Error = ScopeError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl TryFrom<&str> for Scope {
+    type Error = ScopeError;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Scope> for String {
+    fn from(s: Scope) -> String {
+        s.0
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Scope {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fixed_scopes_and_service_scopes_parse() {
+        for s in ["jobs:read", "jobs:write", "keys:admin", "services:echo", "services:a-1"] {
+            assert_eq!(s.parse::<Scope>().unwrap().as_str(), s);
+        }
+        assert_eq!(Scope::service("echo").unwrap().service_name(), Some("echo"));
+        assert_eq!(Scope::jobs_read().service_name(), None);
+    }
+
+    #[test]
+    fn unknown_scopes_are_rejected_with_what_is_accepted() {
+        let err = "jobs:delete".parse::<Scope>().unwrap_err();
+        assert!(matches!(err, ScopeError::Unknown(_)));
+        assert!(err.to_string().contains("services:<name>"), "{err}");
+        assert_eq!("".parse::<Scope>().unwrap_err(), ScopeError::Empty);
+        assert!("JOBS:READ".parse::<Scope>().is_err());
+        assert!(" jobs:read".parse::<Scope>().is_err());
+    }
+
+    #[test]
+    fn bad_service_names_are_rejected() {
+        for s in ["services:", "services:Echo", "services:a_b", "services:*", "services:a/b"] {
+            assert!(matches!(s.parse::<Scope>(), Err(ScopeError::ServiceName(_))), "{s}");
+        }
+        let long = format!("services:{}", "a".repeat(64));
+        assert!(long.parse::<Scope>().is_err());
+        let ok = format!("services:{}", "a".repeat(63));
+        assert!(ok.parse::<Scope>().is_ok());
+    }
+
+    #[test]
+    fn error_messages_are_bounded() {
+        let huge = "x".repeat(10_000);
+        assert!(huge.parse::<Scope>().unwrap_err().to_string().len() < 300);
+    }
+
+    #[test]
+    fn lists_are_sorted_and_deduplicated() {
+        let l = Scope::parse_list("jobs:write jobs:read,jobs:write  services:echo").unwrap();
+        assert_eq!(Scope::join(&l), "jobs:read jobs:write services:echo");
+        assert!(Scope::parse_list("jobs:read nope").is_err());
+        assert!(Scope::parse_list("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn serde_round_trips_and_rejects_bad_values() {
+        let s: Scope = serde_json::from_str("\"keys:admin\"").unwrap();
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"keys:admin\"");
+        let err = serde_json::from_str::<Scope>("\"root\"").unwrap_err().to_string();
+        assert!(err.contains("unknown scope"), "{err}");
+    }
+}

@@ -1,0 +1,25 @@
+# Development: small, cheap, easy to tear down.
+environment = "dev"
+region      = "eu-west-1"
+
+single_nat_gateway = true
+az_count           = 2
+
+db_instance_class        = "db.t4g.micro"
+db_multi_az              = false
+db_backup_retention_days = 1
+db_deletion_protection   = false
+db_enable_proxy          = false
+
+alb_deletion_protection     = false
+cognito_deletion_protection = false
+
+log_retention_days = 30
+log_level          = "DEBUG"
+
+cors_allow_origins = ["http://localhost:5173"]
+web_callback_urls  = ["http://localhost:5173/callback"]
+web_logout_urls    = ["http://localhost:5173/"]
+
+api_throttle_rate_limit  = 20
+api_throttle_burst_limit = 40

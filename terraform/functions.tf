@@ -1,0 +1,187 @@
+# What each Lambda gets: size, environment and the IAM statements beyond
+# logs / X-Ray / VPC networking (added by modules/functions).
+
+locals {
+  partition = data.aws_partition.current.partition
+
+  # Functions API Gateway invokes: every function the rendered OpenAPI body
+  # names (integrations and the authorizer).
+  api_functions = toset([for f in local.function_names : f if strcontains(module.openapi.body, local.function_arn[f])])
+
+  db_env = {
+    DB_IAM_AUTH = "true"
+    DB_HOST     = module.data.endpoint_host
+    DB_PORT     = tostring(module.data.port)
+    DB_NAME     = module.data.database_name
+    DB_USER     = var.db_app_user
+    DB_SSL_MODE = "require"
+  }
+
+  # The registry ships inside every zip (`make build` adds platform.yaml).
+  platform_env = { PLATFORM_FILE = "/var/task/platform.yaml" }
+
+  ecs_env = {
+    ECS_CLUSTER         = module.compute.cluster_arn
+    JOB_SUBNETS         = join(",", module.network.private_subnet_ids)
+    JOB_SECURITY_GROUPS = module.compute.job_security_group_id
+  }
+
+  cluster_condition = [{ test = "ArnEquals", variable = "ecs:cluster", values = [module.compute.cluster_arn] }]
+
+  db_user_arns = compact([
+    "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:${module.data.resource_id}/${var.db_app_user}",
+    var.db_enable_proxy ? "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:${module.data.proxy_resource_id}/${var.db_app_user}" : "",
+  ])
+
+  db_connect = {
+    sid       = "ConnectAsTheAppUser"
+    actions   = ["rds-db:connect"]
+    resources = local.db_user_arns
+  }
+
+  job_family_arns = length(module.compute.job_task_definition_family_arns) > 0 ? values(module.compute.job_task_definition_family_arns) : ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/${local.name}-no-job-types:*"]
+  cluster_tasks   = "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${module.compute.cluster_name}/*"
+
+  run_jobs = [
+    {
+      sid        = "RunRegisteredJobTypes"
+      actions    = ["ecs:RunTask"]
+      resources  = local.job_family_arns
+      conditions = local.cluster_condition
+    },
+    {
+      sid        = "TagTheTasksItStarts"
+      actions    = ["ecs:TagResource"]
+      resources  = [local.cluster_tasks]
+      conditions = [{ test = "StringEquals", variable = "ecs:CreateAction", values = ["RunTask"] }]
+    },
+    {
+      sid        = "WatchAndStopJobTasks"
+      actions    = ["ecs:DescribeTasks", "ecs:StopTask"]
+      resources  = [local.cluster_tasks]
+      conditions = local.cluster_condition
+    },
+    {
+      sid        = "PassOnlyJobRoles"
+      actions    = ["iam:PassRole"]
+      resources  = module.compute.job_pass_role_arns
+      conditions = [{ test = "StringEquals", variable = "iam:PassedToService", values = ["ecs-tasks.amazonaws.com"] }]
+    },
+  ]
+
+  functions = {
+    authorizer = {
+      description = "API Gateway REQUEST authorizer: API keys and Cognito JWTs"
+      memory_size = 256
+      timeout     = 10
+      vpc         = true
+      environment = merge(local.db_env, local.platform_env, {
+        COGNITO_ISSUER       = module.auth.issuer
+        COGNITO_JWKS_URL     = module.auth.jwks_url
+        COGNITO_CLIENT_IDS   = join(",", [module.auth.web_client_id, module.auth.machine_client_id])
+        COGNITO_SCOPE_PREFIX = "${module.auth.resource_server_identifier}/"
+        USAGE_PLAN_KEYS      = jsonencode(module.api.usage_plan_key_values)
+        API_EXECUTION_ARN    = "${module.api.execution_arn}/${var.stage_name}"
+        }, var.cognito_jwks_json == null ? {} : { COGNITO_JWKS_JSON = var.cognito_jwks_json }
+      )
+      statements = [local.db_connect]
+    }
+
+    jobs = {
+      description = "Jobs API: submit, list, get, cancel (ECS RunTask/StopTask)"
+      memory_size = 256
+      timeout     = 29
+      vpc         = true
+      environment = merge(local.db_env, local.platform_env, local.ecs_env)
+      statements  = concat([local.db_connect], local.run_jobs)
+    }
+
+    proxy = {
+      description = "Forwards calls to the private services behind the internal ALB"
+      memory_size = 512
+      timeout     = 29
+      vpc         = true
+      environment = merge(local.db_env, local.platform_env, {
+        PROXY_ALB_URL       = module.compute.alb_base_url
+        IDENTITY_SECRET_ARN = aws_secretsmanager_secret.identity.arn
+      })
+      statements = [
+        local.db_connect,
+        {
+          sid       = "ReadTheIdentitySigningKey"
+          actions   = ["secretsmanager:GetSecretValue"]
+          resources = [aws_secretsmanager_secret.identity.arn]
+        },
+      ]
+    }
+
+    keys = {
+      description = "API key administration, /v1/me and /v1/health"
+      memory_size = 256
+      timeout     = 29
+      vpc         = true
+      environment = merge(local.db_env, local.platform_env, {
+        APIGW_REST_API_ID = module.api.rest_api_id
+        APIGW_STAGE       = var.stage_name
+        DEFAULT_PLAN      = contains(keys(local.usage_plans), "standard") ? "standard" : try(keys(local.usage_plans)[0], "")
+      })
+      statements = [
+        local.db_connect,
+        {
+          # FlushStageAuthorizersCache after a revocation, on this stage only.
+          sid       = "FlushTheStageAuthorizerCache"
+          actions   = ["apigateway:DELETE"]
+          resources = ["arn:${local.partition}:apigateway:${local.region}::/restapis/${module.api.rest_api_id}/stages/${var.stage_name}/cache/authorizers"]
+        },
+      ]
+    }
+
+    task-events = {
+      description = "Applies ECS task state change events to jobs"
+      memory_size = 256
+      timeout     = 30
+      vpc         = true
+      environment = merge(local.db_env, local.platform_env, { ECS_CLUSTER = module.compute.cluster_arn })
+      statements  = [local.db_connect]
+    }
+
+    reconciler = {
+      description = "Re-drives queued jobs, syncs missed events, stops timed-out jobs"
+      memory_size = 256
+      timeout     = 55
+      vpc         = true
+      environment = merge(local.db_env, local.platform_env, local.ecs_env)
+      statements = concat([local.db_connect], local.run_jobs, [
+        {
+          # ListTasks is authorised on the cluster through the ecs:cluster condition.
+          sid        = "ListJobTasks"
+          actions    = ["ecs:ListTasks"]
+          resources  = ["*"]
+          conditions = local.cluster_condition
+        },
+      ])
+    }
+
+    migrate = {
+      description = "Runs the sqlx migrations (invoked by Terraform on apply and by make migrate)"
+      memory_size = 256
+      timeout     = 300
+      vpc         = true
+      environment = merge(local.platform_env, {
+        DB_SECRET_ARN = module.data.master_user_secret_arn
+        DB_HOST       = module.data.endpoint_host
+        DB_PORT       = tostring(module.data.port)
+        DB_NAME       = module.data.database_name
+        DB_SSL_MODE   = "require"
+        DB_APP_USER   = var.db_app_user
+      })
+      statements = [
+        {
+          sid       = "ReadTheMasterSecret"
+          actions   = ["secretsmanager:GetSecretValue"]
+          resources = [module.data.master_user_secret_arn]
+        },
+      ]
+    }
+  }
+}

@@ -1,0 +1,62 @@
+# Everything here is pure (no resources): names, tags and the registry read
+# from platform.yaml. tests/terraform evaluates this file offline.
+
+locals {
+  name = "${var.project}-${var.environment}"
+
+  tags = merge(
+    {
+      Project     = var.project
+      Environment = var.environment
+      ManagedBy   = "terraform"
+    },
+    var.tags,
+  )
+
+  repo_root     = "${path.module}/.."
+  platform_file = "${local.repo_root}/platform.yaml"
+  platform      = yamldecode(file(local.platform_file))
+
+  # The Lambdas: one crate per function under functions/ (folder = package =
+  # binary = Lambda name).
+  function_names = toset(["authorizer", "jobs", "proxy", "keys", "task-events", "reconciler", "migrate"])
+
+  # services: one ECS service, target group and listener rule each.
+  services = {
+    for name, s in coalesce(try(local.platform.services, null), {}) : name => {
+      workload          = try(s.workload, name)
+      image             = try(s.image, null)
+      port              = try(s.port, 8080)
+      path_prefix       = try(s.path_prefix, "/${name}")
+      health_check_path = try(s.health_check_path, "/health")
+      desired_count     = try(s.desired_count, 1)
+      min_count         = try(s.autoscaling.min, s.desired_count, 1)
+      max_count         = try(s.autoscaling.max, max(try(s.desired_count, 1) * 4, 2))
+      cpu_target        = try(s.autoscaling.cpu_target, 60)
+      cpu               = try(s.cpu, 256)
+      memory            = try(s.memory, 512)
+      environment       = try(s.environment, {})
+    }
+  }
+
+  # jobs: one task definition (family = task_definition) each.
+  jobs = {
+    for name, j in coalesce(try(local.platform.jobs, null), {}) : name => {
+      family      = try(j.task_definition, "${var.project}-${name}")
+      container   = try(j.container, name)
+      workload    = try(j.workload, j.container, name)
+      image       = try(j.image, null)
+      cpu         = try(j.cpu, j.overrides.cpu.min, 256)
+      memory      = try(j.memory, j.overrides.memory.min, 512)
+      environment = try(j.environment, {})
+    }
+  }
+
+  usage_plans = {
+    for name, p in coalesce(try(local.platform.usage_plans, null), {}) : name => {
+      description = try(p.description, "")
+      throttle    = try({ rate_limit = p.throttle.rate_limit, burst_limit = p.throttle.burst_limit }, null)
+      quota       = try({ limit = p.quota.limit, period = upper(p.quota.period) }, null)
+    }
+  }
+}

@@ -1,0 +1,297 @@
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  custom_domain = var.domain_name != null
+  cors_headers = {
+    "gatewayresponse.header.Access-Control-Allow-Origin"      = "'${var.cors_allow_origin}'"
+    "gatewayresponse.header.Access-Control-Allow-Headers"     = "'authorization,content-type,idempotency-key,x-api-key,x-request-id'"
+    "gatewayresponse.header.Access-Control-Allow-Methods"     = "'GET,POST,PUT,PATCH,DELETE,OPTIONS'"
+    "gatewayresponse.header.Access-Control-Allow-Credentials" = "'true'"
+    "gatewayresponse.header.Vary"                             = "'Origin'"
+  }
+  # Problem+json bodies, like the functions' own errors.
+  gateway_responses = {
+    UNAUTHORIZED   = { status = "401", title = "Unauthorized" }
+    ACCESS_DENIED  = { status = "403", title = "Forbidden" }
+    THROTTLED      = { status = "429", title = "Too Many Requests" }
+    QUOTA_EXCEEDED = { status = "429", title = "Quota exceeded" }
+    DEFAULT_4XX    = { status = null, title = "Bad request" }
+    DEFAULT_5XX    = { status = null, title = "Gateway error" }
+  }
+}
+
+resource "aws_api_gateway_rest_api" "this" {
+  name             = var.name
+  description      = "Portcullis: controlled public access to private container applications"
+  body             = var.body
+  api_key_source   = "AUTHORIZER"
+  fail_on_warnings = false
+
+  endpoint_configuration {
+    types = ["REGIONAL"]
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  tags = var.tags
+}
+
+resource "aws_api_gateway_gateway_response" "this" {
+  for_each = local.gateway_responses
+
+  rest_api_id         = aws_api_gateway_rest_api.this.id
+  response_type       = each.key
+  status_code         = each.value.status
+  response_parameters = local.cors_headers
+  response_templates = {
+    "application/problem+json" = jsonencode({ type = "about:blank", title = each.value.title, detail = "$context.error.message", request_id = "$context.requestId" })
+    "application/json"         = jsonencode({ type = "about:blank", title = each.value.title, detail = "$context.error.message", request_id = "$context.requestId" })
+  }
+}
+
+resource "aws_api_gateway_deployment" "this" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+
+  triggers = {
+    redeployment = sha1(join(",", [
+      var.body,
+      jsonencode(local.cors_headers),
+      jsonencode(local.gateway_responses),
+    ]))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  depends_on = [aws_api_gateway_gateway_response.this]
+}
+
+resource "aws_cloudwatch_log_group" "access" {
+  #checkov:skip=CKV_AWS_338:retention is a per-environment choice (var.log_retention_days; prod 365)
+  name              = "/aws/apigateway/${var.name}/access"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_api_gateway_stage" "this" {
+  #checkov:skip=CKV_AWS_120:response caching stays off: responses are per caller and the authorizer must run on every request
+  #checkov:skip=CKV2_AWS_51:client certificates authenticate API Gateway to HTTP backends; the integrations here are Lambda
+  #checkov:skip=CKV2_AWS_77:the WAF web ACL and its rules (Log4j AMR included) are managed outside this stack and passed as var.waf_acl_arn
+  #checkov:skip=CKV2_AWS_29:the WAF web ACL is optional (var.waf_acl_arn) and associated below when given
+  rest_api_id          = aws_api_gateway_rest_api.this.id
+  deployment_id        = aws_api_gateway_deployment.this.id
+  stage_name           = var.stage_name
+  xray_tracing_enabled = true
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.access.arn
+    format = jsonencode({
+      requestId        = "$context.requestId"
+      extendedId       = "$context.extendedRequestId"
+      ip               = "$context.identity.sourceIp"
+      userAgent        = "$context.identity.userAgent"
+      requestTime      = "$context.requestTime"
+      httpMethod       = "$context.httpMethod"
+      resourcePath     = "$context.resourcePath"
+      status           = "$context.status"
+      responseLength   = "$context.responseLength"
+      latencyMs        = "$context.responseLatency"
+      principal        = "$context.authorizer.principal_id"
+      tenant           = "$context.authorizer.tenant"
+      authorizerError  = "$context.authorizer.error"
+      integrationError = "$context.integration.error"
+      xrayTraceId      = "$context.xrayTraceId"
+    })
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_api_gateway_account.this]
+}
+
+resource "aws_api_gateway_method_settings" "all" {
+  #checkov:skip=CKV_AWS_225:caching disabled on purpose (see the stage)
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  stage_name  = aws_api_gateway_stage.this.stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = "ERROR"
+    data_trace_enabled     = false
+    throttling_rate_limit  = var.throttle_rate_limit
+    throttling_burst_limit = var.throttle_burst_limit
+    caching_enabled        = false
+  }
+}
+
+# --- Account-level CloudWatch role for API Gateway logging ---
+
+data "aws_iam_policy_document" "apigw_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "cloudwatch" {
+  count              = var.manage_account_cloudwatch_role ? 1 : 0
+  name               = "${var.name}-apigateway-cloudwatch"
+  assume_role_policy = data.aws_iam_policy_document.apigw_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "cloudwatch" {
+  count      = var.manage_account_cloudwatch_role ? 1 : 0
+  role       = aws_iam_role.cloudwatch[0].name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count               = var.manage_account_cloudwatch_role ? 1 : 0
+  cloudwatch_role_arn = aws_iam_role.cloudwatch[0].arn
+  depends_on          = [aws_iam_role_policy_attachment.cloudwatch]
+}
+
+# --- Lambda permissions, scoped to this API ---
+
+resource "aws_lambda_permission" "this" {
+  for_each = var.integrated_functions
+
+  statement_id  = "AllowApiGateway"
+  action        = "lambda:InvokeFunction"
+  function_name = each.value
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/*"
+}
+
+# --- Usage plans and the one API key per plan the authorizer names as
+# --- usageIdentifierKey ---
+
+resource "aws_api_gateway_usage_plan" "this" {
+  for_each = var.usage_plans
+
+  name        = "${var.name}-${each.key}"
+  description = each.value.description
+
+  api_stages {
+    api_id = aws_api_gateway_rest_api.this.id
+    stage  = aws_api_gateway_stage.this.stage_name
+  }
+
+  dynamic "throttle_settings" {
+    for_each = each.value.throttle == null ? [] : [each.value.throttle]
+    content {
+      rate_limit  = throttle_settings.value.rate_limit
+      burst_limit = throttle_settings.value.burst_limit
+    }
+  }
+
+  dynamic "quota_settings" {
+    for_each = each.value.quota == null ? [] : [each.value.quota]
+    content {
+      limit  = quota_settings.value.limit
+      period = quota_settings.value.period
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_api_gateway_api_key" "this" {
+  for_each = var.usage_plans
+
+  name        = "${var.name}-plan-${each.key}"
+  description = "Usage identifier of plan ${each.key}: the authorizer returns it as usageIdentifierKey; callers never see it"
+  enabled     = true
+  tags        = var.tags
+}
+
+resource "aws_api_gateway_usage_plan_key" "this" {
+  for_each = var.usage_plans
+
+  key_id        = aws_api_gateway_api_key.this[each.key].id
+  key_type      = "API_KEY"
+  usage_plan_id = aws_api_gateway_usage_plan.this[each.key].id
+}
+
+# --- Optional WAF ---
+
+resource "aws_wafv2_web_acl_association" "this" {
+  count        = var.waf_acl_arn == null ? 0 : 1
+  resource_arn = aws_api_gateway_stage.this.arn
+  web_acl_arn  = var.waf_acl_arn
+}
+
+# --- Optional custom domain with ACM ---
+
+resource "aws_acm_certificate" "this" {
+  count             = local.custom_domain ? 1 : 0
+  domain_name       = var.domain_name
+  validation_method = "DNS"
+  tags              = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_route53_record" "validation" {
+  for_each = local.custom_domain ? {
+    for o in aws_acm_certificate.this[0].domain_validation_options : o.domain_name => o
+  } : {}
+
+  zone_id         = var.hosted_zone_id
+  name            = each.value.resource_record_name
+  type            = each.value.resource_record_type
+  records         = [each.value.resource_record_value]
+  ttl             = 300
+  allow_overwrite = true
+}
+
+resource "aws_acm_certificate_validation" "this" {
+  count                   = local.custom_domain ? 1 : 0
+  certificate_arn         = aws_acm_certificate.this[0].arn
+  validation_record_fqdns = [for r in aws_route53_record.validation : r.fqdn]
+}
+
+resource "aws_api_gateway_domain_name" "this" {
+  count                    = local.custom_domain ? 1 : 0
+  domain_name              = var.domain_name
+  regional_certificate_arn = aws_acm_certificate_validation.this[0].certificate_arn
+  security_policy          = "TLS_1_2"
+
+  endpoint_configuration {
+    types = ["REGIONAL"]
+  }
+
+  tags = var.tags
+}
+
+resource "aws_api_gateway_base_path_mapping" "this" {
+  count       = local.custom_domain ? 1 : 0
+  api_id      = aws_api_gateway_rest_api.this.id
+  stage_name  = aws_api_gateway_stage.this.stage_name
+  domain_name = aws_api_gateway_domain_name.this[0].domain_name
+}
+
+resource "aws_route53_record" "alias" {
+  count   = local.custom_domain ? 1 : 0
+  zone_id = var.hosted_zone_id
+  name    = var.domain_name
+  type    = "A"
+
+  alias {
+    name                   = aws_api_gateway_domain_name.this[0].regional_domain_name
+    zone_id                = aws_api_gateway_domain_name.this[0].regional_zone_id
+    evaluate_target_health = false
+  }
+}

@@ -1,0 +1,35 @@
+output "rest_api_id" {
+  description = "ID of the REST API (APIGW_REST_API_ID of the keys function)."
+  value       = aws_api_gateway_rest_api.this.id
+}
+
+output "execution_arn" {
+  description = "Execution ARN of the REST API (prefix of every method ARN)."
+  value       = aws_api_gateway_rest_api.this.execution_arn
+}
+
+output "stage_name" {
+  description = "Name of the stage."
+  value       = aws_api_gateway_stage.this.stage_name
+}
+
+output "stage_arn" {
+  description = "ARN of the stage."
+  value       = aws_api_gateway_stage.this.arn
+}
+
+output "invoke_url" {
+  description = "Base URL of the API (custom domain when configured)."
+  value       = local.custom_domain ? "https://${var.domain_name}" : aws_api_gateway_stage.this.invoke_url
+}
+
+output "usage_plan_key_ids" {
+  description = "ID of the API Gateway API key of each usage plan (its value is the usageIdentifierKey the authorizer returns)."
+  value       = { for k, key in aws_api_gateway_api_key.this : k => key.id }
+}
+
+output "usage_plan_key_values" {
+  description = "Value of the API Gateway API key of each usage plan."
+  value       = { for k, key in aws_api_gateway_api_key.this : k => key.value }
+  sensitive   = true
+}

@@ -1,0 +1,98 @@
+variable "name" {
+  description = "Name prefix of every resource (project-environment)."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "body" {
+  description = "OpenAPI body of the REST API (JSON rendered from api/openapi.yaml by the openapi module)."
+  type        = string
+}
+
+variable "stage_name" {
+  description = "Name of the deployment stage (also the first path segment of the invoke URL)."
+  type        = string
+  default     = "v1"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.stage_name))
+    error_message = "stage_name may hold letters, digits, '-' and '_' only."
+  }
+}
+
+variable "integrated_functions" {
+  description = "Function name of every Lambda API Gateway invokes (the integrations and the authorizer), by crate name."
+  type        = map(string)
+}
+
+variable "usage_plans" {
+  description = "Usage plans from platform.yaml: throttle (rate_limit, burst_limit) and optional quota (limit, period)."
+  type = map(object({
+    description = optional(string, "")
+    throttle = optional(object({
+      rate_limit  = number
+      burst_limit = number
+    }))
+    quota = optional(object({
+      limit  = number
+      period = string
+    }))
+  }))
+}
+
+variable "throttle_rate_limit" {
+  description = "Stage-wide steady-state request rate limit (requests per second)."
+  type        = number
+  default     = 100
+}
+
+variable "throttle_burst_limit" {
+  description = "Stage-wide burst limit (requests)."
+  type        = number
+  default     = 200
+}
+
+variable "cors_allow_origin" {
+  description = "Origin put in Access-Control-Allow-Origin on gateway responses (401, 403, 429, 5xx)."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "KMS key of the access-log group."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Retention of the access-log group, in days."
+  type        = number
+  default     = 365
+}
+
+variable "manage_account_cloudwatch_role" {
+  description = "Set the account-wide API Gateway CloudWatch role (needed once per account and region for access logs)."
+  type        = bool
+  default     = true
+}
+
+variable "domain_name" {
+  description = "Optional custom domain (api.example.com); null keeps the execute-api URL only."
+  type        = string
+  default     = null
+}
+
+variable "hosted_zone_id" {
+  description = "Route 53 hosted zone of domain_name, for the ACM validation and alias records."
+  type        = string
+  default     = null
+}
+
+variable "waf_acl_arn" {
+  description = "Optional WAFv2 web ACL (REGIONAL) associated with the stage."
+  type        = string
+  default     = null
+}

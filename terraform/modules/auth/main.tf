@@ -1,0 +1,112 @@
+data "aws_region" "current" {}
+
+resource "aws_cognito_user_pool" "this" {
+  name                     = var.name
+  deletion_protection      = var.deletion_protection ? "ACTIVE" : "INACTIVE"
+  username_attributes      = ["email"]
+  auto_verified_attributes = ["email"]
+  mfa_configuration        = "OPTIONAL"
+
+  software_token_mfa_configuration {
+    enabled = true
+  }
+
+  password_policy {
+    minimum_length                   = 14
+    require_lowercase                = true
+    require_uppercase                = true
+    require_numbers                  = true
+    require_symbols                  = true
+    temporary_password_validity_days = 3
+  }
+
+  admin_create_user_config {
+    allow_admin_create_user_only = true
+  }
+
+  account_recovery_setting {
+    recovery_mechanism {
+      name     = "verified_email"
+      priority = 1
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cognito_user_pool_domain" "this" {
+  domain       = var.domain_prefix
+  user_pool_id = aws_cognito_user_pool.this.id
+}
+
+resource "aws_cognito_resource_server" "this" {
+  identifier   = var.resource_server_identifier
+  name         = "${var.name}-api"
+  user_pool_id = aws_cognito_user_pool.this.id
+
+  dynamic "scope" {
+    for_each = var.scopes
+    content {
+      scope_name        = scope.key
+      scope_description = scope.value
+    }
+  }
+}
+
+locals {
+  all_scopes     = [for s in keys(var.scopes) : "${var.resource_server_identifier}/${s}"]
+  machine_scopes = [for s in var.machine_scopes : "${var.resource_server_identifier}/${s}"]
+}
+
+# Browser client: authorization code + PKCE, no secret.
+resource "aws_cognito_user_pool_client" "web" {
+  name                                 = "${var.name}-web"
+  user_pool_id                         = aws_cognito_user_pool.this.id
+  generate_secret                      = false
+  allowed_oauth_flows_user_pool_client = true
+  allowed_oauth_flows                  = ["code"]
+  allowed_oauth_scopes                 = concat(["openid", "email", "profile"], local.all_scopes)
+  callback_urls                        = var.web_callback_urls
+  logout_urls                          = var.web_logout_urls
+  supported_identity_providers         = ["COGNITO"]
+  explicit_auth_flows                  = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+  prevent_user_existence_errors        = "ENABLED"
+  enable_token_revocation              = true
+  access_token_validity                = 60
+  id_token_validity                    = 60
+  refresh_token_validity               = 30
+
+  token_validity_units {
+    access_token  = "minutes"
+    id_token      = "minutes"
+    refresh_token = "days"
+  }
+
+  depends_on = [aws_cognito_resource_server.this]
+}
+
+# Machine client: client credentials with a secret.
+resource "aws_cognito_user_pool_client" "machine" {
+  name                                 = "${var.name}-machine"
+  user_pool_id                         = aws_cognito_user_pool.this.id
+  generate_secret                      = true
+  allowed_oauth_flows_user_pool_client = true
+  allowed_oauth_flows                  = ["client_credentials"]
+  allowed_oauth_scopes                 = local.machine_scopes
+  supported_identity_providers         = ["COGNITO"]
+  explicit_auth_flows                  = ["ALLOW_REFRESH_TOKEN_AUTH"]
+  prevent_user_existence_errors        = "ENABLED"
+  access_token_validity                = 60
+
+  token_validity_units {
+    access_token = "minutes"
+  }
+
+  depends_on = [aws_cognito_resource_server.this]
+}
+
+resource "aws_cognito_user_group" "admins" {
+  name         = "admins"
+  user_pool_id = aws_cognito_user_pool.this.id
+  description  = "Portcullis administrators (keys:admin)"
+}

@@ -1,0 +1,65 @@
+variable "name" {
+  description = "Name prefix of every resource (project-environment)."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "domain_prefix" {
+  description = "Prefix of the Cognito hosted domain (<prefix>.auth.<region>.amazoncognito.com); globally unique."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", var.domain_prefix)) && !strcontains(var.domain_prefix, "aws") && !strcontains(var.domain_prefix, "cognito")
+    error_message = "domain_prefix must be lower-case letters, digits and hyphens, and may not contain 'aws' or 'cognito'."
+  }
+}
+
+variable "resource_server_identifier" {
+  description = "Identifier of the resource server; scopes read <identifier>/<scope>."
+  type        = string
+  default     = "portcullis"
+}
+
+variable "scopes" {
+  description = "Resource-server scopes, by name, with their description."
+  type        = map(string)
+  default = {
+    "jobs.read"  = "Read jobs"
+    "jobs.write" = "Submit and cancel jobs"
+    "services"   = "Call the private services"
+    "keys.admin" = "Manage API keys"
+  }
+}
+
+variable "web_callback_urls" {
+  description = "OAuth redirect URLs of the web client (authorization code + PKCE)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.web_callback_urls) > 0
+    error_message = "Give at least one web callback URL (e.g. http://localhost:5173/callback)."
+  }
+}
+
+variable "web_logout_urls" {
+  description = "Sign-out redirect URLs of the web client."
+  type        = list(string)
+  default     = []
+}
+
+variable "machine_scopes" {
+  description = "Scope names (keys of var.scopes) the machine client may request with client credentials."
+  type        = list(string)
+  default     = ["jobs.read", "jobs.write"]
+}
+
+variable "deletion_protection" {
+  description = "Protect the user pool from deletion."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,494 @@
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  workloads = toset(concat(
+    [for s in var.services : s.workload if s.image == null],
+    [for j in var.jobs : j.workload if j.image == null],
+  ))
+
+  image = merge(
+    { for k, s in var.services : "service/${k}" => coalesce(s.image, "${aws_ecr_repository.this[s.workload].repository_url}:${var.image_tag}") },
+    { for k, j in var.jobs : "job/${k}" => coalesce(j.image, "${aws_ecr_repository.this[j.workload].repository_url}:${var.image_tag}") },
+  )
+
+  # Listener rule priorities follow the sorted service names.
+  priority = { for i, k in sort(keys(var.services)) : k => 100 + i }
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+
+  default_capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    weight            = 1
+  }
+}
+
+# --- ECR: one repository per workload ---
+
+resource "aws_ecr_repository" "this" {
+  for_each = local.workloads
+
+  name                 = "${var.name}/${each.key}"
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = false
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+    kms_key         = var.kms_key_arn
+  }
+
+  tags = var.tags
+}
+
+resource "aws_ecr_lifecycle_policy" "this" {
+  for_each   = aws_ecr_repository.this
+  repository = each.value.name
+
+  policy = jsonencode({
+    rules = [
+      {
+        rulePriority = 1
+        description  = "Expire untagged images after 7 days"
+        selection    = { tagStatus = "untagged", countType = "sinceImagePushed", countUnit = "days", countNumber = 7 }
+        action       = { type = "expire" }
+      },
+      {
+        rulePriority = 2
+        description  = "Keep the newest ${var.ecr_keep_images} images"
+        selection    = { tagStatus = "any", countType = "imageCountMoreThan", countNumber = var.ecr_keep_images }
+        action       = { type = "expire" }
+      },
+    ]
+  })
+}
+
+# --- Logs ---
+
+resource "aws_cloudwatch_log_group" "service" {
+  #checkov:skip=CKV_AWS_338:retention is a per-environment choice (var.log_retention_days; prod 365)
+  for_each = var.services
+
+  name              = "/ecs/${var.name}/service/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "job" {
+  #checkov:skip=CKV_AWS_338:retention is a per-environment choice (var.log_retention_days; prod 365)
+  for_each = var.jobs
+
+  name              = "/ecs/${var.name}/job/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+# --- IAM: one execution role for services, one for jobs; a task role per
+# --- service and per job type (empty: workloads call no AWS API by default) ---
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:aws:ecs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  for_each           = toset(["service", "job"])
+  name               = "${var.name}-${each.key}-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "execution" {
+  for_each = toset(["service", "job"])
+
+  statement {
+    sid       = "PullImages"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = length(aws_ecr_repository.this) > 0 ? [for r in aws_ecr_repository.this : r.arn] : ["arn:aws:ecr:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:repository/${var.name}/*"]
+  }
+
+  statement {
+    # ecr:GetAuthorizationToken has no resource-level permissions.
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid     = "WriteLogs"
+    actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [
+      for g in(each.key == "service" ? values(aws_cloudwatch_log_group.service) : values(aws_cloudwatch_log_group.job)) : "${g.arn}:*"
+    ]
+  }
+
+  statement {
+    sid       = "DecryptImagesAndLogs"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  for_each = aws_iam_role.execution
+  name     = "execution"
+  role     = each.value.id
+  policy   = data.aws_iam_policy_document.execution[each.key].json
+}
+
+resource "aws_iam_role" "service_task" {
+  for_each           = var.services
+  name               = "${var.name}-svc-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role" "job_task" {
+  for_each           = var.jobs
+  name               = "${var.name}-job-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = var.tags
+}
+
+# --- Task definitions ---
+
+resource "aws_ecs_task_definition" "service" {
+  for_each = var.services
+
+  family                   = "${var.name}-svc-${each.key}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = tostring(each.value.cpu)
+  memory                   = tostring(each.value.memory)
+  execution_role_arn       = aws_iam_role.execution["service"].arn
+  task_role_arn            = aws_iam_role.service_task[each.key].arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "ARM64"
+  }
+
+  container_definitions = jsonencode([
+    {
+      name                   = each.key
+      image                  = local.image["service/${each.key}"]
+      essential              = true
+      readonlyRootFilesystem = true
+      portMappings           = [{ containerPort = each.value.port, protocol = "tcp" }]
+      environment = [
+        for k, v in merge(each.value.environment, { PORT = tostring(each.value.port) }) : { name = k, value = v }
+      ]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.service[each.key].name
+          awslogs-region        = data.aws_region.current.region
+          awslogs-stream-prefix = each.key
+        }
+      }
+    }
+  ])
+
+  tags = var.tags
+}
+
+resource "aws_ecs_task_definition" "job" {
+  for_each = var.jobs
+
+  family                   = each.value.family
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = tostring(each.value.cpu)
+  memory                   = tostring(each.value.memory)
+  execution_role_arn       = aws_iam_role.execution["job"].arn
+  task_role_arn            = aws_iam_role.job_task[each.key].arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "ARM64"
+  }
+
+  container_definitions = jsonencode([
+    {
+      name                   = each.value.container
+      image                  = local.image["job/${each.key}"]
+      essential              = true
+      readonlyRootFilesystem = true
+      environment            = [for k, v in each.value.environment : { name = k, value = v }]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.job[each.key].name
+          awslogs-region        = data.aws_region.current.region
+          awslogs-stream-prefix = each.key
+        }
+      }
+    }
+  ])
+
+  tags = var.tags
+}
+
+# --- Security groups: ALB <- proxy Lambda only; service tasks <- ALB only;
+# --- job tasks accept nothing ---
+
+resource "aws_security_group" "alb" {
+  name        = "${var.name}-alb"
+  description = "Internal ALB: reachable only from the proxy Lambda"
+  vpc_id      = var.vpc_id
+  tags        = merge(var.tags, { Name = "${var.name}-alb" })
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_from_proxy" {
+  #checkov:skip=CKV_AWS_260:the source is the proxy Lambda's security group, not 0.0.0.0/0
+  security_group_id            = aws_security_group.alb.id
+  description                  = "HTTP from the proxy Lambda"
+  ip_protocol                  = "tcp"
+  from_port                    = 80
+  to_port                      = 80
+  referenced_security_group_id = var.proxy_security_group_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "proxy_to_alb" {
+  security_group_id            = var.proxy_security_group_id
+  description                  = "HTTP to the internal ALB"
+  ip_protocol                  = "tcp"
+  from_port                    = 80
+  to_port                      = 80
+  referenced_security_group_id = aws_security_group.alb.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_services" {
+  for_each = var.services
+
+  security_group_id            = aws_security_group.alb.id
+  description                  = "To service ${each.key}"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  referenced_security_group_id = aws_security_group.service.id
+}
+
+resource "aws_security_group" "service" {
+  name        = "${var.name}-services"
+  description = "Service tasks: reachable only from the internal ALB"
+  vpc_id      = var.vpc_id
+  tags        = merge(var.tags, { Name = "${var.name}-services" })
+}
+
+resource "aws_vpc_security_group_ingress_rule" "service_from_alb" {
+  for_each = var.services
+
+  security_group_id            = aws_security_group.service.id
+  description                  = "Service ${each.key} from the ALB"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
+  referenced_security_group_id = aws_security_group.alb.id
+}
+
+resource "aws_security_group" "job" {
+  #checkov:skip=CKV2_AWS_5:attached at RunTask time by the jobs and reconciler functions (JOB_SECURITY_GROUPS)
+  name        = "${var.name}-jobs"
+  description = "Job tasks: no inbound traffic"
+  vpc_id      = var.vpc_id
+  tags        = merge(var.tags, { Name = "${var.name}-jobs" })
+}
+
+# Tasks pull images and write logs over HTTPS (VPC endpoints or the NAT).
+resource "aws_vpc_security_group_egress_rule" "tasks_https" {
+  for_each = {
+    service = aws_security_group.service.id
+    job     = aws_security_group.job.id
+  }
+
+  security_group_id = each.value
+  description       = "HTTPS to AWS APIs and registries"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+# --- Internal ALB: one listener, a rule and an ip target group per service ---
+
+resource "aws_lb" "this" {
+  #checkov:skip=CKV_AWS_91:access logs need an S3 bucket with SSE-S3 only; enable per deployment (see docs/terraform.md)
+  #checkov:skip=CKV2_AWS_20:no HTTPS listener to redirect to on this internal ALB (see CKV_AWS_2 on the listener)
+  #checkov:skip=CKV2_AWS_28:internal ALB, not reachable from the internet: WAF sits in front of API Gateway instead
+  name                       = substr("${var.name}-internal", 0, 32)
+  internal                   = true
+  load_balancer_type         = "application"
+  security_groups            = [aws_security_group.alb.id]
+  subnets                    = var.subnet_ids
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.alb_deletion_protection
+  idle_timeout               = 60
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener" "this" {
+  #checkov:skip=CKV_AWS_2:internal listener reached only by the proxy Lambda's security group; TLS ends at API Gateway and requests carry HMAC-signed identity headers
+  #checkov:skip=CKV_AWS_103:no TLS on this internal listener (see CKV_AWS_2)
+  load_balancer_arn = aws_lb.this.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = "{\"title\":\"no such service\",\"status\":404}"
+      status_code  = "404"
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_target_group" "this" {
+  #checkov:skip=CKV_AWS_378:plain HTTP inside the VPC between the internal ALB and the tasks (see the listener)
+  for_each = var.services
+
+  name                 = substr("${var.name}-${each.key}", 0, 32)
+  port                 = each.value.port
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = var.vpc_id
+  deregistration_delay = 30
+
+  health_check {
+    enabled             = true
+    path                = each.value.health_check_path
+    matcher             = "200-299"
+    interval            = 15
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener_rule" "this" {
+  for_each = var.services
+
+  listener_arn = aws_lb_listener.this.arn
+  priority     = local.priority[each.key]
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this[each.key].arn
+  }
+
+  condition {
+    path_pattern {
+      values = [each.value.path_prefix, "${each.value.path_prefix}/*"]
+    }
+  }
+
+  tags = var.tags
+}
+
+# --- Services ---
+
+resource "aws_ecs_service" "this" {
+  for_each = var.services
+
+  name                              = each.key
+  cluster                           = aws_ecs_cluster.this.arn
+  task_definition                   = aws_ecs_task_definition.service[each.key].arn
+  desired_count                     = each.value.desired_count
+  launch_type                       = "FARGATE"
+  platform_version                  = "LATEST"
+  health_check_grace_period_seconds = 30
+  propagate_tags                    = "SERVICE"
+  enable_ecs_managed_tags           = true
+  enable_execute_command            = false
+  wait_for_steady_state             = false
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.service.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.this[each.key].arn
+    container_name   = each.key
+    container_port   = each.value.port
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+
+  tags       = var.tags
+  depends_on = [aws_lb_listener_rule.this]
+}
+
+resource "aws_appautoscaling_target" "this" {
+  for_each = var.services
+
+  service_namespace  = "ecs"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.this[each.key].name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = each.value.min_count
+  max_capacity       = each.value.max_count
+  tags               = var.tags
+}
+
+resource "aws_appautoscaling_policy" "this" {
+  for_each = var.services
+
+  name               = "${var.name}-${each.key}-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this[each.key].service_namespace
+  resource_id        = aws_appautoscaling_target.this[each.key].resource_id
+  scalable_dimension = aws_appautoscaling_target.this[each.key].scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = each.value.cpu_target
+    scale_in_cooldown  = 120
+    scale_out_cooldown = 60
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}

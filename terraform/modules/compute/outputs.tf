@@ -1,0 +1,49 @@
+output "cluster_arn" {
+  description = "ARN of the ECS cluster."
+  value       = aws_ecs_cluster.this.arn
+}
+
+output "cluster_name" {
+  description = "Name of the ECS cluster."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the internal ALB (the proxy's upstream host)."
+  value       = aws_lb.this.dns_name
+}
+
+output "alb_base_url" {
+  description = "Base URL of the internal ALB listener; a service lives under base URL + path_prefix."
+  value       = "http://${aws_lb.this.dns_name}"
+}
+
+output "job_task_definition_families" {
+  description = "Task definition family of each job type."
+  value       = { for k, t in aws_ecs_task_definition.job : k => t.family }
+}
+
+output "job_task_definition_family_arns" {
+  description = "Family ARN pattern (all revisions) of each job type, for ecs:RunTask."
+  value       = { for k, t in aws_ecs_task_definition.job : k => "arn:aws:ecs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:task-definition/${t.family}:*" }
+}
+
+output "job_pass_role_arns" {
+  description = "Roles a RunTask caller must be allowed to pass: the job execution role and every job task role."
+  value       = concat([aws_iam_role.execution["job"].arn], [for r in aws_iam_role.job_task : r.arn])
+}
+
+output "job_security_group_id" {
+  description = "Security group given to job tasks."
+  value       = aws_security_group.job.id
+}
+
+output "ecr_repository_urls" {
+  description = "ECR repository URL of each workload."
+  value       = { for k, r in aws_ecr_repository.this : k => r.repository_url }
+}
+
+output "service_names" {
+  description = "ECS service name of each platform service."
+  value       = { for k, s in aws_ecs_service.this : k => s.name }
+}

@@ -1,0 +1,89 @@
+variable "name" {
+  description = "Name prefix of every resource (project-environment)."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "vpc_id" {
+  description = "VPC of the cluster, the ALB and the tasks."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets for the tasks and the internal ALB."
+  type        = list(string)
+}
+
+variable "services" {
+  description = "Private HTTP services, normalised from platform.yaml `services` by the root module."
+  type = map(object({
+    workload          = string
+    image             = optional(string)
+    port              = number
+    path_prefix       = string
+    health_check_path = string
+    desired_count     = number
+    min_count         = number
+    max_count         = number
+    cpu_target        = number
+    cpu               = number
+    memory            = number
+    environment       = map(string)
+  }))
+}
+
+variable "jobs" {
+  description = "Job types, normalised from platform.yaml `jobs` by the root module."
+  type = map(object({
+    family      = string
+    container   = string
+    workload    = string
+    image       = optional(string)
+    cpu         = number
+    memory      = number
+    environment = map(string)
+  }))
+}
+
+variable "image_tag" {
+  description = "Tag of the workload images in ECR (pushed by `make images`)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
+    error_message = "image_tag must be a valid Docker tag."
+  }
+}
+
+variable "proxy_security_group_id" {
+  description = "Security group of the proxy Lambda, the only client of the internal ALB."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for ECR repositories and log groups."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Retention of the task log groups, in days."
+  type        = number
+  default     = 365
+}
+
+variable "alb_deletion_protection" {
+  description = "Protect the internal ALB from deletion."
+  type        = bool
+  default     = true
+}
+
+variable "ecr_keep_images" {
+  description = "Number of tagged images each ECR repository keeps."
+  type        = number
+  default     = 20
+}

@@ -1,0 +1,89 @@
+output "api_url" {
+  description = "Base URL of the API; try <api_url>/v1/health."
+  value       = module.api.invoke_url
+}
+
+output "rest_api_id" {
+  description = "ID of the REST API."
+  value       = module.api.rest_api_id
+}
+
+output "region" {
+  description = "Region of the deployment."
+  value       = local.region
+}
+
+output "function_names" {
+  description = "Deployed name of each Lambda, by crate name."
+  value       = module.functions.function_names
+}
+
+output "function_roles" {
+  description = "Execution role ARN of each Lambda (for `make deploy-fn`)."
+  value       = module.functions.role_arns
+}
+
+output "function_subnet_ids" {
+  description = "Private subnets of the VPC Lambdas (for `make deploy-fn`)."
+  value       = module.network.private_subnet_ids
+}
+
+output "function_security_group_ids" {
+  description = "Security group of each VPC Lambda (for `make deploy-fn`)."
+  value       = module.network.function_security_group_ids
+}
+
+output "ecr_repository_urls" {
+  description = "ECR repository of each workload (for `make images`)."
+  value       = module.compute.ecr_repository_urls
+}
+
+output "ecs_cluster_name" {
+  description = "ECS cluster of the services and jobs."
+  value       = module.compute.cluster_name
+}
+
+output "ecs_service_names" {
+  description = "ECS service of each platform service."
+  value       = module.compute.service_names
+}
+
+output "cognito_user_pool_id" {
+  description = "Cognito user pool."
+  value       = module.auth.user_pool_id
+}
+
+output "cognito_web_client_id" {
+  description = "Cognito app client for browsers."
+  value       = module.auth.web_client_id
+}
+
+output "cognito_machine_client_id" {
+  description = "Cognito app client for machines (client credentials)."
+  value       = module.auth.machine_client_id
+}
+
+output "cognito_domain" {
+  description = "Cognito hosted UI / token endpoint domain."
+  value       = module.auth.hosted_ui_domain
+}
+
+output "cognito_issuer" {
+  description = "JWT issuer the authorizer accepts."
+  value       = module.auth.issuer
+}
+
+output "database_secret_arn" {
+  description = "Secrets Manager secret of the RDS master user (used by migrate only)."
+  value       = module.data.master_user_secret_arn
+}
+
+output "dlq_urls" {
+  description = "Dead-letter queues of task-events and reconciler."
+  value       = module.events.dlq_urls
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarms."
+  value       = module.events.alarm_topic_arn
+}

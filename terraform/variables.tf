@@ -1,0 +1,271 @@
+variable "project" {
+  description = "Project name, the first part of every resource name."
+  type        = string
+  default     = "portcullis"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.project))
+    error_message = "project must be 2-16 lower-case letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Environment name (dev, staging, prod), the second part of every resource name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,9}$", var.environment))
+    error_message = "environment must be 2-10 lower-case letters or digits, e.g. dev or prod."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the whole platform."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region code such as eu-west-1."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags merged into the tags of every resource."
+  type        = map(string)
+  default     = {}
+}
+
+# --- network ---
+
+variable "vpc_id" {
+  description = "Existing VPC to deploy into; null creates a new one."
+  type        = string
+  default     = null
+}
+
+variable "existing_private_subnet_ids" {
+  description = "Private subnets (two AZs or more) of the existing VPC, used when vpc_id is set."
+  type        = list(string)
+  default     = []
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the new VPC."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "az_count" {
+  description = "Availability zones to use (2 or more)."
+  type        = number
+  default     = 2
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway (true, cheaper) or one per AZ (false)."
+  type        = bool
+  default     = true
+}
+
+variable "interface_endpoints" {
+  description = "AWS services reached through interface VPC endpoints."
+  type        = set(string)
+  default     = ["secretsmanager", "ecs", "logs", "sts", "ecr.api", "ecr.dkr", "xray", "apigateway", "kms"]
+}
+
+# --- data ---
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.micro"
+}
+
+variable "db_engine_version" {
+  description = "PostgreSQL version."
+  type        = string
+  default     = "17"
+}
+
+variable "db_allocated_storage" {
+  description = "Initial RDS storage in GiB."
+  type        = number
+  default     = 20
+}
+
+variable "db_multi_az" {
+  description = "Multi-AZ standby for RDS."
+  type        = bool
+  default     = false
+}
+
+variable "db_backup_retention_days" {
+  description = "RDS automated backup retention in days."
+  type        = number
+  default     = 7
+}
+
+variable "db_deletion_protection" {
+  description = "Deletion protection on RDS (and a final snapshot on destroy)."
+  type        = bool
+  default     = true
+}
+
+variable "db_enable_proxy" {
+  description = "Put an RDS Proxy in front of the database."
+  type        = bool
+  default     = false
+}
+
+variable "db_app_user" {
+  description = "PostgreSQL user the functions log in as with IAM authentication (created by the migrate function)."
+  type        = string
+  default     = "portcullis_app"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.db_app_user))
+    error_message = "db_app_user must be a lower-case PostgreSQL identifier."
+  }
+}
+
+# --- compute ---
+
+variable "image_tag" {
+  description = "Tag of the workload images pushed by `make images` (default: the git commit)."
+  type        = string
+  default     = "latest"
+}
+
+variable "alb_deletion_protection" {
+  description = "Deletion protection on the internal ALB."
+  type        = bool
+  default     = true
+}
+
+# --- functions ---
+
+variable "lambda_artifacts_dir" {
+  description = "Where cargo lambda wrote <name>/bootstrap.zip, relative to this folder."
+  type        = string
+  default     = "../target/lambda"
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group (functions, tasks, API access logs, flow logs), in days."
+  type        = number
+  default     = 365
+}
+
+variable "log_level" {
+  description = "Function log level."
+  type        = string
+  default     = "INFO"
+}
+
+variable "cognito_jwks_json" {
+  description = "Optional JWKS document pre-loaded into the authorizer (COGNITO_JWKS_JSON) so it never needs egress to Cognito; null lets it fetch the JWKS through the NAT."
+  type        = string
+  default     = null
+  sensitive   = false
+}
+
+# --- api ---
+
+variable "stage_name" {
+  description = "API Gateway stage name."
+  type        = string
+  default     = "v1"
+}
+
+variable "cors_allow_origins" {
+  description = "Web origins allowed to call the API; the first one goes into the gateway responses (401/403/429/5xx)."
+  type        = list(string)
+  default     = ["http://localhost:5173"]
+
+  validation {
+    condition     = length(var.cors_allow_origins) > 0 && alltrue([for o in var.cors_allow_origins : can(regex("^https?://[^/]+$", o))])
+    error_message = "cors_allow_origins must list origins such as https://app.example.com (scheme and host, no path)."
+  }
+}
+
+variable "api_throttle_rate_limit" {
+  description = "Stage-wide request rate limit (requests per second)."
+  type        = number
+  default     = 100
+}
+
+variable "api_throttle_burst_limit" {
+  description = "Stage-wide burst limit."
+  type        = number
+  default     = 200
+}
+
+variable "domain_name" {
+  description = "Optional custom domain of the API (needs hosted_zone_id)."
+  type        = string
+  default     = null
+}
+
+variable "hosted_zone_id" {
+  description = "Route 53 zone of domain_name."
+  type        = string
+  default     = null
+}
+
+variable "waf_acl_arn" {
+  description = "Optional regional WAFv2 web ACL for the API stage."
+  type        = string
+  default     = null
+}
+
+variable "manage_apigateway_account" {
+  description = "Manage the account-wide API Gateway CloudWatch role (set false if another stack owns it)."
+  type        = bool
+  default     = true
+}
+
+# --- auth ---
+
+variable "cognito_domain_prefix" {
+  description = "Globally unique prefix of the Cognito hosted domain; null uses <project>-<environment>-<account id>."
+  type        = string
+  default     = null
+}
+
+variable "web_callback_urls" {
+  description = "OAuth callback URLs of the web client."
+  type        = list(string)
+  default     = ["http://localhost:5173/callback"]
+}
+
+variable "web_logout_urls" {
+  description = "Sign-out URLs of the web client."
+  type        = list(string)
+  default     = ["http://localhost:5173/"]
+}
+
+variable "cognito_deletion_protection" {
+  description = "Deletion protection on the user pool."
+  type        = bool
+  default     = true
+}
+
+# --- events ---
+
+variable "reconciler_schedule" {
+  description = "Schedule of the reconciler."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+variable "alarm_email" {
+  description = "Optional e-mail for alarm notifications."
+  type        = string
+  default     = null
+}
+
+variable "run_migrations" {
+  description = "Invoke the migrate function on apply (after the database and the function exist)."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,24 @@
+terraform {
+  # templatestring() needs 1.9.
+  required_version = ">= 1.9.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 6.25"
+    }
+  }
+
+  # State: pass a backend config at init time, e.g.
+  #   terraform init -backend-config="bucket=<state-bucket>" -backend-config="key=portcullis/dev.tfstate" -backend-config="region=eu-west-1"
+  # (see docs/deploy.md); without it, `terraform init -backend=false` keeps
+  # state locally.
+  backend "s3" {
+    use_lockfile = true
+    encrypt      = true
+  }
+}
+
+provider "aws" {
+  region = var.region
+}
