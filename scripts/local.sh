@@ -62,11 +62,19 @@ set -a
 . "$LOCAL_DIR/env"
 set +a
 
-# Settings every function reads (names from docs/*.md; values for this machine).
+# What the functions read (see docs/*.md), with this machine's values. The
+# emulator's ids (ECS_CLUSTER, JOB_SUBNETS, JOB_SECURITY_GROUPS,
+# IDENTITY_SECRET_ARN, COGNITO_ISSUER, COGNITO_JWKS_URL, ...) come from
+# .local/env above; a variable already set in the environment wins.
 export PLATFORM_FILE=${PLATFORM_FILE:-$ROOT/platform.yaml}
 export OPENAPI_FILE=${OPENAPI_FILE:-$ROOT/api/openapi.yaml}
 export PORTCULLIS_LOCAL_PORT=$gateway_port
 export RUST_LOG=${RUST_LOG:-info}
+# authorizer: the emulator's pool; its access tokens carry groups but no
+# tenant claim, so the demo tenant is the default and groups map to scopes.
+export COGNITO_CLIENT_IDS=${COGNITO_CLIENT_IDS:-$COGNITO_CLIENT_ID}
+export COGNITO_GROUP_SCOPES=${COGNITO_GROUP_SCOPES:-admins=keys:admin jobs:read jobs:write services:sample}
+export COGNITO_DEFAULT_TENANT=${COGNITO_DEFAULT_TENANT:-$DEMO_TENANT}
 
 # --- 4. build, migrate, demo key ------------------------------------------------
 # One cargo invocation for everything that must work (debug build); the
@@ -103,11 +111,12 @@ if [ -f "$ROOT/workloads/sample-service/Cargo.toml" ]; then
   if cargo build -p sample-service >"$LOGS/sample-service-build.log" 2>&1 && [ -x "$BIN/sample-service" ]; then
     sample_port=${SAMPLE_SERVICE_PORT:-3001}
     port_in_use "$sample_port" && sample_port=$(free_port)
-    # HOOK (sample service): it listens on PORT and verifies identity headers
-    # with the key in IDENTITY_SIGNING_KEY (or fetches IDENTITY_SECRET_ARN).
-    PORT=$sample_port spawn "sample service (:$sample_port)" "$LOGS/sample-service.log" "$BIN/sample-service"
+    # Served under /sample as behind the internal ALB's path rule; verifies
+    # the identity headers with the key the proxy signs with.
+    PORT=$sample_port BIND_ADDR=127.0.0.1 BASE_PATH=/sample IDENTITY_SECRET=$IDENTITY_SIGNING_KEY \
+      spawn "sample service (:$sample_port)" "$LOGS/sample-service.log" "$BIN/sample-service"
     sample_pid=$LAST_PID
-    sample_url=http://127.0.0.1:$sample_port
+    sample_url=http://127.0.0.1:$sample_port/sample
     for _ in $(seq 1 50); do
       port_in_use "$sample_port" && break
       kill -0 "$sample_pid" 2>/dev/null || break
@@ -122,10 +131,9 @@ if [ -f "$ROOT/workloads/sample-service/Cargo.toml" ]; then
     say "warning: the sample service did not build (log: .local/logs/sample-service-build.log); /v1/services/sample will answer 502"
   fi
 fi
-# The proxy reads the upstream of each service from platform.yaml; locally the
-# sample service's URL overrides it.
-export SAMPLE_SERVICE_URL=${sample_url:-http://127.0.0.1:3001}
-export SERVICE_URL_SAMPLE=$SAMPLE_SERVICE_URL
+# The proxy's upstream for a service: PROXY_UPSTREAM_<NAME> wins over the
+# registry (in AWS: the internal ALB URL + the service's path_prefix).
+export PROXY_UPSTREAM_SAMPLE=${sample_url:-http://127.0.0.1:9/sample}
 
 spawn "local gateway (:$gateway_port)" "$LOGS/gateway.log" "$BIN/portcullis-local"
 gateway_pid=$LAST_PID

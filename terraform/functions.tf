@@ -8,14 +8,23 @@ locals {
   # names (integrations and the authorizer).
   api_functions = toset([for f in local.function_names : f if strcontains(module.openapi.body, local.function_arn[f])])
 
-  db_env = {
+  # db_auth_mode "iam": RDS IAM tokens as the app user (least privilege; the
+  # role must exist, see docs/terraform.md). "secret": the RDS-managed master
+  # secret, straight to the instance (works before the app role exists).
+  db_env = var.db_auth_mode == "iam" ? tomap({
     DB_IAM_AUTH = "true"
     DB_HOST     = module.data.endpoint_host
     DB_PORT     = tostring(module.data.port)
     DB_NAME     = module.data.database_name
     DB_USER     = var.db_app_user
     DB_SSL_MODE = "require"
-  }
+    }) : tomap({
+    DB_SECRET_ARN = module.data.master_user_secret_arn
+    DB_HOST       = module.data.instance_host
+    DB_PORT       = tostring(module.data.port)
+    DB_NAME       = module.data.database_name
+    DB_SSL_MODE   = "require"
+  })
 
   # The registry ships inside every zip (`make build` adds platform.yaml).
   platform_env = { PLATFORM_FILE = "/var/task/platform.yaml" }
@@ -33,10 +42,14 @@ locals {
     var.db_enable_proxy ? "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:${module.data.proxy_resource_id}/${var.db_app_user}" : "",
   ])
 
-  db_connect = {
+  db_access = var.db_auth_mode == "iam" ? {
     sid       = "ConnectAsTheAppUser"
     actions   = ["rds-db:connect"]
     resources = local.db_user_arns
+    } : {
+    sid       = "ReadTheDatabaseSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [module.data.master_user_secret_arn]
   }
 
   job_family_arns = length(module.compute.job_task_definition_family_arns) > 0 ? values(module.compute.job_task_definition_family_arns) : ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/${local.name}-no-job-types:*"]
@@ -75,16 +88,18 @@ locals {
       memory_size = 256
       timeout     = 10
       vpc         = true
+      # No COGNITO_JWKS_URL: the authorizer derives it from the issuer, or
+      # uses COGNITO_JWKS_JSON alone (no egress needed) when that is set.
       environment = merge(local.db_env, local.platform_env, {
-        COGNITO_ISSUER       = module.auth.issuer
-        COGNITO_JWKS_URL     = module.auth.jwks_url
-        COGNITO_CLIENT_IDS   = join(",", [module.auth.web_client_id, module.auth.machine_client_id])
-        COGNITO_SCOPE_PREFIX = "${module.auth.resource_server_identifier}/"
-        USAGE_PLAN_KEYS      = jsonencode(module.api.usage_plan_key_values)
-        API_EXECUTION_ARN    = "${module.api.execution_arn}/${var.stage_name}"
+        COGNITO_ISSUER         = module.auth.issuer
+        COGNITO_CLIENT_IDS     = join(",", [module.auth.web_client_id, module.auth.machine_client_id])
+        COGNITO_SCOPE_PREFIX   = "${module.auth.resource_server_identifier}/"
+        COGNITO_GROUP_SCOPES   = join(";", [for g, scopes in var.cognito_group_scopes : "${g}=${join(" ", scopes)}"])
+        COGNITO_DEFAULT_TENANT = var.cognito_default_tenant
+        USAGE_PLAN_KEYS        = join(",", [for plan, value in module.api.usage_plan_key_values : "${plan}=${value}"])
         }, var.cognito_jwks_json == null ? {} : { COGNITO_JWKS_JSON = var.cognito_jwks_json }
       )
-      statements = [local.db_connect]
+      statements = [local.db_access]
     }
 
     jobs = {
@@ -93,7 +108,7 @@ locals {
       timeout     = 29
       vpc         = true
       environment = merge(local.db_env, local.platform_env, local.ecs_env)
-      statements  = concat([local.db_connect], local.run_jobs)
+      statements  = concat([local.db_access], local.run_jobs)
     }
 
     proxy = {
@@ -106,7 +121,7 @@ locals {
         IDENTITY_SECRET_ARN = aws_secretsmanager_secret.identity.arn
       })
       statements = [
-        local.db_connect,
+        local.db_access,
         {
           sid       = "ReadTheIdentitySigningKey"
           actions   = ["secretsmanager:GetSecretValue"]
@@ -124,9 +139,10 @@ locals {
         APIGW_REST_API_ID = module.api.rest_api_id
         APIGW_STAGE       = var.stage_name
         DEFAULT_PLAN      = contains(keys(local.usage_plans), "standard") ? "standard" : try(keys(local.usage_plans)[0], "")
+        PLATFORM_TENANT   = var.platform_tenant
       })
       statements = [
-        local.db_connect,
+        local.db_access,
         {
           # FlushStageAuthorizersCache after a revocation, on this stage only.
           sid       = "FlushTheStageAuthorizerCache"
@@ -141,8 +157,8 @@ locals {
       memory_size = 256
       timeout     = 30
       vpc         = true
-      environment = merge(local.db_env, local.platform_env, { ECS_CLUSTER = module.compute.cluster_arn })
-      statements  = [local.db_connect]
+      environment = merge(local.db_env, local.platform_env, local.ecs_env)
+      statements  = [local.db_access]
     }
 
     reconciler = {
@@ -151,7 +167,7 @@ locals {
       timeout     = 55
       vpc         = true
       environment = merge(local.db_env, local.platform_env, local.ecs_env)
-      statements = concat([local.db_connect], local.run_jobs, [
+      statements = concat([local.db_access], local.run_jobs, [
         {
           # ListTasks is authorised on the cluster through the ecs:cluster condition.
           sid        = "ListJobTasks"
@@ -169,11 +185,10 @@ locals {
       vpc         = true
       environment = merge(local.platform_env, {
         DB_SECRET_ARN = module.data.master_user_secret_arn
-        DB_HOST       = module.data.endpoint_host
+        DB_HOST       = module.data.instance_host
         DB_PORT       = tostring(module.data.port)
         DB_NAME       = module.data.database_name
         DB_SSL_MODE   = "require"
-        DB_APP_USER   = var.db_app_user
       })
       statements = [
         {

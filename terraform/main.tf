@@ -74,6 +74,8 @@ resource "aws_kms_alias" "this" {
 
 # --- Key the proxy signs identity headers with (HMAC) ---
 
+# 64 letters and digits: valid base64 text of 48 random bytes (the proxy and
+# the services decode the secret string as base64, at least 32 bytes).
 data "aws_secretsmanager_random_password" "identity" {
   password_length     = 64
   exclude_punctuation = true
@@ -145,9 +147,12 @@ module "compute" {
   jobs                    = local.jobs
   image_tag               = var.image_tag
   proxy_security_group_id = module.network.function_security_group_ids["proxy"]
+  identity_secret_arn     = aws_secretsmanager_secret.identity.arn
   kms_key_arn             = aws_kms_key.this.arn
   log_retention_days      = var.log_retention_days
   alb_deletion_protection = var.alb_deletion_protection
+  ecr_force_delete        = var.ecr_force_delete
+  cpu_architecture        = var.workload_cpu_architecture
 }
 
 module "auth" {
@@ -156,6 +161,7 @@ module "auth" {
   name                = local.name
   tags                = local.tags
   domain_prefix       = coalesce(var.cognito_domain_prefix, "${local.name}-${local.account_id}")
+  service_scopes      = keys(local.services)
   web_callback_urls   = var.web_callback_urls
   web_logout_urls     = var.web_logout_urls
   deletion_protection = var.cognito_deletion_protection

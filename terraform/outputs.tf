@@ -38,6 +38,11 @@ output "ecr_repository_urls" {
   value       = module.compute.ecr_repository_urls
 }
 
+output "workload_docker_platform" {
+  description = "Platform make images builds the workload images for (linux/amd64 or linux/arm64)."
+  value       = module.compute.docker_platform
+}
+
 output "ecs_cluster_name" {
   description = "ECS cluster of the services and jobs."
   value       = module.compute.cluster_name
@@ -61,6 +66,12 @@ output "cognito_web_client_id" {
 output "cognito_machine_client_id" {
   description = "Cognito app client for machines (client credentials)."
   value       = module.auth.machine_client_id
+}
+
+output "cognito_machine_client_secret" {
+  description = "Secret of the machine client (terraform output -raw cognito_machine_client_secret)."
+  value       = module.auth.machine_client_secret
+  sensitive   = true
 }
 
 output "cognito_domain" {

@@ -117,6 +117,17 @@ variable "db_enable_proxy" {
   default     = false
 }
 
+variable "db_auth_mode" {
+  description = "How the functions log in to PostgreSQL: iam (RDS IAM tokens as db_app_user; least privilege, the role must exist) or secret (the RDS-managed master secret)."
+  type        = string
+  default     = "iam"
+
+  validation {
+    condition     = contains(["iam", "secret"], var.db_auth_mode)
+    error_message = "db_auth_mode must be iam or secret."
+  }
+}
+
 variable "db_app_user" {
   description = "PostgreSQL user the functions log in as with IAM authentication (created by the migrate function)."
   type        = string
@@ -140,6 +151,18 @@ variable "alb_deletion_protection" {
   description = "Deletion protection on the internal ALB."
   type        = bool
   default     = true
+}
+
+variable "workload_cpu_architecture" {
+  description = "CPU architecture of the ECS tasks (X86_64 or ARM64); make images builds the workload images for it."
+  type        = string
+  default     = "X86_64"
+}
+
+variable "ecr_force_delete" {
+  description = "Let terraform destroy delete ECR repositories that still hold images (dev)."
+  type        = bool
+  default     = false
 }
 
 # --- functions ---
@@ -167,6 +190,26 @@ variable "cognito_jwks_json" {
   type        = string
   default     = null
   sensitive   = false
+}
+
+variable "cognito_group_scopes" {
+  description = "Portcullis scopes granted to members of each Cognito group (COGNITO_GROUP_SCOPES of the authorizer)."
+  type        = map(list(string))
+  default = {
+    admins = ["keys:admin", "jobs:read", "jobs:write"]
+  }
+}
+
+variable "cognito_default_tenant" {
+  description = "Tenant of Cognito principals whose token has no custom:tenant claim (access tokens and client-credentials tokens never carry it)."
+  type        = string
+  default     = "platform"
+}
+
+variable "platform_tenant" {
+  description = "Tenant whose keys:admin holders may manage every tenant's keys (PLATFORM_TENANT of the keys function)."
+  type        = string
+  default     = "platform"
 }
 
 # --- api ---

@@ -106,7 +106,11 @@ fn string_map(map: &BTreeMap<String, String>) -> Value {
     if map.is_empty() {
         Value::Null
     } else {
-        Value::Object(map.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
     }
 }
 
@@ -160,8 +164,14 @@ fn request_context(d: &Deployment, r: &Incoming<'_>) -> Map<String, Value> {
     ctx.insert("path".into(), json!(format!("/{}{}", d.stage, r.raw_path)));
     ctx.insert("protocol".into(), json!("HTTP/1.1"));
     ctx.insert("requestId".into(), json!(r.request_id));
-    ctx.insert("requestTime".into(), json!(r.received_at.format("%d/%b/%Y:%H:%M:%S %z").to_string()));
-    ctx.insert("requestTimeEpoch".into(), json!(r.received_at.timestamp_millis()));
+    ctx.insert(
+        "requestTime".into(),
+        json!(r.received_at.format("%d/%b/%Y:%H:%M:%S %z").to_string()),
+    );
+    ctx.insert(
+        "requestTimeEpoch".into(),
+        json!(r.received_at.timestamp_millis()),
+    );
     ctx.insert("resourceId".into(), json!(resource_id(r.resource_path)));
     ctx.insert("resourcePath".into(), json!(r.resource_path));
     ctx.insert("stage".into(), json!(d.stage));
@@ -177,7 +187,10 @@ pub fn proxy_event(d: &Deployment, r: &Incoming<'_>) -> Value {
     } else if r.body_is_binary {
         (Value::String(B64.encode(r.body)), true)
     } else {
-        (Value::String(String::from_utf8_lossy(r.body).into_owned()), false)
+        (
+            Value::String(String::from_utf8_lossy(r.body).into_owned()),
+            false,
+        )
     };
     json!({
         "resource": r.resource_path,

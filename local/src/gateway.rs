@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use axum::Router;
@@ -32,17 +32,62 @@ pub struct Gateway {
     api: Api,
     deployment: Deployment,
     functions: HashMap<String, Arc<dyn Integration>>,
+    throttles: HashMap<String, Throttle>,
 }
 
 struct Inner {
     api: Api,
     deployment: Deployment,
     functions: HashMap<String, Arc<dyn Integration>>,
+    throttles: HashMap<String, Throttle>,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// A usage plan's throttle: steady requests per second and bucket size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttle {
+    pub rate_per_second: f64,
+    pub burst: u32,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Inner {
+    /// Take one token from the bucket of `key`; `false` when it is empty.
+    fn take_token(&self, key: &str, throttle: Throttle) -> bool {
+        let now = Instant::now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
+            tokens: f64::from(throttle.burst),
+            at: now,
+        });
+        let refill = now.duration_since(bucket.at).as_secs_f64() * throttle.rate_per_second;
+        bucket.tokens = (bucket.tokens + refill).min(f64::from(throttle.burst));
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Gateway {
     pub fn new(api: Api) -> Gateway {
-        Gateway { api, deployment: Deployment::default(), functions: HashMap::new() }
+        Gateway {
+            api,
+            deployment: Deployment::default(),
+            functions: HashMap::new(),
+            throttles: HashMap::new(),
+        }
     }
 
     pub fn with_deployment(mut self, deployment: Deployment) -> Gateway {
@@ -94,7 +139,10 @@ impl Gateway {
         T: serde::de::DeserializeOwned + Send + 'static,
         H: for<'a> EventHandler<'a, S, T>,
     {
-        self.register(name, Arc::new(EventFunction::<S, T, H>::new(state, handler)))
+        self.register(
+            name,
+            Arc::new(EventFunction::<S, T, H>::new(state, handler)),
+        )
     }
 
     /// Register the REQUEST authorizer under the name the security scheme uses.
@@ -103,19 +151,45 @@ impl Gateway {
         S: Send + Sync + 'static,
         H: for<'a> EventHandler<'a, S, ApiGatewayCustomAuthorizerRequestTypeRequest>,
     {
-        let name = self.api.authorizer.clone().unwrap_or_else(|| "authorizer".to_owned());
+        let name = self
+            .api
+            .authorizer
+            .clone()
+            .unwrap_or_else(|| "authorizer".to_owned());
         self.event::<S, ApiGatewayCustomAuthorizerRequestTypeRequest, H>(&name, state, handler)
     }
 
+    /// Throttle requests whose authorizer returned `usage_identifier_key`
+    /// (the API Gateway API key of a usage plan): 429 once its bucket is empty.
+    pub fn throttle(&mut self, usage_identifier_key: &str, throttle: Throttle) -> &mut Gateway {
+        self.throttles
+            .insert(usage_identifier_key.to_owned(), throttle);
+        self
+    }
+
     pub fn router(self) -> Router {
-        let inner = Arc::new(Inner { api: self.api, deployment: self.deployment, functions: self.functions });
+        let inner = Arc::new(Inner {
+            api: self.api,
+            deployment: self.deployment,
+            functions: self.functions,
+            throttles: self.throttles,
+            buckets: Mutex::new(HashMap::new()),
+        });
         Router::new().fallback(handle).with_state(inner)
     }
 
     /// Serve on `listener` until `shutdown` completes.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 
@@ -124,9 +198,13 @@ impl Gateway {
 fn json_response(status: StatusCode, body: &Value, error_type: Option<&str>) -> Response<Body> {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Some(t) = error_type.and_then(|t| HeaderValue::from_str(t).ok()) {
-        resp.headers_mut().insert(HeaderName::from_static("x-amzn-errortype"), t);
+        resp.headers_mut()
+            .insert(HeaderName::from_static("x-amzn-errortype"), t);
     }
     resp
 }
@@ -136,22 +214,53 @@ fn message(status: StatusCode, text: &str, error_type: &str) -> Response<Body> {
 }
 
 fn missing_token() -> Response<Body> {
-    message(StatusCode::FORBIDDEN, "Missing Authentication Token", "MissingAuthenticationTokenException")
+    message(
+        StatusCode::FORBIDDEN,
+        "Missing Authentication Token",
+        "MissingAuthenticationTokenException",
+    )
+}
+fn too_many() -> Response<Body> {
+    message(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too Many Requests",
+        "ThrottledException",
+    )
 }
 fn too_long() -> Response<Body> {
-    message(StatusCode::PAYLOAD_TOO_LARGE, "Request Too Long", "RequestTooLongException")
+    message(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Request Too Long",
+        "RequestTooLongException",
+    )
 }
 fn unauthorized() -> Response<Body> {
-    message(StatusCode::UNAUTHORIZED, "Unauthorized", "UnauthorizedException")
+    message(
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        "UnauthorizedException",
+    )
 }
 fn internal_error() -> Response<Body> {
-    message(StatusCode::BAD_GATEWAY, "Internal server error", "InternalServerErrorException")
+    message(
+        StatusCode::BAD_GATEWAY,
+        "Internal server error",
+        "InternalServerErrorException",
+    )
 }
 fn timed_out() -> Response<Body> {
-    message(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out", "IntegrationTimeout")
+    message(
+        StatusCode::GATEWAY_TIMEOUT,
+        "Endpoint request timed out",
+        "IntegrationTimeout",
+    )
 }
 fn authorizer_failure() -> Response<Body> {
-    json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({ "message": null }), Some("AuthorizerConfigurationException"))
+    json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &json!({ "message": null }),
+        Some("AuthorizerConfigurationException"),
+    )
 }
 fn denied(explicit: bool) -> Response<Body> {
     let text = if explicit {
@@ -159,7 +268,11 @@ fn denied(explicit: bool) -> Response<Body> {
     } else {
         "User is not authorized to access this resource"
     };
-    json_response(StatusCode::FORBIDDEN, &json!({ "Message": text }), Some("AccessDeniedException"))
+    json_response(
+        StatusCode::FORBIDDEN,
+        &json!({ "Message": text }),
+        Some("AccessDeniedException"),
+    )
 }
 
 // ---------------------------------------------------------------- CORS
@@ -171,13 +284,18 @@ fn allowed_origin<'h>(cors: Option<&Cors>, headers: &'h HeaderMap) -> Option<&'h
 
 fn add_cors(resp: &mut Response<Body>, cors: &Cors, origin: &str) {
     let h = resp.headers_mut();
+    if h.contains_key(http::header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        // A preflight answer, or a function that set CORS itself.
+        return;
+    }
     if let Ok(v) = HeaderValue::from_str(origin) {
-        h.entry(http::header::ACCESS_CONTROL_ALLOW_ORIGIN).or_insert(v);
+        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
     }
     h.append(http::header::VARY, HeaderValue::from_static("Origin"));
     if !cors.expose_headers.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&cors.expose_headers.join(",")) {
-            h.entry(http::header::ACCESS_CONTROL_EXPOSE_HEADERS).or_insert(v);
+            h.entry(http::header::ACCESS_CONTROL_EXPOSE_HEADERS)
+                .or_insert(v);
         }
     }
 }
@@ -189,9 +307,18 @@ fn preflight(cors: &Cors, origin: Option<&str>) -> Response<Body> {
     let h = resp.headers_mut();
     let pairs = [
         (http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.to_owned()),
-        (http::header::ACCESS_CONTROL_ALLOW_METHODS, cors.allow_methods.join(",")),
-        (http::header::ACCESS_CONTROL_ALLOW_HEADERS, cors.allow_headers.join(",")),
-        (http::header::ACCESS_CONTROL_MAX_AGE, cors.max_age_seconds.to_string()),
+        (
+            http::header::ACCESS_CONTROL_ALLOW_METHODS,
+            cors.allow_methods.join(","),
+        ),
+        (
+            http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+            cors.allow_headers.join(","),
+        ),
+        (
+            http::header::ACCESS_CONTROL_MAX_AGE,
+            cors.max_age_seconds.to_string(),
+        ),
     ];
     for (name, value) in pairs {
         if let Ok(v) = HeaderValue::from_str(&value) {
@@ -217,12 +344,18 @@ async fn handle(
         add_cors(&mut resp, cors, origin);
     }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert(HeaderName::from_static("x-amzn-requestid"), v);
+        resp.headers_mut()
+            .insert(HeaderName::from_static("x-amzn-requestid"), v);
     }
     resp
 }
 
-async fn pipeline(inner: &Inner, peer: SocketAddr, req: Request<Body>, request_id: &str) -> Response<Body> {
+async fn pipeline(
+    inner: &Inner,
+    peer: SocketAddr,
+    req: Request<Body>,
+    request_id: &str,
+) -> Response<Body> {
     let received_at = chrono::Utc::now();
     let (parts, body) = req.into_parts();
     let declared_len = parts
@@ -243,7 +376,11 @@ async fn pipeline(inner: &Inner, peer: SocketAddr, req: Request<Body>, request_i
     };
     let cors = inner.api.cors.as_ref();
     if let Some(cors) = cors {
-        if parts.method == Method::OPTIONS && parts.headers.contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD) {
+        if parts.method == Method::OPTIONS
+            && parts
+                .headers
+                .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
             return preflight(cors, allowed_origin(Some(cors), &parts.headers));
         }
     }
@@ -253,7 +390,10 @@ async fn pipeline(inner: &Inner, peer: SocketAddr, req: Request<Body>, request_i
     let Some(operation) = matched.resource.operation(&method) else {
         return missing_token();
     };
-    let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let incoming = Incoming {
         method: &method,
         raw_path: &raw_path,
@@ -271,7 +411,11 @@ async fn pipeline(inner: &Inner, peer: SocketAddr, req: Request<Body>, request_i
     let mut event = event::proxy_event(&inner.deployment, &incoming);
 
     if operation.secured {
-        let authorizer = inner.api.authorizer.as_ref().and_then(|name| inner.functions.get(name));
+        let authorizer = inner
+            .api
+            .authorizer
+            .as_ref()
+            .and_then(|name| inner.functions.get(name));
         let Some(authorizer) = authorizer else {
             tracing::warn!(route = %matched.resource.path, "secured route and no authorizer registered: 401");
             return unauthorized();
@@ -279,7 +423,13 @@ async fn pipeline(inner: &Inner, peer: SocketAddr, req: Request<Body>, request_i
         let auth_event = event::authorizer_event(&inner.deployment, &incoming);
         let method_arn = inner.deployment.method_arn(&method, &raw_path);
         let started = std::time::Instant::now();
-        let outcome = invoke(authorizer.as_ref(), auth_event, request_id, operation.timeout).await;
+        let outcome = invoke(
+            authorizer.as_ref(),
+            auth_event,
+            request_id,
+            operation.timeout,
+        )
+        .await;
         let latency = started.elapsed().as_millis() as u64;
         let answer = match outcome {
             Invoked::Ok(v) => v,
@@ -295,8 +445,25 @@ async fn pipeline(inner: &Inner, peer: SocketAddr, req: Request<Body>, request_i
         };
         match authorize(&answer, &method_arn, latency) {
             Ok(context) => {
-                if let Some(ctx) = event.get_mut("requestContext").and_then(Value::as_object_mut) {
+                let key = answer.get("usageIdentifierKey").and_then(Value::as_str);
+                if let Some((key, throttle)) =
+                    key.and_then(|k| inner.throttles.get(k).map(|t| (k, *t)))
+                {
+                    if !inner.take_token(key, throttle) {
+                        return too_many();
+                    }
+                }
+                if let Some(ctx) = event
+                    .get_mut("requestContext")
+                    .and_then(Value::as_object_mut)
+                {
                     ctx.insert("authorizer".into(), Value::Object(context));
+                    // apiKeySource AUTHORIZER: the usage plan key shows as identity.apiKey.
+                    if let (Some(key), Some(identity)) =
+                        (key, ctx.get_mut("identity").and_then(Value::as_object_mut))
+                    {
+                        identity.insert("apiKey".into(), Value::String(key.to_owned()));
+                    }
                 }
             }
             Err(AuthzFailure::Denied(explicit)) => return denied(explicit),
@@ -309,7 +476,11 @@ async fn pipeline(inner: &Inner, peer: SocketAddr, req: Request<Body>, request_i
 
     let Some(function) = inner.functions.get(&operation.function) else {
         tracing::error!(function = %operation.function, "no function registered for this integration: 500");
-        return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error", "InternalServerErrorException");
+        return message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error",
+            "InternalServerErrorException",
+        );
     };
     match invoke(function.as_ref(), event, request_id, operation.timeout).await {
         Invoked::Ok(v) => map_response(&inner.api, &parts.headers, &v).unwrap_or_else(|reason| {
@@ -333,9 +504,16 @@ enum Invoked {
 async fn invoke(f: &dyn Integration, event: Value, request_id: &str, timeout: Duration) -> Invoked {
     let mut context = Context::default();
     context.request_id = uuid::Uuid::new_v4().to_string();
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
     context.deadline = now_ms + timeout.as_millis() as u64;
-    context.xray_trace_id = Some(format!("Root=1-{:08x}-{}", now_ms / 1000, &request_id.replace('-', "")[..24]));
+    context.xray_trace_id = Some(format!(
+        "Root=1-{:08x}-{}",
+        now_ms / 1000,
+        &request_id.replace('-', "")[..24]
+    ));
     match tokio::time::timeout(timeout, f.invoke(event, context)).await {
         Err(_) => Invoked::TimedOut,
         Ok(Ok(v)) => Invoked::Ok(v),
@@ -349,7 +527,11 @@ enum AuthzFailure {
 }
 
 /// Check the authorizer's answer and build `requestContext.authorizer`.
-fn authorize(answer: &Value, method_arn: &str, latency_ms: u64) -> Result<serde_json::Map<String, Value>, AuthzFailure> {
+fn authorize(
+    answer: &Value,
+    method_arn: &str,
+    latency_ms: u64,
+) -> Result<serde_json::Map<String, Value>, AuthzFailure> {
     let principal = answer
         .get("principalId")
         .and_then(Value::as_str)
@@ -365,14 +547,20 @@ fn authorize(answer: &Value, method_arn: &str, latency_ms: u64) -> Result<serde_
     }
     let mut out = serde_json::Map::new();
     if let Some(ctx) = answer.get("context").filter(|c| !c.is_null()) {
-        let ctx = ctx.as_object().ok_or_else(|| AuthzFailure::Invalid("context is not an object".into()))?;
+        let ctx = ctx
+            .as_object()
+            .ok_or_else(|| AuthzFailure::Invalid("context is not an object".into()))?;
         for (k, v) in ctx {
             let s = match v {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 Value::Null => continue,
-                _ => return Err(AuthzFailure::Invalid(format!("context value {k} is not a string, number or boolean"))),
+                _ => {
+                    return Err(AuthzFailure::Invalid(format!(
+                        "context value {k} is not a string, number or boolean"
+                    )));
+                }
             };
             out.insert(k.clone(), Value::String(s));
         }
@@ -383,11 +571,18 @@ fn authorize(answer: &Value, method_arn: &str, latency_ms: u64) -> Result<serde_
 }
 
 /// Map a Lambda proxy response to HTTP.
-fn map_response(api: &Api, request_headers: &HeaderMap, v: &Value) -> Result<Response<Body>, String> {
+fn map_response(
+    api: &Api,
+    request_headers: &HeaderMap,
+    v: &Value,
+) -> Result<Response<Body>, String> {
     let obj = v.as_object().ok_or("the response is not a JSON object")?;
     let status = obj
         .get("statusCode")
-        .and_then(|s| s.as_u64().or_else(|| s.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|s| {
+            s.as_u64()
+                .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
+        })
         .ok_or("statusCode is missing or not an integer")?;
     let status = u16::try_from(status)
         .ok()
@@ -395,7 +590,8 @@ fn map_response(api: &Api, request_headers: &HeaderMap, v: &Value) -> Result<Res
         .ok_or("statusCode is not a valid HTTP status")?;
     let mut headers = HeaderMap::new();
     let mut put = |name: &str, value: &str, append: bool| -> Result<(), String> {
-        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("bad header name {name:?}"))?;
+        let n = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("bad header name {name:?}"))?;
         let v = HeaderValue::from_str(value).map_err(|_| format!("bad value for header {name}"))?;
         if append {
             headers.append(n, v);
@@ -407,8 +603,15 @@ fn map_response(api: &Api, request_headers: &HeaderMap, v: &Value) -> Result<Res
     let mut multi_names = Vec::new();
     if let Some(m) = obj.get("multiValueHeaders").filter(|m| !m.is_null()) {
         for (name, values) in m.as_object().ok_or("multiValueHeaders is not an object")? {
-            for value in values.as_array().ok_or("multiValueHeaders values must be lists")? {
-                put(name, value.as_str().ok_or("header values must be strings")?, true)?;
+            for value in values
+                .as_array()
+                .ok_or("multiValueHeaders values must be lists")?
+            {
+                put(
+                    name,
+                    value.as_str().ok_or("header values must be strings")?,
+                    true,
+                )?;
             }
             multi_names.push(name.to_ascii_lowercase());
         }
@@ -426,15 +629,24 @@ fn map_response(api: &Api, request_headers: &HeaderMap, v: &Value) -> Result<Res
             put(name, &value, append)?;
         }
     }
-    let is_b64 = obj.get("isBase64Encoded").and_then(Value::as_bool).unwrap_or(false);
+    let is_b64 = obj
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let body = match obj.get("body") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => {
-            let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-            let accept = request_headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
-            let binary = api.is_binary(content_type) || accept.is_some_and(|a| api.is_binary(Some(a)));
+            let content_type = headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            let accept = request_headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            let binary =
+                api.is_binary(content_type) || accept.is_some_and(|a| api.is_binary(Some(a)));
             if is_b64 && binary {
-                B64.decode(s).map_err(|e| format!("body is not valid base64: {e}"))?
+                B64.decode(s)
+                    .map_err(|e| format!("body is not valid base64: {e}"))?
             } else {
                 s.clone().into_bytes()
             }
@@ -442,7 +654,10 @@ fn map_response(api: &Api, request_headers: &HeaderMap, v: &Value) -> Result<Res
         Some(_) => return Err("body is not a string".into()),
     };
     if !headers.contains_key(http::header::CONTENT_TYPE) {
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
     }
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;

@@ -75,9 +75,13 @@ where
             let payload: LambdaRequest = serde_json::from_value(event)
                 .map_err(|e| format!("the event is not an API Gateway proxy event: {e}"))?;
             let state: &S = &self.state;
-            let service = lambda_http::service_fn(move |req: Request| self.handler.call(state, req));
+            let service =
+                lambda_http::service_fn(move |req: Request| self.handler.call(state, req));
             let mut adapter: Adapter<'_, _, _> = Adapter::from(service);
-            let response = adapter.call(LambdaEvent::new(payload, context)).await.map_err(Into::into)?;
+            let response = adapter
+                .call(LambdaEvent::new(payload, context))
+                .await
+                .map_err(Into::into)?;
             Ok(serde_json::to_value(&response)?)
         })
     }
@@ -119,7 +123,11 @@ pub struct EventFunction<S, T, H> {
 
 impl<S, T, H> EventFunction<S, T, H> {
     pub fn new(state: Arc<S>, handler: H) -> Self {
-        EventFunction { state, handler, _event: std::marker::PhantomData }
+        EventFunction {
+            state,
+            handler,
+            _event: std::marker::PhantomData,
+        }
     }
 }
 
@@ -131,8 +139,13 @@ where
 {
     fn invoke(&self, event: Value, _context: Context) -> BoxFuture<'_, InvokeResult> {
         Box::pin(async move {
-            let event: T = serde_json::from_value(event).map_err(|e| format!("the event does not deserialize: {e}"))?;
-            let response = self.handler.call(&self.state, event).await.map_err(Into::into)?;
+            let event: T = serde_json::from_value(event)
+                .map_err(|e| format!("the event does not deserialize: {e}"))?;
+            let response = self
+                .handler
+                .call(&self.state, event)
+                .await
+                .map_err(Into::into)?;
             Ok(serde_json::to_value(&response)?)
         })
     }

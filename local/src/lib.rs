@@ -20,6 +20,6 @@ pub mod routing;
 pub mod spec;
 
 pub use event::Deployment;
-pub use gateway::{Gateway, MAX_BODY_BYTES};
+pub use gateway::{Gateway, MAX_BODY_BYTES, Throttle};
 pub use integration::{EventFunction, HttpFunction, Integration, InvokeResult, RawFunction};
 pub use spec::{Api, SpecError};

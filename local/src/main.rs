@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use local::{Api, Deployment, Gateway};
+use local::{Api, Deployment, Gateway, Throttle};
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -38,6 +38,38 @@ async fn wire(gateway: &mut Gateway) -> Result<(), String> {
     Ok(())
 }
 
+/// Local throttles: `USAGE_PLAN_KEYS` (`plan=<key value>,...`) names the
+/// `usageIdentifierKey` of each plan of `PLATFORM_FILE` (default platform.yaml).
+fn throttles(gateway: &mut Gateway) -> Result<(), String> {
+    let Ok(pairs) = std::env::var("USAGE_PLAN_KEYS") else {
+        return Ok(());
+    };
+    let platform_file =
+        std::env::var("PLATFORM_FILE").unwrap_or_else(|_| "platform.yaml".to_owned());
+    let platform = shared::platform::Platform::load(std::path::Path::new(&platform_file))
+        .map_err(|e| format!("cannot read usage plans from {platform_file}: {e}"))?;
+    let plans = shared::platform::plans::UsagePlans::from_platform(&platform)
+        .map_err(|e| format!("invalid usage plans in {platform_file}: {e}"))?;
+    for item in pairs.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (plan, key) = item.split_once('=').ok_or_else(|| {
+            "USAGE_PLAN_KEYS must look like plan=<key value>,plan2=<key value>".to_owned()
+        })?;
+        let plan_def = plans.get(plan.trim()).ok_or_else(|| {
+            format!("USAGE_PLAN_KEYS names plan {plan:?}, which {platform_file} does not define")
+        })?;
+        if let Some(t) = &plan_def.throttle {
+            gateway.throttle(
+                key.trim(),
+                Throttle {
+                    rate_per_second: t.rate_limit,
+                    burst: t.burst_limit,
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     shared::telemetry::init();
@@ -68,6 +100,10 @@ async fn main() -> ExitCode {
         eprintln!("cannot start the functions: {e}");
         return ExitCode::FAILURE;
     }
+    if let Err(e) = throttles(&mut gateway) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
     for name in gateway.referenced_functions() {
         if !gateway.registered(&name) {
             tracing::warn!(function = %name, "function not wired into the local gateway: its routes answer 500 (401 for the authorizer)");
@@ -76,7 +112,9 @@ async fn main() -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("cannot listen on 127.0.0.1:{port}: {e}; set PORTCULLIS_LOCAL_PORT to a free port");
+            eprintln!(
+                "cannot listen on 127.0.0.1:{port}: {e}; set PORTCULLIS_LOCAL_PORT to a free port"
+            );
             return ExitCode::FAILURE;
         }
     };

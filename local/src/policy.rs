@@ -44,7 +44,10 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 fn one_or_many(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -63,10 +66,15 @@ pub fn evaluate(policy: &Value, method_arn: &str) -> Result<Decision, PolicyErro
     };
     let mut allowed = false;
     for st in &statements {
-        let effect = st.get("Effect").and_then(Value::as_str).ok_or_else(|| PolicyError("Effect is missing".into()))?;
+        let effect = st
+            .get("Effect")
+            .and_then(Value::as_str)
+            .ok_or_else(|| PolicyError("Effect is missing".into()))?;
         let actions = one_or_many(st.get("Action"));
         let resources = one_or_many(st.get("Resource"));
-        let action_matches = actions.iter().any(|a| glob_match(&a.to_ascii_lowercase(), "execute-api:invoke"));
+        let action_matches = actions
+            .iter()
+            .any(|a| glob_match(&a.to_ascii_lowercase(), "execute-api:invoke"));
         let resource_matches = resources.iter().any(|r| glob_match(r, method_arn));
         if !(action_matches && resource_matches) {
             continue;
@@ -77,7 +85,11 @@ pub fn evaluate(policy: &Value, method_arn: &str) -> Result<Decision, PolicyErro
             other => return Err(PolicyError(format!("unknown Effect {other:?}"))),
         }
     }
-    Ok(if allowed { Decision::Allow } else { Decision::ImplicitDeny })
+    Ok(if allowed {
+        Decision::Allow
+    } else {
+        Decision::ImplicitDeny
+    })
 }
 
 #[cfg(test)]
@@ -89,11 +101,23 @@ mod tests {
 
     #[test]
     fn wildcards_match_like_iam() {
-        assert!(glob_match("arn:aws:execute-api:*:*:abc123/*/GET/v1/jobs/*", ARN));
+        assert!(glob_match(
+            "arn:aws:execute-api:*:*:abc123/*/GET/v1/jobs/*",
+            ARN
+        ));
         assert!(glob_match("*", ARN));
-        assert!(glob_match("arn:aws:execute-api:us-east-1:123456789012:abc123/local/GET/v1/jobs/4?", ARN));
-        assert!(!glob_match("arn:aws:execute-api:us-east-1:123456789012:abc123/local/POST/*", ARN));
-        assert!(!glob_match("arn:aws:execute-api:us-east-1:123456789012:abc123/local/GET/v1/jobs/4", ARN));
+        assert!(glob_match(
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/local/GET/v1/jobs/4?",
+            ARN
+        ));
+        assert!(!glob_match(
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/local/POST/*",
+            ARN
+        ));
+        assert!(!glob_match(
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/local/GET/v1/jobs/4",
+            ARN
+        ));
     }
 
     #[test]
@@ -109,8 +133,12 @@ mod tests {
     fn no_matching_allow_is_an_implicit_deny() {
         let p = json!({"Statement": {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*/POST/*"}});
         assert_eq!(evaluate(&p, ARN).expect("valid"), Decision::ImplicitDeny);
-        let wrong_action = json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
-        assert_eq!(evaluate(&wrong_action, ARN).expect("valid"), Decision::ImplicitDeny);
+        let wrong_action =
+            json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+        assert_eq!(
+            evaluate(&wrong_action, ARN).expect("valid"),
+            Decision::ImplicitDeny
+        );
         assert!(evaluate(&json!({}), ARN).is_err());
     }
 }

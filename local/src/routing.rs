@@ -53,7 +53,11 @@ fn rank(resource: &Resource, parts: &[&str]) -> Option<Vec<u8>> {
 pub fn route<'a>(resources: &'a [Resource], raw_path: &str) -> Option<Matched<'a>> {
     let trimmed = raw_path.strip_prefix('/').unwrap_or(raw_path);
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
-    let parts: Vec<&str> = if trimmed.is_empty() { Vec::new() } else { trimmed.split('/').collect() };
+    let parts: Vec<&str> = if trimmed.is_empty() {
+        Vec::new()
+    } else {
+        trimmed.split('/').collect()
+    };
     let best = resources
         .iter()
         .filter_map(|r| rank(r, &parts).map(|k| (k, r)))
@@ -71,7 +75,10 @@ pub fn route<'a>(resources: &'a [Resource], raw_path: &str) -> Option<Matched<'a
             }
         }
     }
-    Some(Matched { resource, path_parameters })
+    Some(Matched {
+        resource,
+        path_parameters,
+    })
 }
 
 #[cfg(test)]
@@ -100,9 +107,18 @@ paths:
     #[test]
     fn literal_beats_param_beats_greedy() {
         let api = api();
-        assert_eq!(route(&api.resources, "/v1/jobs/mine").map(|m| m.resource.path.as_str()), Some("/v1/jobs/mine"));
-        assert_eq!(route(&api.resources, "/v1/jobs/42").map(|m| m.resource.path.as_str()), Some("/v1/jobs/{id}"));
-        assert_eq!(route(&api.resources, "/v1/jobs/42/x").map(|m| m.resource.path.as_str()), Some("/v1/{proxy+}"));
+        assert_eq!(
+            route(&api.resources, "/v1/jobs/mine").map(|m| m.resource.path.as_str()),
+            Some("/v1/jobs/mine")
+        );
+        assert_eq!(
+            route(&api.resources, "/v1/jobs/42").map(|m| m.resource.path.as_str()),
+            Some("/v1/jobs/{id}")
+        );
+        assert_eq!(
+            route(&api.resources, "/v1/jobs/42/x").map(|m| m.resource.path.as_str()),
+            Some("/v1/{proxy+}")
+        );
     }
 
     #[test]
@@ -111,7 +127,8 @@ paths:
         let m = route(&api.resources, "/v1/services/web/a/b%20c/d").expect("matches");
         assert_eq!(m.path_parameters["service"], "web");
         assert_eq!(m.path_parameters["proxy"], "a/b c/d");
-        let shorter = route(&api.resources, "/v1/services/web").expect("matches the wider greedy route");
+        let shorter =
+            route(&api.resources, "/v1/services/web").expect("matches the wider greedy route");
         assert_eq!(shorter.resource.path, "/v1/{proxy+}");
         assert!(route(&api.resources, "/v2/x").is_none());
     }

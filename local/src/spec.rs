@@ -15,8 +15,13 @@ pub const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("cannot read the OpenAPI file {path}: {source}; set OPENAPI_FILE to the contract (api/openapi.yaml)")]
-    Read { path: String, source: std::io::Error },
+    #[error(
+        "cannot read the OpenAPI file {path}: {source}; set OPENAPI_FILE to the contract (api/openapi.yaml)"
+    )]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the OpenAPI document is not valid YAML: {0}")]
     Yaml(#[from] serde_norway::Error),
     #[error("the OpenAPI document is invalid at {at}: {reason}")]
@@ -24,7 +29,10 @@ pub enum SpecError {
 }
 
 fn invalid(at: impl Into<String>, reason: impl Into<String>) -> SpecError {
-    SpecError::Invalid { at: at.into(), reason: reason.into() }
+    SpecError::Invalid {
+        at: at.into(),
+        reason: reason.into(),
+    }
 }
 
 /// One segment of a resource path template.
@@ -76,7 +84,9 @@ pub struct Cors {
 
 impl Cors {
     pub fn allows(&self, origin: &str) -> bool {
-        self.allow_origins.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+        self.allow_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
     }
 }
 
@@ -93,8 +103,10 @@ pub struct Api {
 impl Api {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Api, SpecError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SpecError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Api::from_yaml_str(&text)
     }
 
@@ -113,14 +125,21 @@ impl Api {
             .and_then(Yaml::as_mapping)
             .ok_or_else(|| invalid("paths", "a mapping of resource paths is required"))?;
         for (key, item) in paths {
-            let path = key.as_str().ok_or_else(|| invalid("paths", "resource paths must be strings"))?;
+            let path = key
+                .as_str()
+                .ok_or_else(|| invalid("paths", "resource paths must be strings"))?;
             let segments = parse_template(path)?;
             let mut methods = BTreeMap::new();
             let Some(item) = item.as_mapping() else {
-                return Err(invalid(format!("paths.{path}"), "must be a mapping of methods"));
+                return Err(invalid(
+                    format!("paths.{path}"),
+                    "must be a mapping of methods",
+                ));
             };
             for (method, op) in item {
-                let Some(method) = method.as_str() else { continue };
+                let Some(method) = method.as_str() else {
+                    continue;
+                };
                 let name = if method == "x-amazon-apigateway-any-method" {
                     "ANY".to_owned()
                 } else if METHODS.contains(&method.to_ascii_uppercase().as_str()) {
@@ -131,16 +150,31 @@ impl Api {
                 let at = format!("paths.{path}.{method}");
                 methods.insert(name, parse_operation(op, &at, default_security)?);
             }
-            resources.push(Resource { path: path.to_owned(), segments, methods });
+            resources.push(Resource {
+                path: path.to_owned(),
+                segments,
+                methods,
+            });
         }
-        Ok(Api { resources, cors, binary_media_types, authorizer })
+        Ok(Api {
+            resources,
+            cors,
+            binary_media_types,
+            authorizer,
+        })
     }
 
     /// Whether a payload of this content type is binary for API Gateway
     /// (`x-amazon-apigateway-binary-media-types`, `*` wildcards allowed).
     pub fn is_binary(&self, content_type: Option<&str>) -> bool {
         let ct = content_type
-            .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|c| {
+                c.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default();
         self.binary_media_types.iter().any(|pattern| {
             let pattern = pattern.to_ascii_lowercase();
@@ -154,7 +188,8 @@ impl Api {
 
 fn non_empty_security(v: &Yaml) -> bool {
     v.as_sequence().is_some_and(|s| {
-        s.iter().any(|req| req.as_mapping().is_some_and(|m| !m.is_empty()))
+        s.iter()
+            .any(|req| req.as_mapping().is_some_and(|m| !m.is_empty()))
     })
 }
 
@@ -165,7 +200,12 @@ fn parse_operation(op: &Yaml, at: &str, default_security: bool) -> Result<Operat
     let uri = integration
         .get("uri")
         .and_then(Yaml::as_str)
-        .ok_or_else(|| invalid(format!("{at}.x-amazon-apigateway-integration"), "uri is missing"))?;
+        .ok_or_else(|| {
+            invalid(
+                format!("{at}.x-amazon-apigateway-integration"),
+                "uri is missing",
+            )
+        })?;
     let function = function_from_uri(uri).ok_or_else(|| {
         invalid(
             format!("{at}.x-amazon-apigateway-integration.uri"),
@@ -174,43 +214,64 @@ fn parse_operation(op: &Yaml, at: &str, default_security: bool) -> Result<Operat
     })?;
     let timeout = match integration.get("timeoutInMillis") {
         None => DEFAULT_TIMEOUT,
-        Some(v) => Duration::from_millis(v.as_u64().filter(|ms| (50..=29_000).contains(ms)).ok_or_else(
-            || invalid(format!("{at}.x-amazon-apigateway-integration.timeoutInMillis"), "must be 50..=29000"),
-        )?),
+        Some(v) => Duration::from_millis(
+            v.as_u64()
+                .filter(|ms| (50..=29_000).contains(ms))
+                .ok_or_else(|| {
+                    invalid(
+                        format!("{at}.x-amazon-apigateway-integration.timeoutInMillis"),
+                        "must be 50..=29000",
+                    )
+                })?,
+        ),
     };
     let secured = match op.get("security") {
         Some(v) => non_empty_security(v),
         None => default_security,
     };
     Ok(Operation {
-        operation_id: op.get("operationId").and_then(Yaml::as_str).map(str::to_owned),
+        operation_id: op
+            .get("operationId")
+            .and_then(Yaml::as_str)
+            .map(str::to_owned),
         function,
         secured,
-        scope: op.get("x-portcullis-scope").and_then(Yaml::as_str).map(str::to_owned),
+        scope: op
+            .get("x-portcullis-scope")
+            .and_then(Yaml::as_str)
+            .map(str::to_owned),
         timeout,
     })
 }
 
 /// `arn:...:functions/${keys_function_arn}/invocations` → `keys`.
 pub fn function_from_uri(uri: &str) -> Option<String> {
-    let start = uri.find("${")? + 2;
-    let rest = &uri[start..];
-    let end = rest.find('}')?;
-    let name = rest[..end].strip_suffix("_function_arn")?;
+    let end = uri.find("_function_arn}")?;
+    let start = uri[..end].rfind("${")? + 2;
+    let name = &uri[start..end];
     (!name.is_empty()).then(|| name.replace('_', "-"))
 }
 
 fn authorizer_function(doc: &Yaml) -> Result<Option<String>, SpecError> {
-    let Some(schemes) = doc.get("components").and_then(|c| c.get("securitySchemes")).and_then(Yaml::as_mapping)
+    let Some(schemes) = doc
+        .get("components")
+        .and_then(|c| c.get("securitySchemes"))
+        .and_then(Yaml::as_mapping)
     else {
         return Ok(None);
     };
     for (name, scheme) in schemes {
-        if let Some(uri) = scheme.get("x-amazon-apigateway-authorizer").and_then(|a| a.get("authorizerUri")) {
+        if let Some(uri) = scheme
+            .get("x-amazon-apigateway-authorizer")
+            .and_then(|a| a.get("authorizerUri"))
+        {
             let uri = uri.as_str().unwrap_or_default();
             return function_from_uri(uri).map(Some).ok_or_else(|| {
                 invalid(
-                    format!("components.securitySchemes.{}", name.as_str().unwrap_or("?")),
+                    format!(
+                        "components.securitySchemes.{}",
+                        name.as_str().unwrap_or("?")
+                    ),
                     "authorizerUri must name ${<function>_function_arn}",
                 )
             });
@@ -223,7 +284,11 @@ fn strings(v: &Yaml, at: &str) -> Result<Vec<String>, SpecError> {
     v.as_sequence()
         .ok_or_else(|| invalid(at, "must be a list of strings"))?
         .iter()
-        .map(|s| s.as_str().map(str::to_owned).ok_or_else(|| invalid(at, "must be a list of strings")))
+        .map(|s| {
+            s.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| invalid(at, "must be a list of strings"))
+        })
         .collect()
 }
 
@@ -245,7 +310,10 @@ fn parse_cors(v: &Yaml) -> Result<Cors, SpecError> {
 
 fn parse_template(path: &str) -> Result<Vec<Segment>, SpecError> {
     if !path.starts_with('/') {
-        return Err(invalid(format!("paths.{path}"), "resource paths start with /"));
+        return Err(invalid(
+            format!("paths.{path}"),
+            "resource paths start with /",
+        ));
     }
     let parts: Vec<&str> = path.split('/').skip(1).filter(|s| !s.is_empty()).collect();
     let mut segments = Vec::with_capacity(parts.len());
@@ -253,7 +321,10 @@ fn parse_template(path: &str) -> Result<Vec<Segment>, SpecError> {
         let seg = if let Some(inner) = part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
             if let Some(name) = inner.strip_suffix('+') {
                 if i + 1 != parts.len() {
-                    return Err(invalid(format!("paths.{path}"), "a greedy {name+} parameter must be last"));
+                    return Err(invalid(
+                        format!("paths.{path}"),
+                        "a greedy {name+} parameter must be last",
+                    ));
                 }
                 Segment::Greedy(name.to_owned())
             } else {
@@ -275,14 +346,22 @@ mod tests {
     fn function_name_comes_from_the_uri_placeholder() {
         let uri = "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${task_events_function_arn}/invocations";
         assert_eq!(function_from_uri(uri).as_deref(), Some("task-events"));
-        assert_eq!(function_from_uri("arn:aws:lambda:us-east-1:1:function:x"), None);
+        assert_eq!(
+            function_from_uri("arn:aws:lambda:us-east-1:1:function:x"),
+            None
+        );
     }
 
     #[test]
     fn the_project_contract_loads() {
-        let api = Api::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../api/openapi.yaml")).expect("contract loads");
+        let api = Api::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../api/openapi.yaml"))
+            .expect("contract loads");
         assert_eq!(api.authorizer.as_deref(), Some("authorizer"));
-        let health = api.resources.iter().find(|r| r.path == "/v1/health").expect("health route");
+        let health = api
+            .resources
+            .iter()
+            .find(|r| r.path == "/v1/health")
+            .expect("health route");
         assert!(!health.methods["GET"].secured);
         assert!(api.cors.is_some());
     }

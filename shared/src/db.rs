@@ -633,7 +633,7 @@ enum Refresher {
         database: Option<String>,
     },
     Iam {
-        sdk: SdkConfig,
+        sdk: Box<SdkConfig>,
         host: String,
         port: u16,
         user: String,
@@ -828,7 +828,7 @@ impl Database {
                 user,
                 database,
             } => Some(Refresher::Iam {
-                sdk: sdk.ok_or_else(needs_sdk)?.clone(),
+                sdk: Box::new(sdk.ok_or_else(needs_sdk)?.clone()),
                 host: host.clone(),
                 port: *port,
                 user: user.clone(),
@@ -1052,7 +1052,7 @@ async fn renew_if_due(inner: &Inner) -> Result<(), DbError> {
 fn spawn_iam_renewal(inner: Weak<Inner>, every: Duration) {
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(every.max(Duration::from_secs(60))).await;
             let Some(inner) = inner.upgrade() else { break };
             if let Err(e) = renew_if_due(&inner).await {
                 tracing::error!(error = %e, "cannot renew the RDS IAM auth token");
@@ -1346,7 +1346,7 @@ mod tests {
             (r#"{"password":"hunter2"}"#, "username"),
             (r#"{"username":"app"}"#, "password"),
             (r#"{"username":"app","password":""}"#, "password"),
-            (r#"{"username":"app","password":12345}"#, "password"),
+            (r#"{"username":"app","password":987654}"#, "password"),
             (
                 r#"{"username":"app","password":"hunter2","port":"hunter2"}"#,
                 "port",
@@ -1366,7 +1366,7 @@ mod tests {
             let msg = err.to_string();
             assert!(matches!(err, DbError::SecretFormat { .. }), "{msg}");
             assert!(msg.contains(needle) && msg.contains(ARN), "{msg}");
-            assert!(!msg.contains("hunter2") && !msg.contains("12345"), "{msg}");
+            assert!(!msg.contains("hunter2") && !msg.contains("987654"), "{msg}");
         }
     }
 
@@ -1424,5 +1424,63 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, DbError::IamToken { .. }), "{err}");
         assert!(err.to_string().contains("credentials"), "{err}");
+    }
+
+    fn static_sdk() -> SdkConfig {
+        SdkConfig::builder()
+            .region(aws_types::region::Region::new("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "AKIDTEST", "secret", None, None, "test",
+                    ),
+                ),
+            )
+            .time_source(aws_smithy_async_time())
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    async fn iam_database(renew_after: Duration) -> Database {
+        // Nothing listens on port 1: connecting fails fast with a timeout,
+        // which is not an authentication failure, so only renewals count.
+        let mut config = DbConfig::from_env(&env(&[
+            ("DB_IAM_AUTH", "true"),
+            ("DB_HOST", "127.0.0.1"),
+            ("DB_PORT", "1"),
+            ("DB_USER", "app"),
+            ("DB_NAME", "portcullis"),
+            ("DB_ACQUIRE_TIMEOUT_MS", "100"),
+        ]))
+        .unwrap();
+        config.iam_renew_after = renew_after;
+        Database::connect(config, Some(&static_sdk()))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn iam_token_is_renewed_once_it_is_due() {
+        let db = iam_database(Duration::ZERO).await;
+        assert_eq!(db.source_kind(), "iam");
+        assert!(matches!(db.ping().await, Err(DbError::Timeout)));
+        assert_eq!(db.refresh_count(), 1);
+        assert!(matches!(db.acquire().await, Err(DbError::Timeout)));
+        assert_eq!(db.refresh_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn fresh_iam_token_is_reused() {
+        let db = iam_database(IAM_TOKEN_RENEW_AFTER).await;
+        assert!(matches!(db.ping().await, Err(DbError::Timeout)));
+        assert!(matches!(db.begin().await, Err(DbError::Timeout)));
+        assert_eq!(db.refresh_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn secret_source_without_an_sdk_configuration_is_refused() {
+        let config = DbConfig::from_env(&env(&[("DB_SECRET_ARN", ARN), ("DB_HOST", "h")])).unwrap();
+        let err = Database::connect(config, None).await.unwrap_err();
+        assert!(matches!(err, DbError::Config(_)), "{err}");
     }
 }

@@ -58,14 +58,23 @@ pub enum IdentityError {
     #[error("identity header {0} is missing")]
     Missing(&'static str),
     #[error("identity header {header} is malformed: {reason}")]
-    Malformed { header: &'static str, reason: String },
-    #[error("the identity timestamp is {skew_secs} s away from now; the limit is {max_secs} s (stale or replayed request, or clocks out of sync)")]
+    Malformed {
+        header: &'static str,
+        reason: String,
+    },
+    #[error(
+        "the identity timestamp is {skew_secs} s away from now; the limit is {max_secs} s (stale or replayed request, or clocks out of sync)"
+    )]
     Stale { skew_secs: u64, max_secs: u64 },
-    #[error("the identity signature does not match (tampered headers, another endpoint, or an unknown key)")]
+    #[error(
+        "the identity signature does not match (tampered headers, another endpoint, or an unknown key)"
+    )]
     BadSignature,
     #[error("identity value for {field} cannot be sent as a header: {reason}")]
     Unsendable { field: &'static str, reason: String },
-    #[error("the identity signing key is invalid: {0}; expected base64 of at least 32 random bytes (e.g. `openssl rand -base64 32`)")]
+    #[error(
+        "the identity signing key is invalid: {0}; expected base64 of at least 32 random bytes (e.g. `openssl rand -base64 32`)"
+    )]
     BadKey(String),
 }
 
@@ -102,7 +111,8 @@ impl SigningKey {
 
     fn mac(&self) -> HmacSha256 {
         // Infallible: HMAC accepts keys of any length.
-        <HmacSha256 as Mac>::new_from_slice(self.0.expose_secret()).expect("HMAC takes keys of any length")
+        <HmacSha256 as Mac>::new_from_slice(self.0.expose_secret())
+            .expect("HMAC takes keys of any length")
     }
 }
 
@@ -171,7 +181,11 @@ pub fn sign(
     timestamp: i64,
     key: &SigningKey,
 ) -> Result<HeaderMap, IdentityError> {
-    if identity.scopes.iter().any(|s| s.is_empty() || s.contains(char::is_whitespace)) {
+    if identity
+        .scopes
+        .iter()
+        .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+    {
         return Err(IdentityError::Unsendable {
             field: "scopes",
             reason: "a scope is empty or holds whitespace".to_owned(),
@@ -179,18 +193,33 @@ pub fn sign(
     }
     let scopes = identity.scopes.join(" ");
     let mut headers = HeaderMap::with_capacity(6);
-    headers.insert(HeaderName::from_static(PRINCIPAL), header_value("principal", &identity.principal)?);
+    headers.insert(
+        HeaderName::from_static(PRINCIPAL),
+        header_value("principal", &identity.principal)?,
+    );
     headers.insert(
         HeaderName::from_static(PRINCIPAL_TYPE),
         header_value("principal_type", &identity.principal_type)?,
     );
-    headers.insert(HeaderName::from_static(TENANT), header_value("tenant", &identity.tenant)?);
-    headers.insert(HeaderName::from_static(SCOPES), header_value("scopes", &scopes)?);
-    headers.insert(HeaderName::from_static(TIMESTAMP), HeaderValue::from(timestamp));
+    headers.insert(
+        HeaderName::from_static(TENANT),
+        header_value("tenant", &identity.tenant)?,
+    );
+    headers.insert(
+        HeaderName::from_static(SCOPES),
+        header_value("scopes", &scopes)?,
+    );
+    headers.insert(
+        HeaderName::from_static(TIMESTAMP),
+        HeaderValue::from(timestamp),
+    );
     let mut mac = key.mac();
     mac.update(canonical(method, target, identity, &scopes, timestamp).as_bytes());
     let sig = format!("{VERSION}={}", hex(&mac.finalize().into_bytes()));
-    headers.insert(HeaderName::from_static(SIGNATURE), header_value("signature", &sig)?);
+    headers.insert(
+        HeaderName::from_static(SIGNATURE),
+        header_value("signature", &sig)?,
+    );
     Ok(headers)
 }
 
@@ -255,7 +284,11 @@ pub fn verify(
         principal: principal.to_owned(),
         principal_type: principal_type.to_owned(),
         tenant: tenant.to_owned(),
-        scopes: scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        scopes: scopes
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
     };
     let text = canonical(method, target, &identity, scopes, timestamp);
     // Check every key (no early exit) so timing says nothing about which matched.
@@ -279,7 +312,8 @@ pub fn verify(
 
 /// True for a header name the proxy must never pass from a client.
 pub fn is_identity_header(name: &str) -> bool {
-    name.len() >= HEADER_PREFIX.len() && name[..HEADER_PREFIX.len()].eq_ignore_ascii_case(HEADER_PREFIX)
+    name.len() >= HEADER_PREFIX.len()
+        && name[..HEADER_PREFIX.len()].eq_ignore_ascii_case(HEADER_PREFIX)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -335,7 +369,15 @@ mod tests {
 
     #[test]
     fn signed_headers_verify_and_return_the_identity() {
-        let v = verify(&signed(), &Method::POST, "/items?a=1&a=2", NOW + 5, &[key(1)], DEFAULT_MAX_SKEW).unwrap();
+        let v = verify(
+            &signed(),
+            &Method::POST,
+            "/items?a=1&a=2",
+            NOW + 5,
+            &[key(1)],
+            DEFAULT_MAX_SKEW,
+        )
+        .unwrap();
         assert_eq!(v.principal, "key_abc");
         assert_eq!(v.tenant, "acme");
         assert_eq!(v.scopes, vec!["services:sample", "jobs:read"]);
@@ -347,16 +389,35 @@ mod tests {
     fn tampered_tenant_is_rejected() {
         let mut h = signed();
         h.insert(TENANT, HeaderValue::from_static("other"));
-        let e = verify(&h, &Method::POST, "/items?a=1&a=2", NOW, &[key(1)], DEFAULT_MAX_SKEW).unwrap_err();
+        let e = verify(
+            &h,
+            &Method::POST,
+            "/items?a=1&a=2",
+            NOW,
+            &[key(1)],
+            DEFAULT_MAX_SKEW,
+        )
+        .unwrap_err();
         assert_eq!(e, IdentityError::BadSignature);
     }
 
     #[test]
     fn tampered_scopes_are_rejected() {
         let mut h = signed();
-        h.insert(SCOPES, HeaderValue::from_static("services:sample jobs:read keys:admin"));
+        h.insert(
+            SCOPES,
+            HeaderValue::from_static("services:sample jobs:read keys:admin"),
+        );
         assert_eq!(
-            verify(&h, &Method::POST, "/items?a=1&a=2", NOW, &[key(1)], DEFAULT_MAX_SKEW).unwrap_err(),
+            verify(
+                &h,
+                &Method::POST,
+                "/items?a=1&a=2",
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            )
+            .unwrap_err(),
             IdentityError::BadSignature
         );
     }
@@ -364,7 +425,11 @@ mod tests {
     #[test]
     fn signature_cannot_be_replayed_to_another_method_or_path() {
         let h = signed();
-        for (m, t) in [(Method::DELETE, "/items?a=1&a=2"), (Method::POST, "/admin?a=1&a=2"), (Method::POST, "/items?a=1")] {
+        for (m, t) in [
+            (Method::DELETE, "/items?a=1&a=2"),
+            (Method::POST, "/admin?a=1&a=2"),
+            (Method::POST, "/items?a=1"),
+        ] {
             assert_eq!(
                 verify(&h, &m, t, NOW, &[key(1)], DEFAULT_MAX_SKEW).unwrap_err(),
                 IdentityError::BadSignature,
@@ -376,8 +441,19 @@ mod tests {
     #[test]
     fn stale_and_future_timestamps_are_rejected() {
         for now in [NOW + 61, NOW - 61] {
-            let e = verify(&signed(), &Method::POST, "/items?a=1&a=2", now, &[key(1)], DEFAULT_MAX_SKEW).unwrap_err();
-            assert!(matches!(e, IdentityError::Stale { skew_secs: 61, .. }), "{e:?}");
+            let e = verify(
+                &signed(),
+                &Method::POST,
+                "/items?a=1&a=2",
+                now,
+                &[key(1)],
+                DEFAULT_MAX_SKEW,
+            )
+            .unwrap_err();
+            assert!(
+                matches!(e, IdentityError::Stale { skew_secs: 61, .. }),
+                "{e:?}"
+            );
         }
     }
 
@@ -385,10 +461,28 @@ mod tests {
     fn unknown_key_is_rejected_and_previous_key_is_accepted_during_rotation() {
         let h = signed();
         assert_eq!(
-            verify(&h, &Method::POST, "/items?a=1&a=2", NOW, &[key(2)], DEFAULT_MAX_SKEW).unwrap_err(),
+            verify(
+                &h,
+                &Method::POST,
+                "/items?a=1&a=2",
+                NOW,
+                &[key(2)],
+                DEFAULT_MAX_SKEW
+            )
+            .unwrap_err(),
             IdentityError::BadSignature
         );
-        assert!(verify(&h, &Method::POST, "/items?a=1&a=2", NOW, &[key(2), key(1)], DEFAULT_MAX_SKEW).is_ok());
+        assert!(
+            verify(
+                &h,
+                &Method::POST,
+                "/items?a=1&a=2",
+                NOW,
+                &[key(2), key(1)],
+                DEFAULT_MAX_SKEW
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -396,7 +490,15 @@ mod tests {
         let mut h = signed();
         h.remove(SIGNATURE);
         assert_eq!(
-            verify(&h, &Method::POST, "/items?a=1&a=2", NOW, &[key(1)], DEFAULT_MAX_SKEW).unwrap_err(),
+            verify(
+                &h,
+                &Method::POST,
+                "/items?a=1&a=2",
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            )
+            .unwrap_err(),
             IdentityError::Missing(SIGNATURE)
         );
     }
@@ -406,20 +508,47 @@ mod tests {
         let mut h = signed();
         h.append(TENANT, HeaderValue::from_static("acme"));
         assert!(matches!(
-            verify(&h, &Method::POST, "/items?a=1&a=2", NOW, &[key(1)], DEFAULT_MAX_SKEW),
+            verify(
+                &h,
+                &Method::POST,
+                "/items?a=1&a=2",
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            ),
             Err(IdentityError::Malformed { header: TENANT, .. })
         ));
         let mut h = signed();
         h.insert(SIGNATURE, HeaderValue::from_static("v1=zz"));
         assert!(matches!(
-            verify(&h, &Method::POST, "/items?a=1&a=2", NOW, &[key(1)], DEFAULT_MAX_SKEW),
-            Err(IdentityError::Malformed { header: SIGNATURE, .. })
+            verify(
+                &h,
+                &Method::POST,
+                "/items?a=1&a=2",
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            ),
+            Err(IdentityError::Malformed {
+                header: SIGNATURE,
+                ..
+            })
         ));
         let mut h = signed();
         h.insert(TIMESTAMP, HeaderValue::from_static("yesterday"));
         assert!(matches!(
-            verify(&h, &Method::POST, "/items?a=1&a=2", NOW, &[key(1)], DEFAULT_MAX_SKEW),
-            Err(IdentityError::Malformed { header: TIMESTAMP, .. })
+            verify(
+                &h,
+                &Method::POST,
+                "/items?a=1&a=2",
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            ),
+            Err(IdentityError::Malformed {
+                header: TIMESTAMP,
+                ..
+            })
         ));
     }
 
@@ -429,7 +558,10 @@ mod tests {
         id.tenant = "ac\nme".into();
         assert!(matches!(
             sign(&id, &Method::GET, "/", NOW, &key(1)),
-            Err(IdentityError::Unsendable { field: "tenant", .. })
+            Err(IdentityError::Unsendable {
+                field: "tenant",
+                ..
+            })
         ));
         let mut id = alice();
         id.scopes = vec!["a b".into()];

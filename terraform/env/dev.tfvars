@@ -10,8 +10,12 @@ db_multi_az              = false
 db_backup_retention_days = 1
 db_deletion_protection   = false
 db_enable_proxy          = false
+# "secret" until the migrate function creates the IAM-auth app role
+# (docs/terraform.md, "Prerequisite for IAM database auth"); then drop it.
+db_auth_mode = "secret"
 
 alb_deletion_protection     = false
+ecr_force_delete            = true
 cognito_deletion_protection = false
 
 log_retention_days = 30

@@ -85,7 +85,11 @@ paths:
 "#;
 
 /// Echoes the event it received as the JSON response body.
-fn echo() -> Arc<RawFunction<impl Fn(Value, lambda_runtime::Context) -> std::future::Ready<local::InvokeResult> + Send + Sync>> {
+fn echo() -> Arc<
+    RawFunction<
+        impl Fn(Value, lambda_runtime::Context) -> std::future::Ready<local::InvokeResult> + Send + Sync,
+    >,
+> {
     Arc::new(RawFunction(|event: Value, _ctx| {
         std::future::ready(Ok(json!({
             "statusCode": 200,
@@ -102,7 +106,10 @@ struct BinaryState {
 }
 
 /// A `lambda_http` handler: answers the state's prefix followed by the request body, as binary.
-async fn binary_echo(state: &BinaryState, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+async fn binary_echo(
+    state: &BinaryState,
+    req: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let mut out = state.prefix.clone();
     out.extend_from_slice(req.body().as_ref());
     Ok(Response::builder()
@@ -119,7 +126,11 @@ async fn gatekeeper(
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,
 ) -> Result<Value, lambda_runtime::Error> {
     let method_arn = event.method_arn.clone().unwrap_or_default();
-    let credential = event.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let credential = event
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let allow_things = json!({"Effect": "Allow", "Action": "execute-api:Invoke",
         "Resource": "arn:aws:execute-api:*:*:*/*/GET/v1/things/*"});
     let statements = match credential {
@@ -128,11 +139,18 @@ async fn gatekeeper(
             "Resource": ["arn:aws:execute-api:*:*:*/*/GET/v1/things/secret"]}]),
         "post-only" => json!([{"Effect": "Allow", "Action": "execute-api:Invoke",
             "Resource": "arn:aws:execute-api:*:*:*/*/POST/*"}]),
+        "metered" => json!([allow_things]),
         "broken" => return Err("database unreachable".into()),
         _ => return Err("Unauthorized".into()),
     };
+    let usage_key = if credential == "metered" {
+        Value::from("plan-key")
+    } else {
+        Value::Null
+    };
     Ok(json!({
         "principalId": "user-1",
+        "usageIdentifierKey": usage_key,
         "policyDocument": { "Version": "2012-10-17", "Statement": statements },
         "context": { "tenant": "acme", "count": 3, "admin": true, "method_arn": method_arn,
                      "event_type": event.type_ },
@@ -142,8 +160,21 @@ async fn gatekeeper(
 async fn test_gateway() -> RunningGateway {
     let mut gateway = Gateway::new(Api::from_yaml_str(SPEC).expect("test spec loads"));
     gateway.register("echo", echo());
-    gateway.http("binary", Arc::new(BinaryState { prefix: vec![0xff, 0x00] }), binary_echo);
+    gateway.http(
+        "binary",
+        Arc::new(BinaryState {
+            prefix: vec![0xff, 0x00],
+        }),
+        binary_echo,
+    );
     gateway.authorizer(Arc::new(GateState), gatekeeper);
+    gateway.throttle(
+        "plan-key",
+        local::Throttle {
+            rate_per_second: 0.0001,
+            burst: 2,
+        },
+    );
     gateway.register(
         "slow",
         Arc::new(RawFunction(|_event: Value, _ctx| async {
@@ -153,17 +184,26 @@ async fn test_gateway() -> RunningGateway {
     );
     gateway.register(
         "broken",
-        Arc::new(RawFunction(|_event: Value, _ctx| async { Err("handler panicked".into()) })),
+        Arc::new(RawFunction(|_event: Value, _ctx| async {
+            Err("handler panicked".into())
+        })),
     );
     gateway.register(
         "malformed",
-        Arc::new(RawFunction(|_event: Value, _ctx| async { Ok(json!({ "body": "no status" })) })),
+        Arc::new(RawFunction(|_event: Value, _ctx| async {
+            Ok(json!({ "body": "no status" }))
+        })),
     );
     start_gateway(gateway).await
 }
 
 async fn get(gw: &RunningGateway, path: &str) -> reqwest::Response {
-    client().get(gw.at(path)).header("user-agent", "e2e-test").send().await.expect("request reaches the gateway")
+    client()
+        .get(gw.at(path))
+        .header("user-agent", "e2e-test")
+        .send()
+        .await
+        .expect("request reaches the gateway")
 }
 
 async fn json_of(resp: reqwest::Response) -> Value {
@@ -172,7 +212,9 @@ async fn json_of(resp: reqwest::Response) -> Value {
 }
 
 fn has_request_id(resp: &reqwest::Response) -> bool {
-    resp.headers().get("x-amzn-requestid").is_some_and(|v| !v.is_empty())
+    resp.headers()
+        .get("x-amzn-requestid")
+        .is_some_and(|v| !v.is_empty())
 }
 
 /// Same keys at every object level; same JSON type wherever both are non-null.
@@ -222,7 +264,11 @@ async fn literal_route_beats_parameter_route() {
 #[tokio::test]
 async fn greedy_proxy_route_takes_the_rest_of_the_path_decoded() {
     let gw = test_gateway().await;
-    let resp = client().delete(gw.at("/v1/files/a/b%2Fc/d%20e.txt")).send().await.expect("request");
+    let resp = client()
+        .delete(gw.at("/v1/files/a/b%2Fc/d%20e.txt"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 200);
     let event = json_of(resp).await;
     assert_eq!(event["resource"], "/v1/files/{proxy+}");
@@ -254,16 +300,36 @@ async fn proxy_event_has_the_shape_of_a_recorded_api_gateway_event() {
     assert_eq!(resp.status(), 200);
     let event = json_of(resp).await;
     assert_same_shape("event", &event, &fixture("apigw-rest-proxy-event.json"));
-    assert_eq!(event["multiValueHeaders"]["header2"], json!(["value1", "value2"]));
+    assert_eq!(
+        event["multiValueHeaders"]["header2"],
+        json!(["value1", "value2"])
+    );
     assert_eq!(event["headers"]["header2"], "value2");
-    assert_eq!(event["queryStringParameters"], json!({"parameter1": "value2", "parameter2": "value"}));
-    assert_eq!(event["multiValueQueryStringParameters"]["parameter1"], json!(["value1", "value2"]));
+    assert_eq!(
+        event["queryStringParameters"],
+        json!({"parameter1": "value2", "parameter2": "value"})
+    );
+    assert_eq!(
+        event["multiValueQueryStringParameters"]["parameter1"],
+        json!(["value1", "value2"])
+    );
     assert_eq!(event["requestContext"]["path"], "/local/v1/things/42");
     assert_eq!(event["requestContext"]["identity"]["sourceIp"], "127.0.0.1");
-    assert!(uuid::Uuid::parse_str(event["requestContext"]["requestId"].as_str().unwrap_or_default()).is_ok());
+    assert!(
+        uuid::Uuid::parse_str(
+            event["requestContext"]["requestId"]
+                .as_str()
+                .unwrap_or_default()
+        )
+        .is_ok()
+    );
     // The event is what lambda_http's own types accept.
-    let parsed: ApiGatewayProxyRequest = serde_json::from_value(event).expect("deserializes as ApiGatewayProxyRequest");
-    assert_eq!(parsed.path_parameters.get("id").map(String::as_str), Some("42"));
+    let parsed: ApiGatewayProxyRequest =
+        serde_json::from_value(event).expect("deserializes as ApiGatewayProxyRequest");
+    assert_eq!(
+        parsed.path_parameters.get("id").map(String::as_str),
+        Some("42")
+    );
 }
 
 #[tokio::test]
@@ -275,7 +341,10 @@ async fn an_event_without_query_or_body_carries_nulls_as_aws_sends() {
     assert_eq!(event["pathParameters"], Value::Null);
     assert_eq!(event["body"], Value::Null);
     assert_eq!(event["isBase64Encoded"], false);
-    assert!(event["requestContext"].get("authorizer").is_none(), "an open route has no authorizer context");
+    assert!(
+        event["requestContext"].get("authorizer").is_none(),
+        "an open route has no authorizer context"
+    );
 }
 
 #[tokio::test]
@@ -288,7 +357,12 @@ async fn a_text_body_is_passed_as_text_and_multi_value_response_headers_are_kept
         .send()
         .await
         .expect("request");
-    let seen: Vec<_> = resp.headers().get_all("x-seen").iter().map(|v| v.to_str().unwrap_or_default().to_owned()).collect();
+    let seen: Vec<_> = resp
+        .headers()
+        .get_all("x-seen")
+        .iter()
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .collect();
     assert_eq!(seen, ["a", "b"]);
     let event = json_of(resp).await;
     assert_eq!(event["body"], r#"{"a":1}"#);
@@ -301,22 +375,38 @@ async fn unknown_route_is_403_missing_authentication_token() {
     let resp = get(&gw, "/v2/nothing/here").await;
     assert_eq!(resp.status(), 403);
     assert!(has_request_id(&resp));
-    assert_eq!(json_of(resp).await, json!({"message": "Missing Authentication Token"}));
+    assert_eq!(
+        json_of(resp).await,
+        json!({"message": "Missing Authentication Token"})
+    );
 }
 
 #[tokio::test]
 async fn undeclared_method_on_a_known_path_is_403_missing_authentication_token() {
     let gw = test_gateway().await;
-    let resp = client().put(gw.at("/v1/things")).body("x").send().await.expect("request");
+    let resp = client()
+        .put(gw.at("/v1/things"))
+        .body("x")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 403);
-    assert_eq!(json_of(resp).await, json!({"message": "Missing Authentication Token"}));
+    assert_eq!(
+        json_of(resp).await,
+        json!({"message": "Missing Authentication Token"})
+    );
 }
 
 #[tokio::test]
 async fn body_over_ten_megabytes_is_413() {
     let gw = test_gateway().await;
     let body = vec![b'x'; local::MAX_BODY_BYTES + 1];
-    let resp = client().post(gw.at("/v1/things")).body(body).send().await.expect("request");
+    let resp = client()
+        .post(gw.at("/v1/things"))
+        .body(body)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 413);
     assert_eq!(json_of(resp).await, json!({"message": "Request Too Long"}));
 }
@@ -325,7 +415,12 @@ async fn body_over_ten_megabytes_is_413() {
 async fn body_of_exactly_ten_megabytes_is_accepted() {
     let gw = test_gateway().await;
     let body = vec![b'x'; local::MAX_BODY_BYTES];
-    let resp = client().post(gw.at("/v1/things")).body(body).send().await.expect("request");
+    let resp = client()
+        .post(gw.at("/v1/things"))
+        .body(body)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 200);
 }
 
@@ -335,7 +430,10 @@ async fn integration_slower_than_its_timeout_is_504() {
     let resp = get(&gw, "/v1/slow").await;
     assert_eq!(resp.status(), 504);
     assert!(has_request_id(&resp));
-    assert_eq!(json_of(resp).await, json!({"message": "Endpoint request timed out"}));
+    assert_eq!(
+        json_of(resp).await,
+        json!({"message": "Endpoint request timed out"})
+    );
 }
 
 #[tokio::test]
@@ -343,7 +441,10 @@ async fn integration_error_is_502() {
     let gw = test_gateway().await;
     let resp = get(&gw, "/v1/broken").await;
     assert_eq!(resp.status(), 502);
-    assert_eq!(json_of(resp).await, json!({"message": "Internal server error"}));
+    assert_eq!(
+        json_of(resp).await,
+        json!({"message": "Internal server error"})
+    );
 }
 
 #[tokio::test]
@@ -351,7 +452,10 @@ async fn malformed_integration_response_is_502() {
     let gw = test_gateway().await;
     let resp = get(&gw, "/v1/malformed").await;
     assert_eq!(resp.status(), 502);
-    assert_eq!(json_of(resp).await, json!({"message": "Internal server error"}));
+    assert_eq!(
+        json_of(resp).await,
+        json!({"message": "Internal server error"})
+    );
 }
 
 #[tokio::test]
@@ -372,7 +476,10 @@ async fn binary_bodies_round_trip_byte_exact_through_a_lambda_http_handler() {
     let mut expected = vec![0xff, 0x00];
     expected.extend_from_slice(&payload);
     assert_eq!(body.len(), expected.len());
-    assert!(body.as_ref() == expected.as_slice(), "binary body changed on the way");
+    assert!(
+        body.as_ref() == expected.as_slice(),
+        "binary body changed on the way"
+    );
 }
 
 #[tokio::test]
@@ -390,8 +497,12 @@ async fn cors_preflight_from_an_allowed_origin_is_answered_by_the_gateway() {
     let h = resp.headers();
     assert_eq!(h["access-control-allow-origin"], ORIGIN);
     assert_eq!(h["access-control-allow-methods"], "GET,POST,OPTIONS");
-    assert_eq!(h["access-control-allow-headers"], "authorization,content-type");
+    assert_eq!(
+        h["access-control-allow-headers"],
+        "authorization,content-type"
+    );
     assert_eq!(h["access-control-max-age"], "600");
+    assert_eq!(h.get_all("vary").iter().count(), 1, "Vary: Origin once");
 }
 
 #[tokio::test]
@@ -411,21 +522,44 @@ async fn cors_preflight_from_a_disallowed_origin_gets_no_cors_headers() {
 #[tokio::test]
 async fn gateway_errors_and_integration_responses_carry_cors_headers_for_allowed_origins() {
     let gw = test_gateway().await;
-    let resp = client().get(gw.at("/v1/unknown")).header("origin", ORIGIN).send().await.expect("request");
+    let resp = client()
+        .get(gw.at("/v1/unknown"))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 403);
     assert_eq!(resp.headers()["access-control-allow-origin"], ORIGIN);
-    let resp = client().get(gw.at("/v1/things")).header("origin", ORIGIN).send().await.expect("request");
+    let resp = client()
+        .get(gw.at("/v1/things"))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["access-control-allow-origin"], ORIGIN);
-    assert_eq!(resp.headers()["access-control-expose-headers"], "x-request-id");
-    let resp = client().get(gw.at("/v1/unknown")).header("origin", "https://evil.example").send().await.expect("request");
+    assert_eq!(
+        resp.headers()["access-control-expose-headers"],
+        "x-request-id"
+    );
+    let resp = client()
+        .get(gw.at("/v1/unknown"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("request");
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
 async fn secured_route_without_an_authorizer_is_401() {
     let gw = start_gateway(project_gateway()).await;
-    let resp = client().get(gw.at("/v1/me")).header("authorization", "Bearer whatever").send().await.expect("request");
+    let resp = client()
+        .get(gw.at("/v1/me"))
+        .header("authorization", "Bearer whatever")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 401);
     assert!(has_request_id(&resp));
     assert_eq!(json_of(resp).await, json!({"message": "Unauthorized"}));
@@ -434,15 +568,27 @@ async fn secured_route_without_an_authorizer_is_401() {
 #[tokio::test]
 async fn project_contract_answers_403_for_unknown_routes() {
     let gw = start_gateway(project_gateway()).await;
-    let resp = client().get(gw.at("/v1/nope")).send().await.expect("request");
+    let resp = client()
+        .get(gw.at("/v1/nope"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 403);
-    assert_eq!(json_of(resp).await, json!({"message": "Missing Authentication Token"}));
+    assert_eq!(
+        json_of(resp).await,
+        json!({"message": "Missing Authentication Token"})
+    );
 }
 
 #[tokio::test]
 async fn wildcard_allow_lets_the_request_through_with_the_context_injected() {
     let gw = test_gateway().await;
-    let resp = client().get(gw.at("/v1/things/42")).header("authorization", "allow").send().await.expect("request");
+    let resp = client()
+        .get(gw.at("/v1/things/42"))
+        .header("authorization", "allow")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 200);
     let event = json_of(resp).await;
     let auth = &event["requestContext"]["authorizer"];
@@ -452,34 +598,60 @@ async fn wildcard_allow_lets_the_request_through_with_the_context_injected() {
     assert_eq!(auth["admin"], "true");
     assert!(auth["integrationLatency"].is_u64());
     assert_eq!(auth["event_type"], "REQUEST");
-    assert_eq!(auth["method_arn"], "arn:aws:execute-api:us-east-1:123456789012:portcullis/local/GET/v1/things/42");
+    assert_eq!(
+        auth["method_arn"],
+        "arn:aws:execute-api:us-east-1:123456789012:portcullis/local/GET/v1/things/42"
+    );
 }
 
 #[tokio::test]
 async fn explicit_deny_wins_over_a_matching_allow() {
     let gw = test_gateway().await;
-    let resp = client().get(gw.at("/v1/things/secret")).header("authorization", "deny").send().await.expect("request");
+    let resp = client()
+        .get(gw.at("/v1/things/secret"))
+        .header("authorization", "deny")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 403);
     assert_eq!(
         json_of(resp).await,
         json!({"Message": "User is not authorized to access this resource with an explicit deny"})
     );
-    let other = client().get(gw.at("/v1/things/7")).header("authorization", "deny").send().await.expect("request");
+    let other = client()
+        .get(gw.at("/v1/things/7"))
+        .header("authorization", "deny")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(other.status(), 200, "the deny names only /v1/things/secret");
 }
 
 #[tokio::test]
 async fn policy_without_a_matching_allow_is_403() {
     let gw = test_gateway().await;
-    let resp = client().get(gw.at("/v1/things/42")).header("authorization", "post-only").send().await.expect("request");
+    let resp = client()
+        .get(gw.at("/v1/things/42"))
+        .header("authorization", "post-only")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 403);
-    assert_eq!(json_of(resp).await, json!({"Message": "User is not authorized to access this resource"}));
+    assert_eq!(
+        json_of(resp).await,
+        json!({"Message": "User is not authorized to access this resource"})
+    );
 }
 
 #[tokio::test]
 async fn authorizer_failing_with_unauthorized_is_401() {
     let gw = test_gateway().await;
-    let resp = client().get(gw.at("/v1/things/42")).header("authorization", "nobody").send().await.expect("request");
+    let resp = client()
+        .get(gw.at("/v1/things/42"))
+        .header("authorization", "nobody")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 401);
     assert_eq!(json_of(resp).await, json!({"message": "Unauthorized"}));
 }
@@ -487,7 +659,12 @@ async fn authorizer_failing_with_unauthorized_is_401() {
 #[tokio::test]
 async fn authorizer_failing_otherwise_is_500_with_a_null_message() {
     let gw = test_gateway().await;
-    let resp = client().get(gw.at("/v1/things/42")).header("authorization", "broken").send().await.expect("request");
+    let resp = client()
+        .get(gw.at("/v1/things/42"))
+        .header("authorization", "broken")
+        .send()
+        .await
+        .expect("request");
     assert_eq!(resp.status(), 500);
     assert_eq!(json_of(resp).await, json!({"message": null}));
 }
@@ -513,19 +690,65 @@ fn authorizer_event_has_the_keys_of_the_recorded_request_authorizer_event() {
     };
     let ours = local::event::authorizer_event(&local::Deployment::default(), &incoming);
     let keys = |v: &Value| -> Vec<String> {
-        let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        let mut k: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
         k.sort();
         k
     };
     assert_eq!(keys(&ours), keys(&recorded));
     for k in keys(&recorded["requestContext"]) {
-        assert!(ours["requestContext"].get(&k).is_some(), "requestContext.{k} is missing");
+        assert!(
+            ours["requestContext"].get(&k).is_some(),
+            "requestContext.{k} is missing"
+        );
     }
     for k in keys(&recorded["requestContext"]["identity"]) {
-        assert!(ours["requestContext"]["identity"].get(&k).is_some(), "identity.{k} is missing");
+        assert!(
+            ours["requestContext"]["identity"].get(&k).is_some(),
+            "identity.{k} is missing"
+        );
     }
     let parsed: ApiGatewayCustomAuthorizerRequestTypeRequest =
         serde_json::from_value(ours).expect("deserializes as the REQUEST authorizer event");
     assert_eq!(parsed.type_.as_deref(), Some("REQUEST"));
-    assert_eq!(parsed.path_parameters.get("id").map(String::as_str), Some("42"));
+    assert_eq!(
+        parsed.path_parameters.get("id").map(String::as_str),
+        Some("42")
+    );
+}
+
+#[tokio::test]
+async fn usage_plan_key_over_its_burst_is_429() {
+    let gw = test_gateway().await;
+    let call = || {
+        client()
+            .get(gw.at("/v1/things/1"))
+            .header("authorization", "metered")
+            .send()
+    };
+    let first = call().await.expect("request");
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        json_of(first).await["requestContext"]["identity"]["apiKey"],
+        "plan-key"
+    );
+    assert_eq!(call().await.expect("request").status(), 200);
+    let third = call().await.expect("request");
+    assert_eq!(third.status(), 429);
+    assert_eq!(
+        json_of(third).await,
+        json!({"message": "Too Many Requests"})
+    );
+    // Callers without a usage plan key are not throttled.
+    for _ in 0..3 {
+        let resp = client()
+            .get(gw.at("/v1/things/1"))
+            .header("authorization", "allow")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 200);
+    }
 }

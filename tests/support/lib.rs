@@ -16,7 +16,8 @@ pub fn openapi_path() -> String {
 /// A fixture from `tests/fixtures/`, parsed as JSON.
 pub fn fixture(name: &str) -> serde_json::Value {
     let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixture {path} is not JSON: {e}"))
 }
 
@@ -56,13 +57,22 @@ impl Drop for RunningGateway {
 
 /// Start `gateway` on a free loopback port.
 pub async fn start_gateway(gateway: Gateway) -> RunningGateway {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port for the gateway");
-    let addr = listener.local_addr().expect("a bound listener has an address");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port for the gateway");
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(gateway.serve(listener, async move {
         let _ = rx.await;
     }));
-    RunningGateway { url: format!("http://{addr}"), addr, shutdown: Some(tx), task: Some(task) }
+    RunningGateway {
+        url: format!("http://{addr}"),
+        addr,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
 }
 
 /// A gateway for the project contract with nothing registered yet.
@@ -95,7 +105,9 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .endpoint_url(endpoint)
         .region(aws_types::region::Region::new(region));
     if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-        loader = loader.credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "e2e"));
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+            "test", "test", None, None, "e2e",
+        ));
     }
     loader.load().await
 }

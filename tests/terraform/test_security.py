@@ -117,10 +117,16 @@ def test_run_task_is_limited_to_job_families_on_the_cluster(root_locals):
     assert all("iam:PassedToService" in str(s.get("conditions")) for s in pass_role)
 
 
-def test_only_the_migrate_function_reads_the_master_secret(root_locals):
+def test_only_the_migrate_function_reads_the_master_secret_in_iam_mode(root_locals):
     functions = val(root_locals, "functions")
     readers = [fn for fn, cfg in functions.items() if "master_user_secret_arn" in str(cfg.get("statements"))]
     assert readers == ["migrate"], readers
+    access = str(val(root_locals, "db_access"))
+    assert "var.db_auth_mode == 'iam'" in access or 'var.db_auth_mode == "iam"' in access, access
+    assert access.index("rds-db:connect") < access.index("master_user_secret_arn"), "iam mode must grant rds-db:connect, not the secret"
+    for fn, cfg in functions.items():
+        if fn != "migrate":
+            assert "local.db_access" in str(cfg.get("statements")), f"{fn} must reach the database through local.db_access"
 
 
 def test_every_lambda_has_its_own_log_group_with_retention(resources):
@@ -150,7 +156,8 @@ def test_functions_are_arm64_al2023_and_traced(resources):
         assert val(fn.body, "architectures") == ["arm64"]
         assert val(fn.body, "handler") == "bootstrap"
         assert [val(t, "mode") for t in sub(fn.body, "tracing_config")] == ["Active"]
-        assert "bootstrap.zip" in str(val(fn.body.get("__locals__", {}), "x", "")) or "zip" in str(val(fn.body, "filename"))
+        assert "local.zip[each.key]" in str(val(fn.body, "filename"))
+        assert '/bootstrap.zip"' in fn.path.read_text(encoding="utf-8"), "the zip cargo lambda writes"
 
 
 def test_every_checkov_skip_gives_its_reason(docs):

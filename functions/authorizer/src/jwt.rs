@@ -266,7 +266,14 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<Keys, String> {
             continue;
         };
         let strip = |b: &[u8]| -> Vec<u8> { b.iter().skip_while(|&&x| x == 0).copied().collect() };
-        let comps = RsaPublicKeyComponents { n: strip(&n), e: strip(&e) };
+        let (n, e) = (strip(&n), strip(&e));
+        // RSA_PKCS1_2048_8192_SHA256 checks the size only when verifying:
+        // refuse weak or absurd keys now, with a log line.
+        if !(256..=1024).contains(&n.len()) {
+            tracing::warn!(kid = %k.kid, bits = n.len() * 8, "JWKS key skipped: modulus not 2048-8192 bits");
+            continue;
+        }
+        let comps = RsaPublicKeyComponents { n, e };
         match comps.to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256) {
             Ok(key) => {
                 out.insert(k.kid, Arc::new(key));
@@ -352,11 +359,10 @@ impl Verifier {
             }
         }
         let token_use = c.token_use.as_deref().ok_or(JwtError::TokenUse)?;
-        let accepted = match (self.cfg.token_use, token_use) {
-            (TokenUse::Access | TokenUse::Any, "access") => true,
-            (TokenUse::Id | TokenUse::Any, "id") => true,
-            _ => false,
-        };
+        let accepted = matches!(
+            (self.cfg.token_use, token_use),
+            (TokenUse::Access | TokenUse::Any, "access") | (TokenUse::Id | TokenUse::Any, "id")
+        );
         if !accepted {
             return Err(JwtError::TokenUse);
         }
@@ -416,4 +422,144 @@ fn claim_error(e: &serde_json::Error) -> JwtError {
         .find(|c| msg.contains(&format!("`{c}`")))
         .unwrap_or("payload");
     JwtError::ClaimType(claim, msg.chars().take(120).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The exact reason for each refusal (the integration tests only see
+    //! "Unauthorized").
+    use super::*;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+    use serde_json::{Value, json};
+    use std::sync::OnceLock;
+
+    const ISS: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_X";
+
+    fn pair() -> &'static RsaKeyPair {
+        static K: OnceLock<RsaKeyPair> = OnceLock::new();
+        K.get_or_init(|| RsaKeyPair::generate(KeySize::Rsa2048).unwrap())
+    }
+
+    fn b64(b: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(b)
+    }
+
+    fn sign(header: &Value, claims: &Value) -> String {
+        let msg = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let mut sig = vec![0u8; pair().public_modulus_len()];
+        pair().sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), msg.as_bytes(), &mut sig).unwrap();
+        format!("{msg}.{}", b64(&sig))
+    }
+
+    fn verifier() -> Verifier {
+        let pk = pair().public_key();
+        let jwks = json!({"keys": [{"kty": "RSA", "kid": "k1", "n": b64(pk.modulus().big_endian_without_leading_zero()), "e": b64(pk.exponent().big_endian_without_leading_zero())}]});
+        Verifier::new(CognitoConfig {
+            issuer: ISS.to_owned(),
+            jwks_url: None,
+            jwks_json: Some(jwks.to_string()),
+            token_use: TokenUse::Access,
+            client_ids: vec!["c1".to_owned()],
+            leeway: Duration::from_secs(30),
+            jwks_timeout: Duration::from_secs(1),
+            jwks_penalty: Duration::from_secs(60),
+            scope_prefix: "portcullis/".to_owned(),
+            group_scopes: HashMap::new(),
+            tenant_claim: "custom:tenant".to_owned(),
+            default_tenant: Some("t".to_owned()),
+        })
+        .unwrap()
+    }
+
+    fn claims() -> Value {
+        let now = now_secs() as i64;
+        json!({"iss": ISS, "sub": "s", "client_id": "c1", "token_use": "access", "exp": now + 60, "iat": now, "scope": "portcullis/jobs.read"})
+    }
+
+    fn with(k: &str, v: Value) -> Value {
+        let mut c = claims();
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v;
+        }
+        c
+    }
+
+    async fn reason(header: Value, claims: Value) -> JwtError {
+        verifier().verify(&sign(&header, &claims)).await.unwrap_err()
+    }
+
+    fn rs256() -> Value {
+        json!({"alg": "RS256", "kid": "k1"})
+    }
+
+    #[tokio::test]
+    async fn a_good_token_verifies() {
+        let t = verifier().verify(&sign(&rs256(), &claims())).await.unwrap();
+        assert_eq!(t.scopes, vec![Scope::jobs_read()]);
+    }
+
+    #[tokio::test]
+    async fn each_refusal_has_its_own_reason() {
+        let now = now_secs();
+        assert_eq!(reason(json!({"alg": "none", "kid": "k1"}), claims()).await, JwtError::Algorithm("none".into()));
+        assert_eq!(reason(json!({"alg": "HS256", "kid": "k1"}), claims()).await, JwtError::Algorithm("HS256".into()));
+        assert_eq!(reason(json!({"alg": "RS256"}), claims()).await, JwtError::MissingKid);
+        assert_eq!(reason(json!({"alg": "RS256", "kid": "k9"}), claims()).await, JwtError::UnknownKid);
+        assert_eq!(reason(json!({"alg": "RS256", "kid": "k1", "crit": ["x"]}), claims()).await, JwtError::Crit);
+        assert_eq!(reason(rs256(), with("exp", Value::Null)).await, JwtError::MissingExp);
+        assert_eq!(reason(rs256(), with("exp", json!(now - 31))).await, JwtError::Expired);
+        assert_eq!(reason(rs256(), with("nbf", json!(now + 31))).await, JwtError::NotYetValid);
+        assert_eq!(reason(rs256(), with("iat", json!(now + 31))).await, JwtError::IssuedInFuture);
+        assert_eq!(reason(rs256(), with("iss", json!("https://x"))).await, JwtError::Issuer);
+        assert_eq!(reason(rs256(), with("iss", Value::Null)).await, JwtError::Issuer);
+        assert_eq!(reason(rs256(), with("token_use", json!("id"))).await, JwtError::TokenUse);
+        assert_eq!(reason(rs256(), with("client_id", json!("c2"))).await, JwtError::Client);
+        assert_eq!(reason(rs256(), with("sub", Value::Null)).await, JwtError::MissingSub);
+    }
+
+    #[tokio::test]
+    async fn numeric_claims_given_as_strings_are_type_errors() {
+        let now = now_secs();
+        for claim in ["exp", "nbf", "iat"] {
+            let r = reason(rs256(), with(claim, json!((now + 60).to_string()))).await;
+            assert!(matches!(r, JwtError::ClaimType(..)), "{claim}: {r:?}");
+        }
+        let r = reason(rs256(), with("exp", json!(1.5e12))).await;
+        assert!(matches!(r, JwtError::ClaimType(..)), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_bad_signature_is_reported_as_such() {
+        let t = sign(&rs256(), &claims());
+        let (head, sig) = t.rsplit_once('.').unwrap();
+        let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        raw[10] ^= 1;
+        let t = format!("{head}.{}", b64(&raw));
+        assert_eq!(verifier().verify(&t).await.unwrap_err(), JwtError::Signature);
+    }
+
+    #[test]
+    fn jwks_documents_keep_only_rs256_signing_keys() {
+        let pk = pair().public_key();
+        let n = b64(pk.modulus().big_endian_without_leading_zero());
+        let e = b64(pk.exponent().big_endian_without_leading_zero());
+        let doc = json!({"keys": [
+            {"kty": "RSA", "kid": "a", "n": n, "e": e, "alg": "RS256", "use": "sig"},
+            {"kty": "RSA", "kid": "b", "n": n, "e": e, "alg": "RS512"},
+            {"kty": "RSA", "kid": "c", "n": n, "e": e, "use": "enc"},
+            {"kty": "EC", "kid": "d", "crv": "P-256", "x": "AA", "y": "AA"},
+            {"kty": "RSA", "kid": "e", "n": "AQAB", "e": e},
+            {"kty": "RSA", "kid": "f", "n": "***", "e": e},
+        ]});
+        let keys = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        let mut kids: Vec<_> = keys.keys().cloned().collect();
+        kids.sort();
+        assert_eq!(kids, vec!["a"]);
+        assert!(parse_jwks(b"{}").is_err());
+        assert!(parse_jwks(b"not json").is_err());
+    }
 }

@@ -8,7 +8,7 @@ use shared::db::{Database, DbError};
 use uuid::Uuid;
 
 /// The row of a presented key, as far as the authorizer needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct KeyRecord {
     pub id: Uuid,
     pub tenant: String,
@@ -54,34 +54,13 @@ pub async fn find(db: &Database, lookup_id: &str) -> Result<Option<KeyRecord>, D
     db.with_retry(|pool| {
         let lookup_id = lookup_id.clone();
         async move {
-            let row: Option<(
-                Uuid,
-                String,
-                Vec<String>,
-                Option<String>,
-                Vec<u8>,
-                Option<DateTime<Utc>>,
-                Option<DateTime<Utc>>,
-                Option<DateTime<Utc>>,
-            )> = sqlx::query_as(
+            sqlx::query_as::<_, KeyRecord>(
                 "select id, tenant, scopes, plan, secret_digest, expires_at, revoked_at, last_used_at \
                  from api_keys where lookup_id = $1",
             )
             .bind(&lookup_id)
             .fetch_optional(&pool)
-            .await?;
-            Ok(row.map(
-                |(id, tenant, scopes, plan, secret_digest, expires_at, revoked_at, last_used_at)| KeyRecord {
-                    id,
-                    tenant,
-                    scopes,
-                    plan,
-                    secret_digest,
-                    expires_at,
-                    revoked_at,
-                    last_used_at,
-                },
-            ))
+            .await
         }
     })
     .await

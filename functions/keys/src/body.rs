@@ -29,25 +29,38 @@ impl CreateKey {
     /// Parse an already size-checked JSON document. `plans` is the set of
     /// usage plans from `platform.yaml`; `now` decides whether an expiry is in
     /// the past.
-    pub fn from_json(value: Value, plans: &[String], now: DateTime<Utc>) -> Result<CreateKey, ApiError> {
+    pub fn from_json(
+        value: Value,
+        plans: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<CreateKey, ApiError> {
         let Value::Object(mut obj) = value else {
-            return Err(ApiError::unprocessable("body", "the body must be a JSON object"));
+            return Err(ApiError::unprocessable(
+                "body",
+                "the body must be a JSON object",
+            ));
         };
         if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(ApiError::unprocessable(
                 unknown.clone(),
-                format!("unknown field {unknown:?}; the accepted fields are {}", FIELDS.join(", ")),
+                format!(
+                    "unknown field {unknown:?}; the accepted fields are {}",
+                    FIELDS.join(", ")
+                ),
             ));
         }
         let name = parse_name(&mut obj)?;
         let scopes = parse_scopes(&mut obj)?;
         let plan = match optional_string(&mut obj, "plan")? {
             None => None,
-            Some(p) if plans.iter().any(|known| *known == p) => Some(p),
+            Some(p) if plans.contains(&p) => Some(p),
             Some(p) => {
                 return Err(ApiError::unprocessable(
                     "plan",
-                    format!("unknown usage plan {p:?}; the plans are: {}", plans.join(", ")),
+                    format!(
+                        "unknown usage plan {p:?}; the plans are: {}",
+                        plans.join(", ")
+                    ),
                 ));
             }
         };
@@ -93,7 +106,9 @@ impl CreateKey {
 
 fn parse_name(obj: &mut Map<String, Value>) -> Result<String, ApiError> {
     let name = match obj.remove("name") {
-        None | Some(Value::Null) => return Err(ApiError::unprocessable("name", "name is required")),
+        None | Some(Value::Null) => {
+            return Err(ApiError::unprocessable("name", "name is required"));
+        }
         Some(Value::String(s)) => s,
         Some(_) => return Err(ApiError::unprocessable("name", "name must be a string")),
     };
@@ -108,7 +123,10 @@ fn parse_name(obj: &mut Map<String, Value>) -> Result<String, ApiError> {
         ));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable("name", "name must not contain control characters"));
+        return Err(ApiError::unprocessable(
+            "name",
+            "name must not contain control characters",
+        ));
     }
     Ok(name)
 }
@@ -116,10 +134,18 @@ fn parse_name(obj: &mut Map<String, Value>) -> Result<String, ApiError> {
 fn parse_scopes(obj: &mut Map<String, Value>) -> Result<Vec<Scope>, ApiError> {
     let items = match obj.remove("scopes") {
         None | Some(Value::Null) => {
-            return Err(ApiError::unprocessable("scopes", "scopes is required (a list of scopes)"));
+            return Err(ApiError::unprocessable(
+                "scopes",
+                "scopes is required (a list of scopes)",
+            ));
         }
         Some(Value::Array(items)) => items,
-        Some(_) => return Err(ApiError::unprocessable("scopes", "scopes must be a list of strings")),
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "scopes",
+                "scopes must be a list of strings",
+            ));
+        }
     };
     if items.is_empty() {
         return Err(ApiError::unprocessable(
@@ -137,13 +163,19 @@ fn parse_scopes(obj: &mut Map<String, Value>) -> Result<Vec<Scope>, ApiError> {
     for (i, item) in items.into_iter().enumerate() {
         let field = format!("scopes[{i}]");
         let Value::String(raw) = item else {
-            return Err(ApiError::unprocessable(field, "each scope must be a string"));
+            return Err(ApiError::unprocessable(
+                field,
+                "each scope must be a string",
+            ));
         };
-        let scope: Scope = raw
-            .parse()
-            .map_err(|e: shared::auth::ScopeError| ApiError::unprocessable(field.clone(), e.to_string()))?;
+        let scope: Scope = raw.parse().map_err(|e: shared::auth::ScopeError| {
+            ApiError::unprocessable(field.clone(), e.to_string())
+        })?;
         if scopes.contains(&scope) {
-            return Err(ApiError::unprocessable(field, format!("scope {raw:?} is listed twice")));
+            return Err(ApiError::unprocessable(
+                field,
+                format!("scope {raw:?} is listed twice"),
+            ));
         }
         scopes.push(scope);
     }
@@ -154,15 +186,17 @@ fn optional_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<S
     match obj.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::unprocessable(field, format!("{field} must be a string"))),
+        Some(_) => Err(ApiError::unprocessable(
+            field,
+            format!("{field} must be a string"),
+        )),
     }
 }
 
 /// Tenants are identifiers: lowercase letters, digits, `-`, `_`, 1..=64.
 pub fn valid_tenant(t: &str) -> bool {
     (1..=64).contains(&t.len())
-        && t
-            .bytes()
+        && t.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
@@ -195,7 +229,10 @@ mod tests {
         assert_eq!(k.name, "ci");
         assert_eq!(k.scopes.len(), 2);
         assert_eq!(k.plan.as_deref(), Some("gold"));
-        assert_eq!(k.expires_at.unwrap().to_rfc3339(), "2998-12-31T22:00:00+00:00");
+        assert_eq!(
+            k.expires_at.unwrap().to_rfc3339(),
+            "2998-12-31T22:00:00+00:00"
+        );
         assert_eq!(k.tenant.as_deref(), Some("acme"));
     }
 
@@ -203,27 +240,77 @@ mod tests {
     fn each_bad_field_is_named() {
         assert_eq!(field_of(parse(json!([]))), "body");
         assert_eq!(field_of(parse(json!({"scopes": ["jobs:read"]}))), "name");
-        assert_eq!(field_of(parse(json!({"name": " ", "scopes": ["jobs:read"]}))), "name");
-        assert_eq!(field_of(parse(json!({"name": 5, "scopes": ["jobs:read"]}))), "name");
-        assert_eq!(field_of(parse(json!({"name": "x".repeat(101), "scopes": ["jobs:read"]}))), "name");
-        assert_eq!(field_of(parse(json!({"name": "a\u{7}b", "scopes": ["jobs:read"]}))), "name");
+        assert_eq!(
+            field_of(parse(json!({"name": " ", "scopes": ["jobs:read"]}))),
+            "name"
+        );
+        assert_eq!(
+            field_of(parse(json!({"name": 5, "scopes": ["jobs:read"]}))),
+            "name"
+        );
+        assert_eq!(
+            field_of(parse(
+                json!({"name": "x".repeat(101), "scopes": ["jobs:read"]})
+            )),
+            "name"
+        );
+        assert_eq!(
+            field_of(parse(json!({"name": "a\u{7}b", "scopes": ["jobs:read"]}))),
+            "name"
+        );
         assert_eq!(field_of(parse(json!({"name": "n"}))), "scopes");
-        assert_eq!(field_of(parse(json!({"name": "n", "scopes": []}))), "scopes");
-        assert_eq!(field_of(parse(json!({"name": "n", "scopes": "jobs:read"}))), "scopes");
-        assert_eq!(field_of(parse(json!({"name": "n", "scopes": ["jobs:read", "root"]}))), "scopes[1]");
-        assert_eq!(field_of(parse(json!({"name": "n", "scopes": [7]}))), "scopes[0]");
-        assert_eq!(field_of(parse(json!({"name": "n", "scopes": ["jobs:read", "jobs:read"]}))), "scopes[1]");
-        assert_eq!(field_of(parse(json!({"name": "n", "scopes": ["jobs:read"], "plan": "platinum"}))), "plan");
         assert_eq!(
-            field_of(parse(json!({"name": "n", "scopes": ["jobs:read"], "expires_at": "2001-01-01T00:00:00Z"}))),
+            field_of(parse(json!({"name": "n", "scopes": []}))),
+            "scopes"
+        );
+        assert_eq!(
+            field_of(parse(json!({"name": "n", "scopes": "jobs:read"}))),
+            "scopes"
+        );
+        assert_eq!(
+            field_of(parse(json!({"name": "n", "scopes": ["jobs:read", "root"]}))),
+            "scopes[1]"
+        );
+        assert_eq!(
+            field_of(parse(json!({"name": "n", "scopes": [7]}))),
+            "scopes[0]"
+        );
+        assert_eq!(
+            field_of(parse(
+                json!({"name": "n", "scopes": ["jobs:read", "jobs:read"]})
+            )),
+            "scopes[1]"
+        );
+        assert_eq!(
+            field_of(parse(
+                json!({"name": "n", "scopes": ["jobs:read"], "plan": "platinum"})
+            )),
+            "plan"
+        );
+        assert_eq!(
+            field_of(parse(
+                json!({"name": "n", "scopes": ["jobs:read"], "expires_at": "2001-01-01T00:00:00Z"})
+            )),
             "expires_at"
         );
         assert_eq!(
-            field_of(parse(json!({"name": "n", "scopes": ["jobs:read"], "expires_at": "tomorrow"}))),
+            field_of(parse(
+                json!({"name": "n", "scopes": ["jobs:read"], "expires_at": "tomorrow"})
+            )),
             "expires_at"
         );
-        assert_eq!(field_of(parse(json!({"name": "n", "scopes": ["jobs:read"], "tenant": "Acme!"}))), "tenant");
-        assert_eq!(field_of(parse(json!({"name": "n", "scopes": ["jobs:read"], "admin": true}))), "admin");
+        assert_eq!(
+            field_of(parse(
+                json!({"name": "n", "scopes": ["jobs:read"], "tenant": "Acme!"})
+            )),
+            "tenant"
+        );
+        assert_eq!(
+            field_of(parse(
+                json!({"name": "n", "scopes": ["jobs:read"], "admin": true})
+            )),
+            "admin"
+        );
     }
 
     #[test]

@@ -41,13 +41,19 @@ impl Cursor {
         if text.len() > 200 {
             return Err(bad());
         }
-        let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).map_err(|_| bad())?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.trim_end_matches('='))
+            .map_err(|_| bad())?;
         let raw = String::from_utf8(bytes).map_err(|_| bad())?;
         let mut parts = raw.split('|');
-        let (Some(VERSION), Some(at), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(VERSION), Some(at), Some(id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad());
         };
-        let created_at = DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc);
+        let created_at = DateTime::parse_from_rfc3339(at)
+            .map_err(|_| bad())?
+            .with_timezone(&Utc);
         let id = Uuid::parse_str(id).map_err(|_| bad())?;
         Ok(Cursor { created_at, id })
     }
@@ -60,8 +66,14 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_with_microsecond_precision() {
-        let at = Utc.timestamp_opt(1_700_000_000, 123_456_000).single().unwrap();
-        let c = Cursor { created_at: at, id: Uuid::new_v4() };
+        let at = Utc
+            .timestamp_opt(1_700_000_000, 123_456_000)
+            .single()
+            .unwrap();
+        let c = Cursor {
+            created_at: at,
+            id: Uuid::new_v4(),
+        };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
     }
 
@@ -74,7 +86,8 @@ mod tests {
             &URL_SAFE_NO_PAD.encode("v2|2024-01-01T00:00:00Z|00000000-0000-0000-0000-000000000000"),
             &URL_SAFE_NO_PAD.encode("v1|yesterday|00000000-0000-0000-0000-000000000000"),
             &URL_SAFE_NO_PAD.encode("v1|2024-01-01T00:00:00Z|not-a-uuid"),
-            &URL_SAFE_NO_PAD.encode("v1|2024-01-01T00:00:00Z|00000000-0000-0000-0000-000000000000|x"),
+            &URL_SAFE_NO_PAD
+                .encode("v1|2024-01-01T00:00:00Z|00000000-0000-0000-0000-000000000000|x"),
             &"A".repeat(500),
         ] {
             let err = Cursor::decode(bad).unwrap_err();

@@ -10,7 +10,9 @@ pub enum Error {
     Platform(#[from] shared::platform::PlatformError),
     #[error(transparent)]
     Db(#[from] shared::db::DbError),
-    #[error("database error: {0}; check that the database is reachable and migrated (make migrate)")]
+    #[error(
+        "database error: {0}; check that the database is reachable and migrated (make migrate)"
+    )]
     Database(#[from] sqlx::Error),
     #[error("{0}")]
     Invalid(String),

@@ -43,7 +43,10 @@ struct Health {
 
 pub async fn health(state: &State, request_id: Option<&str>) -> Result<Response<Body>, ApiError> {
     let timeout = state.config.health_timeout;
-    let (database, mut aws) = tokio::join!(check_database(state, timeout, request_id), check_aws(state, timeout, request_id));
+    let (database, mut aws) = tokio::join!(
+        check_database(state, timeout, request_id),
+        check_aws(state, timeout, request_id)
+    );
     aws.endpoint = Some(state.config.aws_endpoint.clone());
     let healthy = database.status == "ok" && aws.status == "ok";
     let body = Health {
@@ -52,8 +55,10 @@ pub async fn health(state: &State, request_id: Option<&str>) -> Result<Response<
         aws,
     };
     let mut resp = shared::http::json(if healthy { 200 } else { 503 }, &body)?;
-    resp.headers_mut()
-        .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
     Ok(resp)
 }
 
@@ -65,8 +70,15 @@ async fn check_database(state: &State, timeout: Duration, request_id: Option<&st
             Check::error("the database is unreachable or refused the check query".to_owned())
         }
         Err(_) => {
-            tracing::warn!(request_id = request_id.unwrap_or("-"), timeout_ms = timeout.as_millis() as u64, "health: database check timed out");
-            Check::error(format!("the database did not answer within {} ms", timeout.as_millis()))
+            tracing::warn!(
+                request_id = request_id.unwrap_or("-"),
+                timeout_ms = timeout.as_millis() as u64,
+                "health: database check timed out"
+            );
+            Check::error(format!(
+                "the database did not answer within {} ms",
+                timeout.as_millis()
+            ))
         }
     }
 }
@@ -83,8 +95,15 @@ async fn check_aws(state: &State, timeout: Duration, request_id: Option<&str>) -
             Check::error("the AWS API is unreachable or refused the check call".to_owned())
         }
         Err(_) => {
-            tracing::warn!(request_id = request_id.unwrap_or("-"), timeout_ms = timeout.as_millis() as u64, "health: AWS check timed out");
-            Check::error(format!("the AWS API did not answer within {} ms", timeout.as_millis()))
+            tracing::warn!(
+                request_id = request_id.unwrap_or("-"),
+                timeout_ms = timeout.as_millis() as u64,
+                "health: AWS check timed out"
+            );
+            Check::error(format!(
+                "the AWS API did not answer within {} ms",
+                timeout.as_millis()
+            ))
         }
     }
 }

@@ -71,12 +71,16 @@ impl Config {
             (None, Some(_)) => {
                 return Err(shared::ConfigError::Missing {
                     var: "APIGW_REST_API_ID".into(),
-                    expected: "the REST API id that APIGW_STAGE belongs to (both set, or both unset)".into(),
+                    expected:
+                        "the REST API id that APIGW_STAGE belongs to (both set, or both unset)"
+                            .into(),
                 }
                 .into());
             }
         };
-        let platform_tenant = env.get("PLATFORM_TENANT").unwrap_or_else(|| "platform".to_owned());
+        let platform_tenant = env
+            .get("PLATFORM_TENANT")
+            .unwrap_or_else(|| "platform".to_owned());
         if !body::valid_tenant(&platform_tenant) {
             return Err(shared::ConfigError::invalid(
                 "PLATFORM_TENANT",
@@ -89,13 +93,21 @@ impl Config {
             Some(path) => Platform::load(std::path::Path::new(&path))?,
             None => Platform::from_yaml(EMBEDDED_PLATFORM)?,
         };
-        let plans: Vec<String> = UsagePlans::from_platform(&platform)?.names().map(str::to_owned).collect();
-        let default_plan = env.get("DEFAULT_PLAN").unwrap_or_else(|| "standard".to_owned());
+        let plans: Vec<String> = UsagePlans::from_platform(&platform)?
+            .names()
+            .map(str::to_owned)
+            .collect();
+        let default_plan = env
+            .get("DEFAULT_PLAN")
+            .unwrap_or_else(|| "standard".to_owned());
         if !plans.contains(&default_plan) {
             return Err(shared::ConfigError::invalid(
                 "DEFAULT_PLAN",
                 "the name of a usage plan in platform.yaml",
-                format!("{default_plan:?} is not among the usage plans ({})", plans.join(", ")),
+                format!(
+                    "{default_plan:?} is not among the usage plans ({})",
+                    plans.join(", ")
+                ),
             )
             .into());
         }
@@ -142,7 +154,11 @@ impl State {
         let config = Config::from_env(&env)?;
         let sdk = shared::aws::sdk_config().await;
         let db = Database::connect(DbConfig::from_env(&env)?, Some(&sdk)).await?;
-        Ok(State::new(config, db, aws_sdk_apigateway::Client::new(&sdk)))
+        Ok(State::new(
+            config,
+            db,
+            aws_sdk_apigateway::Client::new(&sdk),
+        ))
     }
 
     /// Explicit parts, for tests and the local gateway.
@@ -173,7 +189,10 @@ pub async fn bootstrap_admin_key(
         )));
     }
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > body::NAME_MAX || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.chars().count() > body::NAME_MAX
+        || name.chars().any(char::is_control)
+    {
         return Err(Error::Invalid(format!(
             "the key name must be 1 to {} printable characters",
             body::NAME_MAX

@@ -13,5 +13,8 @@ async fn main() -> Result<(), Error> {
         }
     };
     let state = &state;
-    run(service_fn(move |req: Request| async move { keys::handle(state, req).await })).await
+    run(service_fn(move |req: Request| async move {
+        keys::handle(state, req).await
+    }))
+    .await
 }

@@ -35,7 +35,11 @@ fn resource_path(req: &Request) -> String {
     }
 }
 
-async fn route(state: &State, req: &Request, request_id: Option<&str>) -> Result<Response<Body>, ApiError> {
+async fn route(
+    state: &State,
+    req: &Request,
+    request_id: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
     let resource = resource_path(req);
     let method = req.method().clone();
     let not_allowed = |allow: &[&str]| ApiError::MethodNotAllowed {
@@ -104,7 +108,11 @@ fn admin(req: &Request) -> Result<Caller, ApiError> {
 
 /// The tenant a request acts on: the caller's own, unless a `keys:admin`
 /// holder of the platform tenant names another one.
-fn effective_tenant(state: &State, caller: &Caller, requested: Option<&str>) -> Result<String, ApiError> {
+fn effective_tenant(
+    state: &State,
+    caller: &Caller,
+    requested: Option<&str>,
+) -> Result<String, ApiError> {
     match requested {
         None => Ok(caller.tenant.clone()),
         Some(t) if t == caller.tenant => Ok(caller.tenant.clone()),
@@ -131,7 +139,9 @@ fn query_param(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
     match all.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some((*one).to_owned())),
-        _ => Err(ApiError::bad_request(format!("query parameter {name} is given more than once"))),
+        _ => Err(ApiError::bad_request(format!(
+            "query parameter {name} is given more than once"
+        ))),
     }
 }
 
@@ -141,7 +151,9 @@ fn key_id(req: &Request) -> Result<Uuid, ApiError> {
         .and_then(|p| p.first("id").map(str::to_owned))
         .ok_or_else(|| ApiError::bad_request("the key id is missing from the path"))?;
     Uuid::parse_str(&raw).map_err(|_| {
-        ApiError::bad_request("the key id in the path is not a UUID; use the id returned when the key was created")
+        ApiError::bad_request(
+            "the key id in the path is not a UUID; use the id returned when the key was created",
+        )
     })
 }
 
@@ -165,7 +177,9 @@ async fn list_keys(state: &State, req: &Request) -> Result<Response<Body>, ApiEr
             }
         },
     };
-    let after = query_param(req, "cursor")?.map(|c| Cursor::decode(&c)).transpose()?;
+    let after = query_param(req, "cursor")?
+        .map(|c| Cursor::decode(&c))
+        .transpose()?;
     let mut conn = state.db.acquire().await?;
     let mut rows = store::list_keys(&mut *conn, &tenant, after, limit + 1).await?;
     let more = rows.len() as i64 > limit;
@@ -198,7 +212,9 @@ async fn get_key(state: &State, req: &Request) -> Result<Response<Body>, ApiErro
     let mut conn = state.db.acquire().await?;
     match store::get_key(&mut *conn, &tenant, id).await? {
         Some(k) => shared::http::json(200, &k.view(Utc::now())),
-        None => Err(ApiError::not_found(format!("no API key {id} in tenant {tenant:?}"))),
+        None => Err(ApiError::not_found(format!(
+            "no API key {id} in tenant {tenant:?}"
+        ))),
     }
 }
 
@@ -210,13 +226,20 @@ struct Created {
     meta: KeyView,
 }
 
-async fn create_key(state: &State, req: &Request, request_id: Option<&str>) -> Result<Response<Body>, ApiError> {
+async fn create_key(
+    state: &State,
+    req: &Request,
+    request_id: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
     let value: serde_json::Value = shared::http::json_body(req, BODY_LIMIT)?;
     let now = Utc::now();
     let body = CreateKey::from_json(value, &state.config.plans, now)?;
     let tenant = effective_tenant(state, &caller, body.tenant.as_deref())?;
-    let plan = body.plan.clone().unwrap_or_else(|| state.config.default_plan.clone());
+    let plan = body
+        .plan
+        .clone()
+        .unwrap_or_else(|| state.config.default_plan.clone());
     let scopes: Vec<String> = body.scopes.iter().map(ToString::to_string).collect();
 
     let (key, lookup, digest) = apikey::generate();
@@ -267,7 +290,10 @@ async fn create_key(state: &State, req: &Request, request_id: Option<&str>) -> R
     )?;
     let headers = resp.headers_mut();
     // The body holds a secret: no cache may keep it.
-    headers.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
     if let Ok(loc) = HeaderValue::from_str(&format!("/v1/keys/{}", record.id)) {
         headers.insert(http::header::LOCATION, loc);
     }
@@ -290,13 +316,19 @@ struct Revoked {
     authorizer_cache: CacheFlush,
 }
 
-async fn revoke_key(state: &State, req: &Request, request_id: Option<&str>) -> Result<Response<Body>, ApiError> {
+async fn revoke_key(
+    state: &State,
+    req: &Request,
+    request_id: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
     let tenant = effective_tenant(state, &caller, query_param(req, "tenant")?.as_deref())?;
     let id = key_id(req)?;
     let mut tx = state.db.begin().await?;
     let Some((record, already)) = store::revoke_key(&mut tx, &tenant, id).await? else {
-        return Err(ApiError::not_found(format!("no API key {id} in tenant {tenant:?}")));
+        return Err(ApiError::not_found(format!(
+            "no API key {id} in tenant {tenant:?}"
+        )));
     };
     store::audit(
         &mut tx,
@@ -335,7 +367,10 @@ async fn revoke_key(state: &State, req: &Request, request_id: Option<&str>) -> R
 /// on `arn:aws:apigateway:<region>::/restapis/<id>/stages/<stage>/cache/authorizers`).
 pub async fn flush_authorizer_cache(state: &State, request_id: Option<&str>) -> CacheFlush {
     let Some((api, stage)) = &state.config.flush_target else {
-        tracing::info!(request_id = request_id.unwrap_or("-"), "APIGW_REST_API_ID/APIGW_STAGE unset: authorizer cache flush skipped");
+        tracing::info!(
+            request_id = request_id.unwrap_or("-"),
+            "APIGW_REST_API_ID/APIGW_STAGE unset: authorizer cache flush skipped"
+        );
         return CacheFlush {
             status: "skipped",
             detail: "no API Gateway stage is configured (APIGW_REST_API_ID, APIGW_STAGE); nothing to flush".to_owned(),

@@ -89,7 +89,10 @@ pub struct NewKey<'a> {
     pub created_by: &'a str,
 }
 
-pub async fn insert_key(conn: &mut PgConnection, key: &NewKey<'_>) -> Result<KeyRecord, sqlx::Error> {
+pub async fn insert_key(
+    conn: &mut PgConnection,
+    key: &NewKey<'_>,
+) -> Result<KeyRecord, sqlx::Error> {
     let sql = format!(
         "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, expires_at, created_by) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning {COLUMNS}"
@@ -142,7 +145,11 @@ pub async fn list_keys(
     }
 }
 
-pub async fn get_key(db: impl PgExecutor<'_>, tenant: &str, id: Uuid) -> Result<Option<KeyRecord>, sqlx::Error> {
+pub async fn get_key(
+    db: impl PgExecutor<'_>,
+    tenant: &str,
+    id: Uuid,
+) -> Result<Option<KeyRecord>, sqlx::Error> {
     let sql = format!("select {COLUMNS} from api_keys where id = $1 and tenant = $2");
     sqlx::query_as::<_, KeyRecord>(&sql)
         .bind(id)

@@ -39,14 +39,19 @@ pub enum ConfigError {
     Secret(String),
     #[error("the HTTP client cannot be built: {0}")]
     Client(String),
-    #[error("the audit database cannot be set up: {0}; set PROXY_AUDIT=false to run without audit_log")]
+    #[error(
+        "the audit database cannot be set up: {0}; set PROXY_AUDIT=false to run without audit_log"
+    )]
     Database(String),
 }
 
 /// The variable that overrides one service's upstream: `PROXY_UPSTREAM_<NAME>`
 /// with the name upper-cased and `-` turned into `_`.
 pub fn upstream_var(service: &str) -> String {
-    format!("PROXY_UPSTREAM_{}", service.to_ascii_uppercase().replace('-', "_"))
+    format!(
+        "PROXY_UPSTREAM_{}",
+        service.to_ascii_uppercase().replace('-', "_")
+    )
 }
 
 fn parse_base(service: &str, raw: &str, from: &str) -> Result<Url, ConfigError> {
@@ -58,8 +63,14 @@ fn parse_base(service: &str, raw: &str, from: &str) -> Result<Url, ConfigError> 
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(bad("expected an http(s) URL with a host".to_owned()));
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("a base URL has no query, fragment or credentials".to_owned()));
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(bad(
+            "a base URL has no query, fragment or credentials".to_owned()
+        ));
     }
     Ok(url)
 }
@@ -82,7 +93,9 @@ pub fn resolve_upstreams(services: &Services, env: &Env) -> Result<Vec<Upstream>
             } else {
                 return Err(ConfigError::Upstream {
                     service: s.name.clone(),
-                    reason: format!("set {var} (a full base URL) or PROXY_ALB_URL (the internal ALB URL)"),
+                    reason: format!(
+                        "set {var} (a full base URL) or PROXY_ALB_URL (the internal ALB URL)"
+                    ),
                 });
             };
             Ok(Upstream {
@@ -104,19 +117,29 @@ pub fn services_from_env(env: &Env) -> Result<Services, ConfigError> {
             ))
         });
     }
-    let path = env.get("PLATFORM_FILE").unwrap_or_else(|| "platform.yaml".to_owned());
+    let path = env
+        .get("PLATFORM_FILE")
+        .unwrap_or_else(|| "platform.yaml".to_owned());
     let platform = Platform::load(std::path::Path::new(&path))?;
     Ok(Services::from_value(&platform.services)?)
 }
 
 /// Fetch the signing key (the secret string is base64 of ≥ 32 bytes).
-pub async fn signing_key(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<SigningKey, ConfigError> {
+pub async fn signing_key(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> Result<SigningKey, ConfigError> {
     let out = client
         .get_secret_value()
         .secret_id(arn)
         .send()
         .await
-        .map_err(|e| ConfigError::Secret(format!("GetSecretValue failed: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))))?;
+        .map_err(|e| {
+            ConfigError::Secret(format!(
+                "GetSecretValue failed: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+            ))
+        })?;
     let text = out
         .secret_string()
         .ok_or_else(|| ConfigError::Secret("the secret has no string value".to_owned()))?;
@@ -126,8 +149,16 @@ pub async fn signing_key(client: &aws_sdk_secretsmanager::Client, arn: &str) -> 
 pub(crate) async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
     let services = services_from_env(env)?;
     let upstreams = resolve_upstreams(&services, env)?;
-    let arn = env.required("IDENTITY_SECRET_ARN", "the ARN (or name) of the Secrets Manager secret with the identity signing key")?;
-    let margin = env.millis_or("PROXY_TIMEOUT_MARGIN_MS", DEFAULT_MARGIN, Duration::from_millis(50), Duration::from_secs(5))?;
+    let arn = env.required(
+        "IDENTITY_SECRET_ARN",
+        "the ARN (or name) of the Secrets Manager secret with the identity signing key",
+    )?;
+    let margin = env.millis_or(
+        "PROXY_TIMEOUT_MARGIN_MS",
+        DEFAULT_MARGIN,
+        Duration::from_millis(50),
+        Duration::from_secs(5),
+    )?;
     let sdk = shared::aws::sdk_config().await;
     let key = signing_key(&aws_sdk_secretsmanager::Client::new(&sdk), &arn).await?;
     let audit = if env.flag("PROXY_AUDIT", true)? {
@@ -148,12 +179,16 @@ mod tests {
     use super::*;
 
     fn services() -> Services {
-        Services::from_text("my-svc:\n  workload: w\n  methods: [GET]\n  path_prefix: /my\n").unwrap()
+        Services::from_text("my-svc:\n  workload: w\n  methods: [GET]\n  path_prefix: /my\n")
+            .unwrap()
     }
 
     #[test]
     fn local_override_wins_over_the_alb_url() {
-        let env = Env::from_pairs([("PROXY_ALB_URL", "http://alb.internal"), ("PROXY_UPSTREAM_MY_SVC", "http://127.0.0.1:9000")]);
+        let env = Env::from_pairs([
+            ("PROXY_ALB_URL", "http://alb.internal"),
+            ("PROXY_UPSTREAM_MY_SVC", "http://127.0.0.1:9000"),
+        ]);
         let u = resolve_upstreams(&services(), &env).unwrap();
         assert_eq!(u[0].base.as_str(), "http://127.0.0.1:9000/");
     }
@@ -161,7 +196,12 @@ mod tests {
     #[test]
     fn alb_url_is_joined_with_the_path_prefix() {
         let env = Env::from_pairs([("PROXY_ALB_URL", "http://alb.internal/")]);
-        assert_eq!(resolve_upstreams(&services(), &env).unwrap()[0].base.as_str(), "http://alb.internal/my");
+        assert_eq!(
+            resolve_upstreams(&services(), &env).unwrap()[0]
+                .base
+                .as_str(),
+            "http://alb.internal/my"
+        );
     }
 
     #[test]
@@ -176,9 +216,17 @@ mod tests {
 
     #[test]
     fn services_json_is_preferred_and_validated() {
-        let env = Env::from_pairs([("PROXY_SERVICES_JSON", r#"{"a":{"workload":"w","methods":["GET"]}}"#)]);
+        let env = Env::from_pairs([(
+            "PROXY_SERVICES_JSON",
+            r#"{"a":{"workload":"w","methods":["GET"]}}"#,
+        )]);
         assert!(services_from_env(&env).unwrap().get("a").is_some());
         let env = Env::from_pairs([("PROXY_SERVICES_JSON", r#"{"a":{"methods":["GET"]}}"#)]);
-        assert!(services_from_env(&env).unwrap_err().to_string().contains("PROXY_SERVICES_JSON"));
+        assert!(
+            services_from_env(&env)
+                .unwrap_err()
+                .to_string()
+                .contains("PROXY_SERVICES_JSON")
+        );
     }
 }

@@ -55,7 +55,11 @@ pub fn request_headers(service: &Service, incoming: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in incoming {
         let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || named.contains(n) || ALWAYS_STRIPPED.contains(&n) || is_identity_header(n) {
+        if HOP_BY_HOP.contains(&n)
+            || named.contains(n)
+            || ALWAYS_STRIPPED.contains(&n)
+            || is_identity_header(n)
+        {
             continue;
         }
         let allowed = if name == header::COOKIE {
@@ -91,7 +95,10 @@ pub fn response_headers(service: &Service, upstream: &HeaderMap) -> HeaderMap {
 
 /// Approximate size of the headers in the Lambda response JSON.
 pub fn headers_size(headers: &HeaderMap) -> usize {
-    headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 8).sum()
+    headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 8)
+        .sum()
 }
 
 fn is_pchar(b: u8) -> bool {
@@ -108,7 +115,9 @@ fn is_pchar(b: u8) -> bool {
 /// characters, a leading `/` (an empty first segment: `//host` targets) and
 /// `scheme://` (absolute-form targets).
 pub fn upstream_path(proxy: &str) -> Result<String, ApiError> {
-    let bad = |why: &str| ApiError::bad_request(format!("the path under the service is not allowed: {why}"));
+    let bad = |why: &str| {
+        ApiError::bad_request(format!("the path under the service is not allowed: {why}"))
+    };
     if proxy.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return Err(bad("it contains a control character or NUL"));
     }
@@ -118,14 +127,20 @@ pub fn upstream_path(proxy: &str) -> Result<String, ApiError> {
     let lower = proxy.to_ascii_lowercase();
     for enc in ["%2e", "%2f", "%5c", "%00", "%25"] {
         if lower.contains(enc) {
-            return Err(bad("it contains an encoded dot, slash, backslash, NUL or percent sign"));
+            return Err(bad(
+                "it contains an encoded dot, slash, backslash, NUL or percent sign",
+            ));
         }
     }
     if proxy.starts_with('/') {
-        return Err(bad("it starts with a slash (absolute or scheme-relative target)"));
+        return Err(bad(
+            "it starts with a slash (absolute or scheme-relative target)",
+        ));
     }
     if proxy.contains("://") {
-        return Err(bad("it is an absolute URL; only paths under the service are forwarded"));
+        return Err(bad(
+            "it is an absolute URL; only paths under the service are forwarded",
+        ));
     }
     if proxy.split('/').any(|seg| seg == "." || seg == "..") {
         return Err(bad("it contains a '.' or '..' segment"));
@@ -173,14 +188,31 @@ mod tests {
         let yaml = format!(
             "s:\n  workload: w\n  methods: [GET]\n  allow_headers: [accept, x-custom]\n  allow_cookies: {cookies}\n"
         );
-        Services::from_text(&yaml).unwrap().get("s").unwrap().clone()
+        Services::from_text(&yaml)
+            .unwrap()
+            .get("s")
+            .unwrap()
+            .clone()
     }
 
     #[test]
     fn traversal_and_absolute_targets_are_rejected() {
         for p in [
-            "..", "a/../b", "a/./b", ".", "a/%2e%2e/b", "%2E%2E", "a%2fb", "a%5cb", "a\\b", "a\0b", "%00",
-            "/etc/passwd", "//evil.example/x", "http://evil.example/", "a/%252e%252e",
+            "..",
+            "a/../b",
+            "a/./b",
+            ".",
+            "a/%2e%2e/b",
+            "%2E%2E",
+            "a%2fb",
+            "a%5cb",
+            "a\\b",
+            "a\0b",
+            "%00",
+            "/etc/passwd",
+            "//evil.example/x",
+            "http://evil.example/",
+            "a/%252e%252e",
         ] {
             assert!(upstream_path(p).is_err(), "{p:?} should be rejected");
         }
@@ -215,7 +247,10 @@ mod tests {
             ("upgrade", "websocket"),
             ("x-forwarded-for", "6.6.6.6"),
         ] {
-            h.append(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_static(v));
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_static(v),
+            );
         }
         let out = request_headers(&service(false), &h);
         let names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
@@ -241,7 +276,13 @@ mod tests {
         h.append("set-cookie", HeaderValue::from_static("b=2"));
         h.insert("content-length", HeaderValue::from_static("2"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        assert_eq!(response_headers(&service(true), &h).get_all("set-cookie").iter().count(), 2);
+        assert_eq!(
+            response_headers(&service(true), &h)
+                .get_all("set-cookie")
+                .iter()
+                .count(),
+            2
+        );
         let out = response_headers(&service(false), &h);
         assert!(out.is_empty(), "{out:?}");
     }

@@ -78,7 +78,10 @@ impl State {
     ) -> Result<State, ProxyConfigError> {
         let client = http_client().map_err(|e| ProxyConfigError::Client(e.to_string()))?;
         Ok(State {
-            upstreams: upstreams.into_iter().map(|u| (u.service.name.clone(), u)).collect(),
+            upstreams: upstreams
+                .into_iter()
+                .map(|u| (u.service.name.clone(), u))
+                .collect(),
             key,
             client,
             audit,
@@ -128,7 +131,10 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
 }
 
 fn is_mutation(m: &Method) -> bool {
-    matches!(*m, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+    matches!(
+        *m,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
 }
 
 fn unix_now() -> i64 {
@@ -140,7 +146,12 @@ fn unix_now() -> i64 {
 
 /// The upstream timeout: the service's own, but always below API Gateway's
 /// 29 s and the Lambda deadline, each minus `margin`. `None` when no time is left.
-pub fn upstream_timeout(service: Duration, deadline: Option<SystemTime>, now: SystemTime, margin: Duration) -> Option<Duration> {
+pub fn upstream_timeout(
+    service: Duration,
+    deadline: Option<SystemTime>,
+    now: SystemTime,
+    margin: Duration,
+) -> Option<Duration> {
     let mut t = service.min(GATEWAY_TIMEOUT.saturating_sub(margin));
     if let Some(d) = deadline {
         let remaining = d.duration_since(now).unwrap_or(Duration::ZERO);
@@ -156,7 +167,12 @@ fn source_ip(req: &Request) -> Option<String> {
     }
 }
 
-async fn proxy(state: &State, req: Request, request_id: Option<&str>, out: &mut Outcome) -> Result<Response<Body>, ApiError> {
+async fn proxy(
+    state: &State,
+    req: Request,
+    request_id: Option<&str>,
+    out: &mut Outcome,
+) -> Result<Response<Body>, ApiError> {
     let params = req.path_parameters();
     let name = params.first("service").unwrap_or_default().to_owned();
     let upstream = state
@@ -171,7 +187,10 @@ async fn proxy(state: &State, req: Request, request_id: Option<&str>, out: &mut 
     out.principal = Some(caller.principal_id.clone());
     out.tenant = Some(caller.tenant.clone());
     if !caller.has_scope(&service.scope) {
-        return Err(ApiError::forbidden(format!("calling service {} needs the scope {}", service.name, service.scope)));
+        return Err(ApiError::forbidden(format!(
+            "calling service {} needs the scope {}",
+            service.name, service.scope
+        )));
     }
     let method = req.method().clone();
     if !service.allows(method.as_str()) {
@@ -196,7 +215,10 @@ async fn proxy(state: &State, req: Request, request_id: Option<&str>, out: &mut 
     // The URL: registered base + path under the service + the query, with
     // repeated keys kept in order (keys sorted for a stable target).
     let mut url: Url = upstream.base.clone();
-    url.set_path(&format!("{}/{sub_path}", upstream.base.path().trim_end_matches('/')));
+    url.set_path(&format!(
+        "{}/{sub_path}",
+        upstream.base.path().trim_end_matches('/')
+    ));
     let mut pairs: Vec<(&str, &str)> = req
         .query_string_parameters_ref()
         .map(|q| q.iter().collect())
@@ -219,14 +241,25 @@ async fn proxy(state: &State, req: Request, request_id: Option<&str>, out: &mut 
         .and_then(|v| v.to_str().ok())
         .filter(|p| *p == "http" || *p == "https")
         .unwrap_or("https");
-    headers.insert(forward::name("x-forwarded-proto"), HeaderValue::from_static(if proto == "http" { "http" } else { "https" }));
-    if let Some(id) = request_id.filter(|id| forward::plain_token(id)).and_then(|id| HeaderValue::from_str(id).ok()) {
+    headers.insert(
+        forward::name("x-forwarded-proto"),
+        HeaderValue::from_static(if proto == "http" { "http" } else { "https" }),
+    );
+    if let Some(id) = request_id
+        .filter(|id| forward::plain_token(id))
+        .and_then(|id| HeaderValue::from_str(id).ok())
+    {
         headers.insert(forward::name("x-request-id"), id);
     }
     let trace = req
         .lambda_context_ref()
         .and_then(|c| c.xray_trace_id.clone())
-        .or_else(|| req.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .or_else(|| {
+            req.headers()
+                .get("x-amzn-trace-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
         .filter(|t| forward::plain_token(t));
     if let Some(t) = trace.and_then(|t| HeaderValue::from_str(&t).ok()) {
         headers.insert(forward::name("x-amzn-trace-id"), t);
@@ -247,14 +280,22 @@ async fn proxy(state: &State, req: Request, request_id: Option<&str>, out: &mut 
         .lambda_context_ref()
         .filter(|c| c.deadline > 0)
         .map(|c| c.deadline());
-    let timeout = upstream_timeout(service.timeout, deadline, SystemTime::now(), state.margin).ok_or_else(|| {
-        ApiError::GatewayTimeout {
+    let timeout = upstream_timeout(service.timeout, deadline, SystemTime::now(), state.margin)
+        .ok_or_else(|| ApiError::GatewayTimeout {
             detail: "no time is left in this invocation to call the service".to_owned(),
-        }
-    })?;
+        })?;
 
     if is_mutation(&method) {
-        audit(state, &caller, service, &method, &target, body.len(), request_id).await?;
+        audit(
+            state,
+            &caller,
+            service,
+            &method,
+            (&sub_path, &target),
+            body.len(),
+            request_id,
+        )
+        .await?;
     }
 
     let started = Instant::now();
@@ -289,7 +330,7 @@ async fn audit(
     caller: &shared::http::Caller,
     service: &Service,
     method: &Method,
-    target: &str,
+    (sub_path, target): (&str, &str),
     bytes_in: usize,
     request_id: Option<&str>,
 ) -> Result<(), ApiError> {
@@ -310,7 +351,7 @@ async fn audit(
     .bind(&caller.principal_id)
     .bind(&caller.tenant)
     .bind(format!("service.{}", method.as_str().to_ascii_lowercase()))
-    .bind(format!("services/{}{target}", service.name))
+    .bind(format!("services/{}/{sub_path}", service.name))
     .bind(request_id)
     .bind(detail)
     .execute(db.pool())
@@ -326,7 +367,10 @@ async fn audit(
 type Upstreamed = (StatusCode, http::HeaderMap, Vec<u8>);
 
 fn is_textual(headers: &http::HeaderMap) -> bool {
-    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let ct = ct.to_ascii_lowercase();
@@ -346,7 +390,8 @@ fn is_textual(headers: &http::HeaderMap) -> bool {
 
 /// Body bytes that fit the Lambda response once encoded (base64 for binary).
 fn lambda_budget(headers: &http::HeaderMap, textual: bool) -> usize {
-    let room = LAMBDA_RESPONSE_LIMIT.saturating_sub(ENVELOPE_RESERVE + forward::headers_size(headers));
+    let room =
+        LAMBDA_RESPONSE_LIMIT.saturating_sub(ENVELOPE_RESERVE + forward::headers_size(headers));
     if textual { room } else { room / 4 * 3 }
 }
 
@@ -363,15 +408,25 @@ fn too_large(service: &Service, limit: usize) -> ApiError {
 fn upstream_error(service: &Service, e: &reqwest::Error, timeout: Duration) -> ApiError {
     if e.is_timeout() {
         ApiError::GatewayTimeout {
-            detail: format!("service {} did not answer within {} ms", service.name, timeout.as_millis()),
+            detail: format!(
+                "service {} did not answer within {} ms",
+                service.name,
+                timeout.as_millis()
+            ),
         }
     } else if e.is_connect() {
         ApiError::BadGateway {
-            detail: format!("service {} is unreachable (connection refused or failed)", service.name),
+            detail: format!(
+                "service {} is unreachable (connection refused or failed)",
+                service.name
+            ),
         }
     } else {
         ApiError::BadGateway {
-            detail: format!("service {} broke off the response (connection reset or malformed HTTP)", service.name),
+            detail: format!(
+                "service {} broke off the response (connection reset or malformed HTTP)",
+                service.name
+            ),
         }
     }
 }
@@ -389,7 +444,8 @@ async fn read_response(
     })?;
     let status = resp.status();
     let headers = std::mem::take(resp.headers_mut());
-    let limit = (service.max_response_bytes as usize).min(lambda_budget(&headers, is_textual(&headers)));
+    let limit =
+        (service.max_response_bytes as usize).min(lambda_budget(&headers, is_textual(&headers)));
     if *method != Method::HEAD && resp.content_length().is_some_and(|n| n > limit as u64) {
         return Err(too_large(service, limit));
     }
@@ -414,7 +470,11 @@ async fn read_response(
 
 /// Text for textual UTF-8 bodies, binary (base64 in the envelope) otherwise;
 /// re-checked against the Lambda limit once the encoding is known.
-fn lambda_body(service: &Service, headers: &http::HeaderMap, body: Vec<u8>) -> Result<Body, ApiError> {
+fn lambda_body(
+    service: &Service,
+    headers: &http::HeaderMap,
+    body: Vec<u8>,
+) -> Result<Body, ApiError> {
     if body.is_empty() {
         return Ok(Body::Empty);
     }
@@ -461,12 +521,27 @@ mod tests {
     fn timeout_is_the_smallest_of_service_gateway_and_lambda_deadline() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
         let m = Duration::from_millis(500);
-        assert_eq!(upstream_timeout(Duration::from_secs(10), None, now, m), Some(Duration::from_secs(10)));
-        assert_eq!(upstream_timeout(Duration::from_secs(29), None, now, m), Some(Duration::from_millis(28_500)));
+        assert_eq!(
+            upstream_timeout(Duration::from_secs(10), None, now, m),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            upstream_timeout(Duration::from_secs(29), None, now, m),
+            Some(Duration::from_millis(28_500))
+        );
         let deadline = now + Duration::from_secs(3);
-        assert_eq!(upstream_timeout(Duration::from_secs(10), Some(deadline), now, m), Some(Duration::from_millis(2_500)));
-        assert_eq!(upstream_timeout(Duration::from_secs(10), Some(now + m), now, m), None);
-        assert_eq!(upstream_timeout(Duration::from_secs(10), Some(now - m), now, m), None);
+        assert_eq!(
+            upstream_timeout(Duration::from_secs(10), Some(deadline), now, m),
+            Some(Duration::from_millis(2_500))
+        );
+        assert_eq!(
+            upstream_timeout(Duration::from_secs(10), Some(now + m), now, m),
+            None
+        );
+        assert_eq!(
+            upstream_timeout(Duration::from_secs(10), Some(now - m), now, m),
+            None
+        );
     }
 
     #[test]

@@ -204,7 +204,9 @@ impl RawService {
     fn validate(self, name: &str) -> Result<Service, PlatformError> {
         let name_ok = !name.is_empty()
             && name.len() <= 32
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !name.starts_with('-');
         if !name_ok {
             return Err(invalid(
@@ -217,7 +219,11 @@ impl RawService {
         for m in &self.methods {
             let up = m.trim().to_ascii_uppercase();
             if !KNOWN_METHODS.contains(&up.as_str()) {
-                return Err(invalid(name, "methods", format!("{m:?} is not one of {}", KNOWN_METHODS.join(", "))));
+                return Err(invalid(
+                    name,
+                    "methods",
+                    format!("{m:?} is not one of {}", KNOWN_METHODS.join(", ")),
+                ));
             }
             if methods.contains(&up) {
                 return Err(invalid(name, "methods", format!("{up} is listed twice")));
@@ -231,34 +237,51 @@ impl RawService {
             return Err(invalid(
                 name,
                 "timeout_ms",
-                format!("{} is out of range 1..={MAX_TIMEOUT_MS} (API Gateway stops waiting at 29 s)", self.timeout_ms),
+                format!(
+                    "{} is out of range 1..={MAX_TIMEOUT_MS} (API Gateway stops waiting at 29 s)",
+                    self.timeout_ms
+                ),
             ));
         }
         if self.max_request_bytes == 0 || self.max_request_bytes > MAX_REQUEST_BYTES {
             return Err(invalid(
                 name,
                 "max_request_bytes",
-                format!("{} is out of range 1..={MAX_REQUEST_BYTES}", self.max_request_bytes),
+                format!(
+                    "{} is out of range 1..={MAX_REQUEST_BYTES}",
+                    self.max_request_bytes
+                ),
             ));
         }
         if self.max_response_bytes == 0 || self.max_response_bytes > MAX_RESPONSE_BYTES {
             return Err(invalid(
                 name,
                 "max_response_bytes",
-                format!("{} is out of range 1..={MAX_RESPONSE_BYTES} (the Lambda response limit)", self.max_response_bytes),
+                format!(
+                    "{} is out of range 1..={MAX_RESPONSE_BYTES} (the Lambda response limit)",
+                    self.max_response_bytes
+                ),
             ));
         }
         let mut allow_headers = Vec::new();
         for h in &self.allow_headers {
             let lower = h.trim().to_ascii_lowercase();
             if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
-                return Err(invalid(name, "allow_headers", format!("{h:?} is not a header name")));
-            }
-            if NEVER_ALLOWED.contains(&lower.as_str()) || crate::identity::is_identity_header(&lower) {
                 return Err(invalid(
                     name,
                     "allow_headers",
-                    format!("{lower} is set or stripped by the proxy and cannot be allowed (cookies: use allow_cookies)"),
+                    format!("{h:?} is not a header name"),
+                ));
+            }
+            if NEVER_ALLOWED.contains(&lower.as_str())
+                || crate::identity::is_identity_header(&lower)
+            {
+                return Err(invalid(
+                    name,
+                    "allow_headers",
+                    format!(
+                        "{lower} is set or stripped by the proxy and cannot be allowed (cookies: use allow_cookies)"
+                    ),
                 ));
             }
             if !allow_headers.contains(&lower) {
@@ -269,8 +292,15 @@ impl RawService {
             None => format!("/{name}"),
             Some(p) => {
                 let p = p.trim_end_matches('/').to_owned();
-                if !(p.is_empty() || p.starts_with('/')) || p.contains("..") || p.contains(['?', '#', '\\', ' ']) {
-                    return Err(invalid(name, "path_prefix", "expected a path such as /sample"));
+                if !(p.is_empty() || p.starts_with('/'))
+                    || p.contains("..")
+                    || p.contains(['?', '#', '\\', ' '])
+                {
+                    return Err(invalid(
+                        name,
+                        "path_prefix",
+                        "expected a path such as /sample",
+                    ));
                 }
                 p
             }
@@ -278,18 +308,36 @@ impl RawService {
         if let Some(u) = &self.upstream {
             match url::Url::parse(u) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {}
-                _ => return Err(invalid(name, "upstream", "expected an http(s) base URL without a query")),
+                _ => {
+                    return Err(invalid(
+                        name,
+                        "upstream",
+                        "expected an http(s) base URL without a query",
+                    ));
+                }
             }
         }
         let scope = self.scope.unwrap_or_else(|| format!("services:{name}"));
         if scope.is_empty() || scope.contains(char::is_whitespace) {
-            return Err(invalid(name, "scope", "a scope is one word such as services:sample"));
+            return Err(invalid(
+                name,
+                "scope",
+                "a scope is one word such as services:sample",
+            ));
         }
         if !self.health_check_path.starts_with('/') {
-            return Err(invalid(name, "health_check_path", "expected a path such as /health"));
+            return Err(invalid(
+                name,
+                "health_check_path",
+                "expected a path such as /health",
+            ));
         }
         if self.workload.trim().is_empty() {
-            return Err(invalid(name, "workload", "the workload (image) name is required"));
+            return Err(invalid(
+                name,
+                "workload",
+                "the workload (image) name is required",
+            ));
         }
         if self.port == 0 {
             return Err(invalid(name, "port", "a container port is 1-65535"));
@@ -340,10 +388,15 @@ mod tests {
 
     #[test]
     fn the_repository_platform_yaml_services_parse() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../platform.yaml")).unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../platform.yaml"))
+                .unwrap();
         let p = super::super::Platform::from_yaml(&text).unwrap();
         let s = Services::from_value(&p.services).unwrap();
-        assert!(s.get("sample").is_some(), "platform.yaml should register the sample service");
+        assert!(
+            s.get("sample").is_some(),
+            "platform.yaml should register the sample service"
+        );
     }
 
     #[test]
@@ -368,7 +421,14 @@ mod tests {
 
     #[test]
     fn credential_and_identity_headers_cannot_be_allowed() {
-        for h in ["Authorization", "x-api-key", "cookie", "x-portcullis-tenant", "host", "connection"] {
+        for h in [
+            "Authorization",
+            "x-api-key",
+            "cookie",
+            "x-portcullis-tenant",
+            "host",
+            "connection",
+        ] {
             let e = parse(&format!("{MINIMAL}  allow_headers: [{h}]\n")).unwrap_err();
             assert!(e.to_string().contains("allow_headers"), "{h}: {e}");
         }
@@ -379,12 +439,20 @@ mod tests {
         assert!(parse("Bad_Name:\n  workload: w\n  methods: [GET]\n").is_err());
         assert!(parse(&format!("{MINIMAL}  path_prefix: /a/../b\n")).is_err());
         assert!(parse(&format!("{MINIMAL}  upstream: ftp://x\n")).is_err());
-        assert!(parse(&format!("{MINIMAL}  upstream: http://127.0.0.1:8081/base\n")).is_ok());
+        assert!(
+            parse(&format!(
+                "{MINIMAL}  upstream: http://127.0.0.1:8081/base\n"
+            ))
+            .is_ok()
+        );
     }
 
     #[test]
     fn json_form_from_terraform_parses() {
-        let s = Services::from_text(r#"{"sample":{"workload":"sample-service","methods":["GET"],"timeout_ms":500}}"#).unwrap();
+        let s = Services::from_text(
+            r#"{"sample":{"workload":"sample-service","methods":["GET"],"timeout_ms":500}}"#,
+        )
+        .unwrap();
         assert_eq!(s.get("sample").unwrap().timeout, Duration::from_millis(500));
     }
 }

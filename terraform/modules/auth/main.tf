@@ -20,6 +20,20 @@ resource "aws_cognito_user_pool" "this" {
     temporary_password_validity_days = 3
   }
 
+  # Tenant of a user; carried in ID tokens as custom:tenant.
+  schema {
+    name                     = "tenant"
+    attribute_data_type      = "String"
+    mutable                  = true
+    developer_only_attribute = false
+    required                 = false
+
+    string_attribute_constraints {
+      min_length = "1"
+      max_length = "64"
+    }
+  }
+
   admin_create_user_config {
     allow_admin_create_user_only = true
   }
@@ -45,7 +59,7 @@ resource "aws_cognito_resource_server" "this" {
   user_pool_id = aws_cognito_user_pool.this.id
 
   dynamic "scope" {
-    for_each = var.scopes
+    for_each = local.scopes
     content {
       scope_name        = scope.key
       scope_description = scope.value
@@ -54,7 +68,10 @@ resource "aws_cognito_resource_server" "this" {
 }
 
 locals {
-  all_scopes     = [for s in keys(var.scopes) : "${var.resource_server_identifier}/${s}"]
+  # keys:admin is never an OAuth scope: it comes only from the admins group
+  # (COGNITO_GROUP_SCOPES), so no sign-in can simply ask for it.
+  scopes         = merge(var.scopes, { for s in var.service_scopes : "services.${s}" => "Call the private service ${s}" })
+  all_scopes     = [for s in keys(local.scopes) : "${var.resource_server_identifier}/${s}"]
   machine_scopes = [for s in var.machine_scopes : "${var.resource_server_identifier}/${s}"]
 }
 
@@ -69,12 +86,14 @@ resource "aws_cognito_user_pool_client" "web" {
   callback_urls                        = var.web_callback_urls
   logout_urls                          = var.web_logout_urls
   supported_identity_providers         = ["COGNITO"]
-  explicit_auth_flows                  = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
-  prevent_user_existence_errors        = "ENABLED"
-  enable_token_revocation              = true
-  access_token_validity                = 60
-  id_token_validity                    = 60
-  refresh_token_validity               = 30
+  # ADMIN_USER_PASSWORD_AUTH needs AWS credentials (cognito-idp:AdminInitiateAuth):
+  # it lets an operator get a token from the CLI (docs/deploy.md).
+  explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"]
+  prevent_user_existence_errors = "ENABLED"
+  enable_token_revocation       = true
+  access_token_validity         = 60
+  id_token_validity             = 60
+  refresh_token_validity        = 30
 
   token_validity_units {
     access_token  = "minutes"

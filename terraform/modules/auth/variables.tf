@@ -26,14 +26,18 @@ variable "resource_server_identifier" {
 }
 
 variable "scopes" {
-  description = "Resource-server scopes, by name, with their description."
+  description = "Resource-server scopes, by name, with their description; the authorizer maps <identifier>/jobs.read to the Portcullis scope jobs:read."
   type        = map(string)
   default = {
     "jobs.read"  = "Read jobs"
     "jobs.write" = "Submit and cancel jobs"
-    "services"   = "Call the private services"
-    "keys.admin" = "Manage API keys"
   }
+}
+
+variable "service_scopes" {
+  description = "Private services (platform.yaml); each gets the scope services.<name> (Portcullis scope services:<name>)."
+  type        = list(string)
+  default     = []
 }
 
 variable "web_callback_urls" {

@@ -44,7 +44,7 @@ resource "aws_ecr_repository" "this" {
 
   name                 = "${var.name}/${each.key}"
   image_tag_mutability = "IMMUTABLE"
-  force_delete         = false
+  force_delete         = var.ecr_force_delete
 
   image_scanning_configuration {
     scan_on_push = true
@@ -151,6 +151,15 @@ data "aws_iam_policy_document" "execution" {
     ]
   }
 
+  dynamic "statement" {
+    for_each = each.key == "service" ? [1] : []
+    content {
+      sid       = "ReadTheIdentitySigningKey"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.identity_secret_arn]
+    }
+  }
+
   statement {
     sid       = "DecryptImagesAndLogs"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -194,7 +203,7 @@ resource "aws_ecs_task_definition" "service" {
 
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = "ARM64"
+    cpu_architecture        = var.cpu_architecture
   }
 
   container_definitions = jsonencode([
@@ -205,8 +214,9 @@ resource "aws_ecs_task_definition" "service" {
       readonlyRootFilesystem = true
       portMappings           = [{ containerPort = each.value.port, protocol = "tcp" }]
       environment = [
-        for k, v in merge(each.value.environment, { PORT = tostring(each.value.port) }) : { name = k, value = v }
+        for k, v in merge(each.value.environment, { PORT = tostring(each.value.port), BASE_PATH = each.value.path_prefix }) : { name = k, value = v }
       ]
+      secrets = [{ name = "IDENTITY_SECRET", valueFrom = var.identity_secret_arn }]
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -234,7 +244,7 @@ resource "aws_ecs_task_definition" "job" {
 
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = "ARM64"
+    cpu_architecture        = var.cpu_architecture
   }
 
   container_definitions = jsonencode([

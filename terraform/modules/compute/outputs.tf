@@ -38,6 +38,11 @@ output "job_security_group_id" {
   value       = aws_security_group.job.id
 }
 
+output "docker_platform" {
+  description = "docker build --platform value matching the tasks' CPU architecture."
+  value       = var.cpu_architecture == "ARM64" ? "linux/arm64" : "linux/amd64"
+}
+
 output "ecr_repository_urls" {
   description = "ECR repository URL of each workload."
   value       = { for k, r in aws_ecr_repository.this : k => r.repository_url }

@@ -65,6 +65,11 @@ variable "proxy_security_group_id" {
   type        = string
 }
 
+variable "identity_secret_arn" {
+  description = "Secret holding the identity-signing key; services get it as IDENTITY_SECRET to verify the proxy's signed headers."
+  type        = string
+}
+
 variable "kms_key_arn" {
   description = "KMS key for ECR repositories and log groups."
   type        = string
@@ -80,6 +85,23 @@ variable "alb_deletion_protection" {
   description = "Protect the internal ALB from deletion."
   type        = bool
   default     = true
+}
+
+variable "cpu_architecture" {
+  description = "CPU architecture of every task (X86_64 or ARM64); the workload images must be built for it."
+  type        = string
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "ecr_force_delete" {
+  description = "Let terraform destroy delete ECR repositories that still hold images."
+  type        = bool
+  default     = false
 }
 
 variable "ecr_keep_images" {

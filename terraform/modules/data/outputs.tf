@@ -3,6 +3,11 @@ output "endpoint_host" {
   value       = var.enable_proxy ? aws_db_proxy.this[0].endpoint : aws_db_instance.this.address
 }
 
+output "instance_host" {
+  description = "Host name of the instance itself (password logins such as migrate's bypass the IAM-only RDS Proxy)."
+  value       = aws_db_instance.this.address
+}
+
 output "port" {
   description = "PostgreSQL port."
   value       = aws_db_instance.this.port

@@ -58,8 +58,10 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         const EXPECTED: &str = "base64 of at least 32 bytes (the proxy's identity signing key)";
         let current = env.required("IDENTITY_SECRET", EXPECTED)?;
-        let mut keys =
-            vec![SigningKey::from_base64(&current).map_err(|e| ConfigError::invalid("IDENTITY_SECRET", EXPECTED, e))?];
+        let mut keys = vec![
+            SigningKey::from_base64(&current)
+                .map_err(|e| ConfigError::invalid("IDENTITY_SECRET", EXPECTED, e))?,
+        ];
         if let Some(prev) = env.get("IDENTITY_SECRET_PREVIOUS") {
             keys.push(
                 SigningKey::from_base64(&prev)
@@ -68,7 +70,11 @@ impl Config {
         }
         let base = env.get("BASE_PATH").unwrap_or_default();
         if !(base.is_empty() || base.starts_with('/')) {
-            return Err(ConfigError::invalid("BASE_PATH", "a path such as /sample, or empty", "it does not start with /"));
+            return Err(ConfigError::invalid(
+                "BASE_PATH",
+                "a path such as /sample, or empty",
+                "it does not start with /",
+            ));
         }
         Ok(Config::new(keys, &base))
     }
@@ -93,28 +99,48 @@ pub fn router(config: Config) -> Router {
         config: Arc::new(config),
         store: Arc::default(),
     };
+    // Routes carry the prefix themselves (no `nest`), so handlers and the
+    // identity check see the path exactly as it was sent.
+    let p = |path: &str| format!("{base}{path}");
     let app = Router::new()
-        .route("/echo", any(echo))
-        .route("/echo/{*rest}", any(echo))
-        .route("/items", get(list_items).post(create_item))
-        .route("/items/{id}", get(get_item).put(put_item).delete(delete_item))
-        .route("/download", get(download))
-        .route("/cookies", get(cookies))
-        .route("/redirect", get(redirect))
-        .route("/headers", get(multi_headers))
-        .route("/status/{code}", get(status))
-        .route("/slow", get(slow))
-        .layer(middleware::from_fn_with_state(state.clone(), require_identity))
+        .route(&p("/echo"), any(echo))
+        .route(&p("/echo/{*rest}"), any(echo))
+        .route(&p("/items"), get(list_items).post(create_item))
+        .route(
+            &p("/items/{id}"),
+            get(get_item).put(put_item).delete(delete_item),
+        )
+        .route(&p("/download"), get(download))
+        .route(&p("/cookies"), get(cookies))
+        .route(&p("/redirect"), get(redirect))
+        .route(&p("/headers"), get(multi_headers))
+        .route(&p("/status/{code}"), get(status))
+        .route(&p("/slow"), get(slow))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_identity,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state);
-    let app = if base.is_empty() { app } else { Router::new().nest(&base, app) };
     let health = Router::new().route("/health", get(health));
     let health = if base.is_empty() {
         health
     } else {
-        health.route(&format!("{base}/health"), get(self::health))
+        health.route(&p("/health"), get(self::health))
     };
     app.merge(health)
+}
+
+/// Serve the service on `listener` until `shutdown` resolves (tests, the
+/// local platform and `main` share it).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(config))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn health() -> Json<Value> {
@@ -134,16 +160,22 @@ fn unauthorized(detail: String) -> Response {
 /// (the full path, including `BASE_PATH`, and the raw query).
 async fn require_identity(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let target = req
-        .extensions()
-        .get::<axum::extract::OriginalUri>()
-        .map(|u| u.0.clone())
-        .unwrap_or_else(|| req.uri().clone());
-    let target = target.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".to_owned());
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
-    match identity::verify(req.headers(), req.method(), &target, now, &state.config.keys, state.config.max_skew) {
+    match identity::verify(
+        req.headers(),
+        req.method(),
+        &target,
+        now,
+        &state.config.keys,
+        state.config.max_skew,
+    ) {
         Ok(id) => {
             req.extensions_mut().insert(id);
             next.run(req).await
@@ -157,11 +189,7 @@ async fn require_identity(State(state): State<AppState>, mut req: Request, next:
 
 async fn echo(Extension(id): Extension<VerifiedIdentity>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let uri = parts
-        .extensions
-        .get::<axum::extract::OriginalUri>()
-        .map(|u| u.0.clone())
-        .unwrap_or(parts.uri.clone());
+    let uri = parts.uri.clone();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) => return (StatusCode::PAYLOAD_TOO_LARGE, e.to_string()).into_response(),
@@ -169,7 +197,12 @@ async fn echo(Extension(id): Extension<VerifiedIdentity>, req: Request) -> Respo
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let query_pairs: Vec<(String, String)> = uri
         .query()
@@ -221,7 +254,10 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn list_items(State(state): State<AppState>, Extension(id): Extension<VerifiedIdentity>) -> Response {
+async fn list_items(
+    State(state): State<AppState>,
+    Extension(id): Extension<VerifiedIdentity>,
+) -> Response {
     let store = lock(&state);
     let items: Vec<Value> = store
         .items
@@ -237,22 +273,32 @@ fn lock(state: &AppState) -> std::sync::MutexGuard<'_, Store> {
     state.store.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn parse_json(body: &Bytes) -> Result<Value, Response> {
+fn parse_json(body: &Bytes) -> Result<Value, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
-        (StatusCode::BAD_REQUEST, Json(json!({ "title": "Bad Request", "detail": format!("the body is not JSON: {e}") })))
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "title": "Bad Request", "detail": format!("the body is not JSON: {e}") })),
+        )
             .into_response()
+            .into()
     })
 }
 
-async fn create_item(State(state): State<AppState>, Extension(id): Extension<VerifiedIdentity>, body: Bytes) -> Response {
+async fn create_item(
+    State(state): State<AppState>,
+    Extension(id): Extension<VerifiedIdentity>,
+    body: Bytes,
+) -> Response {
     let item = match parse_json(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut store = lock(&state);
     store.next += 1;
     let key = store.next;
-    store.items.insert(key, json!({ "tenant": id.tenant, "item": item }));
+    store
+        .items
+        .insert(key, json!({ "tenant": id.tenant, "item": item }));
     let location = format!("{}/items/{key}", state.config.base_path);
     (
         StatusCode::CREATED,
@@ -263,13 +309,23 @@ async fn create_item(State(state): State<AppState>, Extension(id): Extension<Ver
 }
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({ "title": "Not Found", "detail": "no such item" }))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "title": "Not Found", "detail": "no such item" })),
+    )
+        .into_response()
 }
 
-async fn get_item(State(state): State<AppState>, Extension(id): Extension<VerifiedIdentity>, Path(key): Path<u64>) -> Response {
+async fn get_item(
+    State(state): State<AppState>,
+    Extension(id): Extension<VerifiedIdentity>,
+    Path(key): Path<u64>,
+) -> Response {
     let store = lock(&state);
     match store.items.get(&key) {
-        Some(v) if v["tenant"] == id.tenant.as_str() => Json(json!({ "id": key, "item": v["item"] })).into_response(),
+        Some(v) if v["tenant"] == id.tenant.as_str() => {
+            Json(json!({ "id": key, "item": v["item"] })).into_response()
+        }
         _ => not_found(),
     }
 }
@@ -282,7 +338,7 @@ async fn put_item(
 ) -> Response {
     let item = match parse_json(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut store = lock(&state);
     match store.items.get_mut(&key) {
@@ -294,7 +350,11 @@ async fn put_item(
     }
 }
 
-async fn delete_item(State(state): State<AppState>, Extension(id): Extension<VerifiedIdentity>, Path(key): Path<u64>) -> Response {
+async fn delete_item(
+    State(state): State<AppState>,
+    Extension(id): Extension<VerifiedIdentity>,
+    Path(key): Path<u64>,
+) -> Response {
     let mut store = lock(&state);
     match store.items.get(&key) {
         Some(v) if v["tenant"] == id.tenant.as_str() => {
@@ -314,7 +374,11 @@ struct DownloadQuery {
 /// valid UTF-8 in sequence, so it is really binary).
 async fn download(Query(q): Query<DownloadQuery>) -> Response {
     if q.bytes > MAX_DOWNLOAD {
-        return (StatusCode::BAD_REQUEST, format!("bytes must be at most {MAX_DOWNLOAD}")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("bytes must be at most {MAX_DOWNLOAD}"),
+        )
+            .into_response();
     }
     let body: Vec<u8> = (0..q.bytes).map(|i| (i % 251) as u8 ^ 0x80).collect();
     ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()
@@ -322,14 +386,27 @@ async fn download(Query(q): Query<DownloadQuery>) -> Response {
 
 async fn cookies() -> Response {
     let mut headers = HeaderMap::new();
-    headers.append(header::SET_COOKIE, HeaderValue::from_static("a=1; Path=/; HttpOnly"));
-    headers.append(header::SET_COOKIE, HeaderValue::from_static("b=2; Path=/; Secure"));
-    headers.append(header::SET_COOKIE, HeaderValue::from_static("c=3; Max-Age=60"));
+    headers.append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("a=1; Path=/; HttpOnly"),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("b=2; Path=/; Secure"),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("c=3; Max-Age=60"),
+    );
     (headers, Json(json!({ "cookies": 3 }))).into_response()
 }
 
 async fn redirect(State(state): State<AppState>) -> Response {
-    (StatusCode::FOUND, [(header::LOCATION, format!("{}/echo", state.config.base_path))]).into_response()
+    (
+        StatusCode::FOUND,
+        [(header::LOCATION, format!("{}/echo", state.config.base_path))],
+    )
+        .into_response()
 }
 
 async fn multi_headers() -> Response {
@@ -367,7 +444,10 @@ mod tests {
     }
 
     fn now() -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
     }
 
     fn alice() -> identity::Identity {
@@ -393,14 +473,20 @@ mod tests {
         let resp = app.oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     #[tokio::test]
     async fn health_needs_no_identity() {
         let app = router(Config::new(vec![key()], "/sample"));
         for path in ["/health", "/sample/health"] {
-            let req = Request::builder().uri(path).body(axum::body::Body::empty()).unwrap();
+            let req = Request::builder()
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
             assert_eq!(call(app.clone(), req).await.0, StatusCode::OK, "{path}");
         }
     }
@@ -408,7 +494,11 @@ mod tests {
     #[tokio::test]
     async fn signed_request_under_base_path_is_echoed_with_its_identity() {
         let app = router(Config::new(vec![key()], "/sample"));
-        let (status, body) = call(app, request(Method::GET, "/sample/echo?a=1&a=2", now(), &key())).await;
+        let (status, body) = call(
+            app,
+            request(Method::GET, "/sample/echo?a=1&a=2", now(), &key()),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["identity"]["tenant"], "acme");
         assert_eq!(body["path"], "/sample/echo");
@@ -418,16 +508,35 @@ mod tests {
     #[tokio::test]
     async fn unsigned_tampered_and_stale_requests_get_401() {
         let app = router(Config::new(vec![key()], ""));
-        let unsigned = Request::builder().uri("/echo").body(axum::body::Body::empty()).unwrap();
-        assert_eq!(call(app.clone(), unsigned).await.0, StatusCode::UNAUTHORIZED);
+        let unsigned = Request::builder()
+            .uri("/echo")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(
+            call(app.clone(), unsigned).await.0,
+            StatusCode::UNAUTHORIZED
+        );
         let mut tampered = request(Method::GET, "/echo", now(), &key());
-        tampered.headers_mut().insert(identity::TENANT, HeaderValue::from_static("evil"));
-        assert_eq!(call(app.clone(), tampered).await.0, StatusCode::UNAUTHORIZED);
+        tampered
+            .headers_mut()
+            .insert(identity::TENANT, HeaderValue::from_static("evil"));
+        assert_eq!(
+            call(app.clone(), tampered).await.0,
+            StatusCode::UNAUTHORIZED
+        );
         let stale = request(Method::GET, "/echo", now() - 120, &key());
         let (status, body) = call(app.clone(), stale).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert!(body["detail"].as_str().unwrap().contains("away from now"), "{body}");
-        let wrong_key = request(Method::GET, "/echo", now(), &SigningKey::from_bytes(&[8; 32]).unwrap());
+        assert!(
+            body["detail"].as_str().unwrap().contains("away from now"),
+            "{body}"
+        );
+        let wrong_key = request(
+            Method::GET,
+            "/echo",
+            now(),
+            &SigningKey::from_bytes(&[8; 32]).unwrap(),
+        );
         assert_eq!(call(app, wrong_key).await.0, StatusCode::UNAUTHORIZED);
     }
 
@@ -439,14 +548,29 @@ mod tests {
         let (status, body) = call(app.clone(), req).await;
         assert_eq!(status, StatusCode::CREATED);
         let id = body["id"].as_u64().unwrap();
-        let (status, body) = call(app.clone(), request(Method::GET, &format!("/items/{id}"), now(), &key())).await;
-        assert_eq!((status, body["item"]["name"].as_str()), (StatusCode::OK, Some("box")));
+        let (status, body) = call(
+            app.clone(),
+            request(Method::GET, &format!("/items/{id}"), now(), &key()),
+        )
+        .await;
+        assert_eq!(
+            (status, body["item"]["name"].as_str()),
+            (StatusCode::OK, Some("box"))
+        );
         let mut req = request(Method::PUT, &format!("/items/{id}"), now(), &key());
         *req.body_mut() = axum::body::Body::from(r#"{"name":"crate"}"#);
         assert_eq!(call(app.clone(), req).await.1["item"]["name"], "crate");
-        let (status, _) = call(app.clone(), request(Method::DELETE, &format!("/items/{id}"), now(), &key())).await;
+        let (status, _) = call(
+            app.clone(),
+            request(Method::DELETE, &format!("/items/{id}"), now(), &key()),
+        )
+        .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, _) = call(app, request(Method::GET, &format!("/items/{id}"), now(), &key())).await;
+        let (status, _) = call(
+            app,
+            request(Method::GET, &format!("/items/{id}"), now(), &key()),
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 
@@ -454,7 +578,13 @@ mod tests {
     fn config_requires_a_real_key() {
         assert!(Config::from_env(&Env::from_pairs([("X", "y")])).is_err());
         assert!(Config::from_env(&Env::from_pairs([("IDENTITY_SECRET", "c2hvcnQ=")])).is_err());
-        let ok = Env::from_pairs([("IDENTITY_SECRET", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="), ("BASE_PATH", "/sample/")]);
+        let ok = Env::from_pairs([
+            (
+                "IDENTITY_SECRET",
+                "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+            ),
+            ("BASE_PATH", "/sample/"),
+        ]);
         assert_eq!(Config::from_env(&ok).unwrap().base_path, "/sample");
     }
 

@@ -2,7 +2,7 @@
 //! (base64 HMAC key), optional `IDENTITY_SECRET_PREVIOUS`, `BASE_PATH` and
 //! `BIND_ADDR` (default 0.0.0.0).
 
-use sample_service::{Config, router};
+use sample_service::{Config, serve};
 use shared::Env;
 
 #[tokio::main]
@@ -14,7 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bind: std::net::IpAddr = env.parse_or("BIND_ADDR", "an IP address", [0, 0, 0, 0].into())?;
     let listener = tokio::net::TcpListener::bind((bind, port)).await?;
     tracing::info!(addr = %listener.local_addr()?, "sample-service listening");
-    axum::serve(listener, router(config)).with_graceful_shutdown(shutdown()).await?;
+    serve(listener, config, shutdown()).await?;
     Ok(())
 }
 

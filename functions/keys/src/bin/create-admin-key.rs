@@ -17,7 +17,11 @@ const USAGE: &str = "usage: create-admin-key [--tenant <tenant>] [--name <name>]
 The database is configured as for the Lambdas: DATABASE_URL, or DB_SECRET_ARN (+ AWS credentials).";
 
 fn parse_args(args: &[String]) -> Result<(String, String, String), String> {
-    let (mut tenant, mut name, mut plan) = ("platform".to_owned(), "bootstrap admin".to_owned(), "standard".to_owned());
+    let (mut tenant, mut name, mut plan) = (
+        "platform".to_owned(),
+        "bootstrap admin".to_owned(),
+        "standard".to_owned(),
+    );
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let slot = match flag.as_str() {
@@ -27,7 +31,10 @@ fn parse_args(args: &[String]) -> Result<(String, String, String), String> {
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         };
-        *slot = it.next().ok_or_else(|| format!("{flag} needs a value"))?.clone();
+        *slot = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?
+            .clone();
     }
     Ok((tenant, name, plan))
 }
@@ -42,7 +49,11 @@ async fn main() -> ExitCode {
                 eprintln!("create-admin-key: {msg}");
             }
             eprintln!("{USAGE}");
-            return if msg.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
+            return if msg.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
         }
     };
     let env = shared::Env::Process;

@@ -49,7 +49,11 @@ pub fn config(aws_endpoint: &str) -> Config {
 /// touch AWS), flush skipped.
 pub fn state(pool: PgPool) -> State {
     let endpoint = format!("http://127.0.0.1:{}", closed_port());
-    State::new(config(&endpoint), Database::from_pool(pool), apigw_client(&endpoint))
+    State::new(
+        config(&endpoint),
+        Database::from_pool(pool),
+        apigw_client(&endpoint),
+    )
 }
 
 /// Who the authorizer said the caller is.
@@ -86,6 +90,9 @@ pub struct Ev {
     pub body: Option<String>,
     pub who: Option<Who>,
     pub request_id: String,
+    /// Send the body base64-encoded (`isBase64Encoded: true`), as API Gateway
+    /// does when binary media types match (`*/*` in api/openapi.yaml).
+    pub base64: bool,
 }
 
 impl Ev {
@@ -99,6 +106,7 @@ impl Ev {
             body: None,
             who: None,
             request_id: format!("req-{}", uuid::Uuid::new_v4()),
+            base64: false,
         }
     }
     pub fn key(method: &'static str, id: &str) -> Ev {
@@ -112,6 +120,10 @@ impl Ev {
     }
     pub fn body(mut self, body: impl Into<String>) -> Ev {
         self.body = Some(body.into());
+        self
+    }
+    pub fn base64(mut self) -> Ev {
+        self.base64 = true;
         self
     }
     pub fn query(mut self, k: &'static str, v: impl Into<String>) -> Ev {
@@ -129,8 +141,11 @@ impl Ev {
                 a.push(json!(v));
             }
         }
-        let params: serde_json::Map<String, Value> =
-            self.path_params.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+        let params: serde_json::Map<String, Value> = self
+            .path_params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
         let authorizer = self.who.as_ref().map(|w| {
             json!({
                 "principalId": w.principal,
@@ -165,18 +180,28 @@ impl Ev {
                 "requestTimeEpoch": 1700000000000i64,
                 "authorizer": authorizer
             },
-            "body": self.body,
-            "isBase64Encoded": false
+            "body": if self.base64 {
+                self.body.as_ref().map(|b| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.encode(b)
+                })
+            } else {
+                self.body.clone()
+            },
+            "isBase64Encoded": self.base64
         })
     }
 
     pub fn request(&self) -> Request {
-        lambda_http::request::from_str(&self.event().to_string()).expect("a valid API Gateway REST event")
+        lambda_http::request::from_str(&self.event().to_string())
+            .expect("a valid API Gateway REST event")
     }
 }
 
 pub async fn call(state: &State, ev: Ev) -> (u16, Value, Response<Body>) {
-    let resp = keys::handle(state, ev.request()).await.expect("the handler answers");
+    let resp = keys::handle(state, ev.request())
+        .await
+        .expect("the handler answers");
     let status = resp.status().as_u16();
     let body = match resp.body() {
         Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::String(t.clone())),
@@ -189,7 +214,13 @@ pub async fn call(state: &State, ev: Ev) -> (u16, Value, Response<Body>) {
 
 /// Create a key as `who` and return the 201 body.
 pub async fn create(state: &State, who: &Who, body: Value) -> Value {
-    let (status, b, _) = call(state, Ev::new("POST", "/v1/keys", "/v1/keys").by(who).body(body.to_string())).await;
+    let (status, b, _) = call(
+        state,
+        Ev::new("POST", "/v1/keys", "/v1/keys")
+            .by(who)
+            .body(body.to_string()),
+    )
+    .await;
     assert_eq!(status, 201, "{b}");
     b
 }

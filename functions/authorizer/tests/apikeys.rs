@@ -1,0 +1,279 @@
+//! API keys through the handler, against a real PostgreSQL database
+//! (`#[sqlx::test]`: set DATABASE_URL, or run `make test`).
+
+mod common;
+
+use authorizer::State;
+use authorizer::config::Config;
+use common::*;
+use sha2::{Digest, Sha256};
+use shared::Env;
+use shared::auth::apikey;
+use shared::db::Database;
+use sqlx::PgPool;
+
+const FIXTURE_OPENAPI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openapi.yaml");
+
+struct Key {
+    text: String,
+    id: uuid::Uuid,
+}
+
+async fn insert_key(pool: &PgPool, scopes: &[&str], plan: &str, extra_sql: &str) -> Key {
+    let (plain, lookup, digest) = apikey::generate();
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "insert into api_keys (lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
+         values ($1, $2, 'test key', 'tenant-a', $3, $4, 'tests') returning id",
+    )
+    .bind(lookup.as_str())
+    .bind(digest.as_slice())
+    .bind(scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    .bind(plan)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    if !extra_sql.is_empty() {
+        sqlx::query(&format!("update api_keys set {extra_sql} where id = $1"))
+            .bind(id)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    Key {
+        text: plain.expose_secret().to_owned(),
+        id,
+    }
+}
+
+fn state_with(pool: PgPool, extra: &[(&str, &str)]) -> State {
+    let mut pairs: Vec<(String, String)> = vec![
+        ("OPENAPI_FILE".into(), FIXTURE_OPENAPI.into()),
+        ("USAGE_PLAN_KEYS".into(), "standard=apigw-standard-value,gold=apigw-gold-value".into()),
+    ];
+    for (k, v) in extra {
+        pairs.retain(|(kk, _)| kk != k);
+        pairs.push(((*k).into(), (*v).into()));
+    }
+    let cfg = Config::from_env(&Env::from_pairs(pairs)).unwrap();
+    State::new(cfg, Database::from_pool(pool)).unwrap()
+}
+
+fn x_api_key(k: &str) -> authorizer::Request {
+    event(&[("x-api-key", k)])
+}
+
+/// The same checksum the key format uses, to forge well-formed keys.
+fn with_checksum(body: &str) -> String {
+    const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let h = Sha256::digest(body.as_bytes());
+    let mut n = u64::from(u32::from_be_bytes([h[0], h[1], h[2], h[3]]));
+    let mut out = [b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = B62[(n % 62) as usize];
+        n /= 62;
+    }
+    format!("{body}{}", std::str::from_utf8(&out).unwrap())
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_valid_key_gets_exactly_the_routes_its_scopes_allow(pool: PgPool) {
+    let k = insert_key(&pool, &["jobs:read", "services:echo"], "gold", "").await;
+    let s = state_with(pool, &[]);
+    let r = run(&s, x_api_key(&k.text)).await.unwrap();
+    let (effect, res) = statement(&r);
+    assert_eq!(effect, "Allow");
+    let expected: Vec<String> = ["*/v1/services/echo/*", "GET/v1/jobs", "GET/v1/jobs/*", "GET/v1/me"]
+        .iter()
+        .map(|r| format!("{PREFIX}/{r}"))
+        .collect();
+    assert_eq!(res, expected);
+    assert_eq!(r.context.principal_type, "api_key");
+    assert_eq!(r.context.tenant, "tenant-a");
+    assert_eq!(r.context.scopes, "jobs:read services:echo");
+    assert_eq!(r.context.key_id, Some(k.id.to_string()));
+    assert_eq!(r.principal_id.as_deref(), Some(r.context.principal_id.as_str()));
+    assert_eq!(r.usage_identifier_key.as_deref(), Some("apigw-gold-value"));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_admin_key_gets_the_key_routes_and_the_write_routes(pool: PgPool) {
+    let k = insert_key(&pool, &["keys:admin", "jobs:write"], "standard", "").await;
+    let s = state_with(pool, &[]);
+    let r = run(&s, event(&[("Authorization", &format!("Bearer {}", k.text))])).await.unwrap();
+    let (_, res) = statement(&r);
+    let expected: Vec<String> = [
+        "DELETE/v1/keys/*",
+        "GET/v1/keys",
+        "GET/v1/keys/*",
+        "GET/v1/me",
+        "POST/v1/jobs",
+        "POST/v1/jobs/*/cancel",
+        "POST/v1/keys",
+    ]
+    .iter()
+    .map(|r| format!("{PREFIX}/{r}"))
+    .collect();
+    assert_eq!(res, expected);
+    assert_eq!(r.usage_identifier_key.as_deref(), Some("apigw-standard-value"));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_key_without_scopes_still_reaches_authenticated_routes_only(pool: PgPool) {
+    let k = insert_key(&pool, &[], "standard", "").await;
+    let s = state_with(pool, &[]);
+    let r = run(&s, x_api_key(&k.text)).await.unwrap();
+    assert_eq!(statement(&r), ("Allow".to_owned(), vec![format!("{PREFIX}/GET/v1/me")]));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_key_with_no_permitted_route_gets_an_explicit_deny(pool: PgPool) {
+    let dir = std::env::temp_dir().join(format!("authz-deny-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("openapi.yaml");
+    std::fs::write(&file, "paths:\n  /v1/keys:\n    get:\n      x-portcullis-scope: keys:admin\n").unwrap();
+    let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let s = state_with(pool, &[("OPENAPI_FILE", file.to_str().unwrap())]);
+    let r = run(&s, x_api_key(&k.text)).await.unwrap();
+    assert_eq!(statement(&r), ("Deny".to_owned(), vec![format!("{PREFIX}/*")]));
+}
+
+#[tokio::test]
+async fn a_key_with_a_bad_checksum_is_refused_without_any_database_query() {
+    // The database is a closed port: any query would fail with a 500, not 401.
+    let s = State::new(Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap(), dead_db()).unwrap();
+    let (plain, _, _) = apikey::generate();
+    let text = plain.expose_secret();
+    let mut bad = text.as_bytes().to_vec();
+    let last = bad.len() - 1;
+    bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+    let bad = String::from_utf8(bad).unwrap();
+    for k in [bad.as_str(), "pcs_short", &text[..text.len() - 1], &format!("{text}0")] {
+        assert_unauthorized(run(&s, x_api_key(k)).await);
+    }
+    assert_eq!(s.key_lookups(), 0);
+    // A well-formed key does reach the (dead) database: a 500, not a 401.
+    let r = run(&s, x_api_key(text)).await;
+    assert_ne!(r.as_ref().err().map(String::as_str), Some("Unauthorized"), "{r:?}");
+    assert!(r.is_err());
+    assert_eq!(s.key_lookups(), 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn every_single_changed_character_is_refused(pool: PgPool) {
+    let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let s = state_with(pool, &[]);
+    assert!(run(&s, x_api_key(&k.text)).await.is_ok());
+    let b = k.text.as_bytes();
+    for i in 0..b.len() {
+        let mut c = b.to_vec();
+        c[i] = if c[i] == b'x' { b'y' } else { b'x' };
+        let changed = String::from_utf8(c).unwrap();
+        assert_unauthorized(run(&s, x_api_key(&changed)).await);
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_well_formed_key_with_the_wrong_secret_is_refused(pool: PgPool) {
+    let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let (other, _, _) = apikey::generate();
+    // Lookup id of the stored key, secret of another one, valid checksum.
+    let body = format!("{}{}", &k.text[..17], &other.expose_secret()[17..17 + 32]);
+    let forged = with_checksum(&body);
+    assert!(apikey::parse(&forged).is_ok(), "the forgery must pass the format check");
+    let s = state_with(pool, &[]);
+    assert_unauthorized(run(&s, x_api_key(&forged)).await);
+    assert_eq!(s.key_lookups(), 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn revoked_expired_and_unknown_keys_are_refused(pool: PgPool) {
+    let revoked = insert_key(&pool, &["jobs:read"], "standard", "revoked_at = now() - interval '1 second'").await;
+    let expired = insert_key(&pool, &["jobs:read"], "standard", "expires_at = now() - interval '1 second'").await;
+    let future = insert_key(&pool, &["jobs:read"], "standard", "expires_at = now() + interval '1 hour'").await;
+    let (unknown, _, _) = apikey::generate();
+    let s = state_with(pool, &[]);
+    assert_unauthorized(run(&s, x_api_key(&revoked.text)).await);
+    assert_unauthorized(run(&s, x_api_key(&expired.text)).await);
+    assert_unauthorized(run(&s, x_api_key(unknown.expose_secret())).await);
+    assert_eq!(s.key_lookups(), 3, "each of them was looked up");
+    assert!(run(&s, x_api_key(&future.text)).await.is_ok());
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_warm_key_touches_the_database_once_and_without_cache_revocation_is_immediate(pool: PgPool) {
+    let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let s = state_with(pool.clone(), &[]);
+    for _ in 0..5 {
+        run(&s, x_api_key(&k.text)).await.unwrap();
+    }
+    assert_eq!(s.key_lookups(), 1);
+
+    // With the cache off, revocation is seen at once.
+    let s0 = state_with(pool.clone(), &[("AUTH_CACHE_TTL_SECS", "0")]);
+    run(&s0, x_api_key(&k.text)).await.unwrap();
+    sqlx::query("update api_keys set revoked_at = now() where id = $1")
+        .bind(k.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_unauthorized(run(&s0, x_api_key(&k.text)).await);
+    assert_eq!(s0.key_lookups(), 2);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn last_used_is_written_once_per_interval(pool: PgPool) {
+    let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let s = state_with(pool.clone(), &[("AUTH_CACHE_TTL_SECS", "0")]);
+    let read = || async {
+        sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>("select last_used_at from api_keys where id = $1")
+            .bind(k.id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(read().await, None);
+    run(&s, x_api_key(&k.text)).await.unwrap();
+    s.settle().await;
+    let first = read().await.expect("last_used_at is set after the first use");
+    run(&s, x_api_key(&k.text)).await.unwrap();
+    run(&s, x_api_key(&k.text)).await.unwrap();
+    s.settle().await;
+    assert_eq!(read().await, Some(first), "not rewritten within the interval");
+
+    // Interval 0: every use writes.
+    let s0 = state_with(pool.clone(), &[("AUTH_CACHE_TTL_SECS", "0"), ("AUTH_LAST_USED_INTERVAL_SECS", "0")]);
+    run(&s0, x_api_key(&k.text)).await.unwrap();
+    s0.settle().await;
+    assert!(read().await > Some(first));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn both_headers_must_name_the_same_principal(pool: PgPool) {
+    let a = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let b = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let s = state_with(pool, &[]);
+    let same = event(&[("x-api-key", &a.text), ("Authorization", &format!("Bearer {}", a.text))]);
+    assert!(run(&s, same).await.is_ok());
+    let different = event(&[("x-api-key", &a.text), ("Authorization", &format!("Bearer {}", b.text))]);
+    assert_unauthorized(run(&s, different).await);
+    let one_bad = event(&[("x-api-key", &a.text), ("Authorization", "Bearer pcs_nonsense")]);
+    assert_unauthorized(run(&s, one_bad).await);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn without_usage_plan_keys_the_usage_identifier_is_omitted(pool: PgPool) {
+    let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let cfg = Config::from_env(&Env::from_pairs([("OPENAPI_FILE", FIXTURE_OPENAPI)])).unwrap();
+    let s = State::new(cfg, Database::from_pool(pool)).unwrap();
+    let r = run(&s, x_api_key(&k.text)).await.unwrap();
+    assert_eq!(r.usage_identifier_key, None);
+}
+
+#[tokio::test]
+async fn a_missing_or_foreign_method_arn_is_a_server_error_not_a_401() {
+    let s = jwt_state(&[]);
+    let mut ev = bearer(&key().sign(&access_claims("portcullis/jobs.read")));
+    ev.method_arn = Some("arn:aws:s3:::bucket".to_owned());
+    let r = run(&s, ev).await;
+    assert!(matches!(&r, Err(m) if m != "Unauthorized"), "{r:?}");
+}

@@ -1,0 +1,315 @@
+//! The jobs HTTP handler against PostgreSQL with a stub ECS (exact RunTask
+//! requests, injected failures). Needs DATABASE_URL (`make test`).
+
+mod support;
+
+use serde_json::json;
+use sqlx::PgPool;
+use support::*;
+
+const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"],"env":{"GREETING":"hi"},"cpu":256,"memory":512}"#;
+
+fn stub_state(pool: PgPool) -> (jobs::State, Calls) {
+    let (ecs, calls) = healthy_ecs();
+    let st = state(pool, ecs, placement("test-cluster", vec!["subnet-a".into(), "subnet-b".into()], vec!["sg-jobs".into()]));
+    (st, calls)
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn submit_starts_a_task_with_the_exact_run_task_request(pool: PgPool) {
+    let (st, calls) = stub_state(pool.clone());
+    let resp = submit(&st, "acme", "key-1", BODY).await;
+    assert_eq!(resp.status(), 202, "{:?}", body_json(&resp));
+    let job = body_json(&resp);
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(job["status"], "starting");
+    assert_eq!(job["task_arn"], task_arn_for(1));
+    assert_eq!(resp.headers()["location"], format!("/v1/jobs/{id}"));
+
+    let runs = calls_of(&calls, "RunTask");
+    assert_eq!(runs.len(), 1);
+    let r = &runs[0].body;
+    assert_eq!(r["clientToken"], id);
+    assert_eq!(r["startedBy"], id);
+    assert_eq!(r["cluster"], "test-cluster");
+    assert_eq!(r["taskDefinition"], "portcullis-sample-job");
+    assert_eq!(r["launchType"], "FARGATE");
+    assert_eq!(r["count"], 1);
+    let vpc = &r["networkConfiguration"]["awsvpcConfiguration"];
+    assert_eq!(vpc["assignPublicIp"], "DISABLED");
+    assert_eq!(vpc["subnets"], json!(["subnet-a", "subnet-b"]));
+    assert_eq!(vpc["securityGroups"], json!(["sg-jobs"]));
+    let co = &r["overrides"]["containerOverrides"][0];
+    assert_eq!(co["name"], "sample-job");
+    assert_eq!(co["command"], json!(["--exit-code", "0"]));
+    assert_eq!(co["cpu"], 256);
+    assert_eq!(co["memory"], 512);
+    let env: Vec<(String, String)> = co["environment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kv| (kv["name"].as_str().unwrap().to_owned(), kv["value"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(env.contains(&("JOB_ID".into(), id.clone())), "{env:?}");
+    assert!(env.contains(&("GREETING".into(), "hi".into())), "{env:?}");
+    assert!(env.contains(&("REQUEST_ID".into(), "req-test-1".into())), "{env:?}");
+    assert_eq!(r["overrides"]["cpu"], "256");
+    let tags: Vec<(String, String)> = r["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["key"].as_str().unwrap().to_owned(), t["value"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(tags.contains(&("portcullis:job-id".into(), id.clone())));
+    assert!(tags.contains(&("portcullis:tenant".into(), "acme".into())));
+    assert!(tags.contains(&("portcullis:job-type".into(), "sample".into())));
+
+    // One insert (with its event) and one update: two history rows.
+    let events: i64 = sqlx::query_scalar("select count(*) from job_events where job_id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 2);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn same_idempotency_key_and_body_returns_the_same_job_and_one_task(pool: PgPool) {
+    let (st, calls) = stub_state(pool.clone());
+    let first = submit(&st, "acme", "dup", BODY).await;
+    let second = submit(&st, "acme", "dup", BODY).await;
+    assert_eq!(first.status(), 202);
+    assert_eq!(second.status(), 200);
+    assert_eq!(body_json(&first)["id"], body_json(&second)["id"]);
+    assert_eq!(calls_of(&calls, "RunTask").len(), 1);
+    let n: i64 = sqlx::query_scalar("select count(*) from jobs").fetch_one(&pool).await.unwrap();
+    assert_eq!(n, 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn env_order_does_not_change_the_request_hash(pool: PgPool) {
+    let (st, _calls) = stub_state(pool);
+    let a = submit(&st, "acme", "k", r#"{"type":"sample","env":{"GREETING":"x"},"args":["a"]}"#).await;
+    let b = submit(&st, "acme", "k", r#"{"args":["a"],"env":{"GREETING":"x"},"type":"sample"}"#).await;
+    assert_eq!(b.status(), 200);
+    assert_eq!(body_json(&a)["id"], body_json(&b)["id"]);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn same_idempotency_key_with_another_body_is_a_conflict(pool: PgPool) {
+    let (st, calls) = stub_state(pool);
+    assert_eq!(submit(&st, "acme", "k", BODY).await.status(), 202);
+    let other = submit(&st, "acme", "k", r#"{"type":"sample","args":["--exit-code","1"]}"#).await;
+    assert_eq!(other.status(), 409);
+    assert!(body_json(&other)["detail"].as_str().unwrap().contains("different request"));
+    assert_eq!(calls_of(&calls, "RunTask").len(), 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_same_key_in_two_tenants_makes_two_jobs(pool: PgPool) {
+    let (st, calls) = stub_state(pool);
+    let a = submit(&st, "acme", "k", BODY).await;
+    let b = submit(&st, "globex", "k", BODY).await;
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (202, 202));
+    assert_ne!(body_json(&a)["id"], body_json(&b)["id"]);
+    assert_eq!(calls_of(&calls, "RunTask").len(), 2);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn another_tenants_job_is_not_found(pool: PgPool) {
+    let (st, _calls) = stub_state(pool);
+    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"].as_str().unwrap().to_owned();
+    assert_eq!(get_job(&st, "acme", &id).await.status(), 200);
+    assert_eq!(get_job(&st, "globex", &id).await.status(), 404);
+    let ev = request("GET", &format!("/v1/jobs/{id}/events"), "globex", "jobs:read", &[], None);
+    assert_eq!(jobs::handle(&st, ev).await.unwrap().status(), 404);
+    let cancel = request("POST", &format!("/v1/jobs/{id}/cancel"), "globex", "jobs:write", &[], None);
+    assert_eq!(jobs::handle(&st, cancel).await.unwrap().status(), 404);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn bad_submits_get_400_413_or_422_naming_the_field(pool: PgPool) {
+    let (st, calls) = stub_state(pool.clone());
+    let malformed = submit(&st, "acme", "k1", r#"{"type": "sample", "#).await;
+    assert_eq!(malformed.status(), 400);
+
+    let unknown = submit(&st, "acme", "k2", r#"{"type":"nope"}"#).await;
+    assert_eq!(unknown.status(), 422);
+    assert_eq!(body_json(&unknown)["field"], "type");
+
+    let env = submit(&st, "acme", "k3", r#"{"type":"sample","env":{"PATH":"/tmp"}}"#).await;
+    assert_eq!(env.status(), 422);
+    assert_eq!(body_json(&env)["field"], "env.PATH");
+
+    let cpu = submit(&st, "acme", "k4", r#"{"type":"sample","cpu":4096}"#).await;
+    assert_eq!(cpu.status(), 422);
+    assert_eq!(body_json(&cpu)["field"], "cpu");
+
+    let many = submit(&st, "acme", "k5", r#"{"type":"sample","args":["1","2","3","4","5"]}"#).await;
+    assert_eq!(many.status(), 422);
+    assert_eq!(body_json(&many)["field"], "args");
+
+    let extra = submit(&st, "acme", "k6", r#"{"type":"sample","image":"evil"}"#).await;
+    assert_eq!(extra.status(), 422);
+
+    let big_arg = "x".repeat(5000);
+    let oversized = submit(&st, "acme", "k7", &json!({"type": "sample", "args": [big_arg]}).to_string()).await;
+    assert_eq!(oversized.status(), 413);
+
+    let total = "y".repeat(3000);
+    let too_much = submit(&st, "acme", "k8", &json!({"type": "sample", "args": [total, total, total]}).to_string()).await;
+    assert_eq!(too_much.status(), 413);
+
+    let huge_body = json!({"type": "sample", "args": ["z".repeat(70_000)]}).to_string();
+    assert_eq!(submit(&st, "acme", "k9", &huge_body).await.status(), 413);
+
+    let no_key = request("POST", "/v1/jobs", "acme", "jobs:write", &[], Some(BODY));
+    let resp = jobs::handle(&st, no_key).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(body_json(&resp)["detail"].as_str().unwrap().contains("Idempotency-Key"));
+
+    assert!(calls_of(&calls, "RunTask").is_empty(), "nothing invalid reaches ECS");
+    let n: i64 = sqlx::query_scalar("select count(*) from jobs").fetch_one(&pool).await.unwrap();
+    assert_eq!(n, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_job_type_with_its_own_scope_needs_that_scope(pool: PgPool) {
+    let (st, calls) = stub_state(pool);
+    let resp = submit(&st, "acme", "k", r#"{"type":"admin-only"}"#).await;
+    assert_eq!(resp.status(), 403);
+    assert!(calls_of(&calls, "RunTask").is_empty());
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn throttling_leaves_the_job_queued_with_a_next_attempt(pool: PgPool) {
+    let (ecs, calls) = stub_ecs(|_, _| (400, json!({"__type": "ThrottlingException", "message": "Rate exceeded"})));
+    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let resp = submit(&st, "acme", "k", BODY).await;
+    assert_eq!(resp.status(), 202);
+    let job = body_json(&resp);
+    assert_eq!(job["status"], "queued");
+    assert_eq!(job["attempts"], 1);
+    assert!(job["next_attempt_at"].is_string());
+    assert!(job["error"].as_str().unwrap().contains("ThrottlingException"));
+    assert_eq!(calls_of(&calls, "RunTask").len(), 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_client_error_fails_the_job_with_the_reason(pool: PgPool) {
+    let (ecs, _calls) = stub_ecs(|_, _| {
+        (400, json!({"__type": "InvalidParameterException", "message": "TaskDefinition not found."}))
+    });
+    let st = state(pool, ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let job = body_json(&submit(&st, "acme", "k", BODY).await);
+    assert_eq!(job["status"], "failed");
+    assert!(job["error"].as_str().unwrap().contains("TaskDefinition not found"));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_server_error_leaves_the_job_queued_for_the_reconciler(pool: PgPool) {
+    let (ecs, _calls) = stub_ecs(|_, _| (500, json!({"__type": "ServerException", "message": "internal"})));
+    let st = state(pool, ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let job = body_json(&submit(&st, "acme", "k", BODY).await);
+    assert_eq!(job["status"], "queued");
+    assert_eq!(job["attempts"], 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_queued_job_without_a_task_is_cancelled_at_once(pool: PgPool) {
+    let (ecs, calls) = stub_ecs(|op, _| match op {
+        "RunTask" => (400, json!({"__type": "ThrottlingException", "message": "slow down"})),
+        "ListTasks" => (200, json!({"taskArns": []})),
+        _ => (500, json!({})),
+    });
+    let st = state(pool, ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"].as_str().unwrap().to_owned();
+    let req = request("POST", &format!("/v1/jobs/{id}/cancel"), "acme", "jobs:write", &[], None);
+    let resp = jobs::handle(&st, req).await.unwrap();
+    assert_eq!(resp.status(), 202);
+    assert_eq!(body_json(&resp)["status"], "cancelled");
+    assert!(calls_of(&calls, "StopTask").is_empty());
+    // A second cancel of a finished job is a conflict.
+    let again = request("POST", &format!("/v1/jobs/{id}/cancel"), "acme", "jobs:write", &[], None);
+    assert_eq!(jobs::handle(&st, again).await.unwrap().status(), 409);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn cancelling_a_started_job_stops_its_task_and_waits_for_ecs(pool: PgPool) {
+    let (st, calls) = stub_state(pool);
+    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"].as_str().unwrap().to_owned();
+    let req = request("POST", &format!("/v1/jobs/{id}/cancel"), "acme", "jobs:write", &[], None);
+    let resp = jobs::handle(&st, req).await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let job = body_json(&resp);
+    assert_eq!(job["status"], "starting", "cancelled only once ECS confirms");
+    assert_eq!(job["cancel_requested"], true);
+    let stops = calls_of(&calls, "StopTask");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].body["task"], task_arn_for(1));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn list_pages_with_a_cursor_and_filters(pool: PgPool) {
+    let (st, _calls) = stub_state(pool);
+    for i in 0..5 {
+        submit(&st, "acme", &format!("k{i}"), &format!(r#"{{"type":"sample","args":["{i}"]}}"#)).await;
+    }
+    submit(&st, "globex", "g", BODY).await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = vec![("limit", "2")];
+        if let Some(c) = &cursor {
+            q.push(("cursor", c.as_str()));
+        }
+        let req = request_with_query("GET", "/v1/jobs", "acme", "jobs:read", &[], None, &q);
+        let page = body_json(&jobs::handle(&st, req).await.unwrap());
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|j| j["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5, "every acme job once, no globex job");
+    let mut dedup = seen.clone();
+    dedup.sort();
+    dedup.dedup();
+    assert_eq!(dedup.len(), 5);
+
+    let filtered = request_with_query("GET", "/v1/jobs", "acme", "jobs:read", &[], None, &[("status", "queued")]);
+    let page = body_json(&jobs::handle(&st, filtered).await.unwrap());
+    assert_eq!(page["items"].as_array().unwrap().len(), 0);
+
+    let bad = request_with_query("GET", "/v1/jobs", "acme", "jobs:read", &[], None, &[("status", "done")]);
+    let resp = jobs::handle(&st, bad).await.unwrap();
+    assert_eq!(resp.status(), 422);
+    assert_eq!(body_json(&resp)["field"], "status");
+
+    let bad_cursor = request_with_query("GET", "/v1/jobs", "acme", "jobs:read", &[], None, &[("cursor", "!!")]);
+    assert_eq!(jobs::handle(&st, bad_cursor).await.unwrap().status(), 422);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn events_show_the_jobs_history(pool: PgPool) {
+    let (st, _calls) = stub_state(pool);
+    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"].as_str().unwrap().to_owned();
+    let req = request("GET", &format!("/v1/jobs/{id}/events"), "acme", "jobs:read", &[], None);
+    let page = body_json(&jobs::handle(&st, req).await.unwrap());
+    let to: Vec<&str> = page["items"].as_array().unwrap().iter().map(|e| e["to_status"].as_str().unwrap()).collect();
+    assert_eq!(to, vec!["queued", "starting"]);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn reading_needs_the_read_scope(pool: PgPool) {
+    let (st, _calls) = stub_state(pool);
+    let req = request("GET", "/v1/jobs", "acme", "jobs:write", &[], None);
+    assert_eq!(jobs::handle(&st, req).await.unwrap().status(), 403);
+    let unknown_id = request("GET", "/v1/jobs/not-a-uuid", "acme", "jobs:read", &[], None);
+    assert_eq!(jobs::handle(&st, unknown_id).await.unwrap().status(), 404);
+    let wrong_method = request("DELETE", "/v1/jobs", "acme", "jobs:read", &[], None);
+    assert_eq!(jobs::handle(&st, wrong_method).await.unwrap().status(), 405);
+}
+

@@ -1,0 +1,214 @@
+//! Health and the authorizer-cache flush: real PostgreSQL, the moto server,
+//! closed ports for dependencies that are down, and a replay HTTP client for
+//! the exact FlushStageAuthorizersCache request (moto does not serve it).
+
+mod support;
+
+use aws_sdk_apigateway::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+use aws_smithy_types::body::SdkBody;
+use keys::State;
+use serde_json::json;
+use shared::Env;
+use shared::db::{Database, DbConfig};
+use sqlx::PgPool;
+use support::{Ev, admin, apigw_client, call, closed_port, config, create, moto_endpoint};
+
+fn health() -> Ev {
+    Ev::new("GET", "/v1/health", "/v1/health")
+}
+
+/// A database whose server is down: nothing listens on its port.
+async fn database_down() -> Database {
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", closed_port());
+    let cfg = DbConfig::from_env(&Env::from_pairs([
+        ("DATABASE_URL", url.as_str()),
+        ("DB_ACQUIRE_TIMEOUT_MS", "500"),
+    ]))
+    .expect("a valid database configuration");
+    Database::connect(cfg, None).await.expect("a lazy pool")
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn health_is_ok_when_the_database_and_aws_answer(pool: PgPool) {
+    let endpoint = moto_endpoint();
+    let s = State::new(
+        config(&endpoint),
+        Database::from_pool(pool),
+        apigw_client(&endpoint),
+    );
+    let (status, b, resp) = call(&s, health()).await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(
+        b,
+        json!({"status": "ok", "database": {"status": "ok"}, "aws": {"status": "ok", "endpoint": endpoint}})
+    );
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn health_is_503_when_the_database_is_down() {
+    let endpoint = moto_endpoint();
+    let s = State::new(
+        config(&endpoint),
+        database_down().await,
+        apigw_client(&endpoint),
+    );
+    let (status, b, _) = call(&s, health()).await;
+    assert_eq!(status, 503, "{b}");
+    assert_eq!(b["status"], "error");
+    assert_eq!(b["database"]["status"], "error");
+    assert_eq!(b["aws"]["status"], "ok", "{b}");
+    let reason = b["database"]["reason"].as_str().expect("a reason");
+    assert!(reason.contains("database"), "{reason}");
+    for internal in [
+        "127.0.0.1",
+        "postgres://",
+        "os error",
+        "Connection refused",
+        "DB_",
+    ] {
+        assert!(
+            !reason.contains(internal),
+            "internal detail {internal:?} leaked: {reason}"
+        );
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn health_is_503_when_aws_is_unreachable(pool: PgPool) {
+    let down = format!("http://127.0.0.1:{}", closed_port());
+    let s = State::new(
+        config(&down),
+        Database::from_pool(pool),
+        apigw_client(&down),
+    );
+    let (status, b, _) = call(&s, health()).await;
+    assert_eq!(status, 503, "{b}");
+    assert_eq!(b["database"]["status"], "ok", "{b}");
+    assert_eq!(b["aws"]["status"], "error");
+    assert_eq!(b["aws"]["endpoint"], down);
+    let reason = b["aws"]["reason"].as_str().expect("a reason");
+    assert!(
+        reason.contains("AWS") && !reason.contains("dispatch") && !reason.contains("os error"),
+        "{reason}"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_failed_cache_flush_is_reported_and_the_revocation_stands(pool: PgPool) {
+    // moto has no FlushStageAuthorizersCache: a real failure from a real endpoint.
+    let endpoint = moto_endpoint();
+    let mut cfg = config(&endpoint);
+    cfg.flush_target = Some((
+        format!("missing-{}", uuid::Uuid::new_v4().simple()),
+        "test".to_owned(),
+    ));
+    let s = State::new(
+        cfg,
+        Database::from_pool(pool.clone()),
+        apigw_client(&endpoint),
+    );
+    let b = create(
+        &s,
+        &admin("acme"),
+        json!({"name": "ci", "scopes": ["jobs:read"]}),
+    )
+    .await;
+    let id = b["id"].as_str().unwrap();
+    let (status, body, _) = call(&s, Ev::key("DELETE", id).by(&admin("acme"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["authorizer_cache"]["status"], "failed");
+    assert_eq!(body["status"], "revoked");
+    let detail = body["authorizer_cache"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("revoked") && !detail.contains("404"),
+        "{detail}"
+    );
+    let revoked: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select revoked_at from api_keys where id = $1::uuid")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        revoked.is_some(),
+        "the revocation must stand when the flush fails"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_revocation_flushes_the_stage_authorizer_cache(pool: PgPool) {
+    let replay = StaticReplayClient::new(vec![ReplayEvent::new(
+        http::Request::builder()
+            .method("DELETE")
+            .uri("https://apigateway.us-east-1.amazonaws.com/restapis/api123/stages/prod/cache/authorizers")
+            .body(SdkBody::empty())
+            .unwrap(),
+        http::Response::builder().status(202).body(SdkBody::empty()).unwrap(),
+    )]);
+    let client = aws_sdk_apigateway::Client::from_conf(
+        aws_sdk_apigateway::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "keys-tests"))
+            .http_client(replay.clone())
+            .build(),
+    );
+    let mut cfg = config("https://apigateway.us-east-1.amazonaws.com");
+    cfg.flush_target = Some(("api123".to_owned(), "prod".to_owned()));
+    let s = State::new(cfg, Database::from_pool(pool), client);
+    let b = create(
+        &s,
+        &admin("acme"),
+        json!({"name": "ci", "scopes": ["jobs:read"]}),
+    )
+    .await;
+    let (status, body, _) = call(
+        &s,
+        Ev::key("DELETE", b["id"].as_str().unwrap()).by(&admin("acme")),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["authorizer_cache"]["status"], "flushed", "{body}");
+    let reqs: Vec<_> = replay.actual_requests().collect();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].method(), "DELETE");
+    assert_eq!(
+        reqs[0].uri(),
+        "https://apigateway.us-east-1.amazonaws.com/restapis/api123/stages/prod/cache/authorizers"
+    );
+}
+
+#[test]
+fn configuration_needs_both_or_neither_flush_variables() {
+    let err = keys::Config::from_env(&Env::from_pairs([("APIGW_REST_API_ID", "abc")])).unwrap_err();
+    assert!(err.to_string().contains("APIGW_STAGE"), "{err}");
+    let err = keys::Config::from_env(&Env::from_pairs([("APIGW_STAGE", "prod")])).unwrap_err();
+    assert!(err.to_string().contains("APIGW_REST_API_ID"), "{err}");
+    let cfg = keys::Config::from_env(&Env::from_pairs([
+        ("APIGW_REST_API_ID", "abc"),
+        ("APIGW_STAGE", "prod"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        cfg.flush_target,
+        Some(("abc".to_owned(), "prod".to_owned()))
+    );
+    let cfg = keys::Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
+    assert_eq!(cfg.flush_target, None);
+    assert!(cfg.plans.contains(&"standard".to_owned()));
+}
+
+#[test]
+fn bad_configuration_is_named() {
+    for (var, value) in [
+        ("DEFAULT_PLAN", "platinum"),
+        ("PLATFORM_TENANT", "Not A Tenant"),
+        ("HEALTH_TIMEOUT_MS", "0"),
+        ("PLATFORM_FILE", "/nonexistent/platform.yaml"),
+    ] {
+        let err = keys::Config::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
+        assert!(err.to_string().contains(var), "{var}: {err}");
+    }
+}

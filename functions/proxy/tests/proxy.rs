@@ -1,0 +1,576 @@
+//! The proxy handler against a real upstream on a loopback port (the sample
+//! service, in-process), called with real API Gateway proxy events.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use lambda_http::{Body, Request, Response};
+use proxy::{State, Upstream};
+use serde_json::{Value, json};
+use shared::identity::{self, Identity, SigningKey};
+use shared::platform::services::Services;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const SERVICE_YAML: &str = "sample:
+  workload: sample-service
+  methods: [GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS]
+  timeout_ms: 2000
+  max_request_bytes: 65536
+  max_response_bytes: 6291456
+  allow_headers: [accept, content-type, x-custom]
+  allow_cookies: true
+small:
+  workload: sample-service
+  methods: [GET]
+  timeout_ms: 300
+  max_response_bytes: 1000
+  allow_headers: [accept]
+  allow_cookies: false
+";
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32]).unwrap()
+}
+
+async fn start_sample() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = sample_service::router(sample_service::Config::new(vec![key()], "/base"));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+fn state_for(addr: SocketAddr, audit: Option<shared::db::Database>) -> State {
+    let services = Services::from_text(SERVICE_YAML).unwrap();
+    let upstreams = services
+        .iter()
+        .map(|s| Upstream {
+            service: s.clone(),
+            base: format!("http://{addr}/base").parse().unwrap(),
+        })
+        .collect();
+    State::new(upstreams, key(), audit, Duration::from_millis(100)).unwrap()
+}
+
+async fn harness() -> State {
+    state_for(start_sample().await, None)
+}
+
+struct Call<'a> {
+    method: &'a str,
+    service: &'a str,
+    path: &'a str,
+    query: Vec<(&'a str, &'a str)>,
+    headers: Vec<(&'a str, &'a str)>,
+    body: Option<Vec<u8>>,
+    scopes: &'a str,
+}
+
+fn call<'a>(method: &'a str, path: &'a str) -> Call<'a> {
+    Call {
+        method,
+        service: "sample",
+        path,
+        query: vec![],
+        headers: vec![],
+        body: None,
+        scopes: "services:sample services:small jobs:read",
+    }
+}
+
+impl Call<'_> {
+    fn event(&self) -> Request {
+        let mut mvq = serde_json::Map::new();
+        for (k, v) in &self.query {
+            mvq.entry(k.to_string())
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .unwrap()
+                .push(json!(v));
+        }
+        let mut mvh = serde_json::Map::new();
+        for (k, v) in &self.headers {
+            mvh.entry(k.to_string())
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .unwrap()
+                .push(json!(v));
+        }
+        let ev = json!({
+            "resource": "/v1/services/{service}/{proxy+}",
+            "path": format!("/v1/services/{}/{}", self.service, self.path),
+            "httpMethod": self.method,
+            "headers": {},
+            "multiValueHeaders": mvh,
+            "queryStringParameters": {},
+            "multiValueQueryStringParameters": mvq,
+            "pathParameters": { "service": self.service, "proxy": self.path },
+            "stageVariables": null,
+            "requestContext": {
+                "accountId": "123456789012", "resourceId": "r1", "stage": "v1", "requestId": "req-123",
+                "identity": { "sourceIp": "203.0.113.9" },
+                "resourcePath": "/v1/services/{service}/{proxy+}", "httpMethod": self.method, "apiId": "api1",
+                "authorizer": { "principal_id": "key_1", "principal_type": "api_key", "tenant": "acme", "scopes": self.scopes }
+            },
+            "body": self.body.as_ref().map(|b| B64.encode(b)),
+            "isBase64Encoded": self.body.is_some(),
+        });
+        lambda_http::request::from_str(&ev.to_string()).unwrap()
+    }
+
+    async fn send(&self, state: &State) -> Response<Body> {
+        proxy::handle(state, self.event()).await.unwrap()
+    }
+}
+
+fn bytes(resp: &Response<Body>) -> Vec<u8> {
+    match resp.body() {
+        Body::Empty => vec![],
+        Body::Text(t) => t.as_bytes().to_vec(),
+        Body::Binary(b) => b.clone(),
+        _ => panic!("unexpected body kind"),
+    }
+}
+
+fn json_of(resp: &Response<Body>) -> Value {
+    serde_json::from_slice(&bytes(resp)).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&bytes(resp))
+        )
+    })
+}
+
+fn echoed_headers(echo: &Value, name: &str) -> Vec<String> {
+    echo["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p[0] == name)
+        .map(|p| p[1].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_allowed_method_reaches_the_service_with_its_body() {
+    let state = harness().await;
+    for m in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+        let mut c = call(m, "echo/deep/path");
+        c.body = Some(format!("body of {m}").into_bytes());
+        let resp = c.send(&state).await;
+        assert_eq!(resp.status(), 200, "{m}");
+        let echo = json_of(&resp);
+        assert_eq!(echo["method"], m);
+        assert_eq!(echo["path"], "/base/echo/deep/path");
+        assert_eq!(
+            B64.decode(echo["body_base64"].as_str().unwrap()).unwrap(),
+            format!("body of {m}").as_bytes()
+        );
+    }
+    let resp = call("HEAD", "echo").send(&state).await;
+    assert_eq!(resp.status(), 200);
+    assert!(bytes(&resp).is_empty());
+}
+
+#[tokio::test]
+async fn repeated_query_keys_arrive_in_order() {
+    let state = harness().await;
+    let mut c = call("GET", "echo");
+    c.query = vec![("tag", "b"), ("x", "1 2&3"), ("tag", "a"), ("tag", "c")];
+    let echo = json_of(&c.send(&state).await);
+    assert_eq!(
+        echo["query_pairs"],
+        json!([["tag", "b"], ["tag", "a"], ["tag", "c"], ["x", "1 2&3"]])
+    );
+}
+
+#[tokio::test]
+async fn binary_request_body_round_trips_byte_for_byte() {
+    let state = harness().await;
+    let payload: Vec<u8> = (0..=255u8).rev().chain(0..=255).collect();
+    let mut c = call("POST", "echo");
+    c.headers = vec![("content-type", "application/octet-stream")];
+    c.body = Some(payload.clone());
+    let echo = json_of(&c.send(&state).await);
+    assert_eq!(echo["body_len"], payload.len());
+    assert_eq!(
+        B64.decode(echo["body_base64"].as_str().unwrap()).unwrap(),
+        payload
+    );
+}
+
+#[tokio::test]
+async fn binary_download_comes_back_as_binary() {
+    let state = harness().await;
+    let mut c = call("GET", "download");
+    c.query = vec![("bytes", "100000")];
+    let resp = c.send(&state).await;
+    assert_eq!(resp.status(), 200);
+    let Body::Binary(b) = resp.body() else {
+        panic!("binary body expected")
+    };
+    let expected: Vec<u8> = (0..100_000usize).map(|i| (i % 251) as u8 ^ 0x80).collect();
+    assert_eq!(b, &expected);
+}
+
+#[tokio::test]
+async fn upstream_status_codes_are_passed_back() {
+    let state = harness().await;
+    for code in [201u16, 204, 400, 404, 409, 418, 500, 503] {
+        let p = format!("status/{code}");
+        assert_eq!(call("GET", &p).send(&state).await.status(), code);
+    }
+}
+
+#[tokio::test]
+async fn multi_value_headers_and_several_set_cookies_are_returned() {
+    let state = harness().await;
+    let resp = call("GET", "headers").send(&state).await;
+    let multi: Vec<_> = resp.headers().get_all("x-multi").iter().collect();
+    assert_eq!(multi, ["one", "two"]);
+    let resp = call("GET", "cookies").send(&state).await;
+    let cookies: Vec<_> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        cookies,
+        [
+            "a=1; Path=/; HttpOnly",
+            "b=2; Path=/; Secure",
+            "c=3; Max-Age=60"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_passed_back_not_followed() {
+    let state = harness().await;
+    let resp = call("GET", "redirect").send(&state).await;
+    assert_eq!(resp.status(), 302);
+    assert_eq!(resp.headers()["location"], "/base/echo");
+}
+
+#[tokio::test]
+async fn credentials_hop_by_hop_and_unlisted_headers_are_stripped() {
+    let state = harness().await;
+    let mut c = call("GET", "echo");
+    c.headers = vec![
+        ("accept", "application/json"),
+        ("x-custom", "kept"),
+        ("x-unlisted", "dropped"),
+        ("authorization", "Bearer secret-token"),
+        ("x-api-key", "pcs_secret"),
+        ("host", "evil.example"),
+        ("connection", "keep-alive, x-custom"),
+        ("keep-alive", "timeout=5"),
+        ("te", "trailers"),
+        ("upgrade", "h2c"),
+        ("proxy-authorization", "Basic x"),
+        ("x-forwarded-for", "6.6.6.6"),
+        ("x-request-id", "spoofed"),
+    ];
+    let echo = json_of(&c.send(&state).await);
+    let text = echo["headers"].to_string();
+    for gone in [
+        "secret-token",
+        "pcs_secret",
+        "evil.example",
+        "dropped",
+        "kept",
+        "timeout=5",
+        "h2c",
+        "Basic x",
+        "6.6.6.6",
+        "spoofed",
+    ] {
+        assert!(!text.contains(gone), "{gone} leaked: {text}");
+    }
+    assert_eq!(echoed_headers(&echo, "accept"), ["application/json"]);
+    assert_eq!(echoed_headers(&echo, "x-forwarded-for"), ["203.0.113.9"]);
+    assert_eq!(echoed_headers(&echo, "x-forwarded-proto"), ["https"]);
+    assert_eq!(echoed_headers(&echo, "x-request-id"), ["req-123"]);
+}
+
+#[tokio::test]
+async fn trace_header_is_forwarded() {
+    let state = harness().await;
+    let mut c = call("GET", "echo");
+    c.headers = vec![(
+        "x-amzn-trace-id",
+        "Root=1-5759e988-bd862e3fe1be46a994272793",
+    )];
+    let echo = json_of(&c.send(&state).await);
+    assert_eq!(
+        echoed_headers(&echo, "x-amzn-trace-id"),
+        ["Root=1-5759e988-bd862e3fe1be46a994272793"]
+    );
+}
+
+#[tokio::test]
+async fn spoofed_identity_headers_never_reach_the_service() {
+    let state = harness().await;
+    let mut c = call("GET", "echo");
+    c.headers = vec![
+        ("x-portcullis-tenant", "evil"),
+        ("X-Portcullis-Principal", "root"),
+        ("x-portcullis-scopes", "keys:admin"),
+        ("x-portcullis-signature", "v1=00"),
+        ("x-portcullis-extra", "1"),
+    ];
+    let echo = json_of(&c.send(&state).await);
+    assert_eq!(echo["identity"]["tenant"], "acme");
+    assert_eq!(echo["identity"]["principal"], "key_1");
+    assert_eq!(echoed_headers(&echo, "x-portcullis-tenant"), ["acme"]);
+    assert_eq!(echoed_headers(&echo, "x-portcullis-principal"), ["key_1"]);
+    assert!(echoed_headers(&echo, "x-portcullis-extra").is_empty());
+    assert!(!echo["headers"].to_string().contains("keys:admin"));
+}
+
+#[tokio::test]
+async fn the_service_verifies_the_signature_and_rejects_tampered_or_stale_ones() {
+    let addr = start_sample().await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let who = Identity {
+        principal: "key_1".into(),
+        principal_type: "api_key".into(),
+        tenant: "acme".into(),
+        scopes: vec!["services:sample".into()],
+    };
+    let send = |headers: http::HeaderMap| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("http://{addr}/base/echo?q=1"))
+                .headers(headers)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let good = identity::sign(&who, &http::Method::GET, "/base/echo?q=1", now, &key()).unwrap();
+    assert_eq!(send(good.clone()).await, 200);
+    let mut tampered = good.clone();
+    tampered.insert(
+        identity::SCOPES,
+        "services:sample keys:admin".parse().unwrap(),
+    );
+    assert_eq!(send(tampered).await, 401);
+    let stale = identity::sign(
+        &who,
+        &http::Method::GET,
+        "/base/echo?q=1",
+        now - 300,
+        &key(),
+    )
+    .unwrap();
+    assert_eq!(send(stale).await, 401);
+    let other_path = identity::sign(&who, &http::Method::GET, "/base/items", now, &key()).unwrap();
+    assert_eq!(send(other_path).await, 401);
+    assert_eq!(send(http::HeaderMap::new()).await, 401);
+}
+
+#[tokio::test]
+async fn cookies_are_dropped_both_ways_when_the_service_does_not_allow_them() {
+    let state = harness().await;
+    let mut c = call("GET", "echo");
+    c.service = "small";
+    c.headers = vec![("cookie", "session=abc")];
+    let echo = json_of(&c.send(&state).await);
+    assert!(echoed_headers(&echo, "cookie").is_empty());
+    let mut c = call("GET", "cookies");
+    c.service = "small";
+    let resp = c.send(&state).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("set-cookie").is_none());
+    let mut c = call("GET", "echo");
+    c.headers = vec![("cookie", "session=abc")];
+    assert_eq!(
+        echoed_headers(&json_of(&c.send(&state).await), "cookie"),
+        ["session=abc"]
+    );
+}
+
+#[tokio::test]
+async fn traversal_and_absolute_targets_are_rejected_with_400() {
+    let state = harness().await;
+    for p in [
+        "../admin",
+        "echo/../../etc/passwd",
+        "echo/%2e%2e/x",
+        "echo/%2F..",
+        "a\\b",
+        "echo/a\0",
+        "/etc/passwd",
+        "http://evil.example/x",
+        "./echo",
+    ] {
+        let resp = call("GET", p).send(&state).await;
+        assert_eq!(resp.status(), 400, "{p:?}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    }
+}
+
+#[tokio::test]
+async fn unknown_service_is_404_and_unregistered_method_is_405_with_allow() {
+    let state = harness().await;
+    let mut c = call("GET", "echo");
+    c.service = "nope";
+    assert_eq!(c.send(&state).await.status(), 404);
+    let mut c = call("POST", "echo");
+    c.service = "small";
+    let resp = c.send(&state).await;
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "GET");
+}
+
+#[tokio::test]
+async fn caller_without_the_scope_gets_403_and_no_caller_gets_401() {
+    let state = harness().await;
+    let mut c = call("GET", "echo");
+    c.scopes = "services:small jobs:read";
+    assert_eq!(c.send(&state).await.status(), 403);
+    let req = lambda_http::request::from_str(
+        &json!({"httpMethod": "GET", "path": "/v1/services/sample/echo", "resource": "/v1/services/{service}/{proxy+}",
+                "pathParameters": {"service": "sample", "proxy": "echo"},
+                "requestContext": {"requestId": "r", "stage": "v1", "httpMethod": "GET", "identity": {}}})
+        .to_string(),
+    )
+    .unwrap();
+    assert_eq!(proxy::handle(&state, req).await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn request_body_over_the_limit_is_413() {
+    let state = harness().await;
+    let mut c = call("POST", "echo");
+    c.body = Some(vec![b'x'; 65537]);
+    assert_eq!(c.send(&state).await.status(), 413);
+}
+
+#[tokio::test]
+async fn upstream_down_is_502() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let state = state_for(addr, None);
+    let resp = call("GET", "echo").send(&state).await;
+    assert_eq!(resp.status(), 502);
+    assert!(
+        json_of(&resp)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable")
+    );
+}
+
+#[tokio::test]
+async fn slow_upstream_is_504() {
+    let state = harness().await;
+    let mut c = call("GET", "slow");
+    c.service = "small";
+    c.query = vec![("ms", "5000")];
+    let resp = c.send(&state).await;
+    assert_eq!(resp.status(), 504);
+    assert_eq!(json_of(&resp)["status"], 504);
+}
+
+#[tokio::test]
+async fn response_over_the_service_limit_is_502() {
+    let state = harness().await;
+    let mut c = call("GET", "download");
+    c.service = "small";
+    c.query = vec![("bytes", "5000")];
+    let resp = c.send(&state).await;
+    assert_eq!(resp.status(), 502);
+    assert!(
+        json_of(&resp)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 1000 bytes")
+    );
+}
+
+#[tokio::test]
+async fn binary_response_over_the_lambda_limit_is_a_clear_502() {
+    let state = harness().await;
+    let mut c = call("GET", "download");
+    c.query = vec![("bytes", "5000000")];
+    let resp = c.send(&state).await;
+    assert_eq!(resp.status(), 502);
+    assert!(
+        json_of(&resp)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("6 MB Lambda response limit")
+    );
+}
+
+#[tokio::test]
+async fn reset_connection_is_502() {
+    // An upstream that accepts and closes without answering.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            drop(sock);
+        }
+    });
+    let state = state_for(addr, None);
+    assert_eq!(call("GET", "echo").send(&state).await.status(), 502);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn mutations_are_written_to_the_audit_log(pool: sqlx::PgPool) {
+    let state = state_for(
+        start_sample().await,
+        Some(shared::db::Database::from_pool(pool.clone())),
+    );
+    let mut c = call("POST", "items");
+    c.headers = vec![("content-type", "application/json")];
+    c.body = Some(br#"{"name":"box"}"#.to_vec());
+    assert_eq!(c.send(&state).await.status(), 201);
+    assert_eq!(call("GET", "items").send(&state).await.status(), 200);
+    let rows: Vec<(String, String, String, Option<String>)> =
+        sqlx::query_as("select principal, action, target, request_id from audit_log order by id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![(
+            "key_1".into(),
+            "service.post".into(),
+            "services/sample/items".into(),
+            Some("req-123".into())
+        )]
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn mutation_is_refused_with_503_when_the_audit_log_cannot_be_written(pool: sqlx::PgPool) {
+    let state = state_for(
+        start_sample().await,
+        Some(shared::db::Database::from_pool(pool.clone())),
+    );
+    sqlx::query("drop table audit_log")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut c = call("POST", "items");
+    c.body = Some(br#"{"name":"box"}"#.to_vec());
+    assert_eq!(c.send(&state).await.status(), 503);
+    // Not forwarded: the item store is still empty.
+    let listed = json_of(&call("GET", "items").send(&state).await);
+    assert_eq!(listed["items"], json!([]));
+}

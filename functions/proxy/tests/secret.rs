@@ -1,0 +1,103 @@
+//! The signing key comes from Secrets Manager (the AWS emulator here): run
+//! through `make test`, which exports AWS_ENDPOINT_URL.
+
+use shared::identity::{self, Identity};
+
+fn require_emulator() {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => {}
+        _ => panic!(
+            "AWS_ENDPOINT_URL is not set: run this test through `make test` (it needs the AWS emulator)"
+        ),
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{nanos:x}", std::process::id())
+}
+
+#[tokio::test]
+async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatures_valid() {
+    require_emulator();
+    let sdk = shared::aws::sdk_config().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = unique("portcullis-proxy-identity");
+    let first = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="; // 32 bytes
+    let created = sm
+        .create_secret()
+        .name(&name)
+        .secret_string(first)
+        .send()
+        .await
+        .unwrap();
+    let arn = created.arn().unwrap().to_owned();
+
+    let old_key = proxy::config::signing_key(&sm, &arn).await.unwrap();
+    let who = Identity {
+        principal: "p".into(),
+        principal_type: "api_key".into(),
+        tenant: "t".into(),
+        scopes: vec![],
+    };
+    let signed = identity::sign(&who, &http::Method::GET, "/x", 100, &old_key).unwrap();
+
+    // Rotate: a new current value; the service keeps the previous key for a while.
+    let second = "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXphYmNkZWY=";
+    sm.put_secret_value()
+        .secret_id(&arn)
+        .secret_string(second)
+        .send()
+        .await
+        .unwrap();
+    let new_key = proxy::config::signing_key(&sm, &arn).await.unwrap();
+    let max = identity::DEFAULT_MAX_SKEW;
+    assert!(
+        identity::verify(
+            &signed,
+            &http::Method::GET,
+            "/x",
+            100,
+            std::slice::from_ref(&new_key),
+            max
+        )
+        .is_err()
+    );
+    assert!(
+        identity::verify(
+            &signed,
+            &http::Method::GET,
+            "/x",
+            100,
+            &[new_key, old_key],
+            max
+        )
+        .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_weak_or_missing_secret_fails_start_up_with_a_clear_message() {
+    require_emulator();
+    let sdk = shared::aws::sdk_config().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = unique("portcullis-proxy-weak");
+    let created = sm
+        .create_secret()
+        .name(&name)
+        .secret_string("c2hvcnQ=")
+        .send()
+        .await
+        .unwrap();
+    let e = proxy::config::signing_key(&sm, created.arn().unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("at least 32"), "{e}");
+    let e = proxy::config::signing_key(&sm, &unique("portcullis-proxy-absent"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("GetSecretValue"), "{e}");
+}

@@ -1,0 +1,242 @@
+//! The reconciler (and the whole job lifecycle) against PostgreSQL, with the
+//! moto emulator's ECS for behaviour and a stub ECS for injected failures.
+//! Needs DATABASE_URL and AWS_ENDPOINT_URL (`make test`).
+
+#[path = "../../jobs/tests/support/mod.rs"]
+mod support;
+
+use jobs::store::{self, NewJob};
+use serde_json::json;
+use sqlx::PgPool;
+use std::time::Duration;
+use support::*;
+use uuid::Uuid;
+
+const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"]}"#;
+
+async fn moto_state(pool: &PgPool) -> (jobs::State, aws_sdk_ecs::Client) {
+    let ecs = moto_ecs().await;
+    let placement = moto_setup(&ecs).await;
+    (state(pool.clone(), ecs.clone(), placement), ecs)
+}
+
+async fn tasks_of(ecs: &aws_sdk_ecs::Client, cluster: &str, id: &str) -> Vec<String> {
+    jobs::launch::tasks_started_by(ecs, cluster, id).await.unwrap()
+}
+
+/// A committed job that no RunTask has been sent for (a crash right after commit).
+async fn committed_job(st: &jobs::State, key: &str) -> jobs::model::Job {
+    let new = NewJob {
+        id: Uuid::new_v4(),
+        tenant: "acme".into(),
+        principal: "key-of-acme".into(),
+        job_type: "sample".into(),
+        params: Default::default(),
+        idempotency_key: key.into(),
+        request_hash: "h".into(),
+        max_attempts: 3,
+        timeout_seconds: 60,
+        request_id: None,
+        trace_id: None,
+        launch_grace: Duration::from_secs(60),
+    };
+    store::insert(st.db.pool(), &new).await.unwrap().unwrap()
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_job_reaches_succeeded_following_the_emulators_task_lifecycle(pool: PgPool) {
+    let (st, ecs) = moto_state(&pool).await;
+    let job = body_json(&submit(&st, "acme", "life", BODY).await);
+    assert_eq!(job["status"], "starting", "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    let arn = job["task_arn"].as_str().unwrap().to_owned();
+    let mut statuses = vec![status_of(&pool, &id).await];
+    // Each DescribeTasks advances the emulator's task one state; feed the
+    // matching event (EventBridge is not emulated).
+    for version in 1..=10 {
+        let out = ecs.describe_tasks().cluster(&st.placement.cluster).tasks(&arn).send().await.unwrap();
+        let task = &out.tasks()[0];
+        let stopped = task.last_status() == Some("STOPPED");
+        let e = event_from_task(task, version, if stopped { Some(0) } else { None });
+        task_events::handle(&st, e).await.unwrap();
+        let s = status_of(&pool, &id).await;
+        if statuses.last() != Some(&s) {
+            statuses.push(s);
+        }
+        if stopped {
+            break;
+        }
+    }
+    assert_eq!(statuses, vec!["starting", "running", "succeeded"]);
+    let req = request("GET", &format!("/v1/jobs/{id}/events"), "acme", "jobs:read", &[], None);
+    let events = body_json(&jobs::handle(&st, req).await.unwrap());
+    let to: Vec<&str> = events["items"].as_array().unwrap().iter().map(|e| e["to_status"].as_str().unwrap()).collect();
+    assert_eq!(to, vec!["queued", "starting", "running", "succeeded"]);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_reconciler_syncs_a_job_whose_events_went_missing(pool: PgPool) {
+    let (st, _ecs) = moto_state(&pool).await;
+    let id = body_json(&submit(&st, "acme", "sync", BODY).await)["id"].as_str().unwrap().to_owned();
+    for _ in 0..10 {
+        sqlx::query("update jobs set synced_at = now() - interval '1 hour' where id = $1::uuid")
+            .bind(&id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        reconciler::reconcile(&st).await.unwrap();
+        if status_of(&pool, &id).await == "succeeded" {
+            break;
+        }
+    }
+    assert_eq!(status_of(&pool, &id).await, "succeeded");
+    let sources: Vec<String> =
+        sqlx::query_scalar("select source from job_events where job_id = $1::uuid and to_status = 'succeeded'")
+            .bind(&id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(sources, vec!["reconciler"]);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_crash_after_commit_before_run_task_is_launched_exactly_once(pool: PgPool) {
+    let (st, ecs) = moto_state(&pool).await;
+    let job = committed_job(&st, "crash-1").await;
+    let id = job.id.to_string();
+    // Inside the grace period the submit handler owns the launch.
+    assert_eq!(reconciler::reconcile(&st).await.unwrap().launched, 0);
+    make_due(&pool, &id).await;
+    let first = reconciler::reconcile(&st).await.unwrap();
+    assert_eq!(first.launched, 1);
+    make_due(&pool, &id).await; // even if it looked due again
+    let second = reconciler::reconcile(&st).await.unwrap();
+    assert_eq!(second.launched + second.adopted, 0);
+    assert_eq!(tasks_of(&ecs, &st.placement.cluster, &id).await.len(), 1);
+    assert_eq!(status_of(&pool, &id).await, "starting");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_crash_after_run_task_before_the_update_is_reconciled_by_started_by(pool: PgPool) {
+    let (st, ecs) = moto_state(&pool).await;
+    let job = committed_job(&st, "crash-2").await;
+    let id = job.id.to_string();
+    let jt = st.types.get("sample").unwrap();
+    let outcome = jobs::launch::run_task(&st.ecs, &st.placement, jt, &job).await;
+    let jobs::launch::LaunchOutcome::Started { task_arn } = outcome else { panic!("{outcome:?}") };
+    // ... and the process died before recording it.
+    make_due(&pool, &id).await;
+    let report = reconciler::reconcile(&st).await.unwrap();
+    assert_eq!((report.adopted, report.launched), (1, 0));
+    assert_eq!(tasks_of(&ecs, &st.placement.cluster, &id).await, vec![task_arn.clone()]);
+    let saved: Option<String> = sqlx::query_scalar("select task_arn from jobs where id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(saved, Some(task_arn));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn two_reconcilers_at_once_launch_each_job_once(pool: PgPool) {
+    let (ecs, calls) = healthy_ecs();
+    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let other = st.clone();
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let id = committed_job(&st, &format!("k{i}")).await.id.to_string();
+        make_due(&pool, &id).await;
+        ids.push(id);
+    }
+    let (a, b) = tokio::join!(
+        tokio::spawn(async move { reconciler::reconcile(&st).await.unwrap() }),
+        tokio::spawn(async move { reconciler::reconcile(&other).await.unwrap() }),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.launched + b.launched, 8, "{a:?} {b:?}");
+    let runs = calls_of(&calls, "RunTask");
+    let mut started: Vec<String> = runs.iter().map(|c| c.body["startedBy"].as_str().unwrap().to_owned()).collect();
+    started.sort();
+    ids.sort();
+    assert_eq!(started, ids, "each job exactly once");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_capacity_failure_is_retried_then_fails_after_max_attempts(pool: PgPool) {
+    let (ecs, calls) = stub_ecs(|op, _| match op {
+        "RunTask" => (
+            200,
+            json!({"tasks": [], "failures": [{"reason": "RESOURCE:MEMORY", "detail": "not enough memory"}]}),
+        ),
+        "ListTasks" => (200, json!({"taskArns": []})),
+        _ => (200, json!({})),
+    });
+    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let job = body_json(&submit(&st, "acme", "cap", BODY).await);
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!((job["status"].as_str(), job["attempts"].as_i64()), (Some("queued"), Some(1)));
+    // Not yet due: the backoff holds it.
+    assert_eq!(reconciler::reconcile(&st).await.unwrap().retried, 0);
+    make_due(&pool, &id).await;
+    assert_eq!(reconciler::reconcile(&st).await.unwrap().retried, 1);
+    assert_eq!(status_of(&pool, &id).await, "queued");
+    make_due(&pool, &id).await;
+    assert_eq!(reconciler::reconcile(&st).await.unwrap().failed, 1);
+    let (status, attempts, error): (String, i32, Option<String>) =
+        sqlx::query_as("select status, attempts, error from jobs where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("failed", 3));
+    assert!(error.unwrap().contains("RESOURCE:MEMORY"));
+    assert_eq!(calls_of(&calls, "RunTask").len(), 3);
+    // Every reconciler RunTask was preceded by a ListTasks by startedBy.
+    let lists = calls_of(&calls, "ListTasks");
+    assert!(lists.len() >= 2 && lists.iter().all(|c| c.body["startedBy"] == id.as_str()));
+    make_due(&pool, &id).await;
+    reconciler::reconcile(&st).await.unwrap();
+    assert_eq!(calls_of(&calls, "RunTask").len(), 3, "a failed job is never relaunched");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_job_past_its_timeout_is_stopped_and_timed_out(pool: PgPool) {
+    let (ecs, calls) = healthy_ecs();
+    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let job = body_json(&submit(&st, "acme", "slow", BODY).await);
+    let id = job["id"].as_str().unwrap().to_owned();
+    let arn = job["task_arn"].as_str().unwrap().to_owned();
+    assert_eq!(reconciler::reconcile(&st).await.unwrap().timed_out, 0);
+    sqlx::query("update jobs set started_at = now() - interval '2 minutes' where id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(reconciler::reconcile(&st).await.unwrap().timed_out, 1);
+    assert_eq!(status_of(&pool, &id).await, "timed_out");
+    let stops = calls_of(&calls, "StopTask");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].body["task"], arn);
+    // The STOPPED event that follows changes nothing.
+    let e = fixture_event("ecs-task-stopped-exit-0.json", &arn, &id, 9);
+    task_events::handle(&st, e).await.unwrap();
+    assert_eq!(status_of(&pool, &id).await, "timed_out");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_timeout_whose_stop_task_fails_is_retried_next_sweep(pool: PgPool) {
+    let (ecs, _calls) = stub_ecs(|op, body| match op {
+        "RunTask" => (200, json!({"tasks": [{"taskArn": task_arn_for(1), "startedBy": body["startedBy"]}]})),
+        _ => (500, json!({"__type": "ServerException", "message": "down"})),
+    });
+    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let id = body_json(&submit(&st, "acme", "slow", BODY).await)["id"].as_str().unwrap().to_owned();
+    sqlx::query("update jobs set started_at = now() - interval '2 minutes' where id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let r = reconciler::reconcile(&st).await.unwrap();
+    assert_eq!((r.timed_out, r.errors), (0, 1));
+    assert_eq!(status_of(&pool, &id).await, "starting");
+}

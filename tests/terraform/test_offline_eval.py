@@ -1,0 +1,142 @@
+"""Evaluate the pure parts of the configuration with the real Terraform
+binary, offline (no provider needed): the OpenAPI rendering module and the
+registry read from platform.yaml (terraform/locals.tf).
+
+Skipped, with the reason, when no `terraform` is on PATH (CI installs none);
+scripts/terraform-check.sh says so in its output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import ROOT, TF
+
+TERRAFORM = shutil.which("terraform")
+pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="no terraform binary on PATH: offline evaluation not run")
+
+FUNCTIONS = ["authorizer", "jobs", "proxy", "keys", "task-events", "reconciler", "migrate"]
+
+
+def apply(workdir):
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_CLI_CONFIG_FILE": os.devnull, "CHECKPOINT_DISABLE": "1"}
+    for cmd in (["init", "-backend=false", "-input=false", "-no-color"], ["apply", "-auto-approve", "-input=false", "-no-color"]):
+        r = subprocess.run([TERRAFORM, *cmd], cwd=workdir, capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert r.returncode == 0, f"terraform {cmd[0]} failed:\n{r.stdout}\n{r.stderr}"
+    r = subprocess.run([TERRAFORM, "output", "-json"], cwd=workdir, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    return {k: v["value"] for k, v in json.loads(r.stdout).items()}
+
+
+def test_openapi_renders_with_every_placeholder_filled(tmp_path):
+    arns = ",\n".join(f'    {f.replace("-", "_")}_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:portcullis-dev-{f}"' for f in FUNCTIONS)
+    (tmp_path / "main.tf").write_text(
+        f"""
+module "openapi" {{
+  source      = "{TF / 'modules' / 'openapi'}"
+  source_path = "{ROOT / 'api' / 'openapi.yaml'}"
+  template_vars = {{
+    region            = "eu-west-1"
+    cors_allow_origin = "https://app.example.com"
+{arns}
+  }}
+}}
+output "body" {{ value = module.openapi.body }}
+output "routes" {{ value = module.openapi.routes }}
+"""
+    )
+    out = apply(tmp_path)
+    body = json.loads(out["body"])
+    assert "${" not in out["body"], "a placeholder was left in the body"
+    assert "x-portcullis" not in out["body"], "x-portcullis-* extensions must be stripped"
+    source = yaml.safe_load((ROOT / "api" / "openapi.yaml").read_text())
+    assert set(body["paths"]) == set(source["paths"])
+    n_ops = sum(1 for item in source["paths"].values() for op in item.values() if isinstance(op, dict))
+    assert len(out["routes"]) == n_ops
+    assert all(r["uri"].startswith("arn:aws:apigateway:eu-west-1:lambda:path/") for r in out["routes"])
+    assert body["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
+
+
+def test_the_registry_decodes_like_the_rust_side(tmp_path):
+    tf = tmp_path / "terraform"
+    tf.mkdir()
+    shutil.copy(TF / "locals.tf", tf / "locals.tf")
+    shutil.copy(ROOT / "platform.yaml", tmp_path / "platform.yaml")
+    (tf / "stub.tf").write_text(
+        """
+variable "project" {
+  type    = string
+  default = "portcullis"
+}
+variable "environment" {
+  type    = string
+  default = "dev"
+}
+variable "tags" {
+  type    = map(string)
+  default = {}
+}
+output "services" { value = local.services }
+output "jobs" { value = local.jobs }
+output "usage_plans" { value = local.usage_plans }
+output "function_names" { value = local.function_names }
+"""
+    )
+    out = apply(tf)
+    platform = yaml.safe_load((ROOT / "platform.yaml").read_text()) or {}
+    assert set(out["services"]) == set(platform.get("services") or {})
+    assert set(out["jobs"]) == set(platform.get("jobs") or {})
+    assert set(out["usage_plans"]) == set(platform.get("usage_plans") or {})
+    for name, svc in (platform.get("services") or {}).items():
+        assert out["services"][name]["port"] == svc.get("port", 8080)
+        assert out["services"][name]["path_prefix"] == svc.get("path_prefix", f"/{name}")
+        assert out["services"][name]["workload"] == svc.get("workload", name)
+    for name, job in (platform.get("jobs") or {}).items():
+        assert out["jobs"][name]["family"] == job["task_definition"]
+        assert out["jobs"][name]["container"] == job["container"]
+    assert sorted(out["function_names"]) == sorted(FUNCTIONS)
+
+
+def test_an_empty_registry_yields_no_services_or_jobs(tmp_path):
+    tf = tmp_path / "terraform"
+    tf.mkdir()
+    shutil.copy(TF / "locals.tf", tf / "locals.tf")
+    (tmp_path / "platform.yaml").write_text("services: {}\njobs:\nusage_plans:\n  standard: {}\n")
+    (tf / "stub.tf").write_text(
+        'variable "project" {\n  type    = string\n  default = "p"\n}\n'
+        'variable "environment" {\n  type    = string\n  default = "dev"\n}\n'
+        'variable "tags" {\n  type    = map(string)\n  default = {}\n}\n'
+        'output "services" { value = local.services }\noutput "jobs" { value = local.jobs }\noutput "plans" { value = local.usage_plans }\n'
+    )
+    out = apply(tf)
+    assert out["services"] == {} and out["jobs"] == {}
+    assert out["plans"] == {"standard": {"description": "", "throttle": None, "quota": None}}
+
+
+def test_make_images_reads_names_and_workloads_from_the_same_locals(tmp_path):
+    import re
+
+    mk = (ROOT / "mk" / "deploy.mk").read_text(encoding="utf-8")
+    m = re.search(r"^IMAGES_EXPR := (.+)$", mk, re.M)
+    assert m, "mk/deploy.mk defines no IMAGES_EXPR"
+    tf = tmp_path / "terraform"
+    tf.mkdir()
+    shutil.copy(TF / "locals.tf", tf / "locals.tf")
+    shutil.copy(ROOT / "platform.yaml", tmp_path / "platform.yaml")
+    (tf / "stub.tf").write_text(
+        'variable "project" {\n  type    = string\n  default = "portcullis"\n}\n'
+        'variable "environment" {\n  type    = string\n  default = "dev"\n}\n'
+        'variable "tags" {\n  type    = map(string)\n  default = {}\n}\n'
+        'variable "region" {\n  type    = string\n  default = "eu-west-1"\n}\n'
+        'variable "workload_cpu_architecture" {\n  type    = string\n  default = "X86_64"\n}\n'
+        f'output "info" {{ value = {m.group(1)} }}\n'
+    )
+    info = json.loads(apply(tf)["info"])
+    platform = yaml.safe_load((ROOT / "platform.yaml").read_text()) or {}
+    expected = {s.get("workload", n) for n, s in (platform.get("services") or {}).items()} | {j.get("workload", j.get("container", n)) for n, j in (platform.get("jobs") or {}).items()}
+    assert info == {"name": "portcullis-dev", "region": "eu-west-1", "platform": "linux/amd64", "workloads": sorted(expected)}
