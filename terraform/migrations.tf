@@ -5,7 +5,7 @@ resource "aws_lambda_invocation" "migrate" {
   count = var.run_migrations ? 1 : 0
 
   function_name = module.functions.function_names["migrate"]
-  input         = jsonencode({ action = "migrate" })
+  input         = jsonencode({})
 
   triggers = {
     migrations = sha1(join("", [for f in sort(fileset("${local.repo_root}/migrations", "**")) : filesha1("${local.repo_root}/migrations/${f}")]))

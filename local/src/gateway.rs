@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use futures::FutureExt;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use lambda_runtime::Context;
@@ -514,10 +515,14 @@ async fn invoke(f: &dyn Integration, event: Value, request_id: &str, timeout: Du
         now_ms / 1000,
         &request_id.replace('-', "")[..24]
     ));
-    match tokio::time::timeout(timeout, f.invoke(event, context)).await {
+    // A panicking handler fails the invocation (as the Lambda runtime reports
+    // it) instead of tearing down the connection.
+    let call = std::panic::AssertUnwindSafe(f.invoke(event, context)).catch_unwind();
+    match tokio::time::timeout(timeout, call).await {
         Err(_) => Invoked::TimedOut,
-        Ok(Ok(v)) => Invoked::Ok(v),
-        Ok(Err(e)) => Invoked::Err(e.to_string()),
+        Ok(Ok(Ok(v))) => Invoked::Ok(v),
+        Ok(Ok(Err(e))) => Invoked::Err(e.to_string()),
+        Ok(Err(_)) => Invoked::Err("the function panicked".to_owned()),
     }
 }
 

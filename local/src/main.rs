@@ -1,6 +1,7 @@
 //! `portcullis-local`: the local API Gateway on 127.0.0.1:${PORTCULLIS_LOCAL_PORT:-3000}.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use local::{Api, Deployment, Gateway, Throttle};
 
@@ -32,10 +33,38 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// One line per function: `gateway.http(name, Arc::new(State::from_env().await?), crate::handle)`.
-async fn wire(gateway: &mut Gateway) -> Result<(), String> {
-    let _ = gateway;
-    Ok(())
+/// Build a function's state; on failure log why (its routes then answer 500,
+/// secured routes 401 without the authorizer) and carry on.
+macro_rules! wire {
+    ($name:literal, $state:expr, |$s:ident| $register:expr) => {
+        match $state.await {
+            Ok($s) => {
+                $register;
+            }
+            Err(e) => tracing::error!(function = $name, error = %e, "function not started"),
+        }
+    };
+}
+
+/// One line per function.
+async fn wire(gateway: &mut Gateway) {
+    wire!("authorizer", authorizer::State::from_env(), |s| gateway
+        .authorizer(Arc::new(s), authorizer::handle));
+    wire!("keys", keys::State::from_env(), |s| gateway.http(
+        "keys",
+        Arc::new(s),
+        keys::handle
+    ));
+    wire!("jobs", jobs::State::from_env(), |s| gateway.http(
+        "jobs",
+        Arc::new(s),
+        jobs::handle
+    ));
+    wire!("proxy", proxy::State::from_env(), |s| gateway.http(
+        "proxy",
+        Arc::new(s),
+        proxy::handle
+    ));
 }
 
 /// Local throttles: `USAGE_PLAN_KEYS` (`plan=<key value>,...`) names the
@@ -96,10 +125,7 @@ async fn main() -> ExitCode {
         deployment.region = region;
     }
     let mut gateway = Gateway::new(api).with_deployment(deployment);
-    if let Err(e) = wire(&mut gateway).await {
-        eprintln!("cannot start the functions: {e}");
-        return ExitCode::FAILURE;
-    }
+    wire(&mut gateway).await;
     if let Err(e) = throttles(&mut gateway) {
         eprintln!("{e}");
         return ExitCode::FAILURE;

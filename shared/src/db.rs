@@ -52,6 +52,8 @@ pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(15);
 pub const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// Credentials are re-read at most once per this interval.
 pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+/// Default of `DB_SECRET_RECHECK_SECS`.
+pub const DEFAULT_SECRET_RECHECK: Duration = Duration::from_secs(300);
 /// RDS IAM tokens live 15 minutes; a new one is made after this long.
 pub const IAM_TOKEN_RENEW_AFTER: Duration = Duration::from_secs(10 * 60);
 
@@ -304,6 +306,9 @@ pub struct DbConfig {
     pub application_name: String,
     pub min_refresh_interval: Duration,
     pub iam_renew_after: Duration,
+    /// Secret source: re-read the secret this often in the background
+    /// (zero: never; rejections still trigger a re-read).
+    pub secret_recheck: Duration,
 }
 
 const URL_EXPECTED: &str = "a postgres:// URL (or, instead, DB_SECRET_ARN, or DB_IAM_AUTH=true with \
@@ -465,6 +470,12 @@ impl DbConfig {
             Duration::ZERO,
             Duration::from_secs(900),
         )?;
+        let secret_recheck = env.secs_or(
+            "DB_SECRET_RECHECK_SECS",
+            DEFAULT_SECRET_RECHECK,
+            Duration::ZERO,
+            Duration::from_secs(86_400),
+        )?;
         let application_name = env
             .get("AWS_LAMBDA_FUNCTION_NAME")
             .map(|n| format!("portcullis-{}", n.trim()))
@@ -481,6 +492,7 @@ impl DbConfig {
             application_name,
             min_refresh_interval: DEFAULT_MIN_REFRESH_INTERVAL,
             iam_renew_after: IAM_TOKEN_RENEW_AFTER,
+            secret_recheck,
         })
     }
 
@@ -664,7 +676,7 @@ impl Refresher {
         }
     }
 
-    async fn connect_options(&self, cfg: &DbConfig) -> Result<PgConnectOptions, DbError> {
+    async fn connect_options(&self, cfg: &DbConfig) -> Result<Fresh, DbError> {
         match self {
             Refresher::Secret {
                 client,
@@ -701,7 +713,10 @@ impl Refresher {
                             .or(creds.dbname.as_deref())
                             .unwrap_or("postgres"),
                     );
-                Ok(cfg.finish(opts))
+                Ok(Fresh {
+                    options: cfg.finish(opts),
+                    version: out.version_id().map(str::to_owned),
+                })
             }
             Refresher::Iam {
                 sdk,
@@ -717,7 +732,10 @@ impl Refresher {
                     .username(user)
                     .password(token.expose_secret())
                     .database(database);
-                Ok(cfg.finish(opts))
+                Ok(Fresh {
+                    options: cfg.finish(opts),
+                    version: None,
+                })
             }
         }
     }
@@ -753,11 +771,29 @@ pub async fn iam_token(
     Ok(SecretString::from(token.to_string()))
 }
 
+/// Connect options with fresh credentials.
+struct Fresh {
+    options: PgConnectOptions,
+    /// The secret's VersionId (secret source).
+    version: Option<String>,
+}
+
 // ---------------------------------------------------------------- Database
 
 struct RefreshState {
     last_refresh: Option<Instant>,
     issued_at: Instant,
+    secret_version: Option<String>,
+}
+
+impl RefreshState {
+    fn new(secret_version: Option<String>) -> Mutex<RefreshState> {
+        Mutex::new(RefreshState {
+            last_refresh: None,
+            issued_at: Instant::now(),
+            secret_version,
+        })
+    }
 }
 
 struct Inner {
@@ -835,20 +871,28 @@ impl Database {
                 database: database.clone(),
             }),
         };
-        let options = match (&config.source, &refresher) {
-            (DbSource::Url(opts), _) => config.finish((**opts).clone()),
+        let fresh = match (&config.source, &refresher) {
+            (DbSource::Url(opts), _) => Fresh {
+                options: config.finish((**opts).clone()),
+                version: None,
+            },
             (_, Some(r)) => r.connect_options(&config).await?,
             (_, None) => unreachable!("secret and IAM sources always have a refresher"),
         };
-        let pool = config.pool_options().connect_lazy_with(options);
+        let pool = config.pool_options().connect_lazy_with(fresh.options);
         tracing::info!(
             source = config.source.kind(),
             max_connections = config.max_connections,
             acquire_timeout_ms = config.acquire_timeout.as_millis() as u64,
             "database pool ready (connects lazily)"
         );
-        let is_iam = matches!(refresher, Some(Refresher::Iam { .. }));
-        let renew_after = config.iam_renew_after;
+        let background = match refresher {
+            Some(Refresher::Iam { .. }) => Some(config.iam_renew_after),
+            Some(Refresher::Secret { .. }) if !config.secret_recheck.is_zero() => {
+                Some(config.secret_recheck)
+            }
+            _ => None,
+        };
         let db = Database {
             inner: Arc::new(Inner {
                 pool,
@@ -856,14 +900,11 @@ impl Database {
                 refresher,
                 generation: AtomicU64::new(0),
                 refreshes: AtomicU64::new(0),
-                state: Mutex::new(RefreshState {
-                    last_refresh: None,
-                    issued_at: Instant::now(),
-                }),
+                state: RefreshState::new(fresh.version),
             }),
         };
-        if is_iam {
-            spawn_iam_renewal(Arc::downgrade(&db.inner), renew_after);
+        if let Some(every) = background {
+            spawn_background_refresh(Arc::downgrade(&db.inner), every);
         }
         Ok(db)
     }
@@ -878,10 +919,7 @@ impl Database {
                 refresher: None,
                 generation: AtomicU64::new(0),
                 refreshes: AtomicU64::new(0),
-                state: Mutex::new(RefreshState {
-                    last_refresh: None,
-                    issued_at: Instant::now(),
-                }),
+                state: RefreshState::new(None),
             }),
         }
     }
@@ -1005,18 +1043,18 @@ impl Database {
             source = config.source.kind(),
             "PostgreSQL rejected the credentials; refreshing them once"
         );
-        let options = refresher.connect_options(config).await?;
-        self.install(&mut state, options);
+        let fresh = refresher.connect_options(config).await?;
+        install(&self.inner, &mut state, fresh);
+        state.last_refresh = Some(Instant::now());
         Ok(true)
     }
 
-    fn install(&self, state: &mut RefreshState, options: PgConnectOptions) {
-        self.inner.pool.set_connect_options(options);
-        let now = Instant::now();
-        state.last_refresh = Some(now);
-        state.issued_at = now;
-        self.inner.generation.fetch_add(1, Ordering::SeqCst);
-        self.inner.refreshes.fetch_add(1, Ordering::SeqCst);
+    /// Secret source: re-read the secret now and, when its version changed,
+    /// give new connections the new credentials. Returns whether it changed.
+    /// A background task calls this every `DB_SECRET_RECHECK_SECS`, so code
+    /// that uses `pool()` directly also recovers from a rotation.
+    pub async fn recheck_credentials(&self) -> Result<bool, DbError> {
+        recheck_secret(&self.inner).await
     }
 
     /// IAM: make a new token when the current one is older than
@@ -1038,24 +1076,52 @@ async fn renew_if_due(inner: &Inner) -> Result<(), DbError> {
     if state.issued_at.elapsed() < config.iam_renew_after {
         return Ok(()); // renewed while we waited
     }
-    let options = refresher.connect_options(config).await?;
-    inner.pool.set_connect_options(options);
-    state.issued_at = Instant::now();
-    inner.generation.fetch_add(1, Ordering::SeqCst);
-    inner.refreshes.fetch_add(1, Ordering::SeqCst);
+    let fresh = refresher.connect_options(config).await?;
+    install(inner, &mut state, fresh);
     tracing::info!("RDS IAM auth token renewed");
     Ok(())
 }
 
-/// Renew IAM tokens in the background too, so code that uses `pool()`
-/// directly keeps working. Stops when the database is dropped.
-fn spawn_iam_renewal(inner: Weak<Inner>, every: Duration) {
+/// Give new connections fresh credentials; open connections are untouched.
+fn install(inner: &Inner, state: &mut RefreshState, fresh: Fresh) {
+    inner.pool.set_connect_options(fresh.options);
+    state.issued_at = Instant::now();
+    state.secret_version = fresh.version;
+    inner.generation.fetch_add(1, Ordering::SeqCst);
+    inner.refreshes.fetch_add(1, Ordering::SeqCst);
+}
+
+async fn recheck_secret(inner: &Inner) -> Result<bool, DbError> {
+    let (Some(refresher @ Refresher::Secret { .. }), Some(config)) =
+        (&inner.refresher, &inner.config)
+    else {
+        return Ok(false);
+    };
+    let mut state = inner.state.lock().await;
+    let fresh = refresher.connect_options(config).await?;
+    if fresh.version.is_none() || fresh.version == state.secret_version {
+        return Ok(false);
+    }
+    install(inner, &mut state, fresh);
+    tracing::info!("the database secret changed; new connections use the new credentials");
+    Ok(true)
+}
+
+/// Renew IAM tokens / re-check the secret in the background too, so code
+/// that uses `pool()` directly keeps working. Stops when the database is
+/// dropped. (While a Lambda environment is frozen nothing runs; the checks
+/// in `with_retry` cover the first calls after a thaw.)
+fn spawn_background_refresh(inner: Weak<Inner>, every: Duration) {
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(every.max(Duration::from_secs(60))).await;
+            tokio::time::sleep(every.max(Duration::from_secs(10))).await;
             let Some(inner) = inner.upgrade() else { break };
-            if let Err(e) = renew_if_due(&inner).await {
-                tracing::error!(error = %e, "cannot renew the RDS IAM auth token");
+            let result = match inner.refresher {
+                Some(Refresher::Iam { .. }) => renew_if_due(&inner).await,
+                _ => recheck_secret(&inner).await.map(|_| ()),
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, "cannot refresh the database credentials");
             }
         }
     });

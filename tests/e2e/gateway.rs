@@ -76,6 +76,12 @@ paths:
         type: aws_proxy
         httpMethod: POST
         uri: "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${broken_function_arn}/invocations"
+  /v1/panics:
+    get:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${panics_function_arn}/invocations"
   /v1/malformed:
     get:
       x-amazon-apigateway-integration:
@@ -186,6 +192,12 @@ async fn test_gateway() -> RunningGateway {
         "broken",
         Arc::new(RawFunction(|_event: Value, _ctx| async {
             Err("handler panicked".into())
+        })),
+    );
+    gateway.register(
+        "panics",
+        Arc::new(RawFunction(|_event: Value, _ctx| async {
+            panic!("a handler bug");
         })),
     );
     gateway.register(
@@ -445,6 +457,18 @@ async fn integration_error_is_502() {
         json_of(resp).await,
         json!({"message": "Internal server error"})
     );
+}
+
+#[tokio::test]
+async fn panicking_integration_is_502_and_the_gateway_keeps_serving() {
+    let gw = test_gateway().await;
+    let resp = get(&gw, "/v1/panics").await;
+    assert_eq!(resp.status(), 502);
+    assert_eq!(
+        json_of(resp).await,
+        json!({"message": "Internal server error"})
+    );
+    assert_eq!(get(&gw, "/v1/things").await.status(), 200);
 }
 
 #[tokio::test]

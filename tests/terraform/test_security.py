@@ -165,3 +165,67 @@ def test_every_checkov_skip_gives_its_reason(docs):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if "checkov:skip" in line:
                 assert re.search(r"#checkov:skip=CKV2?_AWS_\d+:\S.{15,}", line), f"{path}:{n}: a skip needs an id and a reason"
+
+
+def test_containers_run_with_a_read_only_root_file_system(resources):
+    defs = resources("aws_ecs_task_definition")
+    assert len(defs) == 2
+    for td in defs:
+        text = str(val(td.body, "container_definitions"))
+        assert "'readonlyRootFilesystem': True" in text or "readonlyRootFilesystem = true" in text, td.address
+        assert val(td.body, "network_mode") == "awsvpc"
+        assert val(td.body, "requires_compatibilities") == ["FARGATE"]
+
+
+def test_only_the_proxy_may_reach_the_load_balancer(resources):
+    rules = [r for r in resources("aws_vpc_security_group_ingress_rule") if val(r.body, "security_group_id") == "${aws_security_group.alb.id}"]
+    assert len(rules) == 1, [r.address for r in rules]
+    assert val(rules[0].body, "referenced_security_group_id") == "${var.proxy_security_group_id}"
+    task_rules = [r for r in resources("aws_vpc_security_group_ingress_rule") if val(r.body, "security_group_id") == "${aws_security_group.service.id}"]
+    assert task_rules and all(val(r.body, "referenced_security_group_id") == "${aws_security_group.alb.id}" for r in task_rules)
+    job_rules = [r for r in resources("aws_vpc_security_group_ingress_rule") if val(r.body, "security_group_id") == "${aws_security_group.job.id}"]
+    assert job_rules == [], "job tasks accept no inbound traffic"
+
+
+def test_the_database_accepts_only_the_functions(resources):
+    rules = [r for r in resources("aws_vpc_security_group_ingress_rule") if r.module == "data" and r.name == "clients"]
+    assert len(rules) == 1
+    assert val(rules[0].body, "for_each") == "${var.client_security_group_ids}"
+    assert val(rules[0].body, "from_port") == 5432 and val(rules[0].body, "to_port") == 5432
+
+
+def test_every_function_runs_in_the_vpc(root_locals, resources):
+    for fn, cfg in val(root_locals, "functions").items():
+        assert cfg.get("vpc") is True, f"{fn} must be VPC-attached"
+    (fn_res,) = resources("aws_lambda_function")
+    dyn = [d for d in fn_res.body.get("dynamic", []) if "vpc_config" in d]
+    assert dyn, "aws_lambda_function needs a vpc_config block"
+
+
+def test_task_control_and_cache_flush_are_scoped(root_locals):
+    run_jobs = val(root_locals, "run_jobs")
+    watch = [s for s in run_jobs if "ecs:StopTask" in str(s.get("actions"))]
+    assert watch and all("cluster_tasks" in str(s["resources"]) and "cluster_condition" in str(s.get("conditions")) for s in watch)
+    keys = val(root_locals, "functions")["keys"]
+    flush = [s for s in keys["statements"] if isinstance(s, dict) and "apigateway:DELETE" in str(s.get("actions"))]
+    assert len(flush) == 1
+    assert "/stages/${var.stage_name}/cache/authorizers" in str(flush[0]["resources"]), flush[0]["resources"]
+    assert "module.api.rest_api_id" in str(flush[0]["resources"])
+
+
+def test_asynchronous_targets_retry_and_keep_failures(resources):
+    (target,) = resources("aws_cloudwatch_event_target")
+    assert sub(target.body, "retry_policy") and sub(target.body, "dead_letter_config")
+    (schedule,) = resources("aws_scheduler_schedule")
+    (t,) = sub(schedule.body, "target")
+    assert sub(t, "retry_policy") and sub(t, "dead_letter_config")
+    alarms = {r.name for r in resources("aws_cloudwatch_metric_alarm")}
+    assert {"dlq", "errors"} <= alarms
+
+
+def test_migrations_run_on_apply_after_the_database_and_the_function(resources):
+    (inv,) = resources("aws_lambda_invocation")
+    assert 'function_names["migrate"]' in str(val(inv.body, "function_name")).replace("'", '"')
+    deps = str(val(inv.body, "depends_on"))
+    assert "module.data" in deps and "module.functions" in deps
+    assert "migrations" in str(val(inv.body, "triggers"))

@@ -93,6 +93,8 @@ async fn key_database() -> Option<(sqlx::PgPool, String, String, String)> {
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // sqlx pools need a runtime context even when built lazily.
+    let _guard = rt.enter();
     let pair = RsaKeyPair::generate(KeySize::Rsa2048).expect("rsa key");
     let pk = pair.public_key();
     let n = pk.modulus().big_endian_without_leading_zero().to_vec();

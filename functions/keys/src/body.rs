@@ -193,6 +193,70 @@ fn optional_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<S
     }
 }
 
+/// A top-level JSON object whose keys must be unique: `{"name": "a", "name": "b"}`
+/// is refused (serde_json would silently keep the last one). The error reads
+/// "duplicate field `name`", which `shared::http::json_body` turns into a 422
+/// naming the field. Anything but an object becomes `Value` as is.
+#[derive(Debug)]
+pub struct UniqueObject(pub Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut obj = Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if obj.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "duplicate field `{key}`"
+                        )));
+                    }
+                    let value: Value = map.next_value()?;
+                    obj.insert(key, value);
+                }
+                Ok(UniqueObject(Value::Object(obj)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut items = Vec::new();
+                while let Some(v) = seq.next_element::<Value>()? {
+                    items.push(v);
+                }
+                Ok(UniqueObject(Value::Array(items)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<UniqueObject, E> {
+                Ok(UniqueObject(Value::String(v.to_owned())))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<UniqueObject, E> {
+                Ok(UniqueObject(Value::Bool(v)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<UniqueObject, E> {
+                Ok(UniqueObject(Value::from(v)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<UniqueObject, E> {
+                Ok(UniqueObject(Value::from(v)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<UniqueObject, E> {
+                Ok(UniqueObject(Value::from(v)))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<UniqueObject, E> {
+                Ok(UniqueObject(Value::Null))
+            }
+        }
+        de.deserialize_any(V)
+    }
+}
+
 /// Tenants are identifiers: lowercase letters, digits, `-`, `_`, 1..=64.
 pub fn valid_tenant(t: &str) -> bool {
     (1..=64).contains(&t.len())
@@ -310,6 +374,22 @@ mod tests {
                 json!({"name": "n", "scopes": ["jobs:read"], "admin": true})
             )),
             "admin"
+        );
+    }
+
+    #[test]
+    fn a_duplicated_field_is_refused_by_name() {
+        let err =
+            serde_json::from_str::<UniqueObject>(r#"{"name": "a", "scopes": [], "name": "b"}"#)
+                .unwrap_err();
+        assert!(err.to_string().contains("duplicate field `name`"), "{err}");
+        assert!(err.is_data());
+        let ok =
+            serde_json::from_str::<UniqueObject>(r#"{"name": "a", "nested": {"x": 1}}"#).unwrap();
+        assert_eq!(ok.0["nested"]["x"], 1);
+        assert_eq!(
+            serde_json::from_str::<UniqueObject>("[1, 2]").unwrap().0,
+            serde_json::json!([1, 2])
         );
     }
 

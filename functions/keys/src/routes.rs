@@ -1,6 +1,6 @@
 //! Routing on method + `requestContext.resourcePath`, and the route handlers.
 
-use crate::body::{BODY_LIMIT, CreateKey};
+use crate::body::{BODY_LIMIT, CreateKey, UniqueObject};
 use crate::cursor::Cursor;
 use crate::store::{self, AuditEntry, KeyView, NewKey};
 use crate::{State, health};
@@ -232,7 +232,7 @@ async fn create_key(
     request_id: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
-    let value: serde_json::Value = shared::http::json_body(req, BODY_LIMIT)?;
+    let UniqueObject(value) = shared::http::json_body(req, BODY_LIMIT)?;
     let now = Utc::now();
     let body = CreateKey::from_json(value, &state.config.plans, now)?;
     let tenant = effective_tenant(state, &caller, body.tenant.as_deref())?;

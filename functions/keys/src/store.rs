@@ -4,7 +4,7 @@
 use crate::cursor::Cursor;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use shared::auth::apikey::{KEY_LEN, LOOKUP_LEN, PREFIX};
+use shared::auth::apikey::{LOOKUP_LEN, PREFIX};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -59,7 +59,6 @@ impl KeyRecord {
         let mut prefix = String::with_capacity(PREFIX.len() + LOOKUP_LEN);
         prefix.push_str(PREFIX);
         prefix.push_str(&self.lookup_id);
-        debug_assert!(prefix.len() < KEY_LEN);
         KeyView {
             id: self.id,
             prefix,

@@ -287,6 +287,11 @@ async fn bad_bodies_are_rejected_naming_the_field(pool: PgPool) {
         ),
         ("[1,2]", 422, Some("body")),
         (
+            r#"{"name":"a","scopes":["jobs:read"],"name":"b"}"#,
+            422,
+            Some("name"),
+        ),
+        (
             r#"{"name":"a","scopes":["jobs:read"],"colour":"red"}"#,
             422,
             Some("colour"),
@@ -604,4 +609,33 @@ async fn a_base64_encoded_body_is_accepted(pool: PgPool) {
         .body("{broken")
         .base64();
     assert_eq!(call(&s, ev).await.0, 400);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn concurrent_revocations_agree_on_one_revoked_at(pool: PgPool) {
+    let s = state(pool.clone());
+    let b = create(
+        &s,
+        &admin("acme"),
+        json!({"name": "ci", "scopes": ["jobs:read"]}),
+    )
+    .await;
+    let id = b["id"].as_str().unwrap();
+    let (one, two) = tokio::join!(
+        call(&s, Ev::key("DELETE", id).by(&admin("acme"))),
+        call(&s, Ev::key("DELETE", id).by(&admin("acme")))
+    );
+    assert_eq!((one.0, two.0), (200, 200), "{} {}", one.1, two.1);
+    assert_eq!(one.1["revoked_at"], two.1["revoked_at"]);
+    let firsts = [&one.1, &two.1]
+        .iter()
+        .filter(|b| b["already_revoked"] == false)
+        .count();
+    assert_eq!(firsts, 1, "exactly one call revokes: {} {}", one.1, two.1);
+    let audits: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'key.revoke'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audits, 2);
 }

@@ -7,10 +7,14 @@ locals {
     [for j in var.jobs : j.workload if j.image == null],
   ))
 
+  # An entry's own `image` wins; otherwise its workload's ECR repository.
   image = merge(
-    { for k, s in var.services : "service/${k}" => coalesce(s.image, "${aws_ecr_repository.this[s.workload].repository_url}:${var.image_tag}") },
-    { for k, j in var.jobs : "job/${k}" => coalesce(j.image, "${aws_ecr_repository.this[j.workload].repository_url}:${var.image_tag}") },
+    { for k, s in var.services : "service/${k}" => s.image != null ? s.image : "${aws_ecr_repository.this[s.workload].repository_url}:${var.image_tag}" },
+    { for k, j in var.jobs : "job/${k}" => j.image != null ? j.image : "${aws_ecr_repository.this[j.workload].repository_url}:${var.image_tag}" },
   )
+
+  # Security group rules are per port: two services on one port share a rule.
+  service_ports = toset([for s in var.services : tostring(s.port)])
 
   # Listener rule priorities follow the sorted service names.
   priority = { for i, k in sort(keys(var.services)) : k => 100 + i }
@@ -144,11 +148,10 @@ data "aws_iam_policy_document" "execution" {
   }
 
   statement {
-    sid     = "WriteLogs"
-    actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = [
-      for g in(each.key == "service" ? values(aws_cloudwatch_log_group.service) : values(aws_cloudwatch_log_group.job)) : "${g.arn}:*"
-    ]
+    # The log groups of this kind of task only (/ecs/<name>/service/* or /ecs/<name>/job/*).
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:aws:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:/ecs/${var.name}/${each.key}/*:*"]
   }
 
   dynamic "statement" {
@@ -298,13 +301,13 @@ resource "aws_vpc_security_group_egress_rule" "proxy_to_alb" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_services" {
-  for_each = var.services
+  for_each = local.service_ports
 
   security_group_id            = aws_security_group.alb.id
-  description                  = "To service ${each.key}"
+  description                  = "To the service tasks on port ${each.key}"
   ip_protocol                  = "tcp"
-  from_port                    = each.value.port
-  to_port                      = each.value.port
+  from_port                    = tonumber(each.key)
+  to_port                      = tonumber(each.key)
   referenced_security_group_id = aws_security_group.service.id
 }
 
@@ -316,13 +319,13 @@ resource "aws_security_group" "service" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "service_from_alb" {
-  for_each = var.services
+  for_each = local.service_ports
 
   security_group_id            = aws_security_group.service.id
-  description                  = "Service ${each.key} from the ALB"
+  description                  = "Service port ${each.key} from the ALB"
   ip_protocol                  = "tcp"
-  from_port                    = each.value.port
-  to_port                      = each.value.port
+  from_port                    = tonumber(each.key)
+  to_port                      = tonumber(each.key)
   referenced_security_group_id = aws_security_group.alb.id
 }
 

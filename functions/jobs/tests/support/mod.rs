@@ -324,6 +324,9 @@ pub async fn moto_setup(ecs: &aws_sdk_ecs::Client) -> Placement {
             aws_sdk_ecs::types::ContainerDefinition::builder()
                 .name("sample-job")
                 .image("portcullis/sample-job:latest")
+                // moto sums container-level cpu/memory (500s without them).
+                .cpu(256)
+                .memory(512)
                 .essential(true)
                 .build(),
         )
