@@ -75,6 +75,9 @@ export RUST_LOG=${RUST_LOG:-info}
 export COGNITO_CLIENT_IDS=${COGNITO_CLIENT_IDS:-$COGNITO_CLIENT_ID}
 export COGNITO_GROUP_SCOPES=${COGNITO_GROUP_SCOPES:-admins=keys:admin jobs:read jobs:write services:sample}
 export COGNITO_DEFAULT_TENANT=${COGNITO_DEFAULT_TENANT:-$DEMO_TENANT}
+# authorizer + gateway: the usageIdentifierKey of each usage plan; the local
+# gateway applies the plan's throttle to it (429) as API Gateway does.
+export USAGE_PLAN_KEYS=${USAGE_PLAN_KEYS:-standard=local-usage-plan-standard}
 
 # --- 4. build, migrate, demo key ------------------------------------------------
 # One cargo invocation for everything that must work (debug build); the
@@ -101,6 +104,29 @@ if [ -x "$BIN/create-admin-key" ]; then
   else
     say "warning: create-admin-key failed (log: .local/logs/create-admin-key.log)"
     demo_key=""
+  fi
+fi
+
+# HOOK (reconciler): EventBridge Scheduler runs the reconciler every minute in
+# AWS; the emulator emits no ECS events, so locally its sweeps are what move
+# jobs along. Runs it every LOCAL_RECONCILE_EVERY seconds (0: never) when its
+# binary can sweep once outside Lambda (it then exits 0, like `migrate`).
+reconcile_every=${LOCAL_RECONCILE_EVERY:-5}
+reconciler_note="not running"
+if [ "$reconcile_every" != 0 ] && [ -d "$ROOT/functions/reconciler" ]; then
+  say "building the reconciler (log: .local/logs/reconciler-build.log)"
+  if cargo build -p reconciler >"$LOGS/reconciler-build.log" 2>&1 && [ -x "$BIN/reconciler" ]; then
+    if timeout 60 env -u AWS_LAMBDA_RUNTIME_API "$BIN/reconciler" >"$LOGS/reconciler.log" 2>&1; then
+      spawn "reconciler (every ${reconcile_every}s)" "$LOGS/reconciler.log" \
+        env -u AWS_LAMBDA_RUNTIME_API bash -c 'while :; do "$1" || echo "reconciler: sweep failed (exit $?)"; sleep "$2"; done' \
+        reconcile-loop "$BIN/reconciler" "$reconcile_every"
+      reconciler_note="every ${reconcile_every}s (log: .local/logs/reconciler.log)"
+    else
+      say "note: the reconciler cannot sweep outside Lambda yet (log: .local/logs/reconciler.log); jobs will not advance on their own"
+      reconciler_note="not running (no local mode)"
+    fi
+  else
+    say "warning: the reconciler did not build (log: .local/logs/reconciler-build.log)"
   fi
 fi
 
@@ -159,6 +185,7 @@ cat >&2 <<EOF
     AWS emulator (moto)   $AWS_ENDPOINT_URL    (ECS cluster $ECS_CLUSTER)
     PostgreSQL            $(redact_url "$DATABASE_URL")
     sample service        ${sample_url:-not running}
+    reconciler            $reconciler_note
     resource ids          .local/env   (source it to use the emulator yourself)
     logs                  .local/logs/
 

@@ -669,3 +669,65 @@ fn map_response(
     *resp.headers_mut() = headers;
     Ok(resp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:portcullis/local/GET/v1/me";
+
+    fn allow_all(context: Value) -> Value {
+        json!({
+            "principalId": "p",
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]},
+            "context": context,
+        })
+    }
+
+    #[test]
+    fn context_values_that_are_objects_are_an_authorizer_failure() {
+        let answer = allow_all(json!({"nested": {"a": 1}}));
+        assert!(matches!(
+            authorize(&answer, ARN, 0),
+            Err(AuthzFailure::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn an_answer_without_principal_or_policy_is_an_authorizer_failure() {
+        let no_principal = json!({"policyDocument": {"Statement": []}});
+        assert!(matches!(
+            authorize(&no_principal, ARN, 0),
+            Err(AuthzFailure::Invalid(_))
+        ));
+        let no_policy = json!({"principalId": "p"});
+        assert!(matches!(
+            authorize(&no_policy, ARN, 0),
+            Err(AuthzFailure::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn headers_and_multi_value_headers_are_merged() {
+        let api = Api::from_yaml_str("paths: {}").expect("empty spec");
+        let resp = map_response(
+            &api,
+            &HeaderMap::new(),
+            &json!({"statusCode": 418, "headers": {"x-a": "1", "x-b": "2"},
+                    "multiValueHeaders": {"x-a": ["0"]}, "body": "hi"}),
+        )
+        .expect("valid response");
+        assert_eq!(resp.status(), 418);
+        let xa: Vec<_> = resp.headers().get_all("x-a").iter().collect();
+        assert_eq!(xa.len(), 2);
+        assert_eq!(resp.headers()["x-b"], "2");
+    }
+
+    #[test]
+    fn a_status_code_out_of_range_is_malformed() {
+        let api = Api::from_yaml_str("paths: {}").expect("empty spec");
+        assert!(map_response(&api, &HeaderMap::new(), &json!({"statusCode": 70000})).is_err());
+        assert!(map_response(&api, &HeaderMap::new(), &json!("text")).is_err());
+    }
+}

@@ -1043,9 +1043,11 @@ impl Database {
             source = config.source.kind(),
             "PostgreSQL rejected the credentials; refreshing them once"
         );
+        // Throttle failed fetches as well: an unreachable Secrets Manager
+        // must not be asked again by every failing call.
+        state.last_refresh = Some(Instant::now());
         let fresh = refresher.connect_options(config).await?;
         install(&self.inner, &mut state, fresh);
-        state.last_refresh = Some(Instant::now());
         Ok(true)
     }
 
@@ -1338,6 +1340,10 @@ mod tests {
         assert_eq!(
             err_var(&[url, ("DB_IDLE_TIMEOUT_MS", "0")]),
             "DB_IDLE_TIMEOUT_MS"
+        );
+        assert_eq!(
+            err_var(&[("DB_SECRET_ARN", ARN), ("DB_SECRET_RECHECK_SECS", "often")]),
+            "DB_SECRET_RECHECK_SECS"
         );
         assert_eq!(
             err_var(&[url, ("DB_STATEMENT_TIMEOUT_MS", "x")]),

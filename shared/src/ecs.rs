@@ -19,8 +19,14 @@ pub struct Placement {
 
 impl Placement {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let cluster = env.required("ECS_CLUSTER", "the ECS cluster name or ARN job tasks run in")?;
-        let subnets = env.required_list("JOB_SUBNETS", "comma-separated private subnet ids (subnet-...)")?;
+        let cluster = env.required(
+            "ECS_CLUSTER",
+            "the ECS cluster name or ARN job tasks run in",
+        )?;
+        let subnets = env.required_list(
+            "JOB_SUBNETS",
+            "comma-separated private subnet ids (subnet-...)",
+        )?;
         if let Some(bad) = subnets.iter().find(|s| !s.starts_with("subnet-")) {
             return Err(ConfigError::invalid(
                 "JOB_SUBNETS",
@@ -28,8 +34,10 @@ impl Placement {
                 format!("{bad:?} is not a subnet id"),
             ));
         }
-        let security_groups =
-            env.required_list("JOB_SECURITY_GROUPS", "comma-separated security group ids (sg-...)")?;
+        let security_groups = env.required_list(
+            "JOB_SECURITY_GROUPS",
+            "comma-separated security group ids (sg-...)",
+        )?;
         if let Some(bad) = security_groups.iter().find(|s| !s.starts_with("sg-")) {
             return Err(ConfigError::invalid(
                 "JOB_SECURITY_GROUPS",

@@ -3,3 +3,4 @@
 mod gateway;
 mod keys;
 mod proxy;
+mod jobs;

@@ -1,9 +1,9 @@
 //! The HTTP handler: routing, validation, responses.
 
+use crate::State;
 use crate::launch::{self, LaunchOutcome, MAX_OVERRIDES_BYTES};
 use crate::model::{Job, JobStatus, JobView, Params, STOP_CANCEL};
 use crate::store::{self, NewJob};
-use crate::State;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -55,9 +55,17 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
     Ok(respond(rid.as_deref(), result))
 }
 
-async fn route(state: &State, req: &Request, rid: Option<&str>) -> Result<Response<Body>, ApiError> {
+async fn route(
+    state: &State,
+    req: &Request,
+    rid: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
     let path = req.raw_http_path().to_owned();
-    let path = if path.is_empty() { req.uri().path().to_owned() } else { path };
+    let path = if path.is_empty() {
+        req.uri().path().to_owned()
+    } else {
+        path
+    };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().as_str();
     let not_allowed = |allow: &[&str]| ApiError::MethodNotAllowed {
@@ -113,12 +121,20 @@ pub fn validate(jt: &JobType, body: SubmitRequest) -> Result<Params, ApiError> {
     let o = &jt.overrides;
     if !body.args.is_empty() {
         if o.max_args == 0 {
-            return Err(ApiError::unprocessable("args", format!("job type {} takes no args", jt.name)));
+            return Err(ApiError::unprocessable(
+                "args",
+                format!("job type {} takes no args", jt.name),
+            ));
         }
         if body.args.len() > o.max_args {
             return Err(ApiError::unprocessable(
                 "args",
-                format!("{} args given; job type {} takes at most {}", body.args.len(), jt.name, o.max_args),
+                format!(
+                    "{} args given; job type {} takes at most {}",
+                    body.args.len(),
+                    jt.name,
+                    o.max_args
+                ),
             ));
         }
     }
@@ -129,15 +145,25 @@ pub fn validate(jt: &JobType, body: SubmitRequest) -> Result<Params, ApiError> {
             });
         }
         if a.contains('\0') {
-            return Err(ApiError::unprocessable(format!("args[{i}]"), "an argument may not contain NUL"));
+            return Err(ApiError::unprocessable(
+                format!("args[{i}]"),
+                "an argument may not contain NUL",
+            ));
         }
     }
     for (k, v) in &body.env {
         if !o.env.iter().any(|allowed| allowed == k) {
-            let allowed = if o.env.is_empty() { "none".to_owned() } else { o.env.join(", ") };
+            let allowed = if o.env.is_empty() {
+                "none".to_owned()
+            } else {
+                o.env.join(", ")
+            };
             return Err(ApiError::unprocessable(
                 format!("env.{k}"),
-                format!("job type {} does not let callers set {k}; allowed: {allowed}", jt.name),
+                format!(
+                    "job type {} does not let callers set {k}; allowed: {allowed}",
+                    jt.name
+                ),
             ));
         }
         if v.len() > MAX_ARG_LEN {
@@ -146,7 +172,10 @@ pub fn validate(jt: &JobType, body: SubmitRequest) -> Result<Params, ApiError> {
             });
         }
         if v.contains('\0') {
-            return Err(ApiError::unprocessable(format!("env.{k}"), "a value may not contain NUL"));
+            return Err(ApiError::unprocessable(
+                format!("env.{k}"),
+                "a value may not contain NUL",
+            ));
         }
     }
     for (field, value, bounds) in [("cpu", body.cpu, o.cpu), ("memory", body.memory, o.memory)] {
@@ -174,7 +203,9 @@ pub fn validate(jt: &JobType, body: SubmitRequest) -> Result<Params, ApiError> {
         cpu: body.cpu,
         memory: body.memory,
     };
-    let size = serde_json::to_vec(&params).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(&params)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_OVERRIDES_BYTES - 1024 {
         return Err(ApiError::PayloadTooLarge {
             detail: format!(
@@ -201,7 +232,11 @@ fn job_response(status: u16, job: &Job) -> Result<Response<Body>, ApiError> {
     Ok(resp)
 }
 
-async fn submit(state: &State, req: &Request, rid: Option<&str>) -> Result<Response<Body>, ApiError> {
+async fn submit(
+    state: &State,
+    req: &Request,
+    rid: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
     let who = caller(req)?;
     let key = header(req, "idempotency-key")?
         .map(str::trim)
@@ -224,7 +259,11 @@ async fn submit(state: &State, req: &Request, rid: Option<&str>) -> Result<Respo
         let known: Vec<&str> = state.types.names().collect();
         return Err(ApiError::unprocessable(
             "type",
-            format!("unknown job type {:?}; registered types: {}", body.job_type, known.join(", ")),
+            format!(
+                "unknown job type {:?}; registered types: {}",
+                body.job_type,
+                known.join(", ")
+            ),
         ));
     };
     require_scope(&who, &jt.scope)?;
@@ -285,9 +324,15 @@ async fn submit(state: &State, req: &Request, rid: Option<&str>) -> Result<Respo
 
 fn log_outcome(job: &Job, outcome: &LaunchOutcome) {
     match outcome {
-        LaunchOutcome::Started { task_arn } => tracing::info!(job_id = %job.id, task_arn, "task started"),
-        LaunchOutcome::Retry { reason } => tracing::warn!(job_id = %job.id, reason, "RunTask to be retried"),
-        LaunchOutcome::Failed { reason } => tracing::warn!(job_id = %job.id, reason, "RunTask refused; job failed"),
+        LaunchOutcome::Started { task_arn } => {
+            tracing::info!(job_id = %job.id, task_arn, "task started")
+        }
+        LaunchOutcome::Retry { reason } => {
+            tracing::warn!(job_id = %job.id, reason, "RunTask to be retried")
+        }
+        LaunchOutcome::Failed { reason } => {
+            tracing::warn!(job_id = %job.id, reason, "RunTask refused; job failed")
+        }
         LaunchOutcome::Unknown { reason } => {
             tracing::warn!(job_id = %job.id, reason, "RunTask outcome unknown; left to the reconciler")
         }
@@ -313,7 +358,13 @@ async fn events(state: &State, req: &Request, id: &str) -> Result<Response<Body>
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     let items = store::events(pool, id).await?;
-    json(200, &Page { items, next_cursor: None })
+    json(
+        200,
+        &Page {
+            items,
+            next_cursor: None,
+        },
+    )
 }
 
 fn encode_cursor(job: &Job) -> String {
@@ -321,7 +372,12 @@ fn encode_cursor(job: &Job) -> String {
 }
 
 fn decode_cursor(raw: &str) -> Result<store::Cursor, ApiError> {
-    let bad = || ApiError::unprocessable("cursor", "the cursor is not one this API returned; start again without it");
+    let bad = || {
+        ApiError::unprocessable(
+            "cursor",
+            "the cursor is not one this API returned; start again without it",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(raw.as_bytes()).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (micros, id) = text.split_once('.').ok_or_else(bad)?;
@@ -336,7 +392,10 @@ async fn list(state: &State, req: &Request) -> Result<Response<Body>, ApiError> 
     let q = req.query_string_parameters();
     let status = match q.first("status") {
         None => None,
-        Some(s) => Some(s.parse::<JobStatus>().map_err(|e| ApiError::unprocessable("status", e))?),
+        Some(s) => Some(
+            s.parse::<JobStatus>()
+                .map_err(|e| ApiError::unprocessable("status", e))?,
+        ),
     };
     let job_type = q.first("type");
     let limit = match q.first("limit") {
@@ -345,13 +404,27 @@ async fn list(state: &State, req: &Request) -> Result<Response<Body>, ApiError> 
             .parse::<i64>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| ApiError::unprocessable("limit", format!("limit must be between 1 and {MAX_PAGE}")))?,
+            .ok_or_else(|| {
+                ApiError::unprocessable("limit", format!("limit must be between 1 and {MAX_PAGE}"))
+            })?,
     };
     let after = q.first("cursor").map(decode_cursor).transpose()?;
-    let mut jobs = store::list(state.db.pool(), &who.tenant, status, job_type, after, limit + 1).await?;
+    let mut jobs = store::list(
+        state.db.pool(),
+        &who.tenant,
+        status,
+        job_type,
+        after,
+        limit + 1,
+    )
+    .await?;
     let more = jobs.len() as i64 > limit;
     jobs.truncate(limit as usize);
-    let next_cursor = if more { jobs.last().map(encode_cursor) } else { None };
+    let next_cursor = if more {
+        jobs.last().map(encode_cursor)
+    } else {
+        None
+    };
     json(
         200,
         &Page {
@@ -371,7 +444,9 @@ async fn cancel(state: &State, req: &Request, id: &str) -> Result<Response<Body>
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     let status = job.status();
     if status.is_terminal() {
-        return Err(ApiError::conflict(format!("job {id} is already {status}; nothing to cancel")));
+        return Err(ApiError::conflict(format!(
+            "job {id} is already {status}; nothing to cancel"
+        )));
     }
     if job.stop_requested.as_deref() == Some(STOP_CANCEL) {
         return job_response(202, &job);
@@ -384,12 +459,16 @@ async fn cancel(state: &State, req: &Request, id: &str) -> Result<Response<Body>
         Some(arn) => vec![arn.clone()],
         None => launch::tasks_started_by(&state.ecs, cluster, &id_text)
             .await
-            .map_err(|e| ApiError::Unavailable { detail: format!("could not reach ECS to cancel: {e}; retry") })?,
+            .map_err(|e| ApiError::Unavailable {
+                detail: format!("could not reach ECS to cancel: {e}; retry"),
+            })?,
     };
     for arn in &tasks {
         launch::stop_task(&state.ecs, cluster, arn, &reason)
             .await
-            .map_err(|e| ApiError::Unavailable { detail: format!("could not stop the task: {e}; retry") })?;
+            .map_err(|e| ApiError::Unavailable {
+                detail: format!("could not stop the task: {e}; retry"),
+            })?;
     }
     let updated = if status == JobStatus::Queued && job.task_arn.is_none() {
         // Nothing runs (or what ran is stopped): cancelled at once.

@@ -86,7 +86,12 @@ pub fn container_override(job_type: &JobType, job: &Job) -> ContainerOverride {
 }
 
 /// Build and send RunTask for `job`, and classify the answer.
-pub async fn run_task(ecs: &Client, placement: &Placement, job_type: &JobType, job: &Job) -> LaunchOutcome {
+pub async fn run_task(
+    ecs: &Client,
+    placement: &Placement,
+    job_type: &JobType,
+    job: &Job,
+) -> LaunchOutcome {
     let id = job.id.to_string();
     let vpc = match AwsVpcConfiguration::builder()
         .set_subnets(Some(placement.subnets.clone()))
@@ -95,9 +100,14 @@ pub async fn run_task(ecs: &Client, placement: &Placement, job_type: &JobType, j
         .build()
     {
         Ok(v) => v,
-        Err(e) => return LaunchOutcome::Failed { reason: format!("invalid network configuration: {e}") },
+        Err(e) => {
+            return LaunchOutcome::Failed {
+                reason: format!("invalid network configuration: {e}"),
+            };
+        }
     };
-    let mut task_override = TaskOverride::builder().container_overrides(container_override(job_type, job));
+    let mut task_override =
+        TaskOverride::builder().container_overrides(container_override(job_type, job));
     // Task-level cpu/memory must cover the container's on Fargate.
     if let Some(cpu) = job.params.0.cpu {
         task_override = task_override.cpu(cpu.to_string());
@@ -112,7 +122,11 @@ pub async fn run_task(ecs: &Client, placement: &Placement, job_type: &JobType, j
         .count(1)
         .client_token(&id)
         .started_by(&id)
-        .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(vpc)
+                .build(),
+        )
         .overrides(task_override.build())
         .propagate_tags(PropagateTags::TaskDefinition)
         .tags(tag("portcullis:job-id", &id))
@@ -130,7 +144,9 @@ pub async fn run_task(ecs: &Client, placement: &Placement, job_type: &JobType, j
                 {
                     Ok(i) => req = req.capacity_provider_strategy(i),
                     Err(e) => {
-                        return LaunchOutcome::Failed { reason: format!("invalid capacity provider strategy: {e}") };
+                        return LaunchOutcome::Failed {
+                            reason: format!("invalid capacity provider strategy: {e}"),
+                        };
                     }
                 }
             }
@@ -139,11 +155,15 @@ pub async fn run_task(ecs: &Client, placement: &Placement, job_type: &JobType, j
     match req.send().await {
         Ok(out) => {
             if let Some(arn) = out.tasks().iter().find_map(|t| t.task_arn()) {
-                LaunchOutcome::Started { task_arn: arn.to_owned() }
+                LaunchOutcome::Started {
+                    task_arn: arn.to_owned(),
+                }
             } else if !out.failures().is_empty() {
                 classify_failures(out.failures())
             } else {
-                LaunchOutcome::Unknown { reason: "RunTask returned neither a task nor a failure".into() }
+                LaunchOutcome::Unknown {
+                    reason: "RunTask returned neither a task nor a failure".into(),
+                }
             }
         }
         Err(e) => classify_sdk_error(&e),
@@ -164,12 +184,19 @@ pub fn classify_failures(failures: &[Failure]) -> LaunchOutcome {
     let reason = failures.iter().map(describe).collect::<Vec<_>>().join("; ");
     let retryable = failures.iter().any(|f| {
         let r = f.reason().unwrap_or_default().to_ascii_lowercase();
-        r.starts_with("resource") || r.contains("capacity") || r.starts_with("agent") || r.contains("throttl")
+        r.starts_with("resource")
+            || r.contains("capacity")
+            || r.starts_with("agent")
+            || r.contains("throttl")
     });
     if retryable {
-        LaunchOutcome::Retry { reason: format!("RunTask failure: {reason}") }
+        LaunchOutcome::Retry {
+            reason: format!("RunTask failure: {reason}"),
+        }
     } else {
-        LaunchOutcome::Failed { reason: format!("RunTask failure: {reason}") }
+        LaunchOutcome::Failed {
+            reason: format!("RunTask failure: {reason}"),
+        }
     }
 }
 
@@ -241,9 +268,16 @@ pub fn backoff(attempt: i32) -> Duration {
 /// Task ARNs started for a job (`startedBy` = job id), running ones first,
 /// then stopped ones. Used before any relaunch, so a task that an earlier
 /// RunTask started (a crash, a lost answer) is adopted instead of doubled.
-pub async fn tasks_started_by(ecs: &Client, cluster: &str, job_id: &str) -> Result<Vec<String>, String> {
+pub async fn tasks_started_by(
+    ecs: &Client,
+    cluster: &str,
+    job_id: &str,
+) -> Result<Vec<String>, String> {
     let mut arns = Vec::new();
-    for desired in [aws_sdk_ecs::types::DesiredStatus::Running, aws_sdk_ecs::types::DesiredStatus::Stopped] {
+    for desired in [
+        aws_sdk_ecs::types::DesiredStatus::Running,
+        aws_sdk_ecs::types::DesiredStatus::Stopped,
+    ] {
         let out = ecs
             .list_tasks()
             .cluster(cluster)
@@ -258,8 +292,20 @@ pub async fn tasks_started_by(ecs: &Client, cluster: &str, job_id: &str) -> Resu
 }
 
 /// StopTask; `Ok(false)` when ECS no longer knows the task.
-pub async fn stop_task(ecs: &Client, cluster: &str, task_arn: &str, reason: &str) -> Result<bool, String> {
-    match ecs.stop_task().cluster(cluster).task(task_arn).reason(reason).send().await {
+pub async fn stop_task(
+    ecs: &Client,
+    cluster: &str,
+    task_arn: &str,
+    reason: &str,
+) -> Result<bool, String> {
+    match ecs
+        .stop_task()
+        .cluster(cluster)
+        .task(task_arn)
+        .reason(reason)
+        .send()
+        .await
+    {
         Ok(_) => Ok(true),
         Err(e) => {
             let code = e.code().unwrap_or_default().to_owned();
@@ -291,13 +337,22 @@ mod tests {
     #[test]
     fn capacity_failures_are_retryable_and_missing_is_not() {
         let cap = Failure::builder().reason("RESOURCE:MEMORY").build();
-        assert!(matches!(classify_failures(&[cap]), LaunchOutcome::Retry { .. }));
+        assert!(matches!(
+            classify_failures(&[cap]),
+            LaunchOutcome::Retry { .. }
+        ));
         let cap2 = Failure::builder()
             .reason("Capacity is unavailable at this time. Please try again later or in a different availability zone")
             .build();
-        assert!(matches!(classify_failures(&[cap2]), LaunchOutcome::Retry { .. }));
+        assert!(matches!(
+            classify_failures(&[cap2]),
+            LaunchOutcome::Retry { .. }
+        ));
         let missing = Failure::builder().reason("MISSING").arn("arn:x").build();
-        assert!(matches!(classify_failures(&[missing]), LaunchOutcome::Failed { .. }));
+        assert!(matches!(
+            classify_failures(&[missing]),
+            LaunchOutcome::Failed { .. }
+        ));
     }
 
     #[test]

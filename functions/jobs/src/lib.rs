@@ -50,7 +50,11 @@ impl Default for Settings {
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let d = Settings::default();
-        let batch: i64 = env.parse_or("RECONCILE_BATCH", "a whole number between 1 and 500", d.batch)?;
+        let batch: i64 = env.parse_or(
+            "RECONCILE_BATCH",
+            "a whole number between 1 and 500",
+            d.batch,
+        )?;
         if !(1..=500).contains(&batch) {
             return Err(ConfigError::invalid(
                 "RECONCILE_BATCH",

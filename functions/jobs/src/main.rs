@@ -10,5 +10,8 @@ async fn main() -> Result<(), Error> {
         e
     })?;
     let state = &state;
-    run(service_fn(move |req: Request| async move { jobs::handle(state, req).await })).await
+    run(service_fn(move |req: Request| async move {
+        jobs::handle(state, req).await
+    }))
+    .await
 }

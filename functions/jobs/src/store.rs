@@ -69,7 +69,11 @@ pub async fn insert(db: impl PgExecutor<'_>, j: &NewJob) -> Result<Option<Job>, 
         .await
 }
 
-pub async fn by_key(db: impl PgExecutor<'_>, tenant: &str, key: &str) -> Result<Option<Job>, sqlx::Error> {
+pub async fn by_key(
+    db: impl PgExecutor<'_>,
+    tenant: &str,
+    key: &str,
+) -> Result<Option<Job>, sqlx::Error> {
     sqlx::query_as::<_, Job>(&format!(
         "select {JOB_COLUMNS} from jobs where tenant = $1 and idempotency_key = $2"
     ))
@@ -80,16 +84,26 @@ pub async fn by_key(db: impl PgExecutor<'_>, tenant: &str, key: &str) -> Result<
 }
 
 /// One job of one tenant (another tenant's job reads as absent).
-pub async fn get(db: impl PgExecutor<'_>, tenant: &str, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
-    sqlx::query_as::<_, Job>(&format!("select {JOB_COLUMNS} from jobs where id = $1 and tenant = $2"))
-        .bind(id)
-        .bind(tenant)
-        .fetch_optional(db)
-        .await
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    tenant: &str,
+    id: Uuid,
+) -> Result<Option<Job>, sqlx::Error> {
+    sqlx::query_as::<_, Job>(&format!(
+        "select {JOB_COLUMNS} from jobs where id = $1 and tenant = $2"
+    ))
+    .bind(id)
+    .bind(tenant)
+    .fetch_optional(db)
+    .await
 }
 
 /// Lock one job of one tenant.
-pub async fn lock(conn: &mut PgConnection, tenant: &str, id: Uuid) -> Result<Option<Job>, sqlx::Error> {
+pub async fn lock(
+    conn: &mut PgConnection,
+    tenant: &str,
+    id: Uuid,
+) -> Result<Option<Job>, sqlx::Error> {
     sqlx::query_as::<_, Job>(&format!(
         "select {JOB_COLUMNS} from jobs where id = $1 and tenant = $2 for update"
     ))

@@ -64,7 +64,11 @@ impl TaskSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// The job moved from one status to another.
-    Moved { job_id: Uuid, from: JobStatus, to: JobStatus },
+    Moved {
+        job_id: Uuid,
+        from: JobStatus,
+        to: JobStatus,
+    },
     /// Same status; the newer version (and ARN) were recorded.
     Recorded { job_id: Uuid },
     /// Nothing changed, for the reason given.
@@ -84,7 +88,11 @@ fn progress(last_status: &str) -> Option<JobStatus> {
 }
 
 /// The outcome of a STOPPED task: (status, essential exit code, error).
-pub fn stopped_outcome(job: &Job, essential: Option<&str>, snap: &TaskSnapshot) -> (JobStatus, Option<i32>, Option<String>) {
+pub fn stopped_outcome(
+    job: &Job,
+    essential: Option<&str>,
+    snap: &TaskSnapshot,
+) -> (JobStatus, Option<i32>, Option<String>) {
     let main = match essential {
         Some(name) => snap.containers.iter().find(|c| c.name == name),
         None => snap.containers.first(),
@@ -92,12 +100,25 @@ pub fn stopped_outcome(job: &Job, essential: Option<&str>, snap: &TaskSnapshot) 
     let exit = main.and_then(|c| c.exit_code);
     match job.stop_requested.as_deref() {
         Some(STOP_CANCEL) => return (JobStatus::Cancelled, exit, None),
-        Some(STOP_TIMEOUT) => return (JobStatus::TimedOut, exit, Some("stopped after its timeout".into())),
+        Some(STOP_TIMEOUT) => {
+            return (
+                JobStatus::TimedOut,
+                exit,
+                Some("stopped after its timeout".into()),
+            );
+        }
         _ => {}
     }
-    let reason = snap.stopped_reason.clone().unwrap_or_else(|| "no reason given".into());
+    let reason = snap
+        .stopped_reason
+        .clone()
+        .unwrap_or_else(|| "no reason given".into());
     if snap.stop_code.as_deref() == Some("TaskFailedToStart") && exit.is_none() {
-        return (JobStatus::Failed, None, Some(format!("the task failed to start: {reason}")));
+        return (
+            JobStatus::Failed,
+            None,
+            Some(format!("the task failed to start: {reason}")),
+        );
     }
     match (main, exit) {
         (None, _) => (
@@ -147,11 +168,17 @@ pub async fn apply(
     .fetch_optional(&mut *tx)
     .await?;
     if job.is_none() {
-        if let Some(id) = snap.started_by.as_deref().and_then(|s| Uuid::parse_str(s).ok()) {
-            job = sqlx::query_as::<_, Job>(&format!("select {JOB_COLUMNS} from jobs where id = $1 for update"))
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        if let Some(id) = snap
+            .started_by
+            .as_deref()
+            .and_then(|s| Uuid::parse_str(s).ok())
+        {
+            job = sqlx::query_as::<_, Job>(&format!(
+                "select {JOB_COLUMNS} from jobs where id = $1 for update"
+            ))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         }
     }
     let Some(job) = job else {
@@ -159,7 +186,12 @@ pub async fn apply(
         return Ok(Applied::UnknownTask);
     };
     let current = job.status();
-    let ignored = |why| Ok(Applied::Ignored { job_id: job.id, why });
+    let ignored = |why| {
+        Ok(Applied::Ignored {
+            job_id: job.id,
+            why,
+        })
+    };
     if let Some(arn) = &job.task_arn {
         if arn != &snap.task_arn {
             tracing::warn!(job_id = %job.id, task_arn = %snap.task_arn, job_task = %arn, "event for a task that is not the job's task; ignored");
@@ -207,8 +239,16 @@ pub async fn apply(
         .bind(&snap.task_arn)
         .bind(snap.version)
         .bind(exit_code)
-        .bind(if finished { snap.stop_code.as_deref() } else { None })
-        .bind(if finished { snap.stopped_reason.as_deref() } else { None })
+        .bind(if finished {
+            snap.stop_code.as_deref()
+        } else {
+            None
+        })
+        .bind(if finished {
+            snap.stopped_reason.as_deref()
+        } else {
+            None
+        })
         .bind(error.as_deref())
         .execute(&mut *tx)
         .await?;

@@ -11,7 +11,15 @@ const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"],"env":{"GREETI
 
 fn stub_state(pool: PgPool) -> (jobs::State, Calls) {
     let (ecs, calls) = healthy_ecs();
-    let st = state(pool, ecs, placement("test-cluster", vec!["subnet-a".into(), "subnet-b".into()], vec!["sg-jobs".into()]));
+    let st = state(
+        pool,
+        ecs,
+        placement(
+            "test-cluster",
+            vec!["subnet-a".into(), "subnet-b".into()],
+            vec!["sg-jobs".into()],
+        ),
+    );
     (st, calls)
 }
 
@@ -48,17 +56,30 @@ async fn submit_starts_a_task_with_the_exact_run_task_request(pool: PgPool) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|kv| (kv["name"].as_str().unwrap().to_owned(), kv["value"].as_str().unwrap().to_owned()))
+        .map(|kv| {
+            (
+                kv["name"].as_str().unwrap().to_owned(),
+                kv["value"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert!(env.contains(&("JOB_ID".into(), id.clone())), "{env:?}");
     assert!(env.contains(&("GREETING".into(), "hi".into())), "{env:?}");
-    assert!(env.contains(&("REQUEST_ID".into(), "req-test-1".into())), "{env:?}");
+    assert!(
+        env.contains(&("REQUEST_ID".into(), "req-test-1".into())),
+        "{env:?}"
+    );
     assert_eq!(r["overrides"]["cpu"], "256");
     let tags: Vec<(String, String)> = r["tags"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["key"].as_str().unwrap().to_owned(), t["value"].as_str().unwrap().to_owned()))
+        .map(|t| {
+            (
+                t["key"].as_str().unwrap().to_owned(),
+                t["value"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert!(tags.contains(&("portcullis:job-id".into(), id.clone())));
     assert!(tags.contains(&("portcullis:tenant".into(), "acme".into())));
@@ -82,15 +103,30 @@ async fn same_idempotency_key_and_body_returns_the_same_job_and_one_task(pool: P
     assert_eq!(second.status(), 200);
     assert_eq!(body_json(&first)["id"], body_json(&second)["id"]);
     assert_eq!(calls_of(&calls, "RunTask").len(), 1);
-    let n: i64 = sqlx::query_scalar("select count(*) from jobs").fetch_one(&pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("select count(*) from jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn env_order_does_not_change_the_request_hash(pool: PgPool) {
     let (st, _calls) = stub_state(pool);
-    let a = submit(&st, "acme", "k", r#"{"type":"sample","env":{"GREETING":"x"},"args":["a"]}"#).await;
-    let b = submit(&st, "acme", "k", r#"{"args":["a"],"env":{"GREETING":"x"},"type":"sample"}"#).await;
+    let a = submit(
+        &st,
+        "acme",
+        "k",
+        r#"{"type":"sample","env":{"GREETING":"x"},"args":["a"]}"#,
+    )
+    .await;
+    let b = submit(
+        &st,
+        "acme",
+        "k",
+        r#"{"args":["a"],"env":{"GREETING":"x"},"type":"sample"}"#,
+    )
+    .await;
     assert_eq!(b.status(), 200);
     assert_eq!(body_json(&a)["id"], body_json(&b)["id"]);
 }
@@ -99,9 +135,20 @@ async fn env_order_does_not_change_the_request_hash(pool: PgPool) {
 async fn same_idempotency_key_with_another_body_is_a_conflict(pool: PgPool) {
     let (st, calls) = stub_state(pool);
     assert_eq!(submit(&st, "acme", "k", BODY).await.status(), 202);
-    let other = submit(&st, "acme", "k", r#"{"type":"sample","args":["--exit-code","1"]}"#).await;
+    let other = submit(
+        &st,
+        "acme",
+        "k",
+        r#"{"type":"sample","args":["--exit-code","1"]}"#,
+    )
+    .await;
     assert_eq!(other.status(), 409);
-    assert!(body_json(&other)["detail"].as_str().unwrap().contains("different request"));
+    assert!(
+        body_json(&other)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("different request")
+    );
     assert_eq!(calls_of(&calls, "RunTask").len(), 1);
 }
 
@@ -118,12 +165,29 @@ async fn the_same_key_in_two_tenants_makes_two_jobs(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn another_tenants_job_is_not_found(pool: PgPool) {
     let (st, _calls) = stub_state(pool);
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"].as_str().unwrap().to_owned();
+    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(get_job(&st, "acme", &id).await.status(), 200);
     assert_eq!(get_job(&st, "globex", &id).await.status(), 404);
-    let ev = request("GET", &format!("/v1/jobs/{id}/events"), "globex", "jobs:read", &[], None);
+    let ev = request(
+        "GET",
+        &format!("/v1/jobs/{id}/events"),
+        "globex",
+        "jobs:read",
+        &[],
+        None,
+    );
     assert_eq!(jobs::handle(&st, ev).await.unwrap().status(), 404);
-    let cancel = request("POST", &format!("/v1/jobs/{id}/cancel"), "globex", "jobs:write", &[], None);
+    let cancel = request(
+        "POST",
+        &format!("/v1/jobs/{id}/cancel"),
+        "globex",
+        "jobs:write",
+        &[],
+        None,
+    );
     assert_eq!(jobs::handle(&st, cancel).await.unwrap().status(), 404);
 }
 
@@ -137,7 +201,13 @@ async fn bad_submits_get_400_413_or_422_naming_the_field(pool: PgPool) {
     assert_eq!(unknown.status(), 422);
     assert_eq!(body_json(&unknown)["field"], "type");
 
-    let env = submit(&st, "acme", "k3", r#"{"type":"sample","env":{"PATH":"/tmp"}}"#).await;
+    let env = submit(
+        &st,
+        "acme",
+        "k3",
+        r#"{"type":"sample","env":{"PATH":"/tmp"}}"#,
+    )
+    .await;
     assert_eq!(env.status(), 422);
     assert_eq!(body_json(&env)["field"], "env.PATH");
 
@@ -145,7 +215,13 @@ async fn bad_submits_get_400_413_or_422_naming_the_field(pool: PgPool) {
     assert_eq!(cpu.status(), 422);
     assert_eq!(body_json(&cpu)["field"], "cpu");
 
-    let many = submit(&st, "acme", "k5", r#"{"type":"sample","args":["1","2","3","4","5"]}"#).await;
+    let many = submit(
+        &st,
+        "acme",
+        "k5",
+        r#"{"type":"sample","args":["1","2","3","4","5"]}"#,
+    )
+    .await;
     assert_eq!(many.status(), 422);
     assert_eq!(body_json(&many)["field"], "args");
 
@@ -153,11 +229,23 @@ async fn bad_submits_get_400_413_or_422_naming_the_field(pool: PgPool) {
     assert_eq!(extra.status(), 422);
 
     let big_arg = "x".repeat(5000);
-    let oversized = submit(&st, "acme", "k7", &json!({"type": "sample", "args": [big_arg]}).to_string()).await;
+    let oversized = submit(
+        &st,
+        "acme",
+        "k7",
+        &json!({"type": "sample", "args": [big_arg]}).to_string(),
+    )
+    .await;
     assert_eq!(oversized.status(), 413);
 
     let total = "y".repeat(3000);
-    let too_much = submit(&st, "acme", "k8", &json!({"type": "sample", "args": [total, total, total]}).to_string()).await;
+    let too_much = submit(
+        &st,
+        "acme",
+        "k8",
+        &json!({"type": "sample", "args": [total, total, total]}).to_string(),
+    )
+    .await;
     assert_eq!(too_much.status(), 413);
 
     let huge_body = json!({"type": "sample", "args": ["z".repeat(70_000)]}).to_string();
@@ -166,10 +254,21 @@ async fn bad_submits_get_400_413_or_422_naming_the_field(pool: PgPool) {
     let no_key = request("POST", "/v1/jobs", "acme", "jobs:write", &[], Some(BODY));
     let resp = jobs::handle(&st, no_key).await.unwrap();
     assert_eq!(resp.status(), 400);
-    assert!(body_json(&resp)["detail"].as_str().unwrap().contains("Idempotency-Key"));
+    assert!(
+        body_json(&resp)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key")
+    );
 
-    assert!(calls_of(&calls, "RunTask").is_empty(), "nothing invalid reaches ECS");
-    let n: i64 = sqlx::query_scalar("select count(*) from jobs").fetch_one(&pool).await.unwrap();
+    assert!(
+        calls_of(&calls, "RunTask").is_empty(),
+        "nothing invalid reaches ECS"
+    );
+    let n: i64 = sqlx::query_scalar("select count(*) from jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(n, 0);
 }
 
@@ -183,33 +282,68 @@ async fn a_job_type_with_its_own_scope_needs_that_scope(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn throttling_leaves_the_job_queued_with_a_next_attempt(pool: PgPool) {
-    let (ecs, calls) = stub_ecs(|_, _| (400, json!({"__type": "ThrottlingException", "message": "Rate exceeded"})));
-    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let (ecs, calls) = stub_ecs(|_, _| {
+        (
+            400,
+            json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+        )
+    });
+    let st = state(
+        pool.clone(),
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
     let resp = submit(&st, "acme", "k", BODY).await;
     assert_eq!(resp.status(), 202);
     let job = body_json(&resp);
     assert_eq!(job["status"], "queued");
     assert_eq!(job["attempts"], 1);
     assert!(job["next_attempt_at"].is_string());
-    assert!(job["error"].as_str().unwrap().contains("ThrottlingException"));
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("ThrottlingException")
+    );
     assert_eq!(calls_of(&calls, "RunTask").len(), 1);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_client_error_fails_the_job_with_the_reason(pool: PgPool) {
     let (ecs, _calls) = stub_ecs(|_, _| {
-        (400, json!({"__type": "InvalidParameterException", "message": "TaskDefinition not found."}))
+        (
+            400,
+            json!({"__type": "InvalidParameterException", "message": "TaskDefinition not found."}),
+        )
     });
-    let st = state(pool, ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let st = state(
+        pool,
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
     let job = body_json(&submit(&st, "acme", "k", BODY).await);
     assert_eq!(job["status"], "failed");
-    assert!(job["error"].as_str().unwrap().contains("TaskDefinition not found"));
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("TaskDefinition not found")
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_server_error_leaves_the_job_queued_for_the_reconciler(pool: PgPool) {
-    let (ecs, _calls) = stub_ecs(|_, _| (500, json!({"__type": "ServerException", "message": "internal"})));
-    let st = state(pool, ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let (ecs, _calls) = stub_ecs(|_, _| {
+        (
+            500,
+            json!({"__type": "ServerException", "message": "internal"}),
+        )
+    });
+    let st = state(
+        pool,
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
     let job = body_json(&submit(&st, "acme", "k", BODY).await);
     assert_eq!(job["status"], "queued");
     assert_eq!(job["attempts"], 1);
@@ -218,31 +352,68 @@ async fn a_server_error_leaves_the_job_queued_for_the_reconciler(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_queued_job_without_a_task_is_cancelled_at_once(pool: PgPool) {
     let (ecs, calls) = stub_ecs(|op, _| match op {
-        "RunTask" => (400, json!({"__type": "ThrottlingException", "message": "slow down"})),
+        "RunTask" => (
+            400,
+            json!({"__type": "ThrottlingException", "message": "slow down"}),
+        ),
         "ListTasks" => (200, json!({"taskArns": []})),
         _ => (500, json!({})),
     });
-    let st = state(pool, ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"].as_str().unwrap().to_owned();
-    let req = request("POST", &format!("/v1/jobs/{id}/cancel"), "acme", "jobs:write", &[], None);
+    let st = state(
+        pool,
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
+    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let req = request(
+        "POST",
+        &format!("/v1/jobs/{id}/cancel"),
+        "acme",
+        "jobs:write",
+        &[],
+        None,
+    );
     let resp = jobs::handle(&st, req).await.unwrap();
     assert_eq!(resp.status(), 202);
     assert_eq!(body_json(&resp)["status"], "cancelled");
     assert!(calls_of(&calls, "StopTask").is_empty());
     // A second cancel of a finished job is a conflict.
-    let again = request("POST", &format!("/v1/jobs/{id}/cancel"), "acme", "jobs:write", &[], None);
+    let again = request(
+        "POST",
+        &format!("/v1/jobs/{id}/cancel"),
+        "acme",
+        "jobs:write",
+        &[],
+        None,
+    );
     assert_eq!(jobs::handle(&st, again).await.unwrap().status(), 409);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn cancelling_a_started_job_stops_its_task_and_waits_for_ecs(pool: PgPool) {
     let (st, calls) = stub_state(pool);
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"].as_str().unwrap().to_owned();
-    let req = request("POST", &format!("/v1/jobs/{id}/cancel"), "acme", "jobs:write", &[], None);
+    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let req = request(
+        "POST",
+        &format!("/v1/jobs/{id}/cancel"),
+        "acme",
+        "jobs:write",
+        &[],
+        None,
+    );
     let resp = jobs::handle(&st, req).await.unwrap();
     assert_eq!(resp.status(), 202);
     let job = body_json(&resp);
-    assert_eq!(job["status"], "starting", "cancelled only once ECS confirms");
+    assert_eq!(
+        job["status"], "starting",
+        "cancelled only once ECS confirms"
+    );
     assert_eq!(job["cancel_requested"], true);
     let stops = calls_of(&calls, "StopTask");
     assert_eq!(stops.len(), 1);
@@ -253,7 +424,13 @@ async fn cancelling_a_started_job_stops_its_task_and_waits_for_ecs(pool: PgPool)
 async fn list_pages_with_a_cursor_and_filters(pool: PgPool) {
     let (st, _calls) = stub_state(pool);
     for i in 0..5 {
-        submit(&st, "acme", &format!("k{i}"), &format!(r#"{{"type":"sample","args":["{i}"]}}"#)).await;
+        submit(
+            &st,
+            "acme",
+            &format!("k{i}"),
+            &format!(r#"{{"type":"sample","args":["{i}"]}}"#),
+        )
+        .await;
     }
     submit(&st, "globex", "g", BODY).await;
     let mut seen = Vec::new();
@@ -279,26 +456,65 @@ async fn list_pages_with_a_cursor_and_filters(pool: PgPool) {
     dedup.dedup();
     assert_eq!(dedup.len(), 5);
 
-    let filtered = request_with_query("GET", "/v1/jobs", "acme", "jobs:read", &[], None, &[("status", "queued")]);
+    let filtered = request_with_query(
+        "GET",
+        "/v1/jobs",
+        "acme",
+        "jobs:read",
+        &[],
+        None,
+        &[("status", "queued")],
+    );
     let page = body_json(&jobs::handle(&st, filtered).await.unwrap());
     assert_eq!(page["items"].as_array().unwrap().len(), 0);
 
-    let bad = request_with_query("GET", "/v1/jobs", "acme", "jobs:read", &[], None, &[("status", "done")]);
+    let bad = request_with_query(
+        "GET",
+        "/v1/jobs",
+        "acme",
+        "jobs:read",
+        &[],
+        None,
+        &[("status", "done")],
+    );
     let resp = jobs::handle(&st, bad).await.unwrap();
     assert_eq!(resp.status(), 422);
     assert_eq!(body_json(&resp)["field"], "status");
 
-    let bad_cursor = request_with_query("GET", "/v1/jobs", "acme", "jobs:read", &[], None, &[("cursor", "!!")]);
+    let bad_cursor = request_with_query(
+        "GET",
+        "/v1/jobs",
+        "acme",
+        "jobs:read",
+        &[],
+        None,
+        &[("cursor", "!!")],
+    );
     assert_eq!(jobs::handle(&st, bad_cursor).await.unwrap().status(), 422);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn events_show_the_jobs_history(pool: PgPool) {
     let (st, _calls) = stub_state(pool);
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"].as_str().unwrap().to_owned();
-    let req = request("GET", &format!("/v1/jobs/{id}/events"), "acme", "jobs:read", &[], None);
+    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let req = request(
+        "GET",
+        &format!("/v1/jobs/{id}/events"),
+        "acme",
+        "jobs:read",
+        &[],
+        None,
+    );
     let page = body_json(&jobs::handle(&st, req).await.unwrap());
-    let to: Vec<&str> = page["items"].as_array().unwrap().iter().map(|e| e["to_status"].as_str().unwrap()).collect();
+    let to: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["to_status"].as_str().unwrap())
+        .collect();
     assert_eq!(to, vec!["queued", "starting"]);
 }
 
@@ -312,4 +528,3 @@ async fn reading_needs_the_read_scope(pool: PgPool) {
     let wrong_method = request("DELETE", "/v1/jobs", "acme", "jobs:read", &[], None);
     assert_eq!(jobs::handle(&st, wrong_method).await.unwrap().status(), 405);
 }
-

@@ -117,7 +117,11 @@ impl Config {
             Duration::from_millis(50),
             Duration::from_secs(10),
         )?;
-        let aws_endpoint = match env.get("AWS_ENDPOINT_URL") {
+        // The SDK prefers the service-specific override, then the global one.
+        let aws_endpoint = match env
+            .get("AWS_ENDPOINT_URL_API_GATEWAY")
+            .or_else(|| env.get("AWS_ENDPOINT_URL"))
+        {
             Some(url) => url,
             None => {
                 let region = env

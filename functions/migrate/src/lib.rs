@@ -11,7 +11,7 @@ use std::time::Duration;
 use lambda_runtime::Diagnostic;
 use serde::{Deserialize, Serialize};
 use shared::Env;
-use shared::db::{Database, DbConfig, DbError};
+use shared::db::{Database, DbConfig, DbError, DbSource};
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 
 /// The migrations, embedded at compile time (`build.rs` rebuilds on change).
@@ -91,8 +91,8 @@ impl State {
         if env.get("DB_STATEMENT_TIMEOUT_MS").is_none() {
             config.statement_timeout = DEFAULT_STATEMENT_TIMEOUT;
         }
-        let sdk = match config.source.kind() {
-            "url" => None,
+        let sdk = match config.source {
+            DbSource::Url(_) => None,
             _ => Some(shared::aws::sdk_config().await),
         };
         Ok(State::new(Database::connect(config, sdk.as_ref()).await?))

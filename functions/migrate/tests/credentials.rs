@@ -206,6 +206,44 @@ async fn rotated_password_is_picked_up_after_exactly_one_refresh() {
 }
 
 #[tokio::test]
+async fn secret_recheck_heals_code_that_uses_the_pool_directly() {
+    let sm = secrets().await;
+    let role = TestRole::create("old-pass").await;
+    let arn = create_secret(&sm, &secret_json(&role, "old-pass", true)).await;
+    let db = database(vec![
+        ("DB_SECRET_ARN", arn.clone()),
+        ("DB_SSL_MODE", "disable".into()),
+    ])
+    .await
+    .expect("database from secret");
+    assert!(
+        !db.recheck_credentials().await.unwrap(),
+        "nothing changed yet"
+    );
+    assert_eq!(db.refresh_count(), 0);
+
+    role.rotate("new-pass").await;
+    put_secret(&sm, &arn, &secret_json(&role, "new-pass", true)).await;
+    role.disconnect_all().await;
+
+    // What the background task does every DB_SECRET_RECHECK_SECS.
+    assert!(
+        db.recheck_credentials().await.unwrap(),
+        "the new version is seen"
+    );
+    let user: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(db.pool())
+        .await
+        .expect("the bare pool logs in with the new password");
+    assert_eq!(user, role.name);
+    assert_eq!(db.refresh_count(), 1);
+    assert!(!db.recheck_credentials().await.unwrap());
+
+    drop(db);
+    role.drop().await;
+}
+
+#[tokio::test]
 async fn concurrent_auth_failures_share_one_refresh() {
     let sm = secrets().await;
     let role = TestRole::create("alpha-pass").await;
@@ -374,4 +412,36 @@ async fn wrong_password_in_database_url_is_not_retried() {
     conn.close().await.ok();
     drop(db);
     role.drop().await;
+}
+
+#[tokio::test]
+async fn pool_settings_reach_the_server() {
+    let url = required("DATABASE_URL", "the main PostgreSQL");
+    let db = database(vec![
+        ("DATABASE_URL", url),
+        ("DB_STATEMENT_TIMEOUT_MS", "150".into()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "jobs".into()),
+    ])
+    .await
+    .expect("lazy pool");
+    let (timeout, app): (String, String) = db
+        .with_retry(|pool| async move {
+            sqlx::query_as(
+                "select current_setting('statement_timeout'), current_setting('application_name')",
+            )
+            .fetch_one(&pool)
+            .await
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (timeout.as_str(), app.as_str()),
+        ("150ms", "portcullis-jobs")
+    );
+    // The timeout is enforced: a long statement is cancelled (SQLSTATE 57014).
+    let err = db
+        .with_retry(|pool| async move { sqlx::query("select pg_sleep(30)").execute(&pool).await })
+        .await
+        .unwrap_err();
+    assert_eq!(err.sqlstate().as_deref(), Some("57014"), "{err}");
 }

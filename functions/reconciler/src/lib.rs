@@ -85,7 +85,10 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
         seen.push(job.id);
         let outcome = match state.types.get(&job.job_type) {
             None => LaunchOutcome::Failed {
-                reason: format!("job type {} is no longer registered in platform.yaml", job.job_type),
+                reason: format!(
+                    "job type {} is no longer registered in platform.yaml",
+                    job.job_type
+                ),
             },
             Some(jt) => {
                 let id = job.id.to_string();
@@ -95,7 +98,9 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
                             tracing::error!(job_id = %job.id, ?arns, "more than one task carries this job id");
                         }
                         report.adopted += 1;
-                        LaunchOutcome::Started { task_arn: arns[0].clone() }
+                        LaunchOutcome::Started {
+                            task_arn: arns[0].clone(),
+                        }
                     }
                     Ok(_) => {
                         let o = launch::run_task(&state.ecs, &state.placement, jt, &job).await;
@@ -109,7 +114,8 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
             }
         };
         let retry_in = launch::backoff(job.attempts + 1);
-        let updated = store::record_launch(&mut *tx, job.id, &outcome, "reconciler", retry_in).await?;
+        let updated =
+            store::record_launch(&mut *tx, job.id, &outcome, "reconciler", retry_in).await?;
         tx.commit().await?;
         match (&outcome, updated.as_ref().map(Job::status)) {
             (LaunchOutcome::Started { .. }, _) => {}
@@ -228,7 +234,11 @@ pub async fn sync_stale(state: &State, report: &mut Report) -> Result<(), Reconc
                 continue;
             }
         };
-        let mut snaps: Vec<TaskSnapshot> = out.tasks().iter().filter_map(TaskSnapshot::from_task).collect();
+        let mut snaps: Vec<TaskSnapshot> = out
+            .tasks()
+            .iter()
+            .filter_map(TaskSnapshot::from_task)
+            .collect();
         // ECS forgets stopped tasks after a while: a MISSING task is over.
         for f in out.failures() {
             if f.reason() == Some("MISSING") {

@@ -21,7 +21,9 @@ async fn moto_state(pool: &PgPool) -> (jobs::State, aws_sdk_ecs::Client) {
 }
 
 async fn tasks_of(ecs: &aws_sdk_ecs::Client, cluster: &str, id: &str) -> Vec<String> {
-    jobs::launch::tasks_started_by(ecs, cluster, id).await.unwrap()
+    jobs::launch::tasks_started_by(ecs, cluster, id)
+        .await
+        .unwrap()
 }
 
 /// A committed job that no RunTask has been sent for (a crash right after commit).
@@ -54,7 +56,13 @@ async fn a_job_reaches_succeeded_following_the_emulators_task_lifecycle(pool: Pg
     // Each DescribeTasks advances the emulator's task one state; feed the
     // matching event (EventBridge is not emulated).
     for version in 1..=10 {
-        let out = ecs.describe_tasks().cluster(&st.placement.cluster).tasks(&arn).send().await.unwrap();
+        let out = ecs
+            .describe_tasks()
+            .cluster(&st.placement.cluster)
+            .tasks(&arn)
+            .send()
+            .await
+            .unwrap();
         let task = &out.tasks()[0];
         let stopped = task.last_status() == Some("STOPPED");
         let e = event_from_task(task, version, if stopped { Some(0) } else { None });
@@ -68,16 +76,31 @@ async fn a_job_reaches_succeeded_following_the_emulators_task_lifecycle(pool: Pg
         }
     }
     assert_eq!(statuses, vec!["starting", "running", "succeeded"]);
-    let req = request("GET", &format!("/v1/jobs/{id}/events"), "acme", "jobs:read", &[], None);
+    let req = request(
+        "GET",
+        &format!("/v1/jobs/{id}/events"),
+        "acme",
+        "jobs:read",
+        &[],
+        None,
+    );
     let events = body_json(&jobs::handle(&st, req).await.unwrap());
-    let to: Vec<&str> = events["items"].as_array().unwrap().iter().map(|e| e["to_status"].as_str().unwrap()).collect();
+    let to: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["to_status"].as_str().unwrap())
+        .collect();
     assert_eq!(to, vec!["queued", "starting", "running", "succeeded"]);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_reconciler_syncs_a_job_whose_events_went_missing(pool: PgPool) {
     let (st, _ecs) = moto_state(&pool).await;
-    let id = body_json(&submit(&st, "acme", "sync", BODY).await)["id"].as_str().unwrap().to_owned();
+    let id = body_json(&submit(&st, "acme", "sync", BODY).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for _ in 0..10 {
         sqlx::query("update jobs set synced_at = now() - interval '1 hour' where id = $1::uuid")
             .bind(&id)
@@ -90,12 +113,13 @@ async fn the_reconciler_syncs_a_job_whose_events_went_missing(pool: PgPool) {
         }
     }
     assert_eq!(status_of(&pool, &id).await, "succeeded");
-    let sources: Vec<String> =
-        sqlx::query_scalar("select source from job_events where job_id = $1::uuid and to_status = 'succeeded'")
-            .bind(&id)
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let sources: Vec<String> = sqlx::query_scalar(
+        "select source from job_events where job_id = $1::uuid and to_status = 'succeeded'",
+    )
+    .bind(&id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     assert_eq!(sources, vec!["reconciler"]);
 }
 
@@ -123,12 +147,17 @@ async fn a_crash_after_run_task_before_the_update_is_reconciled_by_started_by(po
     let id = job.id.to_string();
     let jt = st.types.get("sample").unwrap();
     let outcome = jobs::launch::run_task(&st.ecs, &st.placement, jt, &job).await;
-    let jobs::launch::LaunchOutcome::Started { task_arn } = outcome else { panic!("{outcome:?}") };
+    let jobs::launch::LaunchOutcome::Started { task_arn } = outcome else {
+        panic!("{outcome:?}")
+    };
     // ... and the process died before recording it.
     make_due(&pool, &id).await;
     let report = reconciler::reconcile(&st).await.unwrap();
     assert_eq!((report.adopted, report.launched), (1, 0));
-    assert_eq!(tasks_of(&ecs, &st.placement.cluster, &id).await, vec![task_arn.clone()]);
+    assert_eq!(
+        tasks_of(&ecs, &st.placement.cluster, &id).await,
+        vec![task_arn.clone()]
+    );
     let saved: Option<String> = sqlx::query_scalar("select task_arn from jobs where id = $1::uuid")
         .bind(&id)
         .fetch_one(&pool)
@@ -140,7 +169,11 @@ async fn a_crash_after_run_task_before_the_update_is_reconciled_by_started_by(po
 #[sqlx::test(migrations = "../../migrations")]
 async fn two_reconcilers_at_once_launch_each_job_once(pool: PgPool) {
     let (ecs, calls) = healthy_ecs();
-    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let st = state(
+        pool.clone(),
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
     let other = st.clone();
     let mut ids = Vec::new();
     for i in 0..8 {
@@ -155,7 +188,10 @@ async fn two_reconcilers_at_once_launch_each_job_once(pool: PgPool) {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.launched + b.launched, 8, "{a:?} {b:?}");
     let runs = calls_of(&calls, "RunTask");
-    let mut started: Vec<String> = runs.iter().map(|c| c.body["startedBy"].as_str().unwrap().to_owned()).collect();
+    let mut started: Vec<String> = runs
+        .iter()
+        .map(|c| c.body["startedBy"].as_str().unwrap().to_owned())
+        .collect();
     started.sort();
     ids.sort();
     assert_eq!(started, ids, "each job exactly once");
@@ -171,10 +207,17 @@ async fn a_capacity_failure_is_retried_then_fails_after_max_attempts(pool: PgPoo
         "ListTasks" => (200, json!({"taskArns": []})),
         _ => (200, json!({})),
     });
-    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let st = state(
+        pool.clone(),
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
     let job = body_json(&submit(&st, "acme", "cap", BODY).await);
     let id = job["id"].as_str().unwrap().to_owned();
-    assert_eq!((job["status"].as_str(), job["attempts"].as_i64()), (Some("queued"), Some(1)));
+    assert_eq!(
+        (job["status"].as_str(), job["attempts"].as_i64()),
+        (Some("queued"), Some(1))
+    );
     // Not yet due: the backoff holds it.
     assert_eq!(reconciler::reconcile(&st).await.unwrap().retried, 0);
     make_due(&pool, &id).await;
@@ -196,13 +239,21 @@ async fn a_capacity_failure_is_retried_then_fails_after_max_attempts(pool: PgPoo
     assert!(lists.len() >= 2 && lists.iter().all(|c| c.body["startedBy"] == id.as_str()));
     make_due(&pool, &id).await;
     reconciler::reconcile(&st).await.unwrap();
-    assert_eq!(calls_of(&calls, "RunTask").len(), 3, "a failed job is never relaunched");
+    assert_eq!(
+        calls_of(&calls, "RunTask").len(),
+        3,
+        "a failed job is never relaunched"
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_job_past_its_timeout_is_stopped_and_timed_out(pool: PgPool) {
     let (ecs, calls) = healthy_ecs();
-    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let st = state(
+        pool.clone(),
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
     let job = body_json(&submit(&st, "acme", "slow", BODY).await);
     let id = job["id"].as_str().unwrap().to_owned();
     let arn = job["task_arn"].as_str().unwrap().to_owned();
@@ -226,11 +277,21 @@ async fn a_job_past_its_timeout_is_stopped_and_timed_out(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_timeout_whose_stop_task_fails_is_retried_next_sweep(pool: PgPool) {
     let (ecs, _calls) = stub_ecs(|op, body| match op {
-        "RunTask" => (200, json!({"tasks": [{"taskArn": task_arn_for(1), "startedBy": body["startedBy"]}]})),
+        "RunTask" => (
+            200,
+            json!({"tasks": [{"taskArn": task_arn_for(1), "startedBy": body["startedBy"]}]}),
+        ),
         _ => (500, json!({"__type": "ServerException", "message": "down"})),
     });
-    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
-    let id = body_json(&submit(&st, "acme", "slow", BODY).await)["id"].as_str().unwrap().to_owned();
+    let st = state(
+        pool.clone(),
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
+    let id = body_json(&submit(&st, "acme", "slow", BODY).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     sqlx::query("update jobs set started_at = now() - interval '2 minutes' where id = $1::uuid")
         .bind(&id)
         .execute(&pool)

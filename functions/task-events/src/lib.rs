@@ -39,9 +39,14 @@ fn malformed(msg: impl Into<String>) -> EventError {
 
 /// Read the fields we use from an EventBridge event.
 pub fn parse(event: &Value) -> Result<TaskSnapshot, EventError> {
-    let detail_type = event.get("detail-type").and_then(Value::as_str).unwrap_or("(none)");
+    let detail_type = event
+        .get("detail-type")
+        .and_then(Value::as_str)
+        .unwrap_or("(none)");
     if detail_type != DETAIL_TYPE {
-        return Err(malformed(format!("detail-type is {detail_type:?}, expected {DETAIL_TYPE:?}")));
+        return Err(malformed(format!(
+            "detail-type is {detail_type:?}, expected {DETAIL_TYPE:?}"
+        )));
     }
     let detail = event
         .get("detail")
@@ -49,7 +54,8 @@ pub fn parse(event: &Value) -> Result<TaskSnapshot, EventError> {
         .ok_or_else(|| malformed("detail is missing or not an object"))?;
     let text = |k: &str| detail.get(k).and_then(Value::as_str).map(str::to_owned);
     let task_arn = text("taskArn").ok_or_else(|| malformed("detail.taskArn is missing"))?;
-    let last_status = text("lastStatus").ok_or_else(|| malformed("detail.lastStatus is missing"))?;
+    let last_status =
+        text("lastStatus").ok_or_else(|| malformed("detail.lastStatus is missing"))?;
     let version = detail
         .get("version")
         .and_then(Value::as_i64)
@@ -57,7 +63,9 @@ pub fn parse(event: &Value) -> Result<TaskSnapshot, EventError> {
         .ok_or_else(|| malformed("detail.version is missing or not a non-negative integer"))?;
     let mut containers = Vec::new();
     if let Some(list) = detail.get("containers") {
-        let list = list.as_array().ok_or_else(|| malformed("detail.containers is not an array"))?;
+        let list = list
+            .as_array()
+            .ok_or_else(|| malformed("detail.containers is not an array"))?;
         for (i, c) in list.iter().enumerate() {
             let name = c
                 .get("name")
@@ -65,11 +73,9 @@ pub fn parse(event: &Value) -> Result<TaskSnapshot, EventError> {
                 .ok_or_else(|| malformed(format!("detail.containers[{i}].name is missing")))?;
             let exit_code = match c.get("exitCode") {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    v.as_i64()
-                        .and_then(|n| i32::try_from(n).ok())
-                        .ok_or_else(|| malformed(format!("detail.containers[{i}].exitCode is not an integer")))?,
-                ),
+                Some(v) => Some(v.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(
+                    || malformed(format!("detail.containers[{i}].exitCode is not an integer")),
+                )?),
             };
             containers.push(ContainerState {
                 name: name.to_owned(),
@@ -100,7 +106,9 @@ pub async fn handle(state: &State, event: Value) -> Result<Outcome, EventError> 
     };
     let applied = transition::apply(state.db.pool(), &state.types, &snap, "ecs_event").await?;
     let (result, job_id) = match &applied {
-        Applied::Moved { job_id, from, to } => (format!("moved {from} -> {to}"), Some(job_id.to_string())),
+        Applied::Moved { job_id, from, to } => {
+            (format!("moved {from} -> {to}"), Some(job_id.to_string()))
+        }
         Applied::Recorded { job_id } => ("recorded".to_owned(), Some(job_id.to_string())),
         Applied::Ignored { job_id, why } => {
             tracing::info!(job_id = %job_id, task_arn = %snap.task_arn, version = ?snap.version, why, "event ignored");
@@ -139,14 +147,19 @@ mod tests {
 
     #[test]
     fn a_non_integer_exit_code_is_malformed() {
-        let e = event(json!({"taskArn": "a", "lastStatus": "STOPPED", "version": 3,
-            "containers": [{"name": "c", "exitCode": "zero"}]}));
+        let e = event(
+            json!({"taskArn": "a", "lastStatus": "STOPPED", "version": 3,
+            "containers": [{"name": "c", "exitCode": "zero"}]}),
+        );
         assert!(matches!(parse(&e), Err(EventError::Malformed(m)) if m.contains("exitCode")));
     }
 
     #[test]
     fn the_fixture_parses_with_its_exit_code() {
-        let e: Value = serde_json::from_str(include_str!("../../../tests/fixtures/ecs-task-stopped-exit-0.json")).unwrap();
+        let e: Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/ecs-task-stopped-exit-0.json"
+        ))
+        .unwrap();
         let s = parse(&e).unwrap();
         assert_eq!(s.last_status, "STOPPED");
         assert_eq!(s.containers[0].exit_code, Some(0));

@@ -10,8 +10,12 @@ async fn main() -> Result<(), Error> {
         e
     })?;
     let state = &state;
-    run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        task_events::handle(state, event.payload).await.map_err(Error::from)
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            task_events::handle(state, event.payload)
+                .await
+                .map_err(Error::from)
+        },
+    ))
     .await
 }

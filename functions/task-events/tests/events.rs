@@ -13,13 +13,24 @@ const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"]}"#;
 /// A submitted job whose task the stub started: (state, job id, task ARN).
 async fn started_job(pool: &PgPool) -> (jobs::State, String, String) {
     let (ecs, _calls) = healthy_ecs();
-    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
+    let st = state(
+        pool.clone(),
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
     let job = body_json(&submit(&st, "acme", "k", BODY).await);
-    (st, job["id"].as_str().unwrap().to_owned(), job["task_arn"].as_str().unwrap().to_owned())
+    (
+        st,
+        job["id"].as_str().unwrap().to_owned(),
+        job["task_arn"].as_str().unwrap().to_owned(),
+    )
 }
 
 async fn apply(st: &jobs::State, e: Value) -> String {
-    task_events::handle(st, e).await.expect("a well-formed event is acknowledged").result
+    task_events::handle(st, e)
+        .await
+        .expect("a well-formed event is acknowledged")
+        .result
 }
 
 async fn job_row(pool: &PgPool, id: &str) -> (String, Option<i32>, Option<String>, Option<i64>) {
@@ -31,26 +42,43 @@ async fn job_row(pool: &PgPool, id: &str) -> (String, Option<i32>, Option<String
 }
 
 async fn history(pool: &PgPool, id: &str) -> Vec<(Option<String>, String, String)> {
-    sqlx::query_as("select from_status, to_status, source from job_events where job_id = $1::uuid order by id")
-        .bind(id)
-        .fetch_all(pool)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "select from_status, to_status, source from job_events where job_id = $1::uuid order by id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn running_then_stopped_with_exit_0_succeeds_and_records_why(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
-    assert!(apply(&st, fixture_event("ecs-task-running.json", &arn, &id, 3)).await.starts_with("moved"));
+    assert!(
+        apply(&st, fixture_event("ecs-task-running.json", &arn, &id, 3))
+            .await
+            .starts_with("moved")
+    );
     assert_eq!(status_of(&pool, &id).await, "running");
-    apply(&st, fixture_event("ecs-task-stopped-exit-0.json", &arn, &id, 5)).await;
+    apply(
+        &st,
+        fixture_event("ecs-task-stopped-exit-0.json", &arn, &id, 5),
+    )
+    .await;
     let (status, exit, stop_code, version) = job_row(&pool, &id).await;
     assert_eq!(status, "succeeded");
     assert_eq!(exit, Some(0));
     assert_eq!(stop_code.as_deref(), Some("EssentialContainerExited"));
     assert_eq!(version, Some(5));
     let h = history(&pool, &id).await;
-    assert_eq!(h.last().unwrap(), &(Some("running".into()), "succeeded".into(), "ecs_event".into()));
+    assert_eq!(
+        h.last().unwrap(),
+        &(
+            Some("running".into()),
+            "succeeded".into(),
+            "ecs_event".into()
+        )
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -69,7 +97,11 @@ async fn duplicate_and_stale_events_change_nothing(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn reordered_events_keep_the_newest_state_and_running_after_stopped_is_ignored(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
-    apply(&st, fixture_event("ecs-task-stopped-exit-0.json", &arn, &id, 5)).await;
+    apply(
+        &st,
+        fixture_event("ecs-task-stopped-exit-0.json", &arn, &id, 5),
+    )
+    .await;
     assert_eq!(status_of(&pool, &id).await, "succeeded");
     let late = apply(&st, fixture_event("ecs-task-running.json", &arn, &id, 3)).await;
     assert!(late.starts_with("ignored"), "{late}");
@@ -82,7 +114,11 @@ async fn reordered_events_keep_the_newest_state_and_running_after_stopped_is_ign
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_non_zero_exit_fails_the_job_with_its_code(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
-    apply(&st, fixture_event("ecs-task-stopped-exit-3.json", &arn, &id, 5)).await;
+    apply(
+        &st,
+        fixture_event("ecs-task-stopped-exit-3.json", &arn, &id, 5),
+    )
+    .await;
     let (status, exit, _, _) = job_row(&pool, &id).await;
     assert_eq!((status.as_str(), exit), ("failed", Some(3)));
     let error: Option<String> = sqlx::query_scalar("select error from jobs where id = $1::uuid")
@@ -96,7 +132,11 @@ async fn a_non_zero_exit_fails_the_job_with_its_code(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn task_failed_to_start_without_an_exit_code_fails(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
-    apply(&st, fixture_event("ecs-task-failed-to-start.json", &arn, &id, 4)).await;
+    apply(
+        &st,
+        fixture_event("ecs-task-failed-to-start.json", &arn, &id, 4),
+    )
+    .await;
     let (status, exit, stop_code, _) = job_row(&pool, &id).await;
     assert_eq!(status, "failed");
     assert_eq!(exit, None);
@@ -106,7 +146,14 @@ async fn task_failed_to_start_without_an_exit_code_fails(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_stop_after_a_cancel_request_ends_cancelled(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
-    let req = request("POST", &format!("/v1/jobs/{id}/cancel"), "acme", "jobs:write", &[], None);
+    let req = request(
+        "POST",
+        &format!("/v1/jobs/{id}/cancel"),
+        "acme",
+        "jobs:write",
+        &[],
+        None,
+    );
     assert_eq!(jobs::handle(&st, req).await.unwrap().status(), 202);
     assert_eq!(status_of(&pool, &id).await, "starting");
     let mut e = fixture_event("ecs-task-stopped-exit-0.json", &arn, &id, 5);
@@ -119,13 +166,29 @@ async fn a_stop_after_a_cancel_request_ends_cancelled(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn an_event_before_the_task_arn_was_saved_is_matched_by_started_by(pool: PgPool) {
     // Throttled submit: queued, no task ARN.
-    let (ecs, _c) = stub_ecs(|_, _| (400, json!({"__type": "ThrottlingException", "message": "x"})));
-    let st = state(pool.clone(), ecs, placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]));
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"].as_str().unwrap().to_owned();
+    let (ecs, _c) = stub_ecs(|_, _| {
+        (
+            400,
+            json!({"__type": "ThrottlingException", "message": "x"}),
+        )
+    });
+    let st = state(
+        pool.clone(),
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
+    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let arn = task_arn_for(77);
     apply(&st, fixture_event("ecs-task-running.json", &arn, &id, 3)).await;
     let (status, task_arn): (String, Option<String>) =
-        sqlx::query_as("select status, task_arn from jobs where id = $1::uuid").bind(&id).fetch_one(&pool).await.unwrap();
+        sqlx::query_as("select status, task_arn from jobs where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(status, "running");
     assert_eq!(task_arn.as_deref(), Some(arn.as_str()));
 }
@@ -144,6 +207,10 @@ async fn a_malformed_event_is_an_error_for_the_dlq(pool: PgPool) {
     e["detail"].as_object_mut().unwrap().remove("lastStatus");
     let err = task_events::handle(&st, e).await.unwrap_err();
     assert!(err.to_string().contains("lastStatus"), "{err}");
-    assert!(task_events::handle(&st, json!({"hello": "world"})).await.is_err());
+    assert!(
+        task_events::handle(&st, json!({"hello": "world"}))
+            .await
+            .is_err()
+    );
     assert_eq!(status_of(&pool, &id).await, "starting");
 }

@@ -178,13 +178,19 @@ impl JobTypes {
                 ));
             }
             if r.task_definition.trim().is_empty() {
-                return Err(invalid(at("task_definition"), "the task definition family is empty"));
+                return Err(invalid(
+                    at("task_definition"),
+                    "the task definition family is empty",
+                ));
             }
             if r.container.trim().is_empty() {
                 return Err(invalid(at("container"), "the container name is empty"));
             }
             if r.timeout_seconds == 0 || r.timeout_seconds > 7 * 24 * 3600 {
-                return Err(invalid(at("timeout_seconds"), "must be between 1 and 604800"));
+                return Err(invalid(
+                    at("timeout_seconds"),
+                    "must be between 1 and 604800",
+                ));
             }
             if r.max_attempts == 0 || r.max_attempts > 50 {
                 return Err(invalid(at("max_attempts"), "must be between 1 and 50"));
@@ -198,7 +204,10 @@ impl JobTypes {
                 }
                 (Some(t), None) => {
                     if !matches!(t.as_str(), "FARGATE" | "EC2" | "EXTERNAL") {
-                        return Err(invalid(at("launch_type"), "must be FARGATE, EC2 or EXTERNAL"));
+                        return Err(invalid(
+                            at("launch_type"),
+                            "must be FARGATE, EC2 or EXTERNAL",
+                        ));
                     }
                     Launch::LaunchType(t)
                 }
@@ -327,14 +336,17 @@ sample:
 
     #[test]
     fn unknown_field_is_rejected() {
-        let err = parse("a: {task_definition: f, container: c, timeout_seconds: 1, image: x}").unwrap_err();
+        let err = parse("a: {task_definition: f, container: c, timeout_seconds: 1, image: x}")
+            .unwrap_err();
         assert!(err.to_string().contains("image"), "{err}");
     }
 
     #[test]
     fn reserved_env_name_is_rejected_with_its_path() {
-        let err = parse("a: {task_definition: f, container: c, timeout_seconds: 1, overrides: {env: [JOB_ID]}}")
-            .unwrap_err();
+        let err = parse(
+            "a: {task_definition: f, container: c, timeout_seconds: 1, overrides: {env: [JOB_ID]}}",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("jobs.a.overrides.env[0]"), "{err}");
     }
 
@@ -362,6 +374,9 @@ sample:
     #[test]
     fn the_repository_platform_file_parses() {
         let t = JobTypes::from_yaml(include_str!("../../../platform.yaml")).unwrap();
-        assert!(t.get("sample").is_some(), "platform.yaml must register the sample job");
+        assert!(
+            t.get("sample").is_some(),
+            "platform.yaml must register the sample job"
+        );
     }
 }

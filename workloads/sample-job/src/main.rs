@@ -21,10 +21,9 @@ fn parse(args: &[String], sleep_env: Option<&str>) -> Result<Options, String> {
     let mut opts = Options {
         exit_code: 0,
         sleep_ms: match sleep_env {
-            Some(s) => s
-                .trim()
-                .parse()
-                .map_err(|_| format!("SAMPLE_SLEEP_MS must be a whole number of milliseconds, got {s:?}"))?,
+            Some(s) => s.trim().parse().map_err(|_| {
+                format!("SAMPLE_SLEEP_MS must be a whole number of milliseconds, got {s:?}")
+            })?,
             None => 0,
         },
         rest: Vec::new(),
@@ -34,13 +33,15 @@ fn parse(args: &[String], sleep_env: Option<&str>) -> Result<Options, String> {
         match a.as_str() {
             "--exit-code" => {
                 let v = it.next().ok_or("--exit-code needs a value (0-255)")?;
-                opts.exit_code = v.parse().map_err(|_| format!("--exit-code must be 0-255, got {v:?}"))?;
+                opts.exit_code = v
+                    .parse()
+                    .map_err(|_| format!("--exit-code must be 0-255, got {v:?}"))?;
             }
             "--sleep-ms" => {
                 let v = it.next().ok_or("--sleep-ms needs a value")?;
-                opts.sleep_ms = v
-                    .parse()
-                    .map_err(|_| format!("--sleep-ms must be a whole number of milliseconds, got {v:?}"))?;
+                opts.sleep_ms = v.parse().map_err(|_| {
+                    format!("--sleep-ms must be a whole number of milliseconds, got {v:?}")
+                })?;
             }
             _ => opts.rest.push(a.clone()),
         }
@@ -82,13 +83,28 @@ mod tests {
 
     #[test]
     fn exit_code_and_sleep_are_read_and_the_rest_kept() {
-        let o = parse(&s(&["a", "--exit-code", "3", "--sleep-ms", "10", "b"]), None).unwrap();
-        assert_eq!(o, Options { exit_code: 3, sleep_ms: 10, rest: s(&["a", "b"]) });
+        let o = parse(
+            &s(&["a", "--exit-code", "3", "--sleep-ms", "10", "b"]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            o,
+            Options {
+                exit_code: 3,
+                sleep_ms: 10,
+                rest: s(&["a", "b"])
+            }
+        );
     }
 
     #[test]
     fn an_exit_code_out_of_range_is_refused() {
-        assert!(parse(&s(&["--exit-code", "300"]), None).unwrap_err().contains("0-255"));
+        assert!(
+            parse(&s(&["--exit-code", "300"]), None)
+                .unwrap_err()
+                .contains("0-255")
+        );
         assert!(parse(&s(&["--exit-code"]), None).is_err());
     }
 

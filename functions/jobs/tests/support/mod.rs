@@ -36,7 +36,8 @@ admin-only:
 "#;
 
 pub fn registry() -> JobTypes {
-    let v: serde_norway::Value = serde_norway::from_str(TEST_REGISTRY).expect("test registry is YAML");
+    let v: serde_norway::Value =
+        serde_norway::from_str(TEST_REGISTRY).expect("test registry is YAML");
     JobTypes::from_value(&v).expect("test registry is valid")
 }
 
@@ -49,7 +50,13 @@ pub fn placement(cluster: &str, subnets: Vec<String>, sgs: Vec<String>) -> Place
 }
 
 pub fn state(pool: PgPool, ecs: aws_sdk_ecs::Client, placement: Placement) -> State {
-    State::new(Database::from_pool(pool), ecs, placement, registry(), Settings::default())
+    State::new(
+        Database::from_pool(pool),
+        ecs,
+        placement,
+        registry(),
+        Settings::default(),
+    )
 }
 
 /// One recorded ECS call: operation name and JSON body.
@@ -118,18 +125,37 @@ pub fn healthy_ecs() -> (aws_sdk_ecs::Client, Calls) {
             )
         }
         "ListTasks" => (200, json!({"taskArns": []})),
-        "StopTask" => (200, json!({"task": {"taskArn": body["task"], "lastStatus": "RUNNING", "desiredStatus": "STOPPED"}})),
+        "StopTask" => (
+            200,
+            json!({"task": {"taskArn": body["task"], "lastStatus": "RUNNING", "desiredStatus": "STOPPED"}}),
+        ),
         "DescribeTasks" => (200, json!({"tasks": [], "failures": []})),
-        _ => (400, json!({"__type": "InvalidParameterException", "message": format!("stub does not know {op}")})),
+        _ => (
+            400,
+            json!({"__type": "InvalidParameterException", "message": format!("stub does not know {op}")}),
+        ),
     })
 }
 
 pub fn calls_of(calls: &Calls, op: &str) -> Vec<Call> {
-    calls.lock().unwrap().iter().filter(|c| c.op == op).cloned().collect()
+    calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.op == op)
+        .cloned()
+        .collect()
 }
 
 /// An API Gateway REST proxy request with the authorizer context.
-pub fn request(method: &str, path: &str, tenant: &str, scopes: &str, headers: &[(&str, &str)], body: Option<&str>) -> lambda_http::Request {
+pub fn request(
+    method: &str,
+    path: &str,
+    tenant: &str,
+    scopes: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> lambda_http::Request {
     request_with_query(method, path, tenant, scopes, headers, body, &[])
 }
 
@@ -197,30 +223,55 @@ pub fn body_json(resp: &lambda_http::Response<lambda_http::Body>) -> Value {
 }
 
 /// Submit a job through the handler.
-pub async fn submit(state: &State, tenant: &str, key: &str, body: &str) -> lambda_http::Response<lambda_http::Body> {
+pub async fn submit(
+    state: &State,
+    tenant: &str,
+    key: &str,
+    body: &str,
+) -> lambda_http::Response<lambda_http::Body> {
     let req = request(
         "POST",
         "/v1/jobs",
         tenant,
         "jobs:read jobs:write",
-        &[("content-type", "application/json"), ("idempotency-key", key)],
+        &[
+            ("content-type", "application/json"),
+            ("idempotency-key", key),
+        ],
         Some(body),
     );
-    jobs::handle(state, req).await.expect("the handler never fails")
+    jobs::handle(state, req)
+        .await
+        .expect("the handler never fails")
 }
 
-pub async fn get_job(state: &State, tenant: &str, id: &str) -> lambda_http::Response<lambda_http::Body> {
-    let req = request("GET", &format!("/v1/jobs/{id}"), tenant, "jobs:read", &[], None);
-    jobs::handle(state, req).await.expect("the handler never fails")
+pub async fn get_job(
+    state: &State,
+    tenant: &str,
+    id: &str,
+) -> lambda_http::Response<lambda_http::Body> {
+    let req = request(
+        "GET",
+        &format!("/v1/jobs/{id}"),
+        tenant,
+        "jobs:read",
+        &[],
+        None,
+    );
+    jobs::handle(state, req)
+        .await
+        .expect("the handler never fails")
 }
 
 /// Pretend time passed: make a job due for the reconciler now.
 pub async fn make_due(pool: &PgPool, id: &str) {
-    sqlx::query("update jobs set next_attempt_at = now() - interval '1 second' where id = $1::uuid")
-        .bind(id)
-        .execute(pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update jobs set next_attempt_at = now() - interval '1 second' where id = $1::uuid",
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .unwrap();
 }
 
 pub async fn status_of(pool: &PgPool, id: &str) -> String {
@@ -265,13 +316,19 @@ async fn ec2(endpoint: &str, params: &[(&str, &str)]) -> String {
         .expect("the emulator answers EC2 calls");
     let status = resp.status();
     let text = resp.text().await.unwrap();
-    assert!(status.is_success(), "EC2 {params:?} failed: {status} {text}");
+    assert!(
+        status.is_success(),
+        "EC2 {params:?} failed: {status} {text}"
+    );
     text
 }
 
 fn xml_value(xml: &str, tag: &str) -> String {
     let open = format!("<{tag}>");
-    let start = xml.find(&open).unwrap_or_else(|| panic!("no <{tag}> in {xml}")) + open.len();
+    let start = xml
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> in {xml}"))
+        + open.len();
     let end = start + xml[start..].find(&format!("</{tag}>")).unwrap();
     xml[start..end].to_owned()
 }
@@ -281,7 +338,15 @@ fn xml_value(xml: &str, tag: &str) -> String {
 pub async fn moto_setup(ecs: &aws_sdk_ecs::Client) -> Placement {
     let endpoint = emulator();
     let v = "2016-11-15";
-    let vpc_xml = ec2(&endpoint, &[("Action", "CreateVpc"), ("Version", v), ("CidrBlock", "10.42.0.0/16")]).await;
+    let vpc_xml = ec2(
+        &endpoint,
+        &[
+            ("Action", "CreateVpc"),
+            ("Version", v),
+            ("CidrBlock", "10.42.0.0/16"),
+        ],
+    )
+    .await;
     let vpc = xml_value(&vpc_xml, "vpcId");
     ec2(
         &endpoint,
@@ -295,7 +360,12 @@ pub async fn moto_setup(ecs: &aws_sdk_ecs::Client) -> Placement {
     .await;
     let subnet_xml = ec2(
         &endpoint,
-        &[("Action", "CreateSubnet"), ("Version", v), ("VpcId", &vpc), ("CidrBlock", "10.42.1.0/24")],
+        &[
+            ("Action", "CreateSubnet"),
+            ("Version", v),
+            ("VpcId", &vpc),
+            ("CidrBlock", "10.42.1.0/24"),
+        ],
     )
     .await;
     let subnet = xml_value(&subnet_xml, "subnetId");
@@ -313,7 +383,11 @@ pub async fn moto_setup(ecs: &aws_sdk_ecs::Client) -> Placement {
     .await;
     let sg = xml_value(&sg_xml, "groupId");
     let cluster = format!("jobs-test-{unique}");
-    ecs.create_cluster().cluster_name(&cluster).send().await.expect("CreateCluster");
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .expect("CreateCluster");
     ecs.register_task_definition()
         .family("portcullis-sample-job")
         .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
@@ -337,9 +411,15 @@ pub async fn moto_setup(ecs: &aws_sdk_ecs::Client) -> Placement {
 }
 
 /// A real-shaped "ECS Task State Change" event for a described task.
-pub fn event_from_task(task: &aws_sdk_ecs::types::Task, version: i64, exit_code: Option<i32>) -> Value {
-    let mut e: Value =
-        serde_json::from_str(include_str!("../../../../tests/fixtures/ecs-task-stopped-exit-0.json")).unwrap();
+pub fn event_from_task(
+    task: &aws_sdk_ecs::types::Task,
+    version: i64,
+    exit_code: Option<i32>,
+) -> Value {
+    let mut e: Value = serde_json::from_str(include_str!(
+        "../../../../tests/fixtures/ecs-task-stopped-exit-0.json"
+    ))
+    .unwrap();
     let d = &mut e["detail"];
     d["taskArn"] = json!(task.task_arn());
     d["lastStatus"] = json!(task.last_status());
@@ -351,11 +431,20 @@ pub fn event_from_task(task: &aws_sdk_ecs::types::Task, version: i64, exit_code:
     match exit_code {
         Some(c) => d["containers"][0]["exitCode"] = json!(c),
         None => {
-            d["containers"][0].as_object_mut().unwrap().remove("exitCode");
+            d["containers"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("exitCode");
         }
     }
     if task.last_status() != Some("STOPPED") {
-        for k in ["stopCode", "stoppedReason", "stoppedAt", "stoppingAt", "executionStoppedAt"] {
+        for k in [
+            "stopCode",
+            "stoppedReason",
+            "stoppedAt",
+            "stoppingAt",
+            "executionStoppedAt",
+        ] {
             d.as_object_mut().unwrap().remove(k);
         }
     }

@@ -1,0 +1,354 @@
+//! Jobs end to end: real HTTP through the local gateway with API keys, the
+//! real authorizer and `jobs` function, PostgreSQL and the emulator's ECS.
+//! EventBridge is not emulated, so the test feeds `task-events` the events
+//! ECS would send, built from what DescribeTasks reports (each DescribeTasks
+//! advances the emulator's task one state).
+
+use std::sync::Arc;
+
+use e2e::{client, project_gateway, require_emulator, sdk_config, start_gateway, unique};
+use serde_json::{Value, json};
+use shared::Env;
+use shared::db::Database;
+use sqlx::PgPool;
+
+async fn body(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("a readable body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn key_for(pool: &PgPool, tenant: &str, scopes: &[&str]) -> String {
+    let (plain, lookup, digest) = shared::auth::apikey::generate();
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    sqlx::query(
+        "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
+         values ($1, $2, $3, 'jobs e2e', $4, $5, 'standard', 'e2e')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(lookup.as_str())
+    .bind(&digest[..])
+    .bind(tenant)
+    .bind(&scopes)
+    .execute(pool)
+    .await
+    .expect("insert a test key");
+    plain.expose_secret().to_owned()
+}
+
+async fn ec2(endpoint: &str, params: &[(&str, &str)]) -> String {
+    let resp = client()
+        .post(format!("{}/", endpoint.trim_end_matches('/')))
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .form(params)
+        .send()
+        .await
+        .expect("the emulator answers EC2 calls");
+    let (status, text) = (resp.status(), resp.text().await.unwrap());
+    assert!(status.is_success(), "EC2 {params:?}: {status} {text}");
+    text
+}
+
+fn xml(text: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = text
+        .find(&open)
+        .unwrap_or_else(|| panic!("no {tag} in {text}"))
+        + open.len();
+    let end = start + text[start..].find('<').unwrap();
+    text[start..end].to_owned()
+}
+
+/// VPC with DNS hostnames, subnet, security group, cluster, task definition.
+async fn ecs_placement(ecs: &aws_sdk_ecs::Client) -> shared::ecs::Placement {
+    let endpoint = require_emulator();
+    let v = "2016-11-15";
+    let vpc = xml(
+        &ec2(
+            &endpoint,
+            &[
+                ("Action", "CreateVpc"),
+                ("Version", v),
+                ("CidrBlock", "10.43.0.0/16"),
+            ],
+        )
+        .await,
+        "vpcId",
+    );
+    ec2(
+        &endpoint,
+        &[
+            ("Action", "ModifyVpcAttribute"),
+            ("Version", v),
+            ("VpcId", &vpc),
+            ("EnableDnsHostnames.Value", "true"),
+        ],
+    )
+    .await;
+    let subnet = xml(
+        &ec2(
+            &endpoint,
+            &[
+                ("Action", "CreateSubnet"),
+                ("Version", v),
+                ("VpcId", &vpc),
+                ("CidrBlock", "10.43.1.0/24"),
+            ],
+        )
+        .await,
+        "subnetId",
+    );
+    let name = unique("jobs-e2e");
+    let sg = xml(
+        &ec2(
+            &endpoint,
+            &[
+                ("Action", "CreateSecurityGroup"),
+                ("Version", v),
+                ("VpcId", &vpc),
+                ("GroupName", &name),
+                ("GroupDescription", "jobs"),
+            ],
+        )
+        .await,
+        "groupId",
+    );
+    ecs.create_cluster()
+        .cluster_name(&name)
+        .send()
+        .await
+        .expect("CreateCluster");
+    ecs.register_task_definition()
+        .family("portcullis-sample-job")
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("sample-job")
+                .image("portcullis/sample-job:latest")
+                .cpu(256)
+                .memory(512)
+                .essential(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("RegisterTaskDefinition");
+    shared::ecs::Placement {
+        cluster: name,
+        subnets: vec![subnet],
+        security_groups: vec![sg],
+    }
+}
+
+/// The EventBridge event ECS would send for `task` (exit code 0 once stopped).
+fn event_for(task: &aws_sdk_ecs::types::Task, version: i64) -> Value {
+    let stopped = task.last_status() == Some("STOPPED");
+    let mut detail = json!({
+        "clusterArn": task.cluster_arn(),
+        "taskArn": task.task_arn(),
+        "lastStatus": task.last_status(),
+        "desiredStatus": task.desired_status(),
+        "startedBy": task.started_by(),
+        "launchType": "FARGATE",
+        "version": version,
+        "containers": [{"name": "sample-job", "lastStatus": task.last_status()}],
+    });
+    if stopped {
+        detail["stopCode"] = json!(if task.stopped_reason().unwrap_or_default().is_empty() {
+            "EssentialContainerExited"
+        } else {
+            "UserInitiated"
+        });
+        detail["stoppedReason"] = json!(task.stopped_reason());
+        detail["containers"][0]["exitCode"] = json!(0);
+    }
+    json!({"version": "0", "id": uuid::Uuid::new_v4(), "detail-type": "ECS Task State Change",
+           "source": "aws.ecs", "region": "us-east-1", "resources": [task.task_arn()], "detail": detail})
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_job_submitted_with_an_api_key_runs_to_succeeded_and_another_is_cancelled(pool: PgPool) {
+    let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
+    let placement = ecs_placement(&ecs).await;
+    let db = Database::from_pool(pool.clone());
+    let types = jobs::load_types(&Env::from_pairs::<&str, &str>([])).expect("platform.yaml jobs");
+    let jobs_state = jobs::State::new(
+        db.clone(),
+        ecs.clone(),
+        placement.clone(),
+        types,
+        jobs::Settings::default(),
+    );
+    let auth_config =
+        authorizer::config::Config::from_env(&Env::from_pairs([("AUTH_CACHE_TTL_SECS", "0")]))
+            .expect("authorizer configuration");
+    let auth_state = authorizer::State::new(auth_config, db.clone()).expect("authorizer state");
+    let mut gateway = project_gateway();
+    gateway.authorizer(Arc::new(auth_state), authorizer::handle);
+    let jobs_state = Arc::new(jobs_state);
+    gateway.http("jobs", jobs_state.clone(), jobs::handle);
+    let gw = start_gateway(gateway).await;
+    let http = client();
+    let acme = key_for(&pool, "acme", &["jobs:read", "jobs:write"]).await;
+    let globex = key_for(&pool, "globex", &["jobs:read", "jobs:write"]).await;
+    let reader = key_for(&pool, "acme", &["jobs:read"]).await;
+
+    let submit = |key: String, idem: &'static str, args: Value| {
+        let http = http.clone();
+        let url = gw.at("/v1/jobs");
+        async move {
+            body(
+                http.post(url)
+                    .header("x-api-key", key)
+                    .header("idempotency-key", idem)
+                    .json(&json!({"type": "sample", "args": args}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+
+    // A read-only key cannot submit: the gateway's policy says 403.
+    let (status, _) = submit(reader.clone(), "r", json!([])).await;
+    assert_eq!(status, 403);
+
+    let (status, job) = submit(acme.clone(), "e2e-1", json!(["--exit-code", "0"])).await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["status"], "starting");
+    let id = job["id"].as_str().unwrap().to_owned();
+    let arn = job["task_arn"].as_str().unwrap().to_owned();
+
+    // queued → starting → running → succeeded, as ECS reports it.
+    for version in 1..=10 {
+        let out = ecs
+            .describe_tasks()
+            .cluster(&placement.cluster)
+            .tasks(&arn)
+            .send()
+            .await
+            .unwrap();
+        let task = &out.tasks()[0];
+        task_events::handle(&jobs_state, event_for(task, version))
+            .await
+            .expect("event applied");
+        if task.last_status() == Some("STOPPED") {
+            break;
+        }
+    }
+    let (status, done) = body(
+        http.get(gw.at(&format!("/v1/jobs/{id}")))
+            .header("x-api-key", &acme)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["exit_code"], 0);
+
+    let (status, events) = body(
+        http.get(gw.at(&format!("/v1/jobs/{id}/events")))
+            .header("x-api-key", &acme)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let to: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["to_status"].as_str().unwrap())
+        .collect();
+    assert_eq!(to, vec!["queued", "starting", "running", "succeeded"]);
+
+    // Another tenant sees nothing.
+    let (status, _) = body(
+        http.get(gw.at(&format!("/v1/jobs/{id}")))
+            .header("x-api-key", &globex)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Cancel a second job: StopTask now, cancelled once ECS confirms.
+    let (_, second) = submit(acme.clone(), "e2e-2", json!(["--sleep-ms", "60000"])).await;
+    let id2 = second["id"].as_str().unwrap().to_owned();
+    let arn2 = second["task_arn"].as_str().unwrap().to_owned();
+    let (status, cancel) = body(
+        http.post(gw.at(&format!("/v1/jobs/{id2}/cancel")))
+            .header("x-api-key", &acme)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 202, "{cancel}");
+    assert_eq!(cancel["cancel_requested"], true);
+    let out = ecs
+        .describe_tasks()
+        .cluster(&placement.cluster)
+        .tasks(&arn2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.tasks()[0].last_status(),
+        Some("STOPPED"),
+        "the emulator stopped the task"
+    );
+    task_events::handle(&jobs_state, event_for(&out.tasks()[0], 9))
+        .await
+        .unwrap();
+    let (_, cancelled) = body(
+        http.get(gw.at(&format!("/v1/jobs/{id2}")))
+            .header("x-api-key", &acme)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(cancelled["status"], "cancelled");
+
+    // List with pagination: two jobs, one per page.
+    let (status, page1) = body(
+        http.get(gw.at("/v1/jobs?limit=1"))
+            .header("x-api-key", &acme)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{page1}");
+    assert_eq!(page1["items"].as_array().unwrap().len(), 1);
+    let cursor = page1["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let (_, page2) = body(
+        http.get(gw.at(&format!("/v1/jobs?limit=1&cursor={cursor}")))
+            .header("x-api-key", &acme)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+    assert_ne!(page1["items"][0]["id"], page2["items"][0]["id"]);
+    assert!(page2["next_cursor"].is_null());
+}
