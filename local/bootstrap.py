@@ -188,11 +188,19 @@ def job_types(platform_file: Path) -> list[dict]:
         if isinstance(container, dict):
             container = container.get("name") or str(key)
         image = spec.get("image") or task.get("image") or f"portcullis/{key}:local"
-        cpu = str(spec.get("cpu") or task.get("cpu") or 256)
-        memory = str(spec.get("memory") or task.get("memory") or 512)
-        if isinstance(cpu, dict) or not cpu.isdigit():
+        overrides = spec.get("overrides") if isinstance(spec.get("overrides"), dict) else {}
+
+        def size(key, default):
+            value = spec.get(key) or task.get(key) or overrides.get(key) or default
+            if isinstance(value, dict):  # {min, max} bounds: the task runs with the minimum
+                value = value.get("min") or default
+            return str(value)
+
+        cpu = size("cpu", 256)
+        memory = size("memory", 512)
+        if not cpu.isdigit():
             cpu = "256"
-        if isinstance(memory, dict) or not memory.isdigit():
+        if not memory.isdigit():
             memory = "512"
         out.append(
             {"type": str(key), "family": str(family), "container": str(container),
@@ -231,6 +239,9 @@ def ensure_task_definition(ecs, job: dict, account: str) -> str:
             {
                 "name": job["container"],
                 "image": job["image"],
+                # moto answers RunTask with 500 without container-level sizes.
+                "cpu": int(job["cpu"]),
+                "memory": int(job["memory"]),
                 "essential": True,
                 "environment": [{"name": "PORTCULLIS_JOB_TYPE", "value": job["type"]}],
             }

@@ -340,7 +340,18 @@ async fn handle(
     let request_id = uuid::Uuid::new_v4().to_string();
     let cors = inner.api.cors.as_ref();
     let origin = allowed_origin(cors, req.headers()).map(str::to_owned);
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = Instant::now();
     let mut resp = pipeline(&inner, peer, req, &request_id).await;
+    // One access-log line per request, like the stage's access log.
+    tracing::info!(
+        request_id = %request_id,
+        %method,
+        %path,
+        status = resp.status().as_u16(),
+        latency_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
     if let (Some(cors), Some(origin)) = (cors, origin.as_deref()) {
         add_cors(&mut resp, cors, origin);
     }
