@@ -7,18 +7,23 @@
 #  3. the AWS emulator (moto) on :4566 (or a free port), and local/bootstrap.py:
 #     VPC, subnets, security group, ECS cluster and task definitions, the
 #     identity-signing secret, Cognito pool/client/demo user -> .local/env
-#  4. migrations, a demo admin API key
+#  4. migrations, a demo admin API key, the reconciler on a schedule
+#     (scripts/lambda-schedule.py runs the real Lambda binary)
 #  5. the sample private service (when built), the local gateway on :3000
 #
 # Ctrl-C (or any failure) stops everything this script started.
 #
 # Settings (environment): PORTCULLIS_LOCAL_PORT (3000), MOTO_PORT (4566, a free
 # port when taken), SAMPLE_SERVICE_PORT (3001, a free port when taken),
-# PORTCULLIS_LOCAL_DB (portcullis), DATABASE_URL, LOCAL_FOLLOW_LOGS (1: show
-# the gateway's log after start-up; 0: just wait).
+# PORTCULLIS_LOCAL_DB (portcullis), DATABASE_URL, LOCAL_RECONCILE_EVERY (5 s;
+# 0: no reconciler), LOCAL_FOLLOW_LOGS (1: show the gateway's log after
+# start-up; 0: just wait). Any variable the functions read may be set too.
 set -euo pipefail
 SCRIPT_NAME=local
 . "$(dirname "$0")/lib.sh"
+# The body is one block: bash parses it whole before running it, so editing
+# this file while it runs cannot change what the running copy does.
+{
 cd "$ROOT"
 
 trap stop_tracked EXIT
@@ -107,26 +112,22 @@ if [ -x "$BIN/create-admin-key" ]; then
   fi
 fi
 
-# HOOK (reconciler): EventBridge Scheduler runs the reconciler every minute in
-# AWS; the emulator emits no ECS events, so locally its sweeps are what move
-# jobs along. Runs it every LOCAL_RECONCILE_EVERY seconds (0: never) when its
-# binary can sweep once outside Lambda (it then exits 0, like `migrate`).
+# The reconciler: EventBridge Scheduler invokes it every minute in AWS. Here
+# scripts/lambda-schedule.py serves the Lambda Runtime API to the real binary
+# and hands it a scheduled event every LOCAL_RECONCILE_EVERY seconds (0: off).
+# The emulator emits no ECS events, so these sweeps are what move jobs along;
+# jobs with no news for RECONCILE_STALE_SECS are synced with DescribeTasks.
 reconcile_every=${LOCAL_RECONCILE_EVERY:-5}
 reconciler_note="not running"
-if [ "$reconcile_every" != 0 ] && [ -d "$ROOT/functions/reconciler" ]; then
+if [ "$reconcile_every" != 0 ] && [ -f "$ROOT/functions/reconciler/Cargo.toml" ]; then
   say "building the reconciler (log: .local/logs/reconciler-build.log)"
   if cargo build -p reconciler >"$LOGS/reconciler-build.log" 2>&1 && [ -x "$BIN/reconciler" ]; then
-    if timeout 60 env -u AWS_LAMBDA_RUNTIME_API "$BIN/reconciler" >"$LOGS/reconciler.log" 2>&1; then
-      spawn "reconciler (every ${reconcile_every}s)" "$LOGS/reconciler.log" \
-        env -u AWS_LAMBDA_RUNTIME_API bash -c 'while :; do "$1" || echo "reconciler: sweep failed (exit $?)"; sleep "$2"; done' \
-        reconcile-loop "$BIN/reconciler" "$reconcile_every"
-      reconciler_note="every ${reconcile_every}s (log: .local/logs/reconciler.log)"
-    else
-      say "note: the reconciler cannot sweep outside Lambda yet (log: .local/logs/reconciler.log); jobs will not advance on their own"
-      reconciler_note="not running (no local mode)"
-    fi
+    RECONCILE_STALE_SECS=${RECONCILE_STALE_SECS:-10} JOB_LAUNCH_GRACE_SECS=${JOB_LAUNCH_GRACE_SECS:-5} \
+      spawn "reconciler schedule (every ${reconcile_every}s)" "$LOGS/reconciler.log" \
+      "$VENV/bin/python" "$ROOT/scripts/lambda-schedule.py" --every "$reconcile_every" --name reconciler -- "$BIN/reconciler"
+    reconciler_note="every ${reconcile_every}s (log: .local/logs/reconciler.log)"
   else
-    say "warning: the reconciler did not build (log: .local/logs/reconciler-build.log)"
+    say "warning: the reconciler did not build (log: .local/logs/reconciler-build.log); jobs will not advance on their own"
   fi
 fi
 
@@ -220,3 +221,5 @@ done
 status=0
 wait "$gateway_pid" || status=$?
 die "the local gateway stopped (exit $status; log: .local/logs/gateway.log)"
+exit
+}

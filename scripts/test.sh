@@ -15,6 +15,9 @@
 set -euo pipefail
 SCRIPT_NAME=test
 . "$(dirname "$0")/lib.sh"
+# The body is one block: bash parses it whole before running it, so editing
+# this file while it runs cannot change what the running copy does.
+{
 cd "$ROOT"
 
 trap stop_tracked EXIT
@@ -52,10 +55,7 @@ else
   say "warning: could not start the password-enforcing cluster; tests that need PORTCULLIS_PG_AUTH_URL will fail and say so"
 fi
 
-# Tests that call the local gateway or functions read these too.
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
-export PLATFORM_FILE=${PLATFORM_FILE:-$ROOT/platform.yaml}
-export OPENAPI_FILE=${OPENAPI_FILE:-$ROOT/api/openapi.yaml}
 
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--workspace)
@@ -72,3 +72,5 @@ if [ -f "$ROOT/scripts/terraform-check.sh" ] && [ $# -eq 0 ]; then
   bash "$ROOT/scripts/terraform-check.sh"
 fi
 say "all tests passed"
+exit
+}

@@ -133,7 +133,13 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 fn request_context(d: &Deployment, r: &Incoming<'_>) -> Map<String, Value> {
-    let domain = header(r.headers, "host").unwrap_or("localhost").to_owned();
+    // domainName is the bare host name (no port), as in AWS.
+    let host = header(r.headers, "host").unwrap_or("localhost");
+    let domain = match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+    .to_owned();
     let domain_prefix = domain.split('.').next().unwrap_or_default().to_owned();
     let mut ctx = Map::new();
     ctx.insert("accountId".into(), json!(d.account_id));

@@ -327,6 +327,7 @@ async fn proxy_event_has_the_shape_of_a_recorded_api_gateway_event() {
     );
     assert_eq!(event["requestContext"]["path"], "/local/v1/things/42");
     assert_eq!(event["requestContext"]["identity"]["sourceIp"], "127.0.0.1");
+    assert_eq!(event["requestContext"]["domainName"], "127.0.0.1");
     assert!(
         uuid::Uuid::parse_str(
             event["requestContext"]["requestId"]

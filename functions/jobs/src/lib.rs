@@ -66,13 +66,13 @@ impl Settings {
             launch_grace: env.secs_or(
                 "JOB_LAUNCH_GRACE_SECS",
                 d.launch_grace,
-                Duration::from_secs(5),
+                Duration::from_secs(1),
                 Duration::from_secs(3600),
             )?,
             stale_after: env.secs_or(
                 "RECONCILE_STALE_SECS",
                 d.stale_after,
-                Duration::from_secs(10),
+                Duration::from_secs(1),
                 Duration::from_secs(86_400),
             )?,
             batch,

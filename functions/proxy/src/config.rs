@@ -214,6 +214,23 @@ mod tests {
         assert!(resolve_upstreams(&services(), &env).is_err());
     }
 
+    #[tokio::test]
+    async fn missing_identity_secret_arn_fails_start_up_naming_it() {
+        let env = Env::from_pairs([
+            ("PROXY_SERVICES_JSON", r#"{"a":{"workload":"w","methods":["GET"]}}"#),
+            ("PROXY_UPSTREAM_A", "http://127.0.0.1:9"),
+        ]);
+        let e = state_from_env(&env).await.unwrap_err();
+        assert!(e.to_string().contains("IDENTITY_SECRET_ARN"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn missing_registry_file_fails_start_up_naming_platform_file() {
+        let env = Env::from_pairs([("PLATFORM_FILE", "/nonexistent/platform.yaml")]);
+        let e = state_from_env(&env).await.unwrap_err();
+        assert!(e.to_string().contains("PLATFORM_FILE"), "{e}");
+    }
+
     #[test]
     fn services_json_is_preferred_and_validated() {
         let env = Env::from_pairs([(
