@@ -117,6 +117,7 @@ start_moto() {
   MOTO_ENDPOINT=http://127.0.0.1:$port
   for i in $(seq 1 150); do
     if http_ok "$MOTO_ENDPOINT/moto-api/"; then
+      warm_moto "$MOTO_ENDPOINT"
       return 0
     fi
     if ! kill -0 "$MOTO_PID" 2>/dev/null; then
@@ -127,6 +128,30 @@ start_moto() {
   done
   tail -n 20 "$log" >&2 || true
   die "moto server did not answer $MOTO_ENDPOINT/moto-api/ within 30 s (log: $log)"
+}
+
+# warm_moto ENDPOINT: one cheap call to each emulated service the project
+# uses. moto imports a service's backend on its first request (about a second
+# each, more on a busy machine); paying that here keeps the first real call of
+# a test or a health check from running into its own timeout.
+warm_moto() {
+  "$VENV/bin/python" - "$1" <<'PY' || say "warning: warming up the emulator failed (it still runs)"
+import sys
+import boto3
+from botocore.config import Config
+session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+cfg = Config(retries={"max_attempts": 2}, read_timeout=60)
+calls = {
+    "sts": lambda c: c.get_caller_identity(),
+    "apigateway": lambda c: c.get_account(),
+    "ecs": lambda c: c.list_clusters(),
+    "ec2": lambda c: c.describe_vpcs(),
+    "secretsmanager": lambda c: c.list_secrets(),
+    "cognito-idp": lambda c: c.list_user_pools(MaxResults=1),
+}
+for name, call in calls.items():
+    call(session.client(name, endpoint_url=sys.argv[1], config=cfg))
+PY
 }
 
 # ---------------------------------------------------------------------------

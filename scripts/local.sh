@@ -70,7 +70,8 @@ set +a
 # What the functions read (see docs/*.md), with this machine's values. The
 # emulator's ids (ECS_CLUSTER, JOB_SUBNETS, JOB_SECURITY_GROUPS,
 # IDENTITY_SECRET_ARN, COGNITO_ISSUER, COGNITO_JWKS_URL, ...) come from
-# .local/env above; a variable already set in the environment wins.
+# .local/env above; for the settings below, a value already set in the
+# environment wins.
 export PLATFORM_FILE=${PLATFORM_FILE:-$ROOT/platform.yaml}
 export OPENAPI_FILE=${OPENAPI_FILE:-$ROOT/api/openapi.yaml}
 export PORTCULLIS_LOCAL_PORT=$gateway_port

@@ -55,7 +55,6 @@ else
   say "warning: could not start the password-enforcing cluster; tests that need PORTCULLIS_PG_AUTH_URL will fail and say so"
 fi
 
-export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--workspace)

@@ -10,7 +10,9 @@ use authorizer::config::Config;
 use authorizer::{Request, State, handle};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents};
+use aws_lc_rs::signature::{
+    KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -29,7 +31,8 @@ fn b64(b: &[u8]) -> String {
 }
 
 fn event(headers: &[(&str, &str)]) -> Request {
-    let mut e: serde_json::Value = serde_json::from_str(include_str!("../tests/fixtures/request.json")).expect("fixture");
+    let mut e: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/fixtures/request.json")).expect("fixture");
     let mut h = serde_json::Map::new();
     for (k, v) in headers {
         h.insert((*k).to_owned(), json!(v));
@@ -60,8 +63,8 @@ fn jwt_state(jwks: &str, cache_ttl: &str) -> State {
 
 /// A fresh database with the migrations and one key; `None` when PostgreSQL is unreachable.
 async fn key_database() -> Option<(sqlx::PgPool, String, String, String)> {
-    let admin_url =
-        std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let admin_url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
         Ok(c) => c,
         Err(e) => {
@@ -70,14 +73,22 @@ async fn key_database() -> Option<(sqlx::PgPool, String, String, String)> {
         }
     };
     let name = format!("authorizer_bench_{}", std::process::id());
-    sqlx::query(&format!("create database {name}")).execute(&mut admin).await.ok()?;
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut admin)
+        .await
+        .ok()?;
     let url = match admin_url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
         None => return None,
     };
     let pool = sqlx::PgPool::connect(&url).await.ok()?;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
-    sqlx::migrate::Migrator::new(dir).await.ok()?.run(&pool).await.ok()?;
+    sqlx::migrate::Migrator::new(dir)
+        .await
+        .ok()?
+        .run(&pool)
+        .await
+        .ok()?;
     let (plain, lookup, digest) = apikey::generate();
     sqlx::query(
         "insert into api_keys (lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
@@ -100,7 +111,10 @@ fn benches(c: &mut Criterion) {
     let n = pk.modulus().big_endian_without_leading_zero().to_vec();
     let e = pk.exponent().big_endian_without_leading_zero().to_vec();
     let jwks = json!({"keys": [{"kty": "RSA", "kid": "bench", "alg": "RS256", "n": b64(&n), "e": b64(&e)}]}).to_string();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
     let header = json!({"alg": "RS256", "kid": "bench"}).to_string();
     let claims = json!({
         "sub": "u-1", "iss": ISSUER, "client_id": "bench-client", "token_use": "access", "username": "u",
@@ -109,46 +123,80 @@ fn benches(c: &mut Criterion) {
     .to_string();
     let msg = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
     let mut sig = vec![0u8; pair.public_modulus_len()];
-    pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), msg.as_bytes(), &mut sig).expect("sign");
+    pair.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        msg.as_bytes(),
+        &mut sig,
+    )
+    .expect("sign");
     let token = format!("{msg}.{}", b64(&sig));
     let jwt_event = event(&[("Authorization", &format!("Bearer {token}"))]);
 
-    let parsed = RsaPublicKeyComponents { n: n.clone(), e: e.clone() }
-        .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-        .expect("public key");
+    let parsed = RsaPublicKeyComponents {
+        n: n.clone(),
+        e: e.clone(),
+    }
+    .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+    .expect("public key");
     c.bench_function("bare RSA-2048 verify", |b| {
-        b.iter(|| parsed.verify_sig(black_box(msg.as_bytes()), black_box(&sig)).expect("valid"))
+        b.iter(|| {
+            parsed
+                .verify_sig(black_box(msg.as_bytes()), black_box(&sig))
+                .expect("valid")
+        })
     });
 
     let cached = jwt_state(&jwks, "60");
     let uncached = jwt_state(&jwks, "0");
-    rt.block_on(handle(&cached, jwt_event.clone())).expect("warm-up");
+    rt.block_on(handle(&cached, jwt_event.clone()))
+        .expect("warm-up");
     c.bench_function("JWT cached", |b| {
-        b.to_async(&rt).iter(|| async { handle(&cached, black_box(jwt_event.clone())).await.expect("allowed") })
+        b.to_async(&rt).iter(|| async {
+            handle(&cached, black_box(jwt_event.clone()))
+                .await
+                .expect("allowed")
+        })
     });
     c.bench_function("JWT uncached (RS256 verify)", |b| {
-        b.to_async(&rt).iter(|| async { handle(&uncached, black_box(jwt_event.clone())).await.expect("allowed") })
+        b.to_async(&rt).iter(|| async {
+            handle(&uncached, black_box(jwt_event.clone()))
+                .await
+                .expect("allowed")
+        })
     });
 
     if let Some((pool, key, admin_url, name)) = rt.block_on(key_database()) {
         let key_event = event(&[("x-api-key", &key)]);
         let mk = |ttl: &str| {
-            let cfg = Config::from_env(&Env::from_pairs([("AUTH_CACHE_TTL_SECS", ttl)])).expect("config");
+            let cfg =
+                Config::from_env(&Env::from_pairs([("AUTH_CACHE_TTL_SECS", ttl)])).expect("config");
             State::new(cfg, Database::from_pool(pool.clone())).expect("state")
         };
         let cached = mk("60");
         let uncached = mk("0");
-        rt.block_on(handle(&cached, key_event.clone())).expect("warm-up");
+        rt.block_on(handle(&cached, key_event.clone()))
+            .expect("warm-up");
         c.bench_function("API key cached", |b| {
-            b.to_async(&rt).iter(|| async { handle(&cached, black_box(key_event.clone())).await.expect("allowed") })
+            b.to_async(&rt).iter(|| async {
+                handle(&cached, black_box(key_event.clone()))
+                    .await
+                    .expect("allowed")
+            })
         });
         c.bench_function("API key uncached (PostgreSQL)", |b| {
-            b.to_async(&rt).iter(|| async { handle(&uncached, black_box(key_event.clone())).await.expect("allowed") })
+            b.to_async(&rt).iter(|| async {
+                handle(&uncached, black_box(key_event.clone()))
+                    .await
+                    .expect("allowed")
+            })
         });
         rt.block_on(async {
             pool.close().await;
             if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                let _ = sqlx::query(&format!("drop database if exists {name}")).execute(&mut admin).await;
+                let _ = sqlx::query(&format!("drop database if exists {name}"))
+                    .execute(&mut admin)
+                    .await;
             }
         });
     }

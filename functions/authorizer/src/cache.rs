@@ -54,7 +54,9 @@ impl<V: Clone> TtlCache<V> {
         if map.len() >= self.max_entries && !map.contains_key(&key) {
             map.retain(|_, (e, _)| *e > now);
             while map.len() >= self.max_entries {
-                let Some(victim) = map.keys().next().copied() else { break };
+                let Some(victim) = map.keys().next().copied() else {
+                    break;
+                };
                 map.remove(&victim);
             }
         }
@@ -83,7 +85,12 @@ mod tests {
         assert_eq!(c.get(&key_of("a"), now), Some(1));
         assert_eq!(c.get(&key_of("a"), now + Duration::from_secs(11)), None);
         for i in 0..10 {
-            c.insert(key_of(&i.to_string()), i, now + Duration::from_secs(10), now);
+            c.insert(
+                key_of(&i.to_string()),
+                i,
+                now + Duration::from_secs(10),
+                now,
+            );
         }
         assert!(c.len() <= 3);
         assert_eq!(c.get(&key_of("9"), now), Some(9));

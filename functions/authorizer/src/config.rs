@@ -71,7 +71,10 @@ impl fmt::Debug for Config {
             .field("cache_ttl", &self.cache_ttl)
             .field("cache_max_entries", &self.cache_max_entries)
             .field("last_used_interval", &self.last_used_interval)
-            .field("usage_plans", &self.usage_plan_keys.keys().collect::<Vec<_>>())
+            .field(
+                "usage_plans",
+                &self.usage_plan_keys.keys().collect::<Vec<_>>(),
+            )
             .field("routes", &self.routes.routes().len())
             .finish()
     }
@@ -81,7 +84,8 @@ impl fmt::Debug for Config {
 pub fn is_valid_tenant(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
-        && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
 }
 
 impl Config {
@@ -91,13 +95,23 @@ impl Config {
                 .map_err(|e| ConfigError::invalid("OPENAPI_FILE", "a valid api/openapi.yaml", e))?,
             Some(path) => {
                 let text = std::fs::read_to_string(&path).map_err(|e| {
-                    ConfigError::invalid("OPENAPI_FILE", "the path of a readable api/openapi.yaml", e)
+                    ConfigError::invalid(
+                        "OPENAPI_FILE",
+                        "the path of a readable api/openapi.yaml",
+                        e,
+                    )
                 })?;
-                RouteTable::from_openapi(&text)
-                    .map_err(|e| ConfigError::invalid("OPENAPI_FILE", "a valid api/openapi.yaml", e))?
+                RouteTable::from_openapi(&text).map_err(|e| {
+                    ConfigError::invalid("OPENAPI_FILE", "a valid api/openapi.yaml", e)
+                })?
             }
         };
-        let cache_ttl = env.secs_or("AUTH_CACHE_TTL_SECS", Duration::from_secs(60), Duration::ZERO, Duration::from_secs(3600))?;
+        let cache_ttl = env.secs_or(
+            "AUTH_CACHE_TTL_SECS",
+            Duration::from_secs(60),
+            Duration::ZERO,
+            Duration::from_secs(3600),
+        )?;
         let cache_max_entries: usize = env.parse_or(
             "AUTH_CACHE_MAX_ENTRIES",
             "a whole number of entries (0 disables the cache)",
@@ -143,7 +157,9 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
     }
     let jwks_json = env.get("COGNITO_JWKS_JSON");
     let jwks_url = match env.get("COGNITO_JWKS_URL") {
-        Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(u.trim().to_owned()),
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+            Some(u.trim().to_owned())
+        }
         Some(_) => {
             return Err(ConfigError::invalid(
                 "COGNITO_JWKS_URL",
@@ -155,12 +171,18 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
         None if jwks_json.is_some() => None,
         None => Some(format!("{issuer}/.well-known/jwks.json")),
     };
-    let token_use: TokenUse = env.parse_or("COGNITO_TOKEN_USE", "access, id or any", TokenUse::Access)?;
+    let token_use: TokenUse =
+        env.parse_or("COGNITO_TOKEN_USE", "access, id or any", TokenUse::Access)?;
     let client_ids = env.required_list(
         "COGNITO_CLIENT_IDS",
         "a comma-separated list of the Cognito app client ids whose tokens are accepted",
     )?;
-    let leeway = env.secs_or("JWT_LEEWAY_SECS", Duration::from_secs(30), Duration::ZERO, Duration::from_secs(300))?;
+    let leeway = env.secs_or(
+        "JWT_LEEWAY_SECS",
+        Duration::from_secs(30),
+        Duration::ZERO,
+        Duration::from_secs(300),
+    )?;
     let jwks_timeout = env.millis_or(
         "JWKS_TIMEOUT_MS",
         Duration::from_millis(2000),
@@ -173,9 +195,13 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
         Duration::from_secs(1),
         Duration::from_secs(3600),
     )?;
-    let scope_prefix = env.get("COGNITO_SCOPE_PREFIX").unwrap_or_else(|| "portcullis/".to_owned());
+    let scope_prefix = env
+        .get("COGNITO_SCOPE_PREFIX")
+        .unwrap_or_else(|| "portcullis/".to_owned());
     let group_scopes = parse_group_scopes(env.get("COGNITO_GROUP_SCOPES").as_deref())?;
-    let tenant_claim = env.get("COGNITO_TENANT_CLAIM").unwrap_or_else(|| "custom:tenant".to_owned());
+    let tenant_claim = env
+        .get("COGNITO_TENANT_CLAIM")
+        .unwrap_or_else(|| "custom:tenant".to_owned());
     let default_tenant = env.get("COGNITO_DEFAULT_TENANT");
     if let Some(t) = &default_tenant {
         if !is_valid_tenant(t) {
@@ -209,7 +235,11 @@ pub fn parse_usage_plan_keys(raw: Option<&str>) -> Result<HashMap<String, String
     let Some(raw) = raw else { return Ok(out) };
     for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let Some((plan, value)) = item.split_once('=') else {
-            return Err(ConfigError::invalid("USAGE_PLAN_KEYS", EXPECTED, "an item has no '='"));
+            return Err(ConfigError::invalid(
+                "USAGE_PLAN_KEYS",
+                EXPECTED,
+                "an item has no '='",
+            ));
         };
         let (plan, value) = (plan.trim(), value.trim());
         if !shared::platform::plans::is_valid_plan_name(plan) || value.is_empty() {
@@ -217,11 +247,18 @@ pub fn parse_usage_plan_keys(raw: Option<&str>) -> Result<HashMap<String, String
             return Err(ConfigError::invalid(
                 "USAGE_PLAN_KEYS",
                 EXPECTED,
-                format!("plan {:?} has a bad name or an empty value", plan.chars().take(64).collect::<String>()),
+                format!(
+                    "plan {:?} has a bad name or an empty value",
+                    plan.chars().take(64).collect::<String>()
+                ),
             ));
         }
         if out.insert(plan.to_owned(), value.to_owned()).is_some() {
-            return Err(ConfigError::invalid("USAGE_PLAN_KEYS", EXPECTED, format!("plan {plan:?} appears twice")));
+            return Err(ConfigError::invalid(
+                "USAGE_PLAN_KEYS",
+                EXPECTED,
+                format!("plan {plan:?} appears twice"),
+            ));
         }
     }
     Ok(out)
@@ -230,20 +267,36 @@ pub fn parse_usage_plan_keys(raw: Option<&str>) -> Result<HashMap<String, String
 /// `COGNITO_GROUP_SCOPES="admins=keys:admin jobs:read jobs:write;operators=jobs:read"`:
 /// groups separated by `;`, each `group=` followed by space-separated scopes.
 pub fn parse_group_scopes(raw: Option<&str>) -> Result<HashMap<String, Vec<Scope>>, ConfigError> {
-    const EXPECTED: &str = "group=scope scope;group=scope (groups separated by ';', scopes by spaces)";
+    const EXPECTED: &str =
+        "group=scope scope;group=scope (groups separated by ';', scopes by spaces)";
     let mut out = HashMap::new();
     let Some(raw) = raw else { return Ok(out) };
     for item in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         let Some((group, scopes)) = item.split_once('=') else {
-            return Err(ConfigError::invalid("COGNITO_GROUP_SCOPES", EXPECTED, format!("{item:?} has no '='")));
+            return Err(ConfigError::invalid(
+                "COGNITO_GROUP_SCOPES",
+                EXPECTED,
+                format!("{item:?} has no '='"),
+            ));
         };
         let group = group.trim();
         if group.is_empty() {
-            return Err(ConfigError::invalid("COGNITO_GROUP_SCOPES", EXPECTED, "a group name is empty"));
+            return Err(ConfigError::invalid(
+                "COGNITO_GROUP_SCOPES",
+                EXPECTED,
+                "a group name is empty",
+            ));
         }
-        let scopes = Scope::parse_list(scopes)
-            .map_err(|e| ConfigError::invalid("COGNITO_GROUP_SCOPES", EXPECTED, format!("group {group:?}: {e}")))?;
-        out.entry(group.to_owned()).or_insert_with(Vec::new).extend(scopes);
+        let scopes = Scope::parse_list(scopes).map_err(|e| {
+            ConfigError::invalid(
+                "COGNITO_GROUP_SCOPES",
+                EXPECTED,
+                format!("group {group:?}: {e}"),
+            )
+        })?;
+        out.entry(group.to_owned())
+            .or_insert_with(Vec::new)
+            .extend(scopes);
     }
     Ok(out)
 }
@@ -263,7 +316,11 @@ mod tests {
 
     #[test]
     fn cognito_needs_client_ids_and_defaults_the_jwks_url() {
-        let e = Config::from_env(&Env::from_pairs([("COGNITO_ISSUER", "https://cognito-idp.x/p")])).unwrap_err();
+        let e = Config::from_env(&Env::from_pairs([(
+            "COGNITO_ISSUER",
+            "https://cognito-idp.x/p",
+        )]))
+        .unwrap_err();
         assert_eq!(e.var(), "COGNITO_CLIENT_IDS");
         let c = Config::from_env(&Env::from_pairs([
             ("COGNITO_ISSUER", "https://cognito-idp.x/p"),
@@ -271,14 +328,20 @@ mod tests {
         ]))
         .unwrap();
         let cg = c.cognito.unwrap();
-        assert_eq!(cg.jwks_url.as_deref(), Some("https://cognito-idp.x/p/.well-known/jwks.json"));
+        assert_eq!(
+            cg.jwks_url.as_deref(),
+            Some("https://cognito-idp.x/p/.well-known/jwks.json")
+        );
         assert_eq!(cg.client_ids, vec!["a", "b"]);
         assert_eq!(cg.token_use, TokenUse::Access);
     }
 
     #[test]
     fn bad_values_name_their_variable() {
-        let base = [("COGNITO_ISSUER", "https://i/p"), ("COGNITO_CLIENT_IDS", "a")];
+        let base = [
+            ("COGNITO_ISSUER", "https://i/p"),
+            ("COGNITO_CLIENT_IDS", "a"),
+        ];
         for (var, val) in [
             ("JWT_LEEWAY_SECS", "301"),
             ("COGNITO_TOKEN_USE", "refresh"),
@@ -292,13 +355,16 @@ mod tests {
             let e = Config::from_env(&Env::from_pairs(pairs)).unwrap_err();
             assert_eq!(e.var(), var, "{e}");
         }
-        let e = Config::from_env(&Env::from_pairs([("COGNITO_ISSUER", "https://i/p/")])).unwrap_err();
+        let e =
+            Config::from_env(&Env::from_pairs([("COGNITO_ISSUER", "https://i/p/")])).unwrap_err();
         assert_eq!(e.var(), "COGNITO_ISSUER");
     }
 
     #[test]
     fn usage_plan_key_errors_never_echo_the_value() {
-        let e = parse_usage_plan_keys(Some("Bad Plan=supersecretvalue")).unwrap_err().to_string();
+        let e = parse_usage_plan_keys(Some("Bad Plan=supersecretvalue"))
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("supersecretvalue"), "{e}");
         let m = parse_usage_plan_keys(Some("standard=k1, gold = k2")).unwrap();
         assert_eq!(m["gold"], "k2");
@@ -307,7 +373,10 @@ mod tests {
 
     #[test]
     fn group_scopes_parse_in_the_documented_format() {
-        let m = parse_group_scopes(Some("admins=keys:admin jobs:read; ops = jobs:read services:echo")).unwrap();
+        let m = parse_group_scopes(Some(
+            "admins=keys:admin jobs:read; ops = jobs:read services:echo",
+        ))
+        .unwrap();
         assert_eq!(Scope::join(&m["admins"]), "jobs:read keys:admin");
         assert_eq!(Scope::join(&m["ops"]), "jobs:read services:echo");
     }

@@ -61,7 +61,9 @@ pub enum JwtError {
     IssuedInFuture,
     #[error("sub missing")]
     MissingSub,
-    #[error("no tenant: the token lacks the tenant claim and COGNITO_DEFAULT_TENANT is unset or the claim is invalid")]
+    #[error(
+        "no tenant: the token lacks the tenant claim and COGNITO_DEFAULT_TENANT is unset or the claim is invalid"
+    )]
     Tenant,
 }
 
@@ -142,7 +144,12 @@ pub struct Jwks {
 }
 
 impl Jwks {
-    pub fn new(url: Option<String>, preloaded_json: Option<&str>, timeout: Duration, penalty: Duration) -> Result<Self, String> {
+    pub fn new(
+        url: Option<String>,
+        preloaded_json: Option<&str>,
+        timeout: Duration,
+        penalty: Duration,
+    ) -> Result<Self, String> {
         let preloaded = match preloaded_json {
             None => Keys::new(),
             Some(j) => {
@@ -175,7 +182,11 @@ impl Jwks {
     }
 
     fn cached(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).get(kid).cloned()
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(kid)
+            .cloned()
     }
 
     /// The key for `kid`: from the cache, or after one (shared, rate-limited) fetch.
@@ -222,10 +233,16 @@ impl Jwks {
             return Err(unavailable(format!("status {}", resp.status())));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| unavailable(format!("body: {e}")))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| unavailable(format!("body: {e}")))?
+        {
             body.extend_from_slice(&chunk);
             if body.len() > MAX_JWKS_LEN {
-                return Err(unavailable(format!("the document exceeds {MAX_JWKS_LEN} bytes")));
+                return Err(unavailable(format!(
+                    "the document exceeds {MAX_JWKS_LEN} bytes"
+                )));
             }
         }
         parse_jwks(&body).map_err(unavailable)
@@ -251,17 +268,23 @@ struct Jwk {
 
 /// The RS256 signing keys of a JWKS document; other keys are skipped.
 pub fn parse_jwks(bytes: &[u8]) -> Result<Keys, String> {
-    let doc: JwksDoc = serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
+    let doc: JwksDoc =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
     let mut out = Keys::new();
     for v in doc.keys {
-        let Ok(k) = serde_json::from_value::<Jwk>(v) else { continue };
+        let Ok(k) = serde_json::from_value::<Jwk>(v) else {
+            continue;
+        };
         if k.kty != "RSA"
             || k.alg.as_deref().is_some_and(|a| a != "RS256")
             || k.use_.as_deref().is_some_and(|u| u != "sig")
         {
             continue;
         }
-        let (Ok(n), Ok(e)) = (URL_SAFE_NO_PAD.decode(k.n.trim_end_matches('=')), URL_SAFE_NO_PAD.decode(k.e.trim_end_matches('='))) else {
+        let (Ok(n), Ok(e)) = (
+            URL_SAFE_NO_PAD.decode(k.n.trim_end_matches('=')),
+            URL_SAFE_NO_PAD.decode(k.e.trim_end_matches('=')),
+        ) else {
             tracing::warn!(kid = %k.kid, "JWKS key with bad base64 skipped");
             continue;
         };
@@ -291,16 +314,25 @@ pub struct Verifier {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn decode_part(part: &str, what: &'static str) -> Result<Vec<u8>, JwtError> {
-    URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed(what))
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| JwtError::Malformed(what))
 }
 
 impl Verifier {
     pub fn new(cfg: CognitoConfig) -> Result<Self, String> {
-        let jwks = Jwks::new(cfg.jwks_url.clone(), cfg.jwks_json.as_deref(), cfg.jwks_timeout, cfg.jwks_penalty)?;
+        let jwks = Jwks::new(
+            cfg.jwks_url.clone(),
+            cfg.jwks_json.as_deref(),
+            cfg.jwks_timeout,
+            cfg.jwks_penalty,
+        )?;
         Ok(Verifier { cfg, jwks })
     }
 
@@ -314,7 +346,9 @@ impl Verifier {
             return Err(JwtError::Malformed("too long"));
         }
         let mut parts = token.split('.');
-        let (Some(h64), Some(p64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h64), Some(p64), Some(s64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(JwtError::Malformed("not three dot-separated parts"));
         };
         if h64.is_empty() || p64.is_empty() || s64.is_empty() {
@@ -328,7 +362,10 @@ impl Verifier {
         if header.crit.is_some() {
             return Err(JwtError::Crit);
         }
-        let kid = header.kid.filter(|k| !k.is_empty()).ok_or(JwtError::MissingKid)?;
+        let kid = header
+            .kid
+            .filter(|k| !k.is_empty())
+            .ok_or(JwtError::MissingKid)?;
         let payload = decode_part(p64, "payload is not base64url")?;
         let claims: Claims = serde_json::from_slice(&payload).map_err(|e| claim_error(&e))?;
         // Pin the issuer before any JWKS fetch: foreign tokens cost nothing.
@@ -338,7 +375,8 @@ impl Verifier {
         let signature = decode_part(s64, "signature is not base64url")?;
         let key = self.jwks.key(&kid).await?;
         let signed = &token.as_bytes()[..h64.len() + 1 + p64.len()];
-        key.verify_sig(signed, &signature).map_err(|_| JwtError::Signature)?;
+        key.verify_sig(signed, &signature)
+            .map_err(|_| JwtError::Signature)?;
         self.check_claims(claims, now_secs())
     }
 
@@ -379,7 +417,11 @@ impl Verifier {
         if !client_ok {
             return Err(JwtError::Client);
         }
-        let sub = c.sub.clone().filter(|s| !s.is_empty()).ok_or(JwtError::MissingSub)?;
+        let sub = c
+            .sub
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or(JwtError::MissingSub)?;
         let is_client = token_use == "access"
             && c.username.is_none()
             && c.cognito_username.is_none()
@@ -392,7 +434,9 @@ impl Verifier {
         let mut scopes = Vec::new();
         if let Some(s) = &c.scope {
             for item in s.split_whitespace() {
-                let Some(rest) = item.strip_prefix(self.cfg.scope_prefix.as_str()) else { continue };
+                let Some(rest) = item.strip_prefix(self.cfg.scope_prefix.as_str()) else {
+                    continue;
+                };
                 if let Ok(scope) = rest.replacen('.', ":", 1).parse::<Scope>() {
                     scopes.push(scope);
                 }
@@ -417,10 +461,21 @@ impl Verifier {
 
 fn claim_error(e: &serde_json::Error) -> JwtError {
     let msg = e.to_string();
-    let claim = ["exp", "nbf", "iat", "iss", "sub", "token_use", "client_id", "aud", "scope", "cognito:groups"]
-        .into_iter()
-        .find(|c| msg.contains(&format!("`{c}`")))
-        .unwrap_or("payload");
+    let claim = [
+        "exp",
+        "nbf",
+        "iat",
+        "iss",
+        "sub",
+        "token_use",
+        "client_id",
+        "aud",
+        "scope",
+        "cognito:groups",
+    ]
+    .into_iter()
+    .find(|c| msg.contains(&format!("`{c}`")))
+    .unwrap_or("payload");
     JwtError::ClaimType(claim, msg.chars().take(120).collect())
 }
 
@@ -447,9 +502,20 @@ mod tests {
     }
 
     fn sign(header: &Value, claims: &Value) -> String {
-        let msg = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let msg = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         let mut sig = vec![0u8; pair().public_modulus_len()];
-        pair().sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), msg.as_bytes(), &mut sig).unwrap();
+        pair()
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                msg.as_bytes(),
+                &mut sig,
+            )
+            .unwrap();
         format!("{msg}.{}", b64(&sig))
     }
 
@@ -489,7 +555,10 @@ mod tests {
     }
 
     async fn reason(header: Value, claims: Value) -> JwtError {
-        verifier().verify(&sign(&header, &claims)).await.unwrap_err()
+        verifier()
+            .verify(&sign(&header, &claims))
+            .await
+            .unwrap_err()
     }
 
     fn rs256() -> Value {
@@ -505,20 +574,66 @@ mod tests {
     #[tokio::test]
     async fn each_refusal_has_its_own_reason() {
         let now = now_secs();
-        assert_eq!(reason(json!({"alg": "none", "kid": "k1"}), claims()).await, JwtError::Algorithm("none".into()));
-        assert_eq!(reason(json!({"alg": "HS256", "kid": "k1"}), claims()).await, JwtError::Algorithm("HS256".into()));
-        assert_eq!(reason(json!({"alg": "RS256"}), claims()).await, JwtError::MissingKid);
-        assert_eq!(reason(json!({"alg": "RS256", "kid": "k9"}), claims()).await, JwtError::UnknownKid);
-        assert_eq!(reason(json!({"alg": "RS256", "kid": "k1", "crit": ["x"]}), claims()).await, JwtError::Crit);
-        assert_eq!(reason(rs256(), with("exp", Value::Null)).await, JwtError::MissingExp);
-        assert_eq!(reason(rs256(), with("exp", json!(now - 31))).await, JwtError::Expired);
-        assert_eq!(reason(rs256(), with("nbf", json!(now + 31))).await, JwtError::NotYetValid);
-        assert_eq!(reason(rs256(), with("iat", json!(now + 31))).await, JwtError::IssuedInFuture);
-        assert_eq!(reason(rs256(), with("iss", json!("https://x"))).await, JwtError::Issuer);
-        assert_eq!(reason(rs256(), with("iss", Value::Null)).await, JwtError::Issuer);
-        assert_eq!(reason(rs256(), with("token_use", json!("id"))).await, JwtError::TokenUse);
-        assert_eq!(reason(rs256(), with("client_id", json!("c2"))).await, JwtError::Client);
-        assert_eq!(reason(rs256(), with("sub", Value::Null)).await, JwtError::MissingSub);
+        assert_eq!(
+            reason(json!({"alg": "none", "kid": "k1"}), claims()).await,
+            JwtError::Algorithm("none".into())
+        );
+        assert_eq!(
+            reason(json!({"alg": "HS256", "kid": "k1"}), claims()).await,
+            JwtError::Algorithm("HS256".into())
+        );
+        assert_eq!(
+            reason(json!({"alg": "RS256"}), claims()).await,
+            JwtError::MissingKid
+        );
+        assert_eq!(
+            reason(json!({"alg": "RS256", "kid": "k9"}), claims()).await,
+            JwtError::UnknownKid
+        );
+        assert_eq!(
+            reason(
+                json!({"alg": "RS256", "kid": "k1", "crit": ["x"]}),
+                claims()
+            )
+            .await,
+            JwtError::Crit
+        );
+        assert_eq!(
+            reason(rs256(), with("exp", Value::Null)).await,
+            JwtError::MissingExp
+        );
+        assert_eq!(
+            reason(rs256(), with("exp", json!(now - 31))).await,
+            JwtError::Expired
+        );
+        assert_eq!(
+            reason(rs256(), with("nbf", json!(now + 31))).await,
+            JwtError::NotYetValid
+        );
+        assert_eq!(
+            reason(rs256(), with("iat", json!(now + 31))).await,
+            JwtError::IssuedInFuture
+        );
+        assert_eq!(
+            reason(rs256(), with("iss", json!("https://x"))).await,
+            JwtError::Issuer
+        );
+        assert_eq!(
+            reason(rs256(), with("iss", Value::Null)).await,
+            JwtError::Issuer
+        );
+        assert_eq!(
+            reason(rs256(), with("token_use", json!("id"))).await,
+            JwtError::TokenUse
+        );
+        assert_eq!(
+            reason(rs256(), with("client_id", json!("c2"))).await,
+            JwtError::Client
+        );
+        assert_eq!(
+            reason(rs256(), with("sub", Value::Null)).await,
+            JwtError::MissingSub
+        );
     }
 
     #[tokio::test]
@@ -539,7 +654,10 @@ mod tests {
         let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
         raw[10] ^= 1;
         let t = format!("{head}.{}", b64(&raw));
-        assert_eq!(verifier().verify(&t).await.unwrap_err(), JwtError::Signature);
+        assert_eq!(
+            verifier().verify(&t).await.unwrap_err(),
+            JwtError::Signature
+        );
     }
 
     #[test]

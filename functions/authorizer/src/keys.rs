@@ -2,8 +2,8 @@
 //! `last_used_at` write.
 
 use chrono::{DateTime, Utc};
-use shared::auth::apikey::{self, ParsedKey};
 use shared::auth::Scope;
+use shared::auth::apikey::{self, ParsedKey};
 use shared::db::{Database, DbError};
 use uuid::Uuid;
 
@@ -67,7 +67,11 @@ pub async fn find(db: &Database, lookup_id: &str) -> Result<Option<KeyRecord>, D
 }
 
 /// Check a parsed key against its row (if any).
-pub fn check(parsed: &ParsedKey, record: Option<KeyRecord>, now: DateTime<Utc>) -> Result<ValidKey, KeyRejection> {
+pub fn check(
+    parsed: &ParsedKey,
+    record: Option<KeyRecord>,
+    now: DateTime<Utc>,
+) -> Result<ValidKey, KeyRejection> {
     let Some(record) = record else {
         // Spend the same digest work as for a known key.
         let _ = apikey::verify(parsed, &[0u8; 32]);

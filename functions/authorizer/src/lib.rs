@@ -16,7 +16,8 @@ pub mod keys;
 pub mod routes;
 
 use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use cache::{TtlCache, key_of};
@@ -104,10 +105,18 @@ impl State {
         let verifier = match &config.cognito {
             None => None,
             Some(c) => Some(jwt::Verifier::new(c.clone()).map_err(|e| {
-                ConfigError::invalid("COGNITO_JWKS_JSON", "a JWKS document with at least one RS256 key", e)
+                ConfigError::invalid(
+                    "COGNITO_JWKS_JSON",
+                    "a JWKS document with at least one RS256 key",
+                    e,
+                )
             })?),
         };
-        let entries = if config.cache_ttl.is_zero() { 0 } else { config.cache_max_entries };
+        let entries = if config.cache_ttl.is_zero() {
+            0
+        } else {
+            config.cache_max_entries
+        };
         Ok(State {
             cache: TtlCache::new(entries),
             config,
@@ -135,7 +144,8 @@ impl State {
 
     /// Wait for background writes (`last_used_at`) started so far.
     pub async fn settle(&self) {
-        let handles: Vec<_> = std::mem::take(&mut *self.background.lock().unwrap_or_else(|p| p.into_inner()));
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.background.lock().unwrap_or_else(|p| p.into_inner()));
         for h in handles {
             let _ = h.await;
         }
@@ -153,15 +163,19 @@ impl State {
         }
         if apikey::looks_like_key(credential) {
             let p = Arc::new(self.verify_key(credential).await?);
-            self.cache.insert(key, p.clone(), now + self.config.cache_ttl, now);
+            self.cache
+                .insert(key, p.clone(), now + self.config.cache_ttl, now);
             Ok(p)
         } else {
             let (p, exp) = self.verify_jwt(credential).await?;
             let p = Arc::new(p);
-            let now_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let now_unix = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
             let left = Duration::from_secs(exp.saturating_sub(now_unix));
             // Never past exp, and no longer than the TTL.
-            self.cache.insert(key, p.clone(), now + left.min(self.config.cache_ttl), now);
+            self.cache
+                .insert(key, p.clone(), now + left.min(self.config.cache_ttl), now);
             Ok(p)
         }
     }
@@ -255,7 +269,12 @@ fn credentials(event: &Request) -> Result<Vec<String>, AuthError> {
     let mut out: Vec<String> = Vec::new();
     for name in ["x-api-key", "authorization"] {
         let mut values: Vec<&str> = Vec::new();
-        for v in event.headers.get_all(name).iter().chain(event.multi_value_headers.get_all(name).iter()) {
+        for v in event
+            .headers
+            .get_all(name)
+            .iter()
+            .chain(event.multi_value_headers.get_all(name).iter())
+        {
             let v = v.to_str().map_err(|_| AuthError::Unauthorized)?;
             if !values.contains(&v) {
                 values.push(v);
@@ -271,7 +290,12 @@ fn credentials(event: &Request) -> Result<Vec<String>, AuthError> {
                     }
                     rest.trim()
                 } else {
-                    v.trim()
+                    // x-api-key carries Portcullis keys only, never a JWT.
+                    let k = v.trim();
+                    if !apikey::looks_like_key(k) {
+                        return Err(AuthError::Unauthorized);
+                    }
+                    k
                 };
                 if cred.is_empty() {
                     return Err(AuthError::Unauthorized);
@@ -282,7 +306,10 @@ fn credentials(event: &Request) -> Result<Vec<String>, AuthError> {
                 out.push(cred.to_owned());
             }
             _ => {
-                tracing::info!(header = name, "credential header sent more than once with different values");
+                tracing::info!(
+                    header = name,
+                    "credential header sent more than once with different values"
+                );
                 return Err(AuthError::Unauthorized);
             }
         }

@@ -146,14 +146,15 @@ fn parse_requirement(path: &str, scope: &str) -> Result<Requirement, String> {
             .strip_suffix('}')
             .ok_or_else(|| format!("scope {scope:?} is not of the form services:{{param}}"))?;
         if !path.split('/').any(|seg| seg == format!("{{{param}}}")) {
-            return Err(format!("scope {scope:?} names path parameter {param:?}, which the path lacks"));
+            return Err(format!(
+                "scope {scope:?} names path parameter {param:?}, which the path lacks"
+            ));
         }
         return Ok(Requirement::ServiceParam(param.to_owned()));
     }
-    scope
-        .parse::<Scope>()
-        .map(Requirement::Scope)
-        .map_err(|e| format!("x-portcullis-scope: {e}; or use \"authenticated\" or \"services:{{param}}\""))
+    scope.parse::<Scope>().map(Requirement::Scope).map_err(|e| {
+        format!("x-portcullis-scope: {e}; or use \"authenticated\" or \"services:{{param}}\"")
+    })
 }
 
 /// `METHOD/path` with path parameters replaced by `*` (or by the service
@@ -164,7 +165,10 @@ fn resource(method: &str, path: &str, bind: Option<(&String, &str)>) -> String {
         .split('/')
         .map(|seg| {
             if seg.starts_with('{') && seg.ends_with('}') {
-                let name = seg.trim_start_matches('{').trim_end_matches('}').trim_end_matches('+');
+                let name = seg
+                    .trim_start_matches('{')
+                    .trim_end_matches('}')
+                    .trim_end_matches('+');
                 match bind {
                     Some((p, value)) if p == name => value.to_owned(),
                     _ => "*".to_owned(),
@@ -186,7 +190,9 @@ pub struct MethodArn {
 
 /// The `methodArn` of the event is not an execute-api ARN.
 #[derive(Debug, thiserror::Error)]
-#[error("the event's methodArn is not arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>")]
+#[error(
+    "the event's methodArn is not arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>"
+)]
 pub struct MethodArnError;
 
 impl MethodArn {
@@ -195,7 +201,11 @@ impl MethodArn {
         let [arn_lit, partition, service, region, account, rest] = parts.as_slice() else {
             return Err(MethodArnError);
         };
-        if *arn_lit != "arn" || partition.is_empty() || *service != "execute-api" || region.is_empty() || account.is_empty()
+        if *arn_lit != "arn"
+            || partition.is_empty()
+            || *service != "execute-api"
+            || region.is_empty()
+            || account.is_empty()
         {
             return Err(MethodArnError);
         }
@@ -250,7 +260,10 @@ mod tests {
     fn secured_route_without_scope_is_a_configuration_error() {
         let doc = "paths:\n  /x:\n    get:\n      security: [{portcullis: []}]\n";
         let e = RouteTable::from_openapi(doc).unwrap_err().to_string();
-        assert!(e.contains("GET /x") && e.contains("x-portcullis-scope"), "{e}");
+        assert!(
+            e.contains("GET /x") && e.contains("x-portcullis-scope"),
+            "{e}"
+        );
         let doc = "paths:\n  /x:\n    get:\n      x-portcullis-scope: root\n";
         assert!(RouteTable::from_openapi(doc).is_err());
         let doc = "paths:\n  /x:\n    get:\n      x-portcullis-scope: \"services:{svc}\"\n";
@@ -259,10 +272,24 @@ mod tests {
 
     #[test]
     fn method_arns_give_the_api_stage_prefix() {
-        let a = MethodArn::parse("arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v1/jobs/9").unwrap();
-        assert_eq!(a.prefix, "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod");
-        assert_eq!(a.resource("GET/v1/me"), "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v1/me");
-        for bad in ["", "arn:aws:s3:::bucket", "arn:aws:execute-api:r:a:api", "arn:aws:execute-api:r::api/prod/GET/x"] {
+        let a = MethodArn::parse(
+            "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v1/jobs/9",
+        )
+        .unwrap();
+        assert_eq!(
+            a.prefix,
+            "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod"
+        );
+        assert_eq!(
+            a.resource("GET/v1/me"),
+            "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v1/me"
+        );
+        for bad in [
+            "",
+            "arn:aws:s3:::bucket",
+            "arn:aws:execute-api:r:a:api",
+            "arn:aws:execute-api:r::api/prod/GET/x",
+        ] {
             assert!(MethodArn::parse(bad).is_err(), "{bad}");
         }
     }

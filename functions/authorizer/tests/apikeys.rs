@@ -48,7 +48,10 @@ async fn insert_key(pool: &PgPool, scopes: &[&str], plan: &str, extra_sql: &str)
 fn state_with(pool: PgPool, extra: &[(&str, &str)]) -> State {
     let mut pairs: Vec<(String, String)> = vec![
         ("OPENAPI_FILE".into(), FIXTURE_OPENAPI.into()),
-        ("USAGE_PLAN_KEYS".into(), "standard=apigw-standard-value,gold=apigw-gold-value".into()),
+        (
+            "USAGE_PLAN_KEYS".into(),
+            "standard=apigw-standard-value,gold=apigw-gold-value".into(),
+        ),
     ];
     for (k, v) in extra {
         pairs.retain(|(kk, _)| kk != k);
@@ -82,16 +85,24 @@ async fn a_valid_key_gets_exactly_the_routes_its_scopes_allow(pool: PgPool) {
     let r = run(&s, x_api_key(&k.text)).await.unwrap();
     let (effect, res) = statement(&r);
     assert_eq!(effect, "Allow");
-    let expected: Vec<String> = ["*/v1/services/echo/*", "GET/v1/jobs", "GET/v1/jobs/*", "GET/v1/me"]
-        .iter()
-        .map(|r| format!("{PREFIX}/{r}"))
-        .collect();
+    let expected: Vec<String> = [
+        "*/v1/services/echo/*",
+        "GET/v1/jobs",
+        "GET/v1/jobs/*",
+        "GET/v1/me",
+    ]
+    .iter()
+    .map(|r| format!("{PREFIX}/{r}"))
+    .collect();
     assert_eq!(res, expected);
     assert_eq!(r.context.principal_type, "api_key");
     assert_eq!(r.context.tenant, "tenant-a");
     assert_eq!(r.context.scopes, "jobs:read services:echo");
     assert_eq!(r.context.key_id, Some(k.id.to_string()));
-    assert_eq!(r.principal_id.as_deref(), Some(r.context.principal_id.as_str()));
+    assert_eq!(
+        r.principal_id.as_deref(),
+        Some(r.context.principal_id.as_str())
+    );
     assert_eq!(r.usage_identifier_key.as_deref(), Some("apigw-gold-value"));
 }
 
@@ -99,7 +110,12 @@ async fn a_valid_key_gets_exactly_the_routes_its_scopes_allow(pool: PgPool) {
 async fn an_admin_key_gets_the_key_routes_and_the_write_routes(pool: PgPool) {
     let k = insert_key(&pool, &["keys:admin", "jobs:write"], "standard", "").await;
     let s = state_with(pool, &[]);
-    let r = run(&s, event(&[("Authorization", &format!("Bearer {}", k.text))])).await.unwrap();
+    let r = run(
+        &s,
+        event(&[("Authorization", &format!("Bearer {}", k.text))]),
+    )
+    .await
+    .unwrap();
     let (_, res) = statement(&r);
     let expected: Vec<String> = [
         "DELETE/v1/keys/*",
@@ -114,7 +130,10 @@ async fn an_admin_key_gets_the_key_routes_and_the_write_routes(pool: PgPool) {
     .map(|r| format!("{PREFIX}/{r}"))
     .collect();
     assert_eq!(res, expected);
-    assert_eq!(r.usage_identifier_key.as_deref(), Some("apigw-standard-value"));
+    assert_eq!(
+        r.usage_identifier_key.as_deref(),
+        Some("apigw-standard-value")
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -122,7 +141,10 @@ async fn a_key_without_scopes_still_reaches_authenticated_routes_only(pool: PgPo
     let k = insert_key(&pool, &[], "standard", "").await;
     let s = state_with(pool, &[]);
     let r = run(&s, x_api_key(&k.text)).await.unwrap();
-    assert_eq!(statement(&r), ("Allow".to_owned(), vec![format!("{PREFIX}/GET/v1/me")]));
+    assert_eq!(
+        statement(&r),
+        ("Allow".to_owned(), vec![format!("{PREFIX}/GET/v1/me")])
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -130,30 +152,50 @@ async fn a_key_with_no_permitted_route_gets_an_explicit_deny(pool: PgPool) {
     let dir = std::env::temp_dir().join(format!("authz-deny-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("openapi.yaml");
-    std::fs::write(&file, "paths:\n  /v1/keys:\n    get:\n      x-portcullis-scope: keys:admin\n").unwrap();
+    std::fs::write(
+        &file,
+        "paths:\n  /v1/keys:\n    get:\n      x-portcullis-scope: keys:admin\n",
+    )
+    .unwrap();
     let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
     let s = state_with(pool, &[("OPENAPI_FILE", file.to_str().unwrap())]);
     let r = run(&s, x_api_key(&k.text)).await.unwrap();
-    assert_eq!(statement(&r), ("Deny".to_owned(), vec![format!("{PREFIX}/*")]));
+    assert_eq!(
+        statement(&r),
+        ("Deny".to_owned(), vec![format!("{PREFIX}/*")])
+    );
 }
 
 #[tokio::test]
 async fn a_key_with_a_bad_checksum_is_refused_without_any_database_query() {
     // The database is a closed port: any query would fail with a 500, not 401.
-    let s = State::new(Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap(), dead_db()).unwrap();
+    let s = State::new(
+        Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap(),
+        dead_db(),
+    )
+    .unwrap();
     let (plain, _, _) = apikey::generate();
     let text = plain.expose_secret();
     let mut bad = text.as_bytes().to_vec();
     let last = bad.len() - 1;
     bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
     let bad = String::from_utf8(bad).unwrap();
-    for k in [bad.as_str(), "pcs_short", &text[..text.len() - 1], &format!("{text}0")] {
+    for k in [
+        bad.as_str(),
+        "pcs_short",
+        &text[..text.len() - 1],
+        &format!("{text}0"),
+    ] {
         assert_unauthorized(run(&s, x_api_key(k)).await);
     }
     assert_eq!(s.key_lookups(), 0);
     // A well-formed key does reach the (dead) database: a 500, not a 401.
     let r = run(&s, x_api_key(text)).await;
-    assert_ne!(r.as_ref().err().map(String::as_str), Some("Unauthorized"), "{r:?}");
+    assert_ne!(
+        r.as_ref().err().map(String::as_str),
+        Some("Unauthorized"),
+        "{r:?}"
+    );
     assert!(r.is_err());
     assert_eq!(s.key_lookups(), 1);
 }
@@ -179,7 +221,10 @@ async fn a_well_formed_key_with_the_wrong_secret_is_refused(pool: PgPool) {
     // Lookup id of the stored key, secret of another one, valid checksum.
     let body = format!("{}{}", &k.text[..17], &other.expose_secret()[17..17 + 32]);
     let forged = with_checksum(&body);
-    assert!(apikey::parse(&forged).is_ok(), "the forgery must pass the format check");
+    assert!(
+        apikey::parse(&forged).is_ok(),
+        "the forgery must pass the format check"
+    );
     let s = state_with(pool, &[]);
     assert_unauthorized(run(&s, x_api_key(&forged)).await);
     assert_eq!(s.key_lookups(), 1);
@@ -187,9 +232,27 @@ async fn a_well_formed_key_with_the_wrong_secret_is_refused(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn revoked_expired_and_unknown_keys_are_refused(pool: PgPool) {
-    let revoked = insert_key(&pool, &["jobs:read"], "standard", "revoked_at = now() - interval '1 second'").await;
-    let expired = insert_key(&pool, &["jobs:read"], "standard", "expires_at = now() - interval '1 second'").await;
-    let future = insert_key(&pool, &["jobs:read"], "standard", "expires_at = now() + interval '1 hour'").await;
+    let revoked = insert_key(
+        &pool,
+        &["jobs:read"],
+        "standard",
+        "revoked_at = now() - interval '1 second'",
+    )
+    .await;
+    let expired = insert_key(
+        &pool,
+        &["jobs:read"],
+        "standard",
+        "expires_at = now() - interval '1 second'",
+    )
+    .await;
+    let future = insert_key(
+        &pool,
+        &["jobs:read"],
+        "standard",
+        "expires_at = now() + interval '1 hour'",
+    )
+    .await;
     let (unknown, _, _) = apikey::generate();
     let s = state_with(pool, &[]);
     assert_unauthorized(run(&s, x_api_key(&revoked.text)).await);
@@ -200,7 +263,9 @@ async fn revoked_expired_and_unknown_keys_are_refused(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn a_warm_key_touches_the_database_once_and_without_cache_revocation_is_immediate(pool: PgPool) {
+async fn a_warm_key_touches_the_database_once_and_without_cache_revocation_is_immediate(
+    pool: PgPool,
+) {
     let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
     let s = state_with(pool.clone(), &[]);
     for _ in 0..5 {
@@ -225,23 +290,37 @@ async fn last_used_is_written_once_per_interval(pool: PgPool) {
     let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
     let s = state_with(pool.clone(), &[("AUTH_CACHE_TTL_SECS", "0")]);
     let read = || async {
-        sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>("select last_used_at from api_keys where id = $1")
-            .bind(k.id)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
+            "select last_used_at from api_keys where id = $1",
+        )
+        .bind(k.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
     };
     assert_eq!(read().await, None);
     run(&s, x_api_key(&k.text)).await.unwrap();
     s.settle().await;
-    let first = read().await.expect("last_used_at is set after the first use");
+    let first = read()
+        .await
+        .expect("last_used_at is set after the first use");
     run(&s, x_api_key(&k.text)).await.unwrap();
     run(&s, x_api_key(&k.text)).await.unwrap();
     s.settle().await;
-    assert_eq!(read().await, Some(first), "not rewritten within the interval");
+    assert_eq!(
+        read().await,
+        Some(first),
+        "not rewritten within the interval"
+    );
 
     // Interval 0: every use writes.
-    let s0 = state_with(pool.clone(), &[("AUTH_CACHE_TTL_SECS", "0"), ("AUTH_LAST_USED_INTERVAL_SECS", "0")]);
+    let s0 = state_with(
+        pool.clone(),
+        &[
+            ("AUTH_CACHE_TTL_SECS", "0"),
+            ("AUTH_LAST_USED_INTERVAL_SECS", "0"),
+        ],
+    );
     run(&s0, x_api_key(&k.text)).await.unwrap();
     s0.settle().await;
     assert!(read().await > Some(first));
@@ -252,11 +331,20 @@ async fn both_headers_must_name_the_same_principal(pool: PgPool) {
     let a = insert_key(&pool, &["jobs:read"], "standard", "").await;
     let b = insert_key(&pool, &["jobs:read"], "standard", "").await;
     let s = state_with(pool, &[]);
-    let same = event(&[("x-api-key", &a.text), ("Authorization", &format!("Bearer {}", a.text))]);
+    let same = event(&[
+        ("x-api-key", &a.text),
+        ("Authorization", &format!("Bearer {}", a.text)),
+    ]);
     assert!(run(&s, same).await.is_ok());
-    let different = event(&[("x-api-key", &a.text), ("Authorization", &format!("Bearer {}", b.text))]);
+    let different = event(&[
+        ("x-api-key", &a.text),
+        ("Authorization", &format!("Bearer {}", b.text)),
+    ]);
     assert_unauthorized(run(&s, different).await);
-    let one_bad = event(&[("x-api-key", &a.text), ("Authorization", "Bearer pcs_nonsense")]);
+    let one_bad = event(&[
+        ("x-api-key", &a.text),
+        ("Authorization", "Bearer pcs_nonsense"),
+    ]);
     assert_unauthorized(run(&s, one_bad).await);
 }
 

@@ -50,16 +50,34 @@ async fn an_access_token_issued_by_the_emulator_is_accepted_and_a_tampered_one_i
         json!({"UserPoolId": pool_id, "ClientName": "authz-test", "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH"]}),
     )
     .await;
-    let client_id = client["UserPoolClient"]["ClientId"].as_str().unwrap().to_owned();
-    cognito(&http, "AdminCreateUser", json!({"UserPoolId": pool_id, "Username": "alice", "MessageAction": "SUPPRESS"})).await;
+    let client_id = client["UserPoolClient"]["ClientId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cognito(
+        &http,
+        "AdminCreateUser",
+        json!({"UserPoolId": pool_id, "Username": "alice", "MessageAction": "SUPPRESS"}),
+    )
+    .await;
     cognito(
         &http,
         "AdminSetUserPassword",
         json!({"UserPoolId": pool_id, "Username": "alice", "Password": "Correct-Horse-9", "Permanent": true}),
     )
     .await;
-    cognito(&http, "CreateGroup", json!({"UserPoolId": pool_id, "GroupName": "admins"})).await;
-    cognito(&http, "AdminAddUserToGroup", json!({"UserPoolId": pool_id, "Username": "alice", "GroupName": "admins"})).await;
+    cognito(
+        &http,
+        "CreateGroup",
+        json!({"UserPoolId": pool_id, "GroupName": "admins"}),
+    )
+    .await;
+    cognito(
+        &http,
+        "AdminAddUserToGroup",
+        json!({"UserPoolId": pool_id, "Username": "alice", "GroupName": "admins"}),
+    )
+    .await;
     let auth = cognito(
         &http,
         "AdminInitiateAuth",
@@ -67,11 +85,20 @@ async fn an_access_token_issued_by_the_emulator_is_accepted_and_a_tampered_one_i
                "AuthParameters": {"USERNAME": "alice", "PASSWORD": "Correct-Horse-9"}}),
     )
     .await;
-    let access = auth["AuthenticationResult"]["AccessToken"].as_str().unwrap().to_owned();
-    let id_token = auth["AuthenticationResult"]["IdToken"].as_str().unwrap().to_owned();
+    let access = auth["AuthenticationResult"]["AccessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id_token = auth["AuthenticationResult"]["IdToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}");
-    let jwks_url = format!("{}/{pool_id}/.well-known/jwks.json", ep.trim_end_matches('/'));
+    let jwks_url = format!(
+        "{}/{pool_id}/.well-known/jwks.json",
+        ep.trim_end_matches('/')
+    );
     let cfg = Config::from_env(&Env::from_pairs([
         ("COGNITO_ISSUER", issuer.as_str()),
         ("COGNITO_JWKS_URL", jwks_url.as_str()),
@@ -98,7 +125,12 @@ async fn an_access_token_issued_by_the_emulator_is_accepted_and_a_tampered_one_i
     let parts: Vec<&str> = access.split('.').collect();
     let mut payload = parts[1].as_bytes().to_vec();
     payload[5] = if payload[5] == b'A' { b'B' } else { b'A' };
-    let tampered = format!("{}.{}.{}", parts[0], String::from_utf8(payload).unwrap(), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        String::from_utf8(payload).unwrap(),
+        parts[2]
+    );
     assert_unauthorized(run(&s, bearer(&tampered)).await);
 
     // Another app client of the same pool is not in the allowlist.

@@ -11,7 +11,9 @@ use std::time::Duration;
 #[tokio::test]
 async fn a_valid_access_token_is_allowed_with_its_mapped_scopes() {
     let s = jwt_state(&[]);
-    let t = key().sign(&access_claims("portcullis/jobs.read aws.cognito.signin.user.admin portcullis/bogus.x"));
+    let t = key().sign(&access_claims(
+        "portcullis/jobs.read aws.cognito.signin.user.admin portcullis/bogus.x",
+    ));
     let r = run(&s, bearer(&t)).await.unwrap();
     assert_eq!(r.context.principal_type, "user");
     assert_eq!(r.context.principal_id, "user-123");
@@ -58,7 +60,10 @@ async fn hs256_signed_with_the_rsa_public_key_is_rejected() {
     let header = json!({"alg": "HS256", "kid": key().kid, "typ": "JWT"}).to_string();
     let claims = access_claims("portcullis/jobs.read").to_string();
     let msg = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
-    for secret in [key().public_der(), serde_json::to_vec(&key().jwk()).unwrap()] {
+    for secret in [
+        key().public_der(),
+        serde_json::to_vec(&key().jwk()).unwrap(),
+    ] {
         let mut mac = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
         mac.update(msg.as_bytes());
         let t = format!("{msg}.{}", b64(&mac.finalize().into_bytes()));
@@ -149,8 +154,16 @@ async fn an_id_token_is_rejected_where_access_is_required_and_the_reverse() {
     assert_unauthorized(run(&access_only, bearer(&key().sign(&id_claims()))).await);
 
     let id_only = jwt_state(&[("COGNITO_TOKEN_USE", "id")]);
-    assert_unauthorized(run(&id_only, bearer(&key().sign(&access_claims("portcullis/jobs.read")))).await);
-    let r = run(&id_only, bearer(&key().sign(&id_claims()))).await.unwrap();
+    assert_unauthorized(
+        run(
+            &id_only,
+            bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
+        )
+        .await,
+    );
+    let r = run(&id_only, bearer(&key().sign(&id_claims())))
+        .await
+        .unwrap();
     assert_eq!(r.context.tenant, "tenant-from-claim");
 
     let any = jwt_state(&[("COGNITO_TOKEN_USE", "any")]);
@@ -213,12 +226,25 @@ async fn a_valid_token_without_any_permitted_route_gets_an_explicit_deny() {
     )
     .unwrap();
     let s = jwt_state(&[("OPENAPI_FILE", file.to_str().unwrap())]);
-    let r = run(&s, bearer(&key().sign(&access_claims("aws.cognito.signin.user.admin")))).await.unwrap();
+    let r = run(
+        &s,
+        bearer(&key().sign(&access_claims("aws.cognito.signin.user.admin"))),
+    )
+    .await
+    .unwrap();
     let (effect, res) = statement(&r);
     assert_eq!(effect, "Deny");
     assert_eq!(res, vec![format!("{PREFIX}/*")]);
-    let r = run(&s, bearer(&key().sign(&access_claims("portcullis/jobs.read")))).await.unwrap();
-    assert_eq!(statement(&r), ("Allow".to_owned(), vec![format!("{PREFIX}/GET/v1/jobs")]));
+    let r = run(
+        &s,
+        bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        statement(&r),
+        ("Allow".to_owned(), vec![format!("{PREFIX}/GET/v1/jobs")])
+    );
 }
 
 #[tokio::test]
@@ -227,7 +253,12 @@ async fn malformed_tokens_are_unauthorized_without_a_panic() {
     let good = key().sign(&access_claims("portcullis/jobs.read"));
     let parts: Vec<&str> = good.split('.').collect();
     let huge = "a".repeat(100 * 1024);
-    let huge_dots = format!("{}.{}.{}", "a".repeat(40_000), "b".repeat(40_000), "c".repeat(40_000));
+    let huge_dots = format!(
+        "{}.{}.{}",
+        "a".repeat(40_000),
+        "b".repeat(40_000),
+        "c".repeat(40_000)
+    );
     let cases = vec![
         format!("{}.{}", parts[0], parts[1]),
         format!("{}.{}.{}.{}", parts[0], parts[1], parts[2], parts[2]),
@@ -244,13 +275,22 @@ async fn malformed_tokens_are_unauthorized_without_a_panic() {
         huge,
         huge_dots,
         format!("{good}x"),
-        format!("{}.{}.{}", parts[0], parts[1], &parts[2][..parts[2].len() - 4]),
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            parts[1],
+            &parts[2][..parts[2].len() - 4]
+        ),
     ];
     for t in cases {
         assert_unauthorized(run(&s, bearer(&t)).await);
     }
     // Header forms without a usable credential.
-    for h in [("Authorization", "Bearer"), ("Authorization", "Basic dXNlcjpwYXNz"), ("Authorization", good.as_str())] {
+    for h in [
+        ("Authorization", "Bearer"),
+        ("Authorization", "Basic dXNlcjpwYXNz"),
+        ("Authorization", good.as_str()),
+    ] {
         assert_unauthorized(run(&s, event(&[h])).await);
     }
     assert_unauthorized(run(&s, event(&[])).await);
@@ -260,8 +300,16 @@ async fn malformed_tokens_are_unauthorized_without_a_panic() {
 async fn the_bearer_scheme_and_header_names_are_case_insensitive() {
     let s = jwt_state(&[]);
     let t = key().sign(&access_claims("portcullis/jobs.read"));
-    assert!(run(&s, event(&[("AUTHORIZATION", &format!("bearer {t}"))])).await.is_ok());
-    assert!(run(&s, event(&[("authorization", &format!("BEARER {t}"))])).await.is_ok());
+    assert!(
+        run(&s, event(&[("AUTHORIZATION", &format!("bearer {t}"))]))
+            .await
+            .is_ok()
+    );
+    assert!(
+        run(&s, event(&[("authorization", &format!("BEARER {t}"))]))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -273,7 +321,14 @@ async fn an_unknown_kid_is_fetched_once_per_penalty_window_even_in_a_burst() {
     let s = std::sync::Arc::new(s);
 
     // A known kid never fetches.
-    assert!(run(&s, bearer(&key().sign(&access_claims("portcullis/jobs.read")))).await.is_ok());
+    assert!(
+        run(
+            &s,
+            bearer(&key().sign(&access_claims("portcullis/jobs.read")))
+        )
+        .await
+        .is_ok()
+    );
     assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
 
     // A burst of unknown kids: one fetch for all of them.
@@ -291,7 +346,11 @@ async fn an_unknown_kid_is_fetched_once_per_penalty_window_even_in_a_burst() {
     assert_eq!(s.jwks_fetches(), 1);
 
     // That fetch learned the rotated key: no new fetch needed for it.
-    assert!(run(&s, bearer(&k2.sign(&access_claims("portcullis/jobs.read")))).await.is_ok());
+    assert!(
+        run(&s, bearer(&k2.sign(&access_claims("portcullis/jobs.read"))))
+            .await
+            .is_ok()
+    );
     assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
@@ -309,7 +368,10 @@ async fn a_rotated_key_is_learned_with_one_fetch() {
 #[tokio::test]
 async fn a_jwks_endpoint_that_is_down_gives_unauthorized() {
     let k2 = TestKey::generate("needs-fetch");
-    let s = jwt_state(&[("COGNITO_JWKS_URL", "http://127.0.0.1:1/jwks.json"), ("COGNITO_JWKS_JSON", "")]);
+    let s = jwt_state(&[
+        ("COGNITO_JWKS_URL", "http://127.0.0.1:1/jwks.json"),
+        ("COGNITO_JWKS_JSON", ""),
+    ]);
     assert_unauthorized(run(&s, bearer(&k2.sign(&access_claims("portcullis/jobs.read")))).await);
     assert_eq!(s.jwks_fetches(), 1);
 }
@@ -323,9 +385,12 @@ async fn a_slow_jwks_endpoint_gives_unauthorized_after_the_timeout() {
         ("COGNITO_JWKS_JSON", ""),
         ("JWKS_TIMEOUT_MS", "200"),
     ]);
-    let r = tokio::time::timeout(Duration::from_secs(20), run(&s, bearer(&k2.sign(&access_claims("portcullis/jobs.read")))))
-        .await
-        .expect("the authorizer must give up on a slow JWKS endpoint by itself");
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        run(&s, bearer(&k2.sign(&access_claims("portcullis/jobs.read")))),
+    )
+    .await
+    .expect("the authorizer must give up on a slow JWKS endpoint by itself");
     assert_unauthorized(r);
 }
 
@@ -334,7 +399,9 @@ async fn a_tampered_payload_is_rejected() {
     let s = jwt_state(&[]);
     let good = key().sign(&access_claims("portcullis/jobs.read"));
     let parts: Vec<&str> = good.split('.').collect();
-    let forged = b64(access_claims("portcullis/jobs.read portcullis/keys.admin").to_string().as_bytes());
+    let forged = b64(access_claims("portcullis/jobs.read portcullis/keys.admin")
+        .to_string()
+        .as_bytes());
     let t = format!("{}.{}.{}", parts[0], forged, parts[2]);
     assert_unauthorized(run(&s, bearer(&t)).await);
 }
@@ -342,7 +409,13 @@ async fn a_tampered_payload_is_rejected() {
 #[tokio::test]
 async fn a_missing_tenant_without_a_default_is_rejected() {
     let s = jwt_state(&[("COGNITO_DEFAULT_TENANT", "")]);
-    assert_unauthorized(run(&s, bearer(&key().sign(&access_claims("portcullis/jobs.read")))).await);
+    assert_unauthorized(
+        run(
+            &s,
+            bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
+        )
+        .await,
+    );
     let mut c = access_claims("portcullis/jobs.read");
     c["custom:tenant"] = json!("t-1");
     let r = run(&s, bearer(&key().sign(&c))).await.unwrap();
@@ -353,9 +426,16 @@ async fn a_missing_tenant_without_a_default_is_rejected() {
 
 #[tokio::test]
 async fn jwts_are_refused_when_cognito_is_not_configured() {
-    let cfg = authorizer::config::Config::from_env(&shared::Env::from_pairs::<&str, &str>([])).unwrap();
+    let cfg =
+        authorizer::config::Config::from_env(&shared::Env::from_pairs::<&str, &str>([])).unwrap();
     let s = authorizer::State::new(cfg, dead_db()).unwrap();
-    assert_unauthorized(run(&s, bearer(&key().sign(&access_claims("portcullis/jobs.read")))).await);
+    assert_unauthorized(
+        run(
+            &s,
+            bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
+        )
+        .await,
+    );
 }
 
 #[tokio::test]
@@ -368,4 +448,38 @@ async fn a_repeated_token_gets_the_same_answer_with_a_single_jwks_fetch() {
     let b = run(&s, bearer(&t)).await.unwrap();
     assert_eq!(a, b);
     assert_eq!(s.jwks_fetches(), 1);
+}
+
+#[tokio::test]
+async fn a_jwt_in_the_x_api_key_header_is_refused() {
+    let s = jwt_state(&[]);
+    let t = key().sign(&access_claims("portcullis/jobs.read"));
+    assert!(run(&s, bearer(&t)).await.is_ok());
+    assert_unauthorized(run(&s, event(&[("x-api-key", &t)])).await);
+}
+
+#[tokio::test]
+async fn the_answer_has_the_json_shape_api_gateway_expects() {
+    let s = jwt_state(&[]);
+    let r = run(
+        &s,
+        bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
+    )
+    .await
+    .unwrap();
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["principalId"], "user-123");
+    assert_eq!(v["policyDocument"]["Version"], "2012-10-17");
+    assert_eq!(
+        v["policyDocument"]["Statement"][0]["Action"][0],
+        "execute-api:Invoke"
+    );
+    let ctx = v["context"].as_object().unwrap();
+    let mut keys: Vec<&str> = ctx.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["principal_id", "principal_type", "scopes", "tenant"]);
+    assert!(
+        ctx.values().all(|x| x.is_string()),
+        "context values must be strings: {v}"
+    );
 }

@@ -54,7 +54,9 @@ pub enum KeyFormatError {
     Separator,
     #[error("malformed API key: only letters and digits are allowed after the prefix")]
     Character,
-    #[error("malformed API key: the checksum does not match (a character was changed, added or lost)")]
+    #[error(
+        "malformed API key: the checksum does not match (a character was changed, added or lost)"
+    )]
     Checksum,
 }
 
@@ -200,7 +202,11 @@ pub fn parse(s: &str) -> Result<ParsedKey, KeyFormatError> {
     if sep != b"_" {
         return Err(KeyFormatError::Separator);
     }
-    if !lookup.iter().chain(rest.iter()).all(u8::is_ascii_alphanumeric) {
+    if !lookup
+        .iter()
+        .chain(rest.iter())
+        .all(u8::is_ascii_alphanumeric)
+    {
         return Err(KeyFormatError::Character);
     }
     // All bytes checked are ASCII, so these slices fall on char boundaries.
@@ -294,15 +300,30 @@ mod tests {
     fn wrong_prefix_length_separator_and_characters_are_named() {
         let (plain, _, _) = generate();
         let text = plain.expose_secret();
-        assert_eq!(parse(&text.replacen("pcs_", "pck_", 1)).unwrap_err(), KeyFormatError::Prefix);
-        assert!(matches!(parse(&text[..text.len() - 1]), Err(KeyFormatError::Length { .. })));
-        assert!(matches!(parse(&format!("{text}x")), Err(KeyFormatError::Length { .. })));
+        assert_eq!(
+            parse(&text.replacen("pcs_", "pck_", 1)).unwrap_err(),
+            KeyFormatError::Prefix
+        );
+        assert!(matches!(
+            parse(&text[..text.len() - 1]),
+            Err(KeyFormatError::Length { .. })
+        ));
+        assert!(matches!(
+            parse(&format!("{text}x")),
+            Err(KeyFormatError::Length { .. })
+        ));
         let mut sep = text.as_bytes().to_vec();
         sep[PREFIX.len() + LOOKUP_LEN] = b'x';
-        assert_eq!(parse(std::str::from_utf8(&sep).unwrap()).unwrap_err(), KeyFormatError::Separator);
+        assert_eq!(
+            parse(std::str::from_utf8(&sep).unwrap()).unwrap_err(),
+            KeyFormatError::Separator
+        );
         let mut bad = text.as_bytes().to_vec();
         bad[PREFIX.len() + 2] = b'-';
-        assert_eq!(parse(std::str::from_utf8(&bad).unwrap()).unwrap_err(), KeyFormatError::Character);
+        assert_eq!(
+            parse(std::str::from_utf8(&bad).unwrap()).unwrap_err(),
+            KeyFormatError::Character
+        );
         assert!(parse("").is_err());
         assert!(parse(&"pcs_".repeat(30_000)).is_err());
     }
@@ -338,7 +359,12 @@ mod tests {
         assert!(!format!("{plain:?}").contains(secret));
         assert!(!format!("{parsed:?}").contains(&secret[..SECRET_LEN]));
         assert!(format!("{:?}", parse("pcs_x").unwrap_err()).len() < 200);
-        assert!(!parse(&text[..text.len() - 1]).unwrap_err().to_string().contains(&secret[..10]));
+        assert!(
+            !parse(&text[..text.len() - 1])
+                .unwrap_err()
+                .to_string()
+                .contains(&secret[..10])
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub struct Scope(String);
 pub enum ScopeError {
     #[error("empty scope; expected one of jobs:read, jobs:write, keys:admin or services:<name>")]
     Empty,
-    #[error("unknown scope {0:?}; expected one of jobs:read, jobs:write, keys:admin or services:<name>")]
+    #[error(
+        "unknown scope {0:?}; expected one of jobs:read, jobs:write, keys:admin or services:<name>"
+    )]
     Unknown(String),
     #[error(
         "invalid service name in scope {0:?}; a service name is 1 to 63 characters of lowercase letters, digits and '-'"
@@ -75,7 +77,11 @@ impl Scope {
 
     /// Space-separated, as the authorizer context carries them.
     pub fn join(scopes: &[Scope]) -> String {
-        scopes.iter().map(Scope::as_str).collect::<Vec<_>>().join(" ")
+        scopes
+            .iter()
+            .map(Scope::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -83,7 +89,9 @@ impl Scope {
 pub fn is_valid_service_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= SERVICE_NAME_MAX
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn shown(s: &str) -> String {
@@ -149,7 +157,13 @@ mod tests {
 
     #[test]
     fn the_fixed_scopes_and_service_scopes_parse() {
-        for s in ["jobs:read", "jobs:write", "keys:admin", "services:echo", "services:a-1"] {
+        for s in [
+            "jobs:read",
+            "jobs:write",
+            "keys:admin",
+            "services:echo",
+            "services:a-1",
+        ] {
             assert_eq!(s.parse::<Scope>().unwrap().as_str(), s);
         }
         assert_eq!(Scope::service("echo").unwrap().service_name(), Some("echo"));
@@ -168,8 +182,17 @@ mod tests {
 
     #[test]
     fn bad_service_names_are_rejected() {
-        for s in ["services:", "services:Echo", "services:a_b", "services:*", "services:a/b"] {
-            assert!(matches!(s.parse::<Scope>(), Err(ScopeError::ServiceName(_))), "{s}");
+        for s in [
+            "services:",
+            "services:Echo",
+            "services:a_b",
+            "services:*",
+            "services:a/b",
+        ] {
+            assert!(
+                matches!(s.parse::<Scope>(), Err(ScopeError::ServiceName(_))),
+                "{s}"
+            );
         }
         let long = format!("services:{}", "a".repeat(64));
         assert!(long.parse::<Scope>().is_err());
@@ -195,7 +218,9 @@ mod tests {
     fn serde_round_trips_and_rejects_bad_values() {
         let s: Scope = serde_json::from_str("\"keys:admin\"").unwrap();
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"keys:admin\"");
-        let err = serde_json::from_str::<Scope>("\"root\"").unwrap_err().to_string();
+        let err = serde_json::from_str::<Scope>("\"root\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown scope"), "{err}");
     }
 }

@@ -166,10 +166,17 @@ mod tests {
     fn bad_period_unknown_field_and_bad_numbers_are_named() {
         let e = plans("usage_plans:\n  a:\n    quota: { limit: 1, period: YEAR }\n").unwrap_err();
         assert!(e.to_string().contains("usage_plans"), "{e}");
-        let e = plans("usage_plans:\n  a:\n    throttle: { rate_limit: 1, burst_limit: 1, extra: 2 }\n").unwrap_err();
+        let e = plans(
+            "usage_plans:\n  a:\n    throttle: { rate_limit: 1, burst_limit: 1, extra: 2 }\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("extra"), "{e}");
-        let e = plans("usage_plans:\n  a:\n    throttle: { rate_limit: 0, burst_limit: 1 }\n").unwrap_err();
-        assert!(e.to_string().contains("usage_plans.a.throttle.rate_limit"), "{e}");
+        let e = plans("usage_plans:\n  a:\n    throttle: { rate_limit: 0, burst_limit: 1 }\n")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("usage_plans.a.throttle.rate_limit"),
+            "{e}"
+        );
         let e = plans("usage_plans:\n  a:\n    quota: { limit: 0, period: DAY }\n").unwrap_err();
         assert!(e.to_string().contains("usage_plans.a.quota.limit"), "{e}");
         let e = plans("usage_plans:\n  Gold:\n    description: x\n").unwrap_err();

@@ -27,7 +27,10 @@ pub fn b64(b: &[u8]) -> String {
 }
 
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// An RSA-2048 signing key with a kid.
@@ -61,7 +64,14 @@ impl TestKey {
     pub fn sign_raw(&self, header: &str, claims: &str) -> String {
         let msg = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
         let mut sig = vec![0u8; self.pair.public_modulus_len()];
-        self.pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), msg.as_bytes(), &mut sig).unwrap();
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                msg.as_bytes(),
+                &mut sig,
+            )
+            .unwrap();
         format!("{msg}.{}", b64(&sig))
     }
 
@@ -111,9 +121,15 @@ pub fn dead_db() -> Database {
 pub fn base_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = vec![
         ("COGNITO_ISSUER".into(), ISSUER.into()),
-        ("COGNITO_CLIENT_IDS".into(), format!("{CLIENT},other-allowed")),
+        (
+            "COGNITO_CLIENT_IDS".into(),
+            format!("{CLIENT},other-allowed"),
+        ),
         ("COGNITO_DEFAULT_TENANT".into(), "acme".into()),
-        ("COGNITO_GROUP_SCOPES".into(), "admins=keys:admin jobs:read jobs:write".into()),
+        (
+            "COGNITO_GROUP_SCOPES".into(),
+            "admins=keys:admin jobs:read jobs:write".into(),
+        ),
         ("COGNITO_JWKS_JSON".into(), jwks(&[key()])),
     ];
     for (k, val) in extra {
@@ -155,7 +171,9 @@ pub fn bearer(token: &str) -> Request {
 
 /// Run the handler; `Ok(response)` or `Err(message)`.
 pub async fn run(state: &State, ev: Request) -> Result<Response, String> {
-    authorizer::handle(state, ev).await.map_err(|e| e.to_string())
+    authorizer::handle(state, ev)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 pub fn assert_unauthorized(r: Result<Response, String>) {
