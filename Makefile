@@ -22,7 +22,7 @@ local: ## Start the whole platform locally (PostgreSQL, AWS emulator, gateway on
 	@bash scripts/local.sh
 
 .PHONY: test
-test: ## Run the whole test suite against real PostgreSQL and the moto emulator (what CI runs)
+test: ## Run the whole test suite against real PostgreSQL and the moto emulator (.ci/run: make test, make lint)
 	@bash scripts/test.sh $(ARGS)
 
 .PHONY: lint

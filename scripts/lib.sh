@@ -292,7 +292,9 @@ ensure_postgres() {
     fi
     die "DATABASE_URL is set but $(redact_url "$DATABASE_URL") is not usable (see above); fix it, or unset it to let the script find or create a server"
   fi
-  local default=postgres://postgres@127.0.0.1:5432/postgres
+  # PORTCULLIS_PG_DEFAULT_URL: the server probed before creating a cluster
+  # (set it to an unused port to force the throwaway cluster).
+  local default=${PORTCULLIS_PG_DEFAULT_URL:-postgres://postgres@127.0.0.1:5432/postgres}
   rc=0
   pg_probe "$default" || rc=$?
   if [ "$rc" = 0 ]; then
@@ -301,7 +303,7 @@ ensure_postgres() {
     return 0
   fi
   if [ "$rc" = 2 ]; then
-    say "the server on 127.0.0.1:5432 refused user postgres without a password; using a throwaway cluster instead"
+    say "the server at $(redact_url "$default") refused the login; using a throwaway cluster instead"
   fi
   if start_throwaway_cluster; then
     DATABASE_URL=$PG_CLUSTER_URL
