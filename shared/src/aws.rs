@@ -13,5 +13,7 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// True when an endpoint override points the SDK at something other than AWS.
 pub fn endpoint_override() -> Option<String> {
-    std::env::var("AWS_ENDPOINT_URL").ok().filter(|s| !s.is_empty())
+    std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
 }

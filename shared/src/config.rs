@@ -16,7 +16,9 @@ use std::time::Duration;
 pub enum ConfigError {
     #[error("configuration error: environment variable {var} is not set; expected {expected}")]
     Missing { var: String, expected: String },
-    #[error("configuration error: environment variable {var} is invalid ({reason}); expected {expected}")]
+    #[error(
+        "configuration error: environment variable {var} is invalid ({reason}); expected {expected}"
+    )]
     Invalid {
         var: String,
         expected: String,
@@ -65,8 +67,15 @@ impl fmt::Debug for Env {
 
 impl Env {
     /// An environment made of the given pairs (tests, local gateway).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Env::Map(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Env::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 
     /// The raw value; empty strings count as unset.
@@ -145,7 +154,11 @@ impl Env {
         let ms: u64 = self.parse_or(var, &expected, default.as_millis() as u64)?;
         let d = Duration::from_millis(ms);
         if d < min || d > max {
-            return Err(ConfigError::invalid(var, &expected, format!("{ms} is out of range")));
+            return Err(ConfigError::invalid(
+                var,
+                &expected,
+                format!("{ms} is out of range"),
+            ));
         }
         Ok(d)
     }
@@ -166,7 +179,11 @@ impl Env {
         let s: u64 = self.parse_or(var, &expected, default.as_secs())?;
         let d = Duration::from_secs(s);
         if d < min || d > max {
-            return Err(ConfigError::invalid(var, &expected, format!("{s} is out of range")));
+            return Err(ConfigError::invalid(
+                var,
+                &expected,
+                format!("{s} is out of range"),
+            ));
         }
         Ok(d)
     }
@@ -219,16 +236,24 @@ mod tests {
     #[test]
     fn missing_variable_is_named_with_what_is_expected() {
         let env = Env::from_pairs::<&str, &str>([]);
-        let err = env.required("DATABASE_URL", "a postgres:// URL").unwrap_err();
+        let err = env
+            .required("DATABASE_URL", "a postgres:// URL")
+            .unwrap_err();
         assert_eq!(err.var(), "DATABASE_URL");
         let msg = err.to_string();
-        assert!(msg.contains("DATABASE_URL") && msg.contains("postgres:// URL"), "{msg}");
+        assert!(
+            msg.contains("DATABASE_URL") && msg.contains("postgres:// URL"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn blank_variable_counts_as_missing() {
         let env = Env::from_pairs([("X", "   ")]);
-        assert!(matches!(env.required("X", "x"), Err(ConfigError::Missing { .. })));
+        assert!(matches!(
+            env.required("X", "x"),
+            Err(ConfigError::Missing { .. })
+        ));
     }
 
     #[test]
@@ -243,7 +268,12 @@ mod tests {
     fn out_of_range_duration_is_rejected() {
         let env = Env::from_pairs([("T", "100000")]);
         let err = env
-            .millis_or("T", Duration::from_secs(1), Duration::from_millis(1), Duration::from_secs(29))
+            .millis_or(
+                "T",
+                Duration::from_secs(1),
+                Duration::from_millis(1),
+                Duration::from_secs(29),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("out of range"), "{err}");
     }

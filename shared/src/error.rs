@@ -73,7 +73,9 @@ pub struct Problem {
 
 impl ApiError {
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        ApiError::BadRequest { detail: detail.into() }
+        ApiError::BadRequest {
+            detail: detail.into(),
+        }
     }
     pub fn unprocessable(field: impl Into<String>, detail: impl Into<String>) -> Self {
         ApiError::Unprocessable {
@@ -82,13 +84,19 @@ impl ApiError {
         }
     }
     pub fn not_found(detail: impl Into<String>) -> Self {
-        ApiError::NotFound { detail: detail.into() }
+        ApiError::NotFound {
+            detail: detail.into(),
+        }
     }
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        ApiError::Forbidden { detail: detail.into() }
+        ApiError::Forbidden {
+            detail: detail.into(),
+        }
     }
     pub fn conflict(detail: impl Into<String>) -> Self {
-        ApiError::Conflict { detail: detail.into() }
+        ApiError::Conflict {
+            detail: detail.into(),
+        }
     }
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         ApiError::Internal(cause.into())
@@ -145,14 +153,18 @@ impl ApiError {
             | ApiError::BadGateway { detail }
             | ApiError::Unavailable { detail }
             | ApiError::GatewayTimeout { detail } => (Some(detail.clone()), None),
-            ApiError::Unprocessable { field, detail } => (Some(detail.clone()), Some(field.clone())),
+            ApiError::Unprocessable { field, detail } => {
+                (Some(detail.clone()), Some(field.clone()))
+            }
             ApiError::Unauthorized => (None, None),
             ApiError::Internal(_) => (
                 Some(match request_id {
                     Some(id) => format!(
                         "an internal error occurred; nothing about it is shown here. Quote request id {id} to the operators."
                     ),
-                    None => "an internal error occurred; nothing about it is shown here.".to_owned(),
+                    None => {
+                        "an internal error occurred; nothing about it is shown here.".to_owned()
+                    }
                 }),
                 None,
             ),
@@ -210,11 +222,15 @@ mod tests {
 
     #[test]
     fn internal_error_never_leaks_its_cause() {
-        let err = ApiError::internal(std::io::Error::other("password authentication failed for user admin"));
+        let err = ApiError::internal(std::io::Error::other(
+            "password authentication failed for user admin",
+        ));
         let resp = err.into_response(Some("req-1"));
         assert_eq!(resp.status(), 500);
         assert_eq!(resp.headers()[http::header::CONTENT_TYPE], PROBLEM_JSON);
-        let Body::Text(body) = resp.body() else { panic!("text body expected") };
+        let Body::Text(body) = resp.body() else {
+            panic!("text body expected")
+        };
         assert!(!body.contains("password"), "{body}");
         assert!(body.contains("req-1"));
     }

@@ -52,7 +52,9 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
             _ => None,
         })
     };
-    let principal_id = get("principal_id").or_else(|| get("principalId")).ok_or(ApiError::Unauthorized)?;
+    let principal_id = get("principal_id")
+        .or_else(|| get("principalId"))
+        .ok_or(ApiError::Unauthorized)?;
     let tenant = get("tenant").ok_or(ApiError::Unauthorized)?;
     Ok(Caller {
         principal_id,
@@ -72,7 +74,10 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > limit {
         return Err(ApiError::PayloadTooLarge {
-            detail: format!("the request body is {} bytes; the limit is {limit}", bytes.len()),
+            detail: format!(
+                "the request body is {} bytes; the limit is {limit}",
+                bytes.len()
+            ),
         });
     }
     if bytes.is_empty() {
@@ -86,7 +91,9 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, 
                 field_from_serde_message(&e.to_string()).unwrap_or_else(|| "body".to_owned()),
                 e.to_string(),
             )),
-            _ => Err(ApiError::bad_request(format!("the body is not valid JSON: {e}"))),
+            _ => Err(ApiError::bad_request(format!(
+                "the body is not valid JSON: {e}"
+            ))),
         },
     }
 }
@@ -130,7 +137,10 @@ mod tests {
 
     #[test]
     fn serde_field_names_are_extracted() {
-        assert_eq!(field_from_serde_message("missing field `name` at line 1").as_deref(), Some("name"));
+        assert_eq!(
+            field_from_serde_message("missing field `name` at line 1").as_deref(),
+            Some("name")
+        );
         assert_eq!(field_from_serde_message("no backticks"), None);
     }
 }

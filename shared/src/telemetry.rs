@@ -29,7 +29,11 @@ pub fn init() {
             .without_time() // CloudWatch stamps each line
             .try_init()
     } else {
-        fmt().compact().with_env_filter(filter).with_target(false).try_init()
+        fmt()
+            .compact()
+            .with_env_filter(filter)
+            .with_target(false)
+            .try_init()
     };
     // Err only means a subscriber is already installed (tests, local gateway).
     let _ = result;

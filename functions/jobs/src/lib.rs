@@ -155,3 +155,35 @@ pub fn load_types(env: &Env) -> Result<JobTypes, PlatformError> {
         None => JobTypes::from_yaml(EMBEDDED_PLATFORM),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_when_unset_and_name_a_bad_variable() {
+        let s = Settings::from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
+        assert_eq!(s.stale_after, Duration::from_secs(120));
+        let err = Settings::from_env(&Env::from_pairs([("RECONCILE_BATCH", "0")])).unwrap_err();
+        assert_eq!(err.var(), "RECONCILE_BATCH");
+        let err =
+            Settings::from_env(&Env::from_pairs([("RECONCILE_STALE_SECS", "soon")])).unwrap_err();
+        assert_eq!(err.var(), "RECONCILE_STALE_SECS");
+    }
+
+    #[test]
+    fn a_missing_platform_file_is_named() {
+        let env = Env::from_pairs([("PLATFORM_FILE", "/nonexistent/platform.yaml")]);
+        let err = load_types(&env).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/platform.yaml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_embedded_registry_has_the_sample_job() {
+        let types = load_types(&Env::from_pairs::<&str, &str>([])).unwrap();
+        assert_eq!(types.get("sample").unwrap().container, "sample-job");
+    }
+}

@@ -528,3 +528,66 @@ async fn reading_needs_the_read_scope(pool: PgPool) {
     let wrong_method = request("DELETE", "/v1/jobs", "acme", "jobs:read", &[], None);
     assert_eq!(jobs::handle(&st, wrong_method).await.unwrap().status(), 405);
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_capacity_provider_type_sends_its_strategy_and_no_launch_type(pool: PgPool) {
+    let (st, calls) = stub_state(pool);
+    assert_eq!(
+        submit(&st, "acme", "k", r#"{"type":"spot"}"#)
+            .await
+            .status(),
+        202
+    );
+    let r = &calls_of(&calls, "RunTask")[0].body;
+    assert!(r.get("launchType").is_none(), "{r}");
+    assert_eq!(
+        r["capacityProviderStrategy"],
+        json!([
+            {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0},
+            {"capacityProvider": "FARGATE", "weight": 1, "base": 1}
+        ])
+    );
+    assert!(
+        r["overrides"]["containerOverrides"][0]
+            .get("command")
+            .is_none(),
+        "no args, no command override"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_cancel_that_cannot_reach_ecs_is_503_and_changes_nothing(pool: PgPool) {
+    let (ecs, _calls) = stub_ecs(|op, body| match op {
+        "RunTask" => (
+            200,
+            json!({"tasks": [{"taskArn": task_arn_for(1), "startedBy": body["startedBy"]}]}),
+        ),
+        _ => (500, json!({"__type": "ServerException", "message": "down"})),
+    });
+    let st = state(
+        pool.clone(),
+        ecs,
+        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
+    );
+    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let req = request(
+        "POST",
+        &format!("/v1/jobs/{id}/cancel"),
+        "acme",
+        "jobs:write",
+        &[],
+        None,
+    );
+    let resp = jobs::handle(&st, req).await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let requested: Option<String> =
+        sqlx::query_scalar("select stop_requested from jobs where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(requested, None);
+}

@@ -26,8 +26,12 @@ async fn main() -> Result<(), Error> {
         return Ok(());
     }
     let state = &state;
-    run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        reconciler::handle(state, event.payload).await.map_err(Error::from)
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            reconciler::handle(state, event.payload)
+                .await
+                .map_err(Error::from)
+        },
+    ))
     .await
 }

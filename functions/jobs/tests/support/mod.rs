@@ -28,6 +28,13 @@ sample:
     env: [GREETING]
     cpu: { min: 256, max: 1024 }
     memory: { min: 512, max: 2048 }
+spot:
+  task_definition: portcullis-sample-job
+  container: sample-job
+  timeout_seconds: 60
+  capacity_provider_strategy:
+    - { capacity_provider: FARGATE_SPOT, weight: 3 }
+    - { capacity_provider: FARGATE, weight: 1, base: 1 }
 admin-only:
   task_definition: portcullis-sample-job
   container: sample-job
