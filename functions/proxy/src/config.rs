@@ -217,7 +217,10 @@ mod tests {
     #[tokio::test]
     async fn missing_identity_secret_arn_fails_start_up_naming_it() {
         let env = Env::from_pairs([
-            ("PROXY_SERVICES_JSON", r#"{"a":{"workload":"w","methods":["GET"]}}"#),
+            (
+                "PROXY_SERVICES_JSON",
+                r#"{"a":{"workload":"w","methods":["GET"]}}"#,
+            ),
             ("PROXY_UPSTREAM_A", "http://127.0.0.1:9"),
         ]);
         let e = state_from_env(&env).await.unwrap_err();
