@@ -1,6 +1,6 @@
 //! End-to-end suite: one test binary, a module per area.
 
 mod gateway;
+mod jobs;
 mod keys;
 mod proxy;
-mod jobs;
