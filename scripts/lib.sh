@@ -12,7 +12,7 @@ VENV=${PORTCULLIS_VENV:-$ROOT/.venv}
 LOCAL_DIR=$ROOT/.local
 SCRIPT_NAME=${SCRIPT_NAME:-$(basename "$0" .sh)}
 
-say() { printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2; }
+say() { printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2 || true; }
 die() { printf '%s: error: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
 
 # A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it).

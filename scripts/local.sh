@@ -26,8 +26,8 @@ SCRIPT_NAME=local
 {
 cd "$ROOT"
 
-trap stop_tracked EXIT
-trap 'echo >&2; exit 130' INT
+trap 'trap "" PIPE; stop_tracked' EXIT
+trap 'trap "" PIPE; echo >&2; exit 130' INT
 trap 'exit 143' TERM
 
 LOGS=$LOCAL_DIR/logs
@@ -84,6 +84,10 @@ export COGNITO_DEFAULT_TENANT=${COGNITO_DEFAULT_TENANT:-$DEMO_TENANT}
 # authorizer + gateway: the usageIdentifierKey of each usage plan; the local
 # gateway applies the plan's throttle to it (429) as API Gateway does.
 export USAGE_PLAN_KEYS=${USAGE_PLAN_KEYS:-standard=local-usage-plan-standard}
+# authorizer: its in-memory credential cache is off locally, so a revoked key
+# fails on the very next call (in AWS a warm authorizer may accept a revoked
+# key for up to AUTH_CACHE_TTL_SECS; docs/auth.md).
+export AUTH_CACHE_TTL_SECS=${AUTH_CACHE_TTL_SECS:-0}
 
 # --- 4. build, migrate, demo key ------------------------------------------------
 # One cargo invocation for everything that must work (debug build); the

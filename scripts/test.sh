@@ -20,7 +20,7 @@ SCRIPT_NAME=test
 {
 cd "$ROOT"
 
-trap stop_tracked EXIT
+trap 'trap "" PIPE; stop_tracked' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

@@ -21,6 +21,7 @@ TERRAFORM = shutil.which("terraform")
 pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="no terraform binary on PATH: offline evaluation not run")
 
 FUNCTIONS = ["authorizer", "jobs", "proxy", "keys", "task-events", "reconciler", "migrate"]
+ARNS = ",\n".join(f'    {f.replace("-", "_")}_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:portcullis-dev-{f}"' for f in FUNCTIONS)
 
 
 def apply(workdir):
@@ -34,7 +35,7 @@ def apply(workdir):
 
 
 def test_openapi_renders_with_every_placeholder_filled(tmp_path):
-    arns = ",\n".join(f'    {f.replace("-", "_")}_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:portcullis-dev-{f}"' for f in FUNCTIONS)
+    arns = ARNS
     (tmp_path / "main.tf").write_text(
         f"""
 module "openapi" {{
@@ -60,6 +61,44 @@ output "routes" {{ value = module.openapi.routes }}
     assert len(out["routes"]) == n_ops
     assert all(r["uri"].startswith("arn:aws:apigateway:eu-west-1:lambda:path/") for r in out["routes"])
     assert body["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
+
+
+def test_every_path_answers_cors_preflights_with_an_unauthenticated_mock(tmp_path):
+    (tmp_path / "main.tf").write_text(
+        f"""
+module "openapi" {{
+  source      = "{TF / 'modules' / 'openapi'}"
+  source_path = "{ROOT / 'api' / 'openapi.yaml'}"
+  template_vars = {{
+    region            = "eu-west-1"
+    cors_allow_origin = "https://app.example.com"
+{ARNS}
+  }}
+}}
+output "body" {{ value = module.openapi.body }}
+"""
+    )
+    body = json.loads(apply(tmp_path)["body"])
+    cors = yaml.safe_load((ROOT / "api" / "openapi.yaml").read_text())["x-portcullis-cors"]
+    want = {
+        "Access-Control-Allow-Origin": "'https://app.example.com'",
+        "Access-Control-Allow-Methods": "'" + ",".join(cors["allowMethods"]) + "'",
+        "Access-Control-Allow-Headers": "'" + ",".join(cors["allowHeaders"]) + "'",
+        "Access-Control-Max-Age": f"'{cors['maxAgeSeconds']}'",
+    }
+    assert body["paths"], "the rendered body has no paths"
+    for path, item in body["paths"].items():
+        op = item.get("options")
+        assert op is not None, f"{path}: no OPTIONS operation, browsers' preflights would hit the authorizer or 403"
+        assert op.get("security") == [], f"{path}: OPTIONS must not be authenticated (security: [])"
+        integration = op["x-amazon-apigateway-integration"]
+        assert integration["type"] == "mock", f"{path}: OPTIONS must be a MOCK integration"
+        assert json.loads(integration["requestTemplates"]["application/json"]) == {"statusCode": 200}
+        default = integration["responses"]["default"]
+        assert default["statusCode"] == "204"
+        got = {k.removeprefix("method.response.header."): v for k, v in default["responseParameters"].items()}
+        assert got == want, f"{path}: preflight headers differ from x-portcullis-cors"
+        assert set(op["responses"]["204"]["headers"]) == set(want), f"{path}: method response must declare every mapped header"
 
 
 def test_the_registry_decodes_like_the_rust_side(tmp_path):

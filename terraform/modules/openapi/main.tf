@@ -25,12 +25,52 @@ locals {
     }
   }
 
+  # CORS preflight in AWS. Nothing answers OPTIONS there unless the body says
+  # so (the local gateway answers preflights itself), so every path gets an
+  # unauthenticated OPTIONS operation with a MOCK integration, built from the
+  # document's x-portcullis-cors block. A mock can only return static headers:
+  # Access-Control-Allow-Origin is ONE origin, the cors_allow_origin template
+  # value (var.cors_allow_origins[0] at the root) or else allowOrigins[0].
+  # An operation the document itself declares under "options" wins.
+  cors = try(local.document["x-portcullis-cors"], null)
+  cors_response_headers = local.cors == null ? {} : {
+    "Access-Control-Allow-Origin"  = lookup(var.template_vars, "cors_allow_origin", try(local.cors.allowOrigins[0], "*"))
+    "Access-Control-Allow-Methods" = join(",", try(local.cors.allowMethods, ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))
+    "Access-Control-Allow-Headers" = join(",", try(local.cors.allowHeaders, ["authorization", "content-type"]))
+    "Access-Control-Max-Age"       = tostring(try(local.cors.maxAgeSeconds, 600))
+  }
+  preflight = {
+    summary  = "CORS preflight (answered by API Gateway, no authorizer)"
+    security = []
+    responses = {
+      "204" = {
+        description = "CORS preflight accepted"
+        headers     = { for name, _ in local.cors_response_headers : name => { schema = { type = "string" } } }
+      }
+    }
+    "x-amazon-apigateway-integration" = {
+      type             = "mock"
+      requestTemplates = { "application/json" = "{\"statusCode\": 200}" }
+      responses = {
+        default = {
+          statusCode = "204"
+          responseParameters = {
+            for name, value in local.cors_response_headers : "method.response.header.${name}" => "'${value}'"
+          }
+        }
+      }
+    }
+  }
+
+  # { options = ... }, or {} when the document has no x-portcullis-cors.
+  preflight_operation = { for method, op in { options = local.preflight } : method => op if local.cors != null }
+
   body = merge(
     {
       for key, value in local.document : key => value
       if key != "paths" && length([for p in var.strip_extension_prefixes : p if startswith(key, p)]) == 0
     },
-    { paths = local.paths },
+    { paths = { for path, item in local.paths : path => merge(local.preflight_operation, item) } },
   )
 
   # method + path of every operation, for outputs and the tests.
