@@ -97,6 +97,7 @@ locals {
         COGNITO_GROUP_SCOPES   = join(";", [for g, scopes in var.cognito_group_scopes : "${g}=${join(" ", scopes)}"])
         COGNITO_DEFAULT_TENANT = var.cognito_default_tenant
         USAGE_PLAN_KEYS        = join(",", [for plan, value in module.api.usage_plan_key_values : "${plan}=${value}"])
+        DEFAULT_USAGE_PLAN     = var.default_usage_plan
         }, var.cognito_jwks_json == null ? {} : { COGNITO_JWKS_JSON = var.cognito_jwks_json }
       )
       statements = [local.db_access]
@@ -189,6 +190,7 @@ locals {
         DB_PORT       = tostring(module.data.port)
         DB_NAME       = module.data.database_name
         DB_SSL_MODE   = "require"
+        DB_APP_USER   = var.db_app_user # role ensured after migrating (docs/database.md)
       })
       statements = [
         {

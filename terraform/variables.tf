@@ -206,6 +206,16 @@ variable "cognito_default_tenant" {
   default     = "platform"
 }
 
+variable "default_usage_plan" {
+  description = "Usage plan (a platform.yaml usage_plans name) whose throttle and quota apply to Cognito users and machine clients: the authorizer returns its API Gateway key as usageIdentifierKey (DEFAULT_USAGE_PLAN). Empty: Cognito callers get none, and API Gateway refuses them (403) on the secured operations, which require an API key."
+  type        = string
+  default     = "standard"
+  validation {
+    condition     = var.default_usage_plan == "" || length(local.usage_plans) == 0 || contains(keys(local.usage_plans), var.default_usage_plan)
+    error_message = "default_usage_plan must name one of the usage_plans of platform.yaml (or be empty for none)."
+  }
+}
+
 variable "platform_tenant" {
   description = "Tenant whose keys:admin holders may manage every tenant's keys (PLATFORM_TENANT of the keys function)."
   type        = string

@@ -179,3 +179,45 @@ def test_make_images_reads_names_and_workloads_from_the_same_locals(tmp_path):
     platform = yaml.safe_load((ROOT / "platform.yaml").read_text()) or {}
     expected = {s.get("workload", n) for n, s in (platform.get("services") or {}).items()} | {j.get("workload", j.get("container", n)) for n, j in (platform.get("jobs") or {}).items()}
     assert info == {"name": "portcullis-dev", "region": "eu-west-1", "platform": "linux/amd64", "workloads": sorted(expected)}
+
+
+def test_every_secured_operation_requires_an_api_key_so_usage_plans_apply(tmp_path):
+    """API Gateway meters a method against a usage plan only when it has
+    apiKeyRequired, which it imports from an apiKey scheme in the operation's
+    security requirement: {portcullis: [], api_key: []} (one object = both)."""
+    (tmp_path / "main.tf").write_text(
+        f"""
+module "openapi" {{
+  source      = "{TF / 'modules' / 'openapi'}"
+  source_path = "{ROOT / 'api' / 'openapi.yaml'}"
+  template_vars = {{
+    region            = "eu-west-1"
+    cors_allow_origin = "https://app.example.com"
+{ARNS}
+  }}
+}}
+output "body" {{ value = module.openapi.body }}
+"""
+    )
+    body = json.loads(apply(tmp_path)["body"])
+    schemes = body["components"]["securitySchemes"]
+    assert schemes["api_key"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    assert "x-amazon-apigateway-authtype" not in schemes["api_key"], "api_key must not be a custom authorizer"
+    assert schemes["portcullis"]["x-amazon-apigateway-authtype"] == "custom", "the authorizer scheme must survive"
+
+    source = yaml.safe_load((ROOT / "api" / "openapi.yaml").read_text())
+    secured, unsecured = 0, 0
+    for path, item in source["paths"].items():
+        for method, op in item.items():
+            got = body["paths"][path][method].get("security")
+            if any("portcullis" in req for req in op.get("security") or []):
+                secured += 1
+                assert got == [{"portcullis": [], "api_key": []}], f"{method.upper()} {path}: must require portcullis AND api_key, got {got}"
+            else:
+                unsecured += 1
+                assert not any("api_key" in req for req in got or []), f"{method.upper()} {path}: unsecured, must not require an API key"
+        options = body["paths"][path].get("options")
+        if options is not None and "options" not in item:
+            assert options["security"] == [], f"{path}: the OPTIONS mock must stay unauthenticated"
+    assert secured > 0 and unsecured > 0, "expected both secured operations and /v1/health in api/openapi.yaml"
+    assert body["paths"]["/v1/health"]["get"].get("security") in (None, []), "/v1/health must stay open"

@@ -60,6 +60,9 @@ pub struct Config {
     pub last_used_interval: Duration,
     /// Usage plan name → API Gateway API key value (`usageIdentifierKey`).
     pub usage_plan_keys: HashMap<String, String>,
+    /// Usage plan of Cognito principals (DEFAULT_USAGE_PLAN); `None`: they get no
+    /// `usageIdentifierKey`.
+    pub default_usage_plan: Option<String>,
     pub routes: RouteTable,
 }
 
@@ -75,6 +78,7 @@ impl fmt::Debug for Config {
                 "usage_plans",
                 &self.usage_plan_keys.keys().collect::<Vec<_>>(),
             )
+            .field("default_usage_plan", &self.default_usage_plan)
             .field("routes", &self.routes.routes().len())
             .finish()
     }
@@ -131,6 +135,8 @@ impl Config {
             Duration::from_secs(86_400),
         )?;
         let usage_plan_keys = parse_usage_plan_keys(env.get("USAGE_PLAN_KEYS").as_deref())?;
+        let default_usage_plan =
+            parse_default_usage_plan(env.get("DEFAULT_USAGE_PLAN").as_deref(), &usage_plan_keys)?;
         let cognito = match env.get("COGNITO_ISSUER") {
             None => None,
             Some(issuer) => Some(cognito_from_env(env, issuer)?),
@@ -141,6 +147,7 @@ impl Config {
             cache_max_entries,
             last_used_interval,
             usage_plan_keys,
+            default_usage_plan,
             routes,
         })
     }
@@ -264,6 +271,42 @@ pub fn parse_usage_plan_keys(raw: Option<&str>) -> Result<HashMap<String, String
     Ok(out)
 }
 
+/// `DEFAULT_USAGE_PLAN=standard`: a plan name, which must be one of
+/// USAGE_PLAN_KEYS when that is set (locally it is not, and the name only has
+/// to be well formed). Unset or blank: no default plan.
+pub fn parse_default_usage_plan(
+    raw: Option<&str>,
+    usage_plan_keys: &HashMap<String, String>,
+) -> Result<Option<String>, ConfigError> {
+    const EXPECTED: &str = "the name of a usage plan of platform.yaml (one of USAGE_PLAN_KEYS)";
+    let Some(plan) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if !shared::platform::plans::is_valid_plan_name(plan) {
+        return Err(ConfigError::invalid(
+            "DEFAULT_USAGE_PLAN",
+            EXPECTED,
+            format!(
+                "{:?} is not a valid plan name",
+                plan.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
+    if !usage_plan_keys.is_empty() && !usage_plan_keys.contains_key(plan) {
+        let mut known: Vec<&str> = usage_plan_keys.keys().map(String::as_str).collect();
+        known.sort_unstable();
+        return Err(ConfigError::invalid(
+            "DEFAULT_USAGE_PLAN",
+            EXPECTED,
+            format!(
+                "plan {plan:?} is not in USAGE_PLAN_KEYS (known: {})",
+                known.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(plan.to_owned()))
+}
+
 /// `COGNITO_GROUP_SCOPES="admins=keys:admin jobs:read jobs:write;operators=jobs:read"`:
 /// groups separated by `;`, each `group=` followed by space-separated scopes.
 pub fn parse_group_scopes(raw: Option<&str>) -> Result<HashMap<String, Vec<Scope>>, ConfigError> {
@@ -369,6 +412,37 @@ mod tests {
         let m = parse_usage_plan_keys(Some("standard=k1, gold = k2")).unwrap();
         assert_eq!(m["gold"], "k2");
         assert!(parse_usage_plan_keys(Some("a=1,a=2")).is_err());
+    }
+
+    #[test]
+    fn the_default_usage_plan_must_be_one_of_the_usage_plan_keys() {
+        let c = Config::from_env(&Env::from_pairs([
+            ("USAGE_PLAN_KEYS", "standard=k1,gold=k2"),
+            ("DEFAULT_USAGE_PLAN", "gold"),
+        ]))
+        .unwrap();
+        assert_eq!(c.default_usage_plan.as_deref(), Some("gold"));
+        let e = Config::from_env(&Env::from_pairs([
+            ("USAGE_PLAN_KEYS", "standard=k1"),
+            ("DEFAULT_USAGE_PLAN", "platinum"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.var(), "DEFAULT_USAGE_PLAN");
+        assert!(e.to_string().contains("platinum"), "{e}");
+        assert!(!e.to_string().contains("k1"), "{e}");
+        let e =
+            Config::from_env(&Env::from_pairs([("DEFAULT_USAGE_PLAN", "Bad Plan")])).unwrap_err();
+        assert_eq!(e.var(), "DEFAULT_USAGE_PLAN");
+    }
+
+    #[test]
+    fn without_usage_plan_keys_any_well_formed_default_plan_is_accepted_and_blank_means_none() {
+        let c = Config::from_env(&Env::from_pairs([("DEFAULT_USAGE_PLAN", "standard")])).unwrap();
+        assert_eq!(c.default_usage_plan.as_deref(), Some("standard"));
+        let c = Config::from_env(&Env::from_pairs([("DEFAULT_USAGE_PLAN", "  ")])).unwrap();
+        assert_eq!(c.default_usage_plan, None);
+        let c = Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
+        assert_eq!(c.default_usage_plan, None);
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! eyJ...`), and answers with an IAM policy that allows every route the
 //! principal's scopes permit (from `api/openapi.yaml`), an explicit Deny when
 //! none is permitted (403), the context {principal_id, principal_type,
-//! tenant, scopes, key_id} and, for API keys, the `usageIdentifierKey` of the
-//! key's usage plan. Bad or missing credentials fail the invocation with
+//! tenant, scopes, key_id} and the `usageIdentifierKey` of the key's usage
+//! plan (Cognito principals: of DEFAULT_USAGE_PLAN). Bad or missing credentials fail the invocation with
 //! "Unauthorized" (401). See docs/auth.md.
 
 pub mod cache;
@@ -376,9 +376,14 @@ pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
         scopes: Scope::join(&p.scopes),
         key_id: p.key_id.map(|k| k.to_string()),
     };
-    resp.usage_identifier_key = p
-        .plan
-        .as_ref()
+    // API keys use their own plan; Cognito principals (users and machine
+    // clients) have none and fall under DEFAULT_USAGE_PLAN, if set.
+    let plan = if p.key_id.is_some() {
+        p.plan.as_ref()
+    } else {
+        state.config.default_usage_plan.as_ref()
+    };
+    resp.usage_identifier_key = plan
         .and_then(|plan| state.config.usage_plan_keys.get(plan))
         .cloned();
     resp

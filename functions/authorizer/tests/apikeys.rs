@@ -349,6 +349,18 @@ async fn both_headers_must_name_the_same_principal(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn an_api_key_keeps_its_own_plans_key_when_a_default_usage_plan_is_set(pool: PgPool) {
+    let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let s = state_with(pool, &[("DEFAULT_USAGE_PLAN", "gold")]);
+    let r = run(&s, x_api_key(&k.text)).await.unwrap();
+    assert_eq!(r.context.principal_type, "api_key");
+    assert_eq!(
+        r.usage_identifier_key.as_deref(),
+        Some("apigw-standard-value")
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn without_usage_plan_keys_the_usage_identifier_is_omitted(pool: PgPool) {
     let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
     let cfg = Config::from_env(&Env::from_pairs([("OPENAPI_FILE", FIXTURE_OPENAPI)])).unwrap();

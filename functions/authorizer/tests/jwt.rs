@@ -43,6 +43,47 @@ async fn groups_map_to_scopes_and_a_client_token_is_a_client() {
 }
 
 #[tokio::test]
+async fn users_and_clients_get_the_default_usage_plans_key_when_one_is_configured() {
+    let s = jwt_state(&[
+        (
+            "USAGE_PLAN_KEYS",
+            "standard=apigw-standard-value,gold=apigw-gold-value",
+        ),
+        ("DEFAULT_USAGE_PLAN", "gold"),
+    ]);
+    let r = run(
+        &s,
+        bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.context.principal_type, "user");
+    assert_eq!(r.usage_identifier_key.as_deref(), Some("apigw-gold-value"));
+
+    let mut c = access_claims("portcullis/jobs.read");
+    c.as_object_mut().unwrap().remove("username");
+    c["sub"] = json!(CLIENT);
+    let r = run(&s, bearer(&key().sign(&c))).await.unwrap();
+    assert_eq!(r.context.principal_type, "client");
+    assert_eq!(r.usage_identifier_key.as_deref(), Some("apigw-gold-value"));
+}
+
+#[tokio::test]
+async fn without_a_default_usage_plan_a_jwt_principal_gets_no_usage_identifier() {
+    let s = jwt_state(&[(
+        "USAGE_PLAN_KEYS",
+        "standard=apigw-standard-value,gold=apigw-gold-value",
+    )]);
+    let r = run(
+        &s,
+        bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.usage_identifier_key, None);
+}
+
+#[tokio::test]
 async fn alg_none_is_rejected() {
     let s = jwt_state(&[]);
     let header = json!({"alg": "none", "kid": key().kid}).to_string();

@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Err(e) => fail(&e),
     };
     if !shared::telemetry::in_lambda() {
-        match migrate::run(state.db()).await {
+        match migrate::run_with(state.db(), state.app_user()).await {
             Ok(report) => println!("{}", serde_json::to_string(&report)?),
             Err(e) => fail(&e),
         }

@@ -28,7 +28,8 @@ async fn first_call_applies_every_migration_and_second_applies_none(pool: PgPool
         second,
         Report {
             applied: vec![],
-            versions: known.clone()
+            versions: known.clone(),
+            app_user: None,
         }
     );
 

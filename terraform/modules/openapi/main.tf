@@ -14,16 +14,46 @@ locals {
 
   document = yamldecode(templatestring(local.source, var.template_vars))
 
+  # Usage plans: API Gateway applies a usage plan's throttle and quota to a
+  # method only when it has apiKeyRequired, which the importer sets for an
+  # operation whose security requirement names an apiKey scheme that is not a
+  # custom authorizer. So every secured operation (one whose requirement names
+  # "portcullis") gets "api_key" in the SAME requirement object (AND):
+  # {portcullis: [], api_key: []}. With api_key_source = AUTHORIZER the key
+  # value is the authorizer's usageIdentifierKey (the key's plan, or
+  # DEFAULT_USAGE_PLAN for Cognito principals), never the x-api-key header.
+  # Unsecured operations (/v1/health) and the OPTIONS mocks are left alone.
+  api_key_scheme = {
+    api_key = { type = "apiKey", name = "x-api-key", in = "header" }
+  }
+
   # Operation-level keys are stripped one level down; path items only hold
-  # operations (get, post, ..., x-amazon-apigateway-any-method).
+  # operations (get, post, ..., x-amazon-apigateway-any-method). A for
+  # expression's value is evaluated only where its condition holds, so the
+  # security rewrite below never sees a non-list value.
   paths = {
     for path, item in local.document.paths : path => {
-      for method, operation in item : method => {
-        for key, value in operation : key => value
-        if length([for p in var.strip_extension_prefixes : p if startswith(key, p)]) == 0
-      }
+      for method, operation in item : method => merge(
+        {
+          for key, value in operation : key => value
+          if length([for p in var.strip_extension_prefixes : p if startswith(key, p)]) == 0
+        },
+        {
+          for key, value in operation : key => [
+            for requirement in value : merge(requirement, {
+              for name, scopes in { api_key = [] } : name => scopes
+              if contains(keys(requirement), "portcullis")
+            })
+          ]
+          if key == "security"
+        },
+      )
     }
   }
+
+  components = merge(try(local.document.components, {}), {
+    securitySchemes = merge(try(local.document.components.securitySchemes, {}), local.api_key_scheme)
+  })
 
   # CORS preflight in AWS. Nothing answers OPTIONS there unless the body says
   # so (the local gateway answers preflights itself), so every path gets an
@@ -68,8 +98,9 @@ locals {
   body = merge(
     {
       for key, value in local.document : key => value
-      if key != "paths" && length([for p in var.strip_extension_prefixes : p if startswith(key, p)]) == 0
+      if !contains(["paths", "components"], key) && length([for p in var.strip_extension_prefixes : p if startswith(key, p)]) == 0
     },
+    { components = local.components },
     { paths = { for path, item in local.paths : path => merge(local.preflight_operation, item) } },
   )
 
