@@ -9,8 +9,8 @@ locals {
   api_functions = toset([for f in local.function_names : f if strcontains(module.openapi.body, local.function_arn[f])])
 
   # db_auth_mode "iam": RDS IAM tokens as the app user (least privilege; the
-  # role must exist, see docs/terraform.md). "secret": the RDS-managed master
-  # secret, straight to the instance (works before the app role exists).
+  # migrate function creates and grants the role on every apply, DB_APP_USER).
+  # "secret": the RDS-managed master secret, straight to the instance.
   db_env = var.db_auth_mode == "iam" ? tomap({
     DB_IAM_AUTH = "true"
     DB_HOST     = module.data.endpoint_host

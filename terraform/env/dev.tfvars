@@ -10,9 +10,9 @@ db_multi_az              = false
 db_backup_retention_days = 1
 db_deletion_protection   = false
 db_enable_proxy          = false
-# "secret" until the migrate function creates the IAM-auth app role
-# (docs/terraform.md, "Prerequisite for IAM database auth"); then drop it.
-db_auth_mode = "secret"
+# Functions log in with RDS IAM tokens as db_app_user, a role the migrate
+# function creates and grants on every apply (DB_APP_USER).
+db_auth_mode = "iam"
 
 alb_deletion_protection     = false
 ecr_force_delete            = true
