@@ -75,9 +75,9 @@ fn throttles(gateway: &mut Gateway) -> Result<(), String> {
     };
     let platform_file =
         std::env::var("PLATFORM_FILE").unwrap_or_else(|_| "platform.yaml".to_owned());
-    let platform = shared::platform::Platform::load(std::path::Path::new(&platform_file))
+    let platform = portcullis_platform::Platform::load(std::path::Path::new(&platform_file))
         .map_err(|e| format!("cannot read usage plans from {platform_file}: {e}"))?;
-    let plans = shared::platform::plans::UsagePlans::from_platform(&platform)
+    let plans = portcullis_platform::plans::UsagePlans::from_platform(&platform)
         .map_err(|e| format!("invalid usage plans in {platform_file}: {e}"))?;
     for item in pairs.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (plan, key) = item.split_once('=').ok_or_else(|| {
@@ -101,7 +101,7 @@ fn throttles(gateway: &mut Gateway) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    shared::telemetry::init();
+    portcullis_core::telemetry::init();
     let openapi = std::env::var("OPENAPI_FILE").unwrap_or_else(|_| "api/openapi.yaml".to_owned());
     let port: u16 = match std::env::var("PORTCULLIS_LOCAL_PORT") {
         Err(_) => 3000,

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use e2e::{client, project_gateway, require_emulator, sdk_config, start_gateway, unique};
+use portcullis_core::Env;
+use portcullis_db::Database;
 use serde_json::{Value, json};
-use shared::Env;
-use shared::db::Database;
 use sqlx::PgPool;
 
 async fn body(resp: reqwest::Response) -> (u16, Value) {
@@ -22,7 +22,7 @@ async fn body(resp: reqwest::Response) -> (u16, Value) {
 }
 
 async fn key_for(pool: &PgPool, tenant: &str, scopes: &[&str]) -> String {
-    let (plain, lookup, digest) = shared::auth::apikey::generate();
+    let (plain, lookup, digest) = portcullis_auth::apikey::generate();
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
     sqlx::query(
         "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
@@ -66,7 +66,7 @@ fn xml(text: &str, tag: &str) -> String {
 }
 
 /// VPC with DNS hostnames, subnet, security group, cluster, task definition.
-async fn ecs_placement(ecs: &aws_sdk_ecs::Client) -> shared::ecs::Placement {
+async fn ecs_placement(ecs: &aws_sdk_ecs::Client) -> portcullis_jobs::ecs::Placement {
     let endpoint = require_emulator();
     let v = "2016-11-15";
     let vpc = xml(
@@ -142,7 +142,7 @@ async fn ecs_placement(ecs: &aws_sdk_ecs::Client) -> shared::ecs::Placement {
         .send()
         .await
         .expect("RegisterTaskDefinition");
-    shared::ecs::Placement {
+    portcullis_jobs::ecs::Placement {
         cluster: name,
         subnets: vec![subnet],
         security_groups: vec![sg],
@@ -180,13 +180,14 @@ async fn a_job_submitted_with_an_api_key_runs_to_succeeded_and_another_is_cancel
     let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
     let placement = ecs_placement(&ecs).await;
     let db = Database::from_pool(pool.clone());
-    let types = jobs::load_types(&Env::from_pairs::<&str, &str>([])).expect("platform.yaml jobs");
-    let jobs_state = jobs::State::new(
+    let types = portcullis_jobs::load_types(&Env::from_pairs::<&str, &str>([]))
+        .expect("platform.yaml jobs");
+    let jobs_state = portcullis_jobs::State::new(
         db.clone(),
         ecs.clone(),
         placement.clone(),
         types,
-        jobs::Settings::default(),
+        portcullis_jobs::Settings::default(),
     );
     let auth_config =
         authorizer::config::Config::from_env(&Env::from_pairs([("AUTH_CACHE_TTL_SECS", "0")]))

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use e2e::{client, project_gateway, require_emulator, sdk_config, start_gateway};
+use portcullis_core::Env;
+use portcullis_db::Database;
 use serde_json::{Value, json};
-use shared::Env;
-use shared::db::Database;
 use sqlx::PgPool;
 
 async fn body(resp: reqwest::Response) -> (u16, Value) {

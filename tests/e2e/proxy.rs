@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use e2e::{client, project_gateway, start_gateway};
+use portcullis_core::Env;
+use portcullis_db::Database;
+use portcullis_identity::SigningKey;
+use portcullis_platform::Platform;
+use portcullis_platform::services::Services;
 use serde_json::Value;
-use shared::Env;
-use shared::db::Database;
-use shared::identity::SigningKey;
-use shared::platform::Platform;
-use shared::platform::services::Services;
 use sqlx::PgPool;
 
 async fn body(resp: reqwest::Response) -> (u16, Value) {
@@ -24,7 +24,7 @@ async fn body(resp: reqwest::Response) -> (u16, Value) {
 
 /// Insert an API key with `scopes` for tenant `acme`; returns the full key.
 async fn key_with(pool: &PgPool, name: &str, scopes: &[&str]) -> String {
-    let (plain, lookup, digest) = shared::auth::apikey::generate();
+    let (plain, lookup, digest) = portcullis_auth::apikey::generate();
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
     sqlx::query(
         "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \

@@ -157,7 +157,7 @@ def test_sample_entries_have_their_counterparts_when_present(platform):
 
 def rust_env_names() -> set[str]:
     names: set[str] = set()
-    for src in list((ROOT / "functions").glob("*/src/**/*.rs")) + list((ROOT / "shared" / "src").glob("**/*.rs")):
+    for src in list((ROOT / "functions").glob("*/src/**/*.rs")) + list((ROOT / "shared").glob("*/src/**/*.rs")):
         names.update(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', src.read_text(encoding="utf-8")))
     return names
 

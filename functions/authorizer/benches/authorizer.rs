@@ -16,10 +16,10 @@ use aws_lc_rs::signature::{
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
+use portcullis_auth::apikey;
+use portcullis_core::Env;
+use portcullis_db::Database;
 use serde_json::json;
-use shared::Env;
-use shared::auth::apikey;
-use shared::db::Database;
 use sqlx::Connection as _;
 use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -2,8 +2,8 @@
 //! (see docs/auth.md for the table).
 
 use crate::routes::{EMBEDDED_OPENAPI, RouteTable};
-use shared::auth::Scope;
-use shared::{ConfigError, Env};
+use portcullis_auth::Scope;
+use portcullis_core::{ConfigError, Env};
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
@@ -249,7 +249,7 @@ pub fn parse_usage_plan_keys(raw: Option<&str>) -> Result<HashMap<String, String
             ));
         };
         let (plan, value) = (plan.trim(), value.trim());
-        if !shared::platform::plans::is_valid_plan_name(plan) || value.is_empty() {
+        if !portcullis_platform::plans::is_valid_plan_name(plan) || value.is_empty() {
             // Never echo the value: it is a credential.
             return Err(ConfigError::invalid(
                 "USAGE_PLAN_KEYS",
@@ -282,7 +282,7 @@ pub fn parse_default_usage_plan(
     let Some(plan) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    if !shared::platform::plans::is_valid_plan_name(plan) {
+    if !portcullis_platform::plans::is_valid_plan_name(plan) {
         return Err(ConfigError::invalid(
             "DEFAULT_USAGE_PLAN",
             EXPECTED,

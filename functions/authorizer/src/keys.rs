@@ -2,9 +2,9 @@
 //! `last_used_at` write.
 
 use chrono::{DateTime, Utc};
-use shared::auth::Scope;
-use shared::auth::apikey::{self, ParsedKey};
-use shared::db::{Database, DbError};
+use portcullis_auth::Scope;
+use portcullis_auth::apikey::{self, ParsedKey};
+use portcullis_db::{Database, DbError};
 use uuid::Uuid;
 
 /// The row of a presented key, as far as the authorizer needs it.

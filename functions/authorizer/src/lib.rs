@@ -22,11 +22,11 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use cache::{TtlCache, key_of};
 use config::Config;
+use portcullis_auth::{Scope, apikey};
+use portcullis_core::{ConfigError, Env};
+use portcullis_db::Database;
 use routes::MethodArn;
 use serde::{Deserialize, Serialize};
-use shared::auth::{Scope, apikey};
-use shared::db::Database;
-use shared::{ConfigError, Env};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -92,7 +92,7 @@ pub struct State {
 
 impl State {
     /// Configuration from the process environment, database from
-    /// `shared::db` (DATABASE_URL / DB_SECRET_ARN / DB_IAM_AUTH).
+    /// `portcullis_db` (DATABASE_URL / DB_SECRET_ARN / DB_IAM_AUTH).
     pub async fn from_env() -> Result<State, Error> {
         let env = Env::Process;
         let config = Config::from_env(&env)?;

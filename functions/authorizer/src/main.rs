@@ -5,7 +5,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    portcullis_core::telemetry::init();
     let state = State::from_env().await.inspect_err(|e| {
         tracing::error!(error = %e, "authorizer start-up failed");
     })?;

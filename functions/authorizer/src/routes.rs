@@ -1,7 +1,7 @@
 //! The route → scope table from `api/openapi.yaml` (`x-portcullis-scope`)
 //! and the IAM policy resources it yields for a set of scopes.
 
-use shared::auth::Scope;
+use portcullis_auth::Scope;
 use std::collections::BTreeSet;
 
 /// The API contract compiled into the binary (overridable with OPENAPI_FILE).

@@ -6,10 +6,10 @@ mod common;
 use authorizer::State;
 use authorizer::config::Config;
 use common::*;
+use portcullis_auth::apikey;
+use portcullis_core::Env;
+use portcullis_db::Database;
 use sha2::{Digest, Sha256};
-use shared::Env;
-use shared::auth::apikey;
-use shared::db::Database;
 use sqlx::PgPool;
 
 const FIXTURE_OPENAPI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openapi.yaml");

@@ -6,8 +6,8 @@ mod common;
 use authorizer::State;
 use authorizer::config::Config;
 use common::*;
+use portcullis_core::Env;
 use serde_json::{Value, json};
-use shared::Env;
 
 fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").expect(

@@ -468,7 +468,8 @@ async fn a_missing_tenant_without_a_default_is_rejected() {
 #[tokio::test]
 async fn jwts_are_refused_when_cognito_is_not_configured() {
     let cfg =
-        authorizer::config::Config::from_env(&shared::Env::from_pairs::<&str, &str>([])).unwrap();
+        authorizer::config::Config::from_env(&portcullis_core::Env::from_pairs::<&str, &str>([]))
+            .unwrap();
     let s = authorizer::State::new(cfg, dead_db()).unwrap();
     assert_unauthorized(
         run(

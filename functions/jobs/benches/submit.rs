@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"],"env":{"GREETING":"hi"}}"#;
 
-async fn bench_state(connections: u32) -> jobs::State {
+async fn bench_state(connections: u32) -> portcullis_jobs::State {
     let url = std::env::var("DATABASE_URL")
         .expect("DATABASE_URL must point at a PostgreSQL server whose user may create databases");
     let admin = PgPoolOptions::new()
@@ -51,7 +51,7 @@ async fn bench_state(connections: u32) -> jobs::State {
 
 static KEY: AtomicU64 = AtomicU64::new(0);
 
-async fn one_submit(st: &jobs::State) -> Duration {
+async fn one_submit(st: &portcullis_jobs::State) -> Duration {
     let key = format!("bench-{}", KEY.fetch_add(1, Ordering::Relaxed));
     let t = Instant::now();
     let resp = support::submit(st, "bench", &key, BODY).await;

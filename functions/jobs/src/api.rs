@@ -1,19 +1,19 @@
 //! The HTTP handler: routing, validation, responses.
 
 use crate::State;
-use crate::launch::{self, LaunchOutcome, MAX_OVERRIDES_BYTES};
-use crate::model::{Job, JobStatus, JobView, Params, STOP_CANCEL};
-use crate::store::{self, NewJob};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, RequestExt, Response};
+use portcullis_core::error::ApiError;
+use portcullis_core::http::{Caller, caller, json, json_body, request_id, respond};
+use portcullis_jobs::launch::{self, LaunchOutcome, MAX_OVERRIDES_BYTES};
+use portcullis_jobs::model::{Job, JobStatus, JobView, Params, STOP_CANCEL};
+use portcullis_jobs::store::{self, NewJob};
+use portcullis_platform::jobs::{JobType, MAX_ARG_LEN};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use shared::error::ApiError;
-use shared::http::{Caller, caller, json, json_body, request_id, respond};
-use shared::platform::jobs::{JobType, MAX_ARG_LEN};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -290,9 +290,13 @@ async fn submit(
         launch_grace: state.settings.launch_grace,
     };
     let pool = state.db.pool();
-    let Some(job) = store::insert(pool, &new).await? else {
+    let Some(job) = store::insert(pool, &new)
+        .await
+        .map_err(portcullis_db::DbError::from)?
+    else {
         let existing = store::by_key(pool, &who.tenant, &key)
-            .await?
+            .await
+            .map_err(portcullis_db::DbError::from)?
             .ok_or_else(|| ApiError::internal("idempotency key conflicted but no job holds it"))?;
         if existing.request_hash.as_deref() == Some(hash.as_str()) {
             tracing::info!(job_id = %existing.id, "idempotent replay of a submit");
@@ -310,7 +314,10 @@ async fn submit(
     match store::record_launch(pool, job.id, &outcome, "api", retry_in).await {
         Ok(Some(updated)) => job_response(202, &updated),
         // An ECS event or the reconciler moved the job first: show what is stored.
-        Ok(None) => match store::get(pool, &who.tenant, job.id).await? {
+        Ok(None) => match store::get(pool, &who.tenant, job.id)
+            .await
+            .map_err(portcullis_db::DbError::from)?
+        {
             Some(j) => job_response(202, &j),
             None => job_response(202, &job),
         },
@@ -344,7 +351,8 @@ async fn get(state: &State, req: &Request, id: &str) -> Result<Response<Body>, A
     require_scope(&who, "jobs:read")?;
     let id = parse_id(id)?;
     let job = store::get(state.db.pool(), &who.tenant, id)
-        .await?
+        .await
+        .map_err(portcullis_db::DbError::from)?
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     job_response(200, &job)
 }
@@ -355,9 +363,12 @@ async fn events(state: &State, req: &Request, id: &str) -> Result<Response<Body>
     let id = parse_id(id)?;
     let pool = state.db.pool();
     store::get(pool, &who.tenant, id)
-        .await?
+        .await
+        .map_err(portcullis_db::DbError::from)?
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
-    let items = store::events(pool, id).await?;
+    let items = store::events(pool, id)
+        .await
+        .map_err(portcullis_db::DbError::from)?;
     json(
         200,
         &Page {
@@ -417,7 +428,8 @@ async fn list(state: &State, req: &Request) -> Result<Response<Body>, ApiError> 
         after,
         limit + 1,
     )
-    .await?;
+    .await
+    .map_err(portcullis_db::DbError::from)?;
     let more = jobs.len() as i64 > limit;
     jobs.truncate(limit as usize);
     let next_cursor = if more {
@@ -440,7 +452,8 @@ async fn cancel(state: &State, req: &Request, id: &str) -> Result<Response<Body>
     let id = parse_id(id)?;
     let mut tx = state.db.begin().await?;
     let job = store::lock(&mut tx, &who.tenant, id)
-        .await?
+        .await
+        .map_err(portcullis_db::DbError::from)?
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     let status = job.status();
     if status.is_terminal() {
@@ -481,7 +494,7 @@ async fn cancel(state: &State, req: &Request, id: &str) -> Result<Response<Body>
         .bind(id)
         .bind(&reason)
         .fetch_one(&mut *tx)
-        .await?;
+        .await.map_err(portcullis_db::DbError::from)?;
         store::append_event(
             &mut *tx,
             id,
@@ -490,7 +503,8 @@ async fn cancel(state: &State, req: &Request, id: &str) -> Result<Response<Body>
             JobStatus::Cancelled,
             json!({ "reason": reason, "stopped_tasks": tasks }),
         )
-        .await?;
+        .await
+        .map_err(portcullis_db::DbError::from)?;
         j
     } else {
         // cancelled once ECS confirms the stop (event or reconciler).
@@ -500,7 +514,8 @@ async fn cancel(state: &State, req: &Request, id: &str) -> Result<Response<Body>
         ))
         .bind(id)
         .fetch_one(&mut *tx)
-        .await?;
+        .await
+        .map_err(portcullis_db::DbError::from)?;
         store::append_event(
             &mut *tx,
             id,
@@ -509,10 +524,11 @@ async fn cancel(state: &State, req: &Request, id: &str) -> Result<Response<Body>
             status,
             json!({ "cancel_requested": true, "reason": reason, "stopped_tasks": tasks }),
         )
-        .await?;
+        .await
+        .map_err(portcullis_db::DbError::from)?;
         j
     };
-    tx.commit().await?;
+    tx.commit().await.map_err(portcullis_db::DbError::from)?;
     tracing::info!(job_id = %id, status = %updated.status, "cancel requested");
     job_response(202, &updated)
 }

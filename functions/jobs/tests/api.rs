@@ -9,7 +9,7 @@ use support::*;
 
 const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"],"env":{"GREETING":"hi"},"cpu":256,"memory":512}"#;
 
-fn stub_state(pool: PgPool) -> (jobs::State, Calls) {
+fn stub_state(pool: PgPool) -> (portcullis_jobs::State, Calls) {
     let (ecs, calls) = healthy_ecs();
     let st = state(
         pool,

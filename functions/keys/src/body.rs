@@ -2,9 +2,9 @@
 //! the field at fault (serde's own messages do not, for type errors).
 
 use chrono::{DateTime, Utc};
+use portcullis_auth::Scope;
+use portcullis_core::ApiError;
 use serde_json::{Map, Value};
-use shared::ApiError;
-use shared::auth::Scope;
 
 /// Bodies larger than this are refused with 413 before parsing.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -168,7 +168,7 @@ fn parse_scopes(obj: &mut Map<String, Value>) -> Result<Vec<Scope>, ApiError> {
                 "each scope must be a string",
             ));
         };
-        let scope: Scope = raw.parse().map_err(|e: shared::auth::ScopeError| {
+        let scope: Scope = raw.parse().map_err(|e: portcullis_auth::ScopeError| {
             ApiError::unprocessable(field.clone(), e.to_string())
         })?;
         if scopes.contains(&scope) {
@@ -195,7 +195,7 @@ fn optional_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<S
 
 /// A top-level JSON object whose keys must be unique: `{"name": "a", "name": "b"}`
 /// is refused (serde_json would silently keep the last one). The error reads
-/// "duplicate field `name`", which `shared::http::json_body` turns into a 422
+/// "duplicate field `name`", which `portcullis_core::http::json_body` turns into a 422
 /// naming the field. Anything but an object becomes `Value` as is.
 #[derive(Debug)]
 pub struct UniqueObject(pub Value);

@@ -8,7 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, SecondsFormat, Utc};
-use shared::ApiError;
+use portcullis_core::ApiError;
 use uuid::Uuid;
 
 const VERSION: &str = "v1";

@@ -1,15 +1,15 @@
 //! Failures of start-up and of work done outside a request (bootstrap).
-//! Request failures are `shared::ApiError`.
+//! Request failures are `portcullis_core::ApiError`.
 
 /// A `keys` start-up or bootstrap failure.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Config(#[from] shared::ConfigError),
+    Config(#[from] portcullis_core::ConfigError),
     #[error(transparent)]
-    Platform(#[from] shared::platform::PlatformError),
+    Platform(#[from] portcullis_platform::PlatformError),
     #[error(transparent)]
-    Db(#[from] shared::db::DbError),
+    Db(#[from] portcullis_db::DbError),
     #[error(
         "database error: {0}; check that the database is reachable and migrated (make migrate)"
     )]

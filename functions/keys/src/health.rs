@@ -4,8 +4,8 @@
 
 use crate::State;
 use lambda_http::{Body, Response};
+use portcullis_core::ApiError;
 use serde::Serialize;
-use shared::ApiError;
 use std::time::Duration;
 
 #[derive(Debug, Serialize)]
@@ -54,7 +54,7 @@ pub async fn health(state: &State, request_id: Option<&str>) -> Result<Response<
         database,
         aws,
     };
-    let mut resp = shared::http::json(if healthy { 200 } else { 503 }, &body)?;
+    let mut resp = portcullis_core::http::json(if healthy { 200 } else { 503 }, &body)?;
     resp.headers_mut().insert(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-store"),

@@ -25,12 +25,12 @@ pub use error::Error;
 pub use routes::handle;
 pub use store::{KeyRecord, KeyView};
 
-use shared::Env;
-use shared::auth::PlainKey;
-use shared::auth::apikey;
-use shared::db::{Database, DbConfig};
-use shared::platform::Platform;
-use shared::platform::plans::UsagePlans;
+use portcullis_auth::PlainKey;
+use portcullis_auth::apikey;
+use portcullis_core::Env;
+use portcullis_db::{Database, DbConfig};
+use portcullis_platform::Platform;
+use portcullis_platform::plans::UsagePlans;
 use std::time::Duration;
 
 /// The registry compiled into the binary (see docs/decisions.md);
@@ -62,14 +62,14 @@ impl Config {
             (Some(api), Some(stage)) => Some((api, stage)),
             (None, None) => None,
             (Some(_), None) => {
-                return Err(shared::ConfigError::Missing {
+                return Err(portcullis_core::ConfigError::Missing {
                     var: "APIGW_STAGE".into(),
                     expected: "the stage name of APIGW_REST_API_ID (both set, or both unset to skip flushing the authorizer cache)".into(),
                 }
                 .into());
             }
             (None, Some(_)) => {
-                return Err(shared::ConfigError::Missing {
+                return Err(portcullis_core::ConfigError::Missing {
                     var: "APIGW_REST_API_ID".into(),
                     expected:
                         "the REST API id that APIGW_STAGE belongs to (both set, or both unset)"
@@ -82,7 +82,7 @@ impl Config {
             .get("PLATFORM_TENANT")
             .unwrap_or_else(|| "platform".to_owned());
         if !body::valid_tenant(&platform_tenant) {
-            return Err(shared::ConfigError::invalid(
+            return Err(portcullis_core::ConfigError::invalid(
                 "PLATFORM_TENANT",
                 "1 to 64 characters of lowercase letters, digits, '-' or '_'",
                 "not a tenant identifier",
@@ -101,7 +101,7 @@ impl Config {
             .get("DEFAULT_PLAN")
             .unwrap_or_else(|| "standard".to_owned());
         if !plans.contains(&default_plan) {
-            return Err(shared::ConfigError::invalid(
+            return Err(portcullis_core::ConfigError::invalid(
                 "DEFAULT_PLAN",
                 "the name of a usage plan in platform.yaml",
                 format!(
@@ -151,12 +151,12 @@ pub struct State {
 
 impl State {
     /// Production start-up: configuration from the process environment,
-    /// the pool from `shared::db`, the API Gateway client from the shared
+    /// the pool from `portcullis_db`, the API Gateway client from the shared
     /// SDK configuration (honours `AWS_ENDPOINT_URL`).
     pub async fn from_env() -> Result<State, Error> {
         let env = Env::Process;
         let config = Config::from_env(&env)?;
-        let sdk = shared::aws::sdk_config().await;
+        let sdk = portcullis_core::aws::sdk_config().await;
         let db = Database::connect(DbConfig::from_env(&env)?, Some(&sdk)).await?;
         Ok(State::new(
             config,
@@ -203,7 +203,7 @@ pub async fn bootstrap_admin_key(
         )));
     }
     let (key, lookup, digest) = apikey::generate();
-    let scopes = vec![shared::auth::Scope::keys_admin().to_string()];
+    let scopes = vec![portcullis_auth::Scope::keys_admin().to_string()];
     let mut tx = db.begin().await?;
     let record = store::insert_key(
         &mut tx,

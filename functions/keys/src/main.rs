@@ -4,7 +4,7 @@ use lambda_http::{Error, Request, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    portcullis_core::telemetry::init();
     let state = match keys::State::from_env().await {
         Ok(s) => s,
         Err(e) => {

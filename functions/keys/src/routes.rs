@@ -8,10 +8,10 @@ use chrono::Utc;
 use http::{HeaderValue, Method};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use portcullis_auth::apikey;
+use portcullis_core::ApiError;
+use portcullis_core::http::Caller;
 use serde::Serialize;
-use shared::ApiError;
-use shared::auth::apikey;
-use shared::http::Caller;
 use uuid::Uuid;
 
 /// Default and largest page size of `GET /v1/keys`.
@@ -23,9 +23,12 @@ const KEYS_ADMIN: &str = "keys:admin";
 /// The Lambda entry point: every failure is answered as problem+json; `Err`
 /// is never returned for a request-level problem.
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let request_id = shared::http::request_id(&req);
+    let request_id = portcullis_core::http::request_id(&req);
     let result = route(state, &req, request_id.as_deref()).await;
-    Ok(shared::http::respond(request_id.as_deref(), result))
+    Ok(portcullis_core::http::respond(
+        request_id.as_deref(),
+        result,
+    ))
 }
 
 fn resource_path(req: &Request) -> String {
@@ -81,8 +84,8 @@ struct Me<'a> {
 }
 
 fn me(req: &Request) -> Result<Response<Body>, ApiError> {
-    let c = shared::http::caller(req)?;
-    shared::http::json(
+    let c = portcullis_core::http::caller(req)?;
+    portcullis_core::http::json(
         200,
         &Me {
             principal_id: &c.principal_id,
@@ -97,7 +100,7 @@ fn me(req: &Request) -> Result<Response<Body>, ApiError> {
 /// The caller, who must hold `keys:admin` (the gateway's policy already
 /// requires it; this is the second check).
 fn admin(req: &Request) -> Result<Caller, ApiError> {
-    let caller = shared::http::caller(req)?;
+    let caller = portcullis_core::http::caller(req)?;
     if !caller.has_scope(KEYS_ADMIN) {
         return Err(ApiError::forbidden(
             "managing API keys needs the keys:admin scope, which this credential does not carry",
@@ -181,7 +184,9 @@ async fn list_keys(state: &State, req: &Request) -> Result<Response<Body>, ApiEr
         .map(|c| Cursor::decode(&c))
         .transpose()?;
     let mut conn = state.db.acquire().await?;
-    let mut rows = store::list_keys(&mut *conn, &tenant, after, limit + 1).await?;
+    let mut rows = store::list_keys(&mut *conn, &tenant, after, limit + 1)
+        .await
+        .map_err(portcullis_db::DbError::from)?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if more {
@@ -196,7 +201,7 @@ async fn list_keys(state: &State, req: &Request) -> Result<Response<Body>, ApiEr
         None
     };
     let now = Utc::now();
-    shared::http::json(
+    portcullis_core::http::json(
         200,
         &Page {
             items: rows.iter().map(|k| k.view(now)).collect(),
@@ -210,8 +215,11 @@ async fn get_key(state: &State, req: &Request) -> Result<Response<Body>, ApiErro
     let tenant = effective_tenant(state, &caller, query_param(req, "tenant")?.as_deref())?;
     let id = key_id(req)?;
     let mut conn = state.db.acquire().await?;
-    match store::get_key(&mut *conn, &tenant, id).await? {
-        Some(k) => shared::http::json(200, &k.view(Utc::now())),
+    match store::get_key(&mut *conn, &tenant, id)
+        .await
+        .map_err(portcullis_db::DbError::from)?
+    {
+        Some(k) => portcullis_core::http::json(200, &k.view(Utc::now())),
         None => Err(ApiError::not_found(format!(
             "no API key {id} in tenant {tenant:?}"
         ))),
@@ -232,7 +240,7 @@ async fn create_key(
     request_id: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
-    let UniqueObject(value) = shared::http::json_body(req, BODY_LIMIT)?;
+    let UniqueObject(value) = portcullis_core::http::json_body(req, BODY_LIMIT)?;
     let now = Utc::now();
     let body = CreateKey::from_json(value, &state.config.plans, now)?;
     let tenant = effective_tenant(state, &caller, body.tenant.as_deref())?;
@@ -257,7 +265,8 @@ async fn create_key(
             created_by: &caller.principal_id,
         },
     )
-    .await?;
+    .await
+    .map_err(portcullis_db::DbError::from)?;
     store::audit(
         &mut tx,
         &AuditEntry {
@@ -277,11 +286,12 @@ async fn create_key(
             }),
         },
     )
-    .await?;
-    tx.commit().await?;
+    .await
+    .map_err(portcullis_db::DbError::from)?;
+    tx.commit().await.map_err(portcullis_db::DbError::from)?;
     tracing::info!(request_id = request_id.unwrap_or("-"), key_id = %record.id, tenant = %tenant, principal = %caller.principal_id, "API key created");
 
-    let mut resp = shared::http::json(
+    let mut resp = portcullis_core::http::json(
         201,
         &Created {
             key: key.expose_secret().to_owned(),
@@ -325,7 +335,10 @@ async fn revoke_key(
     let tenant = effective_tenant(state, &caller, query_param(req, "tenant")?.as_deref())?;
     let id = key_id(req)?;
     let mut tx = state.db.begin().await?;
-    let Some((record, already)) = store::revoke_key(&mut tx, &tenant, id).await? else {
+    let Some((record, already)) = store::revoke_key(&mut tx, &tenant, id)
+        .await
+        .map_err(portcullis_db::DbError::from)?
+    else {
         return Err(ApiError::not_found(format!(
             "no API key {id} in tenant {tenant:?}"
         )));
@@ -346,14 +359,15 @@ async fn revoke_key(
             }),
         },
     )
-    .await?;
-    tx.commit().await?;
+    .await
+    .map_err(portcullis_db::DbError::from)?;
+    tx.commit().await.map_err(portcullis_db::DbError::from)?;
     tracing::info!(request_id = request_id.unwrap_or("-"), key_id = %id, tenant = %tenant, already_revoked = already, "API key revoked");
 
     // After the commit: the revocation stands whatever the flush does. It is
     // attempted on repeated calls too, so a failed flush can be retried.
     let flush = flush_authorizer_cache(state, request_id).await;
-    shared::http::json(
+    portcullis_core::http::json(
         200,
         &Revoked {
             meta: record.view(Utc::now()),

@@ -3,8 +3,8 @@
 
 use crate::cursor::Cursor;
 use chrono::{DateTime, Utc};
+use portcullis_auth::apikey::{LOOKUP_LEN, PREFIX};
 use serde::Serialize;
-use shared::auth::apikey::{LOOKUP_LEN, PREFIX};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 

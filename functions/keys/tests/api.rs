@@ -2,8 +2,8 @@
 
 mod support;
 
+use portcullis_auth::apikey;
 use serde_json::json;
-use shared::auth::apikey;
 use sqlx::{PgPool, Row};
 use std::collections::HashSet;
 use support::{Ev, admin, call, create, reader, state};
@@ -561,7 +561,7 @@ async fn methods_and_routes_not_served_are_refused(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_bootstrap_key_is_a_working_audited_admin_key(pool: PgPool) {
-    let db = shared::db::Database::from_pool(pool.clone());
+    let db = portcullis_db::Database::from_pool(pool.clone());
     let created = keys::bootstrap_admin_key(&db, "platform", "first admin", "standard")
         .await
         .unwrap();

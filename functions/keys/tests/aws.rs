@@ -8,9 +8,9 @@ use aws_sdk_apigateway::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_types::body::SdkBody;
 use keys::State;
+use portcullis_core::Env;
+use portcullis_db::{Database, DbConfig};
 use serde_json::json;
-use shared::Env;
-use shared::db::{Database, DbConfig};
 use sqlx::PgPool;
 use support::{Ev, admin, apigw_client, call, closed_port, config, create, moto_endpoint};
 

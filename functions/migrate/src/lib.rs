@@ -11,10 +11,10 @@
 use std::time::Duration;
 
 use lambda_runtime::Diagnostic;
+use portcullis_core::Env;
+use portcullis_core::config::ConfigError;
+use portcullis_db::{Database, DbConfig, DbError, DbSource};
 use serde::{Deserialize, Serialize};
-use shared::Env;
-use shared::config::ConfigError;
-use shared::db::{Database, DbConfig, DbError, DbSource};
 use sqlx::Connection;
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 
@@ -143,7 +143,7 @@ impl State {
         }
         let sdk = match config.source {
             DbSource::Url(_) => None,
-            _ => Some(shared::aws::sdk_config().await),
+            _ => Some(portcullis_core::aws::sdk_config().await),
         };
         let state = State::new(Database::connect(config, sdk.as_ref()).await?);
         Ok(match app_user {

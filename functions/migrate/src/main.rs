@@ -6,12 +6,12 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::telemetry::init();
+    portcullis_core::telemetry::init();
     let state = match migrate::State::from_env().await {
         Ok(state) => state,
         Err(e) => fail(&e),
     };
-    if !shared::telemetry::in_lambda() {
+    if !portcullis_core::telemetry::in_lambda() {
         match migrate::run_with(state.db(), state.app_user()).await {
             Ok(report) => println!("{}", serde_json::to_string(&report)?),
             Err(e) => fail(&e),

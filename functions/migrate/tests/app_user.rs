@@ -3,9 +3,9 @@
 //! test uses its own role name and drops it at the end).
 
 use migrate::{APP_USER_VAR, Error, State, ensure_app_user, handle, run_with};
+use portcullis_core::Env;
+use portcullis_db::{Database, DbError};
 use serde_json::json;
-use shared::Env;
-use shared::db::{Database, DbError};
 use sqlx::{Connection, PgConnection, PgPool};
 
 fn unique(prefix: &str) -> String {

@@ -1,12 +1,12 @@
-//! `shared::db::Database` against a PostgreSQL that enforces passwords
+//! `portcullis_db::Database` against a PostgreSQL that enforces passwords
 //! (`PORTCULLIS_PG_AUTH_URL`, see scripts/pg-auth-cluster.sh) and secrets held
 //! in the moto server (`AWS_ENDPOINT_URL`). `make test` provides both.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use shared::Env;
-use shared::db::{Database, DbConfig, DbError};
+use portcullis_core::Env;
+use portcullis_db::{Database, DbConfig, DbError};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 
@@ -33,7 +33,7 @@ async fn secrets() -> aws_sdk_secretsmanager::Client {
         "AWS_ENDPOINT_URL",
         "the moto server holding the test secrets",
     );
-    aws_sdk_secretsmanager::Client::new(&shared::aws::sdk_config().await)
+    aws_sdk_secretsmanager::Client::new(&portcullis_core::aws::sdk_config().await)
 }
 
 fn unique(prefix: &str) -> String {
@@ -149,7 +149,7 @@ async fn database_with(
     let env = Env::from_pairs(pairs);
     let mut config = DbConfig::from_env(&env)?;
     adjust(&mut config);
-    Database::connect(config, Some(&shared::aws::sdk_config().await)).await
+    Database::connect(config, Some(&portcullis_core::aws::sdk_config().await)).await
 }
 
 async fn current_user(db: &Database) -> Result<String, DbError> {

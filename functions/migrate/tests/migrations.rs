@@ -2,9 +2,9 @@
 //! (`DATABASE_URL`; `#[sqlx::test]` gives each test its own database).
 
 use migrate::{Error, Report, State, handle, known_versions, run};
+use portcullis_core::Env;
+use portcullis_db::{Database, DbError};
 use serde_json::json;
-use shared::Env;
-use shared::db::{Database, DbError};
 use sqlx::PgPool;
 
 const INITIAL: i64 = 20261121000001;

@@ -9,9 +9,9 @@
 
 use criterion::{BatchSize, Criterion};
 use lambda_http::Request;
+use portcullis_identity::{self as identity, Identity, SigningKey};
+use portcullis_platform::services::Services;
 use proxy::{State, Upstream};
-use shared::identity::{self, Identity, SigningKey};
-use shared::platform::services::Services;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

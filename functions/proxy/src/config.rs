@@ -7,14 +7,14 @@
 //! | `PROXY_ALB_URL` | internal ALB base URL; a service's upstream is this + its `path_prefix` |
 //! | `PROXY_UPSTREAM_<NAME>` | full upstream base URL of one service (wins; `make local` sets it) |
 //! | `IDENTITY_SECRET_ARN` | Secrets Manager secret holding the base64 signing key |
-//! | `PROXY_AUDIT` | `true` (default): write `audit_log` for mutations via `shared::db` |
+//! | `PROXY_AUDIT` | `true` (default): write `audit_log` for mutations via `portcullis_db` |
 //! | `PROXY_TIMEOUT_MARGIN_MS` | margin under the gateway/Lambda deadlines (default 500) |
 
 use crate::{DEFAULT_MARGIN, State};
-use shared::Env;
-use shared::identity::SigningKey;
-use shared::platform::services::{Service, Services};
-use shared::platform::{Platform, PlatformError};
+use portcullis_core::Env;
+use portcullis_identity::SigningKey;
+use portcullis_platform::services::{Service, Services};
+use portcullis_platform::{Platform, PlatformError};
 use std::time::Duration;
 use url::Url;
 
@@ -30,7 +30,7 @@ pub struct Upstream {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(transparent)]
-    Env(#[from] shared::ConfigError),
+    Env(#[from] portcullis_core::ConfigError),
     #[error(transparent)]
     Platform(#[from] PlatformError),
     #[error("no upstream for service {service}: {reason}")]
@@ -110,7 +110,7 @@ pub fn resolve_upstreams(services: &Services, env: &Env) -> Result<Vec<Upstream>
 pub fn services_from_env(env: &Env) -> Result<Services, ConfigError> {
     if let Some(json) = env.get("PROXY_SERVICES_JSON") {
         return Services::from_text(&json).map_err(|e| {
-            ConfigError::Env(shared::ConfigError::invalid(
+            ConfigError::Env(portcullis_core::ConfigError::invalid(
                 "PROXY_SERVICES_JSON",
                 "the services section of platform.yaml as JSON",
                 e,
@@ -159,11 +159,11 @@ pub(crate) async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
         Duration::from_millis(50),
         Duration::from_secs(5),
     )?;
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = portcullis_core::aws::sdk_config().await;
     let key = signing_key(&aws_sdk_secretsmanager::Client::new(&sdk), &arn).await?;
     let audit = if env.flag("PROXY_AUDIT", true)? {
         Some(
-            shared::db::Database::from_env(env)
+            portcullis_db::Database::from_env(env)
                 .await
                 .map_err(|e| ConfigError::Database(e.to_string()))?,
         )

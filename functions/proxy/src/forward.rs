@@ -1,9 +1,9 @@
 //! Pure request/response shaping: the upstream path, and the header policy.
 
 use http::{HeaderMap, HeaderName, header};
-use shared::ApiError;
-use shared::identity::is_identity_header;
-use shared::platform::services::Service;
+use portcullis_core::ApiError;
+use portcullis_identity::is_identity_header;
+use portcullis_platform::services::Service;
 use std::collections::HashSet;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 plus the legacy ones): never forwarded either way.
@@ -182,7 +182,7 @@ pub fn name(n: &'static str) -> HeaderName {
 mod tests {
     use super::*;
     use http::HeaderValue;
-    use shared::platform::services::Services;
+    use portcullis_platform::services::Services;
 
     fn service(cookies: bool) -> Service {
         let yaml = format!(

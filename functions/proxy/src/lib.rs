@@ -15,10 +15,10 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use shared::ApiError;
-use shared::db::Database;
-use shared::identity::{self, Identity, SigningKey};
-use shared::platform::services::Service;
+use portcullis_core::ApiError;
+use portcullis_db::Database;
+use portcullis_identity::{self as identity, Identity, SigningKey};
+use portcullis_platform::services::Service;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use url::{Position, Url};
@@ -91,7 +91,7 @@ impl State {
 
     /// Everything from the environment: see [`config`].
     pub async fn from_env() -> Result<State, ProxyConfigError> {
-        config::state_from_env(&shared::Env::Process).await
+        config::state_from_env(&portcullis_core::Env::Process).await
     }
 }
 
@@ -107,13 +107,13 @@ struct Outcome {
 
 /// The Lambda handler.
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-    let request_id = shared::http::request_id(&req);
+    let request_id = portcullis_core::http::request_id(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let bytes_in = req.body().len();
     let mut outcome = Outcome::default();
     let result = proxy(state, req, request_id.as_deref(), &mut outcome).await;
-    let resp = shared::http::respond(request_id.as_deref(), result);
+    let resp = portcullis_core::http::respond(request_id.as_deref(), result);
     tracing::info!(
         request_id = request_id.as_deref().unwrap_or("-"),
         principal = outcome.principal.as_deref().unwrap_or("-"),
@@ -183,7 +183,7 @@ async fn proxy(
     out.service = Some(service.name.clone());
 
     // Defence in depth: the gateway policy already requires this scope.
-    let caller = shared::http::caller(&req)?;
+    let caller = portcullis_core::http::caller(&req)?;
     out.principal = Some(caller.principal_id.clone());
     out.tenant = Some(caller.tenant.clone());
     if !caller.has_scope(&service.scope) {
@@ -327,7 +327,7 @@ async fn proxy(
 /// the request is not forwarded (503), so no proxied mutation goes unaudited.
 async fn audit(
     state: &State,
-    caller: &shared::http::Caller,
+    caller: &portcullis_core::http::Caller,
     service: &Service,
     method: &Method,
     (sub_path, target): (&str, &str),

@@ -4,7 +4,7 @@ use lambda_http::{Error, Request, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    portcullis_core::telemetry::init();
     let state = proxy::State::from_env()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "proxy cannot start"))?;

@@ -4,10 +4,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use lambda_http::{Body, Request, Response};
+use portcullis_identity::{self as identity, Identity, SigningKey};
+use portcullis_platform::services::Services;
 use proxy::{State, Upstream};
 use serde_json::{Value, json};
-use shared::identity::{self, Identity, SigningKey};
-use shared::platform::services::Services;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,7 +40,7 @@ async fn start_sample() -> SocketAddr {
     addr
 }
 
-fn state_for(addr: SocketAddr, audit: Option<shared::db::Database>) -> State {
+fn state_for(addr: SocketAddr, audit: Option<portcullis_db::Database>) -> State {
     let services = Services::from_text(SERVICE_YAML).unwrap();
     let upstreams = services
         .iter()
@@ -534,7 +534,7 @@ async fn reset_connection_is_502() {
 async fn mutations_are_written_to_the_audit_log(pool: sqlx::PgPool) {
     let state = state_for(
         start_sample().await,
-        Some(shared::db::Database::from_pool(pool.clone())),
+        Some(portcullis_db::Database::from_pool(pool.clone())),
     );
     let mut c = call("POST", "items");
     c.headers = vec![("content-type", "application/json")];
@@ -561,7 +561,7 @@ async fn mutations_are_written_to_the_audit_log(pool: sqlx::PgPool) {
 async fn mutation_is_refused_with_503_when_the_audit_log_cannot_be_written(pool: sqlx::PgPool) {
     let state = state_for(
         start_sample().await,
-        Some(shared::db::Database::from_pool(pool.clone())),
+        Some(portcullis_db::Database::from_pool(pool.clone())),
     );
     sqlx::query("drop table audit_log")
         .execute(&pool)

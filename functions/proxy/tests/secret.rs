@@ -1,7 +1,7 @@
 //! The signing key comes from Secrets Manager (the AWS emulator here): run
 //! through `make test`, which exports AWS_ENDPOINT_URL.
 
-use shared::identity::{self, Identity};
+use portcullis_identity::{self as identity, Identity};
 
 fn require_emulator() {
     match std::env::var("AWS_ENDPOINT_URL") {
@@ -23,7 +23,7 @@ fn unique(prefix: &str) -> String {
 #[tokio::test]
 async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatures_valid() {
     require_emulator();
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = portcullis_core::aws::sdk_config().await;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = unique("portcullis-proxy-identity");
     let first = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="; // 32 bytes
@@ -82,7 +82,7 @@ async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatu
 #[tokio::test]
 async fn a_weak_or_missing_secret_fails_start_up_with_a_clear_message() {
     require_emulator();
-    let sdk = shared::aws::sdk_config().await;
+    let sdk = portcullis_core::aws::sdk_config().await;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = unique("portcullis-proxy-weak");
     let created = sm

@@ -15,11 +15,11 @@
 //! transaction, so two reconcilers running at once never handle the same job;
 //! sync is idempotent (versions, monotonic status), so doing it twice is harmless.
 
-pub use jobs::State;
-use jobs::launch::{self, LaunchOutcome};
-use jobs::model::{Job, JobStatus};
-use jobs::store::{self, JOB_COLUMNS};
-use jobs::transition::{self, Applied, TaskSnapshot};
+pub use portcullis_jobs::State;
+use portcullis_jobs::launch::{self, LaunchOutcome};
+use portcullis_jobs::model::{Job, JobStatus};
+use portcullis_jobs::store::{self, JOB_COLUMNS};
+use portcullis_jobs::transition::{self, Applied, TaskSnapshot};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -47,7 +47,7 @@ pub enum ReconcileError {
     #[error("database error during reconciliation: {0}")]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
-    DbAccess(#[from] shared::db::DbError),
+    DbAccess(#[from] portcullis_db::DbError),
 }
 
 /// The Lambda entry point; the scheduler's payload is not used.

@@ -6,7 +6,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    portcullis_core::telemetry::init();
     let state = match reconciler::State::from_env().await {
         Ok(s) => s,
         Err(e) => {
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
             std::process::exit(1);
         }
     };
-    if !shared::telemetry::in_lambda() {
+    if !portcullis_core::telemetry::in_lambda() {
         match reconciler::reconcile(&state).await {
             Ok(report) => println!("{}", serde_json::to_string(&report)?),
             Err(e) => {

@@ -5,7 +5,7 @@
 #[path = "../../jobs/tests/support/mod.rs"]
 mod support;
 
-use jobs::store::{self, NewJob};
+use portcullis_jobs::store::{self, NewJob};
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -14,20 +14,20 @@ use uuid::Uuid;
 
 const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"]}"#;
 
-async fn moto_state(pool: &PgPool) -> (jobs::State, aws_sdk_ecs::Client) {
+async fn moto_state(pool: &PgPool) -> (portcullis_jobs::State, aws_sdk_ecs::Client) {
     let ecs = moto_ecs().await;
     let placement = moto_setup(&ecs).await;
     (state(pool.clone(), ecs.clone(), placement), ecs)
 }
 
 async fn tasks_of(ecs: &aws_sdk_ecs::Client, cluster: &str, id: &str) -> Vec<String> {
-    jobs::launch::tasks_started_by(ecs, cluster, id)
+    portcullis_jobs::launch::tasks_started_by(ecs, cluster, id)
         .await
         .unwrap()
 }
 
 /// A committed job that no RunTask has been sent for (a crash right after commit).
-async fn committed_job(st: &jobs::State, key: &str) -> jobs::model::Job {
+async fn committed_job(st: &portcullis_jobs::State, key: &str) -> portcullis_jobs::model::Job {
     let new = NewJob {
         id: Uuid::new_v4(),
         tenant: "acme".into(),
@@ -146,8 +146,8 @@ async fn a_crash_after_run_task_before_the_update_is_reconciled_by_started_by(po
     let job = committed_job(&st, "crash-2").await;
     let id = job.id.to_string();
     let jt = st.types.get("sample").unwrap();
-    let outcome = jobs::launch::run_task(&st.ecs, &st.placement, jt, &job).await;
-    let jobs::launch::LaunchOutcome::Started { task_arn } = outcome else {
+    let outcome = portcullis_jobs::launch::run_task(&st.ecs, &st.placement, jt, &job).await;
+    let portcullis_jobs::launch::LaunchOutcome::Started { task_arn } = outcome else {
         panic!("{outcome:?}")
     };
     // ... and the process died before recording it.

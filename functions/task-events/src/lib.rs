@@ -1,5 +1,5 @@
 //! The `task-events` Lambda: applies EventBridge "ECS Task State Change"
-//! events to jobs (rules in `jobs::transition`).
+//! events to jobs (rules in `portcullis_jobs::transition`).
 //!
 //! - A malformed event (wrong detail-type, no taskArn / lastStatus / version)
 //!   is an error, so the invocation fails and the event lands in the DLQ
@@ -8,8 +8,8 @@
 //! - Duplicates and stale events (a version not above the last applied one)
 //!   change nothing; terminal jobs never change.
 
-pub use jobs::State;
-use jobs::transition::{self, Applied, ContainerState, TaskSnapshot};
+pub use portcullis_jobs::State;
+use portcullis_jobs::transition::{self, Applied, ContainerState, TaskSnapshot};
 use serde::Serialize;
 use serde_json::Value;
 

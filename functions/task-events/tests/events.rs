@@ -11,7 +11,7 @@ use support::*;
 const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"]}"#;
 
 /// A submitted job whose task the stub started: (state, job id, task ARN).
-async fn started_job(pool: &PgPool) -> (jobs::State, String, String) {
+async fn started_job(pool: &PgPool) -> (portcullis_jobs::State, String, String) {
     let (ecs, _calls) = healthy_ecs();
     let st = state(
         pool.clone(),
@@ -26,7 +26,7 @@ async fn started_job(pool: &PgPool) -> (jobs::State, String, String) {
     )
 }
 
-async fn apply(st: &jobs::State, e: Value) -> String {
+async fn apply(st: &portcullis_jobs::State, e: Value) -> String {
     task_events::handle(st, e)
         .await
         .expect("a well-formed event is acknowledged")

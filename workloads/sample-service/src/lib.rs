@@ -2,7 +2,7 @@
 //!
 //! `GET /health` answers without identity (the ALB health check). Every other
 //! route first verifies the signed identity headers with
-//! [`shared::identity::verify`] and answers 401 to unsigned, tampered or stale
+//! [`portcullis_identity::verify`] and answers 401 to unsigned, tampered or stale
 //! requests. Routes (under `BASE_PATH`, e.g. `/sample` behind the ALB):
 //!
 //! - `ANY /echo[/...]`: what arrived (method, path, query, headers, body, identity)
@@ -20,10 +20,10 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use base64::Engine;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use portcullis_core::{ConfigError, Env};
+use portcullis_identity::{self as identity, SigningKey, VerifiedIdentity};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::identity::{self, SigningKey, VerifiedIdentity};
-use shared::{ConfigError, Env};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

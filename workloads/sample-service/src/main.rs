@@ -2,12 +2,12 @@
 //! (base64 HMAC key), optional `IDENTITY_SECRET_PREVIOUS`, `BASE_PATH` and
 //! `BIND_ADDR` (default 0.0.0.0).
 
+use portcullis_core::Env;
 use sample_service::{Config, serve};
-use shared::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    shared::telemetry::init();
+    portcullis_core::telemetry::init();
     let env = Env::Process;
     let config = Config::from_env(&env)?;
     let port: u16 = env.parse_or("PORT", "a TCP port", 8080)?;

@@ -8,11 +8,11 @@ use aws_credential_types::Credentials;
 use aws_sdk_ecs::config::{BehaviorVersion, Region};
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use aws_smithy_types::body::SdkBody;
-use jobs::{Settings, State};
+use portcullis_db::Database;
+use portcullis_jobs::ecs::Placement;
+use portcullis_jobs::{Settings, State};
+use portcullis_platform::jobs::JobTypes;
 use serde_json::{Value, json};
-use shared::db::Database;
-use shared::ecs::Placement;
-use shared::platform::jobs::JobTypes;
 use sqlx::PgPool;
 use std::sync::{Arc, Mutex};
 

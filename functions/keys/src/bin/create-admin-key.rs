@@ -3,7 +3,7 @@
 //!
 //! usage: create-admin-key [--tenant <tenant>] [--name <name>] [--plan <plan>]
 //!
-//! The database comes from the same variables as the Lambdas (`shared::db`:
+//! The database comes from the same variables as the Lambdas (`portcullis_db`:
 //! DATABASE_URL, or DB_SECRET_ARN / RDS IAM settings). The key goes to stdout
 //! alone, so it can be captured (`KEY=$(create-admin-key)`); everything else
 //! goes to stderr.
@@ -56,7 +56,7 @@ async fn main() -> ExitCode {
             };
         }
     };
-    let env = shared::Env::Process;
+    let env = portcullis_core::Env::Process;
     let config = match keys::Config::from_env(&env) {
         Ok(c) => c,
         Err(e) => {
@@ -71,7 +71,7 @@ async fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let db = match shared::db::Database::from_env(&env).await {
+    let db = match portcullis_db::Database::from_env(&env).await {
         Ok(db) => db,
         Err(e) => {
             eprintln!("create-admin-key: {e}");

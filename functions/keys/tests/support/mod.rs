@@ -4,8 +4,8 @@
 use aws_sdk_apigateway::config::{BehaviorVersion, Credentials, Region};
 use keys::{Config, State};
 use lambda_http::{Body, Request, Response};
+use portcullis_db::Database;
 use serde_json::{Value, json};
-use shared::db::Database;
 use sqlx::PgPool;
 use std::time::Duration;
 

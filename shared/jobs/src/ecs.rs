@@ -3,7 +3,7 @@
 //! process, built from the shared SDK configuration so `AWS_ENDPOINT_URL`
 //! points it at the local emulator.
 
-use crate::config::{ConfigError, Env};
+use portcullis_core::config::{ConfigError, Env};
 use std::time::Duration;
 
 /// Where job tasks are placed. Read once at start-up.

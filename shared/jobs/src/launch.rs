@@ -4,6 +4,7 @@
 //! is sent by the submit handler and, after a crash or a retryable failure,
 //! by the reconciler, so ECS can deduplicate it.
 
+use crate::ecs::Placement;
 use crate::model::Job;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
@@ -11,9 +12,8 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, Failure,
     KeyValuePair, LaunchType, NetworkConfiguration, PropagateTags, Tag, TaskOverride,
 };
+use portcullis_platform::jobs::{JobType, Launch};
 use rand::Rng;
-use shared::ecs::Placement;
-use shared::platform::jobs::{JobType, Launch};
 use std::time::Duration;
 
 /// What one RunTask call came to.

@@ -5,6 +5,7 @@
 //! the request id and never sent.
 
 use http::StatusCode;
+#[cfg(feature = "http")]
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -180,6 +181,7 @@ impl ApiError {
     }
 
     /// Log the error (with its cause for 5xx) and render it as problem+json.
+    #[cfg(feature = "http")]
     pub fn into_response(self, request_id: Option<&str>) -> Response<Body> {
         let status = self.status();
         if status.is_server_error() {
@@ -205,21 +207,11 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::PoolTimedOut => ApiError::Unavailable {
-                detail: "the database is not answering; retry shortly".to_owned(),
-            },
-            _ => ApiError::Internal(Box::new(e)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    #[cfg(feature = "http")]
     #[test]
     fn internal_error_never_leaks_its_cause() {
         let err = ApiError::internal(std::io::Error::other(
@@ -243,6 +235,7 @@ mod tests {
         assert!(p.kind.ends_with("invalid-field"));
     }
 
+    #[cfg(feature = "http")]
     #[test]
     fn method_not_allowed_sets_allow_header() {
         let resp = ApiError::MethodNotAllowed {

@@ -274,7 +274,7 @@ impl RawService {
                 ));
             }
             if NEVER_ALLOWED.contains(&lower.as_str())
-                || crate::identity::is_identity_header(&lower)
+                || portcullis_identity::is_identity_header(&lower)
             {
                 return Err(invalid(
                     name,

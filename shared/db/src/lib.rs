@@ -36,8 +36,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::config::{ConfigError, Env};
-use crate::error::ApiError;
+use portcullis_core::config::{ConfigError, Env};
+use portcullis_core::error::ApiError;
 
 /// Default and bounds of `DB_MAX_CONNECTIONS`.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 2;
@@ -158,8 +158,7 @@ impl DbError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Query(q) => ApiError::from(q),
-            DbError::Timeout => ApiError::Unavailable {
+            DbError::Query(sqlx::Error::PoolTimedOut) | DbError::Timeout => ApiError::Unavailable {
                 detail: "the database is not answering; retry shortly".to_owned(),
             },
             other => ApiError::Internal(Box::new(other)),
@@ -828,7 +827,7 @@ impl Database {
         let config = DbConfig::from_env(env)?;
         let sdk = match config.source {
             DbSource::Url(_) => None,
-            _ => Some(crate::aws::sdk_config().await),
+            _ => Some(portcullis_core::aws::sdk_config().await),
         };
         Self::connect(config, sdk.as_ref()).await
     }
@@ -1449,7 +1448,10 @@ mod tests {
         assert!(err.to_string().contains("DB_ACQUIRE_TIMEOUT_MS"));
         assert_eq!(
             ApiError::from(err).status(),
-            http::StatusCode::SERVICE_UNAVAILABLE
+            portcullis_core::ApiError::Unavailable {
+                detail: String::new()
+            }
+            .status()
         );
     }
 

@@ -11,8 +11,8 @@
 
 use crate::model::{Job, JobStatus, STOP_CANCEL, STOP_TIMEOUT};
 use crate::store::JOB_COLUMNS;
+use portcullis_platform::jobs::JobTypes;
 use serde_json::json;
-use shared::platform::jobs::JobTypes;
 use sqlx::PgPool;
 use uuid::Uuid;
 

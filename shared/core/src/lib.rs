@@ -1,0 +1,19 @@
+//! `portcullis-core`: what every Portcullis crate needs.
+//!
+//! - [`config`]: typed configuration from environment variables.
+//! - [`error`]: the HTTP-facing error, rendered as RFC 9457 problem+json.
+//! - [`telemetry`]: tracing set-up for Lambda and local runs.
+//! - [`http`] (feature `http`): helpers for API Gateway proxy handlers.
+//! - [`aws`] (feature `aws`): the process's SDK configuration, honouring
+//!   `AWS_ENDPOINT_URL`.
+
+#[cfg(feature = "aws")]
+pub mod aws;
+pub mod config;
+pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
+pub mod telemetry;
+
+pub use config::{ConfigError, Env};
+pub use error::{ApiError, Problem};

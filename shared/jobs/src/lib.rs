@@ -1,0 +1,189 @@
+//! `portcullis-jobs`: the job core shared by the `jobs`, `task-events` and
+//! `reconciler` functions (docs/jobs.md).
+//!
+//! - [`model`]: the job, its status enum and the views callers see.
+//! - [`store`]: every SQL statement on `jobs` and `job_events`.
+//! - [`launch`]: RunTask and the classification of its outcomes.
+//! - [`transition`]: applying ECS task states to jobs.
+//! - [`ecs`]: where tasks run and the ECS client.
+
+pub mod ecs;
+pub mod launch;
+pub mod model;
+pub mod store;
+pub mod transition;
+
+use crate::ecs::Placement;
+use portcullis_core::config::{ConfigError, Env};
+use portcullis_db::{Database, DbError};
+use portcullis_platform::PlatformError;
+use portcullis_platform::jobs::JobTypes;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The registry compiled in, used when `PLATFORM_FILE` is not set.
+pub const EMBEDDED_PLATFORM: &str = include_str!("../../../platform.yaml");
+
+/// Tunables, with their environment variables.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `JOB_LAUNCH_GRACE_SECS` (default 60): the reconciler leaves a fresh
+    /// queued job to its submit handler for this long.
+    pub launch_grace: Duration,
+    /// `RECONCILE_STALE_SECS` (default 120): starting/running jobs with no
+    /// news from ECS for this long are synced with DescribeTasks.
+    pub stale_after: Duration,
+    /// `RECONCILE_BATCH` (default 25): jobs handled per sweep and per kind.
+    pub batch: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            launch_grace: Duration::from_secs(60),
+            stale_after: Duration::from_secs(120),
+            batch: 25,
+        }
+    }
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = Settings::default();
+        let batch: i64 = env.parse_or(
+            "RECONCILE_BATCH",
+            "a whole number between 1 and 500",
+            d.batch,
+        )?;
+        if !(1..=500).contains(&batch) {
+            return Err(ConfigError::invalid(
+                "RECONCILE_BATCH",
+                "a whole number between 1 and 500",
+                format!("{batch} is out of range"),
+            ));
+        }
+        Ok(Settings {
+            launch_grace: env.secs_or(
+                "JOB_LAUNCH_GRACE_SECS",
+                d.launch_grace,
+                Duration::from_secs(1),
+                Duration::from_secs(3600),
+            )?,
+            stale_after: env.secs_or(
+                "RECONCILE_STALE_SECS",
+                d.stale_after,
+                Duration::from_secs(1),
+                Duration::from_secs(86_400),
+            )?,
+            batch,
+        })
+    }
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+}
+
+/// Everything the job functions need, built once per process.
+#[derive(Clone)]
+pub struct State {
+    pub db: Database,
+    pub ecs: aws_sdk_ecs::Client,
+    pub placement: Placement,
+    pub types: Arc<JobTypes>,
+    pub settings: Settings,
+}
+
+impl State {
+    /// From the process environment (Lambda).
+    pub async fn from_env() -> Result<State, InitError> {
+        Self::from_env_in(&Env::Process).await
+    }
+
+    /// From any environment: `ECS_CLUSTER`, `JOB_SUBNETS`,
+    /// `JOB_SECURITY_GROUPS`, `PLATFORM_FILE` (default: the embedded
+    /// platform.yaml), `ECS_TIMEOUT_MS`, the [`Settings`] variables and the
+    /// database variables of `portcullis_db`.
+    pub async fn from_env_in(env: &Env) -> Result<State, InitError> {
+        let placement = Placement::from_env(env)?;
+        let types = load_types(env)?;
+        let settings = Settings::from_env(env)?;
+        let ecs_timeout = env.millis_or(
+            "ECS_TIMEOUT_MS",
+            Duration::from_secs(10),
+            Duration::from_millis(500),
+            Duration::from_secs(25),
+        )?;
+        let sdk = portcullis_core::aws::sdk_config().await;
+        let ecs = crate::ecs::client(&sdk, ecs_timeout);
+        let db = Database::from_env(env).await?;
+        Ok(State::new(db, ecs, placement, types, settings))
+    }
+
+    /// From explicit parts (tests, the local gateway).
+    pub fn new(
+        db: Database,
+        ecs: aws_sdk_ecs::Client,
+        placement: Placement,
+        types: JobTypes,
+        settings: Settings,
+    ) -> State {
+        State {
+            db,
+            ecs,
+            placement,
+            types: Arc::new(types),
+            settings,
+        }
+    }
+}
+
+/// The job registry: `PLATFORM_FILE`, or the platform.yaml compiled in.
+pub fn load_types(env: &Env) -> Result<JobTypes, PlatformError> {
+    match env.get("PLATFORM_FILE") {
+        Some(path) => {
+            let platform = portcullis_platform::Platform::load(std::path::Path::new(&path))?;
+            JobTypes::from_value(&platform.jobs)
+        }
+        None => JobTypes::from_yaml(EMBEDDED_PLATFORM),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_when_unset_and_name_a_bad_variable() {
+        let s = Settings::from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
+        assert_eq!(s.stale_after, Duration::from_secs(120));
+        let err = Settings::from_env(&Env::from_pairs([("RECONCILE_BATCH", "0")])).unwrap_err();
+        assert_eq!(err.var(), "RECONCILE_BATCH");
+        let err =
+            Settings::from_env(&Env::from_pairs([("RECONCILE_STALE_SECS", "soon")])).unwrap_err();
+        assert_eq!(err.var(), "RECONCILE_STALE_SECS");
+    }
+
+    #[test]
+    fn a_missing_platform_file_is_named() {
+        let env = Env::from_pairs([("PLATFORM_FILE", "/nonexistent/platform.yaml")]);
+        let err = load_types(&env).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/platform.yaml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_embedded_registry_has_the_sample_job() {
+        let types = load_types(&Env::from_pairs::<&str, &str>([])).unwrap();
+        assert_eq!(types.get("sample").unwrap().container, "sample-job");
+    }
+}
