@@ -18,6 +18,10 @@ pub enum ApiError {
     /// 400: the request cannot be parsed (malformed JSON, bad header).
     #[error("bad request: {detail}")]
     BadRequest { detail: String },
+    /// 400: a query-string parameter is malformed or out of range
+    /// (`limit`, `cursor`, a filter). `name` is the parameter.
+    #[error("invalid query parameter {name}: {detail}")]
+    InvalidParameter { name: String, detail: String },
     /// 422: parsed, but a field is not acceptable. `field` is a JSON pointer or name.
     #[error("invalid field {field}: {detail}")]
     Unprocessable { field: String, detail: String },
@@ -67,7 +71,8 @@ pub struct Problem {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
-    /// For 422: the field at fault.
+    /// For 422 (a body field) and 400 `invalid-parameter` (a query
+    /// parameter): the field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
@@ -75,6 +80,12 @@ pub struct Problem {
 impl ApiError {
     pub fn bad_request(detail: impl Into<String>) -> Self {
         ApiError::BadRequest {
+            detail: detail.into(),
+        }
+    }
+    pub fn invalid_parameter(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError::InvalidParameter {
+            name: name.into(),
             detail: detail.into(),
         }
     }
@@ -105,7 +116,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest { .. } | ApiError::InvalidParameter { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -124,6 +137,7 @@ impl ApiError {
     fn slug(&self) -> &'static str {
         match self {
             ApiError::BadRequest { .. } => "bad-request",
+            ApiError::InvalidParameter { .. } => "invalid-parameter",
             ApiError::Unprocessable { .. } => "invalid-field",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
@@ -154,9 +168,11 @@ impl ApiError {
             | ApiError::BadGateway { detail }
             | ApiError::Unavailable { detail }
             | ApiError::GatewayTimeout { detail } => (Some(detail.clone()), None),
-            ApiError::Unprocessable { field, detail } => {
-                (Some(detail.clone()), Some(field.clone()))
-            }
+            ApiError::Unprocessable { field, detail }
+            | ApiError::InvalidParameter {
+                name: field,
+                detail,
+            } => (Some(detail.clone()), Some(field.clone())),
             ApiError::Unauthorized => (None, None),
             ApiError::Internal(_) => (
                 Some(match request_id {

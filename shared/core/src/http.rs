@@ -1,5 +1,18 @@
 //! Helpers shared by the HTTP-facing functions (`lambda_http` handlers behind
-//! API Gateway REST proxy integrations).
+//! API Gateway REST proxy integrations), and the one HTTP convention they
+//! follow (docs/development.md#http-convention):
+//!
+//! - route on `requestContext.resourcePath` ([`resource_path`]) and read path
+//!   parameters with [`path_param`], never by splitting the raw path;
+//! - an unknown route is 404 `not-found`; a known route with another method
+//!   is 405 `method-not-allowed` with `Allow`;
+//! - an id in the path that is not well formed is 404 `not-found`, exactly as
+//!   an id that does not exist ([`path_id`]);
+//! - a malformed or out-of-range query parameter (`limit`, `cursor`, a
+//!   filter) is 400 `invalid-parameter` naming it ([`page_limit`],
+//!   [`Cursor`], [`query_param`]);
+//! - a malformed JSON body is 400 `bad-request`, a bad body field 422
+//!   `invalid-field` naming it ([`json_body`]); an oversized body is 413.
 
 use crate::error::ApiError;
 use lambda_http::request::RequestContext;
@@ -65,6 +78,148 @@ pub fn caller(req: &Request) -> Result<Caller, ApiError> {
             .unwrap_or_default(),
         key_id: get("key_id"),
     })
+}
+
+/// The API Gateway resource path of the route (`/v1/jobs/{id}`), the one
+/// thing HTTP functions route on. Empty when the event has no REST context.
+pub fn resource_path(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.resource_path.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// A path parameter of the route (`{id}` of `/v1/jobs/{id}`). A route
+/// that declares the parameter always has it; a missing one is a 404.
+pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::not_found(format!("the path has no {{{name}}}")))
+}
+
+/// A path parameter parsed as an id. An id that does not parse names no
+/// resource, so it is the same 404 as an id that does not exist.
+pub fn path_id<T: std::str::FromStr>(req: &Request, name: &str, what: &str) -> Result<T, ApiError> {
+    let raw = path_param(req, name)?;
+    raw.parse::<T>()
+        .map_err(|_| ApiError::not_found(format!("no {what} {raw}")))
+}
+
+/// The method-not-allowed answer for a known route.
+pub fn method_not_allowed(req: &Request, allow: &[&str]) -> ApiError {
+    ApiError::MethodNotAllowed {
+        detail: format!("{} is not allowed on {}", req.method(), resource_path(req)),
+        allow: allow.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+/// The answer for a resource path this function does not serve.
+pub fn no_route(req: &Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for {} {}; check the integration in api/openapi.yaml",
+        req.method(),
+        resource_path(req)
+    ))
+}
+
+/// A query-string parameter: `None` when absent, 400 `invalid-parameter`
+/// when it is given more than once or is longer than 512 bytes.
+pub fn query_param(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
+    let q = req.query_string_parameters_ref();
+    let Some(values) = q.and_then(|q| q.all(name)) else {
+        return Ok(None);
+    };
+    match values.as_slice() {
+        [] => Ok(None),
+        [one] if one.len() <= 512 => Ok(Some((*one).to_owned())),
+        [_] => Err(ApiError::invalid_parameter(
+            name,
+            format!("{name} is longer than 512 bytes"),
+        )),
+        _ => Err(ApiError::invalid_parameter(
+            name,
+            format!("give {name} once"),
+        )),
+    }
+}
+
+/// `?limit=`: a whole number from 1 to `max`, `default` when absent.
+pub fn page_limit(req: &Request, default: i64, max: i64) -> Result<i64, ApiError> {
+    match query_param(req, "limit")? {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_parameter(
+                    "limit",
+                    format!("limit must be a whole number from 1 to {max}"),
+                )
+            }),
+    }
+}
+
+/// An opaque pagination cursor over `(created_at, id)`: the position of the
+/// last item of the previous page (lists are newest first).
+///
+/// Encoded as `base64url("v1|<unix microseconds>|<id>")`; clients pass back
+/// `next_cursor` unchanged. Anything that does not decode is 400
+/// `invalid-parameter` (`cursor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub id: uuid::Uuid,
+}
+
+impl Cursor {
+    const VERSION: &'static str = "v1";
+
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "{}|{}|{}",
+            Self::VERSION,
+            self.created_at.timestamp_micros(),
+            self.id
+        ))
+    }
+
+    pub fn decode(text: &str) -> Result<Cursor, ApiError> {
+        use base64::Engine;
+        let bad = || {
+            ApiError::invalid_parameter(
+                "cursor",
+                "the cursor is not one this API returned; pass back next_cursor unchanged, or omit it to start from the first page",
+            )
+        };
+        if text.len() > 200 {
+            return Err(bad());
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text.trim_end_matches('='))
+            .map_err(|_| bad())?;
+        let raw = String::from_utf8(bytes).map_err(|_| bad())?;
+        let mut parts = raw.split('|');
+        let (Some(Self::VERSION), Some(micros), Some(id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let micros: i64 = micros.parse().map_err(|_| bad())?;
+        let created_at =
+            chrono::DateTime::<chrono::Utc>::from_timestamp_micros(micros).ok_or_else(bad)?;
+        let id = uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+        Ok(Cursor { created_at, id })
+    }
+
+    /// `?cursor=`, decoded; `None` when absent.
+    pub fn from_query(req: &Request) -> Result<Option<Cursor>, ApiError> {
+        query_param(req, "cursor")?
+            .map(|c| Cursor::decode(&c))
+            .transpose()
+    }
 }
 
 /// Parse a JSON body into `T`, refusing bodies over `limit` bytes (413) and
@@ -134,6 +289,21 @@ pub fn respond(req_id: Option<&str>, result: Result<Response<Body>, ApiError>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_and_garbage_is_an_invalid_parameter() {
+        let c = Cursor {
+            created_at: chrono::DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
+            id: uuid::Uuid::from_u128(7),
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        for bad in ["", "abc", "djF8MXwy", &"x".repeat(300)] {
+            let err = Cursor::decode(bad).unwrap_err();
+            assert_eq!(err.status(), 400, "{bad}");
+            assert_eq!(err.problem(None).field.as_deref(), Some("cursor"));
+            assert!(err.problem(None).kind.ends_with("invalid-parameter"));
+        }
+    }
 
     #[test]
     fn serde_field_names_are_extracted() {
