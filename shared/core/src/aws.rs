@@ -10,10 +10,3 @@ use aws_config::{BehaviorVersion, SdkConfig};
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
-
-/// True when an endpoint override points the SDK at something other than AWS.
-pub fn endpoint_override() -> Option<String> {
-    std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
-}
