@@ -386,3 +386,36 @@ run_migrations() {
   say "warning: no migrate binary in $bin; migrations NOT applied"
   return 0
 }
+
+# tf_cli_config: point Terraform at a local provider mirror when one exists,
+# so `terraform init` works with no registry access. The mirror root is
+# PORTCULLIS_TF_MIRROR, or the first of the usual places that holds
+# registry.terraform.io/hashicorp/aws. Without a mirror, init downloads the
+# provider as usual (a machine with internet). Exports TF_CLI_CONFIG_FILE.
+tf_cli_config() {
+  local mirror=${PORTCULLIS_TF_MIRROR:-} d
+  if [ -z "$mirror" ]; then
+    for d in /opt/tf-plugins "$HOME/.terraform.d/plugins" /usr/share/terraform/plugins /usr/local/share/terraform/plugins; do
+      if [ -d "$d/registry.terraform.io/hashicorp/aws" ]; then mirror=$d; break; fi
+    done
+  fi
+  mkdir -p "$LOCAL_DIR/logs"
+  if [ -n "$mirror" ]; then
+    cat >"$LOCAL_DIR/terraformrc" <<TFRC
+provider_installation {
+  filesystem_mirror {
+    path    = "$mirror"
+    include = ["registry.terraform.io/hashicorp/*"]
+  }
+  direct {
+    exclude = ["registry.terraform.io/hashicorp/*"]
+  }
+}
+TFRC
+    say "terraform: provider mirror $mirror"
+  else
+    : >"$LOCAL_DIR/terraformrc"
+    say "terraform: no provider mirror found; terraform init downloads hashicorp/aws"
+  fi
+  export TF_CLI_CONFIG_FILE=$LOCAL_DIR/terraformrc
+}

@@ -4,7 +4,8 @@
 #   2. every resource / data-source argument and block exists in the AWS
 #      provider schema committed in terraform/.schema/ (scripts/tf-schema/);
 #      module calls, outputs, var.* and local.* references resolve;
-#   3. `terraform fmt -check`, when a terraform binary is on PATH;
+#   3. `terraform fmt -check`, `terraform init` (offline from a provider
+#      mirror when one exists) and `terraform validate` with the real provider;
 #   4. checkov passes with 0 failed checks (each skip is justified in place);
 #   5. pytest tests/terraform: security invariants and Rust <-> Terraform
 #      coverage (functions, routes, services, jobs).
@@ -51,15 +52,18 @@ PYEOF
 say "2/5 checking arguments and blocks against the provider schema"
 "$PY" scripts/tf-schema/check.py --terraform-dir terraform
 
-say "3/5 terraform fmt"
-if command -v terraform >/dev/null 2>&1; then
-  if ! TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive -diff terraform; then
-    die "terraform fmt found unformatted files (above): run terraform fmt -recursive terraform"
-  fi
-  echo "terraform fmt: clean"
-else
-  echo "terraform fmt: skipped (no terraform binary on PATH)"
+say "3/5 terraform fmt, init and validate (the real CLI and hashicorp/aws provider)"
+command -v terraform >/dev/null 2>&1 ||
+  die "terraform is not on PATH. Install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install; on Debian/Ubuntu: HashiCorp's apt repository, package terraform) and run again"
+if ! TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive -diff terraform; then
+  die "terraform fmt found unformatted files (above): run terraform fmt -recursive terraform"
 fi
+echo "terraform fmt: clean"
+tf_cli_config
+( cd terraform && terraform init -backend=false -input=false -no-color >"$LOCAL_DIR/logs/terraform-init.log" 2>&1 ) ||
+  { cat "$LOCAL_DIR/logs/terraform-init.log"; die "terraform init failed (above): with no registry access, put the hashicorp/aws provider in a filesystem mirror and set PORTCULLIS_TF_MIRROR to its root"; }
+grep -E 'Installed hashicorp/aws|Using previously-installed hashicorp/aws|Reusing previous version of hashicorp/aws' "$LOCAL_DIR/logs/terraform-init.log" || true
+( cd terraform && terraform validate -no-color ) || die "terraform validate failed (above)"
 
 say "4/5 checkov"
 checkov_out=$(mktemp)

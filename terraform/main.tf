@@ -3,7 +3,7 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.name
   account_id = data.aws_caller_identity.current.account_id
 
   # Function ARNs are known from their names, so the REST API body does not

@@ -112,9 +112,14 @@ variable "db_deletion_protection" {
 }
 
 variable "db_enable_proxy" {
-  description = "Put an RDS Proxy in front of the database."
+  description = "Put an RDS Proxy in front of the database. The proxy logs in with the RDS-managed master secret, so it needs db_auth_mode = \"secret\"."
   type        = bool
   default     = false
+
+  validation {
+    condition     = !var.db_enable_proxy || var.db_auth_mode == "secret"
+    error_message = "db_enable_proxy = true needs db_auth_mode = \"secret\": the proxy authenticates with the master secret (an auth block valid under provider 5 and 6)."
+  }
 }
 
 variable "db_auth_mode" {

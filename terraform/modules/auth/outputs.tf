@@ -10,12 +10,12 @@ output "user_pool_arn" {
 
 output "issuer" {
   description = "JWT issuer the authorizer pins (COGNITO_ISSUER)."
-  value       = "https://cognito-idp.${data.aws_region.current.region}.amazonaws.com/${aws_cognito_user_pool.this.id}"
+  value       = "https://cognito-idp.${data.aws_region.current.name}.amazonaws.com/${aws_cognito_user_pool.this.id}"
 }
 
 output "jwks_url" {
   description = "URL of the pool's JSON Web Key Set."
-  value       = "https://cognito-idp.${data.aws_region.current.region}.amazonaws.com/${aws_cognito_user_pool.this.id}/.well-known/jwks.json"
+  value       = "https://cognito-idp.${data.aws_region.current.name}.amazonaws.com/${aws_cognito_user_pool.this.id}/.well-known/jwks.json"
 }
 
 output "web_client_id" {
@@ -36,7 +36,7 @@ output "machine_client_secret" {
 
 output "hosted_ui_domain" {
   description = "Hosted UI / OAuth2 domain (token endpoint: https://<domain>/oauth2/token)."
-  value       = "${aws_cognito_user_pool_domain.this.domain}.auth.${data.aws_region.current.region}.amazoncognito.com"
+  value       = "${aws_cognito_user_pool_domain.this.domain}.auth.${data.aws_region.current.name}.amazoncognito.com"
 }
 
 output "resource_server_identifier" {

@@ -119,7 +119,7 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = ["arn:aws:ecs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:*"]
+      values   = ["arn:aws:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:*"]
     }
   }
 }
@@ -137,7 +137,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "PullImages"
     actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-    resources = length(aws_ecr_repository.this) > 0 ? [for r in aws_ecr_repository.this : r.arn] : ["arn:aws:ecr:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:repository/${var.name}/*"]
+    resources = length(aws_ecr_repository.this) > 0 ? [for r in aws_ecr_repository.this : r.arn] : ["arn:aws:ecr:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:repository/${var.name}/*"]
   }
 
   statement {
@@ -151,7 +151,7 @@ data "aws_iam_policy_document" "execution" {
     # The log groups of this kind of task only (/ecs/<name>/service/* or /ecs/<name>/job/*).
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["arn:aws:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:/ecs/${var.name}/${each.key}/*:*"]
+    resources = ["arn:aws:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:/ecs/${var.name}/${each.key}/*:*"]
   }
 
   dynamic "statement" {
@@ -224,7 +224,7 @@ resource "aws_ecs_task_definition" "service" {
         logDriver = "awslogs"
         options = {
           awslogs-group         = aws_cloudwatch_log_group.service[each.key].name
-          awslogs-region        = data.aws_region.current.region
+          awslogs-region        = data.aws_region.current.name
           awslogs-stream-prefix = each.key
         }
       }
@@ -261,7 +261,7 @@ resource "aws_ecs_task_definition" "job" {
         logDriver = "awslogs"
         options = {
           awslogs-group         = aws_cloudwatch_log_group.job[each.key].name
-          awslogs-region        = data.aws_region.current.region
+          awslogs-region        = data.aws_region.current.name
           awslogs-stream-prefix = each.key
         }
       }

@@ -138,6 +138,8 @@ resource "aws_db_instance" "this" {
 
 # --- Optional RDS Proxy: IAM authentication from the client to the database ---
 
+data "aws_region" "current" {}
+
 data "aws_iam_policy_document" "proxy_assume" {
   count = var.enable_proxy ? 1 : 0
   statement {
@@ -159,9 +161,19 @@ resource "aws_iam_role" "proxy" {
 data "aws_iam_policy_document" "proxy" {
   count = var.enable_proxy ? 1 : 0
   statement {
-    sid       = "ConnectToTheInstance"
-    actions   = ["rds-db:connect"]
-    resources = ["arn:aws:rds-db:*:*:dbuser:${aws_db_instance.this.resource_id}/*"]
+    sid       = "ReadTheMasterSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_db_instance.this.master_user_secret[0].secret_arn]
+  }
+  statement {
+    sid       = "DecryptTheMasterSecret"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${data.aws_region.current.name}.amazonaws.com"]
+    }
   }
 }
 
@@ -175,10 +187,20 @@ resource "aws_iam_role_policy" "proxy" {
 resource "aws_db_proxy" "this" {
   count = var.enable_proxy ? 1 : 0
 
-  name                   = var.name
-  engine_family          = "POSTGRESQL"
-  default_auth_scheme    = "IAM_AUTH"
-  require_tls            = true
+  name          = var.name
+  engine_family = "POSTGRESQL"
+  require_tls   = true
+  # An `auth` block (valid under provider 5.100 and 6.x; `default_auth_scheme`
+  # is 6-only): the proxy logs in with the RDS-managed master secret, and
+  # clients present the same credentials (root variable db_enable_proxy
+  # requires db_auth_mode = "secret"; docs/decisions.md).
+  auth {
+    auth_scheme               = "SECRETS"
+    client_password_auth_type = "POSTGRES_SCRAM_SHA_256"
+    iam_auth                  = "DISABLED"
+    secret_arn                = aws_db_instance.this.master_user_secret[0].secret_arn
+    description               = "RDS-managed master secret"
+  }
   role_arn               = aws_iam_role.proxy[0].arn
   vpc_subnet_ids         = var.subnet_ids
   vpc_security_group_ids = [aws_security_group.this.id]

@@ -109,7 +109,7 @@ variable "deletion_protection" {
 }
 
 variable "enable_proxy" {
-  description = "Put an RDS Proxy (IAM authentication end to end) in front of the instance."
+  description = "Put an RDS Proxy in front of the instance; it logs in with the RDS-managed master secret."
   type        = bool
   default     = false
 }

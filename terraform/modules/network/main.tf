@@ -144,7 +144,7 @@ resource "aws_vpc_endpoint" "interface" {
   for_each = var.interface_endpoints
 
   vpc_id              = local.vpc_id
-  service_name        = "com.amazonaws.${data.aws_region.current.region}.${each.key}"
+  service_name        = "com.amazonaws.${data.aws_region.current.name}.${each.key}"
   vpc_endpoint_type   = "Interface"
   private_dns_enabled = true
   subnet_ids          = local.private_subnet_ids
@@ -158,7 +158,7 @@ resource "aws_vpc_endpoint" "s3" {
   count = local.create_vpc ? 1 : 0
 
   vpc_id            = local.vpc_id
-  service_name      = "com.amazonaws.${data.aws_region.current.region}.s3"
+  service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = [for rt in aws_route_table.private : rt.id]
 
