@@ -1,0 +1,42 @@
+# Benchmarks, included by the Makefile. docs/benchmarks.md gives the figures,
+# the machine they were measured on and the command behind each table.
+#
+#   make bench-coldstart         release build of the seven functions + hello, then
+#                                the cold-start table (bench/coldstart) -> target/coldstart.md
+#   make bench-authorizer-zip    cargo lambda arm64 zip of the authorizer, and its size
+#
+# COLDSTART_PROFILE=debug measures debug builds instead (a quick check of the
+# harness; the figures in docs/benchmarks.md are release builds).
+
+COLDSTART_FUNCTIONS := authorizer jobs proxy keys task-events reconciler migrate
+COLDSTART_RUNS ?= 20
+COLDSTART_PROFILE ?= release
+COLDSTART_OUT ?= target/coldstart.md
+COLDSTART_BIN_DIR := $(or $(CARGO_TARGET_DIR),target)/$(COLDSTART_PROFILE)
+
+##@ Benchmarks
+
+.PHONY: bench-coldstart
+bench-coldstart: ## Cold start of the 7 functions vs hello-world: release build, 20 spawns each on a mock Runtime API (target/coldstart.md)
+	@case "$(COLDSTART_PROFILE)" in release|debug) ;; *) echo "make: COLDSTART_PROFILE must be release or debug" >&2; exit 1 ;; esac
+	cargo build $(if $(filter release,$(COLDSTART_PROFILE)),--release) $(foreach p,$(COLDSTART_FUNCTIONS) hello coldstart,-p $(p))
+	@set -euo pipefail; SCRIPT_NAME=bench-coldstart; . scripts/lib.sh; \
+	trap stop_tracked EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	ensure_postgres; \
+	emulator=(); \
+	if ensure_venv; then \
+	  port=$$(free_port); start_moto "$$port" "$$LOCAL_DIR/logs/moto-coldstart-$$port.log"; \
+	  emulator=(--aws-endpoint "$$MOTO_ENDPOINT"); \
+	else \
+	  say "no AWS emulator (the venv is missing, see above): the proxy, which reads its identity secret at start, will show a start-up failure"; \
+	fi; \
+	"$(COLDSTART_BIN_DIR)/coldstart" --bin-dir "$(COLDSTART_BIN_DIR)" --runs $(COLDSTART_RUNS) \
+	  --database-url "$$DATABASE_URL" "$${emulator[@]}" --out "$(COLDSTART_OUT)" $(COLDSTART_FUNCTIONS)
+
+.PHONY: bench-authorizer-zip
+bench-authorizer-zip: ## Release arm64 zip of the authorizer (cargo lambda build --release --arm64) and its size
+	$(need_cargo_lambda)
+	cargo lambda build --release --arm64 --output-format zip -p authorizer
+	@zip=$(LAMBDA_DIR)/authorizer/bootstrap.zip; \
+	test -f "$$zip" || { echo "make: $$zip was not produced" >&2; exit 1; }; \
+	python3 -c 'import os, sys, zipfile; p = sys.argv[1]; z = zipfile.ZipFile(p); b = z.getinfo("bootstrap"); print(f"authorizer: {p} {os.path.getsize(p)} bytes ({os.path.getsize(p) / 1e6:.2f} MB) zipped, bootstrap {b.file_size} bytes unzipped")' "$$zip"
