@@ -55,6 +55,34 @@ locals {
   job_family_arns = length(module.compute.job_task_definition_family_arns) > 0 ? values(module.compute.job_task_definition_family_arns) : ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task-definition/${local.name}-no-job-types:*"]
   cluster_tasks   = "arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${module.compute.cluster_name}/*"
 
+  # ListTasks has no narrower resource: it is authorised on the cluster
+  # through the ecs:cluster condition. The jobs function lists a queued job's
+  # tasks before cancelling it; the reconciler syncs the cluster's tasks.
+  list_job_tasks = {
+    sid        = "ListJobTasks"
+    actions    = ["ecs:ListTasks"]
+    resources  = ["*"]
+    conditions = local.cluster_condition
+  }
+
+  # Lambda hands a failed asynchronous invocation to the on-failure
+  # destination (the function's DLQ) with the function's own role; the queue
+  # is encrypted with the platform key.
+  send_failures = {
+    for f in ["task-events", "reconciler"] : f => [
+      {
+        sid       = "SendFailedInvocationsToTheDlq"
+        actions   = ["sqs:SendMessage"]
+        resources = [module.events.dlq_arns[f]]
+      },
+      {
+        sid       = "EncryptFailedInvocations"
+        actions   = ["kms:GenerateDataKey"]
+        resources = [aws_kms_key.this.arn]
+      },
+    ]
+  }
+
   run_jobs = [
     {
       sid        = "RunRegisteredJobTypes"
@@ -98,6 +126,7 @@ locals {
         COGNITO_DEFAULT_TENANT = var.cognito_default_tenant
         USAGE_PLAN_KEYS        = join(",", [for plan, value in module.api.usage_plan_key_values : "${plan}=${value}"])
         DEFAULT_USAGE_PLAN     = var.default_usage_plan
+        AUTH_CACHE_TTL_SECS    = tostring(var.authorizer_cache_ttl_seconds)
         }, var.cognito_jwks_json == null ? {} : { COGNITO_JWKS_JSON = var.cognito_jwks_json }
       )
       statements = [local.db_access]
@@ -109,7 +138,7 @@ locals {
       timeout     = 29
       vpc         = true
       environment = merge(local.db_env, local.platform_env, local.ecs_env)
-      statements  = concat([local.db_access], local.run_jobs)
+      statements  = concat([local.db_access], local.run_jobs, [local.list_job_tasks])
     }
 
     proxy = {
@@ -150,6 +179,13 @@ locals {
           actions   = ["apigateway:DELETE"]
           resources = ["arn:${local.partition}:apigateway:${local.region}::/restapis/${module.api.rest_api_id}/stages/${var.stage_name}/cache/authorizers"]
         },
+        {
+          # /v1/health reads the account settings (GetAccount) to prove the
+          # function reaches API Gateway with its role.
+          sid       = "ReadTheApiGatewayAccount"
+          actions   = ["apigateway:GET"]
+          resources = ["arn:${local.partition}:apigateway:${local.region}::/account"]
+        },
       ]
     }
 
@@ -159,7 +195,7 @@ locals {
       timeout     = 30
       vpc         = true
       environment = merge(local.db_env, local.platform_env, local.ecs_env)
-      statements  = [local.db_access]
+      statements  = concat([local.db_access], local.send_failures["task-events"])
     }
 
     reconciler = {
@@ -168,15 +204,7 @@ locals {
       timeout     = 55
       vpc         = true
       environment = merge(local.db_env, local.platform_env, local.ecs_env)
-      statements = concat([local.db_access], local.run_jobs, [
-        {
-          # ListTasks is authorised on the cluster through the ecs:cluster condition.
-          sid        = "ListJobTasks"
-          actions    = ["ecs:ListTasks"]
-          resources  = ["*"]
-          conditions = local.cluster_condition
-        },
-      ])
+      statements  = concat([local.db_access], local.run_jobs, [local.list_job_tasks], local.send_failures["reconciler"])
     }
 
     migrate = {

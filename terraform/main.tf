@@ -175,6 +175,7 @@ module "openapi" {
     { region = local.region, cors_allow_origin = var.cors_allow_origins[0] },
     { for f in local.function_names : "${replace(f, "-", "_")}_function_arn" => local.function_arn[f] },
   )
+  cors_preflight = var.cors_preflight
 }
 
 module "api" {
@@ -209,6 +210,8 @@ module "functions" {
   kms_key_arn        = aws_kms_key.this.arn
   log_retention_days = var.log_retention_days
   log_level          = var.log_level
+
+  trusted_principal_arns = var.function_role_trusted_principals
 }
 
 module "events" {

@@ -98,3 +98,61 @@ output "alarm_topic_arn" {
   description = "SNS topic of the alarms."
   value       = module.events.alarm_topic_arn
 }
+
+# --- What the local gateway reads (scripts/tf-local.sh; docs/local-gateway.md) ---
+
+output "rest_api_body" {
+  description = "The REST API body Terraform rendered and imported (routes, integrations, authorizer). Read it from here: an import may drop parts (the AWS emulator drops the authorizer)."
+  value       = module.openapi.body
+}
+
+output "function_arns" {
+  description = "ARN of each Lambda, by crate name."
+  value       = module.functions.function_arns
+}
+
+output "function_environments" {
+  description = "Environment variables of each Lambda, by crate name, as deployed (sensitive: the authorizer's USAGE_PLAN_KEYS)."
+  value       = module.functions.environments
+  sensitive   = true
+}
+
+output "ecs_cluster_arn" {
+  description = "ARN of the ECS cluster (ECS_CLUSTER of the jobs functions)."
+  value       = module.compute.cluster_arn
+}
+
+output "job_security_group_id" {
+  description = "Security group of the job tasks (JOB_SECURITY_GROUPS)."
+  value       = module.compute.job_security_group_id
+}
+
+output "job_task_definition_families" {
+  description = "Task definition family of each job type."
+  value       = module.compute.job_task_definition_families
+}
+
+output "identity_secret_arn" {
+  description = "Secrets Manager secret of the identity-signing key (IDENTITY_SECRET_ARN of the proxy)."
+  value       = aws_secretsmanager_secret.identity.arn
+}
+
+output "usage_plan_ids" {
+  description = "API Gateway usage plan of each platform.yaml usage plan."
+  value       = module.api.usage_plan_ids
+}
+
+output "usage_plan_key_ids" {
+  description = "API Gateway API key of each usage plan (its value is the authorizer's usageIdentifierKey; terraform output -json function_environments shows USAGE_PLAN_KEYS)."
+  value       = module.api.usage_plan_key_ids
+}
+
+output "dlq_arns" {
+  description = "DLQ of task-events and reconciler: EventBridge/Scheduler target DLQ and Lambda on-failure destination."
+  value       = module.events.dlq_arns
+}
+
+output "authorizer_cache_ttl_seconds" {
+  description = "AUTH_CACHE_TTL_SECS of the authorizer."
+  value       = var.authorizer_cache_ttl_seconds
+}

@@ -221,6 +221,23 @@ variable "default_usage_plan" {
   }
 }
 
+variable "authorizer_cache_ttl_seconds" {
+  description = "How long a warm authorizer keeps a verified credential (AUTH_CACHE_TTL_SECS, 0-3600; 0 = off). A revoked API key may keep working this long on a warm instance (docs/auth.md). Local runs use the dev value."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.authorizer_cache_ttl_seconds >= 0 && var.authorizer_cache_ttl_seconds <= 3600 && floor(var.authorizer_cache_ttl_seconds) == var.authorizer_cache_ttl_seconds
+    error_message = "authorizer_cache_ttl_seconds must be a whole number of seconds between 0 and 3600."
+  }
+}
+
+variable "function_role_trusted_principals" {
+  description = "IAM principal ARNs allowed to assume every function role besides Lambda itself. Leave empty in AWS; the local environment (env/local) names the AWS emulator's administrator so the local gateway can run each function with its own role's credentials."
+  type        = list(string)
+  default     = []
+}
+
 variable "platform_tenant" {
   description = "Tenant whose keys:admin holders may manage every tenant's keys (PLATFORM_TENANT of the keys function)."
   type        = string
@@ -243,6 +260,17 @@ variable "cors_allow_origins" {
   validation {
     condition     = length(var.cors_allow_origins) > 0 && alltrue([for o in var.cors_allow_origins : can(regex("^https?://[^/]+$", o))])
     error_message = "cors_allow_origins must list origins such as https://app.example.com (scheme and host, no path)."
+  }
+}
+
+variable "cors_preflight" {
+  description = "Who answers CORS preflights (OPTIONS): mock (an API Gateway MOCK with static headers, so one Access-Control-Allow-Origin: cors_allow_origins[0]) or function (the path's Lambda, unauthenticated, echoing any allowed origin; the AWS emulator can only import this one)."
+  type        = string
+  default     = "mock"
+
+  validation {
+    condition     = contains(["mock", "function"], var.cors_preflight)
+    error_message = "cors_preflight must be mock or function."
   }
 }
 

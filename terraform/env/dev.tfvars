@@ -21,6 +21,10 @@ cognito_deletion_protection = false
 log_retention_days = 30
 log_level          = "DEBUG"
 
+# A warm authorizer keeps a verified credential this long (AUTH_CACHE_TTL_SECS):
+# a revoked key may work for up to a minute. local.tfvars uses the same value.
+authorizer_cache_ttl_seconds = 60
+
 cors_allow_origins = ["http://localhost:5173"]
 web_callback_urls  = ["http://localhost:5173/callback"]
 web_logout_urls    = ["http://localhost:5173/"]

@@ -33,3 +33,8 @@ output "usage_plan_key_values" {
   value       = { for k, key in aws_api_gateway_api_key.this : k => key.value }
   sensitive   = true
 }
+
+output "usage_plan_ids" {
+  description = "ID of the API Gateway usage plan of each platform.yaml usage plan."
+  value       = { for k, p in aws_api_gateway_usage_plan.this : k => p.id }
+}

@@ -254,6 +254,8 @@ resource "aws_ecs_task_definition" "job" {
     {
       name                   = each.value.container
       image                  = local.image["job/${each.key}"]
+      cpu                    = each.value.cpu
+      memory                 = each.value.memory
       essential              = true
       readonlyRootFilesystem = true
       environment            = [for k, v in each.value.environment : { name = k, value = v }]

@@ -70,6 +70,29 @@ resource "aws_lambda_permission" "events" {
   source_arn    = aws_cloudwatch_event_rule.this.arn
 }
 
+# --- Function errors of the asynchronously invoked functions ---
+# A target's DLQ receives only events EventBridge or Scheduler could not
+# deliver. Once delivered, an invocation that fails (error, timeout) is
+# retried by Lambda and then handed to the on-failure destination: the same
+# queue, so one alarm covers both. Lambda sends with the function's execution
+# role (sqs:SendMessage and the key; the root's functions.tf grants them).
+resource "aws_lambda_function_event_invoke_config" "this" {
+  for_each = {
+    task-events = var.task_events_function_arn
+    reconciler  = var.reconciler_function_arn
+  }
+
+  function_name                = each.value
+  maximum_retry_attempts       = var.async_retry_attempts
+  maximum_event_age_in_seconds = var.async_max_event_age_seconds
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.dlq[each.key].arn
+    }
+  }
+}
+
 # --- Scheduler -> reconciler ---
 
 data "aws_iam_policy_document" "scheduler_assume" {
@@ -157,7 +180,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq" {
   for_each = aws_sqs_queue.dlq
 
   alarm_name          = "${var.name}-${each.key}-dlq-not-empty"
-  alarm_description   = "Events for ${each.key} ended in the DLQ: inspect and redrive them"
+  alarm_description   = "Events for ${each.key} ended in the DLQ (undeliverable, or the function failed on them): inspect and redrive them"
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = each.value.name }

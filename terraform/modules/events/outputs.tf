@@ -3,6 +3,11 @@ output "dlq_urls" {
   value       = { for k, q in aws_sqs_queue.dlq : k => q.id }
 }
 
+output "dlq_arns" {
+  description = "ARN of the DLQ of task-events and reconciler (target DLQ and on-failure destination)."
+  value       = { for k, q in aws_sqs_queue.dlq : k => q.arn }
+}
+
 output "alarm_topic_arn" {
   description = "SNS topic every alarm notifies."
   value       = aws_sns_topic.alarms.arn

@@ -50,3 +50,25 @@ variable "kms_key_arn" {
   description = "KMS key of the DLQs and the alarm topic."
   type        = string
 }
+
+variable "async_retry_attempts" {
+  description = "Retries Lambda makes of a failed asynchronous invocation of task-events or reconciler before sending it to the on-failure destination (0-2)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.async_retry_attempts >= 0 && var.async_retry_attempts <= 2
+    error_message = "async_retry_attempts must be 0, 1 or 2."
+  }
+}
+
+variable "async_max_event_age_seconds" {
+  description = "Oldest asynchronous event Lambda still processes for task-events and reconciler (60-21600 s); older ones go to the on-failure destination."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.async_max_event_age_seconds >= 60 && var.async_max_event_age_seconds <= 21600
+    error_message = "async_max_event_age_seconds must be between 60 and 21600."
+  }
+}

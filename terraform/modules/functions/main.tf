@@ -32,6 +32,20 @@ data "aws_iam_policy_document" "assume" {
       values   = [data.aws_caller_identity.current.account_id]
     }
   }
+
+  # Empty in AWS. Locally (the env/local tfvars) the emulator's administrator, so
+  # the local gateway runs each function with its own role's credentials.
+  dynamic "statement" {
+    for_each = length(var.trusted_principal_arns) > 0 ? [1] : []
+    content {
+      sid     = "LocalGatewayRunsTheFunction"
+      actions = ["sts:AssumeRole"]
+      principals {
+        type        = "AWS"
+        identifiers = var.trusted_principal_arns
+      }
+    }
+  }
 }
 
 resource "aws_iam_role" "this" {
@@ -99,7 +113,7 @@ resource "aws_iam_role_policy_attachment" "vpc" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:code signing needs AWS Signer profiles; the zips are built reproducibly by cargo lambda in CI
-  #checkov:skip=CKV_AWS_116:API Gateway invokes synchronously (no DLQ applies); the asynchronous targets (task-events, reconciler) get a DLQ on their EventBridge target
+  #checkov:skip=CKV_AWS_116:API Gateway invokes synchronously (no DLQ applies); the asynchronous ones (task-events, reconciler) get a DLQ on their EventBridge/Scheduler target and an on-failure destination (modules/events)
   #checkov:skip=CKV_AWS_115:reserved concurrency is optional per function (functions[*].reserved_concurrency); new accounts may not have spare concurrency to reserve
   for_each = var.functions
 

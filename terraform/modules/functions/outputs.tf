@@ -22,3 +22,9 @@ output "log_group_names" {
   description = "Log group of each function."
   value       = { for k, g in aws_cloudwatch_log_group.this : k => g.name }
 }
+
+output "environments" {
+  description = "Environment variables of each function, by crate name (sensitive when a value is, e.g. usage plan key values)."
+  value       = { for k, f in aws_lambda_function.this : k => f.environment[0].variables }
+  sensitive   = true
+}

@@ -82,3 +82,9 @@ variable "log_level" {
     error_message = "log_level must be TRACE, DEBUG, INFO, WARN or ERROR."
   }
 }
+
+variable "trusted_principal_arns" {
+  description = "IAM principals that may assume the function roles besides Lambda. Empty in AWS; the local environment names the emulator's administrator, which runs each function locally with its own role."
+  type        = list(string)
+  default     = []
+}

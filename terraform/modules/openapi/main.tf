@@ -95,13 +95,35 @@ locals {
   # { options = ... }, or {} when the document has no x-portcullis-cors.
   preflight_operation = { for method, op in { options = local.preflight } : method => op if local.cors != null }
 
+  # cors_preflight = "function": OPTIONS goes, unauthenticated, to the Lambda
+  # that serves the path (the integration of its first operation), which
+  # answers the preflight with its origin allowlist. No MOCK: it can only
+  # return one static origin, and the emulator's importer refuses it (500).
+  # A path with x-amazon-apigateway-any-method already routes OPTIONS there.
+  function_preflight = {
+    for path, item in local.document.paths : path => {
+      options = {
+        summary   = "CORS preflight (answered by the path's function, no authorizer)"
+        security  = []
+        responses = { "204" = { description = "CORS preflight accepted" } }
+        "x-amazon-apigateway-integration" = [
+          for method, operation in item : operation["x-amazon-apigateway-integration"]
+          if can(operation["x-amazon-apigateway-integration"].uri)
+        ][0]
+      }
+    }
+    if local.cors != null && !contains(keys(item), "x-amazon-apigateway-any-method") && length([
+      for method, operation in item : method if can(operation["x-amazon-apigateway-integration"].uri)
+    ]) > 0
+  }
+
   body = merge(
     {
       for key, value in local.document : key => value
       if !contains(["paths", "components"], key) && length([for p in var.strip_extension_prefixes : p if startswith(key, p)]) == 0
     },
     { components = local.components },
-    { paths = { for path, item in local.paths : path => merge(local.preflight_operation, item) } },
+    { paths = { for path, item in local.paths : path => merge([local.preflight_operation, try(local.function_preflight[path], {})][var.cors_preflight == "mock" ? 0 : 1], item) } },
   )
 
   # method + path of every operation, for outputs and the tests.

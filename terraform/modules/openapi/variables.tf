@@ -18,3 +18,14 @@ variable "strip_extension_prefixes" {
   type        = list(string)
   default     = ["x-portcullis-"]
 }
+
+variable "cors_preflight" {
+  description = "How CORS preflights (OPTIONS) are answered: mock (a MOCK integration with static headers, one Access-Control-Allow-Origin) or function (the path's own Lambda answers OPTIONS unauthenticated, so it can echo any allowed origin). An options operation the document declares itself wins in both modes."
+  type        = string
+  default     = "mock"
+
+  validation {
+    condition     = contains(["mock", "function"], var.cors_preflight)
+    error_message = "cors_preflight must be mock or function."
+  }
+}

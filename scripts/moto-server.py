@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""The AWS emulator (moto server) with IAM enforced, for `scripts/tf-local.sh`.
+
+Run with the project venv's python (scripts/ensure-venv.sh installs the pinned
+moto from requirements/local.txt):
+
+    .venv/bin/python scripts/moto-server.py --port 4566 \
+        --credentials-file .local/admin-credentials
+
+What it does, in order:
+
+1. refuses to run unless moto is exactly 5.2.5 (the version the SigV4 patch
+   below was written for and checked against);
+2. makes moto enforce IAM: `INITIAL_NO_AUTH_ACTION_COUNT` = the number of calls
+   step 4 makes, so every later request is authorised against the IAM policies
+   of its caller (IAM users and `sts:AssumeRole` role sessions alike), and the
+   AWS managed policies are loaded (`MOTO_IAM_LOAD_MANAGED_POLICIES`) so that
+   Terraform can attach `arn:aws:iam::aws:policy/...` as in AWS;
+3. patches two bugs of moto 5.2.5 that enforcement exposes: the signature
+   check of body-less GET/HEAD/DELETE requests (`patch_sigv4_for_bodyless_requests`)
+   and the policy evaluation (`patch_policy_statements`: AssumeRole of a role
+   trusting a service answers 500; ARN-scoped Allow statements never match),
+   checks API Gateway calls under their real IAM actions (`apigateway:GET`,
+   ...; `patch_apigateway_actions`), and adds the Application Auto Scaling
+   tagging API moto lacks
+   (`patch_application_autoscaling_tags`; the provider reads a scalable
+   target's tags after creating it);
+4. starts the server on 127.0.0.1 and, within the unauthenticated budget,
+   creates the administrator IAM user `portcullis-admin` with an inline `"*"`
+   policy (moto cannot attach `AdministratorAccess` unless managed policies are
+   loaded, and an inline policy does not depend on that) and an access key;
+5. writes the key to --credentials-file (mode 0600) as shell-quoted
+   `KEY=VALUE` lines (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+   `AWS_ENDPOINT_URL`, `AWS_REGION`), then serves until SIGTERM/SIGINT.
+
+Callers wait for the credentials file to appear: it is written only once the
+server enforces IAM. Nothing else may call the emulator before that (any
+earlier AWS request would use up the budget and the bootstrap would fail with
+AccessDenied, which this script reports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+
+MOTO_VERSION = "5.2.5"
+ADMIN_USER = "portcullis-admin"
+# CreateUser, PutUserPolicy, CreateAccessKey: the only unauthenticated calls.
+BOOTSTRAP_CALLS = 3
+BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE"})
+
+
+def log(msg: str) -> None:
+    print(f"moto-server: {msg}", file=sys.stderr, flush=True)
+
+
+def check_moto_version() -> None:
+    try:
+        import moto
+    except ImportError:
+        sys.exit(
+            "moto-server: moto is not installed in this python; run it with the project "
+            "venv (.venv/bin/python, created by scripts/ensure-venv.sh)"
+        )
+    if moto.__version__ != MOTO_VERSION:
+        sys.exit(
+            f"moto-server: moto {moto.__version__} is installed, but this launcher patches "
+            f"two IAM checks of moto {MOTO_VERSION} and was checked against that version only. "
+            f"Install moto[server]=={MOTO_VERSION} (requirements/local.txt), or re-check the "
+            "patches (patch_sigv4_for_bodyless_requests, patch_policy_statements) against the new version and update MOTO_VERSION"
+        )
+
+
+def patch_sigv4_for_bodyless_requests() -> None:
+    """Fix moto 5.2.5's signature check of body-less GET/HEAD/DELETE requests.
+
+    `IAMRequestBase._create_aws_request` rebuilds the request to re-sign it
+    with `data=self._body or self._data`. For a request without a body,
+    `self._data` is the parsed query string or, when there is none, the request
+    headers; botocore then encodes that dict as a form body and hashes it into
+    the payload, while the client signed an empty payload. Every read and
+    delete on the REST-JSON APIs (Lambda GetFunction, API Gateway GetRestApi,
+    ...) then fails with SignatureDoesNotMatch, even for an administrator.
+    The wrapper hides `self._data` for the duration of that one call, so the
+    payload of a body-less GET/HEAD/DELETE is empty, as the client signed it;
+    the query string stays in the URL (moto passes path + query). `self._data`
+    is restored afterwards: the trust-policy check of sts:AssumeRole reads it.
+    """
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase._create_aws_request
+    if getattr(original, "_portcullis_patched", False):
+        return
+
+    def create_aws_request(self):  # type: ignore[no-untyped-def]
+        if self._method.upper() in BODYLESS_METHODS and not self._body:
+            saved = self._data
+            self._data = {}
+            try:
+                return original(self)
+            finally:
+                self._data = saved
+        return original(self)
+
+    create_aws_request._portcullis_patched = True  # type: ignore[attr-defined]
+    IAMRequestBase._create_aws_request = create_aws_request  # type: ignore[method-assign]
+
+
+def patch_policy_statements() -> None:
+    """Fix two gaps of moto 5.2.5's policy evaluation that enforcement exposes.
+
+    1. sts:AssumeRole of a role whose trust policy names a service:
+       `IAMPolicyStatement._check_principal` evaluates `caller in Principal["AWS"]`;
+       a statement whose Principal names only a service (`{"Service":
+       "lambda.amazonaws.com"}`, every Lambda role) has no "AWS" entry, so the
+       check raises TypeError and the server answers 500 to any AssumeRole of
+       such a role, whatever else the trust policy allows. In AWS such a
+       statement simply does not apply to an IAM caller; the wrapper says
+       exactly that (NEUTRAL).
+    2. Resource-scoped Allow statements: moto checks most requests against
+       resource "*" (it determines the resource only for SQS, IAM, STS, S3),
+       which no ARN-scoped statement matches, so every least-privilege role is
+       denied everything. The wrapper judges such an Allow on its action and
+       conditions: locally, enforcement is per action, not per resource.
+    Every other statement is left to moto.
+    """
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    original = IAMPolicyStatement.is_action_permitted
+    if getattr(original, "_portcullis_patched", False):
+        return
+
+    def is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):  # type: ignore[no-untyped-def]
+        named = self._statement.get("Principal")
+        if principal and isinstance(named, dict) and "AWS" not in named:
+            return PermissionResult.NEUTRAL
+        if (
+            resource == "*"
+            and principal is None
+            and self._statement.get("Effect") == "Allow"
+            and self._statement.get("Resource") not in (None, "*", ["*"])
+        ):
+            # moto does not determine the resource of most requests (only
+            # SQS, IAM, STS and S3 do) and checks them against "*", which
+            # never matches a statement scoped to an ARN: every least-privilege
+            # Allow would deny. Such an Allow is judged on its action (and
+            # conditions) instead; resource scoping is not checked locally.
+            widened = IAMPolicyStatement({**self._statement, "Resource": "*"})
+            return original(widened, action, resource, principal, incoming_condition_values)
+        return original(self, action, resource, principal, incoming_condition_values)
+
+    is_action_permitted._portcullis_patched = True  # type: ignore[attr-defined]
+    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+
+
+def patch_apigateway_actions() -> None:
+    """Authorise API Gateway calls under their real IAM actions.
+
+    API Gateway's management API is authorised per HTTP method
+    (`apigateway:GET` on `/account`, `apigateway:DELETE` on
+    `/restapis/<id>/stages/<stage>/cache/authorizers`, ...), but moto 5.2.5
+    checks `apigateway:<OperationName>` (`apigateway:GetAccount`), which no
+    real policy names: only `"*"` would pass. The wrapper sets the action to
+    `apigateway:<METHOD>` after moto built the request.
+    """
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.__init__
+    if getattr(original, "_portcullis_patched", False):
+        return
+
+    def init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        if self._service == "apigateway":
+            self._action = f"apigateway:{self._method.upper()}"
+
+    init._portcullis_patched = True  # type: ignore[attr-defined]
+    IAMRequestBase.__init__ = init  # type: ignore[method-assign]
+
+
+def patch_application_autoscaling_tags() -> None:
+    """Give moto 5.2.5's Application Auto Scaling the tagging API it lacks.
+
+    The AWS provider tags a scalable target on RegisterScalableTarget and reads
+    the tags back with ListTagsForResource after every create; moto implements
+    neither (NotImplementedError, HTTP 500, which the provider retries for
+    minutes). The tags are kept per target ARN, as AWS does: RegisterScalableTarget
+    `Tags`, TagResource, UntagResource, ListTagsForResource.
+    """
+    import json
+
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
+    if getattr(ApplicationAutoScalingResponse, "_portcullis_tags", None) is not None:
+        return
+    tags: dict[str, dict[str, str]] = {}
+    ApplicationAutoScalingResponse._portcullis_tags = tags  # type: ignore[attr-defined]
+    register = ApplicationAutoScalingResponse.register_scalable_target
+
+    def register_scalable_target(self):  # type: ignore[no-untyped-def]
+        result = register(self)
+        arn = json.loads(result)["ScalableTargetARN"]
+        tags.setdefault(arn, {}).update(self._get_param("Tags") or {})
+        return result
+
+    def tag_resource(self):  # type: ignore[no-untyped-def]
+        tags.setdefault(self._get_param("ResourceARN"), {}).update(self._get_param("Tags") or {})
+        return "{}"
+
+    def untag_resource(self):  # type: ignore[no-untyped-def]
+        current = tags.get(self._get_param("ResourceARN"), {})
+        for key in self._get_param("TagKeys") or []:
+            current.pop(key, None)
+        return "{}"
+
+    def list_tags_for_resource(self):  # type: ignore[no-untyped-def]
+        return json.dumps({"Tags": tags.get(self._get_param("ResourceARN"), {})})
+
+    ApplicationAutoScalingResponse.register_scalable_target = register_scalable_target  # type: ignore[method-assign]
+    ApplicationAutoScalingResponse.tag_resource = tag_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.untag_resource = untag_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
+
+
+def enforce_iam(budget: int) -> None:
+    """Every request after the first `budget` is authorised against IAM."""
+    os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(budget)
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    from moto import settings
+
+    # settings reads the variable at import; set the attribute too in case
+    # moto was imported before this ran.
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = float(budget)
+
+
+def bootstrap_admin(endpoint: str, region: str) -> tuple[str, str]:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    # Dummy credentials: these three calls are inside the unauthenticated budget.
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    try:
+        iam.create_user(UserName=ADMIN_USER, Tags=[{"Key": "Project", "Value": "portcullis"}])
+        iam.put_user_policy(
+            UserName=ADMIN_USER,
+            PolicyName="administrator",
+            PolicyDocument=(
+                '{"Version":"2012-10-17","Statement":'
+                '[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+            ),
+        )
+        key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
+    except ClientError as err:
+        raise SystemExit(
+            f"moto-server: creating the administrator failed: {err}. Did something call the "
+            f"emulator before the bootstrap? Only {BOOTSTRAP_CALLS} unauthenticated calls are allowed; "
+            "start clients only once the credentials file exists"
+        ) from err
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def write_credentials(path: Path, values: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("# The emulator's administrator (scripts/moto-server.py); local use only.\n")
+        for key, value in values.items():
+            out.write(f"{key}={shlex.quote(value)}\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566)
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
+    parser.add_argument(
+        "--credentials-file",
+        default=str(Path(__file__).resolve().parent.parent / ".local" / "admin-credentials"),
+        help="where the administrator's access key is written (mode 0600)",
+    )
+    args = parser.parse_args()
+
+    check_moto_version()
+    enforce_iam(BOOTSTRAP_CALLS)
+    patch_sigv4_for_bodyless_requests()
+    patch_policy_statements()
+    patch_apigateway_actions()
+    patch_application_autoscaling_tags()
+
+    from moto.server import ThreadedMotoServer
+
+    creds = Path(args.credentials_file)
+    creds.unlink(missing_ok=True)
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    try:
+        server.start()
+    except OSError as err:
+        log(f"cannot listen on {args.host}:{args.port}: {err}")
+        return 1
+    endpoint = f"http://{args.host}:{args.port}"
+    access_key, secret_key = bootstrap_admin(endpoint, args.region)
+    write_credentials(
+        creds,
+        {
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": secret_key,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": args.region,
+        },
+    )
+    log(
+        f"serving {endpoint} with IAM enforced (moto {MOTO_VERSION}); administrator "
+        f"{ADMIN_USER}, access key {access_key} in {creds}"
+    )
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    # The state lives in memory only: nothing to flush. ThreadedMotoServer.stop
+    # waits for open keep-alive connections, so exit at once instead.
+    log("stopping")
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

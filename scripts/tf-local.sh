@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# The `local` environment: `terraform apply` of terraform/ (the same root as
+# dev and prod) to the AWS emulator, with IAM enforced.
+#
+#   scripts/tf-local.sh up       start the IAM-enforcing emulator (scripts/moto-server.py),
+#                                apply, check least privilege; then stop it, or with
+#                                TF_LOCAL_KEEP=1 keep it running until Ctrl-C
+#   scripts/tf-local.sh apply    apply to a running emulator: AWS_ENDPOINT_URL and the
+#                                administrator's key from $TF_LOCAL_CREDENTIALS
+#   scripts/tf-local.sh check    with the apply done: assume each function's role and show
+#                                one allowed and one denied call; show that the emulator's
+#                                default test credentials are refused
+#
+# The provider is aimed at the emulator WITHOUT editing terraform/: the apply
+# runs in .local/tf/terraform, a directory of symlinks to terraform/*.tf,
+# modules/ and env/ plus a generated local_override.tf (provider endpoints,
+# local backend). Its parent .local/tf stands in for the repository root
+# (symlinks to platform.yaml, api/, migrations/), and holds placeholder
+# function zips under target/lambda/ (the functions run in process locally).
+# State: .local/terraform-local.tfstate, thrown away when the emulator it
+# describes is gone (a new emulator starts empty).
+#
+# Settings (environment): MOTO_PORT (4566, a free port when taken),
+# TF_LOCAL_CREDENTIALS (.local/admin-credentials), TF_LOCAL_KEEP (0),
+# AWS_REGION (us-east-1, must match env/local.tfvars).
+set -euo pipefail
+SCRIPT_NAME=tf-local
+. "$(dirname "$0")/lib.sh"
+{
+cd "$ROOT"
+
+CREDS=${TF_LOCAL_CREDENTIALS:-$LOCAL_DIR/admin-credentials}
+WORK=$LOCAL_DIR/tf
+TF_DIR=$WORK/terraform
+STATE=$LOCAL_DIR/terraform-local.tfstate
+STATE_OWNER=$LOCAL_DIR/terraform-local.emulator
+LOGS=$LOCAL_DIR/logs
+TFVARS=$ROOT/terraform/env/local.tfvars
+mkdir -p "$LOGS"
+
+# Every AWS service the root uses (and those its optional parts use), aimed
+# at the emulator.
+TF_SERVICES="acm apigateway appautoscaling cloudwatch cognitoidp ec2 ecr ecs elbv2 events iam kms lambda logs rds route53 s3 scheduler secretsmanager sns sqs sts wafv2"
+
+need_terraform() {
+  command -v terraform >/dev/null 2>&1 ||
+    die "terraform is not on PATH. Install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install; on Debian/Ubuntu: HashiCorp's apt repository, package terraform) and run again"
+}
+
+# load_credentials: export the administrator's key and the endpoint.
+load_credentials() {
+  [ -f "$CREDS" ] || die "no emulator credentials in $CREDS: start the emulator with scripts/moto-server.py (or: scripts/tf-local.sh up)"
+  set -a
+  # shellcheck disable=SC1090
+  . "$CREDS"
+  set +a
+  unset AWS_SESSION_TOKEN AWS_PROFILE
+  export AWS_DEFAULT_REGION=$AWS_REGION
+  [ -n "${AWS_ENDPOINT_URL:-}" ] || die "$CREDS names no AWS_ENDPOINT_URL"
+}
+
+# start_emulator: scripts/moto-server.py on MOTO_PORT (or a free port),
+# tracked (stopped on exit); waits for the credentials file it writes once
+# IAM is enforced.
+start_emulator() {
+  local port=${MOTO_PORT:-4566} i
+  port_in_use "$port" && port=$(free_port)
+  rm -f "$CREDS"
+  spawn "moto server with IAM (:$port)" "$LOGS/moto.log" \
+    "$VENV/bin/python" "$ROOT/scripts/moto-server.py" --port "$port" --region "${AWS_REGION:-us-east-1}" --credentials-file "$CREDS"
+  local pid=$LAST_PID
+  for i in $(seq 1 300); do
+    [ -f "$CREDS" ] && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$LOGS/moto.log" >&2 || true
+      die "the emulator exited at start (log: .local/logs/moto.log)"
+    fi
+    sleep 0.2
+  done
+  die "the emulator wrote no credentials within 60 s (log: .local/logs/moto.log)"
+}
+
+# prepare_workdir: the symlinked root, the override file, placeholder zips.
+prepare_workdir() {
+  local f crate svc
+  mkdir -p "$TF_DIR"
+  # Symlinks are recreated every run: a .tf file added to terraform/ is
+  # picked up, a removed one disappears.
+  find "$TF_DIR" -maxdepth 1 -type l -delete
+  for f in "$ROOT"/terraform/*.tf; do ln -s "$f" "$TF_DIR/"; done
+  ln -s "$ROOT/terraform/modules" "$TF_DIR/modules"
+  ln -s "$ROOT/terraform/env" "$TF_DIR/env"
+  for f in platform.yaml api migrations; do ln -sfn "$ROOT/$f" "$WORK/$f"; done
+
+  # Placeholder zips (deterministic bytes): Lambda stores them, the emulator
+  # never runs them; make local runs the functions in process.
+  for crate in "$ROOT"/functions/*/; do
+    crate=$(basename "$crate")
+    mkdir -p "$WORK/target/lambda/$crate"
+    "$VENV/bin/python" - "$WORK/target/lambda/$crate/bootstrap.zip" "$crate" <<'PY'
+import sys, zipfile
+info = zipfile.ZipInfo("bootstrap", date_time=(1980, 1, 1, 0, 0, 0))
+info.external_attr = 0o755 << 16
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr(info, f"#!/bin/sh\necho 'placeholder for {sys.argv[2]}: make local runs the function in process' >&2\nexit 1\n")
+PY
+  done
+
+  {
+    echo "# Generated by scripts/tf-local.sh: the provider aimed at the AWS emulator."
+    echo "terraform {"
+    echo "  backend \"local\" {"
+    echo "    path = \"$STATE\""
+    echo "  }"
+    echo "}"
+    echo
+    echo "provider \"aws\" {"
+    echo "  region                      = var.region"
+    echo "  skip_credentials_validation = true"
+    echo "  skip_requesting_account_id  = false"
+    echo "  skip_metadata_api_check     = true"
+    echo "  s3_use_path_style           = true"
+    echo
+    echo "  endpoints {"
+    for svc in $TF_SERVICES; do
+      printf '    %-14s = "%s"\n' "$svc" "$AWS_ENDPOINT_URL"
+    done
+    echo "  }"
+    echo "}"
+  } >"$TF_DIR/local_override.tf"
+}
+
+# switched_off: the settings under "Switched off locally" in local.tfvars.
+switched_off() {
+  awk '/^# --- Switched off locally/{on=1; next} /^# --- /{on=0} on && /^[a-z_]+ *=/{sub(/ *= */, " = "); print "  - " $0}' "$TFVARS"
+}
+
+cmd_apply() {
+  need_terraform
+  ensure_venv
+  load_credentials
+  local caller want
+  caller=$("$VENV/bin/python" -c 'import boto3; print(boto3.client("sts").get_caller_identity()["Arn"])') ||
+    die "the emulator at $AWS_ENDPOINT_URL refused the administrator's key from $CREDS (is it the emulator that wrote that file?)"
+  want=$(sed -n 's/^function_role_trusted_principals *= *\["\(.*\)"\]/\1/p' "$TFVARS")
+  [ "$caller" = "$want" ] ||
+    die "the emulator's administrator is $caller but env/local.tfvars trusts $want (function_role_trusted_principals): make them agree"
+
+  # The state describes one emulator; a new one starts empty.
+  if [ -f "$STATE_OWNER" ] && [ "$(cat "$STATE_OWNER")" != "$AWS_ENDPOINT_URL $AWS_ACCESS_KEY_ID" ]; then
+    say "new emulator: discarding the state of the previous one"
+    rm -f "$STATE" "$STATE.backup"
+  fi
+  echo "$AWS_ENDPOINT_URL $AWS_ACCESS_KEY_ID" >"$STATE_OWNER"
+
+  prepare_workdir
+  tf_cli_config
+  say "terraform init (log: .local/logs/tf-local-init.log)"
+  terraform -chdir="$TF_DIR" init -input=false -no-color -reconfigure >"$LOGS/tf-local-init.log" 2>&1 ||
+    { cat "$LOGS/tf-local-init.log" >&2; die "terraform init failed (above)"; }
+
+  say "terraform apply -var-file=env/local.tfvars to $AWS_ENDPOINT_URL (log: .local/logs/tf-local-apply.log)"
+  local start end rc=0
+  start=$(date +%s)
+  terraform -chdir="$TF_DIR" apply -auto-approve -input=false -no-color -var-file=env/local.tfvars \
+    >"$LOGS/tf-local-apply.log" 2>&1 || rc=$?
+  end=$(date +%s)
+  if [ "$rc" -ne 0 ]; then
+    grep -A12 '^Error' "$LOGS/tf-local-apply.log" >&2 || tail -n 40 "$LOGS/tf-local-apply.log" >&2
+    die "terraform apply failed after $((end - start)) s (log: .local/logs/tf-local-apply.log)"
+  fi
+  local summary total
+  summary=$(grep -E '^Apply complete!' "$LOGS/tf-local-apply.log" || echo "Apply complete! (no summary line)")
+  total=$(terraform -chdir="$TF_DIR" state list | grep -vcE '^(module\.[^.]+\.)?data\.' || true)
+  {
+    echo
+    echo "  terraform apply to the AWS emulator ($AWS_ENDPOINT_URL, IAM enforced): complete in $((end - start)) s"
+    echo "  $summary  ($total managed resources in the state)"
+    echo "  switched off locally (env/local.tfvars; reasons in docs/local-gateway.md):"
+    switched_off
+    echo "  outputs: terraform -chdir=.local/tf/terraform output (state .local/terraform-local.tfstate)"
+    echo
+  } >&2
+}
+
+cmd_check() {
+  need_terraform
+  ensure_venv
+  load_credentials
+  terraform -chdir="$TF_DIR" output -json >"$LOCAL_DIR/terraform-local-outputs.json" ||
+    die "no outputs: run scripts/tf-local.sh apply first"
+  chmod 600 "$LOCAL_DIR/terraform-local-outputs.json"
+  "$VENV/bin/python" - "$LOCAL_DIR/terraform-local-outputs.json" <<'PY'
+"""One allowed and one denied call per function role, in the emulator."""
+import json
+import os
+import re
+import sys
+
+import boto3
+from botocore.exceptions import ClientError
+
+out = {k: v["value"] for k, v in json.load(open(sys.argv[1])).items()}
+endpoint = os.environ["AWS_ENDPOINT_URL"]
+admin = boto3.session.Session()
+sts = admin.client("sts")
+cluster = out["ecs_cluster_arn"]
+family = next(iter(out["job_task_definition_families"].values()), None)
+env = out["function_environments"]
+api_id = out["rest_api_id"]
+
+
+def session_for(role_arn):
+    c = sts.assume_role(RoleArn=role_arn, RoleSessionName="tf-local-check")["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=c["AccessKeyId"],
+        aws_secret_access_key=c["SecretAccessKey"],
+        aws_session_token=c["SessionToken"],
+    )
+
+
+def attempt(call):
+    try:
+        call()
+        return "allowed"
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 403 or "AccessDenied" in code:
+            return "denied"
+        return f"allowed (answered {code or status})"  # authorised, then refused on the merits
+
+
+def run_task(ecs):
+    return ecs.run_task(
+        cluster=cluster,
+        taskDefinition=family,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {
+            "subnets": env["jobs"]["JOB_SUBNETS"].split(","),
+            "securityGroups": [env["jobs"]["JOB_SECURITY_GROUPS"]],
+            "assignPublicIp": "DISABLED"}},
+    )
+
+
+checks = {
+    # function: (allowed call, denied call), each (description, fn(session))
+    "jobs": (("ecs:RunTask on a registered job family", lambda s: run_task(s.client("ecs"))),
+             ("ecs:ListClusters", lambda s: s.client("ecs").list_clusters())),
+    "reconciler": (("ecs:ListTasks on the cluster", lambda s: s.client("ecs").list_tasks(cluster=cluster)),
+                   ("ecs:DeleteCluster", lambda s: s.client("ecs").delete_cluster(cluster=cluster))),
+    "keys": (("apigateway:GET /account (GetAccount, /v1/health)", lambda s: s.client("apigateway").get_account()),
+             ("lambda:ListFunctions", lambda s: s.client("lambda").list_functions())),
+    "proxy": (("secretsmanager:GetSecretValue on the identity secret",
+               lambda s: s.client("secretsmanager").get_secret_value(SecretId=out["identity_secret_arn"])),
+              ("secretsmanager:PutSecretValue on the identity secret",
+               lambda s: s.client("secretsmanager").put_secret_value(SecretId=out["identity_secret_arn"], SecretString="x"))),
+    "task-events": (("sqs:SendMessage to its DLQ (on-failure destination)",
+                     lambda s: s.client("sqs").send_message(QueueUrl=out["dlq_urls"]["task-events"], MessageBody="{}")),
+                    ("ecs:RunTask", lambda s: run_task(s.client("ecs")))),
+    "authorizer": (("sts:GetCallerIdentity (its own role session)", lambda s: s.client("sts").get_caller_identity()),
+                   ("apigateway:GET /account", lambda s: s.client("apigateway").get_account())),
+    "migrate": (("secretsmanager:GetSecretValue on the master secret",
+                 lambda s: s.client("secretsmanager").get_secret_value(SecretId=out["database_secret_arn"])),
+                ("secretsmanager:PutSecretValue on the master secret",
+                 lambda s: s.client("secretsmanager").put_secret_value(SecretId=out["database_secret_arn"], SecretString="x"))),
+}
+if family is None:
+    checks["jobs"] = (checks["reconciler"][0], checks["jobs"][1])
+
+print("  least privilege, checked against the emulator (each function's own role, via sts:AssumeRole):", file=sys.stderr)
+failed = 0
+for fn, role_arn in sorted(out["function_roles"].items()):
+    if fn not in checks:
+        continue
+    session = session_for(role_arn)
+    for (what, call), expect in zip(checks[fn], ("allowed", "denied")):
+        got = attempt(lambda: call(session))
+        ok = got.startswith(expect)
+        failed += not ok
+        print(f"    {'ok  ' if ok else 'FAIL'} {fn:<11} {what:<55} {got} (expected {expect})", file=sys.stderr)
+
+test = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test")
+try:
+    test.client("ecs").list_clusters()
+    print("  FAIL: a request signed with the default test credentials (AWS_ACCESS_KEY_ID=test) was accepted: IAM is NOT enforced", file=sys.stderr)
+    failed += 1
+except ClientError as err:
+    e = err.response.get("Error", {})
+    found = re.search(r"<Code>([^<]+)</Code>", str(err))  # moto answers JSON APIs with an XML error
+    code = found.group(1) if found else e.get("Code")
+    print(f"  IAM is on: ecs:ListClusters signed with AWS_ACCESS_KEY_ID=test is refused: "
+          f"HTTP {err.response['ResponseMetadata']['HTTPStatusCode']} {code}", file=sys.stderr)
+sys.exit(1 if failed else 0)
+PY
+}
+
+cmd_up() {
+  need_terraform
+  ensure_venv
+  trap 'trap "" PIPE; stop_tracked' EXIT
+  trap 'trap "" PIPE; echo >&2; exit 130' INT
+  trap 'exit 143' TERM
+  start_emulator
+  cmd_apply
+  cmd_check
+  if [ "${TF_LOCAL_KEEP:-0}" = 1 ]; then
+    say "the emulator keeps running ($AWS_ENDPOINT_URL, credentials in ${CREDS#"$ROOT"/}); Ctrl-C stops it"
+    while true; do sleep 1; done
+  fi
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  apply) cmd_apply ;;
+  check) cmd_check ;;
+  *) die "usage: scripts/tf-local.sh up|apply|check (see the header of scripts/tf-local.sh)" ;;
+esac
+exit
+}
