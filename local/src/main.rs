@@ -68,23 +68,21 @@ async fn wire(gateway: &mut Gateway) {
 }
 
 /// Local throttles: `USAGE_PLAN_KEYS` (`plan=<key value>,...`) names the
-/// `usageIdentifierKey` of each plan of `PLATFORM_FILE` (default platform.yaml).
+/// `usageIdentifierKey` of each plan of the registry (`PLATFORM_FILE`, else
+/// the platform.yaml compiled in, as in every function).
 fn throttles(gateway: &mut Gateway) -> Result<(), String> {
     let Ok(pairs) = std::env::var("USAGE_PLAN_KEYS") else {
         return Ok(());
     };
-    let platform_file =
-        std::env::var("PLATFORM_FILE").unwrap_or_else(|_| "platform.yaml".to_owned());
-    let platform = portcullis_platform::Platform::load(std::path::Path::new(&platform_file))
-        .map_err(|e| format!("cannot read usage plans from {platform_file}: {e}"))?;
-    let plans = portcullis_platform::plans::UsagePlans::from_platform(&platform)
-        .map_err(|e| format!("invalid usage plans in {platform_file}: {e}"))?;
+    let plans = portcullis_platform::Platform::from_env(&portcullis_core::Env::Process)
+        .map_err(|e| format!("cannot load the usage plans: {e}"))?
+        .usage_plans;
     for item in pairs.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (plan, key) = item.split_once('=').ok_or_else(|| {
             "USAGE_PLAN_KEYS must look like plan=<key value>,plan2=<key value>".to_owned()
         })?;
         let plan_def = plans.get(plan.trim()).ok_or_else(|| {
-            format!("USAGE_PLAN_KEYS names plan {plan:?}, which {platform_file} does not define")
+            format!("USAGE_PLAN_KEYS names plan {plan:?}, which the platform registry (PLATFORM_FILE) does not define")
         })?;
         if let Some(t) = &plan_def.throttle {
             gateway.throttle(

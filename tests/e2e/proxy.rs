@@ -9,7 +9,6 @@ use portcullis_core::Env;
 use portcullis_db::Database;
 use portcullis_identity::SigningKey;
 use portcullis_platform::Platform;
-use portcullis_platform::services::Services;
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -64,7 +63,7 @@ async fn the_sample_service_sees_the_verified_caller_and_never_a_spoofed_identit
         "/../platform.yaml"
     )))
     .expect("platform.yaml loads");
-    let services = Services::from_value(&platform.services).expect("services parse");
+    let services = platform.services;
     let env = Env::from_pairs([("PROXY_UPSTREAM_SAMPLE", format!("http://{addr}"))]);
     let upstreams = proxy::config::resolve_upstreams(&services, &env).expect("upstreams");
     let proxy_state =

@@ -30,12 +30,7 @@ use portcullis_auth::apikey;
 use portcullis_core::Env;
 use portcullis_db::{Database, DbConfig};
 use portcullis_platform::Platform;
-use portcullis_platform::plans::UsagePlans;
 use std::time::Duration;
-
-/// The registry compiled into the binary (see docs/decisions.md);
-/// `PLATFORM_FILE` overrides it locally.
-const EMBEDDED_PLATFORM: &str = include_str!("../../../platform.yaml");
 
 /// Configuration read once at start.
 #[derive(Debug, Clone)]
@@ -89,11 +84,10 @@ impl Config {
             )
             .into());
         }
-        let platform = match env.get("PLATFORM_FILE") {
-            Some(path) => Platform::load(std::path::Path::new(&path))?,
-            None => Platform::from_yaml(EMBEDDED_PLATFORM)?,
-        };
-        let plans: Vec<String> = UsagePlans::from_platform(&platform)?
+        // PLATFORM_FILE, else the registry compiled in (docs/decisions.md).
+        let platform = Platform::from_env(env)?;
+        let plans: Vec<String> = platform
+            .usage_plans
             .names()
             .map(str::to_owned)
             .collect();

@@ -2,8 +2,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `PROXY_SERVICES_JSON` | the `services:` section as JSON (Terraform renders it); else |
-//! | `PLATFORM_FILE` | path of platform.yaml (default `platform.yaml`) |
+//! | `PLATFORM_FILE` | path of platform.yaml (default: the copy compiled in; Terraform ships the file in the zip) |
 //! | `PROXY_ALB_URL` | internal ALB base URL; a service's upstream is this + its `path_prefix` |
 //! | `PROXY_UPSTREAM_<NAME>` | full upstream base URL of one service (wins; `make local` sets it) |
 //! | `IDENTITY_SECRET_ARN` | Secrets Manager secret holding the base64 signing key |
@@ -106,22 +105,10 @@ pub fn resolve_upstreams(services: &Services, env: &Env) -> Result<Vec<Upstream>
         .collect()
 }
 
-/// The registry from `PROXY_SERVICES_JSON`, else from `PLATFORM_FILE`.
+/// The registry's services: `PLATFORM_FILE`, else the platform.yaml compiled
+/// in (the loader every function uses; docs/decisions.md).
 pub fn services_from_env(env: &Env) -> Result<Services, ConfigError> {
-    if let Some(json) = env.get("PROXY_SERVICES_JSON") {
-        return Services::from_text(&json).map_err(|e| {
-            ConfigError::Env(portcullis_core::ConfigError::invalid(
-                "PROXY_SERVICES_JSON",
-                "the services section of platform.yaml as JSON",
-                e,
-            ))
-        });
-    }
-    let path = env
-        .get("PLATFORM_FILE")
-        .unwrap_or_else(|| "platform.yaml".to_owned());
-    let platform = Platform::load(std::path::Path::new(&path))?;
-    Ok(Services::from_value(&platform.services)?)
+    Ok(Platform::from_env(env)?.services)
 }
 
 /// Fetch the signing key (the secret string is base64 of ≥ 32 bytes).
@@ -216,13 +203,8 @@ mod tests {
 
     #[tokio::test]
     async fn missing_identity_secret_arn_fails_start_up_naming_it() {
-        let env = Env::from_pairs([
-            (
-                "PROXY_SERVICES_JSON",
-                r#"{"a":{"workload":"w","methods":["GET"]}}"#,
-            ),
-            ("PROXY_UPSTREAM_A", "http://127.0.0.1:9"),
-        ]);
+        // The embedded registry, with a local upstream for its sample service.
+        let env = Env::from_pairs([("PROXY_UPSTREAM_SAMPLE", "http://127.0.0.1:9")]);
         let e = state_from_env(&env).await.unwrap_err();
         assert!(e.to_string().contains("IDENTITY_SECRET_ARN"), "{e}");
     }
@@ -235,18 +217,21 @@ mod tests {
     }
 
     #[test]
-    fn services_json_is_preferred_and_validated() {
-        let env = Env::from_pairs([(
-            "PROXY_SERVICES_JSON",
-            r#"{"a":{"workload":"w","methods":["GET"]}}"#,
-        )]);
-        assert!(services_from_env(&env).unwrap().get("a").is_some());
-        let env = Env::from_pairs([("PROXY_SERVICES_JSON", r#"{"a":{"methods":["GET"]}}"#)]);
+    fn the_registry_defaults_to_the_embedded_copy_and_is_validated() {
+        let embedded = services_from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
+        assert!(embedded.get("sample").is_some());
+        let path = std::env::temp_dir().join(format!("proxy-registry-{}.yaml", std::process::id()));
+        std::fs::write(&path, "services:\n  a:\n    methods: [FETCH]\n").unwrap();
+        let e = services_from_env(&Env::from_pairs([(
+            "PLATFORM_FILE",
+            path.to_str().unwrap(),
+        )]))
+        .unwrap_err()
+        .to_string();
+        std::fs::remove_file(&path).unwrap();
         assert!(
-            services_from_env(&env)
-                .unwrap_err()
-                .to_string()
-                .contains("PROXY_SERVICES_JSON")
+            e.contains("services.a.methods") && e.contains("PLATFORM_FILE"),
+            "{e}"
         );
     }
 }

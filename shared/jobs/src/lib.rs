@@ -21,9 +21,6 @@ use portcullis_platform::jobs::JobTypes;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The registry compiled in, used when `PLATFORM_FILE` is not set.
-pub const EMBEDDED_PLATFORM: &str = include_str!("../../../platform.yaml");
-
 /// Tunables, with their environment variables.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -145,15 +142,10 @@ impl State {
     }
 }
 
-/// The job registry: `PLATFORM_FILE`, or the platform.yaml compiled in.
+/// The job registry: `PLATFORM_FILE`, or the platform.yaml compiled in
+/// (`portcullis_platform::Platform::from_env`, the loader every function uses).
 pub fn load_types(env: &Env) -> Result<JobTypes, PlatformError> {
-    match env.get("PLATFORM_FILE") {
-        Some(path) => {
-            let platform = portcullis_platform::Platform::load(std::path::Path::new(&path))?;
-            JobTypes::from_value(&platform.jobs)
-        }
-        None => JobTypes::from_yaml(EMBEDDED_PLATFORM),
-    }
+    portcullis_platform::Platform::from_env(env).map(|p| p.jobs)
 }
 
 #[cfg(test)]

@@ -5,7 +5,12 @@
 //!   sample:
 //!     description: Prints its arguments and exits with the code it is given.
 //!     task_definition: portcullis-sample-job   # task definition family
-//!     container: sample-job                    # container the overrides apply to
+//!     container: sample-job                    # container the overrides apply to (default: the name)
+//!     workload: sample-job                     # workloads/<workload>, ECR repository (default: container)
+//!     image: null                              # or a full image reference instead of the ECR build
+//!     cpu: 256                                 # task size, a Fargate size (default: overrides.cpu.min, else 256)
+//!     memory: 512                              # (default: overrides.memory.min, else 512)
+//!     environment: { GREETING: hello }         # container defaults; not JOB_ID, JOB_TYPE, ...
 //!     timeout_seconds: 600
 //!     max_attempts: 5                           # RunTask attempts (capacity, throttling)
 //!     scope: jobs:write                         # default jobs:write
@@ -21,6 +26,7 @@
 //! validate fails start-up with the path of the bad entry.
 
 use super::PlatformError;
+use crate::task::{self, Environment};
 use serde::Deserialize;
 use serde_norway::Value;
 use std::collections::BTreeMap;
@@ -43,6 +49,16 @@ pub struct JobType {
     pub description: String,
     pub task_definition: String,
     pub container: String,
+    /// `workloads/<workload>` and its ECR repository (default: `container`).
+    pub workload: String,
+    /// A full image reference used instead of the workload's ECR image.
+    pub image: Option<String>,
+    /// Fargate task size of the task definition: cpu units and memory MiB.
+    pub cpu: u32,
+    pub memory: u32,
+    /// Container environment of the task definition (callers may override
+    /// the names in `overrides.env`).
+    pub environment: Environment,
     pub timeout_seconds: u64,
     pub max_attempts: u32,
     pub scope: String,
@@ -95,11 +111,22 @@ impl Bounds {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawJobType {
+pub(crate) struct RawJobType {
     #[serde(default)]
     description: String,
     task_definition: String,
-    container: String,
+    #[serde(default)]
+    container: Option<String>,
+    #[serde(default)]
+    workload: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    cpu: Option<u32>,
+    #[serde(default)]
+    memory: Option<u32>,
+    #[serde(default)]
+    environment: Environment,
     timeout_seconds: u64,
     #[serde(default = "default_max_attempts")]
     max_attempts: u32,
@@ -151,12 +178,6 @@ fn valid_name(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-fn valid_env_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_uppercase() || b == b'_')
-        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-}
-
 /// Environment names the platform sets itself; a job type may not hand them to callers.
 pub const RESERVED_ENV: &[&str] = &["JOB_ID", "JOB_TYPE", "JOB_TENANT", "REQUEST_ID", "TRACE_ID"];
 
@@ -168,6 +189,10 @@ impl JobTypes {
         }
         let raw: BTreeMap<String, RawJobType> = serde_norway::from_value(value.clone())
             .map_err(|e| invalid("jobs".into(), e.to_string()))?;
+        Self::from_raw(raw)
+    }
+
+    pub(crate) fn from_raw(raw: BTreeMap<String, RawJobType>) -> Result<Self, PlatformError> {
         let mut types = BTreeMap::new();
         for (name, r) in raw {
             let at = |field: &str| format!("jobs.{name}.{field}");
@@ -183,9 +208,25 @@ impl JobTypes {
                     "the task definition family is empty",
                 ));
             }
-            if r.container.trim().is_empty() {
+            let container = r.container.unwrap_or_else(|| name.clone());
+            if container.trim().is_empty() {
                 return Err(invalid(at("container"), "the container name is empty"));
             }
+            let entry = format!("jobs.{name}");
+            let workload = r.workload.unwrap_or_else(|| container.clone());
+            task::check_workload(&entry, &workload)?;
+            task::check_image(&entry, r.image.as_deref())?;
+            // Terraform's defaults (terraform/locals.tf): the smallest size a
+            // caller may ask for, else the smallest Fargate size.
+            let cpu = r
+                .cpu
+                .or(r.overrides.cpu.map(|b| b.min))
+                .unwrap_or(task::DEFAULT_CPU);
+            let memory = r
+                .memory
+                .or(r.overrides.memory.map(|b| b.min))
+                .unwrap_or(task::DEFAULT_MEMORY);
+            r.environment.check(&entry, RESERVED_ENV)?;
             if r.timeout_seconds == 0 || r.timeout_seconds > 7 * 24 * 3600 {
                 return Err(invalid(
                     at("timeout_seconds"),
@@ -225,7 +266,7 @@ impl JobTypes {
                 Some(ArgsRule::Max(n)) => n,
             };
             for (i, e) in r.overrides.env.iter().enumerate() {
-                if !valid_env_name(e) {
+                if !task::is_valid_env_name(e) {
                     return Err(invalid(
                         at(&format!("overrides.env[{i}]")),
                         "an env name is upper-case letters, digits and '_'",
@@ -248,6 +289,7 @@ impl JobTypes {
                     }
                 }
             }
+            task::check_fargate_size(&entry, cpu, memory)?;
             let scope = r.scope.unwrap_or_else(|| "jobs:write".into());
             types.insert(
                 name.clone(),
@@ -255,7 +297,12 @@ impl JobTypes {
                     name,
                     description: r.description,
                     task_definition: r.task_definition,
-                    container: r.container,
+                    container,
+                    workload,
+                    image: r.image,
+                    cpu,
+                    memory,
+                    environment: r.environment,
                     timeout_seconds: r.timeout_seconds,
                     max_attempts: r.max_attempts,
                     scope,
@@ -270,12 +317,6 @@ impl JobTypes {
             );
         }
         Ok(Self { types })
-    }
-
-    /// Parse the `jobs:` section of a whole platform.yaml text.
-    pub fn from_yaml(text: &str) -> Result<Self, PlatformError> {
-        let platform = super::Platform::from_yaml(text)?;
-        Self::from_value(&platform.jobs)
     }
 
     pub fn get(&self, name: &str) -> Option<&JobType> {
@@ -336,9 +377,60 @@ sample:
 
     #[test]
     fn unknown_field_is_rejected() {
-        let err = parse("a: {task_definition: f, container: c, timeout_seconds: 1, image: x}")
+        let err = parse("a: {task_definition: f, container: c, timeout_seconds: 1, imag: x}")
             .unwrap_err();
-        assert!(err.to_string().contains("image"), "{err}");
+        assert!(err.to_string().contains("imag"), "{err}");
+    }
+
+    #[test]
+    fn terraform_fields_parse_with_terraform_defaults() {
+        let t = parse(SAMPLE).unwrap();
+        let s = t.get("sample").unwrap();
+        assert_eq!(
+            (s.workload.as_str(), s.image.as_deref()),
+            ("sample-job", None)
+        );
+        assert_eq!(
+            (s.cpu, s.memory),
+            (256, 512),
+            "cpu from overrides.cpu.min, memory default"
+        );
+        let t = parse("a: {task_definition: f, timeout_seconds: 1}").unwrap();
+        let a = t.get("a").unwrap();
+        assert_eq!((a.container.as_str(), a.workload.as_str()), ("a", "a"));
+        let t = parse(
+            "a: {task_definition: f, timeout_seconds: 1, workload: w, image: 'r/i:1', cpu: 512, memory: 2048, environment: {GREETING: hi, N: 3}}",
+        )
+        .unwrap();
+        let a = t.get("a").unwrap();
+        assert_eq!((a.workload.as_str(), a.cpu, a.memory), ("w", 512, 2048));
+        assert_eq!(a.image.as_deref(), Some("r/i:1"));
+        assert_eq!(a.environment.get("N"), Some("3"));
+    }
+
+    #[test]
+    fn task_size_and_environment_are_validated() {
+        for (yaml, path) in [
+            (
+                "a: {task_definition: f, timeout_seconds: 1, cpu: 512, memory: 512}",
+                "jobs.a.memory",
+            ),
+            (
+                "a: {task_definition: f, timeout_seconds: 1, overrides: {cpu: {min: 100, max: 200}}}",
+                "jobs.a.cpu",
+            ),
+            (
+                "a: {task_definition: f, timeout_seconds: 1, environment: {JOB_ID: x}}",
+                "jobs.a.environment.JOB_ID",
+            ),
+            (
+                "a: {task_definition: f, timeout_seconds: 1, environment: {A: [x]}}",
+                "jobs",
+            ),
+        ] {
+            let e = parse(yaml).unwrap_err().to_string();
+            assert!(e.contains(path), "{yaml}: {e}");
+        }
     }
 
     #[test]
@@ -373,7 +465,7 @@ sample:
 
     #[test]
     fn the_repository_platform_file_parses() {
-        let t = JobTypes::from_yaml(include_str!("../../../platform.yaml")).unwrap();
+        let t = super::super::Platform::embedded().unwrap().jobs;
         assert!(
             t.get("sample").is_some(),
             "platform.yaml must register the sample job"

@@ -12,7 +12,7 @@
 //! Gateway API key; the authorizer returns that key's value as
 //! `usageIdentifierKey` for Portcullis keys of the plan (`USAGE_PLAN_KEYS`).
 
-use super::{Platform, PlatformError};
+use super::PlatformError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -69,21 +69,8 @@ pub fn is_valid_plan_name(name: &str) -> bool {
 }
 
 impl UsagePlans {
-    /// The `usage_plans` section of a loaded registry, validated.
-    pub fn from_platform(p: &Platform) -> Result<Self, PlatformError> {
-        Self::from_value(&p.usage_plans)
-    }
-
-    /// Parse and validate the section's YAML value (null or absent = no plans).
-    pub fn from_value(v: &serde_norway::Value) -> Result<Self, PlatformError> {
-        if v.is_null() {
-            return Ok(Self::default());
-        }
-        let map: BTreeMap<String, UsagePlan> =
-            serde_norway::from_value(v.clone()).map_err(|e| PlatformError::Invalid {
-                at: "usage_plans".to_owned(),
-                reason: e.to_string(),
-            })?;
+    /// Validate the section as parsed by [`crate::Platform::from_yaml`].
+    pub(crate) fn from_raw(map: BTreeMap<String, UsagePlan>) -> Result<Self, PlatformError> {
         for (name, plan) in &map {
             let at = format!("usage_plans.{name}");
             if !is_valid_plan_name(name) {
@@ -98,6 +85,12 @@ impl UsagePlans {
                     return Err(PlatformError::Invalid {
                         at: format!("{at}.throttle.rate_limit"),
                         reason: "must be a positive number of requests per second".to_owned(),
+                    });
+                }
+                if t.burst_limit == 0 {
+                    return Err(PlatformError::Invalid {
+                        at: format!("{at}.throttle.burst_limit"),
+                        reason: "must be at least 1 request (the token bucket size)".to_owned(),
                     });
                 }
             }
@@ -135,7 +128,7 @@ mod tests {
     use super::*;
 
     fn plans(yaml: &str) -> Result<UsagePlans, PlatformError> {
-        UsagePlans::from_platform(&Platform::from_yaml(yaml)?)
+        Ok(crate::Platform::from_yaml(yaml)?.usage_plans)
     }
 
     #[test]
@@ -175,6 +168,12 @@ mod tests {
             .unwrap_err();
         assert!(
             e.to_string().contains("usage_plans.a.throttle.rate_limit"),
+            "{e}"
+        );
+        let e = plans("usage_plans:\n  a:\n    throttle: { rate_limit: 1, burst_limit: 0 }\n")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("usage_plans.a.throttle.burst_limit"),
             "{e}"
         );
         let e = plans("usage_plans:\n  a:\n    quota: { limit: 0, period: DAY }\n").unwrap_err();

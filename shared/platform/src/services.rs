@@ -6,13 +6,16 @@
 //! ```yaml
 //! services:
 //!   sample:
-//!     workload: sample-service      # ECR repository / image name
+//!     workload: sample-service      # workloads/<workload>, ECR repository (default: the name)
+//!     image: null                   # or a full image reference instead of the ECR build
 //!     path_prefix: /sample          # ALB listener rule path prefix
 //!     port: 8080
 //!     health_check_path: /health
 //!     desired_count: 1
-//!     cpu: 256
+//!     autoscaling: { min: 1, max: 4, cpu_target: 60 }   # defaults: desired_count, max(4 x desired, 2), 60
+//!     cpu: 256                      # a Fargate size (task::is_fargate_size)
 //!     memory: 512
+//!     environment: { LOG_LEVEL: info }  # not PORT, BASE_PATH, IDENTITY_SECRET (set by Terraform)
 //!     methods: [GET, POST, PUT, PATCH, DELETE]
 //!     timeout_ms: 10000
 //!     max_request_bytes: 1048576
@@ -25,6 +28,7 @@
 //! [`Service::upstream`] and `docs/proxy.md`.
 
 use super::PlatformError;
+use crate::task::{self, Environment};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,6 +39,9 @@ pub const MAX_TIMEOUT_MS: u64 = 29_000;
 pub const MAX_REQUEST_BYTES: u64 = 10 * 1024 * 1024;
 /// Lambda's synchronous response limit (6 MB).
 pub const MAX_RESPONSE_BYTES: u64 = 6 * 1024 * 1024;
+
+/// Environment names Terraform sets on every service container itself.
+pub const RESERVED_ENV: &[&str] = &["PORT", "BASE_PATH", "IDENTITY_SECRET"];
 
 /// Every method a service may allow.
 pub const KNOWN_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -60,13 +67,33 @@ pub struct Service {
     pub allow_headers: Vec<String>,
     pub allow_cookies: bool,
     // --- what Terraform needs ---
+    /// `workloads/<workload>` and its ECR repository (default: the name).
     pub workload: String,
+    /// A full image reference used instead of the workload's ECR image.
+    pub image: Option<String>,
     pub port: u16,
     pub health_check_path: String,
     pub desired_count: u32,
+    pub autoscaling: Autoscaling,
+    /// Fargate task size: cpu units and memory MiB.
     pub cpu: u32,
     pub memory: u32,
+    /// Container environment (besides `PORT`, `BASE_PATH`, `IDENTITY_SECRET`).
+    pub environment: Environment,
 }
+
+/// ECS service auto scaling on average CPU, with Terraform's defaults
+/// resolved: `min` = `desired_count`, `max` = max(4 x `desired_count`, 2),
+/// `cpu_target` = 60 (percent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Autoscaling {
+    pub min: u32,
+    pub max: u32,
+    pub cpu_target: u32,
+}
+
+/// Default target of average CPU utilisation (percent).
+pub const DEFAULT_CPU_TARGET: u32 = 60;
 
 impl Service {
     pub fn allows(&self, method: &str) -> bool {
@@ -88,12 +115,15 @@ impl Services {
     }
 
     /// Parse and validate the `services:` value of platform.yaml (or the same
-    /// shape given as JSON, e.g. rendered by Terraform).
+    /// shape given as JSON).
     pub fn from_value(value: &serde_norway::Value) -> Result<Self, PlatformError> {
         if value.is_null() {
             return Ok(Services::default());
         }
-        let raw: BTreeMap<String, RawService> = serde_norway::from_value(value.clone())?;
+        Self::from_raw(serde_norway::from_value(value.clone())?)
+    }
+
+    pub(crate) fn from_raw(raw: BTreeMap<String, RawService>) -> Result<Self, PlatformError> {
         let mut out = BTreeMap::new();
         for (name, r) in raw {
             let svc = r.validate(&name)?;
@@ -111,7 +141,7 @@ impl Services {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawService {
+pub(crate) struct RawService {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
@@ -131,17 +161,35 @@ struct RawService {
     allow_headers: Vec<String>,
     #[serde(default)]
     allow_cookies: bool,
-    workload: String,
+    #[serde(default)]
+    workload: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
     #[serde(default = "default_port")]
     port: u16,
     #[serde(default = "default_health")]
     health_check_path: String,
     #[serde(default = "default_desired")]
     desired_count: u32,
+    #[serde(default)]
+    autoscaling: Option<RawAutoscaling>,
     #[serde(default = "default_cpu")]
     cpu: u32,
     #[serde(default = "default_memory")]
     memory: u32,
+    #[serde(default)]
+    environment: Environment,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAutoscaling {
+    #[serde(default)]
+    min: Option<u32>,
+    #[serde(default)]
+    max: Option<u32>,
+    #[serde(default)]
+    cpu_target: Option<u32>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -163,10 +211,10 @@ fn default_desired() -> u32 {
     1
 }
 fn default_cpu() -> u32 {
-    256
+    task::DEFAULT_CPU
 }
 fn default_memory() -> u32 {
-    512
+    task::DEFAULT_MEMORY
 }
 
 fn invalid(name: &str, field: &str, reason: impl Into<String>) -> PlatformError {
@@ -332,16 +380,19 @@ impl RawService {
                 "expected a path such as /health",
             ));
         }
-        if self.workload.trim().is_empty() {
-            return Err(invalid(
-                name,
-                "workload",
-                "the workload (image) name is required",
-            ));
-        }
+        let at = format!("services.{name}");
+        let workload = self.workload.unwrap_or_else(|| name.to_owned());
+        task::check_workload(&at, &workload)?;
+        task::check_image(&at, self.image.as_deref())?;
         if self.port == 0 {
             return Err(invalid(name, "port", "a container port is 1-65535"));
         }
+        task::check_fargate_size(&at, self.cpu, self.memory)?;
+        self.environment.check(&at, RESERVED_ENV)?;
+        let autoscaling = self
+            .autoscaling
+            .unwrap_or_default()
+            .resolve(name, self.desired_count)?;
         Ok(Service {
             name: name.to_owned(),
             description: self.description,
@@ -354,12 +405,49 @@ impl RawService {
             max_response_bytes: self.max_response_bytes,
             allow_headers,
             allow_cookies: self.allow_cookies,
-            workload: self.workload,
+            workload,
+            image: self.image,
             port: self.port,
             health_check_path: self.health_check_path,
             desired_count: self.desired_count,
+            autoscaling,
             cpu: self.cpu,
             memory: self.memory,
+            environment: self.environment,
+        })
+    }
+}
+
+impl RawAutoscaling {
+    /// Terraform's defaults (terraform/locals.tf), then the checks
+    /// Application Auto Scaling would make at apply.
+    fn resolve(self, name: &str, desired_count: u32) -> Result<Autoscaling, PlatformError> {
+        let min = self.min.unwrap_or(desired_count);
+        let max = self
+            .max
+            .unwrap_or_else(|| desired_count.saturating_mul(4).max(2));
+        let cpu_target = self.cpu_target.unwrap_or(DEFAULT_CPU_TARGET);
+        if max == 0 {
+            return Err(invalid(name, "autoscaling.max", "must be at least 1"));
+        }
+        if min > max {
+            return Err(invalid(
+                name,
+                "autoscaling.min",
+                format!("{min} is above autoscaling.max ({max})"),
+            ));
+        }
+        if !(1..=100).contains(&cpu_target) {
+            return Err(invalid(
+                name,
+                "autoscaling.cpu_target",
+                format!("{cpu_target} is not a CPU utilisation percentage (1-100)"),
+            ));
+        }
+        Ok(Autoscaling {
+            min,
+            max,
+            cpu_target,
         })
     }
 }
@@ -389,14 +477,68 @@ mod tests {
     #[test]
     fn the_repository_platform_yaml_services_parse() {
         let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../platform.yaml"))
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../platform.yaml"))
                 .unwrap();
         let p = super::super::Platform::from_yaml(&text).unwrap();
-        let s = Services::from_value(&p.services).unwrap();
         assert!(
-            s.get("sample").is_some(),
+            p.services.get("sample").is_some(),
             "platform.yaml should register the sample service"
         );
+    }
+
+    #[test]
+    fn terraform_defaults_are_resolved_the_same_way() {
+        let s = parse("api:\n  methods: [GET]\n  desired_count: 3\n").unwrap();
+        let svc = s.get("api").unwrap();
+        assert_eq!(
+            svc.workload, "api",
+            "workload defaults to the name, as in locals.tf"
+        );
+        assert_eq!((svc.cpu, svc.memory, svc.port), (256, 512, 8080));
+        assert_eq!(
+            svc.autoscaling,
+            Autoscaling {
+                min: 3,
+                max: 12,
+                cpu_target: 60
+            }
+        );
+        let s = parse("api:\n  methods: [GET]\n  desired_count: 0\n").unwrap();
+        assert_eq!(s.get("api").unwrap().autoscaling.max, 2);
+    }
+
+    #[test]
+    fn terraform_fields_parse_and_are_validated() {
+        let s = parse(&format!(
+            "{MINIMAL}  image: public.ecr.aws/x/y:1\n  autoscaling: {{ min: 2, max: 6, cpu_target: 70 }}\n  cpu: 1024\n  memory: 3072\n  environment: {{ LOG_LEVEL: debug, WORKERS: 4 }}\n"
+        ))
+        .unwrap();
+        let svc = s.get("sample").unwrap();
+        assert_eq!(svc.image.as_deref(), Some("public.ecr.aws/x/y:1"));
+        assert_eq!((svc.autoscaling.min, svc.autoscaling.max), (2, 6));
+        assert_eq!(svc.environment.get("WORKERS"), Some("4"));
+        for (extra, path) in [
+            ("  autoscaling: { min: 5, max: 2 }\n", "autoscaling.min"),
+            (
+                "  autoscaling: { cpu_target: 0 }\n",
+                "autoscaling.cpu_target",
+            ),
+            ("  autoscaling: { max: 0, min: 0 }\n", "autoscaling.max"),
+            ("  autoscaling: { step: 1 }\n", "step"),
+            ("  cpu: 256\n  memory: 4096\n", "services.sample.memory"),
+            ("  cpu: 100\n", "services.sample.cpu"),
+            (
+                "  environment: { PORT: 1 }\n",
+                "services.sample.environment.PORT",
+            ),
+            ("  environment: { bad-name: 1 }\n", "environment.bad-name"),
+            ("  image: \"\"\n", "services.sample.image"),
+        ] {
+            let e = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
+            assert!(e.contains(path), "{extra}: {e}");
+        }
+        let e = parse("sample:\n  workload: Bad/Name\n  methods: [GET]\n").unwrap_err();
+        assert!(e.to_string().contains("services.sample.workload"), "{e}");
     }
 
     #[test]
@@ -448,7 +590,7 @@ mod tests {
     }
 
     #[test]
-    fn json_form_from_terraform_parses() {
+    fn json_form_parses() {
         let s = Services::from_text(
             r#"{"sample":{"workload":"sample-service","methods":["GET"],"timeout_ms":500}}"#,
         )
