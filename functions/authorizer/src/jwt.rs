@@ -1,19 +1,28 @@
-//! Cognito JWT verification, after awslabs/aws-jwt-verify:
+//! Cognito JWT verification on `jsonwebtoken` (aws-lc-rs backend), after
+//! awslabs/aws-jwt-verify:
 //!
 //! - RS256 only, whatever the header says; `kid` required; `crit` refused;
 //! - the issuer is pinned and checked before any JWKS fetch;
 //! - `token_use`, `client_id` (access) / `aud` (id) against an allowlist;
 //! - `exp` required, `nbf` and `iat` honoured, with a bounded leeway;
-//! - claims are read into a typed struct: an `exp` given as a string, a
-//!   float or a negative number is rejected (CVE-2026-25537 class);
-//! - JWKS cached by `kid`, fetched with a short timeout, refetched only for
-//!   an unknown `kid` and at most once per penalty window, one fetch shared
-//!   by concurrent callers; it may be pre-loaded from configuration.
+//! - claims are read into a typed struct: an `exp`, `nbf` or `iat` given as
+//!   a string, a float or a negative number is rejected (CVE-2026-25537
+//!   class), before the token reaches `jsonwebtoken`;
+//! - JWKS cached by `kid` as ready `DecodingKey`s, fetched with a short
+//!   timeout, refetched only for an unknown `kid` and at most once per
+//!   penalty window, one fetch shared by concurrent callers; it may be
+//!   pre-loaded from configuration.
+//!
+//! `jsonwebtoken::decode` checks the signature (RS256 only), `exp`, `nbf`
+//! and `iss`; the Cognito rules (`iat`, `token_use`, client, `sub`, tenant,
+//! scopes) are checked here on the typed claims.
 
 use crate::config::{CognitoConfig, TokenUse, is_valid_tenant};
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use portcullis_auth::Scope;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -67,13 +76,11 @@ pub enum JwtError {
     Tenant,
 }
 
+/// Only `alg`, to name a refused algorithm that `jsonwebtoken` has no name
+/// for (`none`, `RS1`, ...).
 #[derive(Deserialize)]
-struct Header {
+struct AlgOnly {
     alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    crit: Option<serde_json::Value>,
 }
 
 /// `aud`: a string (Cognito) or an array of strings.
@@ -94,7 +101,9 @@ struct Claims {
     sub: Option<String>,
     #[serde(default)]
     exp: Option<u64>,
+    /// Typed here only (a string is refused); `jsonwebtoken` checks its value.
     #[serde(default)]
+    #[allow(dead_code)]
     nbf: Option<u64>,
     #[serde(default)]
     iat: Option<u64>,
@@ -129,7 +138,8 @@ pub struct VerifiedToken {
     pub exp: u64,
 }
 
-type Keys = HashMap<String, Arc<ParsedPublicKey>>;
+/// Verification keys by `kid`, each built once.
+pub type Keys = HashMap<String, Arc<DecodingKey>>;
 
 /// The JWKS cache.
 pub struct Jwks {
@@ -181,7 +191,7 @@ impl Jwks {
         self.fetches.load(Ordering::SeqCst)
     }
 
-    fn cached(&self, kid: &str) -> Option<Arc<ParsedPublicKey>> {
+    fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
         self.keys
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -190,7 +200,7 @@ impl Jwks {
     }
 
     /// The key for `kid`: from the cache, or after one (shared, rate-limited) fetch.
-    pub async fn key(&self, kid: &str) -> Result<Arc<ParsedPublicKey>, JwtError> {
+    pub async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, JwtError> {
         if let Some(k) = self.cached(kid) {
             return Ok(k);
         }
@@ -266,7 +276,8 @@ struct Jwk {
     e: String,
 }
 
-/// The RS256 signing keys of a JWKS document; other keys are skipped.
+/// The RS256 signing keys of a JWKS document, as `DecodingKey`s built once;
+/// other keys are skipped.
 pub fn parse_jwks(bytes: &[u8]) -> Result<Keys, String> {
     let doc: JwksDoc =
         serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
@@ -290,19 +301,26 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<Keys, String> {
         };
         let strip = |b: &[u8]| -> Vec<u8> { b.iter().skip_while(|&&x| x == 0).copied().collect() };
         let (n, e) = (strip(&n), strip(&e));
-        // RSA_PKCS1_2048_8192_SHA256 checks the size only when verifying:
-        // refuse weak or absurd keys now, with a log line.
+        // RS256 verification checks the size only when verifying: refuse
+        // weak or absurd keys now, with a log line.
         if !(256..=1024).contains(&n.len()) {
             tracing::warn!(kid = %k.kid, bits = n.len() * 8, "JWKS key skipped: modulus not 2048-8192 bits");
             continue;
         }
-        let comps = RsaPublicKeyComponents { n, e };
-        match comps.to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256) {
-            Ok(key) => {
-                out.insert(k.kid, Arc::new(key));
-            }
-            Err(_) => tracing::warn!(kid = %k.kid, "JWKS key rejected (not a valid RSA key)"),
+        // jsonwebtoken keeps the components as given; check now that they
+        // form a valid RSA key so a bad one is skipped at load, not at use.
+        let comps = RsaPublicKeyComponents { n: &n, e: &e };
+        if comps
+            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+            .is_err()
+        {
+            tracing::warn!(kid = %k.kid, "JWKS key rejected (not a valid RSA key)");
+            continue;
         }
+        out.insert(
+            k.kid,
+            Arc::new(DecodingKey::from_rsa_raw_components(&n, &e)),
+        );
     }
     Ok(out)
 }
@@ -311,6 +329,9 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<Keys, String> {
 pub struct Verifier {
     cfg: CognitoConfig,
     jwks: Jwks,
+    /// RS256 only, `exp` and `iss` required, `exp`/`nbf` with the leeway,
+    /// `iss` pinned; `aud` is checked here (Cognito access tokens have none).
+    validation: Validation,
 }
 
 fn now_secs() -> u64 {
@@ -333,7 +354,18 @@ impl Verifier {
             cfg.jwks_timeout,
             cfg.jwks_penalty,
         )?;
-        Ok(Verifier { cfg, jwks })
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = cfg.leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.set_issuer(&[cfg.issuer.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        Ok(Verifier {
+            cfg,
+            jwks,
+            validation,
+        })
     }
 
     pub fn jwks(&self) -> &Jwks {
@@ -354,43 +386,27 @@ impl Verifier {
         if h64.is_empty() || p64.is_empty() || s64.is_empty() {
             return Err(JwtError::Malformed("an empty part"));
         }
-        let header: Header = serde_json::from_slice(&decode_part(h64, "header is not base64url")?)
-            .map_err(|_| JwtError::Malformed("header is not a JSON object with alg"))?;
-        if header.alg != "RS256" {
-            return Err(JwtError::Algorithm(header.alg.chars().take(16).collect()));
-        }
-        if header.crit.is_some() {
-            return Err(JwtError::Crit);
-        }
-        let kid = header
-            .kid
-            .filter(|k| !k.is_empty())
-            .ok_or(JwtError::MissingKid)?;
+        let kid = header_kid(h64)?;
         let payload = decode_part(p64, "payload is not base64url")?;
         let claims: Claims = serde_json::from_slice(&payload).map_err(|e| claim_error(&e))?;
         // Pin the issuer before any JWKS fetch: foreign tokens cost nothing.
         if claims.iss.as_deref() != Some(self.cfg.issuer.as_str()) {
             return Err(JwtError::Issuer);
         }
-        let signature = decode_part(s64, "signature is not base64url")?;
+        decode_part(s64, "signature is not base64url")?;
         let key = self.jwks.key(&kid).await?;
-        let signed = &token.as_bytes()[..h64.len() + 1 + p64.len()];
-        key.verify_sig(signed, &signature)
-            .map_err(|_| JwtError::Signature)?;
+        // Signature (RS256 only), exp, nbf, iss. The claims were typed above;
+        // here they are only skipped over.
+        jsonwebtoken::decode::<serde::de::IgnoredAny>(token, &key, &self.validation)
+            .map_err(|e| library_error(e.kind()))?;
         self.check_claims(claims, now_secs())
     }
 
+    /// What `jsonwebtoken` leaves to us: `iat`, `token_use`, the client
+    /// allowlist, `sub`, the tenant and the scopes.
     fn check_claims(&self, c: Claims, now: u64) -> Result<VerifiedToken, JwtError> {
         let leeway = self.cfg.leeway.as_secs();
         let exp = c.exp.ok_or(JwtError::MissingExp)?;
-        if now > exp.saturating_add(leeway) {
-            return Err(JwtError::Expired);
-        }
-        if let Some(nbf) = c.nbf {
-            if nbf > now.saturating_add(leeway) {
-                return Err(JwtError::NotYetValid);
-            }
-        }
         if let Some(iat) = c.iat {
             if iat > now.saturating_add(leeway) {
                 return Err(JwtError::IssuedInFuture);
@@ -456,6 +472,57 @@ impl Verifier {
             scopes,
             exp,
         })
+    }
+}
+
+/// The header's `kid`, once `alg` is RS256 and no `crit` is present.
+fn header_kid(h64: &str) -> Result<String, JwtError> {
+    let raw = decode_part(h64, "header is not base64url")?;
+    let header = match serde_json::from_slice::<jsonwebtoken::Header>(&raw) {
+        Ok(h) => h,
+        Err(_) => {
+            // An algorithm jsonwebtoken cannot name ("none", ...) still
+            // gets its own reason.
+            let alg = serde_json::from_slice::<AlgOnly>(&raw)
+                .map_err(|_| JwtError::Malformed("header is not a JSON object with alg"))?
+                .alg;
+            if alg != "RS256" {
+                return Err(JwtError::Algorithm(alg.chars().take(16).collect()));
+            }
+            return Err(JwtError::Malformed("header is not a valid JWS header"));
+        }
+    };
+    if header.alg != Algorithm::RS256 {
+        return Err(JwtError::Algorithm(format!("{:?}", header.alg)));
+    }
+    if header.crit.is_some() {
+        return Err(JwtError::Crit);
+    }
+    header
+        .kid
+        .filter(|k| !k.is_empty())
+        .ok_or(JwtError::MissingKid)
+}
+
+/// The refusal reason for a `jsonwebtoken` error.
+fn library_error(kind: &ErrorKind) -> JwtError {
+    match kind {
+        ErrorKind::InvalidSignature => JwtError::Signature,
+        ErrorKind::ExpiredSignature => JwtError::Expired,
+        ErrorKind::ImmatureSignature => JwtError::NotYetValid,
+        ErrorKind::InvalidIssuer => JwtError::Issuer,
+        ErrorKind::MissingRequiredClaim(c) if c == "exp" => JwtError::MissingExp,
+        ErrorKind::MissingRequiredClaim(_) => JwtError::Issuer,
+        ErrorKind::InvalidClaimFormat(c) if c == "exp" => {
+            JwtError::ClaimType("exp", "not a number".to_owned())
+        }
+        ErrorKind::InvalidClaimFormat(_) => JwtError::ClaimType("nbf", "not a number".to_owned()),
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            JwtError::Algorithm("not RS256".to_owned())
+        }
+        ErrorKind::Base64(_) => JwtError::Malformed("a part is not base64url"),
+        ErrorKind::Json(_) | ErrorKind::Utf8(_) => JwtError::Malformed("a part is not JSON"),
+        _ => JwtError::Malformed("refused by the JWT library"),
     }
 }
 
@@ -583,6 +650,10 @@ mod tests {
             JwtError::Algorithm("HS256".into())
         );
         assert_eq!(
+            reason(json!({"alg": "PS256", "kid": "k1"}), claims()).await,
+            JwtError::Algorithm("PS256".into())
+        );
+        assert_eq!(
             reason(json!({"alg": "RS256"}), claims()).await,
             JwtError::MissingKid
         );
@@ -658,6 +729,15 @@ mod tests {
             verifier().verify(&t).await.unwrap_err(),
             JwtError::Signature
         );
+    }
+
+    #[tokio::test]
+    async fn a_key_is_built_once_per_kid_and_shared_by_every_verification() {
+        let v = verifier();
+        let first = v.jwks().key("k1").await.unwrap();
+        v.verify(&sign(&rs256(), &claims())).await.unwrap();
+        let second = v.jwks().key("k1").await.unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use cache::{TtlCache, key_of};
 use config::Config;
 use portcullis_auth::{Scope, apikey};
 use portcullis_core::{ConfigError, Env};
-use portcullis_db::Database;
+use portcullis_db::{Database, LazyDatabase};
 use routes::MethodArn;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,7 +82,8 @@ pub enum AuthError {
 /// Built once per process.
 pub struct State {
     config: Config,
-    db: Database,
+    /// Built on the first API key look-up: the JWT path never touches it.
+    db: LazyDatabase,
     verifier: Option<jwt::Verifier>,
     cache: TtlCache<Arc<Principal>>,
     last_touched: Mutex<std::collections::HashMap<Uuid, Instant>>,
@@ -92,16 +93,28 @@ pub struct State {
 
 impl State {
     /// Configuration from the process environment, database from
-    /// `portcullis_db` (DATABASE_URL / DB_SECRET_ARN / DB_IAM_AUTH).
+    /// `portcullis_db` (DATABASE_URL / DB_IAM_AUTH; DB_SECRET_ARN is refused:
+    /// the authorizer is built without Secrets Manager).
     pub async fn from_env() -> Result<State, Error> {
-        let env = Env::Process;
-        let config = Config::from_env(&env)?;
-        let db = Database::from_env(&env).await?;
-        Ok(State::new(config, db)?)
+        Ok(State::from_env_with(&Env::Process)?)
+    }
+
+    /// From a given environment. The database variables are read and checked
+    /// now; the pool (sqlx connect options, credentials) is built on the
+    /// first API key look-up.
+    pub fn from_env_with(env: &Env) -> Result<State, ConfigError> {
+        let config = Config::from_env(env)?;
+        let db = LazyDatabase::from_env(env)?;
+        State::with_database(config, db)
     }
 
     /// From explicit parts (tests, local gateway).
     pub fn new(config: Config, db: Database) -> Result<State, ConfigError> {
+        State::with_database(config, LazyDatabase::ready(db))
+    }
+
+    /// From a configuration and a database built now or on first use.
+    pub fn with_database(config: Config, db: LazyDatabase) -> Result<State, ConfigError> {
         let verifier = match &config.cognito {
             None => None,
             Some(c) => Some(jwt::Verifier::new(c.clone()).map_err(|e| {
@@ -135,6 +148,11 @@ impl State {
     /// How many API key database look-ups ran since start.
     pub fn key_lookups(&self) -> u64 {
         self.key_lookups.load(Ordering::SeqCst)
+    }
+
+    /// Whether the database pool was built (the first API key look-up builds it).
+    pub fn database_built(&self) -> bool {
+        self.db.get_if_built().is_some()
     }
 
     /// How many JWKS fetches were attempted since start.
@@ -186,7 +204,11 @@ impl State {
             AuthError::Unauthorized
         })?;
         self.key_lookups.fetch_add(1, Ordering::SeqCst);
-        let record = keys::find(&self.db, parsed.lookup_id().as_str()).await.map_err(|e| {
+        let db = self.db.get().await.map_err(|e| {
+            tracing::error!(error = %e, "the database could not be set up");
+            AuthError::Internal("the key store is unavailable".to_owned())
+        })?;
+        let record = keys::find(db, parsed.lookup_id().as_str()).await.map_err(|e| {
             tracing::error!(error = %e, lookup_id = %parsed.lookup_id(), "API key look-up failed");
             AuthError::Internal("the key store is unavailable".to_owned())
         })?;
@@ -251,7 +273,10 @@ impl State {
                 return;
             }
         }
-        let db = self.db.clone();
+        // Keys are only touched after a look-up, which built the database.
+        let Some(db) = self.db.get_if_built().cloned() else {
+            return;
+        };
         let secs = interval.as_secs_f64();
         let handle = tokio::spawn(async move {
             if let Err(e) = keys::touch(&db, id, secs).await {

@@ -525,3 +525,78 @@ async fn the_answer_has_the_json_shape_api_gateway_expects() {
         "context values must be strings: {v}"
     );
 }
+
+/// Lambda-style IAM database settings for a host that does not exist.
+fn nowhere_database() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("DB_IAM_AUTH", "true"),
+        ("DB_HOST", "db.invalid"),
+        ("DB_PORT", "5432"),
+        ("DB_USER", "portcullis_app"),
+        ("DB_NAME", "portcullis"),
+        ("DB_ACQUIRE_TIMEOUT_MS", "100"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+        ("AWS_SECRET_ACCESS_KEY", "not-a-real-secret"),
+    ]
+}
+
+#[tokio::test]
+async fn a_jwt_is_served_while_the_database_configuration_points_nowhere() {
+    let s = authorizer::State::from_env_with(&portcullis_core::Env::from_pairs(base_env(
+        &nowhere_database(),
+    )))
+    .expect("the database settings are only checked at start-up");
+    let r = run(
+        &s,
+        bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.context.principal_type, "user");
+    assert!(!s.database_built(), "the JWT path must not build the pool");
+
+    // The first API key builds it; a database that is not there is a
+    // failure (500), not a refusal (401).
+    let (plain, _, _) = portcullis_auth::apikey::generate();
+    let r = run(&s, event(&[("x-api-key", plain.expose_secret())])).await;
+    match r {
+        Err(m) => assert_ne!(m, "Unauthorized"),
+        Ok(resp) => panic!("no key store, yet allowed: {resp:?}"),
+    }
+    assert!(s.database_built());
+    assert_eq!(s.key_lookups(), 1);
+}
+
+#[tokio::test]
+async fn bad_database_settings_still_fail_start_up_naming_the_variable() {
+    let mut db = nowhere_database();
+    db.retain(|(k, _)| *k != "DB_USER");
+    let err = authorizer::State::from_env_with(&portcullis_core::Env::from_pairs(base_env(&db)))
+        .err()
+        .expect("DB_USER is missing");
+    assert_eq!(err.var(), "DB_USER");
+    let mut db = nowhere_database();
+    db.retain(|(k, _)| *k != "AWS_ACCESS_KEY_ID");
+    let err = authorizer::State::from_env_with(&portcullis_core::Env::from_pairs(base_env(&db)))
+        .err()
+        .expect("no credentials to sign IAM tokens with");
+    assert_eq!(err.var(), "AWS_ACCESS_KEY_ID");
+}
+
+#[test]
+fn the_authorizer_is_built_without_secrets_manager_and_refuses_a_secret_arn() {
+    assert!(
+        !portcullis_db::SECRETS_MANAGER,
+        "portcullis-db's secrets-manager feature is on in this build: some dependency of the \
+         authorizer (or of its tests) enables it; the authorizer must stay lean"
+    );
+    let err = authorizer::State::from_env_with(&portcullis_core::Env::from_pairs(base_env(&[(
+        "DB_SECRET_ARN",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
+    )])))
+    .err()
+    .expect("DB_SECRET_ARN cannot work without Secrets Manager");
+    assert_eq!(err.var(), "DB_SECRET_ARN");
+    assert!(err.to_string().contains("DB_IAM_AUTH=true"), "{err}");
+}

@@ -1,6 +1,8 @@
 //! `portcullis_db::Database` against a PostgreSQL that enforces passwords
 //! (`PORTCULLIS_PG_AUTH_URL`, see scripts/pg-auth-cluster.sh) and secrets held
 //! in the moto server (`AWS_ENDPOINT_URL`). `make test` provides both.
+//! (Moved here from the migrate crate: they test this crate.)
+#![cfg(feature = "secrets-manager")]
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -206,7 +208,7 @@ async fn rotated_password_is_picked_up_after_exactly_one_refresh() {
 }
 
 #[tokio::test]
-async fn secret_recheck_heals_code_that_uses_the_pool_directly() {
+async fn secret_recheck_installs_the_new_credentials_before_any_login_fails() {
     let sm = secrets().await;
     let role = TestRole::create("old-pass").await;
     let arn = create_secret(&sm, &secret_json(&role, "old-pass", true)).await;
@@ -231,11 +233,11 @@ async fn secret_recheck_heals_code_that_uses_the_pool_directly() {
         db.recheck_credentials().await.unwrap(),
         "the new version is seen"
     );
-    let user: String = sqlx::query_scalar("select current_user::text")
-        .fetch_one(db.pool())
+    let user = current_user(&db)
         .await
-        .expect("the bare pool logs in with the new password");
+        .expect("the pool logs in with the new password");
     assert_eq!(user, role.name);
+    // Only the re-check refreshed: the login did not fail first.
     assert_eq!(db.refresh_count(), 1);
     assert!(!db.recheck_credentials().await.unwrap());
 
