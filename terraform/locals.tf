@@ -21,9 +21,12 @@ locals {
   # binary = Lambda name).
   function_names = toset(["authorizer", "jobs", "proxy", "keys", "task-events", "reconciler", "migrate"])
 
+  # Each section: merge({}, try(...)) because entries may differ in shape
+  # (coalesce would need one type for all) and an empty or absent section is none.
+
   # services: one ECS service, target group and listener rule each.
   services = {
-    for name, s in coalesce(try(local.platform.services, null), {}) : name => {
+    for name, s in merge({}, try(local.platform.services, {})) : name => {
       workload          = try(s.workload, name)
       image             = try(s.image, null)
       port              = try(s.port, 8080)
@@ -41,7 +44,7 @@ locals {
 
   # jobs: one task definition (family = task_definition) each.
   jobs = {
-    for name, j in coalesce(try(local.platform.jobs, null), {}) : name => {
+    for name, j in merge({}, try(local.platform.jobs, {})) : name => {
       family      = try(j.task_definition, "${var.project}-${name}")
       container   = try(j.container, name)
       workload    = try(j.workload, j.container, name)
@@ -53,7 +56,7 @@ locals {
   }
 
   usage_plans = {
-    for name, p in coalesce(try(local.platform.usage_plans, null), {}) : name => {
+    for name, p in merge({}, try(local.platform.usage_plans, {})) : name => {
       description = try(p.description, "")
       throttle    = try({ rate_limit = p.throttle.rate_limit, burst_limit = p.throttle.burst_limit }, null)
       quota       = try({ limit = p.quota.limit, period = upper(p.quota.period) }, null)

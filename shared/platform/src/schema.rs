@@ -307,6 +307,64 @@ usage_plans:
     quota: { limit: 1000, period: WEEK }
 "#;
 
+    /// The registry as Terraform's locals normalise it (terraform/locals.tf),
+    /// from the Rust side's resolved values.
+    fn as_terraform_sees_it(p: &Platform) -> serde_json::Value {
+        use serde_json::{Map, json};
+        let env = |e: &crate::task::Environment| {
+            e.iter()
+                .map(|(k, v)| (k.to_owned(), json!(v)))
+                .collect::<Map<_, _>>()
+        };
+        let services: Map<_, _> = p
+            .services
+            .iter()
+            .map(|s| {
+                let v = json!({
+                    "workload": s.workload, "image": s.image, "port": s.port,
+                    "path_prefix": s.path_prefix, "health_check_path": s.health_check_path,
+                    "desired_count": s.desired_count, "min_count": s.autoscaling.min,
+                    "max_count": s.autoscaling.max, "cpu_target": s.autoscaling.cpu_target,
+                    "cpu": s.cpu, "memory": s.memory, "environment": env(&s.environment),
+                });
+                (s.name.clone(), v)
+            })
+            .collect();
+        let jobs: Map<_, _> = p
+            .jobs
+            .iter()
+            .map(|j| {
+                let v = json!({
+                    "family": j.task_definition, "container": j.container,
+                    "workload": j.workload, "image": j.image, "cpu": j.cpu,
+                    "memory": j.memory, "environment": env(&j.environment),
+                });
+                (j.name.clone(), v)
+            })
+            .collect();
+        let plans: Map<_, _> = p
+            .usage_plans
+            .names()
+            .map(|n| {
+                (
+                    n.to_owned(),
+                    serde_json::to_value(p.usage_plans.get(n)).unwrap(),
+                )
+            })
+            .collect();
+        json!({ "services": services, "jobs": jobs, "usage_plans": plans })
+    }
+
+    #[test]
+    fn the_defaults_fixture_resolves_as_terraform_resolves_it() {
+        // tests/terraform/test_registry_schema.py evaluates the same fixture
+        // with Terraform and compares it with the same expected file.
+        let p = Platform::from_yaml(include_str!("../testdata/defaults.yaml")).unwrap();
+        let want: serde_json::Value =
+            serde_json::from_str(include_str!("../testdata/defaults.expected.json")).unwrap();
+        assert_eq!(as_terraform_sees_it(&p), want);
+    }
+
     /// Whether `path` ('*' any key, '[]' any item) is present in `v`.
     fn present(v: &Value, segments: &[&str]) -> bool {
         let Some((first, rest)) = segments.split_first() else {
