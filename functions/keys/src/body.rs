@@ -2,14 +2,13 @@
 //! the field at fault (serde's own messages do not, for type errors).
 
 use chrono::{DateTime, Utc};
-use portcullis_auth::Scope;
+use portcullis_auth::store::KeyName;
+use portcullis_auth::{Scope, Scopes, Tenant};
 use portcullis_core::ApiError;
 use serde_json::{Map, Value};
 
 /// Bodies larger than this are refused with 413 before parsing.
 pub const BODY_LIMIT: usize = 16 * 1024;
-/// Longest key name, in characters.
-pub const NAME_MAX: usize = 100;
 /// Most scopes one key may carry.
 pub const SCOPES_MAX: usize = 50;
 
@@ -18,11 +17,11 @@ const FIELDS: [&str; 5] = ["name", "scopes", "plan", "expires_at", "tenant"];
 /// A create request that passed every check that needs no database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateKey {
-    pub name: String,
-    pub scopes: Vec<Scope>,
+    pub name: KeyName,
+    pub scopes: Scopes,
     pub plan: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
-    pub tenant: Option<String>,
+    pub tenant: Option<Tenant>,
 }
 
 impl CreateKey {
@@ -84,16 +83,10 @@ impl CreateKey {
                 Some(at)
             }
         };
-        let tenant = match optional_string(&mut obj, "tenant")? {
-            None => None,
-            Some(t) if valid_tenant(&t) => Some(t),
-            Some(_) => {
-                return Err(ApiError::unprocessable(
-                    "tenant",
-                    "tenant must be 1 to 64 characters of lowercase letters, digits, '-' or '_'",
-                ));
-            }
-        };
+        let tenant = optional_string(&mut obj, "tenant")?
+            .map(|t| t.parse::<Tenant>())
+            .transpose()
+            .map_err(|e| ApiError::unprocessable("tenant", e.to_string()))?;
         Ok(CreateKey {
             name,
             scopes,
@@ -104,34 +97,17 @@ impl CreateKey {
     }
 }
 
-fn parse_name(obj: &mut Map<String, Value>) -> Result<String, ApiError> {
-    let name = match obj.remove("name") {
-        None | Some(Value::Null) => {
-            return Err(ApiError::unprocessable("name", "name is required"));
+fn parse_name(obj: &mut Map<String, Value>) -> Result<KeyName, ApiError> {
+    match obj.remove("name") {
+        None | Some(Value::Null) => Err(ApiError::unprocessable("name", "name is required")),
+        Some(Value::String(s)) => {
+            KeyName::parse(&s).map_err(|e| ApiError::unprocessable("name", e.to_string()))
         }
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(ApiError::unprocessable("name", "name must be a string")),
-    };
-    let name = name.trim().to_owned();
-    if name.is_empty() {
-        return Err(ApiError::unprocessable("name", "name must not be empty"));
+        Some(_) => Err(ApiError::unprocessable("name", "name must be a string")),
     }
-    if name.chars().count() > NAME_MAX {
-        return Err(ApiError::unprocessable(
-            "name",
-            format!("name is longer than {NAME_MAX} characters"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable(
-            "name",
-            "name must not contain control characters",
-        ));
-    }
-    Ok(name)
 }
 
-fn parse_scopes(obj: &mut Map<String, Value>) -> Result<Vec<Scope>, ApiError> {
+fn parse_scopes(obj: &mut Map<String, Value>) -> Result<Scopes, ApiError> {
     let items = match obj.remove("scopes") {
         None | Some(Value::Null) => {
             return Err(ApiError::unprocessable(
@@ -179,7 +155,7 @@ fn parse_scopes(obj: &mut Map<String, Value>) -> Result<Vec<Scope>, ApiError> {
         }
         scopes.push(scope);
     }
-    Ok(scopes)
+    Ok(Scopes::new(scopes))
 }
 
 fn optional_string(obj: &mut Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
@@ -257,13 +233,6 @@ impl<'de> serde::Deserialize<'de> for UniqueObject {
     }
 }
 
-/// Tenants are identifiers: lowercase letters, digits, `-`, `_`, 1..=64.
-pub fn valid_tenant(t: &str) -> bool {
-    (1..=64).contains(&t.len())
-        && t.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +259,7 @@ mod tests {
             "expires_at": "2999-01-01T00:00:00+02:00", "tenant": "acme"
         }))
         .unwrap();
-        assert_eq!(k.name, "ci");
+        assert_eq!(k.name.as_str(), "ci");
         assert_eq!(k.scopes.len(), 2);
         assert_eq!(k.plan.as_deref(), Some("gold"));
         assert_eq!(
@@ -298,6 +267,9 @@ mod tests {
             "2998-12-31T22:00:00+00:00"
         );
         assert_eq!(k.tenant.as_deref(), Some("acme"));
+        let k =
+            parse(json!({"name": "n", "scopes": ["jobs:read"], "tenant": "Acme.Corp"})).unwrap();
+        assert_eq!(k.tenant.as_deref(), Some("Acme.Corp"));
     }
 
     #[test]
@@ -396,6 +368,6 @@ mod tests {
     #[test]
     fn a_name_of_exactly_one_hundred_characters_is_accepted() {
         let k = parse(json!({"name": "é".repeat(100), "scopes": ["jobs:read"]})).unwrap();
-        assert_eq!(k.name.chars().count(), 100);
+        assert_eq!(k.name.as_str().chars().count(), 100);
     }
 }

@@ -10,10 +10,6 @@ pub enum Error {
     Platform(#[from] portcullis_platform::PlatformError),
     #[error(transparent)]
     Db(#[from] portcullis_db::DbError),
-    #[error(
-        "database error: {0}; check that the database is reachable and migrated (make migrate)"
-    )]
-    Database(#[from] sqlx::Error),
     #[error("{0}")]
     Invalid(String),
 }

@@ -10,23 +10,23 @@
 //! | `DELETE /v1/keys/{id}` | `keys:admin` | revoke (idempotent) and flush the authorizer cache |
 //!
 //! The gateway already enforces the scopes through the authorizer's policy;
-//! the handler checks them again (defence in depth). Creations and
-//! revocations are written to `audit_log` in the transaction that makes them.
+//! the handler checks them again (defence in depth). Keys are created,
+//! revoked and audited through `portcullis_auth::store` (the one store of
+//! `api_keys`), each change in one transaction with its `audit_log` row.
 //! See `docs/keys.md`.
 
 pub mod body;
-pub mod cursor;
 mod error;
 mod health;
 mod routes;
-pub mod store;
 
 pub use error::Error;
-pub use routes::handle;
-pub use store::{KeyRecord, KeyView};
+pub use portcullis_auth::store::{CreatedKey, KeyRecord};
+pub use routes::{KeyView, handle};
 
-use portcullis_auth::PlainKey;
-use portcullis_auth::apikey;
+use portcullis_auth::audit::Actor;
+use portcullis_auth::store::{self, KeyName, NewKey};
+use portcullis_auth::{Scope, Scopes, Tenant};
 use portcullis_core::Env;
 use portcullis_db::{Database, DbConfig};
 use portcullis_platform::Platform;
@@ -40,7 +40,7 @@ pub struct Config {
     pub flush_target: Option<(String, String)>,
     /// The tenant whose `keys:admin` holders may manage keys of any tenant
     /// (`PLATFORM_TENANT`, default `platform`).
-    pub platform_tenant: String,
+    pub platform_tenant: Tenant,
     /// Usage plan names from `platform.yaml`.
     pub plans: Vec<String>,
     /// The plan of a key created without one (`DEFAULT_PLAN`, default `standard`).
@@ -75,22 +75,18 @@ impl Config {
         };
         let platform_tenant = env
             .get("PLATFORM_TENANT")
-            .unwrap_or_else(|| "platform".to_owned());
-        if !body::valid_tenant(&platform_tenant) {
-            return Err(portcullis_core::ConfigError::invalid(
-                "PLATFORM_TENANT",
-                "1 to 64 characters of lowercase letters, digits, '-' or '_'",
-                "not a tenant identifier",
-            )
-            .into());
-        }
+            .unwrap_or_else(|| "platform".to_owned())
+            .parse::<Tenant>()
+            .map_err(|e| {
+                portcullis_core::ConfigError::invalid(
+                    "PLATFORM_TENANT",
+                    portcullis_auth::tenant::TENANT_SYNTAX,
+                    e,
+                )
+            })?;
         // PLATFORM_FILE, else the registry compiled in (docs/decisions.md).
         let platform = Platform::from_env(env)?;
-        let plans: Vec<String> = platform
-            .usage_plans
-            .names()
-            .map(str::to_owned)
-            .collect();
+        let plans: Vec<String> = platform.usage_plans.names().map(str::to_owned).collect();
         let default_plan = env
             .get("DEFAULT_PLAN")
             .unwrap_or_else(|| "standard".to_owned());
@@ -165,70 +161,26 @@ impl State {
     }
 }
 
-/// A key just created: the full key (shown once) and its stored record.
-#[derive(Debug)]
-pub struct CreatedKey {
-    pub key: PlainKey,
-    pub record: KeyRecord,
-}
-
-/// Create a `keys:admin` key for `tenant` outside any request: the local
-/// gateway prints one at start-up, and `create-admin-key` does the same
-/// against RDS. The creation is audited with principal `bootstrap`.
+/// Create a `keys:admin` key for `tenant` outside any request (the
+/// `create-admin-key` tool; `make local` runs it for the demo key), through
+/// the same creation service as `POST /v1/keys`. The creation is audited
+/// with principal `bootstrap`. The caller checks `plan` against the registry.
 pub async fn bootstrap_admin_key(
     db: &Database,
     tenant: &str,
     name: &str,
     plan: &str,
 ) -> Result<CreatedKey, Error> {
-    if !body::valid_tenant(tenant) {
-        return Err(Error::Invalid(format!(
-            "tenant {tenant:?} is not valid: use 1 to 64 characters of lowercase letters, digits, '-' or '_'"
-        )));
-    }
-    let name = name.trim();
-    if name.is_empty()
-        || name.chars().count() > body::NAME_MAX
-        || name.chars().any(char::is_control)
-    {
-        return Err(Error::Invalid(format!(
-            "the key name must be 1 to {} printable characters",
-            body::NAME_MAX
-        )));
-    }
-    let (key, lookup, digest) = apikey::generate();
-    let scopes = vec![portcullis_auth::Scope::keys_admin().to_string()];
-    let mut tx = db.begin().await?;
-    let record = store::insert_key(
-        &mut tx,
-        &store::NewKey {
-            lookup_id: lookup.as_str(),
-            digest: &digest,
-            name,
-            tenant,
-            scopes: &scopes,
-            plan,
-            expires_at: None,
-            created_by: "bootstrap",
-        },
-    )
-    .await?;
-    store::audit(
-        &mut tx,
-        &store::AuditEntry {
-            principal: "bootstrap",
-            tenant,
-            action: "key.create",
-            target: &record.id.to_string(),
-            request_id: None,
-            detail: serde_json::json!({
-                "name": name, "scopes": scopes, "plan": plan, "prefix": format!("{}{}", apikey::PREFIX, record.lookup_id),
-                "via": "bootstrap",
-            }),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(key_id = %record.id, tenant, "bootstrap admin key created");
-    Ok(CreatedKey { key, record })
+    let tenant: Tenant = tenant
+        .parse()
+        .map_err(|e: portcullis_auth::TenantError| Error::Invalid(e.to_string()))?;
+    let name = KeyName::parse(name).map_err(|e| Error::Invalid(format!("key {e}")))?;
+    let new = NewKey {
+        name,
+        tenant,
+        scopes: Scopes::new([Scope::keys_admin()]),
+        plan: plan.to_owned(),
+        expires_at: None,
+    };
+    Ok(store::create(db, &new, Actor::Bootstrap, None).await?)
 }

@@ -1,16 +1,19 @@
-//! Routing on method + `requestContext.resourcePath`, and the route handlers.
+//! Routing on `requestContext.resourcePath` and the route handlers, in the
+//! HTTP convention of `portcullis_core::http`.
 
 use crate::body::{BODY_LIMIT, CreateKey, UniqueObject};
-use crate::cursor::Cursor;
-use crate::store::{self, AuditEntry, KeyView, NewKey};
 use crate::{State, health};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use http::{HeaderValue, Method};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
-use portcullis_auth::apikey;
+use lambda_http::{Body, Request, Response};
+use portcullis_auth::audit::Actor;
+use portcullis_auth::store::{self, KeyRecord, KeyStatus, NewKey};
+use portcullis_auth::{AuthContext, Scope, Tenant};
 use portcullis_core::ApiError;
-use portcullis_core::http::Caller;
+use portcullis_core::http::{
+    Cursor, json, json_body, method_not_allowed, no_route, page_limit, path_id, query_param,
+    resource_path,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -31,76 +34,63 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
     ))
 }
 
-fn resource_path(req: &Request) -> String {
-    match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.resource_path.clone().unwrap_or_default(),
-        _ => String::new(),
-    }
-}
-
 async fn route(
     state: &State,
     req: &Request,
     request_id: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
-    let resource = resource_path(req);
-    let method = req.method().clone();
-    let not_allowed = |allow: &[&str]| ApiError::MethodNotAllowed {
-        detail: format!("{method} is not allowed on {resource}"),
-        allow: allow.iter().map(|s| (*s).to_owned()).collect(),
-    };
-    match resource.as_str() {
-        "/v1/health" => match method {
+    let method = req.method();
+    match resource_path(req).as_str() {
+        "/v1/health" => match *method {
             Method::GET => health::health(state, request_id).await,
-            _ => Err(not_allowed(&["GET"])),
+            _ => Err(method_not_allowed(req, &["GET"])),
         },
-        "/v1/me" => match method {
+        "/v1/me" => match *method {
             Method::GET => me(req),
-            _ => Err(not_allowed(&["GET"])),
+            _ => Err(method_not_allowed(req, &["GET"])),
         },
-        "/v1/keys" => match method {
+        "/v1/keys" => match *method {
             Method::GET => list_keys(state, req).await,
             Method::POST => create_key(state, req, request_id).await,
-            _ => Err(not_allowed(&["GET", "POST"])),
+            _ => Err(method_not_allowed(req, &["GET", "POST"])),
         },
-        "/v1/keys/{id}" => match method {
+        "/v1/keys/{id}" => match *method {
             Method::GET => get_key(state, req).await,
             Method::DELETE => revoke_key(state, req, request_id).await,
-            _ => Err(not_allowed(&["GET", "DELETE"])),
+            _ => Err(method_not_allowed(req, &["GET", "DELETE"])),
         },
-        _ => Err(ApiError::not_found(format!(
-            "the keys function does not serve {resource:?}; check the integration in api/openapi.yaml"
-        ))),
+        _ => Err(no_route(req)),
     }
 }
 
+/// `GET /v1/me`: the authorizer context as the function read it.
 #[derive(Serialize)]
 struct Me<'a> {
     principal_id: &'a str,
     principal_type: &'a str,
     tenant: &'a str,
-    scopes: &'a [String],
-    key_id: Option<&'a str>,
+    scopes: Vec<&'a str>,
+    key_id: Option<Uuid>,
 }
 
 fn me(req: &Request) -> Result<Response<Body>, ApiError> {
-    let c = portcullis_core::http::caller(req)?;
-    portcullis_core::http::json(
+    let c = AuthContext::from_request(req)?;
+    json(
         200,
         &Me {
             principal_id: &c.principal_id,
-            principal_type: &c.principal_type,
-            tenant: &c.tenant,
-            scopes: &c.scopes,
-            key_id: c.key_id.as_deref(),
+            principal_type: c.principal_type.as_str(),
+            tenant: c.tenant.as_str(),
+            scopes: c.scopes.iter().map(Scope::as_str).collect(),
+            key_id: c.key_id,
         },
     )
 }
 
 /// The caller, who must hold `keys:admin` (the gateway's policy already
 /// requires it; this is the second check).
-fn admin(req: &Request) -> Result<Caller, ApiError> {
-    let caller = portcullis_core::http::caller(req)?;
+fn admin(req: &Request) -> Result<AuthContext, ApiError> {
+    let caller = AuthContext::from_request(req)?;
     if !caller.has_scope(KEYS_ADMIN) {
         return Err(ApiError::forbidden(
             "managing API keys needs the keys:admin scope, which this credential does not carry",
@@ -113,51 +103,69 @@ fn admin(req: &Request) -> Result<Caller, ApiError> {
 /// holder of the platform tenant names another one.
 fn effective_tenant(
     state: &State,
-    caller: &Caller,
-    requested: Option<&str>,
-) -> Result<String, ApiError> {
+    caller: &AuthContext,
+    requested: Option<Tenant>,
+) -> Result<Tenant, ApiError> {
     match requested {
         None => Ok(caller.tenant.clone()),
-        Some(t) if t == caller.tenant => Ok(caller.tenant.clone()),
-        Some(t) if caller.tenant == state.config.platform_tenant => {
-            if crate::body::valid_tenant(t) {
-                Ok(t.to_owned())
-            } else {
-                Err(ApiError::bad_request(
-                    "tenant must be 1 to 64 characters of lowercase letters, digits, '-' or '_'",
-                ))
-            }
-        }
+        Some(t) if t == caller.tenant => Ok(t),
+        Some(t) if caller.tenant == state.config.platform_tenant => Ok(t),
         Some(_) => Err(ApiError::forbidden(format!(
             "only keys:admin holders of the {:?} tenant may manage keys of another tenant",
-            state.config.platform_tenant
+            state.config.platform_tenant.as_str()
         ))),
     }
 }
 
-fn query_param(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
-    let q = req.query_string_parameters_ref();
-    let Some(q) = q else { return Ok(None) };
-    let all = q.all(name).unwrap_or_default();
-    match all.as_slice() {
-        [] => Ok(None),
-        [one] => Ok(Some((*one).to_owned())),
-        _ => Err(ApiError::bad_request(format!(
-            "query parameter {name} is given more than once"
-        ))),
-    }
+/// `?tenant=`: absent, or a tenant id (400 `invalid-parameter` otherwise).
+fn tenant_param(req: &Request) -> Result<Option<Tenant>, ApiError> {
+    query_param(req, "tenant")?
+        .map(|t| t.parse::<Tenant>())
+        .transpose()
+        .map_err(|e| ApiError::invalid_parameter("tenant", e.to_string()))
 }
 
+/// A key id from the path; a malformed one is the same 404 as an unknown one.
 fn key_id(req: &Request) -> Result<Uuid, ApiError> {
-    let raw = req
-        .path_parameters_ref()
-        .and_then(|p| p.first("id").map(str::to_owned))
-        .ok_or_else(|| ApiError::bad_request("the key id is missing from the path"))?;
-    Uuid::parse_str(&raw).map_err(|_| {
-        ApiError::bad_request(
-            "the key id in the path is not a UUID; use the id returned when the key was created",
-        )
-    })
+    path_id(req, "id", "API key")
+}
+
+/// What a client sees of a key: metadata, a recognisable prefix, a status;
+/// never the secret or its digest.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyView {
+    pub id: Uuid,
+    /// `pcs_<lookup id>`: the public start of the key, to recognise it.
+    pub prefix: String,
+    pub name: String,
+    pub tenant: String,
+    pub scopes: Vec<String>,
+    pub plan: String,
+    pub status: KeyStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_by: String,
+}
+
+impl KeyView {
+    pub fn of(k: &KeyRecord, now: DateTime<Utc>) -> KeyView {
+        KeyView {
+            id: k.id,
+            prefix: k.prefix(),
+            name: k.name.clone(),
+            tenant: k.tenant.to_string(),
+            scopes: k.scopes.iter().map(ToString::to_string).collect(),
+            plan: k.plan.clone(),
+            status: k.status(now),
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+            last_used_at: k.last_used_at,
+            created_by: k.created_by.clone(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -168,25 +176,14 @@ struct Page {
 
 async fn list_keys(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
-    let tenant = effective_tenant(state, &caller, query_param(req, "tenant")?.as_deref())?;
-    let limit = match query_param(req, "limit")? {
-        None => DEFAULT_LIMIT,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "limit must be a whole number from 1 to {MAX_LIMIT}"
-                )));
-            }
-        },
-    };
-    let after = query_param(req, "cursor")?
-        .map(|c| Cursor::decode(&c))
-        .transpose()?;
-    let mut conn = state.db.acquire().await?;
-    let mut rows = store::list_keys(&mut *conn, &tenant, after, limit + 1)
-        .await
-        .map_err(portcullis_db::DbError::from)?;
+    let tenant = effective_tenant(state, &caller, tenant_param(req)?)?;
+    let limit = page_limit(req, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let after = Cursor::from_query(req)?.map(|c| (c.created_at, c.id));
+    let tenant = &tenant;
+    let mut rows = state
+        .db
+        .with_retry(|pool| async move { store::list(&pool, tenant, after, limit + 1).await })
+        .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = if more {
@@ -201,28 +198,31 @@ async fn list_keys(state: &State, req: &Request) -> Result<Response<Body>, ApiEr
         None
     };
     let now = Utc::now();
-    portcullis_core::http::json(
+    json(
         200,
         &Page {
-            items: rows.iter().map(|k| k.view(now)).collect(),
+            items: rows.iter().map(|k| KeyView::of(k, now)).collect(),
             next_cursor,
         },
     )
 }
 
+fn no_such_key(id: Uuid, tenant: &Tenant) -> ApiError {
+    ApiError::not_found(format!("no API key {id} in tenant {:?}", tenant.as_str()))
+}
+
 async fn get_key(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
-    let tenant = effective_tenant(state, &caller, query_param(req, "tenant")?.as_deref())?;
+    let tenant = effective_tenant(state, &caller, tenant_param(req)?)?;
     let id = key_id(req)?;
-    let mut conn = state.db.acquire().await?;
-    match store::get_key(&mut *conn, &tenant, id)
-        .await
-        .map_err(portcullis_db::DbError::from)?
+    let t = &tenant;
+    match state
+        .db
+        .with_retry(|pool| async move { store::get(&pool, t, id).await })
+        .await?
     {
-        Some(k) => portcullis_core::http::json(200, &k.view(Utc::now())),
-        None => Err(ApiError::not_found(format!(
-            "no API key {id} in tenant {tenant:?}"
-        ))),
+        Some(k) => json(200, &KeyView::of(&k, Utc::now())),
+        None => Err(no_such_key(id, &tenant)),
     }
 }
 
@@ -240,62 +240,26 @@ async fn create_key(
     request_id: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
-    let UniqueObject(value) = portcullis_core::http::json_body(req, BODY_LIMIT)?;
+    let UniqueObject(value) = json_body(req, BODY_LIMIT)?;
     let now = Utc::now();
     let body = CreateKey::from_json(value, &state.config.plans, now)?;
-    let tenant = effective_tenant(state, &caller, body.tenant.as_deref())?;
-    let plan = body
-        .plan
-        .clone()
-        .unwrap_or_else(|| state.config.default_plan.clone());
-    let scopes: Vec<String> = body.scopes.iter().map(ToString::to_string).collect();
+    let tenant = effective_tenant(state, &caller, body.tenant)?;
+    let new = NewKey {
+        name: body.name,
+        tenant,
+        scopes: body.scopes,
+        plan: body
+            .plan
+            .unwrap_or_else(|| state.config.default_plan.clone()),
+        expires_at: body.expires_at,
+    };
+    let created = store::create(&state.db, &new, Actor::Caller(&caller), request_id).await?;
 
-    let (key, lookup, digest) = apikey::generate();
-    let mut tx = state.db.begin().await?;
-    let record = store::insert_key(
-        &mut tx,
-        &NewKey {
-            lookup_id: lookup.as_str(),
-            digest: &digest,
-            name: &body.name,
-            tenant: &tenant,
-            scopes: &scopes,
-            plan: &plan,
-            expires_at: body.expires_at,
-            created_by: &caller.principal_id,
-        },
-    )
-    .await
-    .map_err(portcullis_db::DbError::from)?;
-    store::audit(
-        &mut tx,
-        &AuditEntry {
-            principal: &caller.principal_id,
-            tenant: &tenant,
-            action: "key.create",
-            target: &record.id.to_string(),
-            request_id,
-            detail: serde_json::json!({
-                "name": record.name,
-                "scopes": record.scopes,
-                "plan": record.plan,
-                "expires_at": record.expires_at,
-                "prefix": format!("{}{}", apikey::PREFIX, record.lookup_id),
-                "principal_type": caller.principal_type,
-                "caller_tenant": caller.tenant,
-            }),
-        },
-    )
-    .await
-    .map_err(portcullis_db::DbError::from)?;
-    tx.commit().await.map_err(portcullis_db::DbError::from)?;
-    tracing::info!(request_id = request_id.unwrap_or("-"), key_id = %record.id, tenant = %tenant, principal = %caller.principal_id, "API key created");
-
-    let mut resp = portcullis_core::http::json(
+    let mut resp = json(
         201,
         &Created {
-            key: key.expose_secret().to_owned(),
-            meta: record.view(now),
+            key: created.key.expose_secret().to_owned(),
+            meta: KeyView::of(&created.record, now),
         },
     )?;
     let headers = resp.headers_mut();
@@ -304,7 +268,7 @@ async fn create_key(
         http::header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
     );
-    if let Ok(loc) = HeaderValue::from_str(&format!("/v1/keys/{}", record.id)) {
+    if let Ok(loc) = HeaderValue::from_str(&format!("/v1/keys/{}", created.record.id)) {
         headers.insert(http::header::LOCATION, loc);
     }
     Ok(resp)
@@ -332,45 +296,21 @@ async fn revoke_key(
     request_id: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
-    let tenant = effective_tenant(state, &caller, query_param(req, "tenant")?.as_deref())?;
+    let tenant = effective_tenant(state, &caller, tenant_param(req)?)?;
     let id = key_id(req)?;
-    let mut tx = state.db.begin().await?;
-    let Some((record, already)) = store::revoke_key(&mut tx, &tenant, id)
-        .await
-        .map_err(portcullis_db::DbError::from)?
+    let Some((record, already)) =
+        store::revoke(&state.db, &tenant, id, Actor::Caller(&caller), request_id).await?
     else {
-        return Err(ApiError::not_found(format!(
-            "no API key {id} in tenant {tenant:?}"
-        )));
+        return Err(no_such_key(id, &tenant));
     };
-    store::audit(
-        &mut tx,
-        &AuditEntry {
-            principal: &caller.principal_id,
-            tenant: &tenant,
-            action: "key.revoke",
-            target: &id.to_string(),
-            request_id,
-            detail: serde_json::json!({
-                "already_revoked": already,
-                "revoked_at": record.revoked_at,
-                "principal_type": caller.principal_type,
-                "caller_tenant": caller.tenant,
-            }),
-        },
-    )
-    .await
-    .map_err(portcullis_db::DbError::from)?;
-    tx.commit().await.map_err(portcullis_db::DbError::from)?;
-    tracing::info!(request_id = request_id.unwrap_or("-"), key_id = %id, tenant = %tenant, already_revoked = already, "API key revoked");
 
     // After the commit: the revocation stands whatever the flush does. It is
     // attempted on repeated calls too, so a failed flush can be retried.
     let flush = flush_authorizer_cache(state, request_id).await;
-    portcullis_core::http::json(
+    json(
         200,
         &Revoked {
-            meta: record.view(Utc::now()),
+            meta: KeyView::of(&record, Utc::now()),
             already_revoked: already,
             authorizer_cache: flush,
         },

@@ -148,7 +148,7 @@ async fn listing_pages_through_every_key_without_duplicates_or_gaps(pool: PgPool
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn bad_cursors_and_limits_are_bad_requests(pool: PgPool) {
+async fn bad_cursors_limits_and_tenants_are_invalid_parameters(pool: PgPool) {
     let s = state(pool);
     for (k, v) in [
         ("cursor", "not-a-cursor"),
@@ -156,16 +156,23 @@ async fn bad_cursors_and_limits_are_bad_requests(pool: PgPool) {
         ("limit", "0"),
         ("limit", "101"),
         ("limit", "ten"),
+        ("tenant", "Acme!"),
+        ("tenant", ""),
     ] {
         let (status, b, _) = call(
             &s,
             Ev::new("GET", "/v1/keys", "/v1/keys")
-                .by(&admin("acme"))
+                .by(&admin("platform"))
                 .query(k, v),
         )
         .await;
         assert_eq!(status, 400, "{k}={v}: {b}");
         assert!(b["detail"].as_str().unwrap().contains(k), "{b}");
+        assert_eq!(b["field"], k, "{b}");
+        assert!(
+            b["type"].as_str().unwrap().ends_with("invalid-parameter"),
+            "{b}"
+        );
     }
     let (status, _, _) = call(
         &s,
@@ -222,18 +229,19 @@ async fn a_key_of_another_tenant_is_not_found(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn a_malformed_key_id_is_a_bad_request(pool: PgPool) {
+async fn a_malformed_key_id_is_the_same_404_as_an_unknown_one(pool: PgPool) {
     let s = state(pool);
-    for method in ["GET", "DELETE"] {
-        let (status, b, _) = call(&s, Ev::key(method, "12345").by(&admin("acme"))).await;
-        assert_eq!(status, 400, "{method}: {b}");
-    }
-    let (status, _, _) = call(
+    let (status, unknown, _) = call(
         &s,
         Ev::key("GET", &uuid::Uuid::new_v4().to_string()).by(&admin("acme")),
     )
     .await;
-    assert_eq!(status, 404);
+    assert_eq!(status, 404, "{unknown}");
+    for method in ["GET", "DELETE"] {
+        let (status, b, _) = call(&s, Ev::key(method, "12345").by(&admin("acme"))).await;
+        assert_eq!(status, 404, "{method}: {b}");
+        assert_eq!(b["type"], unknown["type"], "{b}");
+    }
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -572,7 +580,7 @@ async fn the_bootstrap_key_is_a_working_audited_admin_key(pool: PgPool) {
         .await
         .unwrap();
     assert!(apikey::verify(&parsed, &digest));
-    assert_eq!(created.record.scopes, vec!["keys:admin".to_owned()]);
+    assert_eq!(created.record.scopes, "keys:admin");
     assert_eq!(created.record.tenant, "platform");
     let action: String = sqlx::query_scalar("select action from audit_log where target = $1")
         .bind(created.record.id.to_string())
@@ -638,4 +646,119 @@ async fn concurrent_revocations_agree_on_one_revoked_at(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(audits, 2);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_tenant_that_cognito_could_sign_in_can_also_be_named_by_a_platform_admin(pool: PgPool) {
+    // `Acme.Corp` used to pass the authorizer but not the keys API: its own
+    // admins could create keys, and no platform admin could name it.
+    let s = state(pool);
+    let own = create(
+        &s,
+        &admin("Acme.Corp"),
+        json!({"name": "own", "scopes": ["jobs:read"]}),
+    )
+    .await;
+    assert_eq!(own["tenant"], "Acme.Corp");
+    let theirs = create(
+        &s,
+        &admin("platform"),
+        json!({"name": "by platform", "scopes": ["jobs:read"], "tenant": "Acme.Corp"}),
+    )
+    .await;
+    assert_eq!(theirs["tenant"], "Acme.Corp");
+    let (status, page, _) = call(
+        &s,
+        Ev::new("GET", "/v1/keys", "/v1/keys")
+            .by(&admin("platform"))
+            .query("tenant", "Acme.Corp"),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2), "{page}");
+    // Case is significant: `acme.corp` is another tenant.
+    let (_, page, _) = call(
+        &s,
+        Ev::new("GET", "/v1/keys", "/v1/keys")
+            .by(&admin("platform"))
+            .query("tenant", "acme.corp"),
+    )
+    .await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "{page}");
+
+    // What no side accepts is refused by the body, the query and the
+    // bootstrap tool alike, with the same rule in the message.
+    let (status, b, _) = call(
+        &s,
+        Ev::new("POST", "/v1/keys", "/v1/keys")
+            .by(&admin("platform"))
+            .body(json!({"name": "n", "scopes": ["jobs:read"], "tenant": "Acme Corp"}).to_string()),
+    )
+    .await;
+    assert_eq!((status, b["field"].as_str()), (422, Some("tenant")), "{b}");
+    let rule = portcullis_auth::tenant::TENANT_SYNTAX;
+    assert!(b["detail"].as_str().unwrap().contains(rule), "{b}");
+    let (status, b, _) = call(
+        &s,
+        Ev::new("GET", "/v1/keys", "/v1/keys")
+            .by(&admin("platform"))
+            .query("tenant", "Acme Corp"),
+    )
+    .await;
+    assert_eq!(status, 400, "{b}");
+    assert!(b["detail"].as_str().unwrap().contains(rule), "{b}");
+    let err = keys::bootstrap_admin_key(&s.db, "Acme Corp", "x", "standard")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(rule), "{err}");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_authorizer_context_that_does_not_read_is_a_server_error_not_a_401(pool: PgPool) {
+    let s = state(pool);
+    let mut ev = Ev::new("GET", "/v1/me", "/v1/me")
+        .by(&reader("acme"))
+        .event();
+    ev["requestContext"]["authorizer"]["tenant"] = json!("not a tenant");
+    let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
+    let resp = keys::handle(&s, req).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn audit_entries_say_who_acted_the_same_way_for_every_writer(pool: PgPool) {
+    let s = state(pool.clone());
+    let b = create(
+        &s,
+        &admin("acme"),
+        json!({"name": "ci", "scopes": ["jobs:read"]}),
+    )
+    .await;
+    let id = b["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        call(&s, Ev::key("DELETE", &id).by(&admin("acme"))).await.0,
+        200
+    );
+    keys::bootstrap_admin_key(&s.db, "platform", "first", "standard")
+        .await
+        .unwrap();
+    let rows: Vec<(String, serde_json::Value)> =
+        sqlx::query_as("select action, detail from audit_log order by id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 3);
+    for (action, detail) in &rows[..2] {
+        assert_eq!(detail["principal_type"], "api_key", "{action}: {detail}");
+        assert_eq!(detail["caller_tenant"], "acme", "{action}: {detail}");
+        assert_eq!(
+            detail["key_id"], "00000000-0000-0000-0000-000000000001",
+            "{action}: {detail}"
+        );
+    }
+    assert_eq!(rows[0].1["prefix"], b["prefix"]);
+    assert_eq!(rows[1].1["already_revoked"], false);
+    assert_eq!(rows[2].0, "key.create");
+    assert_eq!(rows[2].1["via"], "bootstrap");
+    assert_eq!(rows[2].1["scopes"], json!(["keys:admin"]));
 }

@@ -152,28 +152,6 @@ impl fmt::Debug for ParsedKey {
     }
 }
 
-/// Namespace for the key operations (the free functions below do the same).
-pub struct ApiKey;
-
-impl ApiKey {
-    /// A new key: the full text (show once), its lookup id and the digest to store.
-    pub fn generate() -> (PlainKey, LookupId, [u8; 32]) {
-        generate()
-    }
-    /// Check format and checksum; no I/O.
-    pub fn parse(s: &str) -> Result<ParsedKey, KeyFormatError> {
-        parse(s)
-    }
-    /// SHA-256 of a secret part.
-    pub fn digest(secret: &str) -> [u8; 32] {
-        digest(secret)
-    }
-    /// Constant-time comparison of the key's digest with the stored one.
-    pub fn verify(parsed: &ParsedKey, stored_digest: &[u8]) -> bool {
-        verify(parsed, stored_digest)
-    }
-}
-
 /// A new key from the OS CSPRNG: `(full key, lookup id, digest of the secret)`.
 pub fn generate() -> (PlainKey, LookupId, [u8; 32]) {
     let lookup = random_base62(LOOKUP_LEN);

@@ -1,9 +1,28 @@
-//! Credentials: the API key format and digests ([`apikey`]) and Portcullis
-//! scopes ([`scope`]) (issue 3). The authorizer (`functions/authorizer`)
-//! and key management (`functions/keys`) both build on these.
+//! Portcullis identity rules, one definition each:
+//!
+//! - [`apikey`]: the API key format, generation, parsing and digests;
+//! - [`scope`]: Portcullis scopes and scope sets;
+//! - [`tenant`]: the tenant id ([`Tenant`]);
+//! - [`context`]: the authorizer context ([`AuthContext`]) the authorizer
+//!   writes and the HTTP functions read (feature `http`:
+//!   [`AuthContext::from_request`]);
+//! - [`store`] (feature `store`): the `api_keys` record and queries, the
+//!   key check and the key-creation service;
+//! - [`audit`] (feature `store`): the one `audit_log` writer.
+//!
+//! Without features the crate links no database or HTTP code, for crates
+//! that only need the key format and the types.
 
 pub mod apikey;
+#[cfg(feature = "store")]
+pub mod audit;
+pub mod context;
 pub mod scope;
+#[cfg(feature = "store")]
+pub mod store;
+pub mod tenant;
 
-pub use apikey::{ApiKey, KeyFormatError, LookupId, ParsedKey, PlainKey};
-pub use scope::{Scope, ScopeError};
+pub use apikey::{KeyFormatError, LookupId, ParsedKey, PlainKey};
+pub use context::{AuthContext, ContextError, PrincipalType};
+pub use scope::{Scope, ScopeError, Scopes};
+pub use tenant::{Tenant, TenantError};

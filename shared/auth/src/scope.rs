@@ -85,6 +85,91 @@ impl Scope {
     }
 }
 
+/// A set of scopes: sorted, without duplicates, so equal sets compare
+/// equal. Written space-separated (the authorizer context's form, see
+/// [`Scopes::to_string`]) and parsed from a whitespace- or comma-separated
+/// list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Scopes(Vec<Scope>);
+
+impl Scopes {
+    pub fn new(scopes: impl IntoIterator<Item = Scope>) -> Scopes {
+        let mut v: Vec<Scope> = scopes.into_iter().collect();
+        v.sort();
+        v.dedup();
+        Scopes(v)
+    }
+
+    /// Whether the set holds `scope`, given by its text (`"keys:admin"`).
+    pub fn has(&self, scope: &str) -> bool {
+        self.0.iter().any(|s| s.as_str() == scope)
+    }
+
+    pub fn as_slice(&self) -> &[Scope] {
+        &self.0
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Scope> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl std::ops::Deref for Scopes {
+    type Target = [Scope];
+    fn deref(&self) -> &[Scope] {
+        &self.0
+    }
+}
+
+impl FromIterator<Scope> for Scopes {
+    fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
+        Scopes::new(iter)
+    }
+}
+
+impl<'a> IntoIterator for &'a Scopes {
+    type Item = &'a Scope;
+    type IntoIter = std::slice::Iter<'a, Scope>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl From<Scopes> for Vec<Scope> {
+    fn from(s: Scopes) -> Vec<Scope> {
+        s.0
+    }
+}
+
+impl FromStr for Scopes {
+    type Err = ScopeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::parse_list(s).map(Scopes)
+    }
+}
+
+impl fmt::Display for Scopes {
+    /// Space-separated, sorted: `jobs:read services:echo`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&Scope::join(&self.0))
+    }
+}
+
+/// Compares with the space-separated form (`scopes == "jobs:read jobs:write"`).
+impl PartialEq<&str> for Scopes {
+    fn eq(&self, other: &&str) -> bool {
+        self.to_string() == *other
+    }
+}
+
 /// Whether `name` is a valid service name: 1–63 of `a-z`, `0-9`, `-`.
 pub fn is_valid_service_name(name: &str) -> bool {
     !name.is_empty()
@@ -212,6 +297,19 @@ mod tests {
         assert_eq!(Scope::join(&l), "jobs:read jobs:write services:echo");
         assert!(Scope::parse_list("jobs:read nope").is_err());
         assert!(Scope::parse_list("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_scope_set_is_sorted_deduplicated_and_written_space_separated() {
+        let s: Scopes = "services:echo jobs:read,jobs:read".parse().unwrap();
+        assert_eq!(s.to_string(), "jobs:read services:echo");
+        assert_eq!(s, "jobs:read services:echo");
+        assert!(s.has("jobs:read") && !s.has("jobs:write"));
+        assert_eq!(s.len(), 2);
+        assert_eq!("".parse::<Scopes>().unwrap(), Scopes::default());
+        assert!("jobs:read root".parse::<Scopes>().is_err());
+        let again: Scopes = s.to_string().parse().unwrap();
+        assert_eq!(again, s);
     }
 
     #[test]

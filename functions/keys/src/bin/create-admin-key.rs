@@ -84,7 +84,7 @@ async fn main() -> ExitCode {
                 "created API key {} (tenant {}, scopes {}, plan {}). It is shown once, below; store it now.",
                 created.record.id,
                 created.record.tenant,
-                created.record.scopes.join(" "),
+                created.record.scopes,
                 created.record.plan
             );
             println!("{}", created.key.expose_secret());

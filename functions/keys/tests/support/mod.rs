@@ -4,6 +4,7 @@
 use aws_sdk_apigateway::config::{BehaviorVersion, Credentials, Region};
 use keys::{Config, State};
 use lambda_http::{Body, Request, Response};
+use portcullis_auth::{AuthContext, PrincipalType};
 use portcullis_db::Database;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -37,7 +38,7 @@ pub fn apigw_client(endpoint: &str) -> aws_sdk_apigateway::Client {
 pub fn config(aws_endpoint: &str) -> Config {
     Config {
         flush_target: None,
-        platform_tenant: "platform".to_owned(),
+        platform_tenant: "platform".parse().unwrap(),
         plans: vec!["gold".to_owned(), "standard".to_owned()],
         default_plan: "standard".to_owned(),
         health_timeout: Duration::from_secs(5),
@@ -146,16 +147,20 @@ impl Ev {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), json!(v)))
             .collect();
+        // The context exactly as the authorizer writes it (the same type and
+        // code), plus the keys API Gateway adds.
         let authorizer = self.who.as_ref().map(|w| {
-            json!({
-                "principalId": w.principal,
-                "principal_id": w.principal,
-                "principal_type": "api_key",
-                "tenant": w.tenant,
-                "scopes": w.scopes,
-                "key_id": "00000000-0000-0000-0000-000000000001",
-                "integrationLatency": 3
-            })
+            let mut fields = AuthContext {
+                principal_id: w.principal.clone(),
+                principal_type: PrincipalType::ApiKey,
+                tenant: w.tenant.parse().expect("a test tenant"),
+                scopes: w.scopes.parse().expect("test scopes"),
+                key_id: Some(uuid::Uuid::from_u128(1)),
+            }
+            .to_fields();
+            fields.insert("principalId".into(), json!(w.principal));
+            fields.insert("integrationLatency".into(), json!(3));
+            Value::Object(fields)
         });
         json!({
             "resource": self.resource,
