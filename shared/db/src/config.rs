@@ -38,7 +38,8 @@ const URL_EXPECTED: &str = "a postgres:// URL (or, instead, DB_SECRET_ARN, or DB
                             DB_HOST, DB_USER and DB_NAME)";
 const PORT_EXPECTED: &str = "a TCP port between 1 and 65535";
 const SSL_EXPECTED: &str = "one of disable, prefer, require, verify-ca, verify-full";
-const SECRET_ARN_EXPECTED: &str = "the ARN of a Secrets Manager secret (arn:aws:secretsmanager:...)";
+const SECRET_ARN_EXPECTED: &str =
+    "the ARN of a Secrets Manager secret (arn:aws:secretsmanager:...)";
 
 /// TLS towards PostgreSQL (`DB_SSL_MODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,7 +388,10 @@ fn iam_source(
 }
 
 /// `DB_SSL_ROOT_CERT`: must exist when set, required by `verify-ca`/`verify-full`.
-fn root_cert_from_env(env: &Env, ssl_mode: Option<SslMode>) -> Result<Option<PathBuf>, ConfigError> {
+fn root_cert_from_env(
+    env: &Env,
+    ssl_mode: Option<SslMode>,
+) -> Result<Option<PathBuf>, ConfigError> {
     let ssl_root_cert = env.get("DB_SSL_ROOT_CERT").map(|p| PathBuf::from(p.trim()));
     if ssl_root_cert.as_ref().is_some_and(|path| !path.is_file()) {
         return Err(ConfigError::invalid(

@@ -65,7 +65,10 @@ impl IamCredentials {
                 var: "AWS_REGION".to_owned(),
                 expected: format!("the AWS region of the database {NEEDED}"),
             })?;
-        let key = env.required("AWS_ACCESS_KEY_ID", &format!("an AWS access key id {NEEDED}"))?;
+        let key = env.required(
+            "AWS_ACCESS_KEY_ID",
+            &format!("an AWS access key id {NEEDED}"),
+        )?;
         let secret = env.required(
             "AWS_SECRET_ACCESS_KEY",
             &format!("the AWS secret access key {NEEDED}"),
@@ -307,9 +310,7 @@ impl Refresher {
                 host,
                 port,
                 database,
-            } => {
-                secrets::connect_options(client, arn, host, *port, database.as_deref(), cfg).await
-            }
+            } => secrets::connect_options(client, arn, host, *port, database.as_deref(), cfg).await,
             Refresher::Iam {
                 credentials,
                 host,
@@ -597,10 +598,26 @@ mod tests {
         }
 
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
-        for (session, user) in [(None, "app"), (Some("FwoGZXIvYXdzEXAMPLE"), "portcullis_app")] {
-            let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI", session.map(str::to_owned), None, "test");
-            let ours = sign_token("db.x.eu-west-1.rds.amazonaws.com", 5432, user, "eu-west-1", creds.clone(), at)
-                .unwrap();
+        for (session, user) in [
+            (None, "app"),
+            (Some("FwoGZXIvYXdzEXAMPLE"), "portcullis_app"),
+        ] {
+            let creds = Credentials::new(
+                "AKIDEXAMPLE",
+                "wJalrXUtnFEMI",
+                session.map(str::to_owned),
+                None,
+                "test",
+            );
+            let ours = sign_token(
+                "db.x.eu-west-1.rds.amazonaws.com",
+                5432,
+                user,
+                "eu-west-1",
+                creds.clone(),
+                at,
+            )
+            .unwrap();
             let sdk = SdkConfig::builder()
                 .region(aws_types::region::Region::new("eu-west-1"))
                 .credentials_provider(SharedCredentialsProvider::new(creds))
@@ -656,7 +673,11 @@ mod tests {
             ("AWS_SESSION_TOKEN", "session-token"),
         ];
         for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-            let pairs: Vec<_> = full.iter().copied().filter(|(k, _)| *k != missing).collect();
+            let pairs: Vec<_> = full
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
             let err = IamCredentials::from_env(&env(&pairs)).unwrap_err();
             assert_eq!(err.var(), missing);
         }

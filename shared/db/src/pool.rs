@@ -381,9 +381,9 @@ impl LazyDatabase {
             #[cfg(not(feature = "secrets-manager"))]
             DbSource::Secret { .. } => AwsPlan::Given(AwsAccess::none()),
             #[cfg(not(feature = "secrets-manager"))]
-            DbSource::Iam { .. } => AwsPlan::Given(
-                AwsAccess::none().with_iam(crate::IamCredentials::from_env(env)?),
-            ),
+            DbSource::Iam { .. } => {
+                AwsPlan::Given(AwsAccess::none().with_iam(crate::IamCredentials::from_env(env)?))
+            }
         };
         Ok(LazyDatabase {
             plan: Some((config, plan)),
