@@ -5,7 +5,7 @@
 //! coldstart [--bin-dir target/release] [--runs 20] [--timeout-secs 10]
 //!           [--database-url URL] [--aws-endpoint URL] [--baseline hello]
 //!           [--out target/coldstart.md] [--platform-file platform.yaml]
-//!           [--fixtures tests/fixtures] [--migrations migrations] [NAME ...]
+//!           [--fixtures tests/fixtures] [--migrations migrations] [--verbose] [NAME ...]
 //! ```
 //!
 //! NAMEs default to the seven functions; the baseline (`hello`) is always
@@ -24,7 +24,7 @@ use std::time::Duration;
 const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Coldstart";
 const CLIENT_ID: &str = "coldstart-client";
 const USAGE: &str = "usage: coldstart [--bin-dir DIR] [--runs N] [--timeout-secs S] [--database-url URL] \
-[--aws-endpoint URL] [--baseline NAME] [--out FILE] [--platform-file FILE] [--fixtures DIR] [--migrations DIR] [NAME ...]";
+[--aws-endpoint URL] [--baseline NAME] [--out FILE] [--platform-file FILE] [--fixtures DIR] [--migrations DIR] [--verbose] [NAME ...]";
 
 struct Args {
     bin_dir: PathBuf,
@@ -38,6 +38,7 @@ struct Args {
     fixtures: PathBuf,
     migrations: PathBuf,
     names: Vec<String>,
+    verbose: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -54,6 +55,7 @@ fn parse_args() -> anyhow::Result<Args> {
         fixtures: PathBuf::from("tests/fixtures"),
         migrations: PathBuf::from("migrations"),
         names: Vec::new(),
+        verbose: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -85,6 +87,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--platform-file" => a.platform_file = value("a file")?.into(),
             "--fixtures" => a.fixtures = value("a directory")?.into(),
             "--migrations" => a.migrations = value("a directory")?.into(),
+            "--verbose" => a.verbose = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -208,6 +211,14 @@ async fn main() -> anyhow::Result<()> {
                 a.timeout,
             )
             .await?;
+            if a.verbose && run == 0 {
+                eprintln!(
+                    "coldstart: {} answered: {}",
+                    p.name,
+                    sample.answer.as_deref().unwrap_or("(nothing)")
+                );
+                eprintln!("coldstart: {} last output: {}", p.name, sample.output);
+            }
             row.samples.push(sample);
         }
         eprintln!("coldstart: round {}/{} done", run + 1, a.runs);

@@ -26,6 +26,10 @@ pub struct Sample {
     /// `VmHWM` of the process just before it was killed, in kB.
     pub peak_rss_kb: Option<u64>,
     pub outcome: Outcome,
+    /// The start of the `/response` or `/error` body (for `--verbose`).
+    pub answer: Option<String>,
+    /// The last lines the process wrote (for `--verbose`).
+    pub output: String,
 }
 
 /// How the first invocation ended.
@@ -46,7 +50,7 @@ impl Outcome {
         match self {
             Outcome::Answered(s) => s.clone(),
             Outcome::Errored(s) => format!("error {s}"),
-            Outcome::Exited(s) => format!("init failed: {s}"),
+            Outcome::Exited(s) => format!("init failed: {}", shorten(s, 300)),
             Outcome::TimedOut(phase) => format!("timed out in {phase}"),
         }
     }
@@ -77,13 +81,14 @@ pub async fn cold_start(
         .spawn()
         .with_context(|| format!("cannot start {}", bin.display()))?;
     let pid = child.id();
-    let stdout = child.stdout.take().map(tail);
-    let stderr = child.stderr.take().map(tail);
+    let mut stdout = child.stdout.take().map(tail);
+    let mut stderr = child.stderr.take().map(tail);
 
     let mut init = None;
     let mut handed = None;
     let mut invoke = None;
     let mut init_error = None;
+    let mut answer = None;
     let mut deadline = started + timeout;
     let outcome = loop {
         tokio::select! {
@@ -97,10 +102,12 @@ pub async fn cold_start(
                 Some(Seen::Handed(at)) => handed = Some(at),
                 Some(Seen::Response { at, request_id, body }) => {
                     invoke = handed.map(|h| at - h);
+                    answer = Some(shorten(&String::from_utf8_lossy(&body), 600));
                     break answered(&request_id, &expected_id, &body);
                 }
                 Some(Seen::Error { at, request_id, body }) => {
                     invoke = handed.map(|h| at - h);
+                    answer = Some(shorten(&String::from_utf8_lossy(&body), 600));
                     let mut text = error_text(&body);
                     if request_id != expected_id {
                         text = format!("{text} (for request id {request_id:?}, not ours)");
@@ -119,7 +126,7 @@ pub async fn cold_start(
                     Some(e) => format!("{status}, /init/error {e}"),
                     None => status,
                 };
-                let out = join_tail(stderr, stdout).await;
+                let out = join_tail(stderr.take(), stdout.take()).await;
                 if !out.is_empty() {
                     why = format!("{why}; last output: {out}");
                 }
@@ -138,12 +145,15 @@ pub async fn cold_start(
     };
     let _ = child.start_kill();
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    let output = join_tail(stderr, stdout).await;
     api.shutdown().await;
     Ok(Sample {
         init,
         invoke,
         peak_rss_kb,
         outcome,
+        answer,
+        output,
     })
 }
 
@@ -227,7 +237,8 @@ async fn join_tail(a: Option<JoinHandle<Vec<u8>>>, b: Option<JoinHandle<Vec<u8>>
     for h in [a, b].into_iter().flatten() {
         if let Ok(Ok(bytes)) = tokio::time::timeout(Duration::from_secs(1), h).await {
             let text = String::from_utf8_lossy(&bytes);
-            if let Some(line) = text.lines().rev().find(|l| !l.trim().is_empty()) {
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            for line in &lines[lines.len().saturating_sub(2)..] {
                 if !out.is_empty() {
                     out.push_str(" / ");
                 }
@@ -235,7 +246,7 @@ async fn join_tail(a: Option<JoinHandle<Vec<u8>>>, b: Option<JoinHandle<Vec<u8>>
             }
         }
     }
-    shorten(&out, 300)
+    shorten(&out, 600)
 }
 
 #[cfg(test)]

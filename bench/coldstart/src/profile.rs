@@ -128,12 +128,12 @@ fn http_event(
     ctx["httpMethod"] = json!(method);
     ctx["path"] = json!(format!("/prod{path}"));
     ctx["authorizer"] = json!({
-        "principalId": "key-coldstart",
-        "principal_id": "key-coldstart",
+        "principalId": "coldstart",
+        "principal_id": "coldstart",
         "principal_type": "api_key",
         "tenant": TENANT,
         "scopes": scopes,
-        "key_id": "key-coldstart",
+        "key_id": "0190c0d5-7a2b-7c3d-8e4f-5a6b7c8d9e0f",
     });
     Ok(e)
 }

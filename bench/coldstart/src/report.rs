@@ -132,6 +132,8 @@ mod tests {
             invoke: Some(Duration::from_millis(1)),
             peak_rss_kb: Some(2048),
             outcome,
+            answer: None,
+            output: String::new(),
         }
     }
 
@@ -156,6 +158,8 @@ mod tests {
                         invoke: None,
                         peak_rss_kb: None,
                         outcome: Outcome::TimedOut("init"),
+                        answer: None,
+                        output: String::new(),
                     },
                 ],
             },
