@@ -20,7 +20,6 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use base64::Engine;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use portcullis_core::{ConfigError, Env};
 use portcullis_identity::{self as identity, SigningKey, VerifiedIdentity};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -34,6 +33,62 @@ const MAX_BODY: usize = 12 * 1024 * 1024;
 const MAX_DOWNLOAD: usize = 64 * 1024 * 1024;
 /// Longest `/slow` delay.
 const MAX_SLOW_MS: u64 = 60_000;
+
+/// A start-up configuration failure: the variable at fault and what it
+/// should hold (values are never echoed: some are secrets).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: environment variable {var} {problem}; expected {expected}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+    pub expected: &'static str,
+}
+
+impl ConfigError {
+    fn invalid(var: &'static str, expected: &'static str, reason: impl std::fmt::Display) -> Self {
+        ConfigError {
+            var,
+            problem: format!("is invalid ({reason})"),
+            expected,
+        }
+    }
+}
+
+/// Where variables come from: the process environment, or any lookup in
+/// tests. A blank value counts as unset.
+pub struct Vars<F>(pub F);
+
+impl Vars<fn(&str) -> Option<String>> {
+    /// The process environment.
+    pub fn process() -> Self {
+        Vars(|name| std::env::var(name).ok())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    pub fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    /// `var` parsed, or `default` when unset.
+    pub fn parse_or<T: std::str::FromStr>(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(var) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e| ConfigError::invalid(var, expected, e)),
+        }
+    }
+}
 
 /// Service configuration.
 #[derive(Debug, Clone)]
@@ -55,9 +110,13 @@ impl Config {
     }
 
     /// `IDENTITY_SECRET` (required), `IDENTITY_SECRET_PREVIOUS`, `BASE_PATH`.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Vars<F>) -> Result<Self, ConfigError> {
         const EXPECTED: &str = "base64 of at least 32 bytes (the proxy's identity signing key)";
-        let current = env.required("IDENTITY_SECRET", EXPECTED)?;
+        let current = env.get("IDENTITY_SECRET").ok_or(ConfigError {
+            var: "IDENTITY_SECRET",
+            problem: "is not set".to_owned(),
+            expected: EXPECTED,
+        })?;
         let mut keys = vec![
             SigningKey::from_base64(&current)
                 .map_err(|e| ConfigError::invalid("IDENTITY_SECRET", EXPECTED, e))?,
@@ -576,16 +635,49 @@ mod tests {
 
     #[test]
     fn config_requires_a_real_key() {
-        assert!(Config::from_env(&Env::from_pairs([("X", "y")])).is_err());
-        assert!(Config::from_env(&Env::from_pairs([("IDENTITY_SECRET", "c2hvcnQ=")])).is_err());
-        let ok = Env::from_pairs([
-            (
-                "IDENTITY_SECRET",
-                "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
-            ),
-            ("BASE_PATH", "/sample/"),
-        ]);
+        fn vars(pairs: &[(&str, &str)]) -> Vars<impl Fn(&str) -> Option<String> + use<>> {
+            let map: BTreeMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Vars(move |name: &str| map.get(name).cloned())
+        }
+        let e = Config::from_env(&vars(&[("X", "y")])).unwrap_err();
+        assert_eq!(e.var, "IDENTITY_SECRET");
+        assert!(e.to_string().contains("is not set"), "{e}");
+        let e = Config::from_env(&vars(&[("IDENTITY_SECRET", "c2hvcnQ=")])).unwrap_err();
+        assert!(e.to_string().contains("IDENTITY_SECRET is invalid"), "{e}");
+        assert!(
+            !e.to_string().contains("c2hvcnQ="),
+            "the value is never echoed: {e}"
+        );
+        let key = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
+        let ok = vars(&[("IDENTITY_SECRET", key), ("BASE_PATH", "/sample/")]);
         assert_eq!(Config::from_env(&ok).unwrap().base_path, "/sample");
+        let e = Config::from_env(&vars(&[("IDENTITY_SECRET", key), ("BASE_PATH", "sample")]))
+            .unwrap_err();
+        assert_eq!(e.var, "BASE_PATH");
+        let e = Config::from_env(&vars(&[
+            ("IDENTITY_SECRET", key),
+            ("IDENTITY_SECRET_PREVIOUS", "x"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.var, "IDENTITY_SECRET_PREVIOUS");
+    }
+
+    #[test]
+    fn numbers_parse_with_a_default_and_a_blank_is_unset() {
+        let vars = Vars(|name: &str| match name {
+            "PORT" => Some("9000".to_owned()),
+            "BLANK" => Some("  ".to_owned()),
+            "BAD" => Some("eighty".to_owned()),
+            _ => None,
+        });
+        assert_eq!(vars.parse_or("PORT", "a TCP port", 8080u16), Ok(9000));
+        assert_eq!(vars.parse_or("BLANK", "a TCP port", 8080u16), Ok(8080));
+        assert_eq!(vars.parse_or("UNSET", "a TCP port", 8080u16), Ok(8080));
+        let e = vars.parse_or("BAD", "a TCP port", 8080u16).unwrap_err();
+        assert_eq!((e.var, e.expected), ("BAD", "a TCP port"));
     }
 
     #[test]

@@ -1,14 +1,22 @@
 //! The sample private service: `PORT` (default 8080), `IDENTITY_SECRET`
 //! (base64 HMAC key), optional `IDENTITY_SECRET_PREVIOUS`, `BASE_PATH` and
-//! `BIND_ADDR` (default 0.0.0.0).
+//! `BIND_ADDR` (default 0.0.0.0). Among Portcullis crates it depends on
+//! `portcullis-identity` alone, as any private service would.
 
-use portcullis_core::Env;
-use sample_service::{Config, serve};
+use sample_service::{Config, Vars, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    portcullis_core::telemetry::init();
-    let env = Env::Process;
+    // JSON lines for CloudWatch (awslogs); RUST_LOG sets the filter (default info).
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let env = Vars::process();
     let config = Config::from_env(&env)?;
     let port: u16 = env.parse_or("PORT", "a TCP port", 8080)?;
     let bind: std::net::IpAddr = env.parse_or("BIND_ADDR", "an IP address", [0, 0, 0, 0].into())?;
