@@ -5,10 +5,10 @@
 //!
 //! Run: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p jobs --bench submit`
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use portcullis_testkit::apigw::ApiRequest;
+use portcullis_testkit::jobs::{placement, state};
+use portcullis_testkit::stub_ecs::healthy_ecs;
 use sqlx::postgres::PgPoolOptions;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"],"env":{"GREETING":"hi"}}"#;
 
 async fn bench_state(connections: u32) -> portcullis_jobs::State {
-    let url = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL must point at a PostgreSQL server whose user may create databases");
+    let url = portcullis_testkit::database_url();
     let admin = PgPoolOptions::new()
         .max_connections(1)
         .connect(&url)
@@ -41,11 +40,11 @@ async fn bench_state(connections: u32) -> portcullis_jobs::State {
         .run(&pool)
         .await
         .expect("migrations");
-    let (ecs, _calls) = support::healthy_ecs();
-    support::state(
+    let (ecs, _calls) = healthy_ecs();
+    state(
         pool,
         ecs,
-        support::placement("bench", vec!["subnet-a".into()], vec!["sg-a".into()]),
+        placement("bench", vec!["subnet-a".into()], vec!["sg-a".into()]),
     )
 }
 
@@ -54,7 +53,15 @@ static KEY: AtomicU64 = AtomicU64::new(0);
 async fn one_submit(st: &portcullis_jobs::State) -> Duration {
     let key = format!("bench-{}", KEY.fetch_add(1, Ordering::Relaxed));
     let t = Instant::now();
-    let resp = support::submit(st, "bench", &key, BODY).await;
+    let req = ApiRequest::new("POST", "/v1/jobs")
+        .caller("bench", "jobs:write")
+        .header("content-type", "application/json")
+        .header("idempotency-key", &key)
+        .body(BODY)
+        .build();
+    let resp = jobs::handle(st, req)
+        .await
+        .expect("the handler never fails");
     let elapsed = t.elapsed();
     assert_eq!(resp.status(), 202);
     elapsed

@@ -1,15 +1,17 @@
 //! The HTTP handler: routing, validation, responses.
 
 use crate::State;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
+use portcullis_auth::AuthContext as Caller;
 use portcullis_core::error::ApiError;
-use portcullis_core::http::{Caller, caller, json, json_body, request_id, respond};
+use portcullis_core::http::{
+    Cursor, json, json_body, method_not_allowed, no_route, page_limit, path_id,
+    query_param, request_id, resource_path, respond,
+};
 use portcullis_jobs::launch::{self, LaunchOutcome, MAX_OVERRIDES_BYTES};
-use portcullis_jobs::model::{Job, JobStatus, JobView, Params, STOP_CANCEL};
-use portcullis_jobs::store::{self, NewJob};
+use portcullis_jobs::lifecycle::{self, CancelError};
+use portcullis_jobs::model::{EventSource, Job, JobStatus, JobView, Params};
+use portcullis_jobs::store::{self, Filter, NewJob};
 use portcullis_platform::jobs::{JobType, MAX_ARG_LEN};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -55,42 +57,32 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
     Ok(respond(rid.as_deref(), result))
 }
 
+/// Route on the API Gateway resource path (api/openapi.yaml), never the raw path.
 async fn route(
     state: &State,
     req: &Request,
     rid: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
-    let path = req.raw_http_path().to_owned();
-    let path = if path.is_empty() {
-        req.uri().path().to_owned()
-    } else {
-        path
-    };
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().as_str();
-    let not_allowed = |allow: &[&str]| ApiError::MethodNotAllowed {
-        detail: format!("{method} is not allowed on {path}"),
-        allow: allow.iter().map(|s| s.to_string()).collect(),
-    };
-    match segments.as_slice() {
-        ["v1", "jobs"] => match method {
+    match resource_path(req).as_str() {
+        "/v1/jobs" => match method {
             "POST" => submit(state, req, rid).await,
             "GET" => list(state, req).await,
-            _ => Err(not_allowed(&["GET", "POST"])),
+            _ => Err(method_not_allowed(req, &["GET", "POST"])),
         },
-        ["v1", "jobs", id] => match method {
-            "GET" => get(state, req, id).await,
-            _ => Err(not_allowed(&["GET"])),
+        "/v1/jobs/{id}" => match method {
+            "GET" => get(state, req).await,
+            _ => Err(method_not_allowed(req, &["GET"])),
         },
-        ["v1", "jobs", id, "events"] => match method {
-            "GET" => events(state, req, id).await,
-            _ => Err(not_allowed(&["GET"])),
+        "/v1/jobs/{id}/events" => match method {
+            "GET" => events(state, req).await,
+            _ => Err(method_not_allowed(req, &["GET"])),
         },
-        ["v1", "jobs", id, "cancel"] => match method {
-            "POST" => cancel(state, req, id).await,
-            _ => Err(not_allowed(&["POST"])),
+        "/v1/jobs/{id}/cancel" => match method {
+            "POST" => cancel(state, req).await,
+            _ => Err(method_not_allowed(req, &["POST"])),
         },
-        _ => Err(ApiError::not_found(format!("no route for {path}"))),
+        _ => Err(no_route(req)),
     }
 }
 
@@ -102,8 +94,10 @@ fn require_scope(caller: &Caller, scope: &str) -> Result<(), ApiError> {
     }
 }
 
-fn parse_id(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(|_| ApiError::not_found(format!("no job {id}")))
+/// The `{id}` of the route: a job id (anything else is the same 404 as an
+/// unknown job).
+fn job_id(req: &Request) -> Result<Uuid, ApiError> {
+    path_id(req, "id", "job")
 }
 
 fn header<'a>(req: &'a Request, name: &str) -> Result<Option<&'a str>, ApiError> {
@@ -237,7 +231,7 @@ async fn submit(
     req: &Request,
     rid: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
-    let who = caller(req)?;
+    let who = Caller::from_request(req)?;
     let key = header(req, "idempotency-key")?
         .map(str::trim)
         .filter(|k| !k.is_empty())
@@ -277,7 +271,7 @@ async fn submit(
         .or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok());
     let new = NewJob {
         id: Uuid::new_v4(),
-        tenant: who.tenant.clone(),
+        tenant: who.tenant.to_string(),
         principal: who.principal_id.clone(),
         job_type,
         params,
@@ -289,14 +283,9 @@ async fn submit(
         trace_id,
         launch_grace: state.settings.launch_grace,
     };
-    let pool = state.db.pool();
-    let Some(job) = store::insert(pool, &new)
-        .await
-        .map_err(portcullis_db::DbError::from)?
-    else {
-        let existing = store::by_key(pool, &who.tenant, &key)
-            .await
-            .map_err(portcullis_db::DbError::from)?
+    let Some(job) = store::insert(&state.db, &new).await? else {
+        let existing = store::by_key(&state.db, &who.tenant, &key)
+            .await?
             .ok_or_else(|| ApiError::internal("idempotency key conflicted but no job holds it"))?;
         if existing.request_hash.as_deref() == Some(hash.as_str()) {
             tracing::info!(job_id = %existing.id, "idempotent replay of a submit");
@@ -310,14 +299,10 @@ async fn submit(
     tracing::info!(job_id = %job.id, job_type = %job.job_type, tenant = %job.tenant, "job queued");
     let outcome = launch::run_task(&state.ecs, &state.placement, jt, &job).await;
     log_outcome(&job, &outcome);
-    let retry_in = launch::backoff(job.attempts + 1);
-    match store::record_launch(pool, job.id, &outcome, "api", retry_in).await {
+    match lifecycle::record_launch(state, &job, &outcome, EventSource::Api).await {
         Ok(Some(updated)) => job_response(202, &updated),
-        // An ECS event or the reconciler moved the job first: show what is stored.
-        Ok(None) => match store::get(pool, &who.tenant, job.id)
-            .await
-            .map_err(portcullis_db::DbError::from)?
-        {
+        // An ECS event, the reconciler or a cancel moved the job first: show what is stored.
+        Ok(None) => match store::get(&state.db, &who.tenant, job.id).await? {
             Some(j) => job_response(202, &j),
             None => job_response(202, &job),
         },
@@ -346,29 +331,24 @@ fn log_outcome(job: &Job, outcome: &LaunchOutcome) {
     }
 }
 
-async fn get(state: &State, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
-    let who = caller(req)?;
+async fn get(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    let who = Caller::from_request(req)?;
     require_scope(&who, "jobs:read")?;
-    let id = parse_id(id)?;
-    let job = store::get(state.db.pool(), &who.tenant, id)
-        .await
-        .map_err(portcullis_db::DbError::from)?
+    let id = job_id(req)?;
+    let job = store::get(&state.db, &who.tenant, id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     job_response(200, &job)
 }
 
-async fn events(state: &State, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
-    let who = caller(req)?;
+async fn events(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    let who = Caller::from_request(req)?;
     require_scope(&who, "jobs:read")?;
-    let id = parse_id(id)?;
-    let pool = state.db.pool();
-    store::get(pool, &who.tenant, id)
-        .await
-        .map_err(portcullis_db::DbError::from)?
+    let id = job_id(req)?;
+    store::get(&state.db, &who.tenant, id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
-    let items = store::events(pool, id)
-        .await
-        .map_err(portcullis_db::DbError::from)?;
+    let items = store::events(&state.db, id).await?;
     json(
         200,
         &Page {
@@ -378,62 +358,44 @@ async fn events(state: &State, req: &Request, id: &str) -> Result<Response<Body>
     )
 }
 
-fn encode_cursor(job: &Job) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}.{}", job.created_at.timestamp_micros(), job.id))
-}
-
-fn decode_cursor(raw: &str) -> Result<store::Cursor, ApiError> {
-    let bad = || {
-        ApiError::unprocessable(
-            "cursor",
-            "the cursor is not one this API returned; start again without it",
-        )
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(raw.as_bytes()).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (micros, id) = text.split_once('.').ok_or_else(bad)?;
-    let micros: i64 = micros.parse().map_err(|_| bad())?;
-    let at = DateTime::<Utc>::from_timestamp_micros(micros).ok_or_else(bad)?;
-    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+/// `?status=` and `?type=`; a status that is not one of ours is 400
+/// `invalid-parameter`, like a bad `limit` or `cursor`.
+fn filter(req: &Request) -> Result<Filter, ApiError> {
+    let status = query_param(req, "status")?
+        .map(|s| {
+            s.parse::<JobStatus>()
+                .map_err(|e| ApiError::invalid_parameter("status", e.to_string()))
+        })
+        .transpose()?;
+    let job_type = query_param(req, "type")?;
+    if let Some(t) = &job_type {
+        if t.is_empty() || t.len() > 128 {
+            return Err(ApiError::invalid_parameter(
+                "type",
+                "type must be a job type name of 1 to 128 characters",
+            ));
+        }
+    }
+    Ok(Filter { status, job_type })
 }
 
 async fn list(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
-    let who = caller(req)?;
+    let who = Caller::from_request(req)?;
     require_scope(&who, "jobs:read")?;
-    let q = req.query_string_parameters();
-    let status = match q.first("status") {
-        None => None,
-        Some(s) => Some(
-            s.parse::<JobStatus>()
-                .map_err(|e| ApiError::unprocessable("status", e))?,
-        ),
-    };
-    let job_type = q.first("type");
-    let limit = match q.first("limit") {
-        None => DEFAULT_PAGE,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::unprocessable("limit", format!("limit must be between 1 and {MAX_PAGE}"))
-            })?,
-    };
-    let after = q.first("cursor").map(decode_cursor).transpose()?;
-    let mut jobs = store::list(
-        state.db.pool(),
-        &who.tenant,
-        status,
-        job_type,
-        after,
-        limit + 1,
-    )
-    .await
-    .map_err(portcullis_db::DbError::from)?;
+    let filter = filter(req)?;
+    let limit = page_limit(req, DEFAULT_PAGE, MAX_PAGE)?;
+    let after = Cursor::from_query(req)?.map(|c| (c.created_at, c.id));
+    let mut jobs = store::list(&state.db, &who.tenant, &filter, after, limit + 1).await?;
     let more = jobs.len() as i64 > limit;
     jobs.truncate(limit as usize);
     let next_cursor = if more {
-        jobs.last().map(encode_cursor)
+        jobs.last().map(|j| {
+            Cursor {
+                created_at: j.created_at,
+                id: j.id,
+            }
+            .encode()
+        })
     } else {
         None
     };
@@ -446,89 +408,19 @@ async fn list(state: &State, req: &Request) -> Result<Response<Body>, ApiError> 
     )
 }
 
-async fn cancel(state: &State, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
-    let who = caller(req)?;
+/// `POST /v1/jobs/{id}/cancel`: see `portcullis_jobs::lifecycle::cancel`
+/// (no lock is held while ECS is called).
+async fn cancel(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    let who = Caller::from_request(req)?;
     require_scope(&who, "jobs:write")?;
-    let id = parse_id(id)?;
-    let mut tx = state.db.begin().await?;
-    let job = store::lock(&mut tx, &who.tenant, id)
-        .await
-        .map_err(portcullis_db::DbError::from)?
-        .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
-    let status = job.status();
-    if status.is_terminal() {
-        return Err(ApiError::conflict(format!(
-            "job {id} is already {status}; nothing to cancel"
-        )));
+    let id = job_id(req)?;
+    match lifecycle::cancel(state, &who.tenant, id, &who.principal_id).await {
+        Ok(job) => job_response(202, &job),
+        Err(e @ CancelError::NotFound(_)) => Err(ApiError::not_found(e.to_string())),
+        Err(e @ CancelError::Finished { .. }) => Err(ApiError::conflict(e.to_string())),
+        Err(e @ (CancelError::Ecs(_) | CancelError::Busy(_))) => Err(ApiError::Unavailable {
+            detail: e.to_string(),
+        }),
+        Err(CancelError::Db(e)) => Err(e.into()),
     }
-    if job.stop_requested.as_deref() == Some(STOP_CANCEL) {
-        return job_response(202, &job);
-    }
-    let reason = format!("cancelled by {} through Portcullis", who.principal_id);
-    let cluster = &state.placement.cluster;
-    let id_text = id.to_string();
-    // The task to stop: the saved one, or any an earlier RunTask may have started.
-    let tasks = match &job.task_arn {
-        Some(arn) => vec![arn.clone()],
-        None => launch::tasks_started_by(&state.ecs, cluster, &id_text)
-            .await
-            .map_err(|e| ApiError::Unavailable {
-                detail: format!("could not reach ECS to cancel: {e}; retry"),
-            })?,
-    };
-    for arn in &tasks {
-        launch::stop_task(&state.ecs, cluster, arn, &reason)
-            .await
-            .map_err(|e| ApiError::Unavailable {
-                detail: format!("could not stop the task: {e}; retry"),
-            })?;
-    }
-    let updated = if status == JobStatus::Queued && job.task_arn.is_none() {
-        // Nothing runs (or what ran is stopped): cancelled at once.
-        let j = sqlx::query_as::<_, Job>(&format!(
-            "update jobs set status = 'cancelled', stop_requested = 'cancel', next_attempt_at = null,
-                    finished_at = now(), error = $2
-             where id = $1 returning {}",
-            store::JOB_COLUMNS
-        ))
-        .bind(id)
-        .bind(&reason)
-        .fetch_one(&mut *tx)
-        .await.map_err(portcullis_db::DbError::from)?;
-        store::append_event(
-            &mut *tx,
-            id,
-            "api",
-            Some(status),
-            JobStatus::Cancelled,
-            json!({ "reason": reason, "stopped_tasks": tasks }),
-        )
-        .await
-        .map_err(portcullis_db::DbError::from)?;
-        j
-    } else {
-        // cancelled once ECS confirms the stop (event or reconciler).
-        let j = sqlx::query_as::<_, Job>(&format!(
-            "update jobs set stop_requested = 'cancel' where id = $1 returning {}",
-            store::JOB_COLUMNS
-        ))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(portcullis_db::DbError::from)?;
-        store::append_event(
-            &mut *tx,
-            id,
-            "api",
-            Some(status),
-            status,
-            json!({ "cancel_requested": true, "reason": reason, "stopped_tasks": tasks }),
-        )
-        .await
-        .map_err(portcullis_db::DbError::from)?;
-        j
-    };
-    tx.commit().await.map_err(portcullis_db::DbError::from)?;
-    tracing::info!(job_id = %id, status = %updated.status, "cancel requested");
-    job_response(202, &updated)
 }

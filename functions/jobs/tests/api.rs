@@ -3,8 +3,11 @@
 
 mod support;
 
+use portcullis_jobs::model::EventSource;
+use portcullis_jobs::transition::{self, Applied, TaskSnapshot};
 use serde_json::json;
 use sqlx::PgPool;
+use std::sync::Mutex;
 use support::*;
 
 const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"],"env":{"GREETING":"hi"},"cpu":256,"memory":512}"#;
@@ -478,19 +481,42 @@ async fn list_pages_with_a_cursor_and_filters(pool: PgPool) {
         &[("status", "done")],
     );
     let resp = jobs::handle(&st, bad).await.unwrap();
-    assert_eq!(resp.status(), 422);
+    assert_eq!(resp.status(), 400);
     assert_eq!(body_json(&resp)["field"], "status");
+}
 
-    let bad_cursor = request_with_query(
-        "GET",
-        "/v1/jobs",
-        "acme",
-        "jobs:read",
-        &[],
-        None,
-        &[("cursor", "!!")],
-    );
-    assert_eq!(jobs::handle(&st, bad_cursor).await.unwrap().status(), 422);
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_bad_cursor_limit_or_filter_is_400_invalid_parameter_naming_it(pool: PgPool) {
+    let (st, _calls) = stub_state(pool);
+    for (name, value) in [
+        ("cursor", "!!"),
+        ("limit", "0"),
+        ("limit", "101"),
+        ("limit", "ten"),
+        ("status", "done"),
+        ("type", &"t".repeat(129)),
+    ] {
+        let req = request_with_query(
+            "GET",
+            "/v1/jobs",
+            "acme",
+            "jobs:read",
+            &[],
+            None,
+            &[(name, value)],
+        );
+        let resp = jobs::handle(&st, req).await.unwrap();
+        assert_eq!(resp.status(), 400, "{name}={value}");
+        let problem = body_json(&resp);
+        assert_eq!(problem["field"], name, "{problem}");
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("invalid-parameter"),
+            "{problem}"
+        );
+    }
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -525,6 +551,19 @@ async fn reading_needs_the_read_scope(pool: PgPool) {
     assert_eq!(jobs::handle(&st, req).await.unwrap().status(), 403);
     let unknown_id = request("GET", "/v1/jobs/not-a-uuid", "acme", "jobs:read", &[], None);
     assert_eq!(jobs::handle(&st, unknown_id).await.unwrap().status(), 404);
+    // A malformed id is the same 404 as an unknown one, on every route.
+    assert_eq!(cancel(&st, "acme", "not-a-uuid").await.status(), 404);
+    let events = request(
+        "GET",
+        "/v1/jobs/not-a-uuid/events",
+        "acme",
+        "jobs:read",
+        &[],
+        None,
+    );
+    assert_eq!(jobs::handle(&st, events).await.unwrap().status(), 404);
+    let other_route = request("GET", "/v1/keys", "acme", "jobs:read", &[], None);
+    assert_eq!(jobs::handle(&st, other_route).await.unwrap().status(), 404);
     let wrong_method = request("DELETE", "/v1/jobs", "acme", "jobs:read", &[], None);
     assert_eq!(jobs::handle(&st, wrong_method).await.unwrap().status(), 405);
 }
@@ -590,4 +629,99 @@ async fn a_cancel_that_cannot_reach_ecs_is_503_and_changes_nothing(pool: PgPool)
             .await
             .unwrap();
     assert_eq!(requested, None);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn no_row_lock_or_transaction_is_held_while_stop_task_is_in_flight(pool: PgPool) {
+    let counter = Mutex::new(0usize);
+    let (ecs, calls, gate) =
+        gated_stub_ecs("StopTask", move |op, body| healthy(&counter, op, body));
+    let st = state(pool.clone(), ecs, stub_placement());
+    let job = body_json(&submit(&st, "acme", "k", BODY).await);
+    let id = job["id"].as_str().unwrap().to_owned();
+    let arn = job["task_arn"].as_str().unwrap().to_owned();
+
+    let cancelling = tokio::spawn({
+        let (st, id) = (st.clone(), id.clone());
+        async move { cancel(&st, "acme", &id).await }
+    });
+    gate.arrived().await;
+
+    // StopTask is in flight. The job's row is free: NOWAIT fails at once if
+    // anything holds it (the old cancel held it across this very call).
+    let mut tx = pool.begin().await.unwrap();
+    let locked: Option<uuid::Uuid> =
+        sqlx::query_scalar("select id from jobs where id = $1::uuid for update nowait")
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await
+            .expect("nothing holds the job's row while ECS is called");
+    assert!(locked.is_some());
+    tx.rollback().await.unwrap();
+    // ... a concurrent write of the same row completes (an ECS event) ...
+    let snap = TaskSnapshot {
+        task_arn: arn.clone(),
+        last_status: "RUNNING".into(),
+        version: Some(2),
+        started_by: Some(id.clone()),
+        stop_code: None,
+        stopped_reason: None,
+        containers: Vec::new(),
+    };
+    let applied = transition::apply(&st.db, &st.types, &snap, EventSource::EcsEvent)
+        .await
+        .unwrap();
+    assert!(matches!(applied, Applied::Moved { .. }), "{applied:?}");
+    // ... and no transaction of this database is left open.
+    let open: i64 = sqlx::query_scalar(
+        "select count(*) from pg_stat_activity
+         where datname = current_database() and state like 'idle in transaction%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(open, 0, "a transaction is open while StopTask is in flight");
+
+    gate.open();
+    let resp = cancelling.await.unwrap();
+    assert_eq!(resp.status(), 202, "{:?}", body_json(&resp));
+    let done = body_json(&resp);
+    assert_eq!(done["status"], "running", "the event's move is kept");
+    assert_eq!(done["cancel_requested"], true);
+    assert_eq!(calls_of(&calls, "StopTask").len(), 1);
+    // Cancelling again while the stop is pending is idempotent: no new StopTask.
+    let again = cancel(&st, "acme", &id).await;
+    assert_eq!(again.status(), 202);
+    assert_eq!(body_json(&again)["cancel_requested"], true);
+    assert_eq!(calls_of(&calls, "StopTask").len(), 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_cancel_during_run_task_ends_cancelled_and_the_started_task_is_stopped(pool: PgPool) {
+    let counter = Mutex::new(0usize);
+    let (ecs, calls, gate) = gated_stub_ecs("RunTask", move |op, body| healthy(&counter, op, body));
+    let st = state(pool.clone(), ecs, stub_placement());
+    let submitting = tokio::spawn({
+        let st = st.clone();
+        async move { submit(&st, "acme", "k", BODY).await }
+    });
+    gate.arrived().await;
+    // The job is committed and queued; its RunTask has not answered yet.
+    let id: uuid::Uuid = sqlx::query_scalar("select id from jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let resp = cancel(&st, "acme", &id.to_string()).await;
+    assert_eq!(resp.status(), 202);
+    assert_eq!(body_json(&resp)["status"], "cancelled");
+    assert!(calls_of(&calls, "StopTask").is_empty(), "no task yet");
+
+    gate.open();
+    let submitted = submitting.await.unwrap();
+    assert_eq!(submitted.status(), 202);
+    assert_eq!(body_json(&submitted)["status"], "cancelled");
+    let stops = calls_of(&calls, "StopTask");
+    assert_eq!(stops.len(), 1, "the task RunTask started is stopped");
+    assert_eq!(stops[0].body["task"], task_arn_for(1));
+    assert_eq!(status_of(&pool, id).await, "cancelled");
 }

@@ -11,17 +11,22 @@
 //! 3. **sync** starting/running jobs with no news from ECS for
 //!    `RECONCILE_STALE_SECS`: DescribeTasks, applied like an event.
 //!
-//! Launch and timeout take each job under `for update skip locked` in its own
-//! transaction, so two reconcilers running at once never handle the same job;
-//! sync is idempotent (versions, monotonic status), so doing it twice is harmless.
+//! No lock or transaction is held while ECS is called. Launch and timeout
+//! first *claim* a job in one statement (`for update skip locked`, then
+//! `next_attempt_at` moves `JOB_LAUNCH_GRACE_SECS` ahead), so two reconcilers
+//! running at once never handle the same job, and a claim left by a crash
+//! expires; the result is recorded afterwards with a statement that applies
+//! only if the job did not move meanwhile. Sync is idempotent (versions,
+//! monotonic status), so doing it twice is harmless.
 
+use portcullis_db::DbError;
 pub use portcullis_jobs::State;
 use portcullis_jobs::launch::{self, LaunchOutcome};
-use portcullis_jobs::model::{Job, JobStatus};
-use portcullis_jobs::store::{self, JOB_COLUMNS};
+use portcullis_jobs::lifecycle;
+use portcullis_jobs::model::{EventSource, JobStatus};
+use portcullis_jobs::store;
 use portcullis_jobs::transition::{self, Applied, TaskSnapshot};
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 /// What one sweep did.
@@ -42,12 +47,11 @@ pub struct Report {
     pub errors: u32,
 }
 
+/// Why a sweep stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    #[error("database error during reconciliation: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error(transparent)]
-    DbAccess(#[from] portcullis_db::DbError),
+    #[error("the reconciler could not use the database: {0}")]
+    Db(#[from] DbError),
 }
 
 /// The Lambda entry point; the scheduler's payload is not used.
@@ -66,22 +70,14 @@ pub async fn reconcile(state: &State) -> Result<Report, ReconcileError> {
     Ok(report)
 }
 
-/// Step 1: launch due queued jobs, one locked row at a time.
+/// Step 1: launch due queued jobs, one claimed job at a time.
 pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), ReconcileError> {
+    let lease = state.settings.launch_grace;
     let mut seen: Vec<Uuid> = Vec::new();
     for _ in 0..state.settings.batch {
-        let mut tx = state.db.begin().await?;
-        let job = sqlx::query_as::<_, Job>(&format!(
-            "select {JOB_COLUMNS} from jobs
-             where status = 'queued' and next_attempt_at <= now() and id <> all($1)
-             order by next_attempt_at
-             limit 1
-             for update skip locked"
-        ))
-        .bind(&seen)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(job) = job else { break };
+        let Some(job) = store::claim_due(&state.db, lease, &seen).await? else {
+            break;
+        };
         seen.push(job.id);
         let outcome = match state.types.get(&job.job_type) {
             None => LaunchOutcome::Failed {
@@ -113,11 +109,9 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
                 }
             }
         };
-        let retry_in = launch::backoff(job.attempts + 1);
         let updated =
-            store::record_launch(&mut *tx, job.id, &outcome, "reconciler", retry_in).await?;
-        tx.commit().await?;
-        match (&outcome, updated.as_ref().map(Job::status)) {
+            lifecycle::record_launch(state, &job, &outcome, EventSource::Reconciler).await?;
+        match (&outcome, updated.as_ref().map(|j| j.status)) {
             (LaunchOutcome::Started { .. }, _) => {}
             (_, Some(JobStatus::Failed)) => report.failed += 1,
             (_, _) => report.retried += 1,
@@ -127,25 +121,14 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
     Ok(())
 }
 
-/// Step 2: stop jobs past their timeout.
+/// Step 2: stop jobs past their timeout, one claimed job at a time.
 pub async fn stop_overdue(state: &State, report: &mut Report) -> Result<(), ReconcileError> {
+    let lease = state.settings.launch_grace;
     let mut seen: Vec<Uuid> = Vec::new();
     for _ in 0..state.settings.batch {
-        let mut tx = state.db.begin().await?;
-        let job = sqlx::query_as::<_, Job>(&format!(
-            "select {JOB_COLUMNS} from jobs
-             where status in ('starting', 'running') and timeout_seconds is not null
-               and stop_requested is null
-               and coalesce(started_at, created_at) + make_interval(secs => timeout_seconds) < now()
-               and id <> all($1)
-             order by started_at
-             limit 1
-             for update skip locked"
-        ))
-        .bind(&seen)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(job) = job else { break };
+        let Some(job) = store::claim_overdue(&state.db, lease, &seen).await? else {
+            break;
+        };
         seen.push(job.id);
         let cluster = &state.placement.cluster;
         let arns = match &job.task_arn {
@@ -174,56 +157,29 @@ pub async fn stop_overdue(state: &State, report: &mut Report) -> Result<(), Reco
         };
         if !stopped {
             report.errors += 1;
-            tx.rollback().await?;
+            store::release(&state.db, job.id).await?;
             continue;
         }
-        sqlx::query(
-            "update jobs set status = 'timed_out', stop_requested = 'timeout', error = $2, finished_at = now()
-             where id = $1",
-        )
-        .bind(job.id)
-        .bind(&reason)
-        .execute(&mut *tx)
-        .await?;
-        store::append_event(
-            &mut *tx,
-            job.id,
-            "reconciler",
-            Some(job.status()),
-            JobStatus::TimedOut,
-            json!({ "reason": reason, "task_arn": job.task_arn }),
-        )
-        .await?;
-        tx.commit().await?;
-        report.timed_out += 1;
-        tracing::info!(job_id = %job.id, "job timed out; task stopped");
+        if store::time_out(&state.db, job.id, &reason).await?.is_some() {
+            report.timed_out += 1;
+            tracing::info!(job_id = %job.id, "job timed out; task stopped");
+        } else {
+            tracing::info!(job_id = %job.id, "an overdue job moved while its task was stopped; left as it is");
+        }
     }
     Ok(())
 }
 
 /// Step 3: DescribeTasks for starting/running jobs ECS has not told us about lately.
 pub async fn sync_stale(state: &State, report: &mut Report) -> Result<(), ReconcileError> {
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
-        "select id, task_arn from jobs
-         where status in ('starting', 'running') and task_arn is not null
-           and coalesce(synced_at, updated_at) < now() - make_interval(secs => $1)
-         order by coalesce(synced_at, updated_at)
-         limit $2",
-    )
-    .bind(state.settings.stale_after.as_secs_f64())
-    .bind(state.settings.batch)
-    .fetch_all(state.db.pool())
-    .await?;
-    if rows.is_empty() {
-        return Ok(());
-    }
+    let rows = store::stale(&state.db, state.settings.stale_after, state.settings.batch).await?;
     for chunk in rows.chunks(100) {
         let arns: Vec<String> = chunk.iter().map(|(_, a)| a.clone()).collect();
         let out = match state
             .ecs
             .describe_tasks()
             .cluster(&state.placement.cluster)
-            .set_tasks(Some(arns.clone()))
+            .set_tasks(Some(arns))
             .send()
             .await
         {
@@ -256,18 +212,13 @@ pub async fn sync_stale(state: &State, report: &mut Report) -> Result<(), Reconc
             }
         }
         for snap in &snaps {
-            match transition::apply(state.db.pool(), &state.types, snap, "reconciler").await? {
+            match transition::apply(&state.db, &state.types, snap, EventSource::Reconciler).await? {
                 Applied::Moved { .. } => report.synced += 1,
                 Applied::Recorded { .. } | Applied::Ignored { .. } | Applied::UnknownTask => {}
             }
         }
         let ids: Vec<Uuid> = chunk.iter().map(|(id, _)| *id).collect();
-        sqlx::query(
-            "update jobs set synced_at = now() where id = any($1) and status in ('starting', 'running')",
-        )
-        .bind(&ids)
-        .execute(state.db.pool())
-        .await?;
+        store::mark_synced(&state.db, &ids).await?;
     }
     Ok(())
 }

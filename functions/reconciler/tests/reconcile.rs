@@ -1,22 +1,19 @@
-//! The reconciler (and the whole job lifecycle) against PostgreSQL, with the
-//! moto emulator's ECS for behaviour and a stub ECS for injected failures.
-//! Needs DATABASE_URL and AWS_ENDPOINT_URL (`make test`).
+//! The reconciler against PostgreSQL, with the moto emulator's ECS for
+//! behaviour and a stub ECS for injected failures. Jobs are created through
+//! `portcullis_jobs::store` (testkit). Needs DATABASE_URL and AWS_ENDPOINT_URL
+//! (`make test`).
 
-#[path = "../../jobs/tests/support/mod.rs"]
-mod support;
-
-use portcullis_jobs::store::{self, NewJob};
+use portcullis_jobs::model::EventSource;
+use portcullis_jobs::transition::{self, ContainerState, TaskSnapshot};
+use portcullis_testkit::emulator::{ecs_client, ecs_setup};
+use portcullis_testkit::jobs::*;
+use portcullis_testkit::stub_ecs::*;
 use serde_json::json;
 use sqlx::PgPool;
-use std::time::Duration;
-use support::*;
-use uuid::Uuid;
-
-const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"]}"#;
 
 async fn moto_state(pool: &PgPool) -> (portcullis_jobs::State, aws_sdk_ecs::Client) {
-    let ecs = moto_ecs().await;
-    let placement = moto_setup(&ecs).await;
+    let ecs = ecs_client().await;
+    let placement = ecs_setup(&ecs).await.into();
     (state(pool.clone(), ecs.clone(), placement), ecs)
 }
 
@@ -26,81 +23,13 @@ async fn tasks_of(ecs: &aws_sdk_ecs::Client, cluster: &str, id: &str) -> Vec<Str
         .unwrap()
 }
 
-/// A committed job that no RunTask has been sent for (a crash right after commit).
-async fn committed_job(st: &portcullis_jobs::State, key: &str) -> portcullis_jobs::model::Job {
-    let new = NewJob {
-        id: Uuid::new_v4(),
-        tenant: "acme".into(),
-        principal: "key-of-acme".into(),
-        job_type: "sample".into(),
-        params: Default::default(),
-        idempotency_key: key.into(),
-        request_hash: "h".into(),
-        max_attempts: 3,
-        timeout_seconds: 60,
-        request_id: None,
-        trace_id: None,
-        launch_grace: Duration::from_secs(60),
-    };
-    store::insert(st.db.pool(), &new).await.unwrap().unwrap()
-}
-
-#[sqlx::test(migrations = "../../migrations")]
-async fn a_job_reaches_succeeded_following_the_emulators_task_lifecycle(pool: PgPool) {
-    let (st, ecs) = moto_state(&pool).await;
-    let job = body_json(&submit(&st, "acme", "life", BODY).await);
-    assert_eq!(job["status"], "starting", "{job}");
-    let id = job["id"].as_str().unwrap().to_owned();
-    let arn = job["task_arn"].as_str().unwrap().to_owned();
-    let mut statuses = vec![status_of(&pool, &id).await];
-    // Each DescribeTasks advances the emulator's task one state; feed the
-    // matching event (EventBridge is not emulated).
-    for version in 1..=10 {
-        let out = ecs
-            .describe_tasks()
-            .cluster(&st.placement.cluster)
-            .tasks(&arn)
-            .send()
-            .await
-            .unwrap();
-        let task = &out.tasks()[0];
-        let stopped = task.last_status() == Some("STOPPED");
-        let e = event_from_task(task, version, if stopped { Some(0) } else { None });
-        task_events::handle(&st, e).await.unwrap();
-        let s = status_of(&pool, &id).await;
-        if statuses.last() != Some(&s) {
-            statuses.push(s);
-        }
-        if stopped {
-            break;
-        }
-    }
-    assert_eq!(statuses, vec!["starting", "running", "succeeded"]);
-    let req = request(
-        "GET",
-        &format!("/v1/jobs/{id}/events"),
-        "acme",
-        "jobs:read",
-        &[],
-        None,
-    );
-    let events = body_json(&jobs::handle(&st, req).await.unwrap());
-    let to: Vec<&str> = events["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["to_status"].as_str().unwrap())
-        .collect();
-    assert_eq!(to, vec!["queued", "starting", "running", "succeeded"]);
-}
-
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_reconciler_syncs_a_job_whose_events_went_missing(pool: PgPool) {
     let (st, _ecs) = moto_state(&pool).await;
-    let id = body_json(&submit(&st, "acme", "sync", BODY).await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = launched_job(&st, "sync", &["--exit-code", "0"])
+        .await
+        .id
+        .to_string();
     for _ in 0..10 {
         sqlx::query("update jobs set synced_at = now() - interval '1 hour' where id = $1::uuid")
             .bind(&id)
@@ -212,12 +141,9 @@ async fn a_capacity_failure_is_retried_then_fails_after_max_attempts(pool: PgPoo
         ecs,
         placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
     );
-    let job = body_json(&submit(&st, "acme", "cap", BODY).await);
-    let id = job["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        (job["status"].as_str(), job["attempts"].as_i64()),
-        (Some("queued"), Some(1))
-    );
+    let job = launched_job(&st, "cap", &[]).await;
+    let id = job.id.to_string();
+    assert_eq!((job.status.as_str(), job.attempts), ("queued", 1));
     // Not yet due: the backoff holds it.
     assert_eq!(reconciler::reconcile(&st).await.unwrap().retried, 0);
     make_due(&pool, &id).await;
@@ -254,9 +180,9 @@ async fn a_job_past_its_timeout_is_stopped_and_timed_out(pool: PgPool) {
         ecs,
         placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
     );
-    let job = body_json(&submit(&st, "acme", "slow", BODY).await);
-    let id = job["id"].as_str().unwrap().to_owned();
-    let arn = job["task_arn"].as_str().unwrap().to_owned();
+    let job = launched_job(&st, "slow", &[]).await;
+    let id = job.id.to_string();
+    let arn = job.task_arn.clone().unwrap();
     assert_eq!(reconciler::reconcile(&st).await.unwrap().timed_out, 0);
     sqlx::query("update jobs set started_at = now() - interval '2 minutes' where id = $1::uuid")
         .bind(&id)
@@ -269,8 +195,22 @@ async fn a_job_past_its_timeout_is_stopped_and_timed_out(pool: PgPool) {
     assert_eq!(stops.len(), 1);
     assert_eq!(stops[0].body["task"], arn);
     // The STOPPED event that follows changes nothing.
-    let e = fixture_event("ecs-task-stopped-exit-0.json", &arn, &id, 9);
-    task_events::handle(&st, e).await.unwrap();
+    let stopped = TaskSnapshot {
+        task_arn: arn.clone(),
+        last_status: "STOPPED".into(),
+        version: Some(9),
+        started_by: Some(id.clone()),
+        stop_code: Some("UserInitiated".into()),
+        stopped_reason: Some("Portcullis: job exceeded its timeout".into()),
+        containers: vec![ContainerState {
+            name: "sample-job".into(),
+            exit_code: Some(143),
+            reason: None,
+        }],
+    };
+    transition::apply(&st.db, &st.types, &stopped, EventSource::EcsEvent)
+        .await
+        .unwrap();
     assert_eq!(status_of(&pool, &id).await, "timed_out");
 }
 
@@ -288,10 +228,7 @@ async fn a_timeout_whose_stop_task_fails_is_retried_next_sweep(pool: PgPool) {
         ecs,
         placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
     );
-    let id = body_json(&submit(&st, "acme", "slow", BODY).await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = launched_job(&st, "slow", &[]).await.id.to_string();
     sqlx::query("update jobs set started_at = now() - interval '2 minutes' where id = $1::uuid")
         .bind(&id)
         .execute(&pool)

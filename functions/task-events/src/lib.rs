@@ -8,7 +8,9 @@
 //! - Duplicates and stale events (a version not above the last applied one)
 //!   change nothing; terminal jobs never change.
 
+use portcullis_db::DbError;
 pub use portcullis_jobs::State;
+use portcullis_jobs::model::EventSource;
 use portcullis_jobs::transition::{self, Applied, ContainerState, TaskSnapshot};
 use serde::Serialize;
 use serde_json::Value;
@@ -20,8 +22,8 @@ pub const DETAIL_TYPE: &str = "ECS Task State Change";
 pub enum EventError {
     #[error("malformed ECS task event: {0}")]
     Malformed(String),
-    #[error("database error while applying an ECS task event: {0}")]
-    Db(#[from] sqlx::Error),
+    #[error("could not apply an ECS task event: {0}")]
+    Db(#[from] DbError),
 }
 
 /// What the invocation did (returned to the runtime; useful in tests and logs).
@@ -104,7 +106,7 @@ pub async fn handle(state: &State, event: Value) -> Result<Outcome, EventError> 
             return Err(e);
         }
     };
-    let applied = transition::apply(state.db.pool(), &state.types, &snap, "ecs_event").await?;
+    let applied = transition::apply(&state.db, &state.types, &snap, EventSource::EcsEvent).await?;
     let (result, job_id) = match &applied {
         Applied::Moved { job_id, from, to } => {
             (format!("moved {from} -> {to}"), Some(job_id.to_string()))

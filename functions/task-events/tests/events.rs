@@ -1,16 +1,16 @@
 //! task-events against PostgreSQL with real-shaped "ECS Task State Change"
-//! events (tests/fixtures/ecs-*.json). Needs DATABASE_URL (`make test`).
+//! events (tests/fixtures/ecs-*.json), and the whole job lifecycle following
+//! the emulator's task. Needs DATABASE_URL and AWS_ENDPOINT_URL (`make test`).
 
-#[path = "../../jobs/tests/support/mod.rs"]
-mod support;
-
+use portcullis_jobs::lifecycle;
+use portcullis_jobs::store;
+use portcullis_testkit::emulator::{ecs_client, ecs_setup};
+use portcullis_testkit::jobs::*;
+use portcullis_testkit::stub_ecs::*;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use support::*;
 
-const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"]}"#;
-
-/// A submitted job whose task the stub started: (state, job id, task ARN).
+/// A launched job whose task the stub started: (state, job id, task ARN).
 async fn started_job(pool: &PgPool) -> (portcullis_jobs::State, String, String) {
     let (ecs, _calls) = healthy_ecs();
     let st = state(
@@ -18,12 +18,9 @@ async fn started_job(pool: &PgPool) -> (portcullis_jobs::State, String, String) 
         ecs,
         placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
     );
-    let job = body_json(&submit(&st, "acme", "k", BODY).await);
-    (
-        st,
-        job["id"].as_str().unwrap().to_owned(),
-        job["task_arn"].as_str().unwrap().to_owned(),
-    )
+    let job = launched_job(&st, "k", &["--exit-code", "0"]).await;
+    let arn = job.task_arn.clone().expect("the stub started a task");
+    (st, job.id.to_string(), arn)
 }
 
 async fn apply(st: &portcullis_jobs::State, e: Value) -> String {
@@ -146,15 +143,10 @@ async fn task_failed_to_start_without_an_exit_code_fails(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_stop_after_a_cancel_request_ends_cancelled(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
-    let req = request(
-        "POST",
-        &format!("/v1/jobs/{id}/cancel"),
-        "acme",
-        "jobs:write",
-        &[],
-        None,
-    );
-    assert_eq!(jobs::handle(&st, req).await.unwrap().status(), 202);
+    let job = lifecycle::cancel(&st, "acme", id.parse().unwrap(), "key-of-acme")
+        .await
+        .unwrap();
+    assert!(job.cancel_requested());
     assert_eq!(status_of(&pool, &id).await, "starting");
     let mut e = fixture_event("ecs-task-stopped-exit-0.json", &arn, &id, 5);
     e["detail"]["stopCode"] = json!("UserInitiated");
@@ -177,10 +169,9 @@ async fn an_event_before_the_task_arn_was_saved_is_matched_by_started_by(pool: P
         ecs,
         placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
     );
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let job = launched_job(&st, "k", &[]).await;
+    assert_eq!(job.task_arn, None, "throttled: still queued");
+    let id = job.id.to_string();
     let arn = task_arn_for(77);
     apply(&st, fixture_event("ecs-task-running.json", &arn, &id, 3)).await;
     let (status, task_arn): (String, Option<String>) =
@@ -213,4 +204,45 @@ async fn a_malformed_event_is_an_error_for_the_dlq(pool: PgPool) {
             .is_err()
     );
     assert_eq!(status_of(&pool, &id).await, "starting");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_job_reaches_succeeded_following_the_emulators_task_lifecycle(pool: PgPool) {
+    let ecs = ecs_client().await;
+    let st = state(pool.clone(), ecs.clone(), ecs_setup(&ecs).await.into());
+    let job = launched_job(&st, "life", &["--exit-code", "0"]).await;
+    assert_eq!(job.status.as_str(), "starting", "{job:?}");
+    let id = job.id.to_string();
+    let arn = job.task_arn.clone().unwrap();
+    let mut statuses = vec![status_of(&pool, &id).await];
+    // Each DescribeTasks advances the emulator's task one state; feed the
+    // matching event (EventBridge is not emulated).
+    for version in 1..=10 {
+        let out = ecs
+            .describe_tasks()
+            .cluster(&st.placement.cluster)
+            .tasks(&arn)
+            .send()
+            .await
+            .unwrap();
+        let task = &out.tasks()[0];
+        let stopped = task.last_status() == Some("STOPPED");
+        let e = event_from_task(task, version, if stopped { Some(0) } else { None });
+        task_events::handle(&st, e).await.unwrap();
+        let s = status_of(&pool, &id).await;
+        if statuses.last() != Some(&s) {
+            statuses.push(s);
+        }
+        if stopped {
+            break;
+        }
+    }
+    assert_eq!(statuses, vec!["starting", "running", "succeeded"]);
+    let to: Vec<&str> = store::events(&st.db, job.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.to_status.as_str())
+        .collect();
+    assert_eq!(to, vec!["queued", "starting", "running", "succeeded"]);
 }

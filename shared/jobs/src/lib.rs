@@ -4,11 +4,14 @@
 //! - [`model`]: the job, its status enum and the views callers see.
 //! - [`store`]: every SQL statement on `jobs` and `job_events`.
 //! - [`launch`]: RunTask and the classification of its outcomes.
+//! - [`lifecycle`]: recording launches and cancelling, without a lock held
+//!   across an ECS call.
 //! - [`transition`]: applying ECS task states to jobs.
 //! - [`ecs`]: where tasks run and the ECS client.
 
 pub mod ecs;
 pub mod launch;
+pub mod lifecycle;
 pub mod model;
 pub mod store;
 pub mod transition;

@@ -67,24 +67,149 @@ impl fmt::Display for JobStatus {
     }
 }
 
+/// A status name that is not one of [`JobStatus::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status {given:?}; expected one of {}", JobStatus::ALL.map(JobStatus::as_str).join(", "))]
+pub struct UnknownStatus {
+    pub given: String,
+}
+
 impl FromStr for JobStatus {
-    type Err = String;
+    type Err = UnknownStatus;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         JobStatus::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown status {s:?}; expected one of {}",
-                    JobStatus::ALL.map(|s| s.as_str()).join(", ")
-                )
+            .ok_or_else(|| UnknownStatus {
+                given: s.to_owned(),
             })
     }
 }
 
-/// Why the platform asked ECS to stop a task.
-pub const STOP_CANCEL: &str = "cancel";
-pub const STOP_TIMEOUT: &str = "timeout";
+/// Why the platform asked ECS to stop a task (`jobs.stop_requested`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// A caller cancelled the job: a STOPPED task ends it `cancelled`.
+    Cancel,
+    /// The reconciler stopped it after its timeout: `timed_out`.
+    Timeout,
+}
+
+impl StopReason {
+    pub const ALL: [StopReason; 2] = [StopReason::Cancel, StopReason::Timeout];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Cancel => "cancel",
+            StopReason::Timeout => "timeout",
+        }
+    }
+}
+
+/// A `stop_requested` value that is not one of [`StopReason::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown stop reason {given:?}; expected cancel or timeout")]
+pub struct UnknownStopReason {
+    pub given: String,
+}
+
+impl FromStr for StopReason {
+    type Err = UnknownStopReason;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        StopReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownStopReason {
+                given: s.to_owned(),
+            })
+    }
+}
+
+/// Who wrote a `job_events` row (`job_events.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventSource {
+    /// The `jobs` function (submit, cancel).
+    Api,
+    /// An EventBridge "ECS Task State Change" event (`task-events`).
+    EcsEvent,
+    /// The reconciler's sweep.
+    Reconciler,
+}
+
+impl EventSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSource::Api => "api",
+            EventSource::EcsEvent => "ecs_event",
+            EventSource::Reconciler => "reconciler",
+        }
+    }
+}
+
+impl fmt::Display for EventSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// These enums are stored as text: bound with their name and parsed when
+/// read, so a row never carries a status the code does not know.
+macro_rules! text_enum {
+    ($t:ty) => {
+        impl sqlx::Type<sqlx::Postgres> for $t {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl sqlx::postgres::PgHasArrayType for $t {
+            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+        }
+
+        impl<'q> sqlx::Encode<'q, sqlx::Postgres> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $t {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<'r, sqlx::Postgres>>::decode(value)?;
+                Ok(text.parse::<$t>()?)
+            }
+        }
+    };
+}
+
+text_enum!(JobStatus);
+text_enum!(StopReason);
+text_enum!(EventSource);
+
+impl FromStr for EventSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            EventSource::Api,
+            EventSource::EcsEvent,
+            EventSource::Reconciler,
+        ]
+        .into_iter()
+        .find(|src| src.as_str() == s)
+        .ok_or_else(|| format!("unknown event source {s:?}; expected api, ecs_event or reconciler"))
+    }
+}
 
 /// What a caller may set for one job (stored in `jobs.params`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,7 +234,7 @@ pub struct Job {
     #[sqlx(rename = "type")]
     pub job_type: String,
     pub params: sqlx::types::Json<Params>,
-    pub status: String,
+    pub status: JobStatus,
     pub idempotency_key: Option<String>,
     pub request_hash: Option<String>,
     pub task_arn: Option<String>,
@@ -122,7 +247,7 @@ pub struct Job {
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub error: Option<String>,
-    pub stop_requested: Option<String>,
+    pub stop_requested: Option<StopReason>,
     pub request_id: Option<String>,
     pub trace_id: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -132,10 +257,9 @@ pub struct Job {
 }
 
 impl Job {
-    /// The status column parsed; an unknown value (a newer schema) reads as failed
-    /// so that nothing tries to move it.
-    pub fn status(&self) -> JobStatus {
-        self.status.parse().unwrap_or(JobStatus::Failed)
+    /// True once a caller asked to cancel the job.
+    pub fn cancel_requested(&self) -> bool {
+        self.stop_requested == Some(StopReason::Cancel)
     }
 }
 
@@ -145,7 +269,7 @@ pub struct JobView {
     pub id: Uuid,
     #[serde(rename = "type")]
     pub job_type: String,
-    pub status: String,
+    pub status: JobStatus,
     pub params: Params,
     pub attempts: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -174,11 +298,11 @@ impl From<&Job> for JobView {
         JobView {
             id: j.id,
             job_type: j.job_type.clone(),
-            status: j.status.clone(),
+            status: j.status,
             params: j.params.0.clone(),
             attempts: j.attempts,
             task_arn: j.task_arn.clone(),
-            next_attempt_at: if j.status() == JobStatus::Queued {
+            next_attempt_at: if j.status == JobStatus::Queued {
                 j.next_attempt_at
             } else {
                 None
@@ -187,7 +311,7 @@ impl From<&Job> for JobView {
             stop_code: j.stop_code.clone(),
             stopped_reason: j.stopped_reason.clone(),
             error: j.error.clone(),
-            cancel_requested: j.stop_requested.as_deref() == Some(STOP_CANCEL),
+            cancel_requested: j.cancel_requested(),
             created_at: j.created_at,
             updated_at: j.updated_at,
             started_at: j.started_at,
@@ -200,9 +324,9 @@ impl From<&Job> for JobView {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, sqlx::FromRow)]
 pub struct EventView {
     pub id: i64,
-    pub from_status: Option<String>,
-    pub to_status: String,
-    pub source: String,
+    pub from_status: Option<JobStatus>,
+    pub to_status: JobStatus,
+    pub source: EventSource,
     pub detail: serde_json::Value,
     pub at: DateTime<Utc>,
 }
@@ -216,7 +340,11 @@ mod tests {
         for s in JobStatus::ALL {
             assert_eq!(s.as_str().parse::<JobStatus>().unwrap(), s);
         }
-        assert!("done".parse::<JobStatus>().is_err());
+        let err = "done".parse::<JobStatus>().unwrap_err();
+        assert!(err.to_string().contains("timed_out"), "{err}");
+        for r in StopReason::ALL {
+            assert_eq!(r.as_str().parse::<StopReason>().unwrap(), r);
+        }
     }
 
     #[test]

@@ -9,11 +9,11 @@
 //! - STOPPED → `cancelled` / `timed_out` when the platform asked for the stop,
 //!   else `succeeded` only if the essential container exited 0, else `failed`.
 
-use crate::model::{Job, JobStatus, STOP_CANCEL, STOP_TIMEOUT};
-use crate::store::JOB_COLUMNS;
+use crate::model::{EventSource, Job, JobStatus, StopReason};
+use crate::store::{self, TaskUpdate};
+use portcullis_db::{Database, DbError};
 use portcullis_platform::jobs::JobTypes;
 use serde_json::json;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 /// One container as ECS reports it.
@@ -98,16 +98,16 @@ pub fn stopped_outcome(
         None => snap.containers.first(),
     };
     let exit = main.and_then(|c| c.exit_code);
-    match job.stop_requested.as_deref() {
-        Some(STOP_CANCEL) => return (JobStatus::Cancelled, exit, None),
-        Some(STOP_TIMEOUT) => {
+    match job.stop_requested {
+        Some(StopReason::Cancel) => return (JobStatus::Cancelled, exit, None),
+        Some(StopReason::Timeout) => {
             return (
                 JobStatus::TimedOut,
                 exit,
                 Some("stopped after its timeout".into()),
             );
         }
-        _ => {}
+        None => {}
     }
     let reason = snap
         .stopped_reason
@@ -152,40 +152,24 @@ pub fn stopped_outcome(
     }
 }
 
-/// Apply a snapshot to its job under a row lock. `source` names who reported
-/// it (`ecs_event`, `reconciler`).
+/// Apply a snapshot to its job in one short transaction (row lock, update,
+/// event; no AWS call inside). `source` names who reported it.
 pub async fn apply(
-    pool: &PgPool,
+    db: &Database,
     types: &JobTypes,
     snap: &TaskSnapshot,
-    source: &str,
-) -> Result<Applied, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let mut job = sqlx::query_as::<_, Job>(&format!(
-        "select {JOB_COLUMNS} from jobs where task_arn = $1 for update"
-    ))
-    .bind(&snap.task_arn)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if job.is_none() {
-        if let Some(id) = snap
-            .started_by
-            .as_deref()
-            .and_then(|s| Uuid::parse_str(s).ok())
-        {
-            job = sqlx::query_as::<_, Job>(&format!(
-                "select {JOB_COLUMNS} from jobs where id = $1 for update"
-            ))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        }
-    }
-    let Some(job) = job else {
+    source: EventSource,
+) -> Result<Applied, DbError> {
+    let mut tx = db.begin().await?;
+    let started_by = snap
+        .started_by
+        .as_deref()
+        .and_then(|s| Uuid::parse_str(s).ok());
+    let Some(job) = store::lock_for_task(&mut tx, &snap.task_arn, started_by).await? else {
         tracing::warn!(task_arn = %snap.task_arn, started_by = ?snap.started_by, "ECS reported a task no job knows; acknowledged");
         return Ok(Applied::UnknownTask);
     };
-    let current = job.status();
+    let current = job.status;
     let ignored = |why| {
         Ok(Applied::Ignored {
             job_id: job.id,
@@ -217,51 +201,30 @@ pub async fn apply(
     }
     let moved = target != current;
     let finished = target.is_terminal();
-    let sql = format!(
-        "update jobs set status = '{status}',
-            task_arn = coalesce(task_arn, $2),
-            ecs_version = greatest(coalesce(ecs_version, 0), coalesce($3, ecs_version, 0)),
-            attempts = greatest(attempts, 1),
-            exit_code = coalesce($4, exit_code),
-            stop_code = coalesce($5, stop_code),
-            stopped_reason = coalesce($6, stopped_reason),
-            error = coalesce($7, error),
-            next_attempt_at = null,
-            started_at = coalesce(started_at, now()),
-            finished_at = case when {finished} then now() else finished_at end,
-            synced_at = now(),
-            updated_at = now()
-         where id = $1",
-        status = target.as_str(),
-    );
-    sqlx::query(&sql)
-        .bind(job.id)
-        .bind(&snap.task_arn)
-        .bind(snap.version)
-        .bind(exit_code)
-        .bind(if finished {
-            snap.stop_code.as_deref()
-        } else {
-            None
-        })
-        .bind(if finished {
-            snap.stopped_reason.as_deref()
-        } else {
-            None
-        })
-        .bind(error.as_deref())
-        .execute(&mut *tx)
-        .await?;
+    store::apply_task_update(
+        &mut tx,
+        job.id,
+        &TaskUpdate {
+            status: target,
+            task_arn: &snap.task_arn,
+            version: snap.version,
+            exit_code,
+            stop_code: snap.stop_code.as_deref().filter(|_| finished),
+            stopped_reason: snap.stopped_reason.as_deref().filter(|_| finished),
+            error: error.as_deref(),
+        },
+    )
+    .await?;
     if moved {
-        crate::store::append_event(
-            &mut *tx,
+        store::append_event(
+            &mut tx,
             job.id,
             source,
             Some(current),
             target,
             json!({
-                "from": current.as_str(),
-                "to": target.as_str(),
+                "from": current,
+                "to": target,
                 "task_arn": snap.task_arn,
                 "last_status": snap.last_status,
                 "version": snap.version,
@@ -274,7 +237,7 @@ pub async fn apply(
     }
     tx.commit().await?;
     if moved {
-        tracing::info!(job_id = %job.id, from = %current, to = %target, source, "job moved");
+        tracing::info!(job_id = %job.id, from = %current, to = %target, %source, "job moved");
         Ok(Applied::Moved {
             job_id: job.id,
             from: current,
