@@ -6,9 +6,11 @@
 
 use std::sync::Arc;
 
-use e2e::{client, project_gateway, require_emulator, sdk_config, start_gateway, unique};
+use e2e::{client, project_gateway, sdk_config, start_gateway};
 use portcullis_core::Env;
 use portcullis_db::Database;
+use portcullis_testkit::emulator::ecs_setup;
+use portcullis_testkit::jobs::event_from_task;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -39,146 +41,10 @@ async fn key_for(pool: &PgPool, tenant: &str, scopes: &[&str]) -> String {
     plain.expose_secret().to_owned()
 }
 
-async fn ec2(endpoint: &str, params: &[(&str, &str)]) -> String {
-    let resp = client()
-        .post(format!("{}/", endpoint.trim_end_matches('/')))
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .form(params)
-        .send()
-        .await
-        .expect("the emulator answers EC2 calls");
-    let (status, text) = (resp.status(), resp.text().await.unwrap());
-    assert!(status.is_success(), "EC2 {params:?}: {status} {text}");
-    text
-}
-
-fn xml(text: &str, tag: &str) -> String {
-    let open = format!("<{tag}>");
-    let start = text
-        .find(&open)
-        .unwrap_or_else(|| panic!("no {tag} in {text}"))
-        + open.len();
-    let end = start + text[start..].find('<').unwrap();
-    text[start..end].to_owned()
-}
-
-/// VPC with DNS hostnames, subnet, security group, cluster, task definition.
-async fn ecs_placement(ecs: &aws_sdk_ecs::Client) -> portcullis_jobs::ecs::Placement {
-    let endpoint = require_emulator();
-    let v = "2016-11-15";
-    let vpc = xml(
-        &ec2(
-            &endpoint,
-            &[
-                ("Action", "CreateVpc"),
-                ("Version", v),
-                ("CidrBlock", "10.43.0.0/16"),
-            ],
-        )
-        .await,
-        "vpcId",
-    );
-    ec2(
-        &endpoint,
-        &[
-            ("Action", "ModifyVpcAttribute"),
-            ("Version", v),
-            ("VpcId", &vpc),
-            ("EnableDnsHostnames.Value", "true"),
-        ],
-    )
-    .await;
-    let subnet = xml(
-        &ec2(
-            &endpoint,
-            &[
-                ("Action", "CreateSubnet"),
-                ("Version", v),
-                ("VpcId", &vpc),
-                ("CidrBlock", "10.43.1.0/24"),
-            ],
-        )
-        .await,
-        "subnetId",
-    );
-    let name = unique("jobs-e2e");
-    let sg = xml(
-        &ec2(
-            &endpoint,
-            &[
-                ("Action", "CreateSecurityGroup"),
-                ("Version", v),
-                ("VpcId", &vpc),
-                ("GroupName", &name),
-                ("GroupDescription", "jobs"),
-            ],
-        )
-        .await,
-        "groupId",
-    );
-    ecs.create_cluster()
-        .cluster_name(&name)
-        .send()
-        .await
-        .expect("CreateCluster");
-    ecs.register_task_definition()
-        .family("portcullis-sample-job")
-        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
-        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder()
-                .name("sample-job")
-                .image("portcullis/sample-job:latest")
-                .cpu(256)
-                .memory(512)
-                .essential(true)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("RegisterTaskDefinition");
-    portcullis_jobs::ecs::Placement {
-        cluster: name,
-        subnets: vec![subnet],
-        security_groups: vec![sg],
-    }
-}
-
-/// The EventBridge event ECS would send for `task` (exit code 0 once stopped).
-fn event_for(task: &aws_sdk_ecs::types::Task, version: i64) -> Value {
-    let stopped = task.last_status() == Some("STOPPED");
-    let mut detail = json!({
-        "clusterArn": task.cluster_arn(),
-        "taskArn": task.task_arn(),
-        "lastStatus": task.last_status(),
-        "desiredStatus": task.desired_status(),
-        "startedBy": task.started_by(),
-        "launchType": "FARGATE",
-        "version": version,
-        "containers": [{"name": "sample-job", "lastStatus": task.last_status()}],
-    });
-    if stopped {
-        detail["stopCode"] = json!(if task.stopped_reason().unwrap_or_default().is_empty() {
-            "EssentialContainerExited"
-        } else {
-            "UserInitiated"
-        });
-        detail["stoppedReason"] = json!(task.stopped_reason());
-        detail["containers"][0]["exitCode"] = json!(0);
-    }
-    json!({"version": "0", "id": uuid::Uuid::new_v4(), "detail-type": "ECS Task State Change",
-           "source": "aws.ecs", "region": "us-east-1", "resources": [task.task_arn()], "detail": detail})
-}
-
 #[sqlx::test(migrations = "../migrations")]
 async fn a_job_submitted_with_an_api_key_runs_to_succeeded_and_another_is_cancelled(pool: PgPool) {
     let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
-    let placement = ecs_placement(&ecs).await;
+    let placement: portcullis_jobs::ecs::Placement = ecs_setup(&ecs).await.into();
     let db = Database::from_pool(pool.clone());
     let types = portcullis_jobs::load_types(&Env::from_pairs::<&str, &str>([]))
         .expect("platform.yaml jobs");
@@ -240,7 +106,8 @@ async fn a_job_submitted_with_an_api_key_runs_to_succeeded_and_another_is_cancel
             .await
             .unwrap();
         let task = &out.tasks()[0];
-        task_events::handle(&jobs_state, event_for(task, version))
+        let exit = (task.last_status() == Some("STOPPED")).then_some(0);
+        task_events::handle(&jobs_state, event_from_task(task, version, exit))
             .await
             .expect("event applied");
         if task.last_status() == Some("STOPPED") {
@@ -313,7 +180,7 @@ async fn a_job_submitted_with_an_api_key_runs_to_succeeded_and_another_is_cancel
         Some("STOPPED"),
         "the emulator stopped the task"
     );
-    task_events::handle(&jobs_state, event_for(&out.tasks()[0], 9))
+    task_events::handle(&jobs_state, event_from_task(&out.tasks()[0], 9, Some(0)))
         .await
         .unwrap();
     let (_, cancelled) = body(

@@ -80,37 +80,11 @@ pub fn project_gateway() -> Gateway {
     Gateway::new(Api::from_file(openapi_path()).expect("api/openapi.yaml loads"))
 }
 
-/// The AWS emulator endpoint; panics (fails the test) when it is not set.
-pub fn require_emulator() -> String {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!("AWS_ENDPOINT_URL is not set: run this test through `make test`"),
-    }
-}
-
-/// The PostgreSQL URL; panics (fails the test) when it is not set.
-pub fn require_database() -> String {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!("DATABASE_URL is not set: run this test through `make test`"),
-    }
-}
-
-/// SDK configuration pointed at the emulator (`AWS_ENDPOINT_URL`, test
-/// credentials and `us-east-1` unless the environment says otherwise).
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    let endpoint = require_emulator();
-    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_types::region::Region::new(region));
-    if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "e2e",
-        ));
-    }
-    loader.load().await
-}
+// The environment and emulator helpers live in the one test kit.
+pub use portcullis_testkit::aws::sdk_config;
+pub use portcullis_testkit::{
+    database_url as require_database, emulator_endpoint as require_emulator, unique,
+};
 
 /// An HTTP client for talking to the gateway (no proxy, short timeouts).
 pub fn client() -> reqwest::Client {
@@ -119,13 +93,4 @@ pub fn client() -> reqwest::Client {
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .expect("a reqwest client with static settings builds")
-}
-
-/// A unique suffix for emulator resource names.
-pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:x}", std::process::id())
 }
