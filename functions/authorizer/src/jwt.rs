@@ -15,10 +15,10 @@
 //!
 //! `jsonwebtoken::decode` checks the signature (RS256 only), `exp`, `nbf`
 //! and `iss`; the Cognito rules (`iat`, `token_use`, client, `sub`, tenant,
-//! scopes) are checked here on the typed claims.
+//! scopes) are checked here on the typed claims. The signature is checked
+//! with the RSA key parsed once per `kid` (see [`provider`]).
 
 use crate::config::{CognitoConfig, TokenUse, is_valid_tenant};
-use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
@@ -307,13 +307,9 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<Keys, String> {
             tracing::warn!(kid = %k.kid, bits = n.len() * 8, "JWKS key skipped: modulus not 2048-8192 bits");
             continue;
         }
-        // jsonwebtoken keeps the components as given; check now that they
-        // form a valid RSA key so a bad one is skipped at load, not at use.
-        let comps = RsaPublicKeyComponents { n: &n, e: &e };
-        if comps
-            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-            .is_err()
-        {
+        // Parse the RSA key now, once: a bad one is skipped at load, and
+        // every verification with this key reuses the parsed form.
+        if provider::register(&n, &e).is_err() {
             tracing::warn!(kid = %k.kid, "JWKS key rejected (not a valid RSA key)");
             continue;
         }
@@ -323,6 +319,137 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<Keys, String> {
         );
     }
     Ok(out)
+}
+
+/// `jsonwebtoken`'s crypto provider, with RS256 verification on keys parsed
+/// once.
+///
+/// The crate's aws-lc-rs provider builds the RSA key from its components on
+/// every verification, Montgomery context included, which costs about as
+/// much as the verification itself. This provider is that one except for
+/// RS256 with a key the JWKS parser registered: it verifies with the
+/// `ParsedPublicKey` made when the JWKS was read (same algorithm parameters,
+/// RSA PKCS#1 v1.5 SHA-256 with 2048–8192-bit moduli). Any other key or
+/// algorithm goes to the crate's own provider. `jsonwebtoken` takes a
+/// provider as plain functions, hence the process-wide registry, keyed by
+/// the modulus.
+pub mod provider {
+    use aws_lc_rs::signature::{
+        ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents,
+    };
+    use jsonwebtoken::crypto::{CryptoProvider, JwtVerifier, aws_lc};
+    use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, LazyLock, Once, RwLock};
+
+    /// Bound of the registry; past it, it starts over (keys then re-register
+    /// with the next JWKS read, and verify meanwhile through the slow path).
+    const MAX_KEYS: usize = 1024;
+
+    struct Entry {
+        e: Vec<u8>,
+        key: Arc<ParsedPublicKey>,
+        uses: Arc<AtomicU64>,
+    }
+
+    static REGISTRY: LazyLock<RwLock<HashMap<Vec<u8>, Entry>>> =
+        LazyLock::new(|| RwLock::new(HashMap::new()));
+
+    static PROVIDER: LazyLock<CryptoProvider> = LazyLock::new(|| CryptoProvider {
+        signer_factory: aws_lc::DEFAULT_PROVIDER.signer_factory,
+        verifier_factory: new_verifier,
+        jwk_utils: aws_lc::DEFAULT_PROVIDER.jwk_utils.clone(),
+    });
+
+    /// Make this the process's `jsonwebtoken` provider (once; before any
+    /// token is decoded).
+    pub fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            if CryptoProvider::install_default(&PROVIDER).is_err() {
+                tracing::warn!(
+                    "another jsonwebtoken crypto provider is installed: RS256 keys are rebuilt \
+                     on every verification"
+                );
+            }
+        });
+    }
+
+    /// Parse an RSA public key (big-endian modulus and exponent, no leading
+    /// zeros) and register it for RS256 verification.
+    pub fn register(n: &[u8], e: &[u8]) -> Result<(), ()> {
+        let key = RsaPublicKeyComponents { n, e }
+            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
+            .map_err(|_| ())?;
+        let mut map = REGISTRY.write().unwrap_or_else(|p| p.into_inner());
+        if map.get(n).is_some_and(|entry| entry.e == e) {
+            return Ok(());
+        }
+        if map.len() >= MAX_KEYS {
+            map.clear();
+        }
+        map.insert(
+            n.to_vec(),
+            Entry {
+                e: e.to_vec(),
+                key: Arc::new(key),
+                uses: Arc::new(AtomicU64::new(0)),
+            },
+        );
+        Ok(())
+    }
+
+    /// How many verifications used the parsed form of the key with modulus `n`.
+    pub fn uses(n: &[u8]) -> u64 {
+        REGISTRY
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(n)
+            .map_or(0, |entry| entry.uses.load(Ordering::SeqCst))
+    }
+
+    struct Rs256 {
+        key: Arc<ParsedPublicKey>,
+        uses: Arc<AtomicU64>,
+    }
+
+    impl jsonwebtoken::signature::Verifier<Vec<u8>> for Rs256 {
+        fn verify(
+            &self,
+            msg: &[u8],
+            signature: &Vec<u8>,
+        ) -> Result<(), jsonwebtoken::signature::Error> {
+            self.uses.fetch_add(1, Ordering::Relaxed);
+            self.key
+                .verify_sig(msg, signature)
+                .map_err(jsonwebtoken::signature::Error::from_source)
+        }
+    }
+
+    impl JwtVerifier for Rs256 {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::RS256
+        }
+    }
+
+    fn new_verifier(
+        algorithm: &Algorithm,
+        key: &DecodingKey,
+    ) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
+        if *algorithm == Algorithm::RS256 {
+            if let DecodingKeyKind::RsaModulusExponent { n, e } = key.kind() {
+                let map = REGISTRY.read().unwrap_or_else(|p| p.into_inner());
+                if let Some(entry) = map.get(n.as_slice()).filter(|entry| entry.e == *e) {
+                    return Ok(Box::new(Rs256 {
+                        key: entry.key.clone(),
+                        uses: entry.uses.clone(),
+                    }));
+                }
+            }
+        }
+        (aws_lc::DEFAULT_PROVIDER.verifier_factory)(algorithm, key)
+    }
 }
 
 /// Verifies Cognito tokens.
@@ -348,6 +475,7 @@ fn decode_part(part: &str, what: &'static str) -> Result<Vec<u8>, JwtError> {
 
 impl Verifier {
     pub fn new(cfg: CognitoConfig) -> Result<Self, String> {
+        provider::install();
         let jwks = Jwks::new(
             cfg.jwks_url.clone(),
             cfg.jwks_json.as_deref(),
@@ -738,6 +866,61 @@ mod tests {
         v.verify(&sign(&rs256(), &claims())).await.unwrap();
         let second = v.jwks().key("k1").await.unwrap();
         assert!(Arc::ptr_eq(&first, &second));
+    }
+
+    #[tokio::test]
+    async fn rs256_verifies_with_the_key_parsed_when_the_jwks_was_read() {
+        // A key of its own, so no other test moves its counter.
+        let own = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let pk = own.public_key();
+        let n = pk.modulus().big_endian_without_leading_zero().to_vec();
+        let e = pk.exponent().big_endian_without_leading_zero().to_vec();
+        let jwks = json!({"keys": [{"kty": "RSA", "kid": "own", "n": b64(&n), "e": b64(&e)}]});
+        let mut cfg = verifier().cfg;
+        cfg.jwks_json = Some(jwks.to_string());
+        let v = Verifier::new(cfg).unwrap();
+        let msg = format!(
+            "{}.{}",
+            b64(json!({"alg": "RS256", "kid": "own"}).to_string().as_bytes()),
+            b64(claims().to_string().as_bytes())
+        );
+        let mut sig = vec![0u8; own.public_modulus_len()];
+        own.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            msg.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
+        let token = format!("{msg}.{}", b64(&sig));
+        assert_eq!(provider::uses(&n), 0);
+        v.verify(&token).await.unwrap();
+        v.verify(&token).await.unwrap();
+        assert_eq!(provider::uses(&n), 2);
+    }
+
+    #[test]
+    fn a_key_missing_from_the_registry_still_verifies_through_the_crates_provider() {
+        provider::install();
+        let own = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let pk = own.public_key();
+        let key = DecodingKey::from_rsa_raw_components(
+            pk.modulus().big_endian_without_leading_zero(),
+            pk.exponent().big_endian_without_leading_zero(),
+        );
+        let msg = b"header.payload";
+        let mut sig = vec![0u8; own.public_modulus_len()];
+        own.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), msg, &mut sig)
+            .unwrap();
+        let sig64 = b64(&sig);
+        assert!(jsonwebtoken::crypto::verify(&sig64, msg, &key, Algorithm::RS256).unwrap());
+        assert!(
+            !jsonwebtoken::crypto::verify(&sig64, b"header.other", &key, Algorithm::RS256).unwrap()
+        );
+        assert_eq!(
+            provider::uses(pk.modulus().big_endian_without_leading_zero()),
+            0
+        );
     }
 
     #[test]
