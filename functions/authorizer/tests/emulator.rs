@@ -10,10 +10,7 @@ use portcullis_core::Env;
 use serde_json::{Value, json};
 
 fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").expect(
-        "AWS_ENDPOINT_URL is not set: this test needs the moto emulator; run it through `make test` \
-         (or export AWS_ENDPOINT_URL=http://127.0.0.1:5000)",
-    )
+    portcullis_testkit::emulator_endpoint()
 }
 
 async fn cognito(http: &reqwest::Client, target: &str, body: Value) -> Value {

@@ -4,20 +4,11 @@
 use portcullis_identity::{self as identity, Identity};
 
 fn require_emulator() {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.is_empty() => {}
-        _ => panic!(
-            "AWS_ENDPOINT_URL is not set: run this test through `make test` (it needs the AWS emulator)"
-        ),
-    }
+    portcullis_testkit::emulator_endpoint();
 }
 
 fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:x}", std::process::id())
+    portcullis_testkit::unique(prefix)
 }
 
 #[tokio::test]

@@ -12,9 +12,7 @@ use std::time::Duration;
 
 /// The emulator endpoint; tests that need it fail (never pass) without it.
 pub fn moto_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
-        panic!("AWS_ENDPOINT_URL is not set: this test needs the AWS emulator; run it via `make test` (or export AWS_ENDPOINT_URL=http://127.0.0.1:5000)")
-    })
+    portcullis_testkit::emulator_endpoint()
 }
 
 /// A local port with nothing listening on it.
