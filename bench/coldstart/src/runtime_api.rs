@@ -261,3 +261,65 @@ async fn unexpected(State(s): State<Arc<Shared>>, req: Request) -> StatusCode {
     });
     StatusCode::NOT_FOUND
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn call(addr: SocketAddr, request: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn next_hands_out_the_event_with_the_runtime_headers_and_response_is_reported() {
+        let mut api = MockApi::start(Invocation {
+            request_id: "req-1".into(),
+            function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
+            event: Bytes::from_static(br#"{"hi":1}"#),
+            timeout: Duration::from_secs(10),
+            jwks: None,
+        })
+        .await
+        .unwrap();
+        let addr = api.addr();
+        let next = call(
+            addr,
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .to_ascii_lowercase();
+        assert!(next.starts_with("http/1.1 200"), "{next}");
+        for h in [
+            "lambda-runtime-aws-request-id: req-1",
+            "lambda-runtime-deadline-ms: ",
+            "lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:f",
+            "lambda-runtime-trace-id: root=",
+        ] {
+            assert!(next.contains(h), "missing {h}: {next}");
+        }
+        assert!(next.ends_with(r#"{"hi":1}"#), "{next}");
+        let resp = call(
+            addr,
+            "POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        )
+        .await;
+        assert!(resp.starts_with("HTTP/1.1 202"), "{resp}");
+        assert!(matches!(api.seen().await, Some(Seen::Next(_))));
+        assert!(matches!(api.seen().await, Some(Seen::Handed(_))));
+        match api.seen().await {
+            Some(Seen::Response {
+                request_id, body, ..
+            }) => {
+                assert_eq!(request_id, "req-1");
+                assert_eq!(&body[..], b"{}");
+            }
+            other => panic!("expected the response, got {other:?}"),
+        }
+        api.shutdown().await;
+    }
+}
