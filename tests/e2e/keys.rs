@@ -1,8 +1,9 @@
 //! Key management end to end: real HTTP through the local gateway, the real
 //! authorizer and `keys` functions, PostgreSQL and the AWS emulator.
 //!
-//! bootstrap admin key → create a tenant key → `/v1/me` with it → revoke →
-//! `/v1/me` again is 401.
+//! bootstrap admin key → create a key for tenant `Acme.Corp` (a tenant id
+//! Cognito could always sign in with, and which the keys API used to refuse)
+//! → `/v1/me` with it → revoke → `/v1/me` again is 401.
 
 use std::sync::Arc;
 
@@ -63,7 +64,7 @@ async fn a_key_created_by_the_bootstrap_admin_works_until_it_is_revoked(pool: Pg
     let (status, created) = body(
         http.post(gw.at("/v1/keys"))
             .header("x-api-key", &admin_key)
-            .json(&json!({"name": "acme reader", "scopes": ["jobs:read"], "tenant": "acme"}))
+            .json(&json!({"name": "acme reader", "scopes": ["jobs:read"], "tenant": "Acme.Corp"}))
             .send()
             .await
             .unwrap(),
@@ -85,7 +86,7 @@ async fn a_key_created_by_the_bootstrap_admin_works_until_it_is_revoked(pool: Pg
     )
     .await;
     assert_eq!(status, 200, "{me}");
-    assert_eq!(me["tenant"], "acme");
+    assert_eq!(me["tenant"], "Acme.Corp");
     assert_eq!(me["scopes"], json!(["jobs:read"]));
     assert_eq!(me["key_id"], id);
 
@@ -101,7 +102,7 @@ async fn a_key_created_by_the_bootstrap_admin_works_until_it_is_revoked(pool: Pg
     assert_eq!(status, 403);
 
     let (status, listed) = body(
-        http.get(gw.at("/v1/keys?tenant=acme&limit=10"))
+        http.get(gw.at("/v1/keys?tenant=Acme.Corp&limit=10"))
             .header("x-api-key", &admin_key)
             .send()
             .await
@@ -116,7 +117,7 @@ async fn a_key_created_by_the_bootstrap_admin_works_until_it_is_revoked(pool: Pg
     );
 
     let (status, revoked) = body(
-        http.delete(gw.at(&format!("/v1/keys/{id}?tenant=acme")))
+        http.delete(gw.at(&format!("/v1/keys/{id}?tenant=Acme.Corp")))
             .header("x-api-key", &admin_key)
             .send()
             .await

@@ -84,12 +84,10 @@ impl fmt::Debug for Config {
     }
 }
 
-/// Whether a string is acceptable as a tenant id (from a claim or a default).
+/// Whether a string is acceptable as a tenant id (from a claim or a
+/// default): the one tenant rule, `portcullis_auth::Tenant`.
 pub fn is_valid_tenant(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 128
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
+    t.parse::<portcullis_auth::Tenant>().is_ok()
 }
 
 impl Config {
@@ -214,7 +212,7 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
         if !is_valid_tenant(t) {
             return Err(ConfigError::invalid(
                 "COGNITO_DEFAULT_TENANT",
-                "1 to 128 characters of letters, digits and - _ . : @",
+                portcullis_auth::tenant::TENANT_SYNTAX,
                 "contains other characters",
             ));
         }

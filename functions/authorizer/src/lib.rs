@@ -17,12 +17,11 @@ pub mod routes;
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
-    ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use cache::{TtlCache, key_of};
 use config::Config;
-use portcullis_auth::{Scope, apikey};
+use portcullis_auth::{PrincipalType, Scopes, Tenant, apikey};
 use portcullis_core::{ConfigError, Env};
 use portcullis_db::{Database, LazyDatabase};
 use routes::MethodArn;
@@ -38,31 +37,32 @@ pub use lambda_runtime::Error;
 /// The error message that makes API Gateway answer 401.
 pub const UNAUTHORIZED: &str = "Unauthorized";
 
-/// The authorizer's answer.
-pub type Response = ApiGatewayCustomAuthorizerResponse<AuthContext>;
+/// The context the integrations receive in `requestContext.authorizer`:
+/// the one type the HTTP functions read back (`AuthContext::from_request`).
+pub use portcullis_auth::AuthContext;
+
+/// The authorizer's answer, in the JSON shape of aws_lambda_events'
+/// `ApiGatewayCustomAuthorizerResponse` (camelCase keys, `usageIdentifierKey`
+/// null when absent), with a typed [`AuthContext`]. That library type needs
+/// `Default` for its context, and a caller has no meaningful default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    pub principal_id: String,
+    pub policy_document: ApiGatewayCustomAuthorizerPolicy,
+    pub context: AuthContext,
+    pub usage_identifier_key: Option<String>,
+}
 /// The event.
 pub type Request = ApiGatewayCustomAuthorizerRequestTypeRequest;
-
-/// `requestContext.authorizer` as the integrations receive it (strings only).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuthContext {
-    pub principal_id: String,
-    pub principal_type: String,
-    pub tenant: String,
-    /// Space-separated Portcullis scopes.
-    pub scopes: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
-}
 
 /// Who the caller is, once verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub id: String,
-    /// `api_key`, `user` or `client`.
-    pub kind: &'static str,
-    pub tenant: String,
-    pub scopes: Vec<Scope>,
+    pub kind: PrincipalType,
+    pub tenant: Tenant,
+    pub scopes: Scopes,
     /// API keys: the row id.
     pub key_id: Option<Uuid>,
     /// API keys: the usage plan.
@@ -204,27 +204,28 @@ impl State {
             AuthError::Unauthorized
         })?;
         self.key_lookups.fetch_add(1, Ordering::SeqCst);
-        let db = self.db.get().await.map_err(|e| {
+        // Boxed: building the pool (secrets, IAM token) is a deep future, and
+        // nesting it unboxed overflows the compiler's layout depth in the binary.
+        let db = Box::pin(self.db.get()).await.map_err(|e| {
             tracing::error!(error = %e, "the database could not be set up");
             AuthError::Internal("the key store is unavailable".to_owned())
         })?;
-        let record = keys::find(db, parsed.lookup_id().as_str()).await.map_err(|e| {
+        let found = keys::find(db, parsed.lookup_id()).await.map_err(|e| {
             tracing::error!(error = %e, lookup_id = %parsed.lookup_id(), "API key look-up failed");
             AuthError::Internal("the key store is unavailable".to_owned())
         })?;
-        let valid = keys::check(&parsed, record, chrono::Utc::now()).map_err(|r| {
+        let r = portcullis_auth::store::check(&parsed, found, chrono::Utc::now()).map_err(|r| {
             tracing::info!(reason = r.as_str(), lookup_id = %parsed.lookup_id(), "API key refused");
             AuthError::Unauthorized
         })?;
-        let r = &valid.record;
         self.touch_later(r.id, r.last_used_at);
         Ok(Principal {
             id: parsed.lookup_id().to_string(),
-            kind: "api_key",
-            tenant: r.tenant.clone(),
-            scopes: valid.scopes.clone(),
+            kind: PrincipalType::ApiKey,
+            tenant: r.tenant,
+            scopes: r.scopes,
             key_id: Some(r.id),
-            plan: r.plan.clone(),
+            plan: Some(r.plan),
         })
     }
 
@@ -237,12 +238,21 @@ impl State {
             tracing::info!(reason = %e, "JWT refused");
             AuthError::Unauthorized
         })?;
+        // The one tenant rule (portcullis_auth::Tenant) for Cognito tenants too.
+        let tenant: Tenant = t.tenant.parse().map_err(|e| {
+            tracing::info!(reason = %e, "JWT refused: its tenant is not a tenant id");
+            AuthError::Unauthorized
+        })?;
+        let kind = t
+            .principal_type
+            .parse::<PrincipalType>()
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
         Ok((
             Principal {
                 id: t.principal_id,
-                kind: t.principal_type,
-                tenant: t.tenant,
-                scopes: t.scopes,
+                kind,
+                tenant,
+                scopes: Scopes::new(t.scopes),
                 key_id: None,
                 plan: None,
             },
@@ -391,16 +401,6 @@ pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
     let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
     policy.version = Some("2012-10-17".to_owned());
     policy.statement = vec![statement];
-    let mut resp = Response::default();
-    resp.principal_id = Some(p.id.clone());
-    resp.policy_document = policy;
-    resp.context = AuthContext {
-        principal_id: p.id.clone(),
-        principal_type: p.kind.to_owned(),
-        tenant: p.tenant.clone(),
-        scopes: Scope::join(&p.scopes),
-        key_id: p.key_id.map(|k| k.to_string()),
-    };
     // API keys use their own plan; Cognito principals (users and machine
     // clients) have none and fall under DEFAULT_USAGE_PLAN, if set.
     let plan = if p.key_id.is_some() {
@@ -408,10 +408,20 @@ pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
     } else {
         state.config.default_usage_plan.as_ref()
     };
-    resp.usage_identifier_key = plan
-        .and_then(|plan| state.config.usage_plan_keys.get(plan))
-        .cloned();
-    resp
+    Response {
+        principal_id: p.id.clone(),
+        policy_document: policy,
+        context: AuthContext {
+            principal_id: p.id.clone(),
+            principal_type: p.kind,
+            tenant: p.tenant.clone(),
+            scopes: p.scopes.clone(),
+            key_id: p.key_id,
+        },
+        usage_identifier_key: plan
+            .and_then(|plan| state.config.usage_plan_keys.get(plan))
+            .cloned(),
+    }
 }
 
 /// The Lambda handler: `Err("Unauthorized")` → 401, other errors → 500.

@@ -2,6 +2,8 @@
 //! registered private service (platform.yaml `services:`) with signed
 //! identity headers. See `docs/proxy.md`.
 //!
+//! Routing is on the resource path `/v1/services/{service}/{proxy+}` and its
+//! two path parameters (`portcullis_core::http`); any other resource is 404.
 //! Order of checks: unknown service → 404; caller without the service's scope
 //! → 403 (the gateway policy already refuses it; checked again here); method
 //! not registered → 405 with `Allow`; bad path → 400; body over the limit →
@@ -15,7 +17,10 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use portcullis_auth::AuthContext;
+use portcullis_auth::audit::{self as audit_log, Actor, AuditEntry};
 use portcullis_core::ApiError;
+use portcullis_core::http::{no_route, path_param, resource_path};
 use portcullis_db::Database;
 use portcullis_identity::{self as identity, Identity, SigningKey};
 use portcullis_platform::services::Service;
@@ -33,6 +38,8 @@ pub const ENVELOPE_RESERVE: usize = 16 * 1024;
 pub const GATEWAY_TIMEOUT: Duration = Duration::from_millis(29_000);
 /// Default margin kept below the gateway and Lambda deadlines.
 pub const DEFAULT_MARGIN: Duration = Duration::from_millis(500);
+/// The one resource this function serves.
+pub const ROUTE: &str = "/v1/services/{service}/{proxy+}";
 
 /// Built once per container.
 pub struct State {
@@ -173,8 +180,10 @@ async fn proxy(
     request_id: Option<&str>,
     out: &mut Outcome,
 ) -> Result<Response<Body>, ApiError> {
-    let params = req.path_parameters();
-    let name = params.first("service").unwrap_or_default().to_owned();
+    if resource_path(&req) != ROUTE {
+        return Err(no_route(&req));
+    }
+    let name = path_param(&req, "service")?;
     let upstream = state
         .upstreams
         .get(&name)
@@ -183,9 +192,9 @@ async fn proxy(
     out.service = Some(service.name.clone());
 
     // Defence in depth: the gateway policy already requires this scope.
-    let caller = portcullis_core::http::caller(&req)?;
+    let caller = AuthContext::from_request(&req)?;
     out.principal = Some(caller.principal_id.clone());
-    out.tenant = Some(caller.tenant.clone());
+    out.tenant = Some(caller.tenant.to_string());
     if !caller.has_scope(&service.scope) {
         return Err(ApiError::forbidden(format!(
             "calling service {} needs the scope {}",
@@ -199,7 +208,7 @@ async fn proxy(
             allow: service.methods.clone(),
         });
     }
-    let sub_path = forward::upstream_path(params.first("proxy").unwrap_or_default())?;
+    let sub_path = forward::upstream_path(&path_param(&req, "proxy")?)?;
     let body: &[u8] = req.body().as_ref();
     if body.len() as u64 > service.max_request_bytes {
         return Err(ApiError::PayloadTooLarge {
@@ -266,9 +275,9 @@ async fn proxy(
     }
     let who = Identity {
         principal: caller.principal_id.clone(),
-        principal_type: caller.principal_type.clone(),
-        tenant: caller.tenant.clone(),
-        scopes: caller.scopes.clone(),
+        principal_type: caller.principal_type.to_string(),
+        tenant: caller.tenant.to_string(),
+        scopes: caller.scopes.iter().map(ToString::to_string).collect(),
     };
     let signed = identity::sign(&who, &method, &target, unix_now(), &state.key).map_err(|e| {
         tracing::error!(error = %e, "identity cannot be signed");
@@ -323,11 +332,12 @@ async fn proxy(
     Ok(resp)
 }
 
-/// Write-ahead audit record for a mutation. Fails closed: without the record
-/// the request is not forwarded (503), so no proxied mutation goes unaudited.
+/// Write-ahead audit record for a mutation (`portcullis_auth::audit`, the
+/// one audit writer). Fails closed: without the record the request is not
+/// forwarded (503), so no proxied mutation goes unaudited.
 async fn audit(
     state: &State,
-    caller: &portcullis_core::http::Caller,
+    caller: &AuthContext,
     service: &Service,
     method: &Method,
     (sub_path, target): (&str, &str),
@@ -337,31 +347,30 @@ async fn audit(
     let Some(db) = &state.audit else {
         return Ok(());
     };
-    let detail = serde_json::json!({
-        "service": service.name,
-        "method": method.as_str(),
-        "target": target,
-        "bytes_in": bytes_in,
-        "principal_type": caller.principal_type,
-        "key_id": caller.key_id,
-    });
-    let result = sqlx::query(
-        "insert into audit_log (principal, tenant, action, target, request_id, detail) values ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&caller.principal_id)
-    .bind(&caller.tenant)
-    .bind(format!("service.{}", method.as_str().to_ascii_lowercase()))
-    .bind(format!("services/{}/{sub_path}", service.name))
-    .bind(request_id)
-    .bind(detail)
-    .execute(db.pool())
-    .await;
-    result.map(|_| ()).map_err(|e| {
-        tracing::error!(error = %e, service = %service.name, method = %method, "audit record not written; mutation refused");
-        ApiError::Unavailable {
-            detail: "the audit log is unavailable, so this change was not forwarded; retry shortly".to_owned(),
-        }
-    })
+    let action = format!("service.{}", method.as_str().to_ascii_lowercase());
+    let resource = format!("services/{}/{sub_path}", service.name);
+    let entry = AuditEntry {
+        actor: Actor::Caller(caller),
+        tenant: &caller.tenant,
+        action: &action,
+        target: &resource,
+        request_id,
+        detail: serde_json::json!({
+            "service": service.name,
+            "method": method.as_str(),
+            "target": target,
+            "bytes_in": bytes_in,
+        }),
+    };
+    let entry = &entry;
+    db.with_retry(|pool| async move { audit_log::write(&pool, entry).await })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, service = %service.name, method = %method, "audit record not written; mutation refused");
+            ApiError::Unavailable {
+                detail: "the audit log is unavailable, so this change was not forwarded; retry shortly".to_owned(),
+            }
+        })
 }
 
 type Upstreamed = (StatusCode, http::HeaderMap, Vec<u8>);

@@ -4,6 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use lambda_http::{Body, Request, Response};
+use portcullis_auth::{AuthContext, PrincipalType};
 use portcullis_identity::{self as identity, Identity, SigningKey};
 use portcullis_platform::services::Services;
 use proxy::{State, Upstream};
@@ -66,6 +67,20 @@ struct Call<'a> {
     scopes: &'a str,
 }
 
+/// The authorizer context as the authorizer writes it (the same type and code).
+fn context(scopes: &str) -> Value {
+    Value::Object(
+        AuthContext {
+            principal_id: "key_1".into(),
+            principal_type: PrincipalType::ApiKey,
+            tenant: "acme".parse().unwrap(),
+            scopes: scopes.parse().unwrap(),
+            key_id: Some(uuid::Uuid::from_u128(7)),
+        }
+        .to_fields(),
+    )
+}
+
 fn call<'a>(method: &'a str, path: &'a str) -> Call<'a> {
     Call {
         method,
@@ -110,7 +125,7 @@ impl Call<'_> {
                 "accountId": "123456789012", "resourceId": "r1", "stage": "v1", "requestId": "req-123",
                 "identity": { "sourceIp": "203.0.113.9" },
                 "resourcePath": "/v1/services/{service}/{proxy+}", "httpMethod": self.method, "apiId": "api1",
-                "authorizer": { "principal_id": "key_1", "principal_type": "api_key", "tenant": "acme", "scopes": self.scopes }
+                "authorizer": context(self.scopes)
             },
             "body": self.body.as_ref().map(|b| B64.encode(b)),
             "isBase64Encoded": self.body.is_some(),
@@ -440,7 +455,8 @@ async fn caller_without_the_scope_gets_403_and_no_caller_gets_401() {
     let req = lambda_http::request::from_str(
         &json!({"httpMethod": "GET", "path": "/v1/services/sample/echo", "resource": "/v1/services/{service}/{proxy+}",
                 "pathParameters": {"service": "sample", "proxy": "echo"},
-                "requestContext": {"requestId": "r", "stage": "v1", "httpMethod": "GET", "identity": {}}})
+                "requestContext": {"requestId": "r", "stage": "v1", "httpMethod": "GET", "identity": {},
+                                   "resourcePath": "/v1/services/{service}/{proxy+}"}})
         .to_string(),
     )
     .unwrap();
@@ -554,6 +570,38 @@ async fn mutations_are_written_to_the_audit_log(pool: sqlx::PgPool) {
             "services/sample/items".into(),
             Some("req-123".into())
         )]
+    );
+    // The one audit writer describes the caller as for key changes.
+    let (tenant, detail): (String, Value) = sqlx::query_as("select tenant, detail from audit_log")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tenant, "acme");
+    assert_eq!(detail["principal_type"], "api_key");
+    assert_eq!(detail["caller_tenant"], "acme");
+    assert_eq!(detail["key_id"], uuid::Uuid::from_u128(7).to_string());
+    assert_eq!(detail["service"], "sample");
+}
+
+#[tokio::test]
+async fn another_resource_path_is_404_whatever_the_path_parameters_say() {
+    let state = harness().await;
+    let req = lambda_http::request::from_str(
+        &json!({"httpMethod": "GET", "path": "/v1/services/sample/echo", "resource": "/v1/jobs/{id}",
+                "pathParameters": {"service": "sample", "proxy": "echo"},
+                "requestContext": {"requestId": "r", "stage": "v1", "httpMethod": "GET", "identity": {},
+                                   "resourcePath": "/v1/jobs/{id}",
+                                   "authorizer": context("services:sample")}})
+        .to_string(),
+    )
+    .unwrap();
+    let resp = proxy::handle(&state, req).await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(
+        json_of(&resp)["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("not-found")
     );
 }
 

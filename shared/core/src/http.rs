@@ -13,32 +13,16 @@
 //!   [`Cursor`], [`query_param`]);
 //! - a malformed JSON body is 400 `bad-request`, a bad body field 422
 //!   `invalid-field` naming it ([`json_body`]); an oversized body is 413.
+//!
+//! The caller (the authorizer context) is read with
+//! `portcullis_auth::AuthContext::from_request`: one type, written by the
+//! authorizer and read by the functions with the same code.
 
 use crate::error::ApiError;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-/// The caller as the authorizer described it in `requestContext.authorizer`.
-///
-/// API Gateway passes authorizer context values as strings; `scopes` is a
-/// space-separated list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Caller {
-    pub principal_id: String,
-    pub principal_type: String,
-    pub tenant: String,
-    pub scopes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
-}
-
-impl Caller {
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
-    }
-}
 
 /// The API Gateway request id (falls back to the Lambda request id).
 pub fn request_id(req: &Request) -> Option<String> {
@@ -48,36 +32,6 @@ pub fn request_id(req: &Request) -> Option<String> {
         }
     }
     req.lambda_context_ref().map(|c| c.request_id.clone())
-}
-
-/// The caller, from the authorizer context. A request without one never got
-/// past the gateway's authorizer, so it is refused with 401.
-pub fn caller(req: &Request) -> Result<Caller, ApiError> {
-    let Some(RequestContext::ApiGatewayV1(ctx)) = req.request_context_ref() else {
-        return Err(ApiError::Unauthorized);
-    };
-    let fields = &ctx.authorizer.fields;
-    let get = |k: &str| -> Option<String> {
-        fields.get(k).and_then(|v| match v {
-            serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            serde_json::Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        })
-    };
-    let principal_id = get("principal_id")
-        .or_else(|| get("principalId"))
-        .ok_or(ApiError::Unauthorized)?;
-    let tenant = get("tenant").ok_or(ApiError::Unauthorized)?;
-    Ok(Caller {
-        principal_id,
-        principal_type: get("principal_type").unwrap_or_else(|| "unknown".to_owned()),
-        tenant,
-        scopes: get("scopes")
-            .map(|s| s.split_whitespace().map(str::to_owned).collect())
-            .unwrap_or_default(),
-        key_id: get("key_id"),
-    })
 }
 
 /// The API Gateway resource path of the route (`/v1/jobs/{id}`), the one
