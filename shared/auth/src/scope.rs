@@ -166,7 +166,20 @@ impl fmt::Display for Scopes {
 /// Compares with the space-separated form (`scopes == "jobs:read jobs:write"`).
 impl PartialEq<&str> for Scopes {
     fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
+        let mut rest = *other;
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                match rest.strip_prefix(' ') {
+                    Some(r) => rest = r,
+                    None => return false,
+                }
+            }
+            match rest.strip_prefix(s.as_str()) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
     }
 }
 
@@ -304,6 +317,10 @@ mod tests {
         let s: Scopes = "services:echo jobs:read,jobs:read".parse().unwrap();
         assert_eq!(s.to_string(), "jobs:read services:echo");
         assert_eq!(s, "jobs:read services:echo");
+        assert_ne!(s, "jobs:read services:echoes");
+        assert_ne!(s, "jobs:read  services:echo");
+        assert_ne!(s, "jobs:read");
+        assert_eq!(Scopes::default(), "");
         assert!(s.has("jobs:read") && !s.has("jobs:write"));
         assert_eq!(s.len(), 2);
         assert_eq!("".parse::<Scopes>().unwrap(), Scopes::default());
