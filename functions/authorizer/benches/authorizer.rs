@@ -147,6 +147,35 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    // The JWT verifier alone (no cache, no policy), and the jsonwebtoken call in it.
+    let cognito = Config::from_env(&Env::from_pairs([
+        ("COGNITO_ISSUER", ISSUER),
+        ("COGNITO_CLIENT_IDS", "bench-client"),
+        ("COGNITO_DEFAULT_TENANT", "bench"),
+        ("COGNITO_JWKS_JSON", jwks.as_str()),
+    ]))
+    .expect("config")
+    .cognito
+    .expect("cognito");
+    let verifier = authorizer::jwt::Verifier::new(cognito).expect("verifier");
+    c.bench_function("JWT verify only (jwt::Verifier)", |b| {
+        b.to_async(&rt)
+            .iter(|| async { verifier.verify(black_box(&token)).await.expect("valid") })
+    });
+    let decoding = authorizer::jwt::parse_jwks(jwks.as_bytes())
+        .expect("jwks")
+        .remove("bench")
+        .expect("bench key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.validate_nbf = true;
+    c.bench_function("jsonwebtoken::decode (RS256, key parsed once)", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<serde::de::IgnoredAny>(black_box(&token), &decoding, &validation)
+                .expect("valid")
+        })
+    });
+
     let cached = jwt_state(&jwks, "60");
     let uncached = jwt_state(&jwks, "0");
     rt.block_on(handle(&cached, jwt_event.clone()))

@@ -76,11 +76,16 @@ pub enum JwtError {
     Tenant,
 }
 
-/// Only `alg`, to name a refused algorithm that `jsonwebtoken` has no name
-/// for (`none`, `RS1`, ...).
+/// What is read of the header before `jsonwebtoken` (which reads it again,
+/// strictly): `alg` as text, so a refused algorithm it has no name for
+/// (`none`, `RS1`, ...) gets its own reason, `kid`, and whether `crit` is there.
 #[derive(Deserialize)]
-struct AlgOnly {
+struct Header {
     alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde::de::IgnoredAny>,
 }
 
 /// `aud`: a string (Cognito) or an array of strings.
@@ -92,37 +97,92 @@ enum Audience {
 }
 
 /// The claims Portcullis reads, with strict JSON types: numbers are u64
-/// (a string, float, negative or null `exp` fails to deserialise).
-#[derive(Deserialize)]
+/// (a string, float, negative or null `exp` fails to deserialise). Read in
+/// one pass by [`ClaimsSeed`]; a claim given twice is refused.
+#[derive(Default)]
 struct Claims {
-    #[serde(default)]
     iss: Option<String>,
-    #[serde(default)]
     sub: Option<String>,
-    #[serde(default)]
     exp: Option<u64>,
     /// Typed here only (a string is refused); `jsonwebtoken` checks its value.
-    #[serde(default)]
-    #[allow(dead_code)]
     nbf: Option<u64>,
-    #[serde(default)]
     iat: Option<u64>,
-    #[serde(default)]
     token_use: Option<String>,
-    #[serde(default)]
     client_id: Option<String>,
-    #[serde(default)]
     aud: Option<Audience>,
-    #[serde(default)]
     scope: Option<String>,
-    #[serde(default, rename = "cognito:groups")]
+    /// `cognito:groups`
     groups: Option<Vec<String>>,
-    #[serde(default)]
     username: Option<String>,
-    #[serde(default, rename = "cognito:username")]
+    /// `cognito:username`
     cognito_username: Option<String>,
-    #[serde(flatten)]
-    extra: HashMap<String, serde_json::Value>,
+    /// The configured tenant claim, whatever its JSON type (checked later).
+    tenant: Option<serde_json::Value>,
+}
+
+/// Reads [`Claims`] from the payload, with the tenant claim's name from
+/// the configuration; other claims are skipped without being kept.
+struct ClaimsSeed<'a> {
+    tenant_claim: &'a str,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ClaimsSeed<'_> {
+    type Value = Claims;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Claims, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ClaimsSeed<'_> {
+    type Value = Claims;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Claims, A::Error> {
+        let mut c = Claims::default();
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate claim `{key}`"
+                )));
+            }
+            match key.as_str() {
+                "iss" => c.iss = claim(&mut map, "iss")?,
+                "sub" => c.sub = claim(&mut map, "sub")?,
+                "exp" => c.exp = claim(&mut map, "exp")?,
+                "nbf" => c.nbf = claim(&mut map, "nbf")?,
+                "iat" => c.iat = claim(&mut map, "iat")?,
+                "token_use" => c.token_use = claim(&mut map, "token_use")?,
+                "client_id" => c.client_id = claim(&mut map, "client_id")?,
+                "aud" => c.aud = claim(&mut map, "aud")?,
+                "scope" => c.scope = claim(&mut map, "scope")?,
+                "cognito:groups" => c.groups = claim(&mut map, "cognito:groups")?,
+                "username" => c.username = claim(&mut map, "username")?,
+                "cognito:username" => c.cognito_username = claim(&mut map, "cognito:username")?,
+                name if name == self.tenant_claim => {
+                    c.tenant = Some(map.next_value::<serde_json::Value>()?);
+                }
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    continue;
+                }
+            }
+            seen.push(key);
+        }
+        Ok(c)
+    }
+}
+
+/// One typed claim (`null` counts as absent); a type error names the claim.
+fn claim<'de, T: Deserialize<'de>, A: serde::de::MapAccess<'de>>(
+    map: &mut A,
+    name: &str,
+) -> Result<Option<T>, A::Error> {
+    map.next_value::<Option<T>>()
+        .map_err(|e| serde::de::Error::custom(format_args!("claim `{name}`: {e}")))
 }
 
 /// A verified Cognito identity.
@@ -516,7 +576,15 @@ impl Verifier {
         }
         let kid = header_kid(h64)?;
         let payload = decode_part(p64, "payload is not base64url")?;
-        let claims: Claims = serde_json::from_slice(&payload).map_err(|e| claim_error(&e))?;
+        let mut de = serde_json::Deserializer::from_slice(&payload);
+        let claims = serde::de::DeserializeSeed::deserialize(
+            ClaimsSeed {
+                tenant_claim: &self.cfg.tenant_claim,
+            },
+            &mut de,
+        )
+        .and_then(|c| de.end().map(|()| c))
+        .map_err(|e| claim_error(&e))?;
         // Pin the issuer before any JWKS fetch: foreign tokens cost nothing.
         if claims.iss.as_deref() != Some(self.cfg.issuer.as_str()) {
             return Err(JwtError::Issuer);
@@ -570,7 +638,7 @@ impl Verifier {
             && c.username.is_none()
             && c.cognito_username.is_none()
             && c.client_id.as_deref() == Some(sub.as_str());
-        let tenant = match c.extra.get(&self.cfg.tenant_claim) {
+        let tenant = match &c.tenant {
             Some(serde_json::Value::String(t)) if is_valid_tenant(t) => t.clone(),
             Some(_) => return Err(JwtError::Tenant),
             None => self.cfg.default_tenant.clone().ok_or(JwtError::Tenant)?,
@@ -606,22 +674,10 @@ impl Verifier {
 /// The header's `kid`, once `alg` is RS256 and no `crit` is present.
 fn header_kid(h64: &str) -> Result<String, JwtError> {
     let raw = decode_part(h64, "header is not base64url")?;
-    let header = match serde_json::from_slice::<jsonwebtoken::Header>(&raw) {
-        Ok(h) => h,
-        Err(_) => {
-            // An algorithm jsonwebtoken cannot name ("none", ...) still
-            // gets its own reason.
-            let alg = serde_json::from_slice::<AlgOnly>(&raw)
-                .map_err(|_| JwtError::Malformed("header is not a JSON object with alg"))?
-                .alg;
-            if alg != "RS256" {
-                return Err(JwtError::Algorithm(alg.chars().take(16).collect()));
-            }
-            return Err(JwtError::Malformed("header is not a valid JWS header"));
-        }
-    };
-    if header.alg != Algorithm::RS256 {
-        return Err(JwtError::Algorithm(format!("{:?}", header.alg)));
+    let header: Header = serde_json::from_slice(&raw)
+        .map_err(|_| JwtError::Malformed("header is not a JSON object with alg"))?;
+    if header.alg != "RS256" {
+        return Err(JwtError::Algorithm(header.alg.chars().take(16).collect()));
     }
     if header.crit.is_some() {
         return Err(JwtError::Crit);
@@ -697,11 +753,11 @@ mod tests {
     }
 
     fn sign(header: &Value, claims: &Value) -> String {
-        let msg = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
+        sign_raw(&header.to_string(), &claims.to_string())
+    }
+
+    fn sign_raw(header: &str, claims: &str) -> String {
+        let msg = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
         let mut sig = vec![0u8; pair().public_modulus_len()];
         pair()
             .sign(
@@ -840,10 +896,35 @@ mod tests {
         let now = now_secs();
         for claim in ["exp", "nbf", "iat"] {
             let r = reason(rs256(), with(claim, json!((now + 60).to_string()))).await;
-            assert!(matches!(r, JwtError::ClaimType(..)), "{claim}: {r:?}");
+            assert!(
+                matches!(r, JwtError::ClaimType(c, _) if c == claim),
+                "{claim}: {r:?}"
+            );
         }
         let r = reason(rs256(), with("exp", json!(1.5e12))).await;
         assert!(matches!(r, JwtError::ClaimType(..)), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_claim_given_twice_is_refused() {
+        let now = now_secs();
+        let c = claims().to_string();
+        let body = c.trim_end_matches('}');
+        for twice in [
+            format!(r#"{body},"exp":{}}}"#, now + 600),
+            format!(r#"{body},"iss":"{ISS}"}}"#),
+            format!(r#"{body},"custom:tenant":"a","custom:tenant":"b"}}"#),
+        ] {
+            let t = sign_raw(&rs256().to_string(), &twice);
+            let r = verifier().verify(&t).await.unwrap_err();
+            assert!(matches!(r, JwtError::ClaimType(..)), "{twice}: {r:?}");
+        }
+        // Trailing bytes after the object are refused too.
+        let t = sign_raw(&rs256().to_string(), &format!("{c} x"));
+        assert!(matches!(
+            verifier().verify(&t).await.unwrap_err(),
+            JwtError::ClaimType(..)
+        ));
     }
 
     #[tokio::test]
