@@ -66,6 +66,22 @@ if [ "$status" != 0 ]; then
   exit "$status"
 fi
 
+if [ $# -eq 0 ]; then
+  # A workspace build unifies cargo features, so the authorizer above was
+  # linked with Secrets Manager support that its own build leaves out. Run its
+  # tests once more on their own (the lean build Lambda gets), and check its
+  # dependency tree holds no AWS SDK client.
+  say "running: cargo test -p authorizer (its own lean build)"
+  PORTCULLIS_LEAN_AUTHORIZER=1 cargo test -p authorizer || { say "the authorizer's lean build failed its tests"; exit 1; }
+  lean=$(cargo tree -p authorizer -e normal --prefix none | sed 's/ .*//' | sort -u)
+  if grep -qE '^(aws-config|aws-sdk-[a-z0-9]+|aws-smithy-http-client)$' <<<"$lean"; then
+    grep -E '^aws' <<<"$lean" >&2
+    say "the authorizer links an AWS SDK client or aws-config (above); it must stay lean (docs/database.md)"
+    exit 1
+  fi
+  say "authorizer AWS crates: $(grep -E '^aws' <<<"$lean" | tr '\n' ' ')"
+fi
+
 if [ -f "$ROOT/scripts/terraform-check.sh" ] && [ $# -eq 0 ]; then
   say "running the offline Terraform checks (scripts/terraform-check.sh)"
   bash "$ROOT/scripts/terraform-check.sh"

@@ -586,6 +586,13 @@ async fn bad_database_settings_still_fail_start_up_naming_the_variable() {
 
 #[test]
 fn the_authorizer_is_built_without_secrets_manager_and_refuses_a_secret_arn() {
+    if portcullis_db::SECRETS_MANAGER && std::env::var_os("PORTCULLIS_LEAN_AUTHORIZER").is_none() {
+        // A workspace build unifies features: another member turned the
+        // feature on. scripts/test.sh runs the authorizer's tests again on
+        // their own, with PORTCULLIS_LEAN_AUTHORIZER=1, where this holds.
+        eprintln!("skipped: portcullis-db built with secrets-manager by another workspace member");
+        return;
+    }
     assert!(
         !portcullis_db::SECRETS_MANAGER,
         "portcullis-db's secrets-manager feature is on in this build: some dependency of the \

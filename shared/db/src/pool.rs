@@ -370,17 +370,19 @@ pub struct LazyDatabase {
 
 impl LazyDatabase {
     /// Read and check the configuration now (a bad variable is named);
-    /// build nothing. For `DB_IAM_AUTH` without the `secrets-manager` feature
-    /// the Lambda credential variables are checked now as well.
+    /// build nothing. For `DB_IAM_AUTH` the Lambda credential variables are
+    /// checked now as well.
     pub fn from_env(env: &Env) -> Result<LazyDatabase, ConfigError> {
         let config = DbConfig::from_env(env)?;
         let plan = match config.source {
             DbSource::Url(_) => AwsPlan::Given(AwsAccess::none()),
             #[cfg(feature = "secrets-manager")]
-            DbSource::Secret { .. } | DbSource::Iam { .. } => AwsPlan::LoadSdk,
+            DbSource::Secret { .. } => AwsPlan::LoadSdk,
             #[cfg(not(feature = "secrets-manager"))]
             DbSource::Secret { .. } => AwsPlan::Given(AwsAccess::none()),
-            #[cfg(not(feature = "secrets-manager"))]
+            // The same with or without the feature (cargo unifies features in
+            // a workspace build): a lazy database signs IAM tokens with the
+            // Lambda credential variables, checked now.
             DbSource::Iam { .. } => {
                 AwsPlan::Given(AwsAccess::none().with_iam(crate::IamCredentials::from_env(env)?))
             }
