@@ -438,10 +438,9 @@ pub mod provider {
 
     /// Parse an RSA public key (big-endian modulus and exponent, no leading
     /// zeros) and register it for RS256 verification.
-    pub fn register(n: &[u8], e: &[u8]) -> Result<(), ()> {
-        let key = RsaPublicKeyComponents { n, e }
-            .to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)
-            .map_err(|_| ())?;
+    pub fn register(n: &[u8], e: &[u8]) -> Result<(), aws_lc_rs::error::KeyRejected> {
+        let key =
+            RsaPublicKeyComponents { n, e }.to_parsed_public_key(&RSA_PKCS1_2048_8192_SHA256)?;
         let mut map = REGISTRY.write().unwrap_or_else(|p| p.into_inner());
         if map.get(n).is_some_and(|entry| entry.e == e) {
             return Ok(());

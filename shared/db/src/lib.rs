@@ -42,4 +42,6 @@ pub use error::{
 pub use pool::{Database, LazyDatabase};
 
 /// Whether this build reads `DB_SECRET_ARN` (the `secrets-manager` feature).
-pub const SECRETS_MANAGER: bool = cfg!(feature = "secrets-manager");
+pub fn secrets_manager() -> bool {
+    cfg!(feature = "secrets-manager")
+}

@@ -63,11 +63,24 @@ impl fmt::Debug for Database {
 impl Database {
     /// Read the configuration and build the pool. AWS access for the secret
     /// and IAM sources: with the `secrets-manager` feature, the process's SDK
-    /// configuration (loaded only for those sources); without it, the Lambda
-    /// environment's credentials. Functions that already hold an `SdkConfig`
-    /// should call `Database::connect`.
+    /// configuration (the default credential chain, loaded only for those
+    /// sources; tools such as `create-admin-key` may run with a profile or a
+    /// task role); without it, the Lambda environment's credentials.
+    /// Functions that already hold an `SdkConfig` should call `Database::connect`.
     pub async fn from_env(env: &Env) -> Result<Database, DbError> {
-        LazyDatabase::from_env(env)?.get().await.cloned()
+        #[cfg(feature = "secrets-manager")]
+        {
+            let config = DbConfig::from_env(env)?;
+            let aws = match config.source {
+                DbSource::Url(_) => AwsAccess::none(),
+                _ => AwsAccess::from_sdk(&portcullis_core::aws::sdk_config().await),
+            };
+            Self::connect_with(config, aws).await
+        }
+        #[cfg(not(feature = "secrets-manager"))]
+        {
+            LazyDatabase::from_env(env)?.get().await.cloned()
+        }
     }
 
     /// Build the pool from a configuration, with AWS access from one SDK
