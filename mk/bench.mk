@@ -19,7 +19,9 @@ COLDSTART_BIN_DIR := $(or $(CARGO_TARGET_DIR),target)/$(COLDSTART_PROFILE)
 .PHONY: bench-coldstart
 bench-coldstart: ## Cold start of the 7 functions vs hello-world: release build, 20 spawns each on a mock Runtime API (target/coldstart.md)
 	@case "$(COLDSTART_PROFILE)" in release|debug) ;; *) echo "make: COLDSTART_PROFILE must be release or debug" >&2; exit 1 ;; esac
-	cargo build $(if $(filter release,$(COLDSTART_PROFILE)),--release) $(foreach p,$(COLDSTART_FUNCTIONS) hello coldstart,-p $(p))
+	cargo build $(if $(filter release,$(COLDSTART_PROFILE)),--release) $(foreach p,$(filter-out authorizer,$(COLDSTART_FUNCTIONS)) hello coldstart,-p $(p))
+	@# On its own, as Lambda gets it: one invocation would unify features into it.
+	cargo build $(if $(filter release,$(COLDSTART_PROFILE)),--release) -p authorizer
 	@set -euo pipefail; SCRIPT_NAME=bench-coldstart; . scripts/lib.sh; \
 	trap stop_tracked EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	ensure_postgres; \
