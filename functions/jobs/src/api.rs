@@ -5,8 +5,8 @@ use lambda_http::{Body, Request, Response};
 use portcullis_auth::AuthContext as Caller;
 use portcullis_core::error::ApiError;
 use portcullis_core::http::{
-    Cursor, json, json_body, method_not_allowed, no_route, page_limit, path_id,
-    query_param, request_id, resource_path, respond,
+    Cursor, json, json_body, method_not_allowed, no_route, page_limit, path_id, query_param,
+    request_id, resource_path, respond,
 };
 use portcullis_jobs::launch::{self, LaunchOutcome, MAX_OVERRIDES_BYTES};
 use portcullis_jobs::lifecycle::{self, CancelError};
