@@ -9,7 +9,8 @@
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${PORTCULLIS_VENV:-$ROOT/.venv}
-LOCAL_DIR=$ROOT/.local
+# PORTCULLIS_LOCAL_DIR: state, logs and credentials of this checkout's runs (.local).
+LOCAL_DIR=${PORTCULLIS_LOCAL_DIR:-$ROOT/.local}
 SCRIPT_NAME=${SCRIPT_NAME:-$(basename "$0" .sh)}
 
 say() { printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2 || true; }
@@ -104,42 +105,66 @@ with urllib.request.urlopen(sys.argv[1], timeout=2) as r:
 PY
 }
 
-# start_moto PORT LOGFILE: start moto_server, wait until /moto-api/ answers.
-# Sets MOTO_ENDPOINT and MOTO_PID.
+# start_moto PORT LOG [CREDENTIALS_FILE]: the AWS emulator with IAM enforced
+# (scripts/moto-server.py: moto 5.2.5 plus the patches it documents), tracked
+# (stopped on exit). Waits for the administrator's key, which the server
+# writes to CREDENTIALS_FILE (default .local/admin-credentials) once IAM is
+# enforced, then exports it: AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY. Every later request is authorised against its
+# caller's IAM policies: the default test credentials are refused.
+# Sets MOTO_PID, MOTO_ENDPOINT, MOTO_CREDENTIALS.
 start_moto() {
   local port=$1 log=$2 i
-  [ -x "$VENV/bin/moto_server" ] || die "moto_server not found in $VENV; run scripts/ensure-venv.sh"
+  MOTO_CREDENTIALS=${3:-$LOCAL_DIR/admin-credentials}
+  [ -x "$VENV/bin/python" ] || die "the Python venv is missing in $VENV; run scripts/ensure-venv.sh"
   if port_in_use "$port"; then
     die "port $port is already in use; stop what listens there or choose another port"
   fi
-  spawn "moto server (:$port)" "$log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
+  rm -f "$MOTO_CREDENTIALS"
+  spawn "moto server with IAM enforced (:$port)" "$log" \
+    "$VENV/bin/python" "$ROOT/scripts/moto-server.py" --port "$port" \
+    --region "${AWS_REGION:-us-east-1}" --credentials-file "$MOTO_CREDENTIALS"
   MOTO_PID=$LAST_PID
   MOTO_ENDPOINT=http://127.0.0.1:$port
-  for i in $(seq 1 150); do
-    if http_ok "$MOTO_ENDPOINT/moto-api/"; then
+  for i in $(seq 1 300); do
+    if [ -s "$MOTO_CREDENTIALS" ]; then
+      load_admin_credentials "$MOTO_CREDENTIALS"
       warm_moto "$MOTO_ENDPOINT"
       return 0
     fi
     if ! kill -0 "$MOTO_PID" 2>/dev/null; then
       tail -n 20 "$log" >&2 || true
-      die "moto server exited at start (log: $log)"
+      die "the emulator exited at start (log: $log)"
     fi
     sleep 0.2
   done
   tail -n 20 "$log" >&2 || true
-  die "moto server did not answer $MOTO_ENDPOINT/moto-api/ within 30 s (log: $log)"
+  die "the emulator wrote no administrator key to $MOTO_CREDENTIALS within 60 s (log: $log)"
+}
+
+# load_admin_credentials FILE: export the emulator's administrator key.
+load_admin_credentials() {
+  [ -f "$1" ] || die "no emulator credentials in $1: start the emulator with scripts/moto-server.py (make emulator)"
+  set -a
+  # shellcheck disable=SC1090
+  . "$1"
+  set +a
+  unset AWS_SESSION_TOKEN AWS_PROFILE
+  export AWS_DEFAULT_REGION=$AWS_REGION
+  [ -n "${AWS_ENDPOINT_URL:-}" ] || die "$1 names no AWS_ENDPOINT_URL"
 }
 
 # warm_moto ENDPOINT: one cheap call to each emulated service the project
-# uses. moto imports a service's backend on its first request (about a second
-# each, more on a busy machine); paying that here keeps the first real call of
-# a test or a health check from running into its own timeout.
+# uses, signed with the exported (administrator's) key. moto imports a
+# service's backend on its first request (about a second each, more on a busy
+# machine); paying that here keeps the first real call of a test or a health
+# check from running into its own timeout.
 warm_moto() {
   "$VENV/bin/python" - "$1" <<'PY' || say "warning: warming up the emulator failed (it still runs)"
 import sys
 import boto3
 from botocore.config import Config
-session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+session = boto3.session.Session()
 cfg = Config(retries={"max_attempts": 2}, read_timeout=60)
 calls = {
     "sts": lambda c: c.get_caller_identity(),
@@ -148,6 +173,7 @@ calls = {
     "ec2": lambda c: c.describe_vpcs(),
     "secretsmanager": lambda c: c.list_secrets(),
     "cognito-idp": lambda c: c.list_user_pools(MaxResults=1),
+    "lambda": lambda c: c.list_functions(),
 }
 for name, call in calls.items():
     call(session.client(name, endpoint_url=sys.argv[1], config=cfg))
@@ -385,6 +411,12 @@ run_migrations() {
   done
   say "warning: no migrate binary in $bin; migrations NOT applied"
   return 0
+}
+
+# need_terraform: stop with how to install it when the CLI is missing.
+need_terraform() {
+  command -v terraform >/dev/null 2>&1 ||
+    die "terraform is not on PATH; make local and make test apply terraform/ to the AWS emulator. Install Terraform >= 1.9: on Debian/Ubuntu from HashiCorp's apt repository (https://developer.hashicorp.com/terraform/install, package terraform), then run again"
 }
 
 # tf_cli_config: point Terraform at a local provider mirror when one exists,

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # `make local`: the whole platform on this machine, until Ctrl-C.
 #
-#  1. the Python venv with the pinned moto server (scripts/ensure-venv.sh)
+#  1. the Python venv with the pinned moto server (scripts/ensure-venv.sh),
+#     and the Terraform CLI (stops with how to install it when missing)
 #  2. PostgreSQL: $DATABASE_URL, else 127.0.0.1:5432, else a throwaway cluster
 #     under .local/pg; database `portcullis` created on it
-#  3. the AWS emulator (moto) on :4566 (or a free port), and local/bootstrap.py:
-#     VPC, subnets, security group, ECS cluster and task definitions, the
-#     identity-signing secret, Cognito pool/client/demo user -> .local/env
-#  4. migrations, a demo admin API key, the reconciler on a schedule
-#     (scripts/lambda-schedule.py runs the real Lambda binary)
-#  5. the sample private service (when built), the local gateway on :3000
+#  3. the AWS emulator with IAM enforced (scripts/moto-server.py) on :4566 (or
+#     a free port); its administrator's key in .local/admin-credentials
+#  4. `terraform apply` of terraform/ with env/local.tfvars to the emulator
+#     (scripts/tf-local.sh apply: every resource, nothing made by hand; it
+#     prints the count and what is switched off locally), and
+#     .local/deployment.json (scripts/tf-local.sh deployment); meanwhile the
+#     debug build of the gateway and tools
+#  5. migrations, the demo user (local/demo.py: the Cognito admin API, as an
+#     operator would), a demo admin API key (the keys tool create-admin-key),
+#     the reconciler on a schedule (scripts/lambda-schedule.py runs the real
+#     Lambda binary with its own Lambda environment and role)
+#  6. the sample private service, the local gateway on :3000: the REST API
+#     Terraform applied, each function with its own environment and role
 #
 # Ctrl-C (or any failure) stops everything this script started.
 #
@@ -17,7 +25,8 @@
 # port when taken), SAMPLE_SERVICE_PORT (3001, a free port when taken),
 # PORTCULLIS_LOCAL_DB (portcullis), DATABASE_URL, LOCAL_RECONCILE_EVERY (5 s;
 # 0: no reconciler), LOCAL_FOLLOW_LOGS (1: show the gateway's log after
-# start-up; 0: just wait). Any variable the functions read may be set too.
+# start-up; 0: just wait), RUST_LOG. The functions' own settings come from
+# Terraform (terraform/env/local.tfvars), not from this shell.
 set -euo pipefail
 SCRIPT_NAME=local
 . "$(dirname "$0")/lib.sh"
@@ -37,7 +46,8 @@ if port_in_use "$gateway_port"; then
   die "port $gateway_port is already in use (another 'make local'?); stop it, or run with PORTCULLIS_LOCAL_PORT=<port>"
 fi
 
-# --- 1. venv ---------------------------------------------------------------
+# --- 1. venv, terraform --------------------------------------------------------
+need_terraform
 ensure_venv
 
 # --- 2. PostgreSQL -----------------------------------------------------------
@@ -45,98 +55,78 @@ ensure_postgres 1
 use_local_database
 say "PostgreSQL: $(redact_url "$DATABASE_URL") ($PG_SOURCE)"
 
-# --- 3. emulator + bootstrap ---------------------------------------------------
+# --- 3. emulator ----------------------------------------------------------------
 moto_port=${MOTO_PORT:-4566}
 if port_in_use "$moto_port"; then
   say "port $moto_port is taken; starting the emulator on a free port instead"
   moto_port=$(free_port)
 fi
-start_moto "$moto_port" "$LOGS/moto.log"
-export AWS_ENDPOINT_URL=$MOTO_ENDPOINT
 export AWS_REGION=${AWS_REGION:-us-east-1}
-export AWS_DEFAULT_REGION=$AWS_REGION
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-unset AWS_SESSION_TOKEN AWS_PROFILE
+start_moto "$moto_port" "$LOGS/moto.log"
+say "AWS emulator: $AWS_ENDPOINT_URL, IAM enforced (administrator key: .local/admin-credentials)"
 
-say "creating the emulator's resources (local/bootstrap.py)"
-"$VENV/bin/python" "$ROOT/local/bootstrap.py" --endpoint "$AWS_ENDPOINT_URL" \
-  --region "$AWS_REGION" --env-file "$LOCAL_DIR/env" >"$LOGS/bootstrap.out" 2>"$LOGS/bootstrap.log" ||
-  { cat "$LOGS/bootstrap.log" >&2; die "local/bootstrap.py failed (log: .local/logs/bootstrap.log)"; }
-set -a
-# shellcheck disable=SC1091
-. "$LOCAL_DIR/env"
-set +a
+# --- 4. terraform apply, and the build meanwhile ----------------------------------
+say "applying terraform/ to the emulator in the background (log: .local/logs/tf-local.log); building meanwhile"
+(bash "$ROOT/scripts/tf-local.sh" apply && bash "$ROOT/scripts/tf-local.sh" deployment) >"$LOGS/tf-local.log" 2>&1 &
+apply_pid=$!
+on_stop "kill $apply_pid 2>/dev/null || true"
 
-# What the functions read (see docs/*.md), with this machine's values. The
-# emulator's ids (ECS_CLUSTER, JOB_SUBNETS, JOB_SECURITY_GROUPS,
-# IDENTITY_SECRET_ARN, COGNITO_ISSUER, COGNITO_JWKS_URL, ...) come from
-# .local/env above; for the settings below, a value already set in the
-# environment wins.
-export PLATFORM_FILE=${PLATFORM_FILE:-$ROOT/platform.yaml}
-export OPENAPI_FILE=${OPENAPI_FILE:-$ROOT/api/openapi.yaml}
-export PORTCULLIS_LOCAL_PORT=$gateway_port
-export RUST_LOG=${RUST_LOG:-info}
-# authorizer: the emulator's pool; its access tokens carry groups but no
-# tenant claim, so the demo tenant is the default and groups map to scopes.
-export COGNITO_CLIENT_IDS=${COGNITO_CLIENT_IDS:-$COGNITO_CLIENT_ID}
-export COGNITO_GROUP_SCOPES=${COGNITO_GROUP_SCOPES:-admins=keys:admin jobs:read jobs:write services:sample}
-export COGNITO_DEFAULT_TENANT=${COGNITO_DEFAULT_TENANT:-$DEMO_TENANT}
-# authorizer + gateway: the usageIdentifierKey of each usage plan; the local
-# gateway applies the plan's throttle to it (429) as API Gateway does.
-export USAGE_PLAN_KEYS=${USAGE_PLAN_KEYS:-standard=local-usage-plan-standard}
-# authorizer: its in-memory credential cache is off locally, so a revoked key
-# fails on the very next call (in AWS a warm authorizer may accept a revoked
-# key for up to AUTH_CACHE_TTL_SECS; docs/auth.md).
-export AUTH_CACHE_TTL_SECS=${AUTH_CACHE_TTL_SECS:-0}
-
-# --- 4. build, migrate, demo key ------------------------------------------------
 # One cargo invocation for everything that must work (debug build); the
 # optional workloads are built after it, so a broken sample never blocks.
 say "building the local gateway and tools (cargo build; the first build takes a few minutes)"
-cargo build -p local -p migrate ||
+cargo build -p local -p migrate -p reconciler -p keys --bin portcullis-local --bin migrate-local --bin reconciler --bin create-admin-key ||
   die "cargo build failed (see above)"
 BIN=$(cargo_bin_dir)
-say "building the keys tool create-admin-key (log: .local/logs/keys-build.log)"
-if ! cargo build -p keys --bin create-admin-key >"$LOGS/keys-build.log" 2>&1; then
-  say "warning: the keys tool create-admin-key did not build (log: .local/logs/keys-build.log); no demo API key"
-fi
 
+apply_status=0
+wait "$apply_pid" || apply_status=$?
+cat "$LOGS/tf-local.log" >&2
+[ "$apply_status" = 0 ] || die "terraform apply to the emulator failed (above; logs: .local/logs/tf-local*.log)"
+export PORTCULLIS_DEPLOYMENT=$LOCAL_DIR/deployment.json
+
+# --- 5. migrations, demo user and key, reconciler ---------------------------------
 run_migrations "$BIN"
 
-# HOOK (keys): a fresh bootstrap admin key every start, from the keys crate's
-# `create-admin-key` tool (prints the key alone on stdout).
+"$VENV/bin/python" "$ROOT/local/demo.py" --outputs "$LOCAL_DIR/terraform-local-outputs.json" \
+  --env-file "$LOCAL_DIR/env" 2>"$LOGS/demo.log" ||
+  { cat "$LOGS/demo.log" >&2; die "local/demo.py failed (log: .local/logs/demo.log)"; }
+demo_user=$(sed -n "s/^DEMO_USER=//p" "$LOCAL_DIR/env" | tr -d "'")
+
+# A fresh bootstrap admin key every start, from the keys crate's
+# `create-admin-key` tool (prints the key alone on stdout), as an operator
+# creates the first key after a deployment.
 demo_key=""
-if [ -x "$BIN/create-admin-key" ]; then
-  if demo_key=$("$BIN/create-admin-key" --name "make local demo admin" 2>"$LOGS/create-admin-key.log"); then
-    umask 077
-    printf '%s\n' "$demo_key" >"$LOCAL_DIR/demo-api-key"
-    umask 022
-  else
-    say "warning: create-admin-key failed (log: .local/logs/create-admin-key.log)"
-    demo_key=""
-  fi
+if demo_key=$(DATABASE_URL=$DATABASE_URL "$BIN/create-admin-key" --name "make local demo admin" 2>"$LOGS/create-admin-key.log"); then
+  (umask 077; printf '%s\n' "$demo_key" >"$LOCAL_DIR/demo-api-key")
+else
+  say "warning: create-admin-key failed (log: .local/logs/create-admin-key.log)"
+  demo_key=""
 fi
 
 # The reconciler: EventBridge Scheduler invokes it every minute in AWS. Here
 # scripts/lambda-schedule.py serves the Lambda Runtime API to the real binary
-# and hands it a scheduled event every LOCAL_RECONCILE_EVERY seconds (0: off).
-# The emulator emits no ECS events, so these sweeps are what move jobs along;
-# jobs with no news for RECONCILE_STALE_SECS are synced with DescribeTasks.
+# and hands it a scheduled event every LOCAL_RECONCILE_EVERY seconds (0: off),
+# with the reconciler's own Lambda environment and role credentials
+# (`portcullis-local env reconciler`). The emulator emits no ECS events, so
+# these sweeps are what move jobs along.
 reconcile_every=${LOCAL_RECONCILE_EVERY:-5}
 reconciler_note="not running"
-if [ "$reconcile_every" != 0 ] && [ -f "$ROOT/functions/reconciler/Cargo.toml" ]; then
-  say "building the reconciler (log: .local/logs/reconciler-build.log)"
-  if cargo build -p reconciler >"$LOGS/reconciler-build.log" 2>&1 && [ -x "$BIN/reconciler" ]; then
-    RECONCILE_STALE_SECS=${RECONCILE_STALE_SECS:-10} JOB_LAUNCH_GRACE_SECS=${JOB_LAUNCH_GRACE_SECS:-5} \
-      spawn "reconciler schedule (every ${reconcile_every}s)" "$LOGS/reconciler.log" \
-      "$VENV/bin/python" "$ROOT/scripts/lambda-schedule.py" --every "$reconcile_every" --name reconciler -- "$BIN/reconciler"
-    reconciler_note="every ${reconcile_every}s (log: .local/logs/reconciler.log)"
-  else
-    say "warning: the reconciler did not build (log: .local/logs/reconciler-build.log); jobs will not advance on their own"
-  fi
+if [ "$reconcile_every" != 0 ]; then
+  (umask 077; "$BIN/portcullis-local" env reconciler >"$LOCAL_DIR/reconciler.env") ||
+    die "cannot build the reconciler's environment (above)"
+  (
+    set -a
+    # shellcheck disable=SC1091
+    . "$LOCAL_DIR/reconciler.env"
+    set +a
+    exec "$VENV/bin/python" "$ROOT/scripts/lambda-schedule.py" --every "$reconcile_every" --name reconciler -- "$BIN/reconciler"
+  ) >"$LOGS/reconciler.log" 2>&1 &
+  reconciler_pid=$!
+  on_stop "kill $reconciler_pid 2>/dev/null || true"
+  reconciler_note="every ${reconcile_every}s, on its own role (log: .local/logs/reconciler.log)"
 fi
 
-# --- 5. sample service, gateway ------------------------------------------------
+# --- 6. sample service, gateway ------------------------------------------------
 sample_url=""
 if [ -f "$ROOT/workloads/sample-service/Cargo.toml" ]; then
   say "building the sample service (log: .local/logs/sample-service-build.log)"
@@ -144,8 +134,13 @@ if [ -f "$ROOT/workloads/sample-service/Cargo.toml" ]; then
     sample_port=${SAMPLE_SERVICE_PORT:-3001}
     port_in_use "$sample_port" && sample_port=$(free_port)
     # Served under /sample as behind the internal ALB's path rule; verifies
-    # the identity headers with the key the proxy signs with.
-    PORT=$sample_port BIND_ADDR=127.0.0.1 BASE_PATH=/sample IDENTITY_SECRET=$IDENTITY_SIGNING_KEY \
+    # the identity headers with the key the proxy signs with. ECS injects it
+    # from Secrets Manager (the task definition's `secrets`); here it is read
+    # from the emulator's secret Terraform created, the same way.
+    identity_key=$("$VENV/bin/python" -c 'import boto3,sys; print(boto3.client("secretsmanager").get_secret_value(SecretId=sys.argv[1])["SecretString"])' \
+      "$(sed -n "s/^IDENTITY_SECRET_ARN=//p" "$LOCAL_DIR/env" | tr -d "'")") ||
+      die "cannot read the identity-signing key from the emulator's Secrets Manager"
+    PORT=$sample_port BIND_ADDR=127.0.0.1 BASE_PATH=/sample IDENTITY_SECRET=$identity_key \
       spawn "sample service (:$sample_port)" "$LOGS/sample-service.log" "$BIN/sample-service"
     sample_pid=$LAST_PID
     sample_url=http://127.0.0.1:$sample_port/sample
@@ -164,7 +159,9 @@ if [ -f "$ROOT/workloads/sample-service/Cargo.toml" ]; then
   fi
 fi
 # The proxy's upstream for a service: PROXY_UPSTREAM_<NAME> wins over the
-# registry (in AWS: the internal ALB URL + the service's path_prefix).
+# registry (in AWS: the internal ALB URL + the service's path_prefix, which
+# the emulator's ALB does not route). The gateway passes PROXY_UPSTREAM_* to
+# the proxy function only (local/src/deployed.rs: the local differences).
 export PROXY_UPSTREAM_SAMPLE=${sample_url:-http://127.0.0.1:9/sample}
 
 spawn "local gateway (:$gateway_port)" "$LOGS/gateway.log" "$BIN/portcullis-local"
@@ -181,6 +178,22 @@ for _ in $(seq 1 150); do
 done
 [ "$up" = 1 ] || say "warning: $base/v1/health did not answer 200 within 30 s (log: .local/logs/gateway.log)"
 
+# IAM is on: the emulator's default test credentials are refused, as AWS
+# refuses an unknown key.
+iam_note=$(AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "$VENV/bin/python" - <<'PY' 2>&1 || true
+import boto3, re
+from botocore.exceptions import ClientError
+try:
+    boto3.client("ecs").list_clusters()
+    print("NOT ENFORCED: a request signed with AWS_ACCESS_KEY_ID=test was accepted")
+except ClientError as err:
+    found = re.search(r"<Code>([^<]+)</Code>", str(err))
+    code = found.group(1) if found else err.response.get("Error", {}).get("Code")
+    print(f"ecs:ListClusters signed with AWS_ACCESS_KEY_ID=test: HTTP {err.response['ResponseMetadata']['HTTPStatusCode']} {code}")
+PY
+)
+say "IAM check: $iam_note"
+
 # --- banner --------------------------------------------------------------------
 cat >&2 <<EOF
 
@@ -188,11 +201,12 @@ cat >&2 <<EOF
 
     API (local gateway)   $base
     health                curl -s $base/v1/health
-    AWS emulator (moto)   $AWS_ENDPOINT_URL    (ECS cluster $ECS_CLUSTER)
+    AWS emulator (moto)   $AWS_ENDPOINT_URL    IAM enforced; administrator key in .local/admin-credentials
+    deployment            .local/deployment.json (the REST API and functions Terraform applied)
     PostgreSQL            $(redact_url "$DATABASE_URL")
     sample service        ${sample_url:-not running}
     reconciler            $reconciler_note
-    resource ids          .local/env   (source it to use the emulator yourself)
+    ids, demo login       .local/env   (source it and .local/admin-credentials to use the emulator)
     logs                  .local/logs/
 
 EOF
@@ -208,7 +222,7 @@ else
   echo >&2
 fi
 cat >&2 <<EOF
-  Cognito demo login (user $DEMO_USER in group admins, tenant $DEMO_TENANT):
+  Cognito demo login (user $demo_user in group admins; password in .local/env):
     scripts/token.sh                    # prints an access token; --id for an id token
     curl -s -H "Authorization: Bearer \$(scripts/token.sh)" $base/v1/me
 

@@ -6,12 +6,19 @@
 # Starts and exports:
 #   DATABASE_URL            PostgreSQL whose user may create databases (each
 #                           #[sqlx::test] gets its own database)
-#   AWS_ENDPOINT_URL        a moto server on a free port, stopped afterwards
-#   AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+#   AWS_ENDPOINT_URL        the AWS emulator with IAM enforced (scripts/moto-server.py)
+#                           on a free port, stopped afterwards
+#   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+#                           its administrator's key (the crates' own emulator tests
+#                           run as the administrator; the default test key is refused)
+#   PORTCULLIS_DEPLOYMENT   .local/test/deployment.json: terraform/ applied to that
+#                           emulator with env/local.tfvars (scripts/tf-local.sh), which
+#                           the end-to-end suite serves, each function on its own role
 #   PORTCULLIS_PG_AUTH_URL  a throwaway cluster that enforces passwords
 #                           (.local/pg-auth, for password-rotation tests)
-# then runs `cargo test` and, when scripts/terraform-check.sh exists, the
-# offline Terraform checks. Works without a terminal (CI=true, no stdin).
+# The apply runs while cargo builds the tests. Then `cargo test` and, for the
+# whole suite, the authorizer's lean build and the offline Terraform checks
+# (scripts/terraform-check.sh). Works without a terminal (CI=true, no stdin).
 set -euo pipefail
 SCRIPT_NAME=test
 . "$(dirname "$0")/lib.sh"
@@ -26,6 +33,7 @@ trap 'exit 143' TERM
 
 mkdir -p "$LOCAL_DIR/logs"
 
+need_terraform
 say "preparing the Python venv (moto server)"
 ensure_venv
 
@@ -34,12 +42,26 @@ export DATABASE_URL
 say "PostgreSQL: $(redact_url "$DATABASE_URL") ($PG_SOURCE)"
 
 moto_port=$(free_port)
-start_moto "$moto_port" "$LOCAL_DIR/logs/test-moto.log"
-export AWS_ENDPOINT_URL=$MOTO_ENDPOINT
-export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-unset AWS_SESSION_TOKEN AWS_PROFILE
-say "moto server: $AWS_ENDPOINT_URL (pid $MOTO_PID, log .local/logs/test-moto.log)"
+export AWS_REGION=us-east-1
+test_home=$LOCAL_DIR/test
+mkdir -p "$test_home"
+start_moto "$moto_port" "$LOCAL_DIR/logs/test-moto.log" "$test_home/admin-credentials"
+say "AWS emulator: $AWS_ENDPOINT_URL, IAM enforced (pid $MOTO_PID, log .local/logs/test-moto.log)"
+
+# terraform apply to the emulator, while cargo builds the tests: for the
+# whole suite, or when the arguments name the end-to-end crate (e2e), the
+# only one that serves the deployment.
+apply_pid=""
+if [ $# -eq 0 ] || [[ " $* " == *" e2e "* ]] || [[ " $* " == *"-p e2e"* ]]; then
+  say "applying terraform/ to the emulator in the background (log: .local/test/tf-local.log)"
+  (
+    export TF_LOCAL_HOME=$test_home TF_LOCAL_CREDENTIALS=$test_home/admin-credentials
+    bash "$ROOT/scripts/tf-local.sh" apply && bash "$ROOT/scripts/tf-local.sh" deployment
+  ) >"$test_home/tf-local.log" 2>&1 &
+  apply_pid=$!
+  on_stop "kill $apply_pid 2>/dev/null || true"
+  export PORTCULLIS_DEPLOYMENT=$test_home/deployment.json
+fi
 
 # The password-enforcing cluster starts fresh every run (initdb takes ~1 s):
 # roles and passwords left by an earlier run cannot leak into this one.
@@ -58,6 +80,14 @@ fi
 
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--workspace)
+say "building the tests: cargo test --no-run ${args[*]}"
+cargo test --no-run "${args[@]}" || die "the tests do not build (above)"
+if [ -n "$apply_pid" ]; then
+  apply_status=0
+  wait "$apply_pid" || apply_status=$?
+  cat "$test_home/tf-local.log" >&2
+  [ "$apply_status" = 0 ] || die "terraform apply to the emulator failed (above; logs in .local/test/logs/)"
+fi
 say "running: cargo test ${args[*]}"
 status=0
 cargo test "${args[@]}" || status=$?

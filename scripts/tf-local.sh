@@ -7,6 +7,11 @@
 #                                TF_LOCAL_KEEP=1 keep it running until Ctrl-C
 #   scripts/tf-local.sh apply    apply to a running emulator: AWS_ENDPOINT_URL and the
 #                                administrator's key from $TF_LOCAL_CREDENTIALS
+#   scripts/tf-local.sh deployment
+#                                with the apply done: write .local/deployment.json, what the
+#                                local gateway serves: the REST API body Terraform rendered
+#                                and, per function, its ARN, role and environment as the
+#                                emulator's Lambda API reports them (GetFunctionConfiguration)
 #   scripts/tf-local.sh check    with the apply done: assume each function's role and show
 #                                one allowed and one denied call; show that the emulator's
 #                                default test credentials are refused
@@ -29,55 +34,31 @@ SCRIPT_NAME=tf-local
 {
 cd "$ROOT"
 
+# TF_LOCAL_HOME: where the working directory, state, outputs and deployment
+# file go (.local; make test uses .local/test so a running make local keeps its own).
+HOME_DIR=${TF_LOCAL_HOME:-$LOCAL_DIR}
 CREDS=${TF_LOCAL_CREDENTIALS:-$LOCAL_DIR/admin-credentials}
-WORK=$LOCAL_DIR/tf
+WORK=$HOME_DIR/tf
 TF_DIR=$WORK/terraform
-STATE=$LOCAL_DIR/terraform-local.tfstate
-STATE_OWNER=$LOCAL_DIR/terraform-local.emulator
-LOGS=$LOCAL_DIR/logs
+STATE=$HOME_DIR/terraform-local.tfstate
+STATE_OWNER=$HOME_DIR/terraform-local.emulator
+LOGS=$HOME_DIR/logs
 TFVARS=$ROOT/terraform/env/local.tfvars
-mkdir -p "$LOGS"
+mkdir -p "$LOGS" "$HOME_DIR"
 
 # Every AWS service the root uses (and those its optional parts use), aimed
 # at the emulator.
 TF_SERVICES="acm apigateway appautoscaling cloudwatch cognitoidp ec2 ecr ecs elbv2 events iam kms lambda logs rds route53 s3 scheduler secretsmanager sns sqs sts wafv2"
 
-need_terraform() {
-  command -v terraform >/dev/null 2>&1 ||
-    die "terraform is not on PATH. Install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install; on Debian/Ubuntu: HashiCorp's apt repository, package terraform) and run again"
-}
 
-# load_credentials: export the administrator's key and the endpoint.
-load_credentials() {
-  [ -f "$CREDS" ] || die "no emulator credentials in $CREDS: start the emulator with scripts/moto-server.py (or: scripts/tf-local.sh up)"
-  set -a
-  # shellcheck disable=SC1090
-  . "$CREDS"
-  set +a
-  unset AWS_SESSION_TOKEN AWS_PROFILE
-  export AWS_DEFAULT_REGION=$AWS_REGION
-  [ -n "${AWS_ENDPOINT_URL:-}" ] || die "$CREDS names no AWS_ENDPOINT_URL"
-}
+load_credentials() { load_admin_credentials "$CREDS"; }
 
-# start_emulator: scripts/moto-server.py on MOTO_PORT (or a free port),
-# tracked (stopped on exit); waits for the credentials file it writes once
-# IAM is enforced.
+# start_emulator: the IAM-enforcing emulator (lib.sh start_moto) on MOTO_PORT
+# (or a free port), tracked (stopped on exit).
 start_emulator() {
-  local port=${MOTO_PORT:-4566} i
+  local port=${MOTO_PORT:-4566}
   port_in_use "$port" && port=$(free_port)
-  rm -f "$CREDS"
-  spawn "moto server with IAM (:$port)" "$LOGS/moto.log" \
-    "$VENV/bin/python" "$ROOT/scripts/moto-server.py" --port "$port" --region "${AWS_REGION:-us-east-1}" --credentials-file "$CREDS"
-  local pid=$LAST_PID
-  for i in $(seq 1 300); do
-    [ -f "$CREDS" ] && return 0
-    if ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 20 "$LOGS/moto.log" >&2 || true
-      die "the emulator exited at start (log: .local/logs/moto.log)"
-    fi
-    sleep 0.2
-  done
-  die "the emulator wrote no credentials within 60 s (log: .local/logs/moto.log)"
+  start_moto "$port" "$LOGS/moto.log" "$CREDS"
 }
 
 # prepare_workdir: the symlinked root, the override file, placeholder zips.
@@ -155,11 +136,11 @@ cmd_apply() {
 
   prepare_workdir
   tf_cli_config
-  say "terraform init (log: .local/logs/tf-local-init.log)"
+  say "terraform init (log: ${LOGS#"$ROOT"/}/tf-local-init.log)"
   terraform -chdir="$TF_DIR" init -input=false -no-color -reconfigure >"$LOGS/tf-local-init.log" 2>&1 ||
     { cat "$LOGS/tf-local-init.log" >&2; die "terraform init failed (above)"; }
 
-  say "terraform apply -var-file=env/local.tfvars to $AWS_ENDPOINT_URL (log: .local/logs/tf-local-apply.log)"
+  say "terraform apply -var-file=env/local.tfvars to $AWS_ENDPOINT_URL (log: ${LOGS#"$ROOT"/}/tf-local-apply.log)"
   local start end rc=0
   start=$(date +%s)
   terraform -chdir="$TF_DIR" apply -auto-approve -input=false -no-color -var-file=env/local.tfvars \
@@ -167,7 +148,7 @@ cmd_apply() {
   end=$(date +%s)
   if [ "$rc" -ne 0 ]; then
     grep -A12 '^Error' "$LOGS/tf-local-apply.log" >&2 || tail -n 40 "$LOGS/tf-local-apply.log" >&2
-    die "terraform apply failed after $((end - start)) s (log: .local/logs/tf-local-apply.log)"
+    die "terraform apply failed after $((end - start)) s (log: ${LOGS#"$ROOT"/}/tf-local-apply.log)"
   fi
   local summary total
   summary=$(grep -E '^Apply complete!' "$LOGS/tf-local-apply.log" || echo "Apply complete! (no summary line)")
@@ -187,10 +168,10 @@ cmd_check() {
   need_terraform
   ensure_venv
   load_credentials
-  terraform -chdir="$TF_DIR" output -json >"$LOCAL_DIR/terraform-local-outputs.json" ||
+  terraform -chdir="$TF_DIR" output -json >"$HOME_DIR/terraform-local-outputs.json" ||
     die "no outputs: run scripts/tf-local.sh apply first"
-  chmod 600 "$LOCAL_DIR/terraform-local-outputs.json"
-  "$VENV/bin/python" - "$LOCAL_DIR/terraform-local-outputs.json" <<'PY'
+  chmod 600 "$HOME_DIR/terraform-local-outputs.json"
+  "$VENV/bin/python" - "$HOME_DIR/terraform-local-outputs.json" <<'PY'
 """One allowed and one denied call per function role, in the emulator."""
 import json
 import os
@@ -295,6 +276,53 @@ sys.exit(1 if failed else 0)
 PY
 }
 
+cmd_deployment() {
+  need_terraform
+  ensure_venv
+  load_credentials
+  local outputs=$HOME_DIR/terraform-local-outputs.json target=${PORTCULLIS_DEPLOYMENT:-$HOME_DIR/deployment.json}
+  (umask 077; terraform -chdir="$TF_DIR" output -json >"$outputs") ||
+    die "no outputs: run scripts/tf-local.sh apply first"
+  (umask 077; "$VENV/bin/python" - "$outputs" "$target" <<'PY'
+"""The deployment the local gateway serves, read from Terraform and the emulator."""
+import json
+import os
+import sys
+
+import boto3
+
+out = {k: v["value"] for k, v in json.load(open(sys.argv[1])).items()}
+lam = boto3.client("lambda")
+functions = {}
+for crate, name in sorted(out["function_names"].items()):
+    cfg = lam.get_function_configuration(FunctionName=name)
+    functions[crate] = {
+        "arn": cfg["FunctionArn"],
+        "role": cfg["Role"],
+        "environment": cfg.get("Environment", {}).get("Variables", {}),
+    }
+body = out["rest_api_body"]
+if not isinstance(body, str):
+    body = json.dumps(body)
+stage = out["api_url"].rstrip("/").rsplit("/", 1)[-1]
+deployment = {
+    "region": out["region"],
+    "endpoint": os.environ["AWS_ENDPOINT_URL"],
+    "account_id": boto3.client("sts").get_caller_identity()["Account"],
+    "rest_api_id": out["rest_api_id"],
+    "stage": stage,
+    "rest_api_body": body,
+    "functions": functions,
+}
+with open(sys.argv[2], "w") as f:
+    json.dump(deployment, f, indent=1, sort_keys=True)
+print(f"  deployment for the local gateway: {len(functions)} functions "
+      f"({', '.join(functions)}), REST API {out['rest_api_id']} stage {stage} -> {sys.argv[2]}",
+      file=sys.stderr)
+PY
+  ) || die "could not read the deployment from Terraform and the emulator (above)"
+}
+
 cmd_up() {
   need_terraform
   ensure_venv
@@ -303,6 +331,7 @@ cmd_up() {
   trap 'exit 143' TERM
   start_emulator
   cmd_apply
+  cmd_deployment
   cmd_check
   if [ "${TF_LOCAL_KEEP:-0}" = 1 ]; then
     say "the emulator keeps running ($AWS_ENDPOINT_URL, credentials in ${CREDS#"$ROOT"/}); Ctrl-C stops it"
@@ -314,7 +343,8 @@ case "${1:-}" in
   up) cmd_up ;;
   apply) cmd_apply ;;
   check) cmd_check ;;
-  *) die "usage: scripts/tf-local.sh up|apply|check (see the header of scripts/tf-local.sh)" ;;
+  deployment) cmd_deployment ;;
+  *) die "usage: scripts/tf-local.sh up|apply|deployment|check (see the header of scripts/tf-local.sh)" ;;
 esac
 exit
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Print a Cognito access token (or --id: an id token) for the demo user of
 # `make local`, issued by the emulator's user pool. Reads .local/env, which
-# local/bootstrap.py writes.
+# local/demo.py writes, and signs AdminInitiateAuth with the emulator's
+# administrator key (.local/admin-credentials; IAM is enforced).
 #
 #   curl -H "Authorization: Bearer $(scripts/token.sh)" localhost:3000/v1/me
 #   scripts/token.sh --id            # id token instead
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
+load_admin_credentials "${PORTCULLIS_ADMIN_CREDENTIALS:-$LOCAL_DIR/admin-credentials}"
 TOKEN_KIND=$kind TOKEN_USER=$user TOKEN_PASSWORD=$password "$VENV/bin/python" - <<'PY'
 import os, sys
 import boto3

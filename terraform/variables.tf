@@ -224,7 +224,7 @@ variable "default_usage_plan" {
 variable "authorizer_cache_ttl_seconds" {
   description = "How long a warm authorizer keeps a verified credential (AUTH_CACHE_TTL_SECS, 0-3600; 0 = off). A revoked API key may keep working this long on a warm instance (docs/auth.md). Local runs use the dev value."
   type        = number
-  default     = 60
+  default     = 10
 
   validation {
     condition     = var.authorizer_cache_ttl_seconds >= 0 && var.authorizer_cache_ttl_seconds <= 3600 && floor(var.authorizer_cache_ttl_seconds) == var.authorizer_cache_ttl_seconds

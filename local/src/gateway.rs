@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use futures::FutureExt;
 use http::header::{HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use lambda_runtime::Context;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -23,7 +23,7 @@ use crate::event::{self, Deployment, Incoming};
 use crate::integration::{EventFunction, EventHandler, HttpFunction, HttpHandler, Integration};
 use crate::policy::{self, Decision};
 use crate::routing;
-use crate::spec::{Api, Cors, METHODS};
+use crate::spec::{Api, METHODS};
 
 /// API Gateway's request payload limit (10 MB).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -276,60 +276,6 @@ fn denied(explicit: bool) -> Response<Body> {
     )
 }
 
-// ---------------------------------------------------------------- CORS
-
-fn allowed_origin<'h>(cors: Option<&Cors>, headers: &'h HeaderMap) -> Option<&'h str> {
-    let origin = headers.get(http::header::ORIGIN)?.to_str().ok()?;
-    cors.filter(|c| c.allows(origin)).map(|_| origin)
-}
-
-fn add_cors(resp: &mut Response<Body>, cors: &Cors, origin: &str) {
-    let h = resp.headers_mut();
-    if h.contains_key(http::header::ACCESS_CONTROL_ALLOW_ORIGIN) {
-        // A preflight answer, or a function that set CORS itself.
-        return;
-    }
-    if let Ok(v) = HeaderValue::from_str(origin) {
-        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-    }
-    h.append(http::header::VARY, HeaderValue::from_static("Origin"));
-    if !cors.expose_headers.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&cors.expose_headers.join(",")) {
-            h.entry(http::header::ACCESS_CONTROL_EXPOSE_HEADERS)
-                .or_insert(v);
-        }
-    }
-}
-
-fn preflight(cors: &Cors, origin: Option<&str>) -> Response<Body> {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::NO_CONTENT;
-    let Some(origin) = origin else { return resp };
-    let h = resp.headers_mut();
-    let pairs = [
-        (http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.to_owned()),
-        (
-            http::header::ACCESS_CONTROL_ALLOW_METHODS,
-            cors.allow_methods.join(","),
-        ),
-        (
-            http::header::ACCESS_CONTROL_ALLOW_HEADERS,
-            cors.allow_headers.join(","),
-        ),
-        (
-            http::header::ACCESS_CONTROL_MAX_AGE,
-            cors.max_age_seconds.to_string(),
-        ),
-    ];
-    for (name, value) in pairs {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(name, v);
-        }
-    }
-    h.insert(http::header::VARY, HeaderValue::from_static("Origin"));
-    resp
-}
-
 // ---------------------------------------------------------------- pipeline
 
 async fn handle(
@@ -338,8 +284,6 @@ async fn handle(
     req: Request<Body>,
 ) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let cors = inner.api.cors.as_ref();
-    let origin = allowed_origin(cors, req.headers()).map(str::to_owned);
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let started = Instant::now();
     let mut resp = pipeline(&inner, peer, req, &request_id).await;
@@ -352,9 +296,6 @@ async fn handle(
         latency_ms = started.elapsed().as_millis() as u64,
         "request"
     );
-    if let (Some(cors), Some(origin)) = (cors, origin.as_deref()) {
-        add_cors(&mut resp, cors, origin);
-    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut()
             .insert(HeaderName::from_static("x-amzn-requestid"), v);
@@ -386,16 +327,6 @@ async fn pipeline(
     let Some(matched) = routing::route(&inner.api.resources, &raw_path) else {
         return missing_token();
     };
-    let cors = inner.api.cors.as_ref();
-    if let Some(cors) = cors {
-        if parts.method == Method::OPTIONS
-            && parts
-                .headers
-                .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
-        {
-            return preflight(cors, allowed_origin(Some(cors), &parts.headers));
-        }
-    }
     if !METHODS.contains(&method.as_str()) {
         return missing_token();
     }

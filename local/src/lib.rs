@@ -12,13 +12,16 @@
 //! # Ok(()) }
 //! ```
 
+pub mod deployed;
 pub mod event;
+pub mod functions;
 pub mod gateway;
 pub mod integration;
 pub mod policy;
 pub mod routing;
 pub mod spec;
 
+pub use deployed::{Deployed, DeployedError, LocalOverrides};
 pub use event::Deployment;
 pub use gateway::{Gateway, MAX_BODY_BYTES, Throttle};
 pub use integration::{EventFunction, HttpFunction, Integration, InvokeResult, RawFunction};

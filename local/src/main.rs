@@ -1,9 +1,12 @@
-//! `portcullis-local`: the local API Gateway on 127.0.0.1:${PORTCULLIS_LOCAL_PORT:-3000}.
+//! `portcullis-local`: the local API Gateway on 127.0.0.1:${PORTCULLIS_LOCAL_PORT:-3000},
+//! serving the REST API Terraform applied to the emulator
+//! (`PORTCULLIS_DEPLOYMENT`, default `.local/deployment.json`), each function
+//! on its own role. `make local` starts it.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-
-use local::{Api, Deployment, Gateway, Throttle};
+use local::functions::wire_deployed;
+use local::{Deployed, Gateway, LocalOverrides, Throttle};
+use portcullis_core::Env;
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -33,48 +36,15 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Build a function's state; on failure log why (its routes then answer 500,
-/// secured routes 401 without the authorizer) and carry on.
-macro_rules! wire {
-    ($name:literal, $state:expr, |$s:ident| $register:expr) => {
-        match $state.await {
-            Ok($s) => {
-                $register;
-            }
-            Err(e) => tracing::error!(function = $name, error = %e, "function not started"),
-        }
-    };
-}
-
-/// One line per function.
-async fn wire(gateway: &mut Gateway) {
-    wire!("authorizer", authorizer::State::from_env(), |s| gateway
-        .authorizer(Arc::new(s), authorizer::handle));
-    wire!("keys", keys::State::from_env(), |s| gateway.http(
-        "keys",
-        Arc::new(s),
-        keys::handle
-    ));
-    wire!("jobs", jobs::State::from_env(), |s| gateway.http(
-        "jobs",
-        Arc::new(s),
-        jobs::handle
-    ));
-    wire!("proxy", proxy::State::from_env(), |s| gateway.http(
-        "proxy",
-        Arc::new(s),
-        proxy::handle
-    ));
-}
-
-/// Local throttles: `USAGE_PLAN_KEYS` (`plan=<key value>,...`) names the
-/// `usageIdentifierKey` of each plan of the registry (`PLATFORM_FILE`, else
-/// the platform.yaml compiled in, as in every function).
-fn throttles(gateway: &mut Gateway) -> Result<(), String> {
-    let Ok(pairs) = std::env::var("USAGE_PLAN_KEYS") else {
+/// Local throttles: the authorizer's `USAGE_PLAN_KEYS` (`plan=<key value>,...`,
+/// set by Terraform) names the `usageIdentifierKey` of each plan of the
+/// registry (the authorizer's `PLATFORM_FILE`, else the platform.yaml
+/// compiled in, as in every function).
+fn throttles(gateway: &mut Gateway, authorizer_env: &Env) -> Result<(), String> {
+    let Some(pairs) = authorizer_env.get("USAGE_PLAN_KEYS") else {
         return Ok(());
     };
-    let plans = portcullis_platform::Platform::from_env(&portcullis_core::Env::Process)
+    let plans = portcullis_platform::Platform::from_env(authorizer_env)
         .map_err(|e| format!("cannot load the usage plans: {e}"))?
         .usage_plans;
     for item in pairs.split(',').map(str::trim).filter(|i| !i.is_empty()) {
@@ -82,7 +52,7 @@ fn throttles(gateway: &mut Gateway) -> Result<(), String> {
             "USAGE_PLAN_KEYS must look like plan=<key value>,plan2=<key value>".to_owned()
         })?;
         let plan_def = plans.get(plan.trim()).ok_or_else(|| {
-            format!("USAGE_PLAN_KEYS names plan {plan:?}, which the platform registry (PLATFORM_FILE) does not define")
+            format!("USAGE_PLAN_KEYS names plan {plan:?}, which the platform registry does not define")
         })?;
         if let Some(t) = &plan_def.throttle {
             gateway.throttle(
@@ -97,10 +67,76 @@ fn throttles(gateway: &mut Gateway) -> Result<(), String> {
     Ok(())
 }
 
+/// What this machine supplies instead of deployed endpoints that do not
+/// exist locally: the database (`DATABASE_URL`), the unpacked zip
+/// (`PORTCULLIS_TASK_ROOT`, default the working directory: the repository)
+/// and each private service's address (`PROXY_UPSTREAM_<NAME>`, for the proxy).
+fn overrides() -> LocalOverrides {
+    let mut o = LocalOverrides {
+        database_url: std::env::var("DATABASE_URL").ok(),
+        task_root: Some(
+            std::env::var("PORTCULLIS_TASK_ROOT").unwrap_or_else(|_| {
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|_| ".".to_owned())
+            }),
+        ),
+        ..LocalOverrides::default()
+    };
+    for (k, v) in std::env::vars() {
+        if k.starts_with("PROXY_UPSTREAM_") {
+            o.set("proxy", &k, v);
+        }
+    }
+    if let Ok(level) = std::env::var("RUST_LOG") {
+        o.set("*", "RUST_LOG", level);
+    }
+    o
+}
+
+/// `portcullis-local env <function>`: the environment that function runs
+/// with locally (its Lambda configuration, its role's credentials, the local
+/// overrides), as shell-quoted `KEY=VALUE` lines, for functions run as their
+/// own process (the reconciler under scripts/lambda-schedule.py).
+async fn print_env(deployed: &Deployed, name: &str) -> ExitCode {
+    let admin = portcullis_core::aws::sdk_config().await;
+    let env = match local::functions::env_of(deployed, name, &admin, &overrides()).await {
+        Ok(Env::Map(map)) => map,
+        Ok(Env::Process) => Default::default(),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut vars: Vec<_> = env.into_iter().collect();
+    vars.sort();
+    for (k, v) in vars {
+        println!("{k}='{}'", v.replace('\'', "'\\''"));
+    }
+    ExitCode::SUCCESS
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    let path = std::env::var("PORTCULLIS_DEPLOYMENT")
+        .unwrap_or_else(|_| ".local/deployment.json".to_owned());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [cmd, name] = args.as_slice() {
+        if cmd == "env" {
+            return match Deployed::from_file(&path) {
+                Ok(d) => print_env(&d, name).await,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    }
+    if !args.is_empty() {
+        eprintln!("usage: portcullis-local            serve the deployment ($PORTCULLIS_DEPLOYMENT, default .local/deployment.json)\n       portcullis-local env <function>   print the environment a function runs with locally");
+        return ExitCode::FAILURE;
+    }
     portcullis_core::telemetry::init();
-    let openapi = std::env::var("OPENAPI_FILE").unwrap_or_else(|_| "api/openapi.yaml".to_owned());
     let port: u16 = match std::env::var("PORTCULLIS_LOCAL_PORT") {
         Err(_) => 3000,
         Ok(p) => match p.parse() {
@@ -111,27 +147,35 @@ async fn main() -> ExitCode {
             }
         },
     };
-    let api = match Api::from_file(&openapi) {
+    let deployed = match Deployed::from_file(&path) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let api = match deployed.api() {
         Ok(api) => api,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };
-    let mut deployment = Deployment::default();
-    if let Ok(region) = std::env::var("AWS_REGION") {
-        deployment.region = region;
+    // The administrator's key (.local/admin-credentials) signs only the
+    // sts:AssumeRole of each function's role; the functions use their own.
+    let admin = portcullis_core::aws::sdk_config().await;
+    let overrides = overrides();
+    let mut gateway = Gateway::new(api).with_deployment(deployed.identity());
+    for e in wire_deployed(&mut gateway, &deployed, &admin, &overrides).await {
+        tracing::error!(error = %e, "function not started: its routes answer 500 (401 for the authorizer)");
     }
-    let mut gateway = Gateway::new(api).with_deployment(deployment);
-    wire(&mut gateway).await;
-    if let Err(e) = throttles(&mut gateway) {
+    let authorizer_env = match deployed.function("authorizer") {
+        Ok(f) => Env::Map(f.environment.clone().into_iter().collect()),
+        Err(_) => Env::Map(Default::default()),
+    };
+    if let Err(e) = throttles(&mut gateway, &authorizer_env) {
         eprintln!("{e}");
         return ExitCode::FAILURE;
-    }
-    for name in gateway.referenced_functions() {
-        if !gateway.registered(&name) {
-            tracing::warn!(function = %name, "function not wired into the local gateway: its routes answer 500 (401 for the authorizer)");
-        }
     }
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
@@ -142,7 +186,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("Portcullis local gateway: http://127.0.0.1:{port} (contract {openapi})");
+    println!(
+        "Portcullis local gateway: http://127.0.0.1:{port} (REST API {} stage {}, from {path})",
+        deployed.rest_api_id, deployed.stage
+    );
     if let Err(e) = gateway.serve(listener, shutdown_signal()).await {
         eprintln!("the local gateway stopped: {e}");
         return ExitCode::FAILURE;

@@ -1,5 +1,6 @@
 //! Reading `api/openapi.yaml`: the route table, the integrations, the
-//! authorizer, CORS and binary media types.
+//! authorizer and binary media types. CORS is not the gateway's: with Lambda
+//! proxy integrations API Gateway adds no CORS header, the functions do.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -72,29 +73,10 @@ impl Resource {
     }
 }
 
-/// `x-portcullis-cors`.
-#[derive(Debug, Clone, Default)]
-pub struct Cors {
-    pub allow_origins: Vec<String>,
-    pub allow_headers: Vec<String>,
-    pub allow_methods: Vec<String>,
-    pub expose_headers: Vec<String>,
-    pub max_age_seconds: u64,
-}
-
-impl Cors {
-    pub fn allows(&self, origin: &str) -> bool {
-        self.allow_origins
-            .iter()
-            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
-    }
-}
-
 /// The parts of the contract the gateway acts on.
 #[derive(Debug, Clone)]
 pub struct Api {
     pub resources: Vec<Resource>,
-    pub cors: Option<Cors>,
     pub binary_media_types: Vec<String>,
     /// The function named by the security scheme's `authorizerUri`.
     pub authorizer: Option<String>,
@@ -110,14 +92,31 @@ impl Api {
         Api::from_yaml_str(&text)
     }
 
+    /// A contract whose integration uris name `${<function>_function_arn}`
+    /// placeholders (`api/openapi.yaml`, test contracts).
     pub fn from_yaml_str(text: &str) -> Result<Api, SpecError> {
+        Api::parse(text, &|uri: &str| function_from_uri(uri))
+    }
+
+    /// The REST API body as Terraform rendered and applied it (JSON, real
+    /// Lambda ARNs in the integration uris): `functions` maps each Lambda
+    /// ARN to the function's crate name.
+    pub fn from_rendered_body(
+        body: &str,
+        functions: &BTreeMap<String, String>,
+    ) -> Result<Api, SpecError> {
+        Api::parse(body, &|uri: &str| {
+            lambda_arn_from_uri(uri).and_then(|arn| functions.get(arn).cloned())
+        })
+    }
+
+    fn parse(text: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<Api, SpecError> {
         let doc: Yaml = serde_norway::from_str(text)?;
-        let authorizer = authorizer_function(&doc)?;
+        let authorizer = authorizer_function(&doc, resolve)?;
         let binary_media_types = match doc.get("x-amazon-apigateway-binary-media-types") {
             None => Vec::new(),
             Some(v) => strings(v, "x-amazon-apigateway-binary-media-types")?,
         };
-        let cors = doc.get("x-portcullis-cors").map(parse_cors).transpose()?;
         let default_security = doc.get("security").is_some_and(non_empty_security);
         let mut resources = Vec::new();
         let paths = doc
@@ -148,7 +147,7 @@ impl Api {
                     continue; // parameters, summary, other extensions
                 };
                 let at = format!("paths.{path}.{method}");
-                methods.insert(name, parse_operation(op, &at, default_security)?);
+                methods.insert(name, parse_operation(op, &at, default_security, resolve)?);
             }
             resources.push(Resource {
                 path: path.to_owned(),
@@ -158,7 +157,6 @@ impl Api {
         }
         Ok(Api {
             resources,
-            cors,
             binary_media_types,
             authorizer,
         })
@@ -193,7 +191,12 @@ fn non_empty_security(v: &Yaml) -> bool {
     })
 }
 
-fn parse_operation(op: &Yaml, at: &str, default_security: bool) -> Result<Operation, SpecError> {
+fn parse_operation(
+    op: &Yaml,
+    at: &str,
+    default_security: bool,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<Operation, SpecError> {
     let integration = op
         .get("x-amazon-apigateway-integration")
         .ok_or_else(|| invalid(at, "x-amazon-apigateway-integration is missing"))?;
@@ -206,10 +209,10 @@ fn parse_operation(op: &Yaml, at: &str, default_security: bool) -> Result<Operat
                 "uri is missing",
             )
         })?;
-    let function = function_from_uri(uri).ok_or_else(|| {
+    let function = resolve(uri).ok_or_else(|| {
         invalid(
             format!("{at}.x-amazon-apigateway-integration.uri"),
-            "expected a Lambda invocation uri naming ${<function>_function_arn}",
+            format!("{uri:?} is not the invocation uri of a known Lambda function"),
         )
     })?;
     let timeout = match integration.get("timeoutInMillis") {
@@ -252,7 +255,19 @@ pub fn function_from_uri(uri: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.replace('_', "-"))
 }
 
-fn authorizer_function(doc: &Yaml) -> Result<Option<String>, SpecError> {
+/// `arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<lambda arn>/invocations`
+/// → `<lambda arn>`.
+pub fn lambda_arn_from_uri(uri: &str) -> Option<&str> {
+    let start = uri.find("/functions/")? + "/functions/".len();
+    let rest = &uri[start..];
+    let arn = rest.strip_suffix("/invocations")?;
+    arn.starts_with("arn:").then_some(arn)
+}
+
+fn authorizer_function(
+    doc: &Yaml,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<String>, SpecError> {
     let Some(schemes) = doc
         .get("components")
         .and_then(|c| c.get("securitySchemes"))
@@ -266,13 +281,13 @@ fn authorizer_function(doc: &Yaml) -> Result<Option<String>, SpecError> {
             .and_then(|a| a.get("authorizerUri"))
         {
             let uri = uri.as_str().unwrap_or_default();
-            return function_from_uri(uri).map(Some).ok_or_else(|| {
+            return resolve(uri).map(Some).ok_or_else(|| {
                 invalid(
                     format!(
                         "components.securitySchemes.{}",
                         name.as_str().unwrap_or("?")
                     ),
-                    "authorizerUri must name ${<function>_function_arn}",
+                    format!("authorizerUri {uri:?} is not the invocation uri of a known Lambda function"),
                 )
             });
         }
@@ -290,22 +305,6 @@ fn strings(v: &Yaml, at: &str) -> Result<Vec<String>, SpecError> {
                 .ok_or_else(|| invalid(at, "must be a list of strings"))
         })
         .collect()
-}
-
-fn parse_cors(v: &Yaml) -> Result<Cors, SpecError> {
-    let list = |key: &str| -> Result<Vec<String>, SpecError> {
-        match v.get(key) {
-            None => Ok(Vec::new()),
-            Some(l) => strings(l, &format!("x-portcullis-cors.{key}")),
-        }
-    };
-    Ok(Cors {
-        allow_origins: list("allowOrigins")?,
-        allow_headers: list("allowHeaders")?,
-        allow_methods: list("allowMethods")?,
-        expose_headers: list("exposeHeaders")?,
-        max_age_seconds: v.get("maxAgeSeconds").and_then(Yaml::as_u64).unwrap_or(0),
-    })
 }
 
 fn parse_template(path: &str) -> Result<Vec<Segment>, SpecError> {
@@ -363,7 +362,6 @@ mod tests {
             .find(|r| r.path == "/v1/health")
             .expect("health route");
         assert!(!health.methods["GET"].secured);
-        assert!(api.cors.is_some());
     }
 
     #[test]

@@ -22,8 +22,9 @@ log_retention_days = 30
 log_level          = "DEBUG"
 
 # A warm authorizer keeps a verified credential this long (AUTH_CACHE_TTL_SECS):
-# a revoked key may work for up to a minute. local.tfvars uses the same value.
-authorizer_cache_ttl_seconds = 60
+# a revoked key may work for up to 5 s on a warm instance. local.tfvars uses
+# the same value, and the end-to-end tests prove the bound at it.
+authorizer_cache_ttl_seconds = 5
 
 cors_allow_origins = ["http://localhost:5173"]
 web_callback_urls  = ["http://localhost:5173/callback"]

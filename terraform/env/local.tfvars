@@ -23,8 +23,8 @@ cognito_deletion_protection = false
 log_retention_days = 30
 log_level          = "DEBUG"
 
-# Same as dev.
-authorizer_cache_ttl_seconds = 60
+# Same as dev (the end-to-end tests prove revocation within it).
+authorizer_cache_ttl_seconds = 5
 
 cors_allow_origins = ["http://localhost:5173"]
 web_callback_urls  = ["http://localhost:5173/callback"]
@@ -42,6 +42,10 @@ run_migrations = false
 # The emulator's REST API import answers 500 for a MOCK integration; the
 # functions answer their own preflights instead.
 cors_preflight = "function"
+
+# The emulator has no CloudFront response headers policies; scripts/web-serve.py
+# serves the console locally.
+web_console_enabled = false
 
 # --- Added locally ---
 

@@ -1,15 +1,15 @@
-//! Jobs end to end: real HTTP through the local gateway with API keys, the
-//! real authorizer and `jobs` function, PostgreSQL and the emulator's ECS.
-//! EventBridge is not emulated, so the test feeds `task-events` the events
-//! ECS would send, built from what DescribeTasks reports (each DescribeTasks
-//! advances the emulator's task one state).
+//! Jobs end to end: real HTTP through the local gateway serving the REST API
+//! Terraform applied to the emulator, the real authorizer and `jobs`
+//! function each on its own role (IAM enforced), PostgreSQL and the
+//! emulator's ECS with the cluster and task definitions Terraform created.
+//! EventBridge does not deliver ECS events in the emulator, so the test feeds
+//! `task-events` (on its own role too) the events ECS would send, built from
+//! what DescribeTasks reports (each DescribeTasks advances the emulator's
+//! task one state).
 
-use std::sync::Arc;
-
-use e2e::{client, project_gateway, sdk_config, start_gateway};
-use portcullis_core::Env;
-use portcullis_db::Database;
-use portcullis_testkit::emulator::ecs_setup;
+use e2e::{
+    client, deployed, deployed_gateway, function_env, overrides_for, sdk_config, start_gateway,
+};
 use portcullis_testkit::jobs::event_from_task;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -43,27 +43,16 @@ async fn key_for(pool: &PgPool, tenant: &str, scopes: &[&str]) -> String {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_job_submitted_with_an_api_key_runs_to_succeeded_and_another_is_cancelled(pool: PgPool) {
+    let deployment = deployed();
+    let overrides = overrides_for(&pool);
+    // The test reads ECS as the administrator; the functions use their roles.
     let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
-    let placement: portcullis_jobs::ecs::Placement = ecs_setup(&ecs).await.into();
-    let db = Database::from_pool(pool.clone());
-    let types = portcullis_jobs::load_types(&Env::from_pairs::<&str, &str>([]))
-        .expect("platform.yaml jobs");
-    let jobs_state = portcullis_jobs::State::new(
-        db.clone(),
-        ecs.clone(),
-        placement.clone(),
-        types,
-        portcullis_jobs::Settings::default(),
-    );
-    let auth_config =
-        authorizer::config::Config::from_env(&Env::from_pairs([("AUTH_CACHE_TTL_SECS", "0")]))
-            .expect("authorizer configuration");
-    let auth_state = authorizer::State::new(auth_config, db.clone()).expect("authorizer state");
-    let mut gateway = project_gateway();
-    gateway.authorizer(Arc::new(auth_state), authorizer::handle);
-    let jobs_state = Arc::new(jobs_state);
-    gateway.http("jobs", jobs_state.clone(), jobs::handle);
-    let gw = start_gateway(gateway).await;
+    let events_env = function_env(&deployment, "task-events", &overrides).await;
+    let jobs_state = task_events::State::from_env_in(&events_env)
+        .await
+        .expect("task-events starts from its Lambda environment");
+    let placement = jobs_state.placement.clone();
+    let gw = start_gateway(deployed_gateway(&deployment, &overrides).await).await;
     let http = client();
     let acme = key_for(&pool, "acme", &["jobs:read", "jobs:write"]).await;
     let globex = key_for(&pool, "globex", &["jobs:read", "jobs:write"]).await;

@@ -1,6 +1,7 @@
 //! End-to-end suite: one test binary, a module per area.
 
 mod gateway;
+mod iam;
 mod jobs;
 mod keys;
 mod proxy;

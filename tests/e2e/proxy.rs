@@ -1,14 +1,11 @@
-//! Private services end to end: real HTTP through the local gateway, the
-//! real authorizer (API keys in PostgreSQL), the proxy function, and the
-//! sample service on a loopback port verifying the signed identity.
+//! Private services end to end: real HTTP through the local gateway serving
+//! the REST API Terraform applied to the emulator, the real authorizer (API
+//! keys in PostgreSQL) and the proxy function each on its own role, and the
+//! sample service on a loopback port verifying the signed identity with the
+//! key in the Secrets Manager secret Terraform created.
 
-use std::sync::Arc;
-
-use e2e::{client, project_gateway, start_gateway};
-use portcullis_core::Env;
-use portcullis_db::Database;
+use e2e::{client, deployed, deployed_gateway, overrides_for, sdk_config, start_gateway};
 use portcullis_identity::SigningKey;
-use portcullis_platform::Platform;
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -42,8 +39,24 @@ async fn key_with(pool: &PgPool, name: &str, scopes: &[&str]) -> String {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_sample_service_sees_the_verified_caller_and_never_a_spoofed_identity(pool: PgPool) {
-    let db = Database::from_pool(pool.clone());
-    let signing = SigningKey::from_bytes(&[9; 32]).expect("32-byte key");
+    let deployment = deployed();
+    // ECS injects the signing key into the service from Secrets Manager; the
+    // test reads the same secret (as the administrator).
+    let secret_arn = deployment
+        .function("proxy")
+        .expect("the proxy is deployed")
+        .environment
+        .get("IDENTITY_SECRET_ARN")
+        .expect("Terraform gives the proxy IDENTITY_SECRET_ARN")
+        .clone();
+    let secret = aws_sdk_secretsmanager::Client::new(&sdk_config().await)
+        .get_secret_value()
+        .secret_id(&secret_arn)
+        .send()
+        .await
+        .expect("the identity secret Terraform created");
+    let signing = SigningKey::from_base64(secret.secret_string().expect("a string secret"))
+        .expect("the secret is a base64 signing key");
 
     // The sample service on a loopback port, as `make local` runs it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -57,27 +70,11 @@ async fn the_sample_service_sees_the_verified_caller_and_never_a_spoofed_identit
         std::future::pending(),
     ));
 
-    // The proxy with the repository's registry, the local upstream override.
-    let platform = Platform::load(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../platform.yaml"
-    )))
-    .expect("platform.yaml loads");
-    let services = platform.services;
-    let env = Env::from_pairs([("PROXY_UPSTREAM_SAMPLE", format!("http://{addr}"))]);
-    let upstreams = proxy::config::resolve_upstreams(&services, &env).expect("upstreams");
-    let proxy_state =
-        proxy::State::new(upstreams, signing, Some(db.clone()), proxy::DEFAULT_MARGIN)
-            .expect("proxy state");
-
-    let auth_config =
-        authorizer::config::Config::from_env(&Env::from_pairs([("AUTH_CACHE_TTL_SECS", "0")]))
-            .expect("authorizer configuration");
-    let auth_state = authorizer::State::new(auth_config, db.clone()).expect("authorizer state");
-    let mut gateway = project_gateway();
-    gateway.authorizer(Arc::new(auth_state), authorizer::handle);
-    gateway.http("proxy", Arc::new(proxy_state), proxy::handle);
-    let gw = start_gateway(gateway).await;
+    // The proxy reaches it at the local upstream override (in AWS: the
+    // internal ALB, which the emulator does not route).
+    let mut overrides = overrides_for(&pool);
+    overrides.set("proxy", "PROXY_UPSTREAM_SAMPLE", format!("http://{addr}"));
+    let gw = start_gateway(deployed_gateway(&deployment, &overrides).await).await;
     let http = client();
 
     let allowed = key_with(&pool, "sample caller", &["services:sample"]).await;

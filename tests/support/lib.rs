@@ -94,3 +94,66 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("a reqwest client with static settings builds")
 }
+
+// ------------------------------------------------------------ the deployment
+
+pub use local::{Deployed, LocalOverrides};
+
+/// The deployment `make test` applied to the emulator
+/// (`PORTCULLIS_DEPLOYMENT`, written by `scripts/tf-local.sh deployment`).
+pub fn deployed() -> Deployed {
+    let path = portcullis_testkit::env::require(
+        "PORTCULLIS_DEPLOYMENT",
+        "the deployment Terraform applied to the emulator (make test applies it first)",
+    );
+    Deployed::from_file(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The URL of the database of a `#[sqlx::test]` pool: `DATABASE_URL` with
+/// that pool's database name.
+pub fn database_url_of(pool: &sqlx::PgPool) -> String {
+    let base = require_database();
+    let name = pool
+        .connect_options()
+        .get_database()
+        .unwrap_or("postgres")
+        .to_owned();
+    let mut url = url::Url::parse(&base).unwrap_or_else(|e| panic!("DATABASE_URL {base:?}: {e}"));
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// Overrides for a test: the functions use the test's own database.
+pub fn overrides_for(pool: &sqlx::PgPool) -> LocalOverrides {
+    LocalOverrides {
+        database_url: Some(database_url_of(pool)),
+        task_root: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/..").to_owned()),
+        ..LocalOverrides::default()
+    }
+}
+
+/// The environment function `name` runs with (its Lambda configuration and
+/// its own role's credentials, assumed with the administrator's key of the
+/// process environment).
+pub async fn function_env(
+    deployed: &Deployed,
+    name: &str,
+    overrides: &LocalOverrides,
+) -> portcullis_core::Env {
+    let admin = sdk_config().await;
+    local::functions::env_of(deployed, name, &admin, overrides)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A gateway serving the applied REST API, every function on its own role,
+/// exactly as `make local` serves it.
+pub async fn deployed_gateway(deployed: &Deployed, overrides: &LocalOverrides) -> Gateway {
+    let api = deployed.api().unwrap_or_else(|e| panic!("{e}"));
+    let mut gateway = Gateway::new(api).with_deployment(deployed.identity());
+    let admin = sdk_config().await;
+    let failures =
+        local::functions::wire_deployed(&mut gateway, deployed, &admin, overrides).await;
+    assert!(failures.is_empty(), "functions did not start: {failures:?}");
+    gateway
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""The demo user of `make local`, made the way an operator makes one.
+
+Terraform creates every resource (scripts/tf-local.sh applies terraform/ to
+the emulator); this script creates none. It does what an operator does after
+`terraform apply` with the AWS CLI, signed with the emulator's administrator
+key (exported by scripts/lib.sh start_moto):
+
+    aws cognito-idp admin-create-user       --user-pool-id ... --username demo
+    aws cognito-idp admin-set-user-password --permanent ...
+    aws cognito-idp admin-add-user-to-group --group-name admins ...
+
+Run with the project venv's python:
+
+    .venv/bin/python local/demo.py --outputs .local/terraform-local-outputs.json \
+        --env-file .local/env
+
+Idempotent: an existing demo user keeps its password (read back from
+--env-file when the pool is the same). Writes KEY=VALUE lines (shell-quoted,
+mode 0600) to --env-file for scripts/token.sh and for you: the pool, its web
+client, the issuer, the demo login.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shlex
+import string
+import sys
+from pathlib import Path
+
+try:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # pragma: no cover - only without the venv
+    sys.exit("demo: boto3 is missing; run this with the project venv's python (.venv/bin/python)")
+
+
+def log(msg: str) -> None:
+    print(f"demo: {msg}", file=sys.stderr)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text().splitlines():
+        if "=" not in line or line.lstrip().startswith("#"):
+            continue
+        key, _, raw = line.partition("=")
+        parts = shlex.split(raw)
+        values[key.strip()] = parts[0] if parts else ""
+    return values
+
+
+def write_env_file(path: Path, values: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("# Written by local/demo.py for `make local`: the demo login and the pool it is in.\n")
+        for key, value in values.items():
+            f.write(f"{key}={shlex.quote(value)}\n")
+    os.chmod(path, 0o600)
+
+
+def new_password() -> str:
+    # Cognito's default policy: upper, lower, digit, symbol, length >= 8.
+    alphabet = string.ascii_letters + string.digits
+    return "Demo-" + "".join(secrets.choice(alphabet) for _ in range(20)) + "9a"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="The demo user of make local (Cognito, via the admin API).")
+    parser.add_argument("--outputs", required=True, help="terraform output -json of the local environment")
+    parser.add_argument("--env-file", required=True, type=Path)
+    parser.add_argument("--user", default="demo")
+    parser.add_argument("--group", default="admins")
+    args = parser.parse_args()
+
+    try:
+        out = {k: v["value"] for k, v in json.load(open(args.outputs)).items()}
+    except (OSError, ValueError, KeyError) as err:
+        log(f"cannot read the Terraform outputs {args.outputs}: {err}; run scripts/tf-local.sh apply first")
+        return 1
+    pool_id = out["cognito_user_pool_id"]
+    client_id = out["cognito_web_client_id"]
+    previous = read_env_file(args.env_file)
+    idp = boto3.client("cognito-idp")
+    try:
+        try:
+            idp.admin_get_user(UserPoolId=pool_id, Username=args.user)
+            exists = True
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "UserNotFoundException":
+                raise
+            exists = False
+        password = previous.get("DEMO_PASSWORD") if previous.get("COGNITO_USER_POOL_ID") == pool_id else None
+        if not exists:
+            idp.admin_create_user(
+                UserPoolId=pool_id,
+                Username=args.user,
+                MessageAction="SUPPRESS",
+                UserAttributes=[{"Name": "email", "Value": f"{args.user}@example.com"},
+                                {"Name": "email_verified", "Value": "true"}],
+            )
+            log(f"created user {args.user} in pool {pool_id}")
+        if not exists or not password:
+            password = new_password()
+            idp.admin_set_user_password(UserPoolId=pool_id, Username=args.user, Password=password, Permanent=True)
+        idp.admin_add_user_to_group(UserPoolId=pool_id, Username=args.user, GroupName=args.group)
+    except (ClientError, BotoCoreError) as err:
+        log(f"the emulator refused: {err}")
+        return 1
+
+    write_env_file(args.env_file, {
+        "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", ""),
+        "AWS_REGION": out["region"],
+        "COGNITO_USER_POOL_ID": pool_id,
+        "COGNITO_CLIENT_ID": client_id,
+        "COGNITO_ISSUER": out["cognito_issuer"],
+        "ECS_CLUSTER": out["ecs_cluster_arn"],
+        "IDENTITY_SECRET_ARN": out["identity_secret_arn"],
+        "DEMO_USER": args.user,
+        "DEMO_GROUP": args.group,
+        "DEMO_PASSWORD": password,
+    })
+    log(f"demo user {args.user} (group {args.group}) ready; login in {args.env_file}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
