@@ -162,8 +162,8 @@ module "auth" {
   tags                = local.tags
   domain_prefix       = coalesce(var.cognito_domain_prefix, "${local.name}-${local.account_id}")
   service_scopes      = keys(local.services)
-  web_callback_urls   = var.web_callback_urls
-  web_logout_urls     = var.web_logout_urls
+  web_callback_urls   = local.web_callback_urls # + the hosted console's origin (web.tf)
+  web_logout_urls     = local.web_logout_urls
   deletion_protection = var.cognito_deletion_protection
 }
 
