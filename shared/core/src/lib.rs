@@ -1,6 +1,8 @@
 //! `portcullis-core`: what every Portcullis crate needs.
 //!
 //! - [`config`]: typed configuration from environment variables.
+//! - [`cors`]: the CORS policy every HTTP function applies (origin allowlist,
+//!   preflights); its Lambda glue needs feature `http`.
 //! - [`error`]: the HTTP-facing error, rendered as RFC 9457 problem+json.
 //! - [`telemetry`]: tracing set-up for Lambda and local runs.
 //! - [`http`] (feature `http`): helpers for API Gateway proxy handlers.
@@ -10,10 +12,12 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
+pub mod cors;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod telemetry;
 
 pub use config::{ConfigError, Env};
+pub use cors::CorsPolicy;
 pub use error::{ApiError, Problem};
