@@ -49,6 +49,8 @@ pub struct Config {
     pub health_timeout: Duration,
     /// The AWS endpoint reported by `/v1/health`.
     pub aws_endpoint: String,
+    /// The CORS policy of every answer (`CORS_*`, `portcullis_core::cors`).
+    pub cors: portcullis_core::CorsPolicy,
 }
 
 impl Config {
@@ -128,6 +130,7 @@ impl Config {
             default_plan,
             health_timeout,
             aws_endpoint,
+            cors: portcullis_core::CorsPolicy::from_env(env)?,
         })
     }
 }

@@ -1,5 +1,8 @@
 //! Routing on `requestContext.resourcePath` and the route handlers, in the
-//! HTTP convention of `portcullis_core::http`.
+//! HTTP convention of `portcullis_core::http`. Every answer goes through the
+//! CORS policy (`Config::cors`); `OPTIONS` on a served route is answered by
+//! it (a preflight, or `Allow`), without authentication: the gateway runs no
+//! authorizer on `OPTIONS`.
 
 use crate::body::{BODY_LIMIT, CreateKey, UniqueObject};
 use crate::{State, health};
@@ -26,12 +29,29 @@ const KEYS_ADMIN: &str = "keys:admin";
 /// The Lambda entry point: every failure is answered as problem+json; `Err`
 /// is never returned for a request-level problem.
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    let cors = &state.config.cors;
+    if req.method() == Method::OPTIONS {
+        if let Some(allow) = methods(&resource_path(&req)) {
+            return Ok(cors.options(&req, allow, &[]));
+        }
+    }
     let request_id = portcullis_core::http::request_id(&req);
     let result = route(state, &req, request_id.as_deref()).await;
-    Ok(portcullis_core::http::respond(
-        request_id.as_deref(),
-        result,
+    Ok(cors.finish(
+        &req,
+        portcullis_core::http::respond(request_id.as_deref(), result),
     ))
+}
+
+/// The methods of each route this function serves: the `Allow` of its 405
+/// and what its preflight allows.
+fn methods(resource: &str) -> Option<&'static [&'static str]> {
+    match resource {
+        "/v1/health" | "/v1/me" => Some(&["GET"]),
+        "/v1/keys" => Some(&["GET", "POST"]),
+        "/v1/keys/{id}" => Some(&["GET", "DELETE"]),
+        _ => None,
+    }
 }
 
 async fn route(
@@ -40,26 +60,18 @@ async fn route(
     request_id: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let method = req.method();
-    match resource_path(req).as_str() {
-        "/v1/health" => match *method {
-            Method::GET => health::health(state, request_id).await,
-            _ => Err(method_not_allowed(req, &["GET"])),
-        },
-        "/v1/me" => match *method {
-            Method::GET => me(req),
-            _ => Err(method_not_allowed(req, &["GET"])),
-        },
-        "/v1/keys" => match *method {
-            Method::GET => list_keys(state, req).await,
-            Method::POST => create_key(state, req, request_id).await,
-            _ => Err(method_not_allowed(req, &["GET", "POST"])),
-        },
-        "/v1/keys/{id}" => match *method {
-            Method::GET => get_key(state, req).await,
-            Method::DELETE => revoke_key(state, req, request_id).await,
-            _ => Err(method_not_allowed(req, &["GET", "DELETE"])),
-        },
-        _ => Err(no_route(req)),
+    let resource = resource_path(req);
+    let Some(allow) = methods(&resource) else {
+        return Err(no_route(req));
+    };
+    match (resource.as_str(), method.clone()) {
+        ("/v1/health", Method::GET) => health::health(state, request_id).await,
+        ("/v1/me", Method::GET) => me(req),
+        ("/v1/keys", Method::GET) => list_keys(state, req).await,
+        ("/v1/keys", Method::POST) => create_key(state, req, request_id).await,
+        ("/v1/keys/{id}", Method::GET) => get_key(state, req).await,
+        ("/v1/keys/{id}", Method::DELETE) => revoke_key(state, req, request_id).await,
+        _ => Err(method_not_allowed(req, allow)),
     }
 }
 
