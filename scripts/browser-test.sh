@@ -39,7 +39,7 @@ fi
 
 if command -v node >/dev/null 2>&1; then
   say "1/2 node --test web/tests/ (the console's modules)"
-  (cd web && node --test tests/) || die "the console's unit tests failed (above)"
+  (cd web && node --test --test-reporter=spec tests/) || die "the console's unit tests failed (above)"
 elif [ -n "${PORTCULLIS_BROWSER_TESTS:-}" ]; then
   die "node is not installed (apt-get install -y nodejs); PORTCULLIS_BROWSER_TESTS is set, so this is a failure"
 else
