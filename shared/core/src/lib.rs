@@ -6,8 +6,9 @@
 //! - [`error`]: the HTTP-facing error, rendered as RFC 9457 problem+json.
 //! - [`telemetry`]: tracing set-up for Lambda and local runs.
 //! - [`http`] (feature `http`): helpers for API Gateway proxy handlers.
-//! - [`aws`] (feature `aws`): the process's SDK configuration, honouring
-//!   `AWS_ENDPOINT_URL`.
+//! - [`aws`] (feature `aws`): the SDK configuration of an [`Env`] (the
+//!   process's default chain, or a function's own Lambda environment as a
+//!   map), honouring `AWS_ENDPOINT_URL(_<SERVICE>)`.
 
 #[cfg(feature = "aws")]
 pub mod aws;
