@@ -50,11 +50,30 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// The Lambda entry point: every error becomes problem+json here.
+/// The Lambda entry point: every error becomes problem+json here, and every
+/// answer goes through the CORS policy (`State::cors`). `OPTIONS` on a served
+/// route is answered by the policy (a preflight, or `Allow`) without
+/// authentication: the gateway runs no authorizer on `OPTIONS`.
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+    if req.method() == http::Method::OPTIONS {
+        if let Some(allow) = methods(&resource_path(&req)) {
+            return Ok(state.cors.options(&req, allow, &[]));
+        }
+    }
     let rid = request_id(&req);
     let result = route(state, &req, rid.as_deref()).await;
-    Ok(respond(rid.as_deref(), result))
+    Ok(state.cors.finish(&req, respond(rid.as_deref(), result)))
+}
+
+/// The methods of each route this function serves: the `Allow` of its 405
+/// and what its preflight allows.
+fn methods(resource: &str) -> Option<&'static [&'static str]> {
+    match resource {
+        "/v1/jobs" => Some(&["GET", "POST"]),
+        "/v1/jobs/{id}" | "/v1/jobs/{id}/events" => Some(&["GET"]),
+        "/v1/jobs/{id}/cancel" => Some(&["POST"]),
+        _ => None,
+    }
 }
 
 /// Route on the API Gateway resource path (api/openapi.yaml), never the raw path.
@@ -64,25 +83,17 @@ async fn route(
     rid: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let method = req.method().as_str();
-    match resource_path(req).as_str() {
-        "/v1/jobs" => match method {
-            "POST" => submit(state, req, rid).await,
-            "GET" => list(state, req).await,
-            _ => Err(method_not_allowed(req, &["GET", "POST"])),
-        },
-        "/v1/jobs/{id}" => match method {
-            "GET" => get(state, req).await,
-            _ => Err(method_not_allowed(req, &["GET"])),
-        },
-        "/v1/jobs/{id}/events" => match method {
-            "GET" => events(state, req).await,
-            _ => Err(method_not_allowed(req, &["GET"])),
-        },
-        "/v1/jobs/{id}/cancel" => match method {
-            "POST" => cancel(state, req).await,
-            _ => Err(method_not_allowed(req, &["POST"])),
-        },
-        _ => Err(no_route(req)),
+    let resource = resource_path(req);
+    let Some(allow) = methods(&resource) else {
+        return Err(no_route(req));
+    };
+    match (resource.as_str(), method) {
+        ("/v1/jobs", "POST") => submit(state, req, rid).await,
+        ("/v1/jobs", "GET") => list(state, req).await,
+        ("/v1/jobs/{id}", "GET") => get(state, req).await,
+        ("/v1/jobs/{id}/events", "GET") => events(state, req).await,
+        ("/v1/jobs/{id}/cancel", "POST") => cancel(state, req).await,
+        _ => Err(method_not_allowed(req, allow)),
     }
 }
 

@@ -99,6 +99,9 @@ pub struct State {
     pub placement: Placement,
     pub types: Arc<JobTypes>,
     pub settings: Settings,
+    /// The jobs API's CORS policy (`CORS_*`, `portcullis_core::cors`); the
+    /// event functions run without those variables and never use it.
+    pub cors: portcullis_core::CorsPolicy,
 }
 
 impl State {
@@ -115,6 +118,7 @@ impl State {
         let placement = Placement::from_env(env)?;
         let types = load_types(env)?;
         let settings = Settings::from_env(env)?;
+        let cors = portcullis_core::CorsPolicy::from_env(env)?;
         let ecs_timeout = env.millis_or(
             "ECS_TIMEOUT_MS",
             Duration::from_secs(10),
@@ -124,7 +128,7 @@ impl State {
         let sdk = portcullis_core::aws::sdk_config().await;
         let ecs = crate::ecs::client(&sdk, ecs_timeout);
         let db = Database::from_env(env).await?;
-        Ok(State::new(db, ecs, placement, types, settings))
+        Ok(State::new(db, ecs, placement, types, settings).with_cors(cors))
     }
 
     /// From explicit parts (tests, the local gateway).
@@ -141,7 +145,13 @@ impl State {
             placement,
             types: Arc::new(types),
             settings,
+            cors: portcullis_core::CorsPolicy::disabled(),
         }
+    }
+
+    /// The same state answering under this CORS policy (`new` allows no origin).
+    pub fn with_cors(self, cors: portcullis_core::CorsPolicy) -> State {
+        State { cors, ..self }
     }
 }
 
