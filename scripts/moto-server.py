@@ -24,7 +24,9 @@ What it does, in order:
    ...; `patch_apigateway_actions`), and adds the Application Auto Scaling
    tagging API moto lacks
    (`patch_application_autoscaling_tags`; the provider reads a scalable
-   target's tags after creating it);
+   target's tags after creating it), and lets a browser sign in to Cognito as
+   in AWS: CORS preflights answered, RespondToAuthChallenge and GlobalSignOut
+   public (`patch_browser_cognito`; the web console, docs/web.md);
 4. starts the server on 127.0.0.1 and, within the unauthenticated budget,
    creates the administrator IAM user `portcullis-admin` with an inline `"*"`
    policy (moto cannot attach `AdministratorAccess` unless managed policies are
@@ -228,6 +230,51 @@ def patch_application_autoscaling_tags() -> None:
     ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
 
 
+def patch_browser_cognito() -> None:
+    """Let a browser sign in to the emulator's Cognito as it does to AWS's
+    (the web console, docs/web.md).
+
+    Cognito answers CORS preflights for any origin and serves its user-pool
+    token operations without AWS credentials. With IAM enforced, moto 5.2.5
+    sends a preflight (OPTIONS, no credentials, no X-Amz-Target) to its S3
+    handler, whose signature check fails (HTTP 500), and treats only
+    InitiateAuth, GetUser, SignUp, ConfirmSignUp and ForgotPassword as public.
+    Here a preflight is answered before any service sees it (the request's
+    origin, method and headers allowed, as Cognito does), and
+    RespondToAuthChallenge and GlobalSignOut join the public operations.
+    """
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    for op in ("RespondToAuthChallenge", "GlobalSignOut"):
+        target = f"AWSCognitoIdentityProviderService.{op}"
+        if target not in ActionAuthenticatorMixin.PUBLIC_OPERATIONS:
+            ActionAuthenticatorMixin.PUBLIC_OPERATIONS.append(target)
+    call = DomainDispatcherApplication.__call__
+    if getattr(call, "_portcullis_patched", False):
+        return
+
+    def dispatch(self, environ, start_response):  # type: ignore[no-untyped-def]
+        method = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+        if environ.get("REQUEST_METHOD") == "OPTIONS" and method:
+            headers = [
+                ("Access-Control-Allow-Origin", environ.get("HTTP_ORIGIN") or "*"),
+                ("Access-Control-Allow-Methods", method),
+                ("Access-Control-Max-Age", "600"),
+                ("Vary", "Origin"),
+                ("Content-Length", "0"),
+            ]
+            wanted = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
+            if wanted:
+                headers.append(("Access-Control-Allow-Headers", wanted))
+            start_response("200 OK", headers)
+            return [b""]
+        return call(self, environ, start_response)
+
+    dispatch._portcullis_patched = True  # type: ignore[attr-defined]
+    DomainDispatcherApplication.__call__ = dispatch  # type: ignore[method-assign]
+
+
 def enforce_iam(budget: int) -> None:
     """Every request after the first `budget` is authorised against IAM."""
     os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(budget)
@@ -303,6 +350,7 @@ def main() -> int:
     patch_policy_statements()
     patch_apigateway_actions()
     patch_application_autoscaling_tags()
+    patch_browser_cognito()
 
     from moto.server import ThreadedMotoServer
 
