@@ -8,6 +8,7 @@
 //! | `IDENTITY_SECRET_ARN` | Secrets Manager secret holding the base64 signing key |
 //! | `PROXY_AUDIT` | `true` (default): write `audit_log` for mutations via `portcullis_db` |
 //! | `PROXY_TIMEOUT_MARGIN_MS` | margin under the gateway/Lambda deadlines (default 500) |
+//! | `CORS_*` | the CORS policy of every answer (`portcullis_core::cors`) |
 
 use crate::{DEFAULT_MARGIN, State};
 use portcullis_core::Env;
@@ -136,6 +137,7 @@ pub async fn signing_key(
 pub(crate) async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
     let services = services_from_env(env)?;
     let upstreams = resolve_upstreams(&services, env)?;
+    let cors = portcullis_core::CorsPolicy::from_env(env)?;
     let arn = env.required(
         "IDENTITY_SECRET_ARN",
         "the ARN (or name) of the Secrets Manager secret with the identity signing key",
@@ -158,7 +160,7 @@ pub(crate) async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
         tracing::warn!("PROXY_AUDIT=false: proxied mutations are recorded in the access log only");
         None
     };
-    State::new(upstreams, key, audit, margin)
+    State::new(upstreams, key, audit, margin).map(|s| s.with_cors(cors))
 }
 
 #[cfg(test)]

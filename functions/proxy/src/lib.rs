@@ -9,6 +9,13 @@
 //! not registered → 405 with `Allow`; bad path → 400; body over the limit →
 //! 413; mutation whose audit record cannot be written → 503 (not forwarded);
 //! upstream timeout → 504; refused/reset/oversized upstream → 502.
+//!
+//! CORS: every answer goes through the policy (`portcullis_core::cors`,
+//! `CORS_*`): any `Access-Control-*` header of the upstream is removed and the
+//! policy's are set. `OPTIONS` is answered here, never forwarded and without
+//! authentication (the gateway runs no authorizer on `OPTIONS`): a preflight
+//! gets the service's registered methods and, besides the policy's headers,
+//! the service's `allow_headers`.
 
 pub mod config;
 pub mod forward;
@@ -48,6 +55,7 @@ pub struct State {
     client: reqwest::Client,
     audit: Option<Database>,
     margin: Duration,
+    cors: portcullis_core::CorsPolicy,
 }
 
 impl std::fmt::Debug for State {
@@ -93,7 +101,13 @@ impl State {
             client,
             audit,
             margin,
+            cors: portcullis_core::CorsPolicy::disabled(),
         })
+    }
+
+    /// The same state answering under this CORS policy (`new` allows no origin).
+    pub fn with_cors(self, cors: portcullis_core::CorsPolicy) -> State {
+        State { cors, ..self }
     }
 
     /// Everything from the environment: see [`config`].
@@ -119,8 +133,20 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
     let path = req.uri().path().to_owned();
     let bytes_in = req.body().len();
     let mut outcome = Outcome::default();
-    let result = proxy(state, req, request_id.as_deref(), &mut outcome).await;
-    let resp = portcullis_core::http::respond(request_id.as_deref(), result);
+    // The policy reads only `Origin`: keep it, the request moves into `proxy`.
+    let mut origin = http::HeaderMap::new();
+    for v in req.headers().get_all(header::ORIGIN) {
+        origin.append(header::ORIGIN, v.clone());
+    }
+    let resp = match options(state, &req) {
+        Some(answer) => answer,
+        None => {
+            let result = proxy(state, req, request_id.as_deref(), &mut outcome).await;
+            let mut resp = portcullis_core::http::respond(request_id.as_deref(), result);
+            state.cors.apply(&origin, resp.headers_mut());
+            resp
+        }
+    };
     tracing::info!(
         request_id = request_id.as_deref().unwrap_or("-"),
         principal = outcome.principal.as_deref().unwrap_or("-"),
@@ -135,6 +161,23 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
         "proxy access"
     );
     Ok(resp)
+}
+
+/// `OPTIONS` on a registered service, answered by the CORS policy with the
+/// service's methods and `allow_headers`; `None` for anything else.
+fn options(state: &State, req: &Request) -> Option<Response<Body>> {
+    if req.method() != Method::OPTIONS || resource_path(req) != ROUTE {
+        return None;
+    }
+    let upstream = state.upstreams.get(&path_param(req, "service").ok()?)?;
+    let service = &upstream.service;
+    let methods: Vec<&str> = service.methods.iter().map(String::as_str).collect();
+    let headers: Vec<header::HeaderName> = service
+        .allow_headers
+        .iter()
+        .filter_map(|h| header::HeaderName::from_bytes(h.as_bytes()).ok())
+        .collect();
+    Some(state.cors.options(req, &methods, &headers))
 }
 
 fn is_mutation(m: &Method) -> bool {

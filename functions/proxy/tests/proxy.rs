@@ -169,7 +169,8 @@ fn echoed_headers(echo: &Value, name: &str) -> Vec<String> {
 #[tokio::test]
 async fn every_allowed_method_reaches_the_service_with_its_body() {
     let state = harness().await;
-    for m in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+    // OPTIONS is the proxy's own (CORS); see the cors tests below.
+    for m in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
         let mut c = call(m, "echo/deep/path");
         c.body = Some(format!("body of {m}").into_bytes());
         let resp = c.send(&state).await;
@@ -621,4 +622,215 @@ async fn mutation_is_refused_with_503_when_the_audit_log_cannot_be_written(pool:
     // Not forwarded: the item store is still empty.
     let listed = json_of(&call("GET", "items").send(&state).await);
     assert_eq!(listed["items"], json!([]));
+}
+
+// ---------------------------------------------------------------- CORS
+
+const APP: &str = "https://console.example.com";
+const OTHER_APP: &str = "http://localhost:5173";
+const EVIL: &str = "https://evil.example.com";
+
+fn cors_policy() -> portcullis_core::CorsPolicy {
+    portcullis_core::CorsPolicy::from_env(&portcullis_core::Env::from_pairs([
+        ("CORS_ALLOW_ORIGINS", format!("{APP},{OTHER_APP}")),
+        (
+            "CORS_ALLOW_HEADERS",
+            "authorization,content-type,x-api-key".to_owned(),
+        ),
+        ("CORS_EXPOSE_HEADERS", "x-request-id".to_owned()),
+        ("CORS_MAX_AGE_SECS", "600".to_owned()),
+    ]))
+    .expect("a valid policy")
+}
+
+/// `OPTIONS` as API Gateway delivers it: no authorizer runs on it, so the
+/// event has no authorizer context.
+fn options_event(service: &str, headers: &[(&str, &str)]) -> Request {
+    let mvh: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!([v])))
+        .collect();
+    lambda_http::request::from_str(
+        &json!({"httpMethod": "OPTIONS", "path": format!("/v1/services/{service}/items/1"),
+                "resource": "/v1/services/{service}/{proxy+}",
+                "multiValueHeaders": mvh,
+                "pathParameters": {"service": service, "proxy": "items/1"},
+                "requestContext": {"requestId": "r", "stage": "v1", "httpMethod": "OPTIONS", "identity": {},
+                                   "resourcePath": "/v1/services/{service}/{proxy+}"}})
+        .to_string(),
+    )
+    .unwrap()
+}
+
+fn no_access_control(resp: &Response<Body>) -> bool {
+    resp.headers()
+        .keys()
+        .all(|n| !n.as_str().starts_with("access-control-"))
+}
+
+#[tokio::test]
+async fn a_preflight_needs_no_caller_and_allows_the_services_methods_and_headers() {
+    let state = harness().await.with_cors(cors_policy());
+    for origin in [APP, OTHER_APP] {
+        let resp = proxy::handle(
+            &state,
+            options_event(
+                "sample",
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", "PUT"),
+                    ("access-control-request-headers", "authorization,x-custom"),
+                ],
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), 204, "{origin}");
+        let h = resp.headers();
+        assert_eq!(h["access-control-allow-origin"], origin);
+        assert_eq!(
+            h["access-control-allow-methods"],
+            "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+        );
+        // the policy's headers, then the service's allow_headers
+        assert_eq!(
+            h["access-control-allow-headers"],
+            "authorization, content-type, x-api-key, accept, x-custom"
+        );
+        assert_eq!(h["access-control-max-age"], "600");
+        assert_eq!(h["vary"], "Origin");
+    }
+    // another service: its own methods
+    let resp = proxy::handle(
+        &state,
+        options_event(
+            "small",
+            &[("origin", APP), ("access-control-request-method", "GET")],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.headers()["access-control-allow-methods"], "GET");
+}
+
+#[tokio::test]
+async fn a_preflight_from_another_origin_is_403_without_cors_headers() {
+    let state = harness().await.with_cors(cors_policy());
+    let resp = proxy::handle(
+        &state,
+        options_event(
+            "sample",
+            &[("origin", EVIL), ("access-control-request-method", "PUT")],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["vary"], "Origin");
+    assert!(no_access_control(&resp), "{:?}", resp.headers());
+    // an unknown service is 404, as for any method
+    let resp = proxy::handle(
+        &state,
+        options_event(
+            "nope",
+            &[("origin", APP), ("access-control-request-method", "GET")],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn options_is_answered_by_the_proxy_never_forwarded() {
+    let state = harness().await;
+    // even with a caller (the gateway never sends one on OPTIONS)
+    let resp = call("OPTIONS", "echo").send(&state).await;
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        resp.headers()["allow"],
+        "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+    );
+    assert!(
+        bytes(&resp).is_empty(),
+        "the service's echo must not come back"
+    );
+}
+
+#[tokio::test]
+async fn answers_and_errors_carry_the_headers_for_an_allowed_origin_only() {
+    let state = harness().await.with_cors(cors_policy());
+    let mut ok = call("GET", "echo");
+    ok.headers = vec![("origin", APP)];
+    let resp = ok.send(&state).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["access-control-allow-origin"], APP);
+    assert_eq!(
+        resp.headers()["access-control-expose-headers"],
+        "x-request-id"
+    );
+    assert_eq!(resp.headers()["vary"], "Origin");
+
+    // problem+json from the proxy: 403 (scope), 405, 404 (unknown service)
+    for (method, service, scopes, status) in [
+        ("GET", "sample", "services:small", 403),
+        ("POST", "small", "services:small", 405),
+        ("GET", "nope", "services:sample", 404),
+    ] {
+        for (origin, allowed) in [(OTHER_APP, true), (EVIL, false)] {
+            let mut c = call(method, "echo");
+            c.service = service;
+            c.scopes = scopes;
+            c.headers = vec![("origin", origin)];
+            let resp = c.send(&state).await;
+            assert_eq!(resp.status(), status, "{method} {service} {origin}");
+            assert_eq!(resp.headers()["vary"], "Origin");
+            if allowed {
+                assert_eq!(resp.headers()["access-control-allow-origin"], origin);
+            } else {
+                assert!(no_access_control(&resp), "{:?}", resp.headers());
+            }
+        }
+    }
+}
+
+/// A service that answers with CORS headers of its own.
+async fn start_cors_speaking_service() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async {
+        (
+            [
+                ("access-control-allow-origin", "*"),
+                ("access-control-allow-credentials", "true"),
+                ("access-control-expose-headers", "x-internal-secret"),
+                ("access-control-allow-methods", "GET, POST, DELETE"),
+                ("vary", "Accept-Encoding"),
+                ("content-type", "application/json"),
+            ],
+            "{}",
+        )
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test]
+async fn the_services_own_cors_headers_are_replaced_by_the_policy() {
+    let state = state_for(start_cors_speaking_service().await, None).with_cors(cors_policy());
+    let mut c = call("GET", "anything");
+    c.headers = vec![("origin", APP)];
+    let resp = c.send(&state).await;
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], APP);
+    assert_eq!(h["access-control-expose-headers"], "x-request-id");
+    assert!(!h.contains_key("access-control-allow-credentials"), "{h:?}");
+    assert!(!h.contains_key("access-control-allow-methods"), "{h:?}");
+    assert_eq!(h["vary"], "Accept-Encoding, Origin");
+
+    c.headers = vec![("origin", EVIL)];
+    let resp = c.send(&state).await;
+    assert_eq!(resp.status(), 200);
+    assert!(no_access_control(&resp), "{:?}", resp.headers());
 }
