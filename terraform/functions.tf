@@ -29,6 +29,19 @@ locals {
   # The registry ships inside every zip (`make build` adds platform.yaml).
   platform_env = { PLATFORM_FILE = "/var/task/platform.yaml" }
 
+  # CORS of the HTTP functions (portcullis_core::cors), which answer the
+  # preflights and put the headers on every answer: the allowed origins of
+  # this environment (plus the hosted console's), and the header lists and
+  # max age of the contract's x-portcullis-cors block, their one source.
+  cors_allow_origins = distinct(concat(var.cors_allow_origins, local.web_origins))
+  cors_env = {
+    CORS_ALLOW_ORIGINS     = join(",", local.cors_allow_origins)
+    CORS_ALLOW_HEADERS     = join(",", try(module.openapi.cors.allowHeaders, []))
+    CORS_EXPOSE_HEADERS    = join(",", try(module.openapi.cors.exposeHeaders, []))
+    CORS_MAX_AGE_SECS      = tostring(try(module.openapi.cors.maxAgeSeconds, 0))
+    CORS_ALLOW_CREDENTIALS = tostring(try(module.openapi.cors.allowCredentials, false))
+  }
+
   ecs_env = {
     ECS_CLUSTER         = module.compute.cluster_arn
     JOB_SUBNETS         = join(",", module.network.private_subnet_ids)
@@ -137,7 +150,7 @@ locals {
       memory_size = 256
       timeout     = 29
       vpc         = true
-      environment = merge(local.db_env, local.platform_env, local.ecs_env)
+      environment = merge(local.db_env, local.platform_env, local.ecs_env, local.cors_env)
       statements  = concat([local.db_access], local.run_jobs, [local.list_job_tasks])
     }
 
@@ -146,7 +159,7 @@ locals {
       memory_size = 512
       timeout     = 29
       vpc         = true
-      environment = merge(local.db_env, local.platform_env, {
+      environment = merge(local.db_env, local.platform_env, local.cors_env, {
         PROXY_ALB_URL       = module.compute.alb_base_url
         IDENTITY_SECRET_ARN = aws_secretsmanager_secret.identity.arn
       })
@@ -165,7 +178,7 @@ locals {
       memory_size = 256
       timeout     = 29
       vpc         = true
-      environment = merge(local.db_env, local.platform_env, {
+      environment = merge(local.db_env, local.platform_env, local.cors_env, {
         APIGW_REST_API_ID = module.api.rest_api_id
         APIGW_STAGE       = var.stage_name
         DEFAULT_PLAN      = contains(keys(local.usage_plans), "standard") ? "standard" : try(keys(local.usage_plans)[0], "")

@@ -172,10 +172,9 @@ module "openapi" {
 
   source_path = "${local.repo_root}/api/openapi.yaml"
   template_vars = merge(
-    { region = local.region, cors_allow_origin = var.cors_allow_origins[0] },
+    { region = local.region },
     { for f in local.function_names : "${replace(f, "-", "_")}_function_arn" => local.function_arn[f] },
   )
-  cors_preflight = var.cors_preflight
 }
 
 module "api" {
@@ -189,7 +188,7 @@ module "api" {
   usage_plans                    = local.usage_plans
   throttle_rate_limit            = var.api_throttle_rate_limit
   throttle_burst_limit           = var.api_throttle_burst_limit
-  cors_allow_origin              = var.cors_allow_origins[0]
+  cors_expose_headers            = try(module.openapi.cors.exposeHeaders, [])
   kms_key_arn                    = aws_kms_key.this.arn
   log_retention_days             = var.log_retention_days
   manage_account_cloudwatch_role = var.manage_apigateway_account

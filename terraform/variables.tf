@@ -253,24 +253,13 @@ variable "stage_name" {
 }
 
 variable "cors_allow_origins" {
-  description = "Web origins allowed to call the API; the first one goes into the gateway responses (401/403/429/5xx)."
+  description = "Web origins allowed to call the API from a browser (exact scheme://host[:port]); with the hosted console's origin they become CORS_ALLOW_ORIGINS of the keys, jobs and proxy functions (docs/terraform.md#cors)."
   type        = list(string)
   default     = ["http://localhost:5173"]
 
   validation {
-    condition     = length(var.cors_allow_origins) > 0 && alltrue([for o in var.cors_allow_origins : can(regex("^https?://[^/]+$", o))])
-    error_message = "cors_allow_origins must list origins such as https://app.example.com (scheme and host, no path)."
-  }
-}
-
-variable "cors_preflight" {
-  description = "Who answers CORS preflights (OPTIONS): mock (an API Gateway MOCK with static headers, so one Access-Control-Allow-Origin: cors_allow_origins[0]) or function (the path's Lambda, unauthenticated, echoing any allowed origin; the AWS emulator can only import this one)."
-  type        = string
-  default     = "mock"
-
-  validation {
-    condition     = contains(["mock", "function"], var.cors_preflight)
-    error_message = "cors_preflight must be mock or function."
+    condition     = alltrue([for o in var.cors_allow_origins : can(regex("^https?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?$", o))])
+    error_message = "cors_allow_origins must list exact origins such as https://app.example.com or http://localhost:5173 (http or https, a host, an optional port; no path, no trailing /, no *)."
   }
 }
 

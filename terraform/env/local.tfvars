@@ -39,10 +39,6 @@ api_throttle_burst_limit = 40
 # the migrations to the host's PostgreSQL itself.
 run_migrations = false
 
-# The emulator's REST API import answers 500 for a MOCK integration; the
-# functions answer their own preflights instead.
-cors_preflight = "function"
-
 # The emulator has no CloudFront response headers policies; scripts/web-serve.py
 # serves the console locally.
 web_console_enabled = false

@@ -8,7 +8,7 @@ the configuration:
 - the authorizer's cache TTL is set by Terraform, local = dev;
 - local.tfvars differs from dev only by the documented switches, and the
   function roles trust only Lambda outside the local environment;
-- the CORS preflight mode the emulator can import (`function`) renders no MOCK.
+- the rendered body has no MOCK (the emulator cannot import one; the functions answer preflights).
 """
 
 from __future__ import annotations
@@ -151,12 +151,10 @@ def test_function_preflights_render_no_mock_and_reach_each_paths_function(tmp_pa
     (tmp_path / "main.tf").write_text(
         f"""
 module "openapi" {{
-  source         = "{TF / 'modules' / 'openapi'}"
-  source_path    = "{ROOT / 'api' / 'openapi.yaml'}"
-  cors_preflight = "function"
+  source      = "{TF / 'modules' / 'openapi'}"
+  source_path = "{ROOT / 'api' / 'openapi.yaml'}"
   template_vars = {{
-    region            = "us-east-1"
-    cors_allow_origin = "http://localhost:5173"
+    region = "us-east-1"
 {arns}
   }}
 }}
@@ -169,11 +167,9 @@ output "body" {{ value = module.openapi.body }}
         assert r.returncode == 0, f"terraform {cmd[0]} failed:\n{r.stdout}\n{r.stderr}"
     r = subprocess.run([TERRAFORM, "output", "-raw", "body"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert r.returncode == 0, r.stderr
-    assert '"mock"' not in r.stdout, "cors_preflight = function must render no MOCK integration (the emulator cannot import one)"
+    assert '"mock"' not in r.stdout, "the body must have no MOCK integration (the emulator cannot import one)"
     body = json.loads(r.stdout)
     for path, item in body["paths"].items():
-        if "x-amazon-apigateway-any-method" in item:
-            continue  # ANY already routes OPTIONS to the path's function
         options = item.get("options")
         assert options is not None, f"{path}: no OPTIONS operation"
         assert options["security"] == [], f"{path}: a preflight carries no credentials, OPTIONS must be unauthenticated"

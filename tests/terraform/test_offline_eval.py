@@ -42,8 +42,7 @@ module "openapi" {{
   source      = "{TF / 'modules' / 'openapi'}"
   source_path = "{ROOT / 'api' / 'openapi.yaml'}"
   template_vars = {{
-    region            = "eu-west-1"
-    cors_allow_origin = "https://app.example.com"
+    region = "eu-west-1"
 {arns}
   }}
 }}
@@ -63,42 +62,51 @@ output "routes" {{ value = module.openapi.routes }}
     assert body["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
 
 
-def test_every_path_answers_cors_preflights_with_an_unauthenticated_mock(tmp_path):
+def test_every_path_sends_cors_preflights_unauthenticated_to_its_own_function(tmp_path):
+    """The functions answer preflights with their origin allowlist
+    (portcullis_core::cors); a MOCK could only return one static origin, and
+    the emulator's importer refuses it. The proxy's ANY path gets an explicit
+    OPTIONS too: ANY carries the authorizer, which a preflight would fail."""
     (tmp_path / "main.tf").write_text(
         f"""
 module "openapi" {{
   source      = "{TF / 'modules' / 'openapi'}"
   source_path = "{ROOT / 'api' / 'openapi.yaml'}"
   template_vars = {{
-    region            = "eu-west-1"
-    cors_allow_origin = "https://app.example.com"
+    region = "eu-west-1"
 {ARNS}
   }}
 }}
 output "body" {{ value = module.openapi.body }}
+output "cors" {{ value = module.openapi.cors }}
 """
     )
-    body = json.loads(apply(tmp_path)["body"])
-    cors = yaml.safe_load((ROOT / "api" / "openapi.yaml").read_text())["x-portcullis-cors"]
-    want = {
-        "Access-Control-Allow-Origin": "'https://app.example.com'",
-        "Access-Control-Allow-Methods": "'" + ",".join(cors["allowMethods"]) + "'",
-        "Access-Control-Allow-Headers": "'" + ",".join(cors["allowHeaders"]) + "'",
-        "Access-Control-Max-Age": f"'{cors['maxAgeSeconds']}'",
-    }
+    out = apply(tmp_path)
+    assert '"mock"' not in out["body"], "no MOCK integration: the functions answer preflights"
+    body = json.loads(out["body"])
+    source = yaml.safe_load((ROOT / "api" / "openapi.yaml").read_text())
+    assert out["cors"] == source["x-portcullis-cors"], "the root reads the contract's CORS block through this output"
     assert body["paths"], "the rendered body has no paths"
     for path, item in body["paths"].items():
         op = item.get("options")
         assert op is not None, f"{path}: no OPTIONS operation, browsers' preflights would hit the authorizer or 403"
-        assert op.get("security") == [], f"{path}: OPTIONS must not be authenticated (security: [])"
+        assert op.get("security") == [], f"{path}: a preflight carries no credentials, OPTIONS must be unauthenticated"
         integration = op["x-amazon-apigateway-integration"]
-        assert integration["type"] == "mock", f"{path}: OPTIONS must be a MOCK integration"
-        assert json.loads(integration["requestTemplates"]["application/json"]) == {"statusCode": 200}
-        default = integration["responses"]["default"]
-        assert default["statusCode"] == "204"
-        got = {k.removeprefix("method.response.header."): v for k, v in default["responseParameters"].items()}
-        assert got == want, f"{path}: preflight headers differ from x-portcullis-cors"
-        assert set(op["responses"]["204"]["headers"]) == set(want), f"{path}: method response must declare every mapped header"
+        others = {o["x-amazon-apigateway-integration"]["uri"] for m, o in item.items() if m != "options"}
+        assert integration["type"] == "aws_proxy" and integration["uri"] in others, f"{path}: OPTIONS must go to the path's own function"
+    proxied = [p for p, item in body["paths"].items() if "x-amazon-apigateway-any-method" in item]
+    assert proxied, "the proxy's ANY path is expected in api/openapi.yaml"
+
+
+def test_the_contracts_cors_block_holds_what_the_functions_read():
+    """One source: header lists, max age and the credentials flag; origins are
+    per environment (cors_allow_origins) and methods are each route's."""
+    cors = yaml.safe_load((ROOT / "api" / "openapi.yaml").read_text())["x-portcullis-cors"]
+    assert set(cors) == {"allowHeaders", "exposeHeaders", "maxAgeSeconds", "allowCredentials"}, sorted(cors)
+    assert {"authorization", "x-api-key", "content-type", "idempotency-key"} <= set(cors["allowHeaders"])
+    assert "x-request-id" in cors["exposeHeaders"]
+    assert 0 <= cors["maxAgeSeconds"] <= 86400
+    assert cors["allowCredentials"] is False, "the API takes Authorization/x-api-key headers, never cookies"
 
 
 def test_the_registry_decodes_like_the_rust_side(tmp_path):
@@ -191,8 +199,7 @@ module "openapi" {{
   source      = "{TF / 'modules' / 'openapi'}"
   source_path = "{ROOT / 'api' / 'openapi.yaml'}"
   template_vars = {{
-    region            = "eu-west-1"
-    cors_allow_origin = "https://app.example.com"
+    region = "eu-west-1"
 {ARNS}
   }}
 }}

@@ -3,13 +3,23 @@ data "aws_caller_identity" "current" {}
 
 locals {
   custom_domain = var.domain_name != null
-  cors_headers = {
-    "gatewayresponse.header.Access-Control-Allow-Origin"      = "'${var.cors_allow_origin}'"
-    "gatewayresponse.header.Access-Control-Allow-Headers"     = "'authorization,content-type,idempotency-key,x-api-key,x-request-id'"
-    "gatewayresponse.header.Access-Control-Allow-Methods"     = "'GET,POST,PUT,PATCH,DELETE,OPTIONS'"
-    "gatewayresponse.header.Access-Control-Allow-Credentials" = "'true'"
-    "gatewayresponse.header.Vary"                             = "'Origin'"
-  }
+  # CORS on API Gateway's own answers (401/403/429/4xx/5xx, which no function
+  # sees). A gateway response can only map request values or literals into
+  # headers (no condition, no VTL), so it cannot test an allowlist: it echoes
+  # the request's Origin, whatever it is. The functions' answers and the
+  # preflights do apply the allowlist (portcullis_core::cors); this is the one
+  # place an unlisted origin gets Access-Control-Allow-Origin, on an error
+  # answer that carries no data, and never with credentials
+  # (docs/decisions.md, docs/terraform.md#cors).
+  cors_headers = merge(
+    {
+      "gatewayresponse.header.Access-Control-Allow-Origin" = "method.request.header.Origin"
+      "gatewayresponse.header.Vary"                        = "'Origin'"
+    },
+    length(var.cors_expose_headers) == 0 ? {} : {
+      "gatewayresponse.header.Access-Control-Expose-Headers" = "'${join(", ", var.cors_expose_headers)}'"
+    },
+  )
   # Problem+json bodies, like the functions' own errors.
   gateway_responses = {
     UNAUTHORIZED   = { status = "401", title = "Unauthorized" }

@@ -22,7 +22,7 @@ locals {
   # {portcullis: [], api_key: []}. With api_key_source = AUTHORIZER the key
   # value is the authorizer's usageIdentifierKey (the key's plan, or
   # DEFAULT_USAGE_PLAN for Cognito principals), never the x-api-key header.
-  # Unsecured operations (/v1/health) and the OPTIONS mocks are left alone.
+  # Unsecured operations (/v1/health) and the OPTIONS preflights are left alone.
   api_key_scheme = {
     api_key = { type = "apiKey", name = "x-api-key", in = "header" }
   }
@@ -55,51 +55,16 @@ locals {
     securitySchemes = merge(try(local.document.components.securitySchemes, {}), local.api_key_scheme)
   })
 
-  # CORS preflight in AWS. Nothing answers OPTIONS there unless the body says
-  # so (the local gateway answers preflights itself), so every path gets an
-  # unauthenticated OPTIONS operation with a MOCK integration, built from the
-  # document's x-portcullis-cors block. A mock can only return static headers:
-  # Access-Control-Allow-Origin is ONE origin, the cors_allow_origin template
-  # value (var.cors_allow_origins[0] at the root) or else allowOrigins[0].
-  # An operation the document itself declares under "options" wins.
-  cors = try(local.document["x-portcullis-cors"], null)
-  cors_response_headers = local.cors == null ? {} : {
-    "Access-Control-Allow-Origin"  = lookup(var.template_vars, "cors_allow_origin", try(local.cors.allowOrigins[0], "*"))
-    "Access-Control-Allow-Methods" = join(",", try(local.cors.allowMethods, ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]))
-    "Access-Control-Allow-Headers" = join(",", try(local.cors.allowHeaders, ["authorization", "content-type"]))
-    "Access-Control-Max-Age"       = tostring(try(local.cors.maxAgeSeconds, 600))
-  }
-  preflight = {
-    summary  = "CORS preflight (answered by API Gateway, no authorizer)"
-    security = []
-    responses = {
-      "204" = {
-        description = "CORS preflight accepted"
-        headers     = { for name, _ in local.cors_response_headers : name => { schema = { type = "string" } } }
-      }
-    }
-    "x-amazon-apigateway-integration" = {
-      type             = "mock"
-      requestTemplates = { "application/json" = "{\"statusCode\": 200}" }
-      responses = {
-        default = {
-          statusCode = "204"
-          responseParameters = {
-            for name, value in local.cors_response_headers : "method.response.header.${name}" => "'${value}'"
-          }
-        }
-      }
-    }
-  }
-
-  # { options = ... }, or {} when the document has no x-portcullis-cors.
-  preflight_operation = { for method, op in { options = local.preflight } : method => op if local.cors != null }
-
-  # cors_preflight = "function": OPTIONS goes, unauthenticated, to the Lambda
-  # that serves the path (the integration of its first operation), which
-  # answers the preflight with its origin allowlist. No MOCK: it can only
-  # return one static origin, and the emulator's importer refuses it (500).
-  # A path with x-amazon-apigateway-any-method already routes OPTIONS there.
+  # CORS preflights: every path whose operations integrate a Lambda gets an
+  # unauthenticated OPTIONS operation with that Lambda's integration (the
+  # integration of its first such operation), and the function answers the
+  # preflight with its CORS policy (portcullis_core::cors: the origin
+  # allowlist of CORS_ALLOW_ORIGINS, the route's methods). A path served by
+  # x-amazon-apigateway-any-method gets one too: API Gateway prefers an
+  # explicit method to ANY, and ANY carries the authorizer, which a preflight
+  # (sent without credentials) would fail. No MOCK: it can return one static
+  # origin only, and the emulator's importer refuses it (500). An "options"
+  # operation the document declares itself wins.
   function_preflight = {
     for path, item in local.document.paths : path => {
       options = {
@@ -112,7 +77,7 @@ locals {
         ][0]
       }
     }
-    if local.cors != null && !contains(keys(item), "x-amazon-apigateway-any-method") && length([
+    if length([
       for method, operation in item : method if can(operation["x-amazon-apigateway-integration"].uri)
     ]) > 0
   }
@@ -123,7 +88,7 @@ locals {
       if !contains(["paths", "components"], key) && length([for p in var.strip_extension_prefixes : p if startswith(key, p)]) == 0
     },
     { components = local.components },
-    { paths = { for path, item in local.paths : path => merge([local.preflight_operation, try(local.function_preflight[path], {})][var.cors_preflight == "mock" ? 0 : 1], item) } },
+    { paths = { for path, item in local.paths : path => merge(try(local.function_preflight[path], {}), item) } },
   )
 
   # method + path of every operation, for outputs and the tests.

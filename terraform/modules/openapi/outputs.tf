@@ -9,6 +9,6 @@ output "routes" {
 }
 
 output "cors" {
-  description = "The document's x-portcullis-cors block (allowOrigins, allowHeaders, ...), or null."
+  description = "The document's x-portcullis-cors block (allowHeaders, exposeHeaders, maxAgeSeconds, allowCredentials): what the root passes to the HTTP functions (CORS_*) and the gateway responses; null when absent."
   value       = try(local.document["x-portcullis-cors"], null)
 }
