@@ -143,14 +143,19 @@ pub struct State {
 }
 
 impl State {
-    /// Production start-up: configuration from the process environment,
-    /// the pool from `portcullis_db`, the API Gateway client from the shared
-    /// SDK configuration (honours `AWS_ENDPOINT_URL`).
+    /// Production start-up: `from_env_in(&Env::Process)`.
     pub async fn from_env() -> Result<State, Error> {
-        let env = Env::Process;
-        let config = Config::from_env(&env)?;
-        let sdk = portcullis_core::aws::sdk_config().await;
-        let db = Database::connect(DbConfig::from_env(&env)?, Some(&sdk)).await?;
+        Self::from_env_in(&Env::Process).await
+    }
+
+    /// Start-up from `env`: the configuration, the pool from
+    /// `portcullis_db`, the API Gateway client from the SDK configuration of
+    /// `env` (`portcullis_core::aws::sdk_config_in`: an `Env::Map` is the
+    /// function's own Lambda environment, credentials included).
+    pub async fn from_env_in(env: &Env) -> Result<State, Error> {
+        let config = Config::from_env(env)?;
+        let sdk = portcullis_core::aws::sdk_config_in(env).await?;
+        let db = Database::connect(DbConfig::from_env(env)?, Some(&sdk)).await?;
         Ok(State::new(
             config,
             db,

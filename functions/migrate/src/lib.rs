@@ -134,7 +134,9 @@ impl State {
         Self::from_env_with(&Env::Process).await
     }
 
-    /// From a given environment; `DB_STATEMENT_TIMEOUT_MS` defaults to 5 min here.
+    /// From a given environment; `DB_STATEMENT_TIMEOUT_MS` defaults to 5 min
+    /// here. The secret and IAM sources use the SDK configuration of `env`
+    /// (`portcullis_core::aws::sdk_config_in`).
     pub async fn from_env_with(env: &Env) -> Result<State, Error> {
         let app_user = app_user_from_env(env).map_err(DbError::from)?;
         let mut config = DbConfig::from_env(env).map_err(DbError::from)?;
@@ -143,7 +145,11 @@ impl State {
         }
         let sdk = match config.source {
             DbSource::Url(_) => None,
-            _ => Some(portcullis_core::aws::sdk_config().await),
+            _ => Some(
+                portcullis_core::aws::sdk_config_in(env)
+                    .await
+                    .map_err(DbError::from)?,
+            ),
         };
         let state = State::new(Database::connect(config, sdk.as_ref()).await?);
         Ok(match app_user {

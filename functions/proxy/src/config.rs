@@ -134,7 +134,12 @@ pub async fn signing_key(
     SigningKey::from_base64(text).map_err(|e| ConfigError::Secret(e.to_string()))
 }
 
-pub(crate) async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
+/// The proxy's state from `env` (`State::from_env` passes `Env::Process`):
+/// registry, upstreams, the identity signing key read with the SDK
+/// configuration of `env` (`portcullis_core::aws::sdk_config_in`: an
+/// `Env::Map` is the function's own Lambda environment, credentials
+/// included), and the audit database.
+pub async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
     let services = services_from_env(env)?;
     let upstreams = resolve_upstreams(&services, env)?;
     let cors = portcullis_core::CorsPolicy::from_env(env)?;
@@ -148,7 +153,7 @@ pub(crate) async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
         Duration::from_millis(50),
         Duration::from_secs(5),
     )?;
-    let sdk = portcullis_core::aws::sdk_config().await;
+    let sdk = portcullis_core::aws::sdk_config_in(env).await?;
     let key = signing_key(&aws_sdk_secretsmanager::Client::new(&sdk), &arn).await?;
     let audit = if env.flag("PROXY_AUDIT", true)? {
         Some(

@@ -62,10 +62,12 @@ impl fmt::Debug for Database {
 
 impl Database {
     /// Read the configuration and build the pool. AWS access for the secret
-    /// and IAM sources: with the `secrets-manager` feature, the process's SDK
-    /// configuration (the default credential chain, loaded only for those
-    /// sources; tools such as `create-admin-key` may run with a profile or a
-    /// task role); without it, the Lambda environment's credentials.
+    /// and IAM sources: with the `secrets-manager` feature, the SDK
+    /// configuration of `env` (`portcullis_core::aws::sdk_config_in`, loaded
+    /// only for those sources): for `Env::Process` the default credential
+    /// chain (tools such as `create-admin-key` may run with a profile or a
+    /// task role), for `Env::Map` the map's own region and credentials;
+    /// without the feature, the credential variables of `env`.
     /// Functions that already hold an `SdkConfig` should call `Database::connect`.
     pub async fn from_env(env: &Env) -> Result<Database, DbError> {
         #[cfg(feature = "secrets-manager")]
@@ -73,7 +75,7 @@ impl Database {
             let config = DbConfig::from_env(env)?;
             let aws = match config.source {
                 DbSource::Url(_) => AwsAccess::none(),
-                _ => AwsAccess::from_sdk(&portcullis_core::aws::sdk_config().await),
+                _ => AwsAccess::from_sdk(&portcullis_core::aws::sdk_config_in(env).await?),
             };
             Self::connect_with(config, aws).await
         }
@@ -366,9 +368,10 @@ fn spawn_background_refresh(inner: Weak<Inner>, every: Duration) {
 #[derive(Debug)]
 enum AwsPlan {
     Given(AwsAccess),
-    /// Load the process's SDK configuration (secret/IAM sources, `secrets-manager`).
+    /// Load the SDK configuration of the environment the database was
+    /// configured from (secret source, `secrets-manager`).
     #[cfg(feature = "secrets-manager")]
-    LoadSdk,
+    LoadSdk(portcullis_core::aws::SdkSource),
 }
 
 /// A [`Database`] whose configuration is read and checked now, and whose
@@ -383,14 +386,18 @@ pub struct LazyDatabase {
 
 impl LazyDatabase {
     /// Read and check the configuration now (a bad variable is named);
-    /// build nothing. For `DB_IAM_AUTH` the Lambda credential variables are
-    /// checked now as well.
+    /// build nothing. For `DB_IAM_AUTH` the Lambda credential variables of
+    /// `env` are checked now as well; for `DB_SECRET_ARN` (`secrets-manager`)
+    /// the AWS region and credentials of an `Env::Map` (its SDK
+    /// configuration is loaded on first use).
     pub fn from_env(env: &Env) -> Result<LazyDatabase, ConfigError> {
         let config = DbConfig::from_env(env)?;
         let plan = match config.source {
             DbSource::Url(_) => AwsPlan::Given(AwsAccess::none()),
             #[cfg(feature = "secrets-manager")]
-            DbSource::Secret { .. } => AwsPlan::LoadSdk,
+            DbSource::Secret { .. } => {
+                AwsPlan::LoadSdk(portcullis_core::aws::SdkSource::from_env(env)?)
+            }
             #[cfg(not(feature = "secrets-manager"))]
             DbSource::Secret { .. } => AwsPlan::Given(AwsAccess::none()),
             // The same with or without the feature (cargo unifies features in
@@ -436,9 +443,7 @@ impl LazyDatabase {
                 let aws = match plan {
                     AwsPlan::Given(aws) => aws.clone(),
                     #[cfg(feature = "secrets-manager")]
-                    AwsPlan::LoadSdk => {
-                        AwsAccess::from_sdk(&portcullis_core::aws::sdk_config().await)
-                    }
+                    AwsPlan::LoadSdk(source) => AwsAccess::from_sdk(&source.load().await),
                 };
                 Database::connect_with(config.clone(), aws).await
             })

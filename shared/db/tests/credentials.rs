@@ -447,3 +447,109 @@ async fn pool_settings_reach_the_server() {
         .unwrap_err();
     assert_eq!(err.sqlstate().as_deref(), Some("57014"), "{err}");
 }
+
+/// A function's own Lambda environment (an `Env::Map`): the database
+/// variables plus its AWS region, endpoint and credentials (the emulator's
+/// key `make test` exports, copied into the map), with the `aws` pairs
+/// replacing those (an empty value removes one).
+fn lambda_env(arn: &str, aws: &[(&str, &str)]) -> Env {
+    let endpoint = required(
+        "AWS_ENDPOINT_URL",
+        "the moto server holding the test secrets",
+    );
+    let key = required("AWS_ACCESS_KEY_ID", "the emulator's access key");
+    let secret = required("AWS_SECRET_ACCESS_KEY", "the emulator's secret key");
+    let mut pairs: std::collections::BTreeMap<String, String> = [
+        ("DB_SECRET_ARN", arn.to_owned()),
+        ("DB_SSL_MODE", "disable".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in aws {
+        pairs.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Env::from_pairs(pairs)
+}
+
+/// The AWS error code and the SDK's detail of a secret that could not be read.
+fn unavailable(err: DbError) -> (String, String) {
+    match err {
+        DbError::SecretUnavailable { code, detail, .. } => (code, detail),
+        other => panic!("expected the secret to be unavailable, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_map_env_reads_its_secret_with_its_own_aws_settings_only() {
+    let sm = secrets().await;
+    let role = TestRole::create("map-pass-1").await;
+    let arn = create_secret(&sm, &secret_json(&role, "map-pass-1", true)).await;
+
+    let db = Database::from_env(&lambda_env(&arn, &[]))
+        .await
+        .expect("the secret is read at the map's endpoint");
+    assert_eq!(current_user(&db).await.unwrap(), role.name);
+    let lazy =
+        portcullis_db::LazyDatabase::from_env(&lambda_env(&arn, &[])).expect("a complete map");
+    assert_eq!(
+        current_user(lazy.get().await.unwrap()).await.unwrap(),
+        role.name
+    );
+
+    // The endpoint is the map's, not the process's (which is the emulator).
+    let dead = [("AWS_ENDPOINT_URL", "http://127.0.0.1:9")];
+    let (_, detail) = unavailable(
+        Database::from_env(&lambda_env(&arn, &dead))
+            .await
+            .unwrap_err(),
+    );
+    assert!(detail.contains("127.0.0.1:9"), "{detail}");
+    let lazy = portcullis_db::LazyDatabase::from_env(&lambda_env(&arn, &dead)).unwrap();
+    let (_, detail) = unavailable(lazy.get().await.unwrap_err());
+    assert!(detail.contains("127.0.0.1:9"), "{detail}");
+
+    // The credentials are the map's: a key the emulator does not know is
+    // refused (the emulator enforces IAM), though the process's key is valid.
+    let unknown = [
+        ("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNFUNCTION"),
+        ("AWS_SECRET_ACCESS_KEY", "unknown"),
+    ];
+    let (code, detail) = unavailable(
+        Database::from_env(&lambda_env(&arn, &unknown))
+            .await
+            .unwrap_err(),
+    );
+    // AWS answers UnrecognizedClientException; moto answers its
+    // InvalidClientTokenId in XML, which the JSON client cannot decode.
+    assert!(
+        code == "UnrecognizedClientException" || detail.contains("InvalidClientTokenId"),
+        "{code}: {detail}"
+    );
+
+    // No credentials in the map: none at all, never the process's.
+    let none = [("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")];
+    let (_, detail) = unavailable(
+        Database::from_env(&lambda_env(&arn, &none))
+            .await
+            .unwrap_err(),
+    );
+    assert!(detail.contains("no identity resolver"), "{detail}");
+
+    // No region: refused at once, naming AWS_REGION.
+    let no_region = [("AWS_REGION", "")];
+    let err = Database::from_env(&lambda_env(&arn, &no_region))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DbError::Config(c) if c.var() == "AWS_REGION"),
+        "{err}"
+    );
+    let err = portcullis_db::LazyDatabase::from_env(&lambda_env(&arn, &no_region)).unwrap_err();
+    assert_eq!(err.var(), "AWS_REGION");
+    role.drop().await;
+}

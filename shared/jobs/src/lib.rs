@@ -112,8 +112,10 @@ impl State {
 
     /// From any environment: `ECS_CLUSTER`, `JOB_SUBNETS`,
     /// `JOB_SECURITY_GROUPS`, `PLATFORM_FILE` (default: the embedded
-    /// platform.yaml), `ECS_TIMEOUT_MS`, the [`Settings`] variables and the
-    /// database variables of `portcullis_db`.
+    /// platform.yaml), `ECS_TIMEOUT_MS`, the [`Settings`] variables, the
+    /// database variables of `portcullis_db`, and the AWS region, endpoint
+    /// and credentials of `env` (`portcullis_core::aws::sdk_config_in`: an
+    /// `Env::Map` is a function's own Lambda environment).
     pub async fn from_env_in(env: &Env) -> Result<State, InitError> {
         let placement = Placement::from_env(env)?;
         let types = load_types(env)?;
@@ -125,7 +127,7 @@ impl State {
             Duration::from_millis(500),
             Duration::from_secs(25),
         )?;
-        let sdk = portcullis_core::aws::sdk_config().await;
+        let sdk = portcullis_core::aws::sdk_config_in(env).await?;
         let ecs = crate::ecs::client(&sdk, ecs_timeout);
         let db = Database::from_env(env).await?;
         Ok(State::new(db, ecs, placement, types, settings).with_cors(cors))
