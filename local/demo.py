@@ -6,7 +6,7 @@ the emulator); this script creates none. It does what an operator does after
 `terraform apply` with the AWS CLI, signed with the emulator's administrator
 key (exported by scripts/lib.sh start_moto):
 
-    aws cognito-idp admin-create-user       --user-pool-id ... --username demo
+    aws cognito-idp admin-create-user       --user-pool-id ... --username demo@example.com
     aws cognito-idp admin-set-user-password --permanent ...
     aws cognito-idp admin-add-user-to-group --group-name admins ...
 
@@ -76,7 +76,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="The demo user of make local (Cognito, via the admin API).")
     parser.add_argument("--outputs", required=True, help="terraform output -json of the local environment")
     parser.add_argument("--env-file", required=True, type=Path)
-    parser.add_argument("--user", default="demo")
+    # The pool signs users in by email (username_attributes = ["email"]).
+    parser.add_argument("--user", default="demo@example.com")
     parser.add_argument("--group", default="admins")
     args = parser.parse_args()
 
@@ -103,7 +104,7 @@ def main() -> int:
                 UserPoolId=pool_id,
                 Username=args.user,
                 MessageAction="SUPPRESS",
-                UserAttributes=[{"Name": "email", "Value": f"{args.user}@example.com"},
+                UserAttributes=[{"Name": "email", "Value": args.user},
                                 {"Name": "email_verified", "Value": "true"}],
             )
             log(f"created user {args.user} in pool {pool_id}")

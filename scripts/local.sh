@@ -74,7 +74,7 @@ on_stop "kill $apply_pid 2>/dev/null || true"
 # One cargo invocation for everything that must work (debug build); the
 # optional workloads are built after it, so a broken sample never blocks.
 say "building the local gateway and tools (cargo build; the first build takes a few minutes)"
-cargo build -p local -p migrate -p reconciler -p keys --bin portcullis-local --bin migrate-local --bin reconciler --bin create-admin-key ||
+cargo build -p local -p migrate -p reconciler -p keys ||
   die "cargo build failed (see above)"
 BIN=$(cargo_bin_dir)
 

@@ -159,7 +159,7 @@ cmd_apply() {
     echo "  $summary  ($total managed resources in the state)"
     echo "  switched off locally (env/local.tfvars; reasons in docs/local-gateway.md):"
     switched_off
-    echo "  outputs: terraform -chdir=.local/tf/terraform output (state .local/terraform-local.tfstate)"
+    echo "  outputs: terraform -chdir=${TF_DIR#"$ROOT"/} output (state ${STATE#"$ROOT"/})"
     echo
   } >&2
 }
@@ -168,6 +168,7 @@ cmd_check() {
   need_terraform
   ensure_venv
   load_credentials
+  tf_cli_config
   terraform -chdir="$TF_DIR" output -json >"$HOME_DIR/terraform-local-outputs.json" ||
     die "no outputs: run scripts/tf-local.sh apply first"
   chmod 600 "$HOME_DIR/terraform-local-outputs.json"
@@ -281,6 +282,7 @@ cmd_deployment() {
   ensure_venv
   load_credentials
   local outputs=$HOME_DIR/terraform-local-outputs.json target=${PORTCULLIS_DEPLOYMENT:-$HOME_DIR/deployment.json}
+  tf_cli_config
   (umask 077; terraform -chdir="$TF_DIR" output -json >"$outputs") ||
     die "no outputs: run scripts/tf-local.sh apply first"
   (umask 077; "$VENV/bin/python" - "$outputs" "$target" <<'PY'

@@ -71,14 +71,18 @@ pub enum DeployedError {
         path: String,
         source: std::io::Error,
     },
-    #[error("the deployment file {path} is not valid: {source}; run `scripts/tf-local.sh deployment` again")]
+    #[error(
+        "the deployment file {path} is not valid: {source}; run `scripts/tf-local.sh deployment` again"
+    )]
     Parse {
         path: String,
         source: serde_json::Error,
     },
     #[error("the REST API body in the deployment file is invalid: {0}")]
     Body(#[from] SpecError),
-    #[error("the deployment has no Lambda function {0:?}; is it created by terraform/ (module functions)?")]
+    #[error(
+        "the deployment has no Lambda function {0:?}; is it created by terraform/ (module functions)?"
+    )]
     NoFunction(String),
     #[error(
         "cannot assume the role {role} of function {function} in the emulator: {reason}; the gateway signs sts:AssumeRole with the emulator's administrator key (.local/admin-credentials)"
@@ -219,6 +223,27 @@ impl Deployed {
     }
 }
 
+impl Deployed {
+    /// A function's settings as it sees them locally (its environment with
+    /// the local overrides), without credentials: for reading its
+    /// configuration (the gateway reads the authorizer's usage plans).
+    pub fn settings_of(
+        &self,
+        name: &str,
+        overrides: &LocalOverrides,
+    ) -> Result<Env, DeployedError> {
+        let none = RoleCredentials {
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            session_token: None,
+        };
+        let mut env = local_env(self, name, self.function(name)?, &none, overrides);
+        env.remove("AWS_ACCESS_KEY_ID");
+        env.remove("AWS_SECRET_ACCESS_KEY");
+        Ok(Env::Map(env))
+    }
+}
+
 /// `sts:AssumeRole` of `role` for `function`, signed with `admin`.
 pub async fn assume_role(
     function: &str,
@@ -270,18 +295,16 @@ pub fn local_env(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let lambda_name = function
-        .arn
-        .rsplit(':')
-        .next()
-        .unwrap_or(name)
-        .to_owned();
+    let lambda_name = function.arn.rsplit(':').next().unwrap_or(name).to_owned();
     for (k, v) in [
         ("AWS_REGION", deployed.region.clone()),
         ("AWS_DEFAULT_REGION", deployed.region.clone()),
         ("AWS_LAMBDA_FUNCTION_NAME", lambda_name),
         ("AWS_ACCESS_KEY_ID", credentials.access_key_id.clone()),
-        ("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key.clone()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            credentials.secret_access_key.clone(),
+        ),
         ("AWS_ENDPOINT_URL", deployed.endpoint.clone()),
     ] {
         env.insert(k.to_owned(), v);
@@ -418,7 +441,8 @@ mod tests {
         d.functions.remove("keys");
         let err = d.api().expect_err("keys is gone");
         assert!(
-            err.to_string().contains("not the invocation uri of a known Lambda function"),
+            err.to_string()
+                .contains("not the invocation uri of a known Lambda function"),
             "{err}"
         );
     }
@@ -430,7 +454,13 @@ mod tests {
             database_url: Some("postgres://postgres@127.0.0.1/x".into()),
             ..LocalOverrides::default()
         };
-        let env = local_env(&d, "keys", d.function("keys").expect("keys"), &creds(), &overrides);
+        let env = local_env(
+            &d,
+            "keys",
+            d.function("keys").expect("keys"),
+            &creds(),
+            &overrides,
+        );
         assert_eq!(env["AWS_ACCESS_KEY_ID"], "ASIAROLE");
         assert_eq!(env["AWS_SESSION_TOKEN"], "t");
         assert_eq!(env["AWS_REGION"], "us-east-1");
@@ -452,12 +482,22 @@ mod tests {
     #[test]
     fn a_function_without_database_settings_gets_no_database() {
         let mut d = deployed();
-        d.functions.get_mut("keys").expect("keys").environment.clear();
+        d.functions
+            .get_mut("keys")
+            .expect("keys")
+            .environment
+            .clear();
         let overrides = LocalOverrides {
             database_url: Some("postgres://x".into()),
             ..LocalOverrides::default()
         };
-        let env = local_env(&d, "keys", d.function("keys").expect("keys"), &creds(), &overrides);
+        let env = local_env(
+            &d,
+            "keys",
+            d.function("keys").expect("keys"),
+            &creds(),
+            &overrides,
+        );
         assert!(!env.contains_key("DATABASE_URL"));
     }
 
@@ -465,12 +505,23 @@ mod tests {
     fn overrides_apply_to_every_function_or_one() {
         let d = deployed();
         let mut overrides = LocalOverrides::default();
-        overrides
-            .set("*", "RUST_LOG", "debug")
-            .set("keys", "PROXY_UPSTREAM_SAMPLE", "http://127.0.0.1:3001/sample");
-        let keys = local_env(&d, "keys", d.function("keys").expect("keys"), &creds(), &overrides);
+        overrides.set("*", "RUST_LOG", "debug").set(
+            "keys",
+            "PROXY_UPSTREAM_SAMPLE",
+            "http://127.0.0.1:3001/sample",
+        );
+        let keys = local_env(
+            &d,
+            "keys",
+            d.function("keys").expect("keys"),
+            &creds(),
+            &overrides,
+        );
         assert_eq!(keys["RUST_LOG"], "debug");
-        assert_eq!(keys["PROXY_UPSTREAM_SAMPLE"], "http://127.0.0.1:3001/sample");
+        assert_eq!(
+            keys["PROXY_UPSTREAM_SAMPLE"],
+            "http://127.0.0.1:3001/sample"
+        );
         let auth = local_env(
             &d,
             "authorizer",
@@ -498,7 +549,10 @@ mod tests {
             env["COGNITO_JWKS_URL"],
             "http://127.0.0.1:4566/us-east-1_abc/.well-known/jwks.json"
         );
-        assert_eq!(cognito_pool_of("https://evil.example/us-east-1_abc", "us-east-1"), None);
+        assert_eq!(
+            cognito_pool_of("https://evil.example/us-east-1_abc", "us-east-1"),
+            None
+        );
     }
 
     #[test]
@@ -513,7 +567,13 @@ mod tests {
             task_root: Some("/repo/".into()),
             ..LocalOverrides::default()
         };
-        let env = local_env(&d, "keys", d.function("keys").expect("keys"), &creds(), &overrides);
+        let env = local_env(
+            &d,
+            "keys",
+            d.function("keys").expect("keys"),
+            &creds(),
+            &overrides,
+        );
         assert_eq!(env["PLATFORM_FILE"], "/repo/platform.yaml");
         assert_eq!(env["LAMBDA_TASK_ROOT"], "/repo/");
         assert_eq!(env["RUST_LOG"], "info", "other values are left alone");
@@ -522,6 +582,9 @@ mod tests {
     #[test]
     fn a_missing_file_says_how_to_make_it() {
         let err = Deployed::from_file("/nonexistent/deployment.json").expect_err("no file");
-        assert!(err.to_string().contains("scripts/tf-local.sh deployment"), "{err}");
+        assert!(
+            err.to_string().contains("scripts/tf-local.sh deployment"),
+            "{err}"
+        );
     }
 }

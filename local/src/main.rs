@@ -3,10 +3,10 @@
 //! (`PORTCULLIS_DEPLOYMENT`, default `.local/deployment.json`), each function
 //! on its own role. `make local` starts it.
 
-use std::process::ExitCode;
 use local::functions::wire_deployed;
 use local::{Deployed, Gateway, LocalOverrides, Throttle};
 use portcullis_core::Env;
+use std::process::ExitCode;
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -52,7 +52,9 @@ fn throttles(gateway: &mut Gateway, authorizer_env: &Env) -> Result<(), String> 
             "USAGE_PLAN_KEYS must look like plan=<key value>,plan2=<key value>".to_owned()
         })?;
         let plan_def = plans.get(plan.trim()).ok_or_else(|| {
-            format!("USAGE_PLAN_KEYS names plan {plan:?}, which the platform registry does not define")
+            format!(
+                "USAGE_PLAN_KEYS names plan {plan:?}, which the platform registry does not define"
+            )
         })?;
         if let Some(t) = &plan_def.throttle {
             gateway.throttle(
@@ -74,13 +76,11 @@ fn throttles(gateway: &mut Gateway, authorizer_env: &Env) -> Result<(), String> 
 fn overrides() -> LocalOverrides {
     let mut o = LocalOverrides {
         database_url: std::env::var("DATABASE_URL").ok(),
-        task_root: Some(
-            std::env::var("PORTCULLIS_TASK_ROOT").unwrap_or_else(|_| {
-                std::env::current_dir()
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_else(|_| ".".to_owned())
-            }),
-        ),
+        task_root: Some(std::env::var("PORTCULLIS_TASK_ROOT").unwrap_or_else(|_| {
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| ".".to_owned())
+        })),
         ..LocalOverrides::default()
     };
     for (k, v) in std::env::vars() {
@@ -133,7 +133,9 @@ async fn main() -> ExitCode {
         }
     }
     if !args.is_empty() {
-        eprintln!("usage: portcullis-local            serve the deployment ($PORTCULLIS_DEPLOYMENT, default .local/deployment.json)\n       portcullis-local env <function>   print the environment a function runs with locally");
+        eprintln!(
+            "usage: portcullis-local            serve the deployment ($PORTCULLIS_DEPLOYMENT, default .local/deployment.json)\n       portcullis-local env <function>   print the environment a function runs with locally"
+        );
         return ExitCode::FAILURE;
     }
     portcullis_core::telemetry::init();
@@ -169,10 +171,9 @@ async fn main() -> ExitCode {
     for e in wire_deployed(&mut gateway, &deployed, &admin, &overrides).await {
         tracing::error!(error = %e, "function not started: its routes answer 500 (401 for the authorizer)");
     }
-    let authorizer_env = match deployed.function("authorizer") {
-        Ok(f) => Env::Map(f.environment.clone().into_iter().collect()),
-        Err(_) => Env::Map(Default::default()),
-    };
+    let authorizer_env = deployed
+        .settings_of("authorizer", &overrides)
+        .unwrap_or_else(|_| Env::Map(Default::default()));
     if let Err(e) = throttles(&mut gateway, &authorizer_env) {
         eprintln!("{e}");
         return ExitCode::FAILURE;

@@ -32,19 +32,61 @@ pub async fn ecs_client() -> aws_sdk_ecs::Client {
     aws_sdk_ecs::Client::new(&crate::aws::sdk_config().await)
 }
 
-/// One EC2 query-API call (moto accepts any signature); the XML answer.
+/// One EC2 query-API call, SigV4-signed with the process's key (the
+/// emulator enforces IAM: `make test` exports its administrator's key); the
+/// XML answer.
 async fn ec2(params: &[(&str, &str)]) -> String {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+
     let endpoint = emulator_endpoint();
-    let resp = reqwest::Client::builder()
+    let url = format!("{}/", endpoint.trim_end_matches('/'));
+    let body: String = params
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_escape(k), form_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let identity = aws_credential_types::Credentials::new(
+        var("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "test".to_owned()),
+        var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "test".to_owned()),
+        var("AWS_SESSION_TOKEN"),
+        None,
+        "testkit",
+    )
+    .into();
+    let region = var("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned());
+    let signing = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&region)
+        .name("ec2")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("static signing parameters build")
+        .into();
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let signable = SignableRequest::new(
+        "POST",
+        &url,
+        [("content-type", content_type)].into_iter(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .expect("a signable EC2 request");
+    let (instructions, _) = sign(signable, &signing)
+        .expect("the EC2 request signs")
+        .into_parts();
+    let mut request = reqwest::Client::builder()
         .no_proxy()
         .build()
         .expect("a reqwest client with static settings builds")
-        .post(format!("{}/", endpoint.trim_end_matches('/')))
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .form(params)
+        .post(&url)
+        .header("content-type", content_type)
+        .body(body);
+    for (name, value) in instructions.headers() {
+        request = request.header(name, value);
+    }
+    let resp = request
         .send()
         .await
         .unwrap_or_else(|e| panic!("the emulator at {endpoint} does not answer EC2 calls: {e}"));
@@ -55,6 +97,23 @@ async fn ec2(params: &[(&str, &str)]) -> String {
         "EC2 {params:?} failed: {status} {text}"
     );
     text
+}
+
+/// `application/x-www-form-urlencoded` escaping of one key or value.
+fn form_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            // As Python's urlencode writes it: moto re-encodes the parsed
+            // form to check the signature.
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 fn xml_value(xml: &str, tag: &str) -> String {
