@@ -178,6 +178,19 @@ for _ in $(seq 1 150); do
 done
 [ "$up" = 1 ] || say "warning: $base/v1/health did not answer 200 within 30 s (log: .local/logs/gateway.log)"
 
+# The web console on its own origin (http://localhost:5173, on the CORS
+# allowlist of env/local.tfvars): every call it makes to the gateway is
+# cross-origin, so the functions' CORS is what lets it work.
+web_port=${WEB_PORT:-5173}
+web_url=""
+if port_in_use "$web_port"; then
+  say "warning: port $web_port is taken; the web console is not served (its origin must be http://localhost:5173 to be on the CORS allowlist)"
+else
+  spawn "web console (:$web_port)" "$LOGS/web.log" "$VENV/bin/python" "$ROOT/scripts/web-serve.py" \
+    --port "$web_port" --api-url "http://localhost:$gateway_port" --local-dir "$LOCAL_DIR"
+  web_url=http://localhost:$web_port
+fi
+
 # IAM is on: the emulator's default test credentials are refused, as AWS
 # refuses an unknown key.
 iam_note=$(AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "$VENV/bin/python" - <<'PY' 2>&1 || true
@@ -204,6 +217,7 @@ cat >&2 <<EOF
     AWS emulator (moto)   $AWS_ENDPOINT_URL    IAM enforced; administrator key in .local/admin-credentials
     deployment            .local/deployment.json (the REST API and functions Terraform applied)
     PostgreSQL            $(redact_url "$DATABASE_URL")
+    web console           ${web_url:-not running}   (sign in with the Cognito demo login below)
     sample service        ${sample_url:-not running}
     reconciler            $reconciler_note
     ids, demo login       .local/env   (source it and .local/admin-credentials to use the emulator)
@@ -222,7 +236,8 @@ else
   echo >&2
 fi
 cat >&2 <<EOF
-  Cognito demo login (user $demo_user in group admins; password in .local/env):
+  Cognito demo login (web console and scripts/token.sh): user $demo_user, group admins
+    password: $(sed -n "s/^DEMO_PASSWORD=//p" "$LOCAL_DIR/env" | tr -d "'")   (also in .local/env)
     scripts/token.sh                    # prints an access token; --id for an id token
     curl -s -H "Authorization: Bearer \$(scripts/token.sh)" $base/v1/me
 

@@ -88,7 +88,10 @@ resource "aws_cognito_user_pool_client" "web" {
   supported_identity_providers         = ["COGNITO"]
   # ADMIN_USER_PASSWORD_AUTH needs AWS credentials (cognito-idp:AdminInitiateAuth):
   # it lets an operator get a token from the CLI (docs/deploy.md).
-  explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"]
+  # USER_PASSWORD_AUTH: the web console signs in with InitiateAuth over TLS
+  # (docs/web.md: moto's SRP accepts any answer, so only password auth is
+  # checked alike locally and in AWS).
+  explicit_auth_flows           = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"]
   prevent_user_existence_errors = "ENABLED"
   enable_token_revocation       = true
   access_token_validity         = 60
