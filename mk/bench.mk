@@ -4,6 +4,9 @@
 #   make bench-coldstart         release build of the seven functions + hello, then
 #                                the cold-start table (bench/coldstart) -> target/coldstart.md
 #   make bench-authorizer-zip    cargo lambda arm64 zip of the authorizer, and its size
+#   make bench-authorizer-coldstart
+#                                the authorizer against hello only, COLDSTART_ROUNDS rounds
+#                                of 20 spawns each (issue 9's init target; no emulator)
 #
 # COLDSTART_PROFILE=debug measures debug builds instead (a quick check of the
 # harness; the figures in docs/benchmarks.md are release builds).
@@ -34,6 +37,22 @@ bench-coldstart: ## Cold start of the 7 functions vs hello-world: release build,
 	fi; \
 	"$(COLDSTART_BIN_DIR)/coldstart" --bin-dir "$(COLDSTART_BIN_DIR)" --runs $(COLDSTART_RUNS) \
 	  --database-url "$$DATABASE_URL" "$${emulator[@]}" --out "$(COLDSTART_OUT)" $(COLDSTART_FUNCTIONS)
+
+COLDSTART_ROUNDS ?= 5
+
+.PHONY: bench-authorizer-coldstart
+bench-authorizer-coldstart: ## The authorizer's cold init vs hello-world: release build, COLDSTART_ROUNDS rounds of 20 spawns (one table per round)
+	cargo build --release -p hello -p coldstart
+	@# On its own, as Lambda gets it (see bench-coldstart).
+	cargo build --release -p authorizer
+	@set -euo pipefail; SCRIPT_NAME=bench-authorizer-coldstart; . scripts/lib.sh; \
+	trap stop_tracked EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	ensure_postgres; \
+	for round in $$(seq 1 $(COLDSTART_ROUNDS)); do \
+	  echo "round $$round of $(COLDSTART_ROUNDS):"; \
+	  "$(COLDSTART_BIN_DIR)/coldstart" --bin-dir "$(COLDSTART_BIN_DIR)" --runs $(COLDSTART_RUNS) \
+	    --database-url "$$DATABASE_URL" --out "$(COLDSTART_OUT)" authorizer | grep -E '^\| (function|hello|authorizer) '; \
+	done
 
 .PHONY: bench-authorizer-zip
 bench-authorizer-zip: ## Release arm64 zip of the authorizer (cargo lambda build --release --arm64) and its size

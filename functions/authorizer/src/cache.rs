@@ -31,6 +31,11 @@ impl<V: Clone> TtlCache<V> {
         }
     }
 
+    /// Whether the cache stores anything (`max_entries` above 0).
+    pub fn is_enabled(&self) -> bool {
+        self.max_entries > 0
+    }
+
     pub fn get(&self, key: &CacheKey, now: Instant) -> Option<V> {
         if self.max_entries == 0 {
             return None;

@@ -1,7 +1,7 @@
 //! The authorizer's configuration, read once from the environment
 //! (see docs/auth.md for the table).
 
-use crate::routes::{EMBEDDED_OPENAPI, RouteTable};
+use crate::routes::RouteTable;
 use portcullis_auth::Scope;
 use portcullis_core::{ConfigError, Env};
 use std::collections::HashMap;
@@ -93,7 +93,7 @@ pub fn is_valid_tenant(t: &str) -> bool {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Config, ConfigError> {
         let routes = match env.get("OPENAPI_FILE") {
-            None => RouteTable::from_openapi(EMBEDDED_OPENAPI)
+            None => RouteTable::embedded()
                 .map_err(|e| ConfigError::invalid("OPENAPI_FILE", "a valid api/openapi.yaml", e))?,
             Some(path) => {
                 let text = std::fs::read_to_string(&path).map_err(|e| {

@@ -9,7 +9,7 @@
 //!   a string, a float or a negative number is rejected (CVE-2026-25537
 //!   class), before the token reaches `jsonwebtoken`;
 //! - JWKS cached by `kid` as ready `DecodingKey`s, fetched with a short
-//!   timeout, refetched only for an unknown `kid` and at most once per
+//!   timeout ([`crate::fetch`]), refetched only for an unknown `kid` and at most once per
 //!   penalty window, one fetch shared by concurrent callers; it may be
 //!   pre-loaded from configuration.
 //!
@@ -18,13 +18,14 @@
 //! scopes) are checked here on the typed claims. The signature is checked
 //! with the RSA key parsed once per `kid` (see [`provider`]).
 
-use crate::config::{CognitoConfig, TokenUse, is_valid_tenant};
+use crate::config::{CognitoConfig, TokenUse};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use portcullis_auth::Scope;
+use portcullis_auth::{PrincipalType, Scope, Tenant};
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -142,37 +143,81 @@ impl<'de> serde::de::Visitor<'de> for ClaimsSeed<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Claims, A::Error> {
         let mut c = Claims::default();
-        let mut seen: Vec<String> = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if seen.contains(&key) {
+        // One bit per claim of CLAIMS read (and the tenant claim), to refuse
+        // a second occurrence.
+        let mut seen: u32 = 0;
+        while let Some(ClaimName(key)) = map.next_key::<ClaimName<'de>>()? {
+            let Some(i) = CLAIMS
+                .iter()
+                .position(|n| *n == key)
+                .or_else(|| (key == self.tenant_claim).then_some(CLAIMS.len()))
+            else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            };
+            if seen & (1 << i) != 0 {
                 return Err(serde::de::Error::custom(format_args!(
                     "duplicate claim `{key}`"
                 )));
             }
-            match key.as_str() {
-                "iss" => c.iss = claim(&mut map, "iss")?,
-                "sub" => c.sub = claim(&mut map, "sub")?,
-                "exp" => c.exp = claim(&mut map, "exp")?,
-                "nbf" => c.nbf = claim(&mut map, "nbf")?,
-                "iat" => c.iat = claim(&mut map, "iat")?,
-                "token_use" => c.token_use = claim(&mut map, "token_use")?,
-                "client_id" => c.client_id = claim(&mut map, "client_id")?,
-                "aud" => c.aud = claim(&mut map, "aud")?,
-                "scope" => c.scope = claim(&mut map, "scope")?,
-                "cognito:groups" => c.groups = claim(&mut map, "cognito:groups")?,
-                "username" => c.username = claim(&mut map, "username")?,
-                "cognito:username" => c.cognito_username = claim(&mut map, "cognito:username")?,
-                name if name == self.tenant_claim => {
-                    c.tenant = Some(map.next_value::<serde_json::Value>()?);
-                }
-                _ => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                    continue;
-                }
+            seen |= 1 << i;
+            let name = CLAIMS.get(i).copied().unwrap_or("tenant");
+            match i {
+                0 => c.iss = claim(&mut map, name)?,
+                1 => c.sub = claim(&mut map, name)?,
+                2 => c.exp = claim(&mut map, name)?,
+                3 => c.nbf = claim(&mut map, name)?,
+                4 => c.iat = claim(&mut map, name)?,
+                5 => c.token_use = claim(&mut map, name)?,
+                6 => c.client_id = claim(&mut map, name)?,
+                7 => c.aud = claim(&mut map, name)?,
+                8 => c.scope = claim(&mut map, name)?,
+                9 => c.groups = claim(&mut map, name)?,
+                10 => c.username = claim(&mut map, name)?,
+                11 => c.cognito_username = claim(&mut map, name)?,
+                _ => c.tenant = Some(map.next_value::<serde_json::Value>()?),
             }
-            seen.push(key);
         }
         Ok(c)
+    }
+}
+
+/// The claims [`ClaimsSeed`] reads, by position (the tenant claim, named by
+/// the configuration, comes after them).
+const CLAIMS: [&str; 12] = [
+    "iss",
+    "sub",
+    "exp",
+    "nbf",
+    "iat",
+    "token_use",
+    "client_id",
+    "aud",
+    "scope",
+    "cognito:groups",
+    "username",
+    "cognito:username",
+];
+
+/// A claim's name, borrowed from the payload unless it holds escapes.
+struct ClaimName<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for ClaimName<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ClaimName<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a claim name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<ClaimName<'de>, E> {
+                Ok(ClaimName(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ClaimName<'de>, E> {
+                Ok(ClaimName(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -190,9 +235,9 @@ fn claim<'de, T: Deserialize<'de>, A: serde::de::MapAccess<'de>>(
 pub struct VerifiedToken {
     /// `sub` (users) or the client id (client-credentials tokens).
     pub principal_id: String,
-    /// `user` or `client`.
-    pub principal_type: &'static str,
-    pub tenant: String,
+    /// `User` or `Client`.
+    pub principal_type: PrincipalType,
+    pub tenant: Tenant,
     pub scopes: Vec<Scope>,
     /// `exp` in seconds since the epoch.
     pub exp: u64,
@@ -204,7 +249,7 @@ pub type Keys = HashMap<String, Arc<DecodingKey>>;
 /// The JWKS cache.
 pub struct Jwks {
     url: Option<String>,
-    client: reqwest::Client,
+    timeout: Duration,
     penalty: Duration,
     preloaded: Keys,
     keys: RwLock<Keys>,
@@ -230,14 +275,9 @@ impl Jwks {
                 keys
             }
         };
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Jwks {
             url,
-            client,
+            timeout,
             penalty,
             keys: RwLock::new(preloaded.clone()),
             preloaded,
@@ -288,33 +328,16 @@ impl Jwks {
         found.ok_or(JwtError::UnknownKid)
     }
 
+    /// One fetch of the JWKS document, bounded in time and size.
     async fn download(&self, url: &str) -> Result<Keys, JwtError> {
         let unavailable = |e: String| {
             tracing::warn!(error = %e, "JWKS fetch failed");
             JwtError::JwksUnavailable(e)
         };
-        let mut resp = self
-            .client
-            .get(url)
-            .send()
+        let body = tokio::time::timeout(self.timeout, crate::fetch::get(url, MAX_JWKS_LEN))
             .await
-            .map_err(|e| unavailable(format!("request failed: {e}")))?;
-        if !resp.status().is_success() {
-            return Err(unavailable(format!("status {}", resp.status())));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| unavailable(format!("body: {e}")))?
-        {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_JWKS_LEN {
-                return Err(unavailable(format!(
-                    "the document exceeds {MAX_JWKS_LEN} bytes"
-                )));
-            }
-        }
+            .map_err(|_| unavailable(format!("no answer within {:?}", self.timeout)))?
+            .map_err(unavailable)?;
         parse_jwks(&body).map_err(unavailable)
     }
 }
@@ -588,7 +611,12 @@ impl Verifier {
         if claims.iss.as_deref() != Some(self.cfg.issuer.as_str()) {
             return Err(JwtError::Issuer);
         }
-        decode_part(s64, "signature is not base64url")?;
+        // Checked before any JWKS fetch, without decoding: `jsonwebtoken`
+        // decodes it (and refuses non-canonical base64 there).
+        let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if s64.len() % 4 == 1 || !s64.bytes().all(base64url) {
+            return Err(JwtError::Malformed("signature is not base64url"));
+        }
         let key = self.jwks.key(&kid).await?;
         // Signature (RS256 only), exp, nbf, iss. The claims were typed above;
         // here they are only skipped over.
@@ -637,10 +665,17 @@ impl Verifier {
             && c.username.is_none()
             && c.cognito_username.is_none()
             && c.client_id.as_deref() == Some(sub.as_str());
-        let tenant = match &c.tenant {
-            Some(serde_json::Value::String(t)) if is_valid_tenant(t) => t.clone(),
+        // The one tenant rule (portcullis_auth::Tenant) for Cognito tenants too.
+        let tenant: Tenant = match &c.tenant {
+            Some(serde_json::Value::String(t)) => t.parse().map_err(|_| JwtError::Tenant)?,
             Some(_) => return Err(JwtError::Tenant),
-            None => self.cfg.default_tenant.clone().ok_or(JwtError::Tenant)?,
+            None => self
+                .cfg
+                .default_tenant
+                .as_deref()
+                .ok_or(JwtError::Tenant)?
+                .parse()
+                .map_err(|_| JwtError::Tenant)?,
         };
         let mut scopes = Vec::new();
         if let Some(s) = &c.scope {
@@ -662,7 +697,11 @@ impl Verifier {
         scopes.dedup();
         Ok(VerifiedToken {
             principal_id: sub,
-            principal_type: if is_client { "client" } else { "user" },
+            principal_type: if is_client {
+                PrincipalType::Client
+            } else {
+                PrincipalType::User
+            },
             tenant,
             scopes,
             exp,

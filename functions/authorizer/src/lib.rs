@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod fetch;
 pub mod jwt;
 pub mod keys;
 pub mod routes;
@@ -171,9 +172,10 @@ impl State {
 
     /// Verify one credential (cache first).
     pub async fn verify(&self, credential: &str) -> Result<Arc<Principal>, AuthError> {
-        let key = key_of(credential);
+        // No digest of the credential when the cache is off.
+        let key = self.cache.is_enabled().then(|| key_of(credential));
         let now = Instant::now();
-        if let Some(p) = self.cache.get(&key, now) {
+        if let Some(p) = key.and_then(|k| self.cache.get(&k, now)) {
             if let Some(id) = p.key_id {
                 self.touch_later(id, None);
             }
@@ -181,8 +183,10 @@ impl State {
         }
         if apikey::looks_like_key(credential) {
             let p = Arc::new(self.verify_key(credential).await?);
-            self.cache
-                .insert(key, p.clone(), now + self.config.cache_ttl, now);
+            if let Some(key) = key {
+                self.cache
+                    .insert(key, p.clone(), now + self.config.cache_ttl, now);
+            }
             Ok(p)
         } else {
             let (p, exp) = self.verify_jwt(credential).await?;
@@ -192,8 +196,10 @@ impl State {
                 .map_or(0, |d| d.as_secs());
             let left = Duration::from_secs(exp.saturating_sub(now_unix));
             // Never past exp, and no longer than the TTL.
-            self.cache
-                .insert(key, p.clone(), now + left.min(self.config.cache_ttl), now);
+            if let Some(key) = key {
+                self.cache
+                    .insert(key, p.clone(), now + left.min(self.config.cache_ttl), now);
+            }
             Ok(p)
         }
     }
@@ -238,20 +244,11 @@ impl State {
             tracing::info!(reason = %e, "JWT refused");
             AuthError::Unauthorized
         })?;
-        // The one tenant rule (portcullis_auth::Tenant) for Cognito tenants too.
-        let tenant: Tenant = t.tenant.parse().map_err(|e| {
-            tracing::info!(reason = %e, "JWT refused: its tenant is not a tenant id");
-            AuthError::Unauthorized
-        })?;
-        let kind = t
-            .principal_type
-            .parse::<PrincipalType>()
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
         Ok((
             Principal {
                 id: t.principal_id,
-                kind,
-                tenant,
+                kind: t.principal_type,
+                tenant: t.tenant,
                 scopes: Scopes::new(t.scopes),
                 key_id: None,
                 plan: None,
@@ -383,8 +380,12 @@ pub async fn authorize(state: &State, event: &Request) -> Result<Response, AuthE
 
 /// The policy, context and usage key for a verified principal.
 pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
-    let permitted = state.config.routes.permitted(&p.scopes);
-    let statement = if permitted.is_empty() {
+    let mut resources = Vec::new();
+    state
+        .config
+        .routes
+        .for_each_permitted(&p.scopes, |r| resources.push(arn.resource(r)));
+    let statement = if resources.is_empty() {
         tracing::info!(principal_id = %p.id, "no route permitted: explicit deny");
         let mut s = IamPolicyStatement::default();
         s.action = vec!["execute-api:Invoke".to_owned()];
@@ -395,7 +396,7 @@ pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
         let mut s = IamPolicyStatement::default();
         s.action = vec!["execute-api:Invoke".to_owned()];
         s.effect = IamPolicyEffect::Allow;
-        s.resource = permitted.iter().map(|r| arn.resource(r)).collect();
+        s.resource = resources;
         s
     };
     let mut policy = ApiGatewayCustomAuthorizerPolicy::default();

@@ -2,9 +2,10 @@
 //! and the IAM policy resources it yields for a set of scopes.
 
 use portcullis_auth::Scope;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-/// The API contract compiled into the binary (overridable with OPENAPI_FILE).
+/// The API contract (`api/openapi.yaml`) as the repository holds it.
 pub const EMBEDDED_OPENAPI: &str = include_str!("../../../api/openapi.yaml");
 
 const METHODS: [(&str, &str); 8] = [
@@ -44,6 +45,19 @@ pub struct Route {
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    /// Each route's policy resource, made once when the table is read (the
+    /// decision on every request only picks among them).
+    resources: Vec<Resource>,
+}
+
+/// A route's policy resource, ready to use.
+#[derive(Debug, Clone)]
+enum Resource {
+    /// `METHOD/path` with `*` for every path parameter.
+    Fixed(String),
+    /// The resource cut at the service parameter: the pieces joined by the
+    /// service name give the resource for that service.
+    Service(Vec<String>),
 }
 
 /// Why the OpenAPI document cannot give a route table.
@@ -61,51 +75,130 @@ pub enum RouteError {
     },
 }
 
-impl RouteTable {
-    /// Parse the `paths` of an OpenAPI document. Operations with a
-    /// `security` requirement must declare `x-portcullis-scope`; operations
-    /// without one (e.g. `/v1/health`) are not part of the table.
-    pub fn from_openapi(text: &str) -> Result<Self, RouteError> {
-        let doc: serde_norway::Value = serde_norway::from_str(text)?;
+/// What the table needs of one operation of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation<'a> {
+    /// The OpenAPI path, e.g. `/v1/jobs/{id}`.
+    pub path: &'a str,
+    /// Its key under the path: `get`, `post`, ..., `x-amazon-apigateway-any-method`
+    /// (other keys are not operations and are skipped).
+    pub key: &'a str,
+    /// Whether it has a non-empty `security` requirement.
+    pub secured: bool,
+    pub scope: ScopeField<'a>,
+}
+
+/// An operation's `x-portcullis-scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeField<'a> {
+    Absent,
+    Text(&'a str),
+    /// Present, but not a string.
+    NotText,
+}
+
+impl<'a> Operation<'a> {
+    /// The operations of an OpenAPI document's `paths`, in document order.
+    /// `build.rs` reads the embedded contract the same way.
+    pub fn all(doc: &'a serde_norway::Value) -> Result<Vec<Operation<'a>>, RouteError> {
         let paths = doc
             .get("paths")
             .and_then(|p| p.as_mapping())
             .ok_or(RouteError::NoPaths)?;
-        let mut routes = Vec::new();
+        let mut out = Vec::new();
         for (path, item) in paths {
-            let Some(path) = path.as_str() else { continue };
-            for (key, method) in METHODS {
-                let Some(op) = item.get(key) else { continue };
-                let err = |reason: String| RouteError::Route {
-                    method: method.to_owned(),
-                    path: path.to_owned(),
-                    reason,
-                };
-                let secured = op
-                    .get("security")
-                    .and_then(|s| s.as_sequence())
-                    .is_some_and(|s| !s.is_empty());
-                let scope = op.get("x-portcullis-scope");
-                let Some(scope) = scope else {
-                    if secured {
-                        return Err(err(
-                            "has a security requirement but no x-portcullis-scope; add the scope it needs".to_owned(),
-                        ));
-                    }
+            let (Some(path), Some(item)) = (path.as_str(), item.as_mapping()) else {
+                continue;
+            };
+            for (key, op) in item {
+                let (Some(key), Some(op)) = (key.as_str(), op.as_mapping()) else {
                     continue;
                 };
-                let scope = scope
-                    .as_str()
-                    .ok_or_else(|| err("x-portcullis-scope must be a string".to_owned()))?;
-                let requirement = parse_requirement(path, scope).map_err(err)?;
-                routes.push(Route {
-                    method: method.to_owned(),
-                    path: path.to_owned(),
-                    requirement,
+                out.push(Operation {
+                    path,
+                    key,
+                    secured: op
+                        .get("security")
+                        .and_then(|s| s.as_sequence())
+                        .is_some_and(|s| !s.is_empty()),
+                    scope: match op.get("x-portcullis-scope") {
+                        None => ScopeField::Absent,
+                        Some(v) => v.as_str().map_or(ScopeField::NotText, ScopeField::Text),
+                    },
                 });
             }
         }
-        Ok(RouteTable { routes })
+        Ok(out)
+    }
+}
+
+/// The operations of the embedded `api/openapi.yaml`, read by `build.rs`
+/// when the binary is built: the default table costs no YAML parse at
+/// start-up (parsing the contract was most of the cold start).
+pub const EMBEDDED_OPERATIONS: &[Operation<'static>] =
+    include!(concat!(env!("OUT_DIR"), "/operations.rs"));
+
+impl RouteTable {
+    /// Parse the `paths` of an OpenAPI document (OPENAPI_FILE): see
+    /// [`RouteTable::from_operations`].
+    pub fn from_openapi(text: &str) -> Result<Self, RouteError> {
+        let doc: serde_norway::Value = serde_norway::from_str(text)?;
+        RouteTable::from_operations(&Operation::all(&doc)?)
+    }
+
+    /// The table of the embedded contract.
+    pub fn embedded() -> Result<Self, RouteError> {
+        RouteTable::from_operations(EMBEDDED_OPERATIONS)
+    }
+
+    /// Operations with a `security` requirement must declare
+    /// `x-portcullis-scope`; operations without one (e.g. `/v1/health`) are
+    /// not part of the table.
+    pub fn from_operations(ops: &[Operation<'_>]) -> Result<Self, RouteError> {
+        let mut routes = Vec::new();
+        for op in ops {
+            let Some((_, method)) = METHODS.iter().find(|(k, _)| *k == op.key) else {
+                continue;
+            };
+            let err = |reason: String| RouteError::Route {
+                method: (*method).to_owned(),
+                path: op.path.to_owned(),
+                reason,
+            };
+            let scope = match op.scope {
+                ScopeField::Absent if op.secured => {
+                    return Err(err(
+                        "has a security requirement but no x-portcullis-scope; add the scope it needs"
+                            .to_owned(),
+                    ));
+                }
+                ScopeField::Absent => continue,
+                ScopeField::NotText => {
+                    return Err(err("x-portcullis-scope must be a string".to_owned()));
+                }
+                ScopeField::Text(s) => s,
+            };
+            let requirement = parse_requirement(op.path, scope).map_err(err)?;
+            routes.push(Route {
+                method: (*method).to_owned(),
+                path: op.path.to_owned(),
+                requirement,
+            });
+        }
+        Ok(RouteTable::new(routes))
+    }
+
+    fn new(routes: Vec<Route>) -> Self {
+        let resources = routes
+            .iter()
+            .map(|r| match &r.requirement {
+                Requirement::ServiceParam(param) => {
+                    Resource::Service(resource_pieces(&r.method, &r.path, Some(param)))
+                }
+                _ => Resource::Fixed(resource_pieces(&r.method, &r.path, None).concat()),
+            })
+            .collect();
+        RouteTable { routes, resources }
     }
 
     pub fn routes(&self) -> &[Route] {
@@ -115,25 +208,35 @@ impl RouteTable {
     /// The resources (`{METHOD}/{path}` with `*` for path parameters, no
     /// leading slash on the path) that `scopes` permit, sorted, no duplicates.
     pub fn permitted(&self, scopes: &[Scope]) -> Vec<String> {
-        let mut out = BTreeSet::new();
-        for r in &self.routes {
-            match &r.requirement {
-                Requirement::Authenticated => {
-                    out.insert(resource(&r.method, &r.path, None));
+        let mut out = Vec::new();
+        self.for_each_permitted(scopes, |r| out.push(r.to_owned()));
+        out
+    }
+
+    /// [`RouteTable::permitted`] without a `String` per resource: `f` sees
+    /// each permitted resource once, in sorted order.
+    pub fn for_each_permitted(&self, scopes: &[Scope], mut f: impl FnMut(&str)) {
+        let mut out: BTreeSet<Cow<'_, str>> = BTreeSet::new();
+        for (r, res) in self.routes.iter().zip(&self.resources) {
+            match (&r.requirement, res) {
+                (Requirement::Authenticated, Resource::Fixed(s)) => {
+                    out.insert(Cow::Borrowed(s));
                 }
-                Requirement::Scope(s) => {
-                    if scopes.contains(s) {
-                        out.insert(resource(&r.method, &r.path, None));
-                    }
+                (Requirement::Scope(scope), Resource::Fixed(s)) if scopes.contains(scope) => {
+                    out.insert(Cow::Borrowed(s));
                 }
-                Requirement::ServiceParam(param) => {
+                (Requirement::ServiceParam(_), Resource::Service(pieces)) => {
                     for name in scopes.iter().filter_map(Scope::service_name) {
-                        out.insert(resource(&r.method, &r.path, Some((param, name))));
+                        out.insert(Cow::Owned(pieces.join(name)));
                     }
                 }
+                // A scope not held (`new` pairs the other requirements with a Fixed resource).
+                _ => {}
             }
         }
-        out.into_iter().collect()
+        for r in &out {
+            f(r);
+        }
     }
 }
 
@@ -157,28 +260,25 @@ fn parse_requirement(path: &str, scope: &str) -> Result<Requirement, String> {
     })
 }
 
-/// `METHOD/path` with path parameters replaced by `*` (or by the service
-/// name for the parameter named in `bind`).
-fn resource(method: &str, path: &str, bind: Option<(&String, &str)>) -> String {
-    let segs: Vec<String> = path
-        .trim_start_matches('/')
-        .split('/')
-        .map(|seg| {
-            if seg.starts_with('{') && seg.ends_with('}') {
-                let name = seg
-                    .trim_start_matches('{')
-                    .trim_end_matches('}')
-                    .trim_end_matches('+');
-                match bind {
-                    Some((p, value)) if p == name => value.to_owned(),
-                    _ => "*".to_owned(),
-                }
-            } else {
-                seg.to_owned()
+/// `METHOD/path` with path parameters replaced by `*`, cut where the
+/// parameter named `bound` stands (one piece when it is `None` or absent).
+fn resource_pieces(method: &str, path: &str, bound: Option<&str>) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut cur = format!("{method}/");
+    for (i, seg) in path.trim_start_matches('/').split('/').enumerate() {
+        if i > 0 {
+            cur.push('/');
+        }
+        match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) if bound == Some(name.trim_end_matches('+')) => {
+                pieces.push(std::mem::take(&mut cur));
             }
-        })
-        .collect();
-    format!("{method}/{}", segs.join("/"))
+            Some(_) => cur.push('*'),
+            None => cur.push_str(seg),
+        }
+    }
+    pieces.push(cur);
+    pieces
 }
 
 /// The parts of a `methodArn` the policy needs.
@@ -245,6 +345,15 @@ mod tests {
         let t = RouteTable::from_openapi(EMBEDDED_OPENAPI).unwrap();
         assert!(t.routes().iter().all(|r| r.path != "/v1/health"));
         assert!(t.routes().iter().any(|r| r.path == "/v1/me"));
+    }
+
+    #[test]
+    fn the_table_read_at_build_time_is_the_contracts_table() {
+        let doc: serde_norway::Value = serde_norway::from_str(EMBEDDED_OPENAPI).unwrap();
+        assert_eq!(Operation::all(&doc).unwrap(), EMBEDDED_OPERATIONS);
+        let whole = RouteTable::from_openapi(EMBEDDED_OPENAPI).unwrap();
+        assert!(!whole.routes().is_empty());
+        assert_eq!(whole.routes(), RouteTable::embedded().unwrap().routes());
     }
 
     #[test]

@@ -1,0 +1,58 @@
+//! The route table's input, read at build time.
+//!
+//! The authorizer's route → scope table comes from `api/openapi.yaml`.
+//! Parsing the YAML at start-up was most of the cold start, so this script
+//! reads the operations from it now, as `routes::Operation::all` does (a
+//! test checks the two agree), and writes them to
+//! `$OUT_DIR/operations.rs`, which `routes::EMBEDDED_OPERATIONS` includes.
+//! The rules (which operations need a scope, the scope syntax) stay in
+//! `routes.rs` and run at start-up on this list; OPENAPI_FILE, when set,
+//! is still parsed at start-up.
+
+use serde_norway::Value;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+fn main() {
+    let manifest =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let source = manifest.join("../../api/openapi.yaml");
+    println!("cargo:rerun-if-changed={}", source.display());
+    let text = std::fs::read_to_string(&source)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
+    let doc: Value = serde_norway::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", source.display()));
+    let paths = doc
+        .get("paths")
+        .and_then(Value::as_mapping)
+        .unwrap_or_else(|| panic!("{} has no `paths` mapping", source.display()));
+    let mut out = String::from("&[\n");
+    for (path, item) in paths {
+        let (Some(path), Some(item)) = (path.as_str(), item.as_mapping()) else {
+            continue;
+        };
+        for (key, op) in item {
+            let (Some(key), Some(op)) = (key.as_str(), op.as_mapping()) else {
+                continue;
+            };
+            let secured = op
+                .get("security")
+                .and_then(Value::as_sequence)
+                .is_some_and(|s| !s.is_empty());
+            let scope = match op.get("x-portcullis-scope") {
+                None => "ScopeField::Absent".to_owned(),
+                Some(v) => v.as_str().map_or("ScopeField::NotText".to_owned(), |s| {
+                    format!("ScopeField::Text({s:?})")
+                }),
+            };
+            writeln!(
+                out,
+                "    Operation {{ path: {path:?}, key: {key:?}, secured: {secured}, scope: {scope} }},"
+            )
+            .expect("write to a String");
+        }
+    }
+    out.push(']');
+    let dest = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("operations.rs");
+    std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
+}
