@@ -14,19 +14,29 @@ fn endpoint() -> String {
 }
 
 async fn cognito(http: &reqwest::Client, target: &str, body: Value) -> Value {
-    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
-    let resp = http
-        .post(format!("{}/", endpoint().trim_end_matches('/')))
-        .header("X-Amz-Target", format!("AWSCognitoIdentityProviderService.{target}"))
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header(
-            "Authorization",
-            format!("AWS4-HMAC-SHA256 Credential=test/20260101/{region}/cognito-idp/aws4_request, SignedHeaders=host, Signature=0"),
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    // Signed with the key `make test` exports: the emulator enforces IAM.
+    let url = format!("{}/", endpoint().trim_end_matches('/'));
+    let amz_target = format!("AWSCognitoIdentityProviderService.{target}");
+    let body = body.to_string();
+    let headers = [
+        ("x-amz-target", amz_target.as_str()),
+        ("content-type", "application/x-amz-json-1.1"),
+    ];
+    let signed = portcullis_testkit::sigv4::sign_request(
+        "cognito-idp",
+        "POST",
+        &url,
+        &headers,
+        body.as_bytes(),
+    );
+    let mut request = http.post(&url).body(body);
+    for (name, value) in headers.iter().copied() {
+        request = request.header(name, value);
+    }
+    for (name, value) in &signed {
+        request = request.header(name, value);
+    }
+    let resp = request.send().await.unwrap();
     let status = resp.status();
     let text = resp.text().await.unwrap();
     assert!(status.is_success(), "{target}: {status} {text}");

@@ -36,9 +36,6 @@ pub async fn ecs_client() -> aws_sdk_ecs::Client {
 /// emulator enforces IAM: `make test` exports its administrator's key); the
 /// XML answer.
 async fn ec2(params: &[(&str, &str)]) -> String {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    use aws_sigv4::sign::v4;
-
     let endpoint = emulator_endpoint();
     let url = format!("{}/", endpoint.trim_end_matches('/'));
     let body: String = params
@@ -46,36 +43,14 @@ async fn ec2(params: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{}={}", form_escape(k), form_escape(v)))
         .collect::<Vec<_>>()
         .join("&");
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let identity = aws_credential_types::Credentials::new(
-        var("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "test".to_owned()),
-        var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "test".to_owned()),
-        var("AWS_SESSION_TOKEN"),
-        None,
-        "testkit",
-    )
-    .into();
-    let region = var("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned());
-    let signing = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&region)
-        .name("ec2")
-        .time(std::time::SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .expect("static signing parameters build")
-        .into();
     let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-    let signable = SignableRequest::new(
+    let signed = crate::sigv4::sign_request(
+        "ec2",
         "POST",
         &url,
-        [("content-type", content_type)].into_iter(),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .expect("a signable EC2 request");
-    let (instructions, _) = sign(signable, &signing)
-        .expect("the EC2 request signs")
-        .into_parts();
+        &[("content-type", content_type)],
+        body.as_bytes(),
+    );
     let mut request = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -83,7 +58,7 @@ async fn ec2(params: &[(&str, &str)]) -> String {
         .post(&url)
         .header("content-type", content_type)
         .body(body);
-    for (name, value) in instructions.headers() {
+    for (name, value) in &signed {
         request = request.header(name, value);
     }
     let resp = request

@@ -8,6 +8,7 @@
 //! | `emulator` | `ecs` | the emulator's VPC (DNS hostnames), private subnet, security group, ECS cluster, task definition |
 //! | `stub_ecs` | `ecs` | an in-process ECS client: answers, recorded calls, gated (blocked) operations |
 //! | `apigw` | `http` | API Gateway REST proxy requests with an authorizer context |
+//! | `sigv4` | `sigv4` | SigV4 signing of a raw request with the process's key (the emulator enforces IAM) |
 //! | `jobs` | `jobs` | the job functions' registry, state, jobs in the store, ECS events |
 //!
 //! A test that needs the emulator or PostgreSQL and finds its variable unset
@@ -24,6 +25,8 @@ pub mod aws;
 pub mod emulator;
 #[cfg(feature = "jobs")]
 pub mod jobs;
+#[cfg(feature = "sigv4")]
+pub mod sigv4;
 #[cfg(feature = "ecs")]
 pub mod stub_ecs;
 
