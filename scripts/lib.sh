@@ -413,6 +413,19 @@ run_migrations() {
   return 0
 }
 
+# ensure_chromium: Debian's chromium for the browser tests: installed with
+# apt-get when missing and this runs as root, else stop with how to get it.
+ensure_chromium() {
+  command -v "${PORTCULLIS_CHROMIUM:-chromium}" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium for the browser tests (apt-get install -y chromium)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$LOCAL_DIR/logs/apt-chromium.log" 2>&1 ||
+      { tail -n 20 "$LOCAL_DIR/logs/apt-chromium.log" >&2; die "apt-get install chromium failed (log: .local/logs/apt-chromium.log)"; }
+    return 0
+  fi
+  die "chromium is not installed; the browser tests need it: sudo apt-get install -y chromium (or set PORTCULLIS_CHROMIUM to a Chromium executable)"
+}
+
 # need_terraform: stop with how to install it when the CLI is missing.
 need_terraform() {
   command -v terraform >/dev/null 2>&1 ||

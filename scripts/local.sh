@@ -25,7 +25,9 @@
 # port when taken), SAMPLE_SERVICE_PORT (3001, a free port when taken),
 # PORTCULLIS_LOCAL_DB (portcullis), DATABASE_URL, LOCAL_RECONCILE_EVERY (5 s;
 # 0: no reconciler), LOCAL_FOLLOW_LOGS (1: show the gateway's log after
-# start-up; 0: just wait), RUST_LOG. The functions' own settings come from
+# start-up; 0: just wait), LOCAL_WEB (1: serve the web console on WEB_PORT,
+# 5173), PORTCULLIS_LOCAL_DIR (.local), PORTCULLIS_LOCAL_REUSE (1: serve the
+# emulator and deployment already in PORTCULLIS_LOCAL_DIR), RUST_LOG. The functions' own settings come from
 # Terraform (terraform/env/local.tfvars), not from this shell.
 set -euo pipefail
 SCRIPT_NAME=local
@@ -56,20 +58,31 @@ use_local_database
 say "PostgreSQL: $(redact_url "$DATABASE_URL") ($PG_SOURCE)"
 
 # --- 3. emulator ----------------------------------------------------------------
-moto_port=${MOTO_PORT:-4566}
-if port_in_use "$moto_port"; then
-  say "port $moto_port is taken; starting the emulator on a free port instead"
-  moto_port=$(free_port)
-fi
-export AWS_REGION=${AWS_REGION:-us-east-1}
-start_moto "$moto_port" "$LOGS/moto.log"
-say "AWS emulator: $AWS_ENDPOINT_URL, IAM enforced (administrator key: .local/admin-credentials)"
+# PORTCULLIS_LOCAL_REUSE=1 (make test's browser stage): the emulator and the
+# deployment of PORTCULLIS_LOCAL_DIR are already there (admin-credentials,
+# deployment.json); serve them instead of starting and applying anew.
+reuse=${PORTCULLIS_LOCAL_REUSE:-0}
+apply_pid=""
+if [ "$reuse" = 1 ]; then
+  load_admin_credentials "$LOCAL_DIR/admin-credentials"
+  [ -f "$LOCAL_DIR/deployment.json" ] || die "PORTCULLIS_LOCAL_REUSE=1 but $LOCAL_DIR/deployment.json is missing"
+  say "AWS emulator: $AWS_ENDPOINT_URL (reused, with its deployment)"
+else
+  moto_port=${MOTO_PORT:-4566}
+  if port_in_use "$moto_port"; then
+    say "port $moto_port is taken; starting the emulator on a free port instead"
+    moto_port=$(free_port)
+  fi
+  export AWS_REGION=${AWS_REGION:-us-east-1}
+  start_moto "$moto_port" "$LOGS/moto.log"
+  say "AWS emulator: $AWS_ENDPOINT_URL, IAM enforced (administrator key: .local/admin-credentials)"
 
-# --- 4. terraform apply, and the build meanwhile ----------------------------------
-say "applying terraform/ to the emulator in the background (log: .local/logs/tf-local.log); building meanwhile"
-(bash "$ROOT/scripts/tf-local.sh" apply && bash "$ROOT/scripts/tf-local.sh" deployment) >"$LOGS/tf-local.log" 2>&1 &
-apply_pid=$!
-on_stop "kill $apply_pid 2>/dev/null || true"
+  # --- 4. terraform apply, and the build meanwhile ------------------------------
+  say "applying terraform/ to the emulator in the background (log: .local/logs/tf-local.log); building meanwhile"
+  (bash "$ROOT/scripts/tf-local.sh" apply && bash "$ROOT/scripts/tf-local.sh" deployment) >"$LOGS/tf-local.log" 2>&1 &
+  apply_pid=$!
+  on_stop "kill $apply_pid 2>/dev/null || true"
+fi
 
 # One cargo invocation for everything that must work (debug build); the
 # optional workloads are built after it, so a broken sample never blocks.
@@ -78,10 +91,12 @@ cargo build -p local -p migrate -p reconciler -p keys ||
   die "cargo build failed (see above)"
 BIN=$(cargo_bin_dir)
 
-apply_status=0
-wait "$apply_pid" || apply_status=$?
-cat "$LOGS/tf-local.log" >&2
-[ "$apply_status" = 0 ] || die "terraform apply to the emulator failed (above; logs: .local/logs/tf-local*.log)"
+if [ -n "$apply_pid" ]; then
+  apply_status=0
+  wait "$apply_pid" || apply_status=$?
+  cat "$LOGS/tf-local.log" >&2
+  [ "$apply_status" = 0 ] || die "terraform apply to the emulator failed (above; logs: .local/logs/tf-local*.log)"
+fi
 export PORTCULLIS_DEPLOYMENT=$LOCAL_DIR/deployment.json
 
 # --- 5. migrations, demo user and key, reconciler ---------------------------------
@@ -114,6 +129,10 @@ reconciler_note="not running"
 if [ "$reconcile_every" != 0 ]; then
   (umask 077; "$BIN/portcullis-local" env reconciler >"$LOCAL_DIR/reconciler.env") ||
     die "cannot build the reconciler's environment (above)"
+  # One local difference, for a reason: the emulator's EventBridge delivers
+  # no ECS task events, so the reconciler's sync is what moves jobs along;
+  # it syncs a job after 10 s without news instead of the deployed default.
+  printf '%s\n' "RECONCILE_STALE_SECS=${RECONCILE_STALE_SECS:-10}" "JOB_LAUNCH_GRACE_SECS=${JOB_LAUNCH_GRACE_SECS:-5}" >>"$LOCAL_DIR/reconciler.env"
   (
     set -a
     # shellcheck disable=SC1091
@@ -183,7 +202,9 @@ done
 # cross-origin, so the functions' CORS is what lets it work.
 web_port=${WEB_PORT:-5173}
 web_url=""
-if port_in_use "$web_port"; then
+if [ "${LOCAL_WEB:-1}" = 0 ]; then
+  say "web console not served (LOCAL_WEB=0)"
+elif port_in_use "$web_port"; then
   say "warning: port $web_port is taken; the web console is not served (its origin must be http://localhost:5173 to be on the CORS allowlist)"
 else
   spawn "web console (:$web_port)" "$LOGS/web.log" "$VENV/bin/python" "$ROOT/scripts/web-serve.py" \

@@ -79,7 +79,7 @@ fi
 
 
 args=("$@")
-[ ${#args[@]} -gt 0 ] || args=(--workspace)
+[ ${#args[@]} -gt 0 ] || args=(--workspace --no-fail-fast)
 say "building the tests: cargo test --no-run ${args[*]}"
 cargo test --no-run "${args[@]}" || die "the tests do not build (above)"
 if [ -n "$apply_pid" ]; then
@@ -115,6 +115,32 @@ fi
 if [ -f "$ROOT/scripts/terraform-check.sh" ] && [ $# -eq 0 ]; then
   say "running the offline Terraform checks (scripts/terraform-check.sh)"
   bash "$ROOT/scripts/terraform-check.sh"
+fi
+if [ $# -eq 0 ] && [ "${PORTCULLIS_BROWSER_STAGE:-1}" = 1 ]; then
+  # The web console in a real browser against the platform on the test
+  # deployment: scripts/local.sh serves the emulator and deployment above
+  # (PORTCULLIS_LOCAL_REUSE=1) on free ports, scripts/browser-test.sh serves
+  # the console on its allowlisted origin and drives Debian's chromium.
+  ensure_chromium
+  browser_port=$(free_port)
+  say "browser tests: the platform on :$browser_port (log: .local/test/logs/local.log)"
+  mkdir -p "$test_home/logs"
+  PORTCULLIS_LOCAL_DIR=$test_home PORTCULLIS_LOCAL_REUSE=1 PORTCULLIS_LOCAL_PORT=$browser_port \
+    SAMPLE_SERVICE_PORT=$(free_port) PORTCULLIS_LOCAL_DB=portcullis_browser LOCAL_WEB=0 LOCAL_FOLLOW_LOGS=0 \
+    spawn "the platform for the browser tests (:$browser_port)" "$test_home/logs/local.log" bash "$ROOT/scripts/local.sh"
+  platform_pid=$LAST_PID
+  up=0
+  for _ in $(seq 1 600); do
+    kill -0 "$platform_pid" 2>/dev/null || break
+    if http_ok "http://127.0.0.1:$browser_port/v1/health"; then up=1; break; fi
+    sleep 0.5
+  done
+  if [ "$up" != 1 ]; then
+    tail -n 40 "$test_home/logs/local.log" >&2 || true
+    die "the platform for the browser tests did not start (log: .local/test/logs/local.log)"
+  fi
+  PORTCULLIS_LOCAL_DIR=$test_home PORTCULLIS_API_URL=http://localhost:$browser_port PORTCULLIS_BROWSER_TESTS=1 \
+    bash "$ROOT/scripts/browser-test.sh" -q || { say "the browser tests failed"; exit 1; }
 fi
 say "all tests passed"
 exit

@@ -307,6 +307,10 @@ body = out["rest_api_body"]
 if not isinstance(body, str):
     body = json.dumps(body)
 stage = out["api_url"].rstrip("/").rsplit("/", 1)[-1]
+gateway_responses = {
+    item["responseType"]: {k: item[k] for k in ("statusCode", "responseParameters", "responseTemplates") if k in item}
+    for item in boto3.client("apigateway").get_gateway_responses(restApiId=out["rest_api_id"])["items"]
+}
 deployment = {
     "region": out["region"],
     "endpoint": os.environ["AWS_ENDPOINT_URL"],
@@ -315,6 +319,7 @@ deployment = {
     "stage": stage,
     "rest_api_body": body,
     "functions": functions,
+    "gateway_responses": gateway_responses,
 }
 with open(sys.argv[2], "w") as f:
     json.dump(deployment, f, indent=1, sort_keys=True)

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "web"
-LOCAL_DIR = ROOT / ".local"
+LOCAL_DIR = Path(os.environ.get("PORTCULLIS_LOCAL_DIR") or ROOT / ".local")
 DEFAULT_PORT = 5173
 POLL_SECONDS = 3
 

@@ -38,6 +38,10 @@ pub struct Deployed {
     pub rest_api_body: String,
     /// By crate name (`keys`, `jobs`, ...).
     pub functions: BTreeMap<String, DeployedFunction>,
+    /// The REST API's gateway responses, by type, as the emulator's
+    /// `GetGatewayResponses` reports them.
+    #[serde(default)]
+    pub gateway_responses: BTreeMap<String, crate::gateway::GatewayResponse>,
 }
 
 /// One Lambda function as the emulator holds it.
@@ -399,6 +403,7 @@ mod tests {
             rest_api_id: "abc123".into(),
             stage: "local".into(),
             rest_api_body: body.to_string(),
+            gateway_responses: BTreeMap::new(),
             functions: BTreeMap::from([
                 (
                     "authorizer".to_owned(),

@@ -1,6 +1,6 @@
 //! The gateway: API Gateway REST's request pipeline over loopback HTTP.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -34,6 +34,7 @@ pub struct Gateway {
     deployment: Deployment,
     functions: HashMap<String, Arc<dyn Integration>>,
     throttles: HashMap<String, Throttle>,
+    gateway_responses: BTreeMap<String, GatewayResponse>,
 }
 
 struct Inner {
@@ -42,7 +43,31 @@ struct Inner {
     functions: HashMap<String, Arc<dyn Integration>>,
     throttles: HashMap<String, Throttle>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    gateway_responses: BTreeMap<String, GatewayResponse>,
 }
+
+/// A gateway response of the REST API (`aws_api_gateway_gateway_response`):
+/// how API Gateway's own answers of one type (`UNAUTHORIZED`, `DEFAULT_4XX`,
+/// ...) are rewritten: status, headers mapped from the request or literal,
+/// body templates. As `GetGatewayResponses` reports them.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayResponse {
+    #[serde(default)]
+    pub status_code: Option<String>,
+    #[serde(default)]
+    pub response_parameters: BTreeMap<String, String>,
+    #[serde(default)]
+    pub response_templates: BTreeMap<String, String>,
+}
+
+/// The gateway response type of one of API Gateway's own answers.
+#[derive(Debug, Clone, Copy)]
+struct ResponseType(&'static str);
+
+/// Its message (`$context.error.message`).
+#[derive(Debug, Clone)]
+struct ErrorMessage(String);
 
 /// A usage plan's throttle: steady requests per second and bucket size.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,7 +113,17 @@ impl Gateway {
             deployment: Deployment::default(),
             functions: HashMap::new(),
             throttles: HashMap::new(),
+            gateway_responses: BTreeMap::new(),
         }
+    }
+
+    /// The REST API's gateway responses, by response type.
+    pub fn with_gateway_responses(
+        mut self,
+        responses: BTreeMap<String, GatewayResponse>,
+    ) -> Gateway {
+        self.gateway_responses = responses;
+        self
     }
 
     pub fn with_deployment(mut self, deployment: Deployment) -> Gateway {
@@ -175,6 +210,7 @@ impl Gateway {
             functions: self.functions,
             throttles: self.throttles,
             buckets: Mutex::new(HashMap::new()),
+            gateway_responses: self.gateway_responses,
         });
         Router::new().fallback(handle).with_state(inner)
     }
@@ -207,6 +243,12 @@ fn json_response(status: StatusCode, body: &Value, error_type: Option<&str>) -> 
         resp.headers_mut()
             .insert(HeaderName::from_static("x-amzn-errortype"), t);
     }
+    let text = body
+        .get("message")
+        .or_else(|| body.get("Message"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    resp.extensions_mut().insert(ErrorMessage(text.to_owned()));
     resp
 }
 
@@ -214,53 +256,150 @@ fn message(status: StatusCode, text: &str, error_type: &str) -> Response<Body> {
     json_response(status, &json!({ "message": text }), Some(error_type))
 }
 
+fn typed(mut resp: Response<Body>, kind: &'static str) -> Response<Body> {
+    resp.extensions_mut().insert(ResponseType(kind));
+    resp
+}
+
+/// API Gateway's own answer rewritten by the REST API's gateway response of
+/// its type, else `DEFAULT_4XX` / `DEFAULT_5XX`: status, headers
+/// (`method.request.header.<name>` from the request, omitted when absent;
+/// `'literal'`), and the `application/json` template with
+/// `$context.error.message` and `$context.requestId` filled in.
+fn apply_gateway_response(
+    responses: &BTreeMap<String, GatewayResponse>,
+    resp: &mut Response<Body>,
+    request_headers: &HeaderMap,
+    request_id: &str,
+) {
+    let Some(ResponseType(kind)) = resp.extensions().get::<ResponseType>().copied() else {
+        return;
+    };
+    let message = resp
+        .extensions()
+        .get::<ErrorMessage>()
+        .map(|m| m.0.clone())
+        .unwrap_or_default();
+    let message = message.as_str();
+    let default = if resp.status().is_server_error() {
+        "DEFAULT_5XX"
+    } else {
+        "DEFAULT_4XX"
+    };
+    let Some(gr) = responses.get(kind).or_else(|| responses.get(default)) else {
+        return;
+    };
+    if let Some(status) = gr
+        .status_code
+        .as_deref()
+        .and_then(|s| s.parse::<u16>().ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+    {
+        *resp.status_mut() = status;
+    }
+    if let Some(template) = gr.response_templates.get("application/json") {
+        let body = template
+            .replace("$context.error.messageString", &format!("{message:?}"))
+            .replace("$context.error.message", message)
+            .replace("$context.requestId", request_id);
+        *resp.body_mut() = Body::from(body);
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    for (target, source) in &gr.response_parameters {
+        let Some(name) = target.strip_prefix("gatewayresponse.header.") else {
+            continue;
+        };
+        let value = if let Some(header) = source.strip_prefix("method.request.header.") {
+            request_headers
+                .get(header)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        } else {
+            source
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .map(str::to_owned)
+        };
+        if let (Ok(name), Some(Ok(value))) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            value.map(|v| HeaderValue::from_str(&v)),
+        ) {
+            resp.headers_mut().insert(name, value);
+        }
+    }
+}
+
 fn missing_token() -> Response<Body> {
-    message(
-        StatusCode::FORBIDDEN,
-        "Missing Authentication Token",
-        "MissingAuthenticationTokenException",
+    typed(
+        message(
+            StatusCode::FORBIDDEN,
+            "Missing Authentication Token",
+            "MissingAuthenticationTokenException",
+        ),
+        "MISSING_AUTHENTICATION_TOKEN",
     )
 }
 fn too_many() -> Response<Body> {
-    message(
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too Many Requests",
-        "ThrottledException",
+    typed(
+        message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too Many Requests",
+            "ThrottledException",
+        ),
+        "THROTTLED",
     )
 }
 fn too_long() -> Response<Body> {
-    message(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "Request Too Long",
-        "RequestTooLongException",
+    typed(
+        message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Too Long",
+            "RequestTooLongException",
+        ),
+        "REQUEST_TOO_LARGE",
     )
 }
 fn unauthorized() -> Response<Body> {
-    message(
-        StatusCode::UNAUTHORIZED,
-        "Unauthorized",
-        "UnauthorizedException",
+    typed(
+        message(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "UnauthorizedException",
+        ),
+        "UNAUTHORIZED",
     )
 }
 fn internal_error() -> Response<Body> {
-    message(
-        StatusCode::BAD_GATEWAY,
-        "Internal server error",
-        "InternalServerErrorException",
+    typed(
+        message(
+            StatusCode::BAD_GATEWAY,
+            "Internal server error",
+            "InternalServerErrorException",
+        ),
+        "INTEGRATION_FAILURE",
     )
 }
 fn timed_out() -> Response<Body> {
-    message(
-        StatusCode::GATEWAY_TIMEOUT,
-        "Endpoint request timed out",
-        "IntegrationTimeout",
+    typed(
+        message(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Endpoint request timed out",
+            "IntegrationTimeout",
+        ),
+        "INTEGRATION_TIMEOUT",
     )
 }
 fn authorizer_failure() -> Response<Body> {
-    json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &json!({ "message": null }),
-        Some("AuthorizerConfigurationException"),
+    typed(
+        json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({ "message": null }),
+            Some("AuthorizerConfigurationException"),
+        ),
+        "AUTHORIZER_FAILURE",
     )
 }
 fn denied(explicit: bool) -> Response<Body> {
@@ -269,10 +408,13 @@ fn denied(explicit: bool) -> Response<Body> {
     } else {
         "User is not authorized to access this resource"
     };
-    json_response(
-        StatusCode::FORBIDDEN,
-        &json!({ "Message": text }),
-        Some("AccessDeniedException"),
+    typed(
+        json_response(
+            StatusCode::FORBIDDEN,
+            &json!({ "Message": text }),
+            Some("AccessDeniedException"),
+        ),
+        "ACCESS_DENIED",
     )
 }
 
@@ -285,8 +427,15 @@ async fn handle(
 ) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let request_headers = req.headers().clone();
     let started = Instant::now();
     let mut resp = pipeline(&inner, peer, req, &request_id).await;
+    apply_gateway_response(
+        &inner.gateway_responses,
+        &mut resp,
+        &request_headers,
+        &request_id,
+    );
     // One access-log line per request, like the stage's access log.
     tracing::info!(
         request_id = %request_id,
@@ -614,6 +763,73 @@ fn map_response(
 
 #[cfg(test)]
 mod tests {
+
+    fn responses() -> BTreeMap<String, GatewayResponse> {
+        let gr = |status: Option<&str>, title: &str| GatewayResponse {
+            status_code: status.map(str::to_owned),
+            response_parameters: BTreeMap::from([
+                (
+                    "gatewayresponse.header.Access-Control-Allow-Origin".to_owned(),
+                    "method.request.header.Origin".to_owned(),
+                ),
+                (
+                    "gatewayresponse.header.Vary".to_owned(),
+                    "'Origin'".to_owned(),
+                ),
+            ]),
+            response_templates: BTreeMap::from([(
+                "application/json".to_owned(),
+                format!(
+                    "{{\"title\":\"{title}\",\"detail\":\"$context.error.message\",\"request_id\":\"$context.requestId\"}}"
+                ),
+            )]),
+        };
+        BTreeMap::from([
+            ("UNAUTHORIZED".to_owned(), gr(Some("401"), "Unauthorized")),
+            ("DEFAULT_4XX".to_owned(), gr(None, "Bad request")),
+        ])
+    }
+
+    #[tokio::test]
+    async fn gateway_responses_rewrite_the_gateways_own_answers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::ORIGIN,
+            HeaderValue::from_static("https://a.example"),
+        );
+        let mut resp = unauthorized();
+        apply_gateway_response(&responses(), &mut resp, &headers, "req-1");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            resp.headers()["access-control-allow-origin"],
+            "https://a.example"
+        );
+        assert_eq!(resp.headers()["vary"], "Origin");
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let body: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(
+            body,
+            json!({"title": "Unauthorized", "detail": "Unauthorized", "request_id": "req-1"})
+        );
+
+        // No type of its own: DEFAULT_4XX; no Origin in the request: no header.
+        let mut resp = missing_token();
+        apply_gateway_response(&responses(), &mut resp, &HeaderMap::new(), "req-2");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(resp.headers().get("access-control-allow-origin").is_none());
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        assert!(String::from_utf8_lossy(&body).contains("Bad request"));
+
+        // Without gateway responses (a test contract), the answer is unchanged.
+        let mut resp = unauthorized();
+        apply_gateway_response(&BTreeMap::new(), &mut resp, &headers, "req-3");
+        assert!(resp.headers().get("access-control-allow-origin").is_none());
+    }
+
     use super::*;
 
     const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:portcullis/local/GET/v1/me";

@@ -23,6 +23,6 @@ pub mod spec;
 
 pub use deployed::{Deployed, DeployedError, LocalOverrides};
 pub use event::Deployment;
-pub use gateway::{Gateway, MAX_BODY_BYTES, Throttle};
+pub use gateway::{Gateway, GatewayResponse, MAX_BODY_BYTES, Throttle};
 pub use integration::{EventFunction, HttpFunction, Integration, InvokeResult, RawFunction};
 pub use spec::{Api, SpecError};

@@ -167,7 +167,9 @@ async fn main() -> ExitCode {
     // sts:AssumeRole of each function's role; the functions use their own.
     let admin = portcullis_core::aws::sdk_config().await;
     let overrides = overrides();
-    let mut gateway = Gateway::new(api).with_deployment(deployed.identity());
+    let mut gateway = Gateway::new(api)
+        .with_deployment(deployed.identity())
+        .with_gateway_responses(deployed.gateway_responses.clone());
     for e in wire_deployed(&mut gateway, &deployed, &admin, &overrides).await {
         tracing::error!(error = %e, "function not started: its routes answer 500 (401 for the authorizer)");
     }

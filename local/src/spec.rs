@@ -287,7 +287,9 @@ fn authorizer_function(
                         "components.securitySchemes.{}",
                         name.as_str().unwrap_or("?")
                     ),
-                    format!("authorizerUri {uri:?} is not the invocation uri of a known Lambda function"),
+                    format!(
+                        "authorizerUri {uri:?} is not the invocation uri of a known Lambda function"
+                    ),
                 )
             });
         }

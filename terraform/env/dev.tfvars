@@ -26,9 +26,16 @@ log_level          = "DEBUG"
 # the same value, and the end-to-end tests prove the bound at it.
 authorizer_cache_ttl_seconds = 5
 
-cors_allow_origins = ["http://localhost:5173"]
-web_callback_urls  = ["http://localhost:5173/callback"]
-web_logout_urls    = ["http://localhost:5173/"]
+# The web console (scripts/web-serve.py) by name and by address: two origins.
+cors_allow_origins = ["http://localhost:5173", "http://127.0.0.1:5173"]
+
+# Members of `admins` may also call the sample private service (the console's
+# services view; docs/web.md).
+cognito_group_scopes = {
+  admins = ["keys:admin", "jobs:read", "jobs:write", "services:sample"]
+}
+web_callback_urls = ["http://localhost:5173/callback"]
+web_logout_urls   = ["http://localhost:5173/"]
 
 api_throttle_rate_limit  = 20
 api_throttle_burst_limit = 40

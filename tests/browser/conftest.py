@@ -6,7 +6,7 @@ Run them with scripts/browser-test.sh while `make local` runs. What they read
 
 - PORTCULLIS_API_URL, else http://localhost:$PORTCULLIS_LOCAL_PORT (3000);
 - PORTCULLIS_DEMO_USER / PORTCULLIS_DEMO_PASSWORD, else DEMO_USER /
-  DEMO_PASSWORD of .local/env;
+  DEMO_PASSWORD of .local/env ($PORTCULLIS_LOCAL_DIR/env);
 - the Cognito client and endpoint as scripts/web-serve.py finds them;
 - WEB_PORT (5173): the console's origin must be on the API's CORS allowlist;
 - PORTCULLIS_CHROMIUM: the browser (default: chromium on PATH).
@@ -32,7 +32,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / ".local" / "browser"
+LOCAL_DIR = Path(os.environ.get("PORTCULLIS_LOCAL_DIR") or ROOT / ".local")
+ARTIFACTS = LOCAL_DIR / "browser"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -102,7 +103,7 @@ class Platform:
 
 @pytest.fixture(scope="session")
 def platform(chromium_path) -> Platform:
-    local_env = web_serve.read_env_file(ROOT / ".local" / "env")
+    local_env = web_serve.read_env_file(LOCAL_DIR / "env")
     api_url = os.environ.get("PORTCULLIS_API_URL") or f"http://localhost:{os.environ.get('PORTCULLIS_LOCAL_PORT') or 3000}"
     api_url = api_url.rstrip("/")
     try:
@@ -126,7 +127,7 @@ def platform(chromium_path) -> Platform:
         region=None,
         environment="browser-test",
         platform_file=Path(os.environ.get("PLATFORM_FILE") or ROOT / "platform.yaml"),
-        local_dir=ROOT / ".local",
+        local_dir=LOCAL_DIR,
     )
     try:
         config = web_serve.build_config(args, dict(os.environ))

@@ -30,7 +30,8 @@ async fn gateway_with(
 ) -> Gateway {
     let admin = sdk_config().await;
     let mut gateway = Gateway::new(deployment.api().expect("the applied body"))
-        .with_deployment(deployment.identity());
+        .with_deployment(deployment.identity())
+        .with_gateway_responses(deployment.gateway_responses.clone());
     let auth_env = env_of(deployment, "authorizer", &admin, overrides)
         .await
         .expect("the authorizer's environment");
@@ -63,8 +64,7 @@ async fn health_needs_apigateway_get_on_the_keys_role(pool: PgPool) {
 
     let wrong =
         start_gateway(gateway_with(&deployment, &overrides, "keys", "authorizer").await).await;
-    let (status, health) =
-        body(http.get(wrong.at("/v1/health")).send().await.expect("sent")).await;
+    let (status, health) = body(http.get(wrong.at("/v1/health")).send().await.expect("sent")).await;
     assert_eq!(status, 503, "{health}");
     assert_ne!(health["aws"]["status"], "ok", "{health}");
     assert_eq!(health["database"]["status"], "ok", "{health}");
@@ -94,10 +94,11 @@ async fn cancelling_a_queued_job_needs_ecs_list_tasks_on_the_jobs_role(pool: PgP
     // a task an earlier RunTask may have started (ecs:ListTasks, startedBy).
     let mut queued = Vec::new();
     for idem in ["iam-1", "iam-2"] {
-        let job = portcullis_jobs::store::insert(&db, &portcullis_testkit::jobs::new_job(idem, &[]))
-            .await
-            .expect("insert a job")
-            .expect("a fresh idempotency key");
+        let job =
+            portcullis_jobs::store::insert(&db, &portcullis_testkit::jobs::new_job(idem, &[]))
+                .await
+                .expect("insert a job")
+                .expect("a fresh idempotency key");
         assert_eq!(job.status.to_string(), "queued");
         queued.push(job.id);
     }

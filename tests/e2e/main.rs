@@ -1,5 +1,6 @@
 //! End-to-end suite: one test binary, a module per area.
 
+mod cors;
 mod gateway;
 mod iam;
 mod jobs;

@@ -150,10 +150,11 @@ pub async fn function_env(
 /// exactly as `make local` serves it.
 pub async fn deployed_gateway(deployed: &Deployed, overrides: &LocalOverrides) -> Gateway {
     let api = deployed.api().unwrap_or_else(|e| panic!("{e}"));
-    let mut gateway = Gateway::new(api).with_deployment(deployed.identity());
+    let mut gateway = Gateway::new(api)
+        .with_deployment(deployed.identity())
+        .with_gateway_responses(deployed.gateway_responses.clone());
     let admin = sdk_config().await;
-    let failures =
-        local::functions::wire_deployed(&mut gateway, deployed, &admin, overrides).await;
+    let failures = local::functions::wire_deployed(&mut gateway, deployed, &admin, overrides).await;
     assert!(failures.is_empty(), "functions did not start: {failures:?}");
     gateway
 }

@@ -210,7 +210,7 @@ async function main() {
   function updateHeader() {
     const user = session.user;
     const tenant = me?.tenant ? ` (tenant ${me.tenant})` : '';
-    $('whoami-name').textContent = user ? `Signed in as ${user.username || user.email}${tenant}` : '';
+    $('whoami-name').textContent = user ? `Signed in as ${user.email || user.username}${tenant}` : '';
     const canKeys = ctx.scopes().has('keys:admin');
     $('nav-keys').parentElement.hidden = !canKeys;
   }
