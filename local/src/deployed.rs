@@ -361,6 +361,12 @@ pub fn local_env(
     env
 }
 
+/// `value` quoted for a POSIX shell (`set -a; . file`): inside single
+/// quotes, each `'` written as `'\''`.
+pub fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
 /// `https://cognito-idp.<region>.amazonaws.com/<pool id>` → `<pool id>`.
 fn cognito_pool_of(issuer: &str, region: &str) -> Option<String> {
     let pool = issuer.strip_prefix(&format!("https://cognito-idp.{region}.amazonaws.com/"))?;
@@ -582,6 +588,36 @@ mod tests {
         assert_eq!(env["PLATFORM_FILE"], "/repo/platform.yaml");
         assert_eq!(env["LAMBDA_TASK_ROOT"], "/repo/");
         assert_eq!(env["RUST_LOG"], "info", "other values are left alone");
+    }
+
+    #[test]
+    fn shell_quoting_keeps_quotes_spaces_and_dollars_literal() {
+        assert_eq!(shell_quote("plain"), "'plain'");
+        assert_eq!(shell_quote("it's $HOME `x`"), "'it'\\''s $HOME `x`'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn a_malformed_or_incomplete_file_is_refused_with_what_to_do() {
+        let dir = std::env::temp_dir().join(format!("deployed-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        for (name, text) in [
+            ("not-json", "{ this is not json"),
+            (
+                "no-functions",
+                r#"{"region":"us-east-1","endpoint":"x","account_id":"1","rest_api_id":"a","stage":"v1","rest_api_body":"{}"}"#,
+            ),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("write");
+            let err = Deployed::from_file(&path).expect_err("refused");
+            assert!(err.to_string().contains("is not valid"), "{err}");
+            assert!(
+                err.to_string().contains("scripts/tf-local.sh deployment"),
+                "{err}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -111,7 +111,7 @@ async fn print_env(deployed: &Deployed, name: &str) -> ExitCode {
     let mut vars: Vec<_> = env.into_iter().collect();
     vars.sort();
     for (k, v) in vars {
-        println!("{k}='{}'", v.replace('\'', "'\\''"));
+        println!("{k}={}", local::deployed::shell_quote(&v));
     }
     ExitCode::SUCCESS
 }

@@ -76,19 +76,7 @@ async fn cancelling_a_queued_job_needs_ecs_list_tasks_on_the_jobs_role(pool: PgP
     let overrides = overrides_for(&pool);
     let db = Database::from_pool(pool.clone());
     let http = client();
-    let (plain, lookup, digest) = portcullis_auth::apikey::generate();
-    sqlx::query(
-        "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
-         values ($1, $2, $3, 'iam e2e', 'acme', $4, 'standard', 'e2e')",
-    )
-    .bind(uuid::Uuid::now_v7())
-    .bind(lookup.as_str())
-    .bind(&digest[..])
-    .bind(vec!["jobs:read".to_owned(), "jobs:write".to_owned()])
-    .execute(&pool)
-    .await
-    .expect("insert a test key");
-    let key = plain.expose_secret().to_owned();
+    let key = e2e::api_key(&pool, "iam e2e", "acme", &["jobs:read", "jobs:write"]).await;
 
     // Two queued jobs: committed, no RunTask sent yet. A cancel must look for
     // a task an earlier RunTask may have started (ecs:ListTasks, startedBy).

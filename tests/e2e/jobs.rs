@@ -24,21 +24,7 @@ async fn body(resp: reqwest::Response) -> (u16, Value) {
 }
 
 async fn key_for(pool: &PgPool, tenant: &str, scopes: &[&str]) -> String {
-    let (plain, lookup, digest) = portcullis_auth::apikey::generate();
-    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    sqlx::query(
-        "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
-         values ($1, $2, $3, 'jobs e2e', $4, $5, 'standard', 'e2e')",
-    )
-    .bind(uuid::Uuid::now_v7())
-    .bind(lookup.as_str())
-    .bind(&digest[..])
-    .bind(tenant)
-    .bind(&scopes)
-    .execute(pool)
-    .await
-    .expect("insert a test key");
-    plain.expose_secret().to_owned()
+    e2e::api_key(pool, "jobs e2e", tenant, scopes).await
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -20,21 +20,7 @@ async fn body(resp: reqwest::Response) -> (u16, Value) {
 
 /// Insert an API key with `scopes` for tenant `acme`; returns the full key.
 async fn key_with(pool: &PgPool, name: &str, scopes: &[&str]) -> String {
-    let (plain, lookup, digest) = portcullis_auth::apikey::generate();
-    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    sqlx::query(
-        "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
-         values ($1, $2, $3, $4, 'acme', $5, 'standard', 'e2e')",
-    )
-    .bind(uuid::Uuid::now_v7())
-    .bind(lookup.as_str())
-    .bind(&digest[..])
-    .bind(name)
-    .bind(&scopes)
-    .execute(pool)
-    .await
-    .expect("insert a test key");
-    plain.expose_secret().to_owned()
+    e2e::api_key(pool, name, "acme", scopes).await
 }
 
 #[sqlx::test(migrations = "../migrations")]

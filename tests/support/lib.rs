@@ -158,3 +158,24 @@ pub async fn deployed_gateway(deployed: &Deployed, overrides: &LocalOverrides) -
     assert!(failures.is_empty(), "functions did not start: {failures:?}");
     gateway
 }
+
+/// An API key of `tenant` with `scopes` (plan `standard`), inserted straight
+/// into the key store; returns the full key.
+pub async fn api_key(pool: &sqlx::PgPool, name: &str, tenant: &str, scopes: &[&str]) -> String {
+    let (plain, lookup, digest) = portcullis_auth::apikey::generate();
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    sqlx::query(
+        "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
+         values ($1, $2, $3, $4, $5, $6, 'standard', 'e2e')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(lookup.as_str())
+    .bind(&digest[..])
+    .bind(name)
+    .bind(tenant)
+    .bind(&scopes)
+    .execute(pool)
+    .await
+    .expect("insert a test key");
+    plain.expose_secret().to_owned()
+}
