@@ -8,7 +8,10 @@
 //!   [`AuthContext::from_request`]);
 //! - [`store`] (feature `store`): the `api_keys` record and queries, the
 //!   key check and the key-creation service;
-//! - [`audit`] (feature `store`): the one `audit_log` writer.
+//! - [`audit`] (feature `store`): the one `audit_log` writer;
+//! - [`entitlements`] (feature `store`): the `tenants` store (services and
+//!   plans per tenant);
+//! - [`usage`]: the API Gateway usage identifier of each consumer.
 //!
 //! Without features the crate links no database or HTTP code, for crates
 //! that only need the key format and the types.
@@ -17,10 +20,13 @@ pub mod apikey;
 #[cfg(feature = "store")]
 pub mod audit;
 pub mod context;
+#[cfg(feature = "store")]
+pub mod entitlements;
 pub mod scope;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod tenant;
+pub mod usage;
 
 pub use apikey::{KeyFormatError, LookupId, ParsedKey, PlainKey};
 pub use context::{AuthContext, ContextError, PrincipalType};

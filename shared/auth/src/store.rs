@@ -179,11 +179,25 @@ pub async fn create(
     by: Actor<'_>,
     request_id: Option<&str>,
 ) -> Result<CreatedKey, DbError> {
-    let (key, lookup, digest) = apikey::generate();
     let mut tx = db.begin().await?;
-    let record = insert(&mut tx, new, &lookup, &digest, by.principal()).await?;
+    let created = create_in(&mut tx, new, by, request_id).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`create`] on a connection the caller owns: insert the key and its
+/// `key.create` audit entry, and commit (or roll back) later. The keys
+/// function commits only once the key's API Gateway usage key exists.
+pub async fn create_in(
+    conn: &mut PgConnection,
+    new: &NewKey,
+    by: Actor<'_>,
+    request_id: Option<&str>,
+) -> Result<CreatedKey, DbError> {
+    let (key, lookup, digest) = apikey::generate();
+    let record = insert(&mut *conn, new, &lookup, &digest, by.principal()).await?;
     audit::write(
-        &mut *tx,
+        &mut *conn,
         &AuditEntry {
             actor: by,
             tenant: &record.tenant,
@@ -200,7 +214,6 @@ pub async fn create(
         },
     )
     .await?;
-    tx.commit().await?;
     tracing::info!(
         request_id = request_id.unwrap_or("-"),
         key_id = %record.id,
@@ -282,6 +295,16 @@ pub async fn get(
     sqlx::query_as::<_, KeyRecord>(&sql)
         .bind(id)
         .bind(tenant)
+        .fetch_optional(db)
+        .await
+}
+
+/// One key of any tenant, by its id (ids are global): what a platform
+/// administrator reads or revokes without naming the tenant.
+pub async fn get_any(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<KeyRecord>, sqlx::Error> {
+    let sql = format!("select {COLUMNS} from api_keys where id = $1");
+    sqlx::query_as::<_, KeyRecord>(&sql)
+        .bind(id)
         .fetch_optional(db)
         .await
 }
