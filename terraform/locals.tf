@@ -52,6 +52,12 @@ locals {
       cpu         = try(j.cpu, j.overrides.cpu.min, 256)
       memory      = try(j.memory, j.overrides.memory.min, 512)
       environment = try(j.environment, {})
+      # The container's entryPoint: callers' args (the RunTask command
+      # override) are only ever its arguments (docs/jobs.md, issue 11 item 6).
+      entrypoint = try(j.entrypoint, null)
+      # As shared/platform: overrides.args true or a count above 0; such a
+      # type must declare an entrypoint (the compute module's var.jobs validation).
+      takes_args = try(j.overrides.args == true, false) || try(j.overrides.args > 0, false)
     }
   }
 

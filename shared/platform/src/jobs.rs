@@ -6,6 +6,7 @@
 //!     description: Prints its arguments and exits with the code it is given.
 //!     task_definition: portcullis-sample-job   # task definition family
 //!     container: sample-job                    # container the overrides apply to (default: the name)
+//!     entrypoint: ["/sample-job"]              # the task definition's entryPoint; required with args
 //!     workload: sample-job                     # workloads/<workload>, ECR repository (default: container)
 //!     image: null                              # or a full image reference instead of the ECR build
 //!     cpu: 256                                 # task size, a Fargate size (default: overrides.cpu.min, else 256)
@@ -49,6 +50,10 @@ pub struct JobType {
     pub description: String,
     pub task_definition: String,
     pub container: String,
+    /// The container's entry point, set in the task definition by Terraform
+    /// (`entryPoint`): callers' args are only ever its arguments (the RunTask
+    /// `command` override). Required when the type takes args.
+    pub entrypoint: Option<Vec<String>>,
     /// `workloads/<workload>` and its ECR repository (default: `container`).
     pub workload: String,
     /// A full image reference used instead of the workload's ECR image.
@@ -118,6 +123,8 @@ pub(crate) struct RawJobType {
     #[serde(default)]
     container: Option<String>,
     #[serde(default)]
+    entrypoint: Option<Vec<String>>,
+    #[serde(default)]
     workload: Option<String>,
     #[serde(default)]
     image: Option<String>,
@@ -176,6 +183,46 @@ fn valid_name(s: &str) -> bool {
         && s.len() <= 64
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Longest entry point element (the task definition's `entryPoint`).
+pub const MAX_ENTRYPOINT_LEN: usize = 1024;
+
+/// A type that takes args must fix its entry point: ECS passes the RunTask
+/// `command` override as the arguments of `entryPoint`, and an image without
+/// an exec-form ENTRYPOINT would otherwise run the caller's args as the
+/// command (issue 11 item 6). Terraform refuses the same registry
+/// (terraform/modules/compute, `var.jobs` validation).
+fn check_entrypoint(
+    name: &str,
+    entrypoint: Option<&[String]>,
+    max_args: usize,
+) -> Result<(), PlatformError> {
+    let at = format!("jobs.{name}.entrypoint");
+    match entrypoint {
+        None if max_args > 0 => Err(invalid(
+            at,
+            format!(
+                "job type {name} lets callers pass args (overrides.args) but declares no entry point, \
+                 so its args could become the container's command; add the image's exec-form \
+                 ENTRYPOINT, e.g. `entrypoint: [\"/app/{name}\"]`, or set `overrides.args: false`"
+            ),
+        )),
+        None => Ok(()),
+        Some([]) => Err(invalid(
+            at,
+            "is empty; give the program and any fixed leading arguments, e.g. [\"/app/job\"]",
+        )),
+        Some(items) => match items.iter().position(|e| {
+            e.is_empty() || e.len() > MAX_ENTRYPOINT_LEN || e.contains('\0')
+        }) {
+            Some(i) => Err(invalid(
+                format!("{at}[{i}]"),
+                format!("must be 1-{MAX_ENTRYPOINT_LEN} bytes without NUL"),
+            )),
+            None => Ok(()),
+        },
+    }
 }
 
 /// Environment names the platform sets itself; a job type may not hand them to callers.
@@ -265,6 +312,7 @@ impl JobTypes {
                 Some(ArgsRule::Allowed(true)) => DEFAULT_MAX_ARGS,
                 Some(ArgsRule::Max(n)) => n,
             };
+            check_entrypoint(&name, r.entrypoint.as_deref(), max_args)?;
             for (i, e) in r.overrides.env.iter().enumerate() {
                 if !task::is_valid_env_name(e) {
                     return Err(invalid(
@@ -298,6 +346,7 @@ impl JobTypes {
                     description: r.description,
                     task_definition: r.task_definition,
                     container,
+                    entrypoint: r.entrypoint,
                     workload,
                     image: r.image,
                     cpu,
@@ -349,6 +398,7 @@ mod tests {
 sample:
   task_definition: portcullis-sample-job
   container: sample-job
+  entrypoint: [/sample-job]
   timeout_seconds: 600
   overrides:
     args: 8
@@ -370,7 +420,7 @@ sample:
 
     #[test]
     fn args_true_allows_the_default_count_and_absent_allows_none() {
-        let t = parse("a: {task_definition: f, container: c, timeout_seconds: 1, overrides: {args: true}}\nb: {task_definition: f, container: c, timeout_seconds: 1}").unwrap();
+        let t = parse("a: {task_definition: f, container: c, entrypoint: [/a], timeout_seconds: 1, overrides: {args: true}}\nb: {task_definition: f, container: c, timeout_seconds: 1}").unwrap();
         assert_eq!(t.get("a").unwrap().overrides.max_args, DEFAULT_MAX_ARGS);
         assert_eq!(t.get("b").unwrap().overrides.max_args, 0);
     }
@@ -456,6 +506,38 @@ sample:
         let err = parse("a: {task_definition: f, container: c, timeout_seconds: 1, overrides: {cpu: {min: 2048, max: 256}}}")
             .unwrap_err();
         assert!(err.to_string().contains("overrides.cpu"), "{err}");
+    }
+
+    #[test]
+    fn a_job_type_taking_args_without_an_entrypoint_is_refused() {
+        // Issue 11 item 6: args become the container command's arguments only
+        // when the entry point is fixed; without one they would be the command.
+        let err = parse("a: {task_definition: f, timeout_seconds: 1, overrides: {args: 4}}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("jobs.a.entrypoint"), "{err}");
+        assert!(err.contains("entrypoint: ["), "says what to add: {err}");
+        let err = parse("a: {task_definition: f, timeout_seconds: 1, overrides: {args: true}}")
+            .unwrap_err();
+        assert!(err.to_string().contains("jobs.a.entrypoint"), "{err}");
+        // An empty list or an empty element fixes nothing.
+        for bad in ["[]", "['']", "['/bin/x', \"a\\u0000b\"]"] {
+            let yaml = format!(
+                "a: {{task_definition: f, timeout_seconds: 1, entrypoint: {bad}, overrides: {{args: 4}}}}"
+            );
+            let err = parse(&yaml).unwrap_err();
+            assert!(err.to_string().contains("jobs.a.entrypoint"), "{bad}: {err}");
+        }
+        // With an entry point, or without args, the type is accepted.
+        let t = parse(
+            "a: {task_definition: f, timeout_seconds: 1, entrypoint: [/app/a, --], overrides: {args: 4}}\nb: {task_definition: f, timeout_seconds: 1}",
+        )
+        .unwrap();
+        assert_eq!(
+            t.get("a").unwrap().entrypoint.as_deref(),
+            Some(&["/app/a".to_owned(), "--".to_owned()][..])
+        );
+        assert_eq!(t.get("b").unwrap().entrypoint, None);
     }
 
     #[test]

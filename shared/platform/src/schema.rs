@@ -281,6 +281,7 @@ jobs:
     description: every field set
     task_definition: portcullis-full
     container: full
+    entrypoint: [/full-job, --]
     workload: full-job
     image: public.ecr.aws/example/full-job:1.0
     cpu: 1024
@@ -338,6 +339,7 @@ usage_plans:
                     "family": j.task_definition, "container": j.container,
                     "workload": j.workload, "image": j.image, "cpu": j.cpu,
                     "memory": j.memory, "environment": env(&j.environment),
+                    "entrypoint": j.entrypoint, "takes_args": j.overrides.max_args > 0,
                 });
                 (j.name.clone(), v)
             })

@@ -22,6 +22,7 @@ jobs:
   sample:
     task_definition: portcullis-sample-job
     container: sample-job
+    entrypoint: [/sample-job]
     timeout_seconds: 60
     max_attempts: 3
     overrides:

@@ -250,10 +250,14 @@ resource "aws_ecs_task_definition" "job" {
     cpu_architecture        = var.cpu_architecture
   }
 
+  # entryPoint is fixed by the registry: a job's args (the RunTask command
+  # override) are only ever its arguments (null: the image's own ENTRYPOINT,
+  # allowed only for types that take no args; var.jobs validation).
   container_definitions = jsonencode([
     {
       name                   = each.value.container
       image                  = local.image["job/${each.key}"]
+      entryPoint             = each.value.entrypoint
       cpu                    = each.value.cpu
       memory                 = each.value.memory
       essential              = true

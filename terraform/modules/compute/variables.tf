@@ -42,12 +42,22 @@ variable "jobs" {
   type = map(object({
     family      = string
     container   = string
+    entrypoint  = optional(list(string))
+    takes_args  = bool
     workload    = string
     image       = optional(string)
     cpu         = number
     memory      = number
     environment = map(string)
   }))
+
+  # The jobs function sends a caller's args as the RunTask command override;
+  # with entryPoint fixed here they are only ever its arguments. The Rust
+  # loader (shared/platform/src/jobs.rs) refuses the same registry.
+  validation {
+    condition     = alltrue([for k, j in var.jobs : !j.takes_args || try(length(j.entrypoint) > 0, false)])
+    error_message = "Job types that let callers pass args (overrides.args) must declare an entrypoint in platform.yaml, the image's exec-form ENTRYPOINT (e.g. entrypoint: [\"/app/<name>\"]), so args can never become the container's command; add one or set overrides.args: false. Missing: ${join(", ", sort([for k, j in var.jobs : k if j.takes_args && !try(length(j.entrypoint) > 0, false)]))}."
+  }
 }
 
 variable "image_tag" {
