@@ -98,15 +98,18 @@ async fn a_valid_key_gets_exactly_the_routes_its_scopes_allow(pool: PgPool) {
     let r = run(&s, x_api_key(&k.text)).await.unwrap();
     let (effect, res) = statement(&r);
     assert_eq!(effect, "Allow");
-    let expected: Vec<String> = [
-        "*/v1/services/echo/*",
-        "GET/v1/jobs",
-        "GET/v1/jobs/*",
-        "GET/v1/me",
-    ]
-    .iter()
-    .map(|r| format!("{PREFIX}/{r}"))
-    .collect();
+    // The proxy's ANY route: one resource per method, never `*` (which would
+    // also match `GET/v1/services/other/v1/services/echo/x`).
+    let mut expected: Vec<String> = ["GET/v1/jobs", "GET/v1/jobs/*", "GET/v1/me"]
+        .iter()
+        .map(|r| format!("{PREFIX}/{r}"))
+        .chain(
+            authorizer::routes::ANY_METHODS
+                .iter()
+                .map(|m| format!("{PREFIX}/{m}/v1/services/echo/*")),
+        )
+        .collect();
+    expected.sort();
     assert_eq!(res, expected);
     assert_eq!(r.context.principal_type, "api_key");
     assert_eq!(r.context.tenant, "tenant-a");

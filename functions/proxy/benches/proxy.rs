@@ -80,7 +80,8 @@ async fn direct(client: &reqwest::Client, addr: SocketAddr) {
         tenant: "acme".into(),
         scopes: vec!["services:sample".into()],
     };
-    let headers = identity::sign(&who, &http::Method::GET, "/echo?q=1", now, &key()).expect("sign");
+    let headers =
+        identity::sign(&who, &http::Method::GET, "/echo?q=1", b"", now, &key()).expect("sign");
     let resp = client
         .get(format!("http://{addr}/echo?q=1"))
         .header("accept", "application/json")

@@ -106,14 +106,17 @@ fn is_pchar(b: u8) -> bool {
 }
 
 /// Validate the path under the service (the `{proxy+}` parameter, which API
-/// Gateway hands over percent-decoded) and return it percent-encoded, without
-/// a leading slash.
+/// Gateway hands over percent-decoded once) and return it percent-encoded
+/// once, without a leading slash.
 ///
-/// Rejected with 400: `.`/`..` segments, encoded dots, slashes, backslashes or
-/// NUL, or an encoded `%` (`%2e`, `%2f`, `%5c`, `%00`, `%25` — which can only
-/// arrive double-encoded and may become traversal after another decode), control
-/// characters, a leading `/` (an empty first segment: `//host` targets) and
-/// `scheme://` (absolute-form targets).
+/// Rejected with 400: any `%` escape left after that one decoding (`%XX`
+/// with two hex digits: the client double-encoded it, e.g. `%250a` → `%0a`,
+/// `%2509` → `%09`, `%25c0%25ae` → `%c0%ae`, and the upstream would decode it
+/// again into a control character or a dot); `.`/`..` segments, also with a
+/// path parameter (`..;x`, `.;`: servlet containers drop `;...` and then
+/// traverse); control characters, backslashes, a leading `/` (an empty first
+/// segment: `//host` targets) and `scheme://` (absolute-form targets). A `%`
+/// that starts no escape (`100%`) is a literal and is sent as `%25`.
 pub fn upstream_path(proxy: &str) -> Result<String, ApiError> {
     let bad = |why: &str| {
         ApiError::bad_request(format!("the path under the service is not allowed: {why}"))
@@ -124,13 +127,16 @@ pub fn upstream_path(proxy: &str) -> Result<String, ApiError> {
     if proxy.contains('\\') {
         return Err(bad("it contains a backslash"));
     }
-    let lower = proxy.to_ascii_lowercase();
-    for enc in ["%2e", "%2f", "%5c", "%00", "%25"] {
-        if lower.contains(enc) {
-            return Err(bad(
-                "it contains an encoded dot, slash, backslash, NUL or percent sign",
-            ));
-        }
+    let bytes = proxy.as_bytes();
+    let escape_at = |i: usize| {
+        bytes[i] == b'%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    };
+    if (0..bytes.len()).any(escape_at) {
+        return Err(bad(
+            "it still holds a percent-encoded character after decoding (double encoding such as %250a or %252e); send each character encoded once",
+        ));
     }
     if proxy.starts_with('/') {
         return Err(bad(
@@ -142,29 +148,23 @@ pub fn upstream_path(proxy: &str) -> Result<String, ApiError> {
             "it is an absolute URL; only paths under the service are forwarded",
         ));
     }
-    if proxy.split('/').any(|seg| seg == "." || seg == "..") {
-        return Err(bad("it contains a '.' or '..' segment"));
+    // A segment's name is what precedes its path parameters (`;...`).
+    let dots = |seg: &str| {
+        let name = seg.split(';').next().unwrap_or(seg);
+        name == "." || name == ".."
+    };
+    if proxy.split('/').any(dots) {
+        return Err(bad(
+            "it contains a '.' or '..' segment (also as '..;' with a path parameter)",
+        ));
     }
-    let bytes = proxy.as_bytes();
     let mut out = String::with_capacity(proxy.len() + 8);
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let escaped = b == b'%'
-            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
-        if escaped {
-            // Already percent-encoded (a raw, undecoded path): keep it.
-            out.push_str(&proxy[i..i + 3]);
-            i += 3;
-            continue;
-        }
+    for &b in bytes {
         if b == b'/' || is_pchar(b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
         }
-        i += 1;
     }
     Ok(out)
 }
@@ -219,11 +219,44 @@ mod tests {
     }
 
     #[test]
+    fn leftover_escapes_and_path_parameter_traversal_are_rejected() {
+        // The `{proxy+}` value arrives decoded once: `%250a` from the client
+        // is `%0a` here, which the upstream would decode again.
+        for p in [
+            "%0a",
+            "echo/%0A",
+            "echo/%09",
+            "echo/%c0%ae",
+            "%C0%AE%C0%AE/etc",
+            "echo/a%20b",
+            "echo/%7e",
+            "..;",
+            "..;/admin",
+            "echo/..;/..;/admin",
+            "echo/..;jsessionid=1/x",
+            ".;/echo",
+            "echo/.;x",
+        ] {
+            let e = upstream_path(p).expect_err(p);
+            assert_eq!(e.status().as_u16(), 400, "{p:?}");
+        }
+        assert!(
+            upstream_path("%0a")
+                .unwrap_err()
+                .to_string()
+                .contains("encoded"),
+            "the answer says why"
+        );
+    }
+
+    #[test]
     fn ordinary_paths_are_encoded_once() {
         assert_eq!(upstream_path("items/1").unwrap(), "items/1");
         assert_eq!(upstream_path("a b/ü?#").unwrap(), "a%20b/%C3%BC%3F%23");
-        assert_eq!(upstream_path("a%20b").unwrap(), "a%20b");
         assert_eq!(upstream_path("100%").unwrap(), "100%25");
+        assert_eq!(upstream_path("50%zz").unwrap(), "50%25zz");
+        assert_eq!(upstream_path("items;v=1/a;b").unwrap(), "items;v=1/a;b");
+        assert_eq!(upstream_path("...;x").unwrap(), "...;x");
         assert_eq!(upstream_path("").unwrap(), "");
         assert_eq!(upstream_path("dir/").unwrap(), "dir/");
         assert_eq!(upstream_path("...").unwrap(), "...");

@@ -322,10 +322,11 @@ async fn proxy(
         tenant: caller.tenant.to_string(),
         scopes: caller.scopes.iter().map(ToString::to_string).collect(),
     };
-    let signed = identity::sign(&who, &method, &target, unix_now(), &state.key).map_err(|e| {
-        tracing::error!(error = %e, "identity cannot be signed");
-        ApiError::internal(e)
-    })?;
+    let signed =
+        identity::sign(&who, &method, &target, body, unix_now(), &state.key).map_err(|e| {
+            tracing::error!(error = %e, "identity cannot be signed");
+            ApiError::internal(e)
+        })?;
     headers.extend(signed);
 
     let deadline = req

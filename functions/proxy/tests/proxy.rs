@@ -371,7 +371,8 @@ async fn the_service_verifies_the_signature_and_rejects_tampered_or_stale_ones()
                 .status()
         }
     };
-    let good = identity::sign(&who, &http::Method::GET, "/base/echo?q=1", now, &key()).unwrap();
+    let good =
+        identity::sign(&who, &http::Method::GET, "/base/echo?q=1", b"", now, &key()).unwrap();
     assert_eq!(send(good.clone()).await, 200);
     let mut tampered = good.clone();
     tampered.insert(
@@ -383,12 +384,14 @@ async fn the_service_verifies_the_signature_and_rejects_tampered_or_stale_ones()
         &who,
         &http::Method::GET,
         "/base/echo?q=1",
+        b"",
         now - 300,
         &key(),
     )
     .unwrap();
     assert_eq!(send(stale).await, 401);
-    let other_path = identity::sign(&who, &http::Method::GET, "/base/items", now, &key()).unwrap();
+    let other_path =
+        identity::sign(&who, &http::Method::GET, "/base/items", b"", now, &key()).unwrap();
     assert_eq!(send(other_path).await, 401);
     assert_eq!(send(http::HeaderMap::new()).await, 401);
 }
@@ -432,6 +435,36 @@ async fn traversal_and_absolute_targets_are_rejected_with_400() {
         assert_eq!(resp.status(), 400, "{p:?}");
         assert_eq!(resp.headers()["content-type"], "application/problem+json");
     }
+}
+
+#[tokio::test]
+async fn double_encoded_escapes_and_path_parameter_traversal_are_rejected_with_400() {
+    let state = harness().await;
+    // `proxy` as API Gateway hands it over: decoded once. A client's `%250a`
+    // is `%0a` here; the upstream must never decode a second time.
+    for p in [
+        "echo/%0a",
+        "echo/%09",
+        "echo/%c0%ae%c0%ae/admin",
+        "echo/a%20b",
+        "echo/..;/..;/admin",
+        "..;/admin",
+        "echo/.;/x",
+    ] {
+        let resp = call("GET", p).send(&state).await;
+        assert_eq!(resp.status(), 400, "{p:?}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        assert!(
+            json_of(&resp)["detail"]
+                .as_str()
+                .unwrap()
+                .contains("the path under the service is not allowed"),
+            "{p:?}"
+        );
+    }
+    // A literal percent sign that is no escape is forwarded encoded once.
+    let echo = json_of(&call("GET", "echo/100%").send(&state).await);
+    assert_eq!(echo["path"], "/base/echo/100%25");
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatu
         tenant: "t".into(),
         scopes: vec![],
     };
-    let signed = identity::sign(&who, &http::Method::GET, "/x", 100, &old_key).unwrap();
+    let signed = identity::sign(&who, &http::Method::GET, "/x", b"", 100, &old_key).unwrap();
 
     // Rotate: a new current value; the service keeps the previous key for a while.
     let second = "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXphYmNkZWY=";
@@ -51,6 +51,7 @@ async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatu
             &signed,
             &http::Method::GET,
             "/x",
+            b"",
             100,
             std::slice::from_ref(&new_key),
             max
@@ -62,6 +63,7 @@ async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatu
             &signed,
             &http::Method::GET,
             "/x",
+            b"",
             100,
             &[new_key, old_key],
             max

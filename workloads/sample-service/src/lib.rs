@@ -216,31 +216,46 @@ fn unauthorized(detail: String) -> Response {
 }
 
 /// Verify the identity headers against the request target exactly as received
-/// (the full path, including `BASE_PATH`, and the raw query).
-async fn require_identity(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let target = req
-        .uri()
+/// (the full path, including `BASE_PATH`, and the raw query) and the body
+/// exactly as received (its SHA-256 is signed), read here once (at most
+/// `MAX_BODY`) and handed on to the route.
+async fn require_identity(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let target = parts
+        .uri
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".to_owned());
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body cannot be read (at most {MAX_BODY} bytes): {e}"),
+            )
+                .into_response();
+        }
+    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
     match identity::verify(
-        req.headers(),
-        req.method(),
+        &parts.headers,
+        &parts.method,
         &target,
+        &body,
         now,
         &state.config.keys,
         state.config.max_skew,
     ) {
         Ok(id) => {
-            req.extensions_mut().insert(id);
-            next.run(req).await
+            parts.extensions.insert(id);
+            next.run(Request::from_parts(parts, axum::body::Body::from(body)))
+                .await
         }
         Err(e) => {
-            tracing::warn!(method = %req.method(), target = %target, error = %e, "rejected unverified request");
+            tracing::warn!(method = %parts.method, target = %target, error = %e, "rejected unverified request");
             unauthorized(e.to_string())
         }
     }
@@ -519,12 +534,23 @@ mod tests {
     }
 
     fn request(method: Method, target: &str, ts: i64, k: &SigningKey) -> Request {
+        request_with(method, target, b"", ts, k)
+    }
+
+    /// A request carrying `body`, signed over it.
+    fn request_with(
+        method: Method,
+        target: &str,
+        body: &'static [u8],
+        ts: i64,
+        k: &SigningKey,
+    ) -> Request {
         let mut req = Request::builder()
             .method(method.clone())
             .uri(target)
-            .body(axum::body::Body::empty())
+            .body(axum::body::Body::from(body))
             .unwrap();
-        *req.headers_mut() = identity::sign(&alice(), &method, target, ts, k).unwrap();
+        *req.headers_mut() = identity::sign(&alice(), &method, target, body, ts, k).unwrap();
         req
     }
 
@@ -600,10 +626,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_body_other_than_the_signed_one_gets_401_and_the_signed_one_reaches_the_route() {
+        let app = router(Config::new(vec![key()], ""));
+        let mut swapped = request_with(Method::POST, "/items", br#"{"name":"box"}"#, now(), &key());
+        *swapped.body_mut() = axum::body::Body::from(r#"{"name":"stolen"}"#);
+        let (status, body) = call(app.clone(), swapped).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("body does not match"),
+            "{body}"
+        );
+        let (status, body) = call(
+            app.clone(),
+            request_with(Method::POST, "/echo", b"\x00\xffbytes", now(), &key()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["body_len"], 7);
+        assert_eq!(
+            call(app, request(Method::GET, "/items", now(), &key()))
+                .await
+                .0,
+            StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_signed_with_another_services_key_gets_401() {
+        // The proxy signs with each service's own key: what it signed for
+        // another service (or what that service forges) is refused here.
+        let app = router(Config::new(vec![key()], ""));
+        let other_service = SigningKey::from_bytes(&[9; 32]).unwrap();
+        let (status, body) = call(app, request(Method::GET, "/echo", now(), &other_service)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            body["detail"].as_str().unwrap().contains("does not match"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
     async fn items_are_created_read_updated_and_deleted_per_tenant() {
         let app = router(Config::new(vec![key()], ""));
-        let mut req = request(Method::POST, "/items", now(), &key());
-        *req.body_mut() = axum::body::Body::from(r#"{"name":"box"}"#);
+        let req = request_with(Method::POST, "/items", br#"{"name":"box"}"#, now(), &key());
         let (status, body) = call(app.clone(), req).await;
         assert_eq!(status, StatusCode::CREATED);
         let id = body["id"].as_u64().unwrap();
@@ -616,8 +684,13 @@ mod tests {
             (status, body["item"]["name"].as_str()),
             (StatusCode::OK, Some("box"))
         );
-        let mut req = request(Method::PUT, &format!("/items/{id}"), now(), &key());
-        *req.body_mut() = axum::body::Body::from(r#"{"name":"crate"}"#);
+        let req = request_with(
+            Method::PUT,
+            &format!("/items/{id}"),
+            br#"{"name":"crate"}"#,
+            now(),
+            &key(),
+        );
         assert_eq!(call(app.clone(), req).await.1["item"]["name"], "crate");
         let (status, _) = call(
             app.clone(),
