@@ -97,6 +97,136 @@ impl CreateKey {
     }
 }
 
+const TENANT_FIELDS: [&str; 3] = ["services", "plans", "user_plan"];
+
+/// A `PUT /v1/tenants/{tenant}` body: every name checked against the
+/// registry (`platform.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutTenant {
+    pub services: Vec<String>,
+    pub plans: Vec<String>,
+    pub user_plan: String,
+}
+
+impl PutTenant {
+    /// Parse an already size-checked JSON document against the registry's
+    /// `services` and `plans`.
+    pub fn from_json(
+        value: Value,
+        services: &[String],
+        plans: &[String],
+    ) -> Result<PutTenant, ApiError> {
+        let Value::Object(mut obj) = value else {
+            return Err(ApiError::unprocessable(
+                "body",
+                "the body must be a JSON object: {\"services\": [...], \"plans\": [...], \"user_plan\": \"...\"}",
+            ));
+        };
+        if let Some(unknown) = obj.keys().find(|k| !TENANT_FIELDS.contains(&k.as_str())) {
+            return Err(ApiError::unprocessable(
+                unknown.clone(),
+                format!(
+                    "unknown field {unknown:?}; the accepted fields are {}",
+                    TENANT_FIELDS.join(", ")
+                ),
+            ));
+        }
+        let services = names(&mut obj, "services", services, "private service", true)?;
+        let plans = names(&mut obj, "plans", plans, "usage plan", false)?;
+        let user_plan = match obj.remove("user_plan") {
+            Some(Value::String(p)) if plans.contains(&p) => p,
+            Some(Value::String(p)) => {
+                return Err(ApiError::unprocessable(
+                    "user_plan",
+                    format!(
+                        "user_plan {p:?} must be one of the tenant's plans ({})",
+                        plans.join(", ")
+                    ),
+                ));
+            }
+            None | Some(Value::Null) => {
+                return Err(ApiError::unprocessable(
+                    "user_plan",
+                    "user_plan is required: the usage plan of the tenant's Cognito users, one of its plans",
+                ));
+            }
+            Some(_) => {
+                return Err(ApiError::unprocessable(
+                    "user_plan",
+                    "user_plan must be a string",
+                ));
+            }
+        };
+        Ok(PutTenant {
+            services,
+            plans,
+            user_plan,
+        })
+    }
+}
+
+/// A required list of distinct names, each one of `known`.
+fn names(
+    obj: &mut Map<String, Value>,
+    field: &str,
+    known: &[String],
+    what: &str,
+    may_be_empty: bool,
+) -> Result<Vec<String>, ApiError> {
+    let items = match obj.remove(field) {
+        Some(Value::Array(items)) => items,
+        None | Some(Value::Null) => {
+            return Err(ApiError::unprocessable(
+                field,
+                format!("{field} is required (a list of {what} names)"),
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                field,
+                format!("{field} must be a list of {what} names"),
+            ));
+        }
+    };
+    if items.is_empty() && !may_be_empty {
+        return Err(ApiError::unprocessable(
+            field,
+            format!("{field} must name at least one {what}"),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        let Value::String(name) = item else {
+            return Err(ApiError::unprocessable(
+                at,
+                format!("each {what} must be a string"),
+            ));
+        };
+        if !known.contains(&name) {
+            return Err(ApiError::unprocessable(
+                at,
+                format!(
+                    "unknown {what} {name:?}; platform.yaml defines: {}",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+        }
+        if out.contains(&name) {
+            return Err(ApiError::unprocessable(
+                at,
+                format!("{name:?} is listed twice"),
+            ));
+        }
+        out.push(name);
+    }
+    Ok(out)
+}
+
 fn parse_name(obj: &mut Map<String, Value>) -> Result<KeyName, ApiError> {
     match obj.remove("name") {
         None | Some(Value::Null) => Err(ApiError::unprocessable("name", "name is required")),
@@ -363,6 +493,55 @@ mod tests {
             serde_json::from_str::<UniqueObject>("[1, 2]").unwrap().0,
             serde_json::json!([1, 2])
         );
+    }
+
+    #[test]
+    fn tenant_bodies_are_checked_against_the_registry() {
+        let services = vec!["billing".to_owned()];
+        let put = |v: Value| PutTenant::from_json(v, &services, &plans());
+        let ok = put(json!({"services": ["billing"], "plans": ["gold", "standard"], "user_plan": "standard"}))
+            .unwrap();
+        assert_eq!(ok.plans, ["gold", "standard"]);
+        assert_eq!(
+            put(json!({"services": [], "plans": ["standard"], "user_plan": "standard"}))
+                .unwrap()
+                .services,
+            Vec::<String>::new()
+        );
+        let field = |r: Result<PutTenant, ApiError>| r.unwrap_err().problem(None).field.unwrap();
+        for (body, f) in [
+            (
+                json!({"services": ["hr"], "plans": ["standard"], "user_plan": "standard"}),
+                "services[0]",
+            ),
+            (
+                json!({"services": [], "plans": ["platinum"], "user_plan": "platinum"}),
+                "plans[0]",
+            ),
+            (
+                json!({"services": [], "plans": [], "user_plan": "standard"}),
+                "plans",
+            ),
+            (
+                json!({"services": [], "plans": ["standard", "standard"], "user_plan": "standard"}),
+                "plans[1]",
+            ),
+            (
+                json!({"services": [], "plans": ["standard"], "user_plan": "gold"}),
+                "user_plan",
+            ),
+            (json!({"services": [], "plans": ["standard"]}), "user_plan"),
+            (
+                json!({"plans": ["standard"], "user_plan": "standard"}),
+                "services",
+            ),
+            (
+                json!({"services": [], "plans": ["standard"], "user_plan": "standard", "x": 1}),
+                "x",
+            ),
+        ] {
+            assert_eq!(field(put(body.clone())), f, "{body}");
+        }
     }
 
     #[test]

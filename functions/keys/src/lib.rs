@@ -7,7 +7,14 @@
 //! | `GET /v1/keys` | `keys:admin` | the tenant's keys, newest first, cursor pagination |
 //! | `POST /v1/keys` | `keys:admin` | create a key; the full key is returned once |
 //! | `GET /v1/keys/{id}` | `keys:admin` | one key of the tenant |
-//! | `DELETE /v1/keys/{id}` | `keys:admin` | revoke (idempotent) and flush the authorizer cache |
+//! | `DELETE /v1/keys/{id}` | `keys:admin` | revoke (idempotent), disable its usage key, flush the authorizer cache |
+//! | `GET /v1/tenants` | `keys:admin` of the platform tenant | every tenant's entitlements |
+//! | `GET /v1/tenants/{tenant}` | `keys:admin` of the platform tenant | one tenant's entitlements |
+//! | `PUT /v1/tenants/{tenant}` | `keys:admin` of the platform tenant | set them; the tenant's usage key in its `user_plan` |
+//!
+//! Every Portcullis key has its own API Gateway usage key in its plan, and
+//! every tenant one for its Cognito users (`portcullis_auth::usage`,
+//! [`usage`]): throttles and quotas are per consumer.
 //!
 //! The gateway already enforces the scopes through the authorizer's policy;
 //! the handler checks them again (defence in depth). Keys are created,
@@ -19,6 +26,7 @@ pub mod body;
 mod error;
 mod health;
 mod routes;
+pub mod usage;
 
 pub use error::Error;
 pub use portcullis_auth::store::{CreatedKey, KeyRecord};
@@ -30,6 +38,7 @@ use portcullis_auth::{Scope, Scopes, Tenant};
 use portcullis_core::Env;
 use portcullis_db::{Database, DbConfig};
 use portcullis_platform::Platform;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Configuration read once at start.
@@ -43,6 +52,16 @@ pub struct Config {
     pub platform_tenant: Tenant,
     /// Usage plan names from `platform.yaml`.
     pub plans: Vec<String>,
+    /// Private service names from `platform.yaml` (what `services:<x>`
+    /// entitlements may name).
+    pub services: Vec<String>,
+    /// `USAGE_KEY_PREFIX` (default empty): the prefix of every usage key
+    /// (`portcullis_auth::usage`), the same as the authorizer's.
+    pub usage_key_prefix: String,
+    /// `USAGE_PLAN_IDS` (`plan=<usage plan id>;...`, one per plan of
+    /// platform.yaml): where usage keys go. Unset: no API Gateway usage keys
+    /// are made (tests and runs without API Gateway); Terraform always sets it.
+    pub usage_plan_ids: Option<BTreeMap<String, String>>,
     /// The plan of a key created without one (`DEFAULT_PLAN`, default `standard`).
     pub default_plan: String,
     /// Bound on each `/v1/health` dependency check (`HEALTH_TIMEOUT_MS`, default 2000).
@@ -103,6 +122,21 @@ impl Config {
             )
             .into());
         }
+        let services: Vec<String> = platform.services.0.keys().cloned().collect();
+        let usage_key_prefix = env
+            .get(portcullis_auth::usage::USAGE_KEY_PREFIX)
+            .unwrap_or_default();
+        portcullis_auth::usage::check_prefix(&usage_key_prefix).map_err(|e| {
+            portcullis_core::ConfigError::invalid(
+                portcullis_auth::usage::USAGE_KEY_PREFIX,
+                portcullis_auth::usage::PREFIX_SYNTAX,
+                e,
+            )
+        })?;
+        let usage_plan_ids = env
+            .get("USAGE_PLAN_IDS")
+            .map(|raw| parse_usage_plan_ids(&raw, &plans))
+            .transpose()?;
         let health_timeout = env.millis_or(
             "HEALTH_TIMEOUT_MS",
             Duration::from_millis(2000),
@@ -127,12 +161,50 @@ impl Config {
             flush_target,
             platform_tenant,
             plans,
+            services,
+            usage_key_prefix,
+            usage_plan_ids,
             default_plan,
             health_timeout,
             aws_endpoint,
             cors: portcullis_core::CorsPolicy::from_env(env)?,
         })
     }
+}
+
+/// `USAGE_PLAN_IDS="standard=abc123;gold=def456"`: the API Gateway usage
+/// plan id of every plan of the registry (Terraform renders it).
+pub fn parse_usage_plan_ids(
+    raw: &str,
+    plans: &[String],
+) -> Result<BTreeMap<String, String>, portcullis_core::ConfigError> {
+    const EXPECTED: &str = "plan=<API Gateway usage plan id> pairs separated by ';', one for each usage plan of platform.yaml";
+    let bad = |why: String| portcullis_core::ConfigError::invalid("USAGE_PLAN_IDS", EXPECTED, why);
+    let mut out = BTreeMap::new();
+    for item in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((plan, id)) = item.split_once('=') else {
+            return Err(bad(format!("{item:?} has no '='")));
+        };
+        let (plan, id) = (plan.trim(), id.trim());
+        if !plans.iter().any(|p| p == plan) {
+            return Err(bad(format!(
+                "{plan:?} is not a usage plan of platform.yaml ({})",
+                plans.join(", ")
+            )));
+        }
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(bad(format!(
+                "the id of plan {plan:?} is empty or not alphanumeric"
+            )));
+        }
+        if out.insert(plan.to_owned(), id.to_owned()).is_some() {
+            return Err(bad(format!("plan {plan:?} appears twice")));
+        }
+    }
+    if let Some(missing) = plans.iter().find(|p| !out.contains_key(*p)) {
+        return Err(bad(format!("plan {missing:?} has no usage plan id")));
+    }
+    Ok(out)
 }
 
 /// Everything a warm invocation reuses: configuration, pool, AWS client.
@@ -166,6 +238,18 @@ impl State {
     /// Explicit parts, for tests and the local gateway.
     pub fn new(config: Config, db: Database, apigw: aws_sdk_apigateway::Client) -> State {
         State { config, db, apigw }
+    }
+
+    /// The usage-key operations, or `None` when `USAGE_PLAN_IDS` is unset.
+    pub fn usage_keys(&self) -> Option<usage::UsageKeys<'_>> {
+        self.config
+            .usage_plan_ids
+            .as_ref()
+            .map(|plan_ids| usage::UsageKeys {
+                apigw: &self.apigw,
+                prefix: &self.config.usage_key_prefix,
+                plan_ids,
+            })
     }
 }
 

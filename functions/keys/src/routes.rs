@@ -4,18 +4,20 @@
 //! it (a preflight, or `Allow`), without authentication: the gateway runs no
 //! authorizer on `OPTIONS`.
 
-use crate::body::{BODY_LIMIT, CreateKey, UniqueObject};
+use crate::body::{BODY_LIMIT, CreateKey, PutTenant, UniqueObject};
+use crate::usage::UsageKeyOutcome;
 use crate::{State, health};
 use chrono::{DateTime, Utc};
 use http::{HeaderValue, Method};
 use lambda_http::{Body, Request, Response};
 use portcullis_auth::audit::Actor;
+use portcullis_auth::entitlements::{self, Entitlements, NewEntitlements};
 use portcullis_auth::store::{self, KeyRecord, KeyStatus, NewKey};
 use portcullis_auth::{AuthContext, Scope, Tenant};
 use portcullis_core::ApiError;
 use portcullis_core::http::{
-    Cursor, json, json_body, method_not_allowed, no_route, page_limit, path_id, query_param,
-    resource_path,
+    Cursor, json, json_body, method_not_allowed, no_route, page_limit, path_id, path_param,
+    query_param, resource_path,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -50,6 +52,8 @@ fn methods(resource: &str) -> Option<&'static [&'static str]> {
         "/v1/health" | "/v1/me" => Some(&["GET"]),
         "/v1/keys" => Some(&["GET", "POST"]),
         "/v1/keys/{id}" => Some(&["GET", "DELETE"]),
+        "/v1/tenants" => Some(&["GET"]),
+        "/v1/tenants/{tenant}" => Some(&["GET", "PUT"]),
         _ => None,
     }
 }
@@ -71,6 +75,9 @@ async fn route(
         ("/v1/keys", Method::POST) => create_key(state, req, request_id).await,
         ("/v1/keys/{id}", Method::GET) => get_key(state, req).await,
         ("/v1/keys/{id}", Method::DELETE) => revoke_key(state, req, request_id).await,
+        ("/v1/tenants", Method::GET) => list_tenants(state, req).await,
+        ("/v1/tenants/{tenant}", Method::GET) => get_tenant(state, req).await,
+        ("/v1/tenants/{tenant}", Method::PUT) => put_tenant(state, req, request_id).await,
         _ => Err(method_not_allowed(req, allow)),
     }
 }
@@ -223,10 +230,34 @@ fn no_such_key(id: Uuid, tenant: &Tenant) -> ApiError {
     ApiError::not_found(format!("no API key {id} in tenant {:?}", tenant.as_str()))
 }
 
+/// Where `GET`/`DELETE /v1/keys/{id}` look: a named tenant (`?tenant=`,
+/// checked by [`effective_tenant`]) or the caller's, except that a platform
+/// administrator who names none finds a key of any tenant by its id (ids
+/// are global). Returns the key's tenant, or the 404 to answer.
+async fn key_tenant(
+    state: &State,
+    req: &Request,
+    caller: &AuthContext,
+    id: Uuid,
+) -> Result<Result<Tenant, ApiError>, ApiError> {
+    let requested = tenant_param(req)?;
+    if requested.is_none() && caller.tenant == state.config.platform_tenant {
+        let found = state
+            .db
+            .with_retry(|pool| async move { store::get_any(&pool, id).await })
+            .await?;
+        return Ok(match found {
+            Some(k) => Ok(k.tenant),
+            None => Err(ApiError::not_found(format!("no API key {id}"))),
+        });
+    }
+    Ok(Ok(effective_tenant(state, caller, requested)?))
+}
+
 async fn get_key(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
-    let tenant = effective_tenant(state, &caller, tenant_param(req)?)?;
     let id = key_id(req)?;
+    let tenant = key_tenant(state, req, &caller, id).await??;
     let t = &tenant;
     match state
         .db
@@ -265,7 +296,27 @@ async fn create_key(
             .unwrap_or_else(|| state.config.default_plan.clone()),
         expires_at: body.expires_at,
     };
-    let created = store::create(&state.db, &new, Actor::Caller(&caller), request_id).await?;
+    check_entitlements(state, &new).await?;
+
+    // The key commits only once its usage key is in its plan: a key API
+    // Gateway would refuse (no usage key) is never handed out.
+    let mut tx = state.db.begin().await?;
+    let created = store::create_in(&mut tx, &new, Actor::Caller(&caller), request_id).await?;
+    if let Some(usage) = state.usage_keys() {
+        if let Err(e) = usage.create_for_key(&created.record).await {
+            tracing::error!(
+                request_id = request_id.unwrap_or("-"),
+                key_id = %created.record.id,
+                error = %e,
+                "usage key not created: the API key is not created"
+            );
+            drop(tx); // rolled back
+            return Err(ApiError::Unavailable {
+                detail: "the key was not created: its API Gateway usage key (per-key throttle and quota) could not be set up. Nothing was stored; retry later, and if it persists an operator should check the keys function's log and its API Gateway permissions".to_owned(),
+            });
+        }
+    }
+    tx.commit().await.map_err(portcullis_db::DbError::from)?;
 
     let mut resp = json(
         201,
@@ -286,6 +337,31 @@ async fn create_key(
     Ok(resp)
 }
 
+/// 403 unless `new.tenant` is entitled to the key's plan and every
+/// `services:<x>` scope (the platform tenant is entitled to everything).
+async fn check_entitlements(state: &State, new: &NewKey) -> Result<(), ApiError> {
+    if new.tenant == state.config.platform_tenant {
+        return Ok(());
+    }
+    let t = &new.tenant;
+    let found = state
+        .db
+        .with_retry(|pool| async move { entitlements::get(&pool, t).await })
+        .await?;
+    let Some(e) = found else {
+        return Err(ApiError::forbidden(format!(
+            "tenant {:?} has no entitlements yet, so no key can be created for it; a platform administrator (keys:admin of tenant {:?}) provisions it with PUT /v1/tenants/{}",
+            t.as_str(),
+            state.config.platform_tenant.as_str(),
+            t.as_str()
+        )));
+    };
+    match e.refusal(&new.scopes, &new.plan) {
+        None => Ok(()),
+        Some(why) => Err(ApiError::forbidden(why)),
+    }
+}
+
 /// What happened to the gateway's authorizer cache after a revocation.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CacheFlush {
@@ -300,6 +376,7 @@ struct Revoked {
     meta: KeyView,
     already_revoked: bool,
     authorizer_cache: CacheFlush,
+    usage_key: UsageKeyOutcome,
 }
 
 async fn revoke_key(
@@ -308,8 +385,8 @@ async fn revoke_key(
     request_id: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
-    let tenant = effective_tenant(state, &caller, tenant_param(req)?)?;
     let id = key_id(req)?;
+    let tenant = key_tenant(state, req, &caller, id).await??;
     let Some((record, already)) =
         store::revoke(&state.db, &tenant, id, Actor::Caller(&caller), request_id).await?
     else {
@@ -319,12 +396,22 @@ async fn revoke_key(
     // After the commit: the revocation stands whatever the flush does. It is
     // attempted on repeated calls too, so a failed flush can be retried.
     let flush = flush_authorizer_cache(state, request_id).await;
+    let usage_key = match state.usage_keys() {
+        Some(u) => u.disable_key(id).await,
+        None => UsageKeyOutcome {
+            status: "skipped",
+            detail:
+                "no API Gateway usage plans are configured (USAGE_PLAN_IDS); nothing to disable"
+                    .to_owned(),
+        },
+    };
     json(
         200,
         &Revoked {
             meta: KeyView::of(&record, Utc::now()),
             already_revoked: already,
             authorizer_cache: flush,
+            usage_key,
         },
     )
 }
@@ -368,4 +455,137 @@ pub async fn flush_authorizer_cache(state: &State, request_id: Option<&str>) -> 
             }
         }
     }
+}
+
+/// The caller, who must hold `keys:admin` in the platform tenant.
+fn platform_admin(state: &State, req: &Request) -> Result<AuthContext, ApiError> {
+    let caller = admin(req)?;
+    if caller.tenant != state.config.platform_tenant {
+        return Err(ApiError::forbidden(format!(
+            "tenant entitlements are managed by keys:admin holders of the {:?} tenant only",
+            state.config.platform_tenant.as_str()
+        )));
+    }
+    Ok(caller)
+}
+
+/// The `{tenant}` of the path; a malformed one is a 404 like an unknown one.
+fn tenant_path(req: &Request) -> Result<Tenant, ApiError> {
+    let raw = path_param(req, "tenant")?;
+    raw.parse::<Tenant>()
+        .map_err(|e| ApiError::not_found(format!("no tenant {raw:?}: {e}")))
+}
+
+#[derive(Serialize)]
+struct TenantPage {
+    items: Vec<Entitlements>,
+}
+
+async fn list_tenants(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    platform_admin(state, req)?;
+    let items = state
+        .db
+        .with_retry(|pool| async move { entitlements::list_all(&pool).await })
+        .await?;
+    json(200, &TenantPage { items })
+}
+
+async fn get_tenant(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+    platform_admin(state, req)?;
+    let tenant = tenant_path(req)?;
+    let t = &tenant;
+    match state
+        .db
+        .with_retry(|pool| async move { entitlements::get(&pool, t).await })
+        .await?
+    {
+        Some(e) => json(200, &e),
+        None => Err(ApiError::not_found(format!(
+            "tenant {:?} has no entitlements; PUT /v1/tenants/{} provisions it",
+            tenant.as_str(),
+            tenant.as_str()
+        ))),
+    }
+}
+
+/// What happened to the tenant's usage key (its Cognito users' quota).
+#[derive(Serialize)]
+struct UsageKeyState {
+    /// `ready` (exists, in `user_plan`) or `skipped` (no usage plans configured).
+    status: &'static str,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct PutTenantAnswer {
+    #[serde(flatten)]
+    entitlements: Entitlements,
+    created: bool,
+    usage_key: UsageKeyState,
+}
+
+async fn put_tenant(
+    state: &State,
+    req: &Request,
+    request_id: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
+    let caller = platform_admin(state, req)?;
+    let tenant = tenant_path(req)?;
+    let UniqueObject(value) = json_body(req, BODY_LIMIT)?;
+    let body = PutTenant::from_json(value, &state.config.services, &state.config.plans)?;
+    let new = NewEntitlements {
+        services: body.services,
+        plans: body.plans,
+        user_plan: body.user_plan,
+    };
+    // The row commits only once the tenant's usage key is in its user_plan.
+    let mut tx = state.db.begin().await?;
+    let (row, created) =
+        entitlements::put(&mut tx, &tenant, &new, Actor::Caller(&caller), request_id)
+            .await
+            .map_err(portcullis_db::DbError::from)?;
+    let usage_key = match state.usage_keys() {
+        Some(u) => match u.put_tenant(&tenant, &row.user_plan).await {
+            Ok(name) => UsageKeyState {
+                status: "ready",
+                detail: format!(
+                    "the tenant's Cognito users are metered by API Gateway usage key {name} in usage plan {}",
+                    row.user_plan
+                ),
+            },
+            Err(e) => {
+                tracing::error!(
+                    request_id = request_id.unwrap_or("-"),
+                    tenant = %tenant,
+                    error = %e,
+                    "tenant usage key not set up: the entitlements are not stored"
+                );
+                drop(tx);
+                return Err(ApiError::Unavailable {
+                    detail: "the entitlements were not stored: the tenant's API Gateway usage key (its Cognito users' throttle and quota) could not be set up. Retry later; if it persists an operator should check the keys function's log and its API Gateway permissions".to_owned(),
+                });
+            }
+        },
+        None => UsageKeyState {
+            status: "skipped",
+            detail:
+                "no API Gateway usage plans are configured (USAGE_PLAN_IDS); no usage key was made"
+                    .to_owned(),
+        },
+    };
+    tx.commit().await.map_err(portcullis_db::DbError::from)?;
+    tracing::info!(
+        request_id = request_id.unwrap_or("-"),
+        tenant = %tenant,
+        principal = caller.principal_id.as_str(),
+        "tenant entitlements set"
+    );
+    json(
+        200,
+        &PutTenantAnswer {
+            entitlements: row,
+            created,
+            usage_key,
+        },
+    )
 }

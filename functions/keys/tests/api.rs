@@ -8,7 +8,10 @@ use sqlx::{PgPool, Row};
 use std::collections::HashSet;
 use support::{Ev, admin, call, create, reader, state};
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_created_key_verifies_against_the_stored_digest(pool: PgPool) {
     let s = state(pool.clone());
     let b = create(
@@ -44,7 +47,10 @@ async fn a_created_key_verifies_against_the_stored_digest(pool: PgPool) {
     assert!(!apikey::verify(&other_parsed, &digest));
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn only_the_digest_is_stored_never_the_key(pool: PgPool) {
     let s = state(pool.clone());
     let b = create(
@@ -89,7 +95,10 @@ async fn only_the_digest_is_stored_never_the_key(pool: PgPool) {
     assert_eq!(got["id"], b["id"]);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn listing_pages_through_every_key_without_duplicates_or_gaps(pool: PgPool) {
     let s = state(pool);
     let mut created = Vec::new();
@@ -147,7 +156,10 @@ async fn listing_pages_through_every_key_without_duplicates_or_gaps(pool: PgPool
     assert_eq!(seen, created);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn bad_cursors_limits_and_tenants_are_invalid_parameters(pool: PgPool) {
     let s = state(pool);
     for (k, v) in [
@@ -185,7 +197,10 @@ async fn bad_cursors_limits_and_tenants_are_invalid_parameters(pool: PgPool) {
     assert_eq!(status, 400);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_key_of_another_tenant_is_not_found(pool: PgPool) {
     let s = state(pool.clone());
     let b = create(
@@ -224,11 +239,16 @@ async fn a_key_of_another_tenant_is_not_found(pool: PgPool) {
     )
     .await;
     assert_eq!(status, 200);
-    let (status, _, _) = call(&s, Ev::key("GET", id).by(&admin("platform"))).await;
-    assert_eq!(status, 404);
+    // And without naming it: key ids are global (issue 11 item 4).
+    let (status, body, _) = call(&s, Ev::key("GET", id).by(&admin("platform"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tenant"], "acme");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_malformed_key_id_is_the_same_404_as_an_unknown_one(pool: PgPool) {
     let s = state(pool);
     let (status, unknown, _) = call(
@@ -244,7 +264,10 @@ async fn a_malformed_key_id_is_the_same_404_as_an_unknown_one(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn revoking_twice_keeps_the_first_revoked_at(pool: PgPool) {
     let s = state(pool.clone());
     let b = create(
@@ -281,7 +304,10 @@ async fn revoking_twice_keeps_the_first_revoked_at(pool: PgPool) {
     assert_eq!(got["status"], "revoked");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn bad_bodies_are_rejected_naming_the_field(pool: PgPool) {
     let s = state(pool.clone());
     let cases: Vec<(&str, u16, Option<&str>)> = vec![
@@ -359,7 +385,10 @@ async fn bad_bodies_are_rejected_naming_the_field(pool: PgPool) {
     assert_eq!(count, 0, "a rejected body created a key");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_body_over_sixteen_kilobytes_is_refused_with_413(pool: PgPool) {
     let s = state(pool);
     let big =
@@ -374,7 +403,10 @@ async fn a_body_over_sixteen_kilobytes_is_refused_with_413(pool: PgPool) {
     assert_eq!(status, 413, "{b}");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_caller_without_keys_admin_is_forbidden_by_the_handler(pool: PgPool) {
     let s = state(pool.clone());
     let b = create(
@@ -407,7 +439,10 @@ async fn a_caller_without_keys_admin_is_forbidden_by_the_handler(pool: PgPool) {
     assert_eq!(count, 1);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn creating_and_revoking_are_written_to_the_audit_log(pool: PgPool) {
     let s = state(pool.clone());
     let ev = Ev::new("POST", "/v1/keys", "/v1/keys")
@@ -452,7 +487,10 @@ async fn creating_and_revoking_are_written_to_the_audit_log(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_key_is_not_created_when_its_audit_entry_cannot_be_written(pool: PgPool) {
     let s = state(pool.clone());
     sqlx::query("alter table audit_log rename to audit_log_unavailable")
@@ -478,7 +516,10 @@ async fn a_key_is_not_created_when_its_audit_entry_cannot_be_written(pool: PgPoo
     assert_eq!(count, 0, "the key was committed without its audit entry");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn me_returns_the_authorizer_context(pool: PgPool) {
     let s = state(pool);
     let (status, b, _) = call(&s, Ev::new("GET", "/v1/me", "/v1/me").by(&reader("acme"))).await;
@@ -497,7 +538,10 @@ async fn me_returns_the_authorizer_context(pool: PgPool) {
     assert_eq!(status, 401);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn only_platform_admins_create_keys_for_other_tenants(pool: PgPool) {
     let s = state(pool);
     let body =
@@ -524,7 +568,10 @@ async fn only_platform_admins_create_keys_for_other_tenants(pool: PgPool) {
     assert_eq!(b["tenant"], "acme");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_created_key_carries_its_expiry_and_a_no_store_header(pool: PgPool) {
     let s = state(pool);
     let at = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
@@ -549,7 +596,10 @@ async fn a_created_key_carries_its_expiry_and_a_no_store_header(pool: PgPool) {
     assert_eq!(shown.timestamp_micros(), wanted.timestamp_micros());
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn methods_and_routes_not_served_are_refused(pool: PgPool) {
     let s = state(pool);
     let (status, _, resp) = call(
@@ -567,7 +617,10 @@ async fn methods_and_routes_not_served_are_refused(pool: PgPool) {
     assert_eq!(status, 404);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn the_bootstrap_key_is_a_working_audited_admin_key(pool: PgPool) {
     let db = portcullis_db::Database::from_pool(pool.clone());
     let created = keys::bootstrap_admin_key(&db, "platform", "first admin", "standard")
@@ -600,7 +653,10 @@ async fn the_bootstrap_key_is_a_working_audited_admin_key(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_base64_encoded_body_is_accepted(pool: PgPool) {
     // api/openapi.yaml declares `*/*` binary media types, so API Gateway
     // base64-encodes every request body.
@@ -619,7 +675,10 @@ async fn a_base64_encoded_body_is_accepted(pool: PgPool) {
     assert_eq!(call(&s, ev).await.0, 400);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn concurrent_revocations_agree_on_one_revoked_at(pool: PgPool) {
     let s = state(pool.clone());
     let b = create(
@@ -648,7 +707,10 @@ async fn concurrent_revocations_agree_on_one_revoked_at(pool: PgPool) {
     assert_eq!(audits, 2);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_tenant_that_cognito_could_sign_in_can_also_be_named_by_a_platform_admin(pool: PgPool) {
     // `Acme.Corp` used to pass the authorizer but not the keys API: its own
     // admins could create keys, and no platform admin could name it.
@@ -713,7 +775,10 @@ async fn a_tenant_that_cognito_could_sign_in_can_also_be_named_by_a_platform_adm
     assert!(err.to_string().contains(rule), "{err}");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn an_authorizer_context_that_does_not_read_is_a_server_error_not_a_401(pool: PgPool) {
     let s = state(pool);
     let mut ev = Ev::new("GET", "/v1/me", "/v1/me")
@@ -725,7 +790,10 @@ async fn an_authorizer_context_that_does_not_read_is_a_server_error_not_a_401(po
     assert_eq!(resp.status().as_u16(), 500);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn audit_entries_say_who_acted_the_same_way_for_every_writer(pool: PgPool) {
     let s = state(pool.clone());
     let b = create(

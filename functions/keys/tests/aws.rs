@@ -29,7 +29,10 @@ async fn database_down() -> Database {
     Database::connect(cfg, None).await.expect("a lazy pool")
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn health_is_ok_when_the_database_and_aws_answer(pool: PgPool) {
     let endpoint = moto_endpoint();
     let s = State::new(
@@ -75,7 +78,10 @@ async fn health_is_503_when_the_database_is_down() {
     }
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn health_is_503_when_aws_is_unreachable(pool: PgPool) {
     let down = format!("http://127.0.0.1:{}", closed_port());
     let s = State::new(
@@ -95,7 +101,10 @@ async fn health_is_503_when_aws_is_unreachable(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_failed_cache_flush_is_reported_and_the_revocation_stands(pool: PgPool) {
     // moto has no FlushStageAuthorizersCache: a real failure from a real endpoint.
     let endpoint = moto_endpoint();
@@ -137,7 +146,10 @@ async fn a_failed_cache_flush_is_reported_and_the_revocation_stands(pool: PgPool
     );
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_revocation_flushes_the_stage_authorizer_cache(pool: PgPool) {
     let replay = StaticReplayClient::new(vec![ReplayEvent::new(
         http::Request::builder()

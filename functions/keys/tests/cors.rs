@@ -60,7 +60,10 @@ fn no_access_control(resp: &Response<Body>) -> bool {
         .all(|n| !n.as_str().starts_with("access-control-"))
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_preflight_from_each_allowed_origin_needs_no_caller(pool: PgPool) {
     let s = cors_state(pool);
     for origin in [APP, OTHER_APP] {
@@ -91,7 +94,10 @@ async fn a_preflight_from_each_allowed_origin_needs_no_caller(pool: PgPool) {
     assert_eq!(resp.headers()["access-control-allow-methods"], "GET, POST");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_preflight_from_another_origin_is_refused_without_cors_headers(pool: PgPool) {
     let s = cors_state(pool);
     let resp = send(
@@ -105,7 +111,10 @@ async fn a_preflight_from_another_origin_is_refused_without_cors_headers(pool: P
     assert!(no_access_control(&resp), "{:?}", resp.headers());
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn an_ordinary_options_is_answered_with_allow_and_reaches_no_handler(pool: PgPool) {
     let s = cors_state(pool);
     let resp = send(&s, Ev::new("OPTIONS", "/v1/me", "/v1/me"), &[]).await;
@@ -113,7 +122,10 @@ async fn an_ordinary_options_is_answered_with_allow_and_reaches_no_handler(pool:
     assert_eq!(resp.headers()["allow"], "GET, OPTIONS");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn answers_and_errors_carry_the_headers_for_an_allowed_origin_only(pool: PgPool) {
     let s = cors_state(pool);
     // a success
@@ -160,7 +172,10 @@ async fn answers_and_errors_carry_the_headers_for_an_allowed_origin_only(pool: P
     }
 }
 
-#[sqlx::test(migrations = "../../migrations")]
+#[sqlx::test(
+    migrations = "../../migrations",
+    fixtures(path = "fixtures", scripts("entitled"))
+)]
 async fn a_created_key_is_readable_cross_origin(pool: PgPool) {
     let s = cors_state(pool);
     let resp = send(
