@@ -129,6 +129,45 @@ mod tests {
         assert_eq!(evaluate(&p, ARN).expect("valid"), Decision::ExplicitDeny);
     }
 
+    /// The authorizer's policy for a `services:mine` principal, evaluated on
+    /// the methodArns the local gateway builds: the proxy's greedy path cannot
+    /// carry another service's name in front of the one the scope names.
+    #[test]
+    fn a_service_scope_does_not_reach_another_service_through_the_proxy_path() {
+        use authorizer::routes::{ANY_METHODS, MethodArn, RouteTable, Scope};
+        let deployment = crate::event::Deployment::default();
+        let prefix = MethodArn::parse(&deployment.method_arn("GET", "/v1/me")).expect("arn");
+        let scopes = Scope::parse_list("services:mine").expect("a scope");
+        let resources: Vec<String> = RouteTable::embedded()
+            .expect("the embedded contract")
+            .permitted(&scopes)
+            .iter()
+            .map(|r| prefix.resource(r))
+            .collect();
+        let policy = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["execute-api:Invoke"], "Resource": resources}
+        ]});
+        for m in ANY_METHODS {
+            let mine = deployment.method_arn(m, "/v1/services/mine/x");
+            assert_eq!(
+                evaluate(&policy, &mine).expect("valid"),
+                Decision::Allow,
+                "{m}"
+            );
+            for crafted in [
+                "/v1/services/other/v1/services/mine/x",
+                "/v1/services/other/x/v1/services/mine/",
+            ] {
+                let arn = deployment.method_arn(m, crafted);
+                assert_eq!(
+                    evaluate(&policy, &arn).expect("valid"),
+                    Decision::ImplicitDeny,
+                    "{m} {crafted}: {resources:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn no_matching_allow_is_an_implicit_deny() {
         let p = json!({"Statement": {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*/POST/*"}});

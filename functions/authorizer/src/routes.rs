@@ -1,7 +1,8 @@
 //! The route → scope table from `api/openapi.yaml` (`x-portcullis-scope`)
 //! and the IAM policy resources it yields for a set of scopes.
 
-use portcullis_auth::Scope;
+/// The scopes [`RouteTable::permitted`] takes (re-exported for callers without portcullis-auth).
+pub use portcullis_auth::Scope;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
@@ -16,8 +17,14 @@ const METHODS: [(&str, &str); 8] = [
     ("patch", "PATCH"),
     ("head", "HEAD"),
     ("options", "OPTIONS"),
-    ("x-amazon-apigateway-any-method", "*"),
+    ("x-amazon-apigateway-any-method", "ANY"),
 ];
+
+/// The methods API Gateway's `ANY` (`x-amazon-apigateway-any-method`) stands
+/// for. An ANY route becomes one route per method: a `*` method in a policy
+/// resource would match across path segments too (IAM's `*` spans `/`), so
+/// `*/v1/services/mine/*` would allow `GET/v1/services/other/v1/services/mine/x`.
+pub const ANY_METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
 /// What a route requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +41,7 @@ pub enum Requirement {
 /// One secured operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
-    /// `GET`, `POST`, ... or `*` for ANY.
+    /// `GET`, `POST`, ...: an ANY operation is one route per [`ANY_METHODS`].
     pub method: String,
     /// The OpenAPI path, e.g. `/v1/jobs/{id}`.
     pub path: String,
@@ -179,11 +186,18 @@ impl RouteTable {
                 ScopeField::Text(s) => s,
             };
             let requirement = parse_requirement(op.path, scope).map_err(err)?;
-            routes.push(Route {
-                method: (*method).to_owned(),
-                path: op.path.to_owned(),
-                requirement,
-            });
+            let methods: &[&str] = if *method == "ANY" {
+                &ANY_METHODS
+            } else {
+                std::slice::from_ref(method)
+            };
+            for m in methods {
+                routes.push(Route {
+                    method: (*m).to_owned(),
+                    path: op.path.to_owned(),
+                    requirement: requirement.clone(),
+                });
+            }
         }
         Ok(RouteTable::new(routes))
     }
@@ -357,12 +371,65 @@ mod tests {
     }
 
     #[test]
-    fn path_parameters_become_wildcards_and_any_becomes_star() {
+    fn path_parameters_become_wildcards_and_any_becomes_each_method() {
         let t = RouteTable::from_openapi(EMBEDDED_OPENAPI).unwrap();
         let p = t.permitted(&scopes("jobs:read services:echo"));
         assert!(p.contains(&"GET/v1/jobs/*".to_owned()), "{p:?}");
-        assert!(p.contains(&"*/v1/services/echo/*".to_owned()), "{p:?}");
-        assert!(!p.iter().any(|r| r.starts_with("POST/")), "{p:?}");
+        for m in ANY_METHODS {
+            assert!(p.contains(&format!("{m}/v1/services/echo/*")), "{m}: {p:?}");
+        }
+        assert!(!p.iter().any(|r| r.starts_with('*')), "{p:?}");
+        assert!(
+            !p.iter()
+                .any(|r| r.starts_with("POST/") && !r.contains("/services/")),
+            "{p:?}"
+        );
+    }
+
+    /// IAM's resource wildcards as API Gateway applies them to an
+    /// authorizer's policy: `*` any run of characters (`/` included), `?` one.
+    /// (The local gateway's `local::policy::glob_match` is the same rule.)
+    fn iam_match(pattern: &[u8], text: &[u8]) -> bool {
+        match (pattern.split_first(), text.split_first()) {
+            (None, None) => true,
+            (Some((b'*', rest)), _) => {
+                iam_match(rest, text) || (!text.is_empty() && iam_match(pattern, &text[1..]))
+            }
+            (Some((p, prest)), Some((t, trest))) if *p == b'?' || p == t => iam_match(prest, trest),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn a_service_scope_does_not_reach_another_service_through_the_proxy_path() {
+        let t = RouteTable::embedded().unwrap();
+        let arn = MethodArn::parse("arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/x")
+            .unwrap();
+        let allowed: Vec<String> = t
+            .permitted(&scopes("services:mine"))
+            .iter()
+            .map(|r| arn.resource(r))
+            .collect();
+        let allows = |method_and_path: &str| {
+            let target = arn.resource(method_and_path);
+            allowed
+                .iter()
+                .any(|r| iam_match(r.as_bytes(), target.as_bytes()))
+        };
+        for m in ANY_METHODS {
+            assert!(
+                allows(&format!("{m}/v1/services/mine/x")),
+                "{m}: {allowed:?}"
+            );
+            assert!(
+                !allows(&format!("{m}/v1/services/other/v1/services/mine/x")),
+                "{m}: {allowed:?}"
+            );
+            assert!(
+                !allows(&format!("{m}/v1/services/other/x/v1/services/mine/")),
+                "{m}: {allowed:?}"
+            );
+        }
     }
 
     #[test]
