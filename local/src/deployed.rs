@@ -227,27 +227,6 @@ impl Deployed {
     }
 }
 
-impl Deployed {
-    /// A function's settings as it sees them locally (its environment with
-    /// the local overrides), without credentials: for reading its
-    /// configuration (the gateway reads the authorizer's usage plans).
-    pub fn settings_of(
-        &self,
-        name: &str,
-        overrides: &LocalOverrides,
-    ) -> Result<Env, DeployedError> {
-        let none = RoleCredentials {
-            access_key_id: String::new(),
-            secret_access_key: String::new(),
-            session_token: None,
-        };
-        let mut env = local_env(self, name, self.function(name)?, &none, overrides);
-        env.remove("AWS_ACCESS_KEY_ID");
-        env.remove("AWS_SECRET_ACCESS_KEY");
-        Ok(Env::Map(env))
-    }
-}
-
 /// `sts:AssumeRole` of `role` for `function`, signed with `admin`.
 pub async fn assume_role(
     function: &str,

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
@@ -21,6 +21,8 @@ use tokio::net::TcpListener;
 
 use crate::event::{self, Deployment, Incoming};
 use crate::integration::{EventFunction, EventHandler, HttpFunction, HttpHandler, Integration};
+pub use crate::metering::Throttle;
+use crate::metering::{self, Meter, Usage, UsageSource, Verdict};
 use crate::policy::{self, Decision};
 use crate::routing;
 use crate::spec::{Api, METHODS};
@@ -33,7 +35,10 @@ pub struct Gateway {
     api: Api,
     deployment: Deployment,
     functions: HashMap<String, Arc<dyn Integration>>,
-    throttles: HashMap<String, Throttle>,
+    /// Keys and plans from [`Gateway::throttle`], when no source is set.
+    fixed_usage: Usage,
+    usage_source: Option<Arc<dyn UsageSource>>,
+    usage_max_age: Duration,
     gateway_responses: BTreeMap<String, GatewayResponse>,
 }
 
@@ -41,8 +46,7 @@ struct Inner {
     api: Api,
     deployment: Deployment,
     functions: HashMap<String, Arc<dyn Integration>>,
-    throttles: HashMap<String, Throttle>,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    meter: Meter,
     gateway_responses: BTreeMap<String, GatewayResponse>,
 }
 
@@ -69,50 +73,15 @@ struct ResponseType(&'static str);
 #[derive(Debug, Clone)]
 struct ErrorMessage(String);
 
-/// A usage plan's throttle: steady requests per second and bucket size.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Throttle {
-    pub rate_per_second: f64,
-    pub burst: u32,
-}
-
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Inner {
-    /// Take one token from the bucket of `key`; `false` when it is empty.
-    fn take_token(&self, key: &str, throttle: Throttle) -> bool {
-        let now = Instant::now();
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
-            tokens: f64::from(throttle.burst),
-            at: now,
-        });
-        let refill = now.duration_since(bucket.at).as_secs_f64() * throttle.rate_per_second;
-        bucket.tokens = (bucket.tokens + refill).min(f64::from(throttle.burst));
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 impl Gateway {
     pub fn new(api: Api) -> Gateway {
         Gateway {
             api,
             deployment: Deployment::default(),
             functions: HashMap::new(),
-            throttles: HashMap::new(),
+            fixed_usage: Usage::default(),
+            usage_source: None,
+            usage_max_age: metering::DEFAULT_MAX_AGE,
             gateway_responses: BTreeMap::new(),
         }
     }
@@ -195,21 +164,58 @@ impl Gateway {
         self.event::<S, ApiGatewayCustomAuthorizerRequestTypeRequest, H>(&name, state, handler)
     }
 
-    /// Throttle requests whose authorizer returned `usage_identifier_key`
-    /// (the API Gateway API key of a usage plan): 429 once its bucket is empty.
+    /// Without a usage source (tests): `usage_identifier_key` is an enabled
+    /// API key in a usage plan of this stage with `throttle` and no quota.
+    /// Requests to operations that require an API key and carry it get 429
+    /// once its bucket is empty; other keys are refused (403).
     pub fn throttle(&mut self, usage_identifier_key: &str, throttle: Throttle) -> &mut Gateway {
-        self.throttles
-            .insert(usage_identifier_key.to_owned(), throttle);
+        let id = format!("fixed-{usage_identifier_key}");
+        self.fixed_usage.keys.push(metering::ApiKey {
+            id: id.clone(),
+            value: usage_identifier_key.to_owned(),
+            enabled: true,
+        });
+        self.fixed_usage.plans.push(metering::UsagePlan {
+            id: format!("plan-of-{id}"),
+            name: format!("plan of {usage_identifier_key}"),
+            throttle: Some(throttle),
+            quota: None,
+            // This stage, whatever the deployment: filled in by `router`.
+            stages: Vec::new(),
+            keys: vec![id],
+        });
+        self
+    }
+
+    /// Where the API keys and usage plans come from (the emulator's API
+    /// Gateway: [`crate::EmulatorUsage`]); replaces [`Gateway::throttle`]'s.
+    pub fn with_usage(mut self, source: Arc<dyn UsageSource>) -> Gateway {
+        self.usage_source = Some(source);
+        self
+    }
+
+    /// How long a read of the usage source is used
+    /// ([`metering::DEFAULT_MAX_AGE`] unless set).
+    pub fn with_usage_max_age(mut self, max_age: Duration) -> Gateway {
+        self.usage_max_age = max_age;
         self
     }
 
     pub fn router(self) -> Router {
+        let (api_id, stage) = (&self.deployment.api_id, &self.deployment.stage);
+        let source = self.usage_source.unwrap_or_else(|| {
+            let mut fixed = self.fixed_usage;
+            for plan in &mut fixed.plans {
+                plan.stages = vec![(api_id.clone(), stage.clone())];
+            }
+            Arc::new(fixed)
+        });
+        let meter = Meter::new(source, api_id, stage).with_max_age(self.usage_max_age);
         let inner = Arc::new(Inner {
             api: self.api,
             deployment: self.deployment,
             functions: self.functions,
-            throttles: self.throttles,
-            buckets: Mutex::new(HashMap::new()),
+            meter,
             gateway_responses: self.gateway_responses,
         });
         Router::new().fallback(handle).with_state(inner)
@@ -350,6 +356,22 @@ fn too_many() -> Response<Body> {
             "ThrottledException",
         ),
         "THROTTLED",
+    )
+}
+fn limit_exceeded() -> Response<Body> {
+    typed(
+        message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Limit Exceeded",
+            "LimitExceededException",
+        ),
+        "QUOTA_EXCEEDED",
+    )
+}
+fn forbidden() -> Response<Body> {
+    typed(
+        message(StatusCode::FORBIDDEN, "Forbidden", "ForbiddenException"),
+        "INVALID_API_KEY",
     )
 }
 fn too_long() -> Response<Body> {
@@ -538,11 +560,9 @@ async fn pipeline(
         match authorize(&answer, &method_arn, latency) {
             Ok(context) => {
                 let key = answer.get("usageIdentifierKey").and_then(Value::as_str);
-                if let Some((key, throttle)) =
-                    key.and_then(|k| inner.throttles.get(k).map(|t| (k, *t)))
-                {
-                    if !inner.take_token(key, throttle) {
-                        return too_many();
+                if operation.api_key_required {
+                    if let Some(refused) = meter(&inner.meter, key).await {
+                        return refused;
                     }
                 }
                 if let Some(ctx) = event
@@ -566,6 +586,14 @@ async fn pipeline(
         }
     }
 
+    // apiKeyRequired without an authorizer: with apiKeySource AUTHORIZER
+    // there is no key.
+    if operation.api_key_required && !operation.secured {
+        if let Some(refused) = meter(&inner.meter, None).await {
+            return refused;
+        }
+    }
+
     let Some(function) = inner.functions.get(&operation.function) else {
         tracing::error!(function = %operation.function, "no function registered for this integration: 500");
         return message(
@@ -584,6 +612,28 @@ async fn pipeline(
             internal_error()
         }
         Invoked::TimedOut => timed_out(),
+    }
+}
+
+/// The usage plan's answer for a request that requires an API key: `None`
+/// to go on, else API Gateway's refusal.
+async fn meter(meter: &Meter, usage_identifier_key: Option<&str>) -> Option<Response<Body>> {
+    match meter.check(usage_identifier_key).await {
+        Verdict::Pass => None,
+        Verdict::Forbidden => Some(forbidden()),
+        Verdict::Throttled => Some(too_many()),
+        Verdict::QuotaExceeded => Some(limit_exceeded()),
+        Verdict::Unavailable(reason) => {
+            tracing::error!(%reason, "cannot meter the request: 500");
+            Some(typed(
+                message(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal server error",
+                    "InternalServerErrorException",
+                ),
+                "API_CONFIGURATION_ERROR",
+            ))
+        }
     }
 }
 

@@ -17,12 +17,14 @@ pub mod event;
 pub mod functions;
 pub mod gateway;
 pub mod integration;
+pub mod metering;
 pub mod policy;
 pub mod routing;
 pub mod spec;
 
 pub use deployed::{Deployed, DeployedError, LocalOverrides};
 pub use event::Deployment;
-pub use gateway::{Gateway, GatewayResponse, MAX_BODY_BYTES, Throttle};
+pub use gateway::{Gateway, GatewayResponse, MAX_BODY_BYTES};
 pub use integration::{EventFunction, HttpFunction, Integration, InvokeResult, RawFunction};
+pub use metering::{EmulatorUsage, Meter, Throttle, Usage, UsageSource};
 pub use spec::{Api, SpecError};

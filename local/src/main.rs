@@ -4,9 +4,10 @@
 //! on its own role. `make local` starts it.
 
 use local::functions::wire_deployed;
-use local::{Deployed, Gateway, LocalOverrides, Throttle};
+use local::{Deployed, EmulatorUsage, Gateway, LocalOverrides};
 use portcullis_core::Env;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -34,39 +35,6 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
-}
-
-/// Local throttles: the authorizer's `USAGE_PLAN_KEYS` (`plan=<key value>,...`,
-/// set by Terraform) names the `usageIdentifierKey` of each plan of the
-/// registry (the authorizer's `PLATFORM_FILE`, else the platform.yaml
-/// compiled in, as in every function).
-fn throttles(gateway: &mut Gateway, authorizer_env: &Env) -> Result<(), String> {
-    let Some(pairs) = authorizer_env.get("USAGE_PLAN_KEYS") else {
-        return Ok(());
-    };
-    let plans = portcullis_platform::Platform::from_env(authorizer_env)
-        .map_err(|e| format!("cannot load the usage plans: {e}"))?
-        .usage_plans;
-    for item in pairs.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let (plan, key) = item.split_once('=').ok_or_else(|| {
-            "USAGE_PLAN_KEYS must look like plan=<key value>,plan2=<key value>".to_owned()
-        })?;
-        let plan_def = plans.get(plan.trim()).ok_or_else(|| {
-            format!(
-                "USAGE_PLAN_KEYS names plan {plan:?}, which the platform registry does not define"
-            )
-        })?;
-        if let Some(t) = &plan_def.throttle {
-            gateway.throttle(
-                key.trim(),
-                Throttle {
-                    rate_per_second: t.rate_limit,
-                    burst: t.burst_limit,
-                },
-            );
-        }
-    }
-    Ok(())
 }
 
 /// What this machine supplies instead of deployed endpoints that do not
@@ -167,18 +135,18 @@ async fn main() -> ExitCode {
     // sts:AssumeRole of each function's role; the functions use their own.
     let admin = portcullis_core::aws::sdk_config().await;
     let overrides = overrides();
+    // Usage plans and API keys: read from the emulator's API Gateway, as
+    // API Gateway reads its own (local/src/metering.rs).
     let mut gateway = Gateway::new(api)
         .with_deployment(deployed.identity())
-        .with_gateway_responses(deployed.gateway_responses.clone());
+        .with_gateway_responses(deployed.gateway_responses.clone())
+        .with_usage(Arc::new(EmulatorUsage::new(
+            &admin,
+            &deployed.rest_api_id,
+            &deployed.stage,
+        )));
     for e in wire_deployed(&mut gateway, &deployed, &admin, &overrides).await {
         tracing::error!(error = %e, "function not started: its routes answer 500 (401 for the authorizer)");
-    }
-    let authorizer_env = deployed
-        .settings_of("authorizer", &overrides)
-        .unwrap_or_else(|_| Env::Map(Default::default()));
-    if let Err(e) = throttles(&mut gateway, &authorizer_env) {
-        eprintln!("{e}");
-        return ExitCode::FAILURE;
     }
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,

@@ -53,6 +53,9 @@ pub struct Operation {
     /// `${<name>_function_arn}`.
     pub function: String,
     pub secured: bool,
+    /// `apiKeyRequired`: its security requirement names a plain `apiKey`
+    /// scheme (not a custom authorizer), so usage plans apply.
+    pub api_key_required: bool,
     pub scope: Option<String>,
     pub timeout: Duration,
 }
@@ -117,7 +120,11 @@ impl Api {
             None => Vec::new(),
             Some(v) => strings(v, "x-amazon-apigateway-binary-media-types")?,
         };
-        let default_security = doc.get("security").is_some_and(non_empty_security);
+        let api_key_schemes = api_key_schemes(&doc);
+        let default_security = doc
+            .get("security")
+            .map(|v| Security::of(v, &api_key_schemes))
+            .unwrap_or_default();
         let mut resources = Vec::new();
         let paths = doc
             .get("paths")
@@ -147,7 +154,10 @@ impl Api {
                     continue; // parameters, summary, other extensions
                 };
                 let at = format!("paths.{path}.{method}");
-                methods.insert(name, parse_operation(op, &at, default_security, resolve)?);
+                methods.insert(
+                    name,
+                    parse_operation(op, &at, default_security, &api_key_schemes, resolve)?,
+                );
             }
             resources.push(Resource {
                 path: path.to_owned(),
@@ -184,17 +194,58 @@ impl Api {
     }
 }
 
-fn non_empty_security(v: &Yaml) -> bool {
-    v.as_sequence().is_some_and(|s| {
-        s.iter()
-            .any(|req| req.as_mapping().is_some_and(|m| !m.is_empty()))
-    })
+/// What an operation's `security` asks of API Gateway.
+#[derive(Debug, Clone, Copy, Default)]
+struct Security {
+    /// A requirement names a scheme other than a plain API key (the authorizer).
+    secured: bool,
+    /// A requirement names a plain API key scheme (`apiKeyRequired`).
+    api_key_required: bool,
+}
+
+impl Security {
+    fn of(v: &Yaml, api_key_schemes: &[String]) -> Security {
+        let names = v
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(Yaml::as_mapping)
+            .flat_map(|m| m.keys().filter_map(Yaml::as_str));
+        let mut out = Security::default();
+        for name in names {
+            if api_key_schemes.iter().any(|s| s == name) {
+                out.api_key_required = true;
+            } else {
+                out.secured = true;
+            }
+        }
+        out
+    }
+}
+
+/// Security schemes that are API keys checked by API Gateway itself
+/// (`type: apiKey` without `x-amazon-apigateway-authorizer`): an operation
+/// naming one gets `apiKeyRequired` on import.
+fn api_key_schemes(doc: &Yaml) -> Vec<String> {
+    doc.get("components")
+        .and_then(|c| c.get("securitySchemes"))
+        .and_then(Yaml::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter(|(_, scheme)| {
+            scheme.get("type").and_then(Yaml::as_str) == Some("apiKey")
+                && scheme.get("x-amazon-apigateway-authorizer").is_none()
+                && scheme.get("x-amazon-apigateway-authtype").is_none()
+        })
+        .filter_map(|(name, _)| name.as_str().map(str::to_owned))
+        .collect()
 }
 
 fn parse_operation(
     op: &Yaml,
     at: &str,
-    default_security: bool,
+    default_security: Security,
+    api_key_schemes: &[String],
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Operation, SpecError> {
     let integration = op
@@ -228,8 +279,8 @@ fn parse_operation(
                 })?,
         ),
     };
-    let secured = match op.get("security") {
-        Some(v) => non_empty_security(v),
+    let security = match op.get("security") {
+        Some(v) => Security::of(v, api_key_schemes),
         None => default_security,
     };
     Ok(Operation {
@@ -238,7 +289,8 @@ fn parse_operation(
             .and_then(Yaml::as_str)
             .map(str::to_owned),
         function,
-        secured,
+        secured: security.secured,
+        api_key_required: security.api_key_required,
         scope: op
             .get("x-portcullis-scope")
             .and_then(Yaml::as_str)
@@ -364,6 +416,88 @@ mod tests {
             .find(|r| r.path == "/v1/health")
             .expect("health route");
         assert!(!health.methods["GET"].secured);
+    }
+
+    #[test]
+    fn an_api_key_scheme_in_the_requirement_makes_the_operation_require_a_key() {
+        let api = Api::from_yaml_str(
+            r#"
+components:
+  securitySchemes:
+    gate:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer: { type: request, authorizerUri: "${gate_function_arn}" }
+    api_key: { type: apiKey, name: x-api-key, in: header }
+paths:
+  /metered:
+    get: &op
+      security: [ { gate: [], api_key: [] } ]
+      x-amazon-apigateway-integration: { uri: "${echo_function_arn}" }
+  /open:
+    get:
+      security: []
+      x-amazon-apigateway-integration: { uri: "${echo_function_arn}" }
+  /gated:
+    get:
+      security: [ { gate: [] } ]
+      x-amazon-apigateway-integration: { uri: "${echo_function_arn}" }
+"#,
+        )
+        .expect("spec loads");
+        let op = |path: &str| {
+            api.resources
+                .iter()
+                .find(|r| r.path == path)
+                .map(|r| r.methods["GET"].clone())
+                .expect("route")
+        };
+        assert!(op("/metered").secured && op("/metered").api_key_required);
+        assert!(!op("/open").secured && !op("/open").api_key_required);
+        assert!(op("/gated").secured && !op("/gated").api_key_required);
+    }
+
+    #[test]
+    fn the_rendered_body_requires_a_key_on_secured_operations_only() {
+        // What terraform/modules/openapi adds: the api_key scheme, in the
+        // requirement of every operation the authorizer secures.
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../api/openapi.yaml"))
+                .expect("contract");
+        let mut doc: Yaml = serde_norway::from_str(&text).expect("yaml");
+        let schemes = doc["components"]["securitySchemes"]
+            .as_mapping_mut()
+            .expect("schemes");
+        schemes.insert(
+            Yaml::from("api_key"),
+            serde_norway::from_str("{type: apiKey, name: x-api-key, in: header}").expect("yaml"),
+        );
+        for (_, item) in doc["paths"].as_mapping_mut().expect("paths") {
+            for (_, op) in item.as_mapping_mut().into_iter().flatten() {
+                if let Some(reqs) = op.get_mut("security").and_then(Yaml::as_sequence_mut) {
+                    for req in reqs.iter_mut().filter_map(Yaml::as_mapping_mut) {
+                        if req.contains_key("portcullis") {
+                            req.insert(Yaml::from("api_key"), Yaml::Sequence(Vec::new()));
+                        }
+                    }
+                }
+            }
+        }
+        let api = Api::from_yaml_str(&serde_norway::to_string(&doc).expect("yaml"))
+            .expect("rendered contract loads");
+        for r in &api.resources {
+            for (m, op) in &r.methods {
+                assert_eq!(op.api_key_required, op.secured, "{m} {}", r.path);
+            }
+        }
+        let health = api
+            .resources
+            .iter()
+            .find(|r| r.path == "/v1/health")
+            .expect("health");
+        assert!(!health.methods["GET"].api_key_required);
     }
 
     #[test]
