@@ -43,8 +43,13 @@ async fn setup() -> (State, SocketAddr) {
             base: format!("http://{addr}").parse().expect("loopback URL"),
         })
         .collect();
-    let state =
-        State::new(upstreams, key(), None, Duration::from_millis(500)).expect("proxy state");
+    let state = State::new(
+        upstreams,
+        std::collections::HashMap::from([("sample".to_owned(), key())]),
+        None,
+        Duration::from_millis(500),
+    )
+    .expect("proxy state");
     (state, addr)
 }
 

@@ -5,7 +5,7 @@
 //! | `PLATFORM_FILE` | path of platform.yaml (default: the copy compiled in; Terraform ships the file in the zip) |
 //! | `PROXY_ALB_URL` | internal ALB base URL; a service's upstream is this + its `path_prefix` |
 //! | `PROXY_UPSTREAM_<NAME>` | full upstream base URL of one service (wins; `make local` sets it) |
-//! | `IDENTITY_SECRET_ARN` | Secrets Manager secret holding the base64 signing key |
+//! | `IDENTITY_SECRET_ARNS` | `<service>=<secret ARN>,...`: each registered service's own Secrets Manager secret (base64 signing key); all read at start |
 //! | `PROXY_AUDIT` | `true` (default): write `audit_log` for mutations via `portcullis_db` |
 //! | `PROXY_TIMEOUT_MARGIN_MS` | margin under the gateway/Lambda deadlines (default 500) |
 //! | `CORS_*` | the CORS policy of every answer (`portcullis_core::cors`) |
@@ -15,8 +15,14 @@ use portcullis_core::Env;
 use portcullis_identity::SigningKey;
 use portcullis_platform::services::{Service, Services};
 use portcullis_platform::{Platform, PlatformError};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use url::Url;
+
+/// The variable naming each service's identity secret.
+pub const IDENTITY_SECRET_ARNS: &str = "IDENTITY_SECRET_ARNS";
+/// The single shared key of earlier releases: refused with what to do.
+const RETIRED_IDENTITY_SECRET_ARN: &str = "IDENTITY_SECRET_ARN";
 
 /// One service and where it lives.
 #[derive(Debug, Clone)]
@@ -35,7 +41,7 @@ pub enum ConfigError {
     Platform(#[from] PlatformError),
     #[error("no upstream for service {service}: {reason}")]
     Upstream { service: String, reason: String },
-    #[error("the identity signing key cannot be loaded from IDENTITY_SECRET_ARN: {0}")]
+    #[error("the identity signing keys cannot be loaded (IDENTITY_SECRET_ARNS): {0}")]
     Secret(String),
     #[error("the HTTP client cannot be built: {0}")]
     Client(String),
@@ -112,7 +118,85 @@ pub fn services_from_env(env: &Env) -> Result<Services, ConfigError> {
     Ok(Platform::from_env(env)?.services)
 }
 
-/// Fetch the signing key (the secret string is base64 of ≥ 32 bytes).
+/// Each registered service's identity secret from `IDENTITY_SECRET_ARNS`
+/// (`<service>=<ARN or name>,...`; Terraform sets it): every service of the
+/// registry exactly once, no other name.
+pub fn identity_secret_arns(
+    services: &Services,
+    env: &Env,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    const EXPECTED: &str = "<service>=<Secrets Manager secret ARN>,... with one secret per service of platform.yaml (Terraform sets it)";
+    let invalid = |reason: String| {
+        ConfigError::Env(portcullis_core::ConfigError::invalid(
+            IDENTITY_SECRET_ARNS,
+            EXPECTED,
+            reason,
+        ))
+    };
+    if env.get(IDENTITY_SECRET_ARNS).is_none() && env.get(RETIRED_IDENTITY_SECRET_ARN).is_some() {
+        return Err(invalid(format!(
+            "it is not set, and {RETIRED_IDENTITY_SECRET_ARN} (one key shared by every service) is no longer read: give each service its own secret"
+        )));
+    }
+    let entries = env.required_list(IDENTITY_SECRET_ARNS, EXPECTED)?;
+    let mut arns = BTreeMap::new();
+    for entry in entries {
+        let (name, arn) = entry
+            .split_once('=')
+            .map(|(n, a)| (n.trim(), a.trim()))
+            .filter(|(n, a)| !n.is_empty() && !a.is_empty())
+            .ok_or_else(|| invalid(format!("{entry:?} is not <service>=<secret ARN>")))?;
+        if services.get(name).is_none() {
+            return Err(invalid(format!(
+                "service {name:?} is not registered in platform.yaml"
+            )));
+        }
+        if arns.insert(name.to_owned(), arn.to_owned()).is_some() {
+            return Err(invalid(format!("service {name:?} is named twice")));
+        }
+    }
+    let missing: Vec<&str> = services
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|n| !arns.contains_key(*n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(invalid(format!(
+            "no secret for service(s) {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(arns)
+}
+
+/// Every service's key, read concurrently (one GetSecretValue each).
+pub async fn signing_keys(
+    client: &aws_sdk_secretsmanager::Client,
+    arns: &BTreeMap<String, String>,
+) -> Result<HashMap<String, SigningKey>, ConfigError> {
+    let mut reads = tokio::task::JoinSet::new();
+    for (service, arn) in arns {
+        let (client, service, arn) = (client.clone(), service.clone(), arn.clone());
+        reads.spawn(async move {
+            let key = signing_key(&client, &arn).await.map_err(|e| match e {
+                ConfigError::Secret(why) => {
+                    ConfigError::Secret(format!("service {service} ({arn}): {why}"))
+                }
+                other => other,
+            })?;
+            Ok::<_, ConfigError>((service, key))
+        });
+    }
+    let mut keys = HashMap::with_capacity(arns.len());
+    while let Some(read) = reads.join_next().await {
+        let (service, key) =
+            read.map_err(|e| ConfigError::Secret(format!("a key read did not finish: {e}")))??;
+        keys.insert(service, key);
+    }
+    Ok(keys)
+}
+
+/// Fetch one signing key (the secret string is base64 of ≥ 32 bytes).
 pub async fn signing_key(
     client: &aws_sdk_secretsmanager::Client,
     arn: &str,
@@ -135,7 +219,7 @@ pub async fn signing_key(
 }
 
 /// The proxy's state from `env` (`State::from_env` passes `Env::Process`):
-/// registry, upstreams, the identity signing key read with the SDK
+/// registry, upstreams, every service's identity signing key read with the SDK
 /// configuration of `env` (`portcullis_core::aws::sdk_config_in`: an
 /// `Env::Map` is the function's own Lambda environment, credentials
 /// included), and the audit database.
@@ -143,10 +227,7 @@ pub async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
     let services = services_from_env(env)?;
     let upstreams = resolve_upstreams(&services, env)?;
     let cors = portcullis_core::CorsPolicy::from_env(env)?;
-    let arn = env.required(
-        "IDENTITY_SECRET_ARN",
-        "the ARN (or name) of the Secrets Manager secret with the identity signing key",
-    )?;
+    let arns = identity_secret_arns(&services, env)?;
     let margin = env.millis_or(
         "PROXY_TIMEOUT_MARGIN_MS",
         DEFAULT_MARGIN,
@@ -154,7 +235,7 @@ pub async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
         Duration::from_secs(5),
     )?;
     let sdk = portcullis_core::aws::sdk_config_in(env).await?;
-    let key = signing_key(&aws_sdk_secretsmanager::Client::new(&sdk), &arn).await?;
+    let keys = signing_keys(&aws_sdk_secretsmanager::Client::new(&sdk), &arns).await?;
     let audit = if env.flag("PROXY_AUDIT", true)? {
         Some(
             portcullis_db::Database::from_env(env)
@@ -165,7 +246,7 @@ pub async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
         tracing::warn!("PROXY_AUDIT=false: proxied mutations are recorded in the access log only");
         None
     };
-    State::new(upstreams, key, audit, margin).map(|s| s.with_cors(cors))
+    State::new(upstreams, keys, audit, margin).map(|s| s.with_cors(cors))
 }
 
 #[cfg(test)]
@@ -209,11 +290,56 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn missing_identity_secret_arn_fails_start_up_naming_it() {
+    async fn missing_identity_secret_arns_fails_start_up_naming_it() {
         // The embedded registry, with a local upstream for its sample service.
         let env = Env::from_pairs([("PROXY_UPSTREAM_SAMPLE", "http://127.0.0.1:9")]);
         let e = state_from_env(&env).await.unwrap_err();
-        assert!(e.to_string().contains("IDENTITY_SECRET_ARN"), "{e}");
+        assert!(e.to_string().contains("IDENTITY_SECRET_ARNS"), "{e}");
+    }
+
+    fn two() -> Services {
+        Services::from_text(
+            "my-svc:\n  workload: w\n  methods: [GET]\nother:\n  workload: w\n  methods: [GET]\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn each_service_names_its_own_identity_secret() {
+        let env = Env::from_pairs([(
+            "IDENTITY_SECRET_ARNS",
+            "my-svc=arn:aws:secretsmanager:r:1:secret:p/identity/my-svc-AbCdEf, other=p/identity/other",
+        )]);
+        let arns = identity_secret_arns(&two(), &env).unwrap();
+        assert_eq!(
+            arns["my-svc"],
+            "arn:aws:secretsmanager:r:1:secret:p/identity/my-svc-AbCdEf"
+        );
+        assert_eq!(arns["other"], "p/identity/other");
+    }
+
+    #[test]
+    fn a_service_without_a_secret_or_an_unknown_or_repeated_one_is_refused() {
+        for (value, says) in [
+            ("my-svc=a", "no secret for service(s) other"),
+            ("my-svc=a,other=b,ghost=c", "\"ghost\" is not registered"),
+            ("my-svc=a,other=b,other=c", "named twice"),
+            ("my-svc=a,other", "is not <service>=<secret ARN>"),
+        ] {
+            let env = Env::from_pairs([("IDENTITY_SECRET_ARNS", value)]);
+            let e = identity_secret_arns(&two(), &env).unwrap_err().to_string();
+            assert!(
+                e.contains(says) && e.contains("IDENTITY_SECRET_ARNS"),
+                "{value}: {e}"
+            );
+        }
+        // The single shared key of earlier releases is refused, saying why.
+        let env = Env::from_pairs([("IDENTITY_SECRET_ARN", "arn:shared")]);
+        let e = identity_secret_arns(&two(), &env).unwrap_err().to_string();
+        assert!(
+            e.contains("no longer read") && e.contains("IDENTITY_SECRET_ARNS"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

@@ -51,7 +51,8 @@ pub const ROUTE: &str = "/v1/services/{service}/{proxy+}";
 /// Built once per container.
 pub struct State {
     upstreams: HashMap<String, Upstream>,
-    key: SigningKey,
+    /// Each service's own identity key (the proxy signs with the target's).
+    keys: HashMap<String, SigningKey>,
     client: reqwest::Client,
     audit: Option<Database>,
     margin: Duration,
@@ -83,21 +84,36 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 }
 
 impl State {
-    /// Explicit parts (tests, the local gateway). `audit: None` disables the
-    /// audit log (mutations are then only in the access log).
+    /// Explicit parts (tests, the local gateway). `keys` holds every
+    /// service's own identity key, by service name: a service without one is
+    /// refused here. `audit: None` disables the audit log (mutations are then
+    /// only in the access log).
     pub fn new(
         upstreams: Vec<Upstream>,
-        key: SigningKey,
+        keys: HashMap<String, SigningKey>,
         audit: Option<Database>,
         margin: Duration,
     ) -> Result<State, ProxyConfigError> {
+        let mut missing: Vec<&str> = upstreams
+            .iter()
+            .map(|u| u.service.name.as_str())
+            .filter(|name| !keys.contains_key(*name))
+            .collect();
+        if !missing.is_empty() {
+            missing.sort_unstable();
+            return Err(ProxyConfigError::Secret(format!(
+                "no identity key for service(s) {}: every registered service needs its own secret in {} (service=<secret ARN>,...)",
+                missing.join(", "),
+                config::IDENTITY_SECRET_ARNS
+            )));
+        }
         let client = http_client().map_err(|e| ProxyConfigError::Client(e.to_string()))?;
         Ok(State {
             upstreams: upstreams
                 .into_iter()
                 .map(|u| (u.service.name.clone(), u))
                 .collect(),
-            key,
+            keys,
             client,
             audit,
             margin,
@@ -322,11 +338,15 @@ async fn proxy(
         tenant: caller.tenant.to_string(),
         scopes: caller.scopes.iter().map(ToString::to_string).collect(),
     };
-    let signed =
-        identity::sign(&who, &method, &target, body, unix_now(), &state.key).map_err(|e| {
-            tracing::error!(error = %e, "identity cannot be signed");
-            ApiError::internal(e)
-        })?;
+    // The target service's own key (State::new proved every service has one).
+    let key = state.keys.get(&service.name).ok_or_else(|| {
+        tracing::error!(service = %service.name, "no identity key for the service");
+        ApiError::internal(format!("no identity key for service {}", service.name))
+    })?;
+    let signed = identity::sign(&who, &method, &target, body, unix_now(), key).map_err(|e| {
+        tracing::error!(error = %e, "identity cannot be signed");
+        ApiError::internal(e)
+    })?;
     headers.extend(signed);
 
     let deadline = req

@@ -9,6 +9,7 @@ use portcullis_identity::{self as identity, Identity, SigningKey};
 use portcullis_platform::services::Services;
 use proxy::{State, Upstream};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,32 +30,63 @@ small:
   allow_cookies: false
 ";
 
+/// Each service has its own identity key; the proxy holds them all.
 fn key() -> SigningKey {
     SigningKey::from_bytes(&[42; 32]).unwrap()
 }
 
-async fn start_sample() -> SocketAddr {
+fn small_key() -> SigningKey {
+    SigningKey::from_bytes(&[43; 32]).unwrap()
+}
+
+fn keys() -> HashMap<String, SigningKey> {
+    HashMap::from([("sample".into(), key()), ("small".into(), small_key())])
+}
+
+/// The sample service verifying with `k` (its own key).
+async fn start_sample_with(k: SigningKey) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = sample_service::router(sample_service::Config::new(vec![key()], "/base"));
+    let app = sample_service::router(sample_service::Config::new(vec![k], "/base"));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
 
-fn state_for(addr: SocketAddr, audit: Option<portcullis_db::Database>) -> State {
+async fn start_sample() -> SocketAddr {
+    start_sample_with(key()).await
+}
+
+/// Service `sample` at `sample`, service `small` at `small`.
+fn state_at(
+    sample: SocketAddr,
+    small: SocketAddr,
+    audit: Option<portcullis_db::Database>,
+) -> State {
     let services = Services::from_text(SERVICE_YAML).unwrap();
     let upstreams = services
         .iter()
-        .map(|s| Upstream {
-            service: s.clone(),
-            base: format!("http://{addr}/base").parse().unwrap(),
+        .map(|s| {
+            let addr = if s.name == "small" { small } else { sample };
+            Upstream {
+                service: s.clone(),
+                base: format!("http://{addr}/base").parse().unwrap(),
+            }
         })
         .collect();
-    State::new(upstreams, key(), audit, Duration::from_millis(100)).unwrap()
+    State::new(upstreams, keys(), audit, Duration::from_millis(100)).unwrap()
 }
 
+fn state_for(addr: SocketAddr, audit: Option<portcullis_db::Database>) -> State {
+    state_at(addr, addr, audit)
+}
+
+/// Each service behind its own instance, verifying with its own key.
 async fn harness() -> State {
-    state_for(start_sample().await, None)
+    state_at(
+        start_sample_with(key()).await,
+        start_sample_with(small_key()).await,
+        None,
+    )
 }
 
 struct Call<'a> {
@@ -334,6 +366,7 @@ async fn spoofed_identity_headers_never_reach_the_service() {
         ("X-Portcullis-Principal", "root"),
         ("x-portcullis-scopes", "keys:admin"),
         ("x-portcullis-signature", "v1=00"),
+        ("x-portcullis-content-sha256", "00"),
         ("x-portcullis-extra", "1"),
     ];
     let echo = json_of(&c.send(&state).await);
@@ -343,6 +376,72 @@ async fn spoofed_identity_headers_never_reach_the_service() {
     assert_eq!(echoed_headers(&echo, "x-portcullis-principal"), ["key_1"]);
     assert!(echoed_headers(&echo, "x-portcullis-extra").is_empty());
     assert!(!echo["headers"].to_string().contains("keys:admin"));
+}
+
+#[tokio::test]
+async fn each_service_gets_an_identity_signed_with_its_own_key() {
+    let sample = start_sample_with(key()).await;
+    let small = start_sample_with(small_key()).await;
+    let state = state_at(sample, small, None);
+    assert_eq!(call("GET", "echo").send(&state).await.status(), 200);
+    let mut to_small = call("GET", "echo");
+    to_small.service = "small";
+    let echo = json_of(&to_small.send(&state).await);
+    assert_eq!(echo["identity"]["tenant"], "acme");
+    // What the proxy signs for `small` does not verify at `sample`: the
+    // proxy picked small's key, and sample holds only its own.
+    let crossed = state_at(sample, sample, None);
+    let resp = to_small.send(&crossed).await;
+    assert_eq!(resp.status(), 401);
+    assert!(
+        json_of(&resp)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("signature does not match"),
+        "{:?}",
+        json_of(&resp)
+    );
+}
+
+#[test]
+fn a_registered_service_without_an_identity_key_cannot_be_served() {
+    let services = Services::from_text(SERVICE_YAML).unwrap();
+    let upstreams = services
+        .iter()
+        .map(|s| Upstream {
+            service: s.clone(),
+            base: "http://127.0.0.1:9/base".parse().unwrap(),
+        })
+        .collect();
+    let only_sample = HashMap::from([("sample".to_owned(), key())]);
+    let e = State::new(upstreams, only_sample, None, Duration::from_millis(100)).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("small") && text.contains("IDENTITY_SECRET_ARNS"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_signature_is_v2_over_the_sha256_of_the_forwarded_body() {
+    let state = harness().await;
+    let mut c = call("PUT", "echo");
+    c.body = Some(b"exact bytes\x00\xff".to_vec());
+    let echo = json_of(&c.send(&state).await);
+    // Verified by the service over the body it received (else 401).
+    assert_eq!(echo["identity"]["principal"], "key_1");
+    assert_eq!(
+        echoed_headers(&echo, "x-portcullis-content-sha256"),
+        [identity::content_sha256(b"exact bytes\x00\xff")]
+    );
+    let sig = echoed_headers(&echo, "x-portcullis-signature");
+    assert!(sig[0].starts_with("v2="), "{sig:?}");
+    // A GET carries the digest of the empty body.
+    let echo = json_of(&call("GET", "echo").send(&state).await);
+    assert_eq!(
+        echoed_headers(&echo, "x-portcullis-content-sha256"),
+        ["e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]
+    );
 }
 
 #[tokio::test]

@@ -73,6 +73,54 @@ async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatu
 }
 
 #[tokio::test]
+async fn each_service_gets_the_key_of_its_own_secret() {
+    require_emulator();
+    let sdk = portcullis_core::aws::sdk_config().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    let mut arns = std::collections::BTreeMap::new();
+    for (service, value) in [
+        ("a", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="),
+        ("b", "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXphYmNkZWY="),
+    ] {
+        let created = sm
+            .create_secret()
+            .name(unique(&format!("portcullis-proxy-identity-{service}")))
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap();
+        arns.insert(service.to_owned(), created.arn().unwrap().to_owned());
+    }
+    let keys = proxy::config::signing_keys(&sm, &arns).await.unwrap();
+    let who = Identity {
+        principal: "p".into(),
+        principal_type: "api_key".into(),
+        tenant: "t".into(),
+        scopes: vec![],
+    };
+    let for_a = identity::sign(&who, &http::Method::GET, "/x", b"", 100, &keys["a"]).unwrap();
+    let max = identity::DEFAULT_MAX_SKEW;
+    let verify_with = |k: &identity::SigningKey| {
+        identity::verify(
+            &for_a,
+            &http::Method::GET,
+            "/x",
+            b"",
+            100,
+            std::slice::from_ref(k),
+            max,
+        )
+    };
+    assert!(verify_with(&keys["a"]).is_ok());
+    assert!(verify_with(&keys["b"]).is_err());
+
+    // One unreadable secret fails start-up naming its service.
+    arns.insert("c".to_owned(), unique("portcullis-proxy-absent"));
+    let e = proxy::config::signing_keys(&sm, &arns).await.unwrap_err();
+    assert!(e.to_string().contains("service c"), "{e}");
+}
+
+#[tokio::test]
 async fn a_weak_or_missing_secret_fails_start_up_with_a_clear_message() {
     require_emulator();
     let sdk = portcullis_core::aws::sdk_config().await;
