@@ -2,7 +2,7 @@
 //! (see docs/auth.md for the table).
 
 use crate::routes::RouteTable;
-use portcullis_auth::Scope;
+use portcullis_auth::{Scope, usage};
 use portcullis_core::{ConfigError, Env};
 use std::collections::HashMap;
 use std::fmt;
@@ -58,27 +58,20 @@ pub struct Config {
     pub cache_ttl: Duration,
     pub cache_max_entries: usize,
     pub last_used_interval: Duration,
-    /// Usage plan name → API Gateway API key value (`usageIdentifierKey`).
-    pub usage_plan_keys: HashMap<String, String>,
-    /// Usage plan of Cognito principals (DEFAULT_USAGE_PLAN); `None`: they get no
-    /// `usageIdentifierKey`.
-    pub default_usage_plan: Option<String>,
+    /// `USAGE_KEY_PREFIX` (default empty): the prefix of every usage
+    /// identifier (`portcullis_auth::usage`), the keys function's too.
+    pub usage_key_prefix: String,
     pub routes: RouteTable,
 }
 
 impl fmt::Debug for Config {
-    // The usage plan key values are credentials of API Gateway: names only.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("cognito", &self.cognito)
             .field("cache_ttl", &self.cache_ttl)
             .field("cache_max_entries", &self.cache_max_entries)
             .field("last_used_interval", &self.last_used_interval)
-            .field(
-                "usage_plans",
-                &self.usage_plan_keys.keys().collect::<Vec<_>>(),
-            )
-            .field("default_usage_plan", &self.default_usage_plan)
+            .field("usage_key_prefix", &self.usage_key_prefix)
             .field("routes", &self.routes.routes().len())
             .finish()
     }
@@ -132,9 +125,9 @@ impl Config {
             Duration::ZERO,
             Duration::from_secs(86_400),
         )?;
-        let usage_plan_keys = parse_usage_plan_keys(env.get("USAGE_PLAN_KEYS").as_deref())?;
-        let default_usage_plan =
-            parse_default_usage_plan(env.get("DEFAULT_USAGE_PLAN").as_deref(), &usage_plan_keys)?;
+        let usage_key_prefix = env.get(usage::USAGE_KEY_PREFIX).unwrap_or_default();
+        usage::check_prefix(&usage_key_prefix)
+            .map_err(|e| ConfigError::invalid(usage::USAGE_KEY_PREFIX, usage::PREFIX_SYNTAX, e))?;
         let cognito = match env.get("COGNITO_ISSUER") {
             None => None,
             Some(issuer) => Some(cognito_from_env(env, issuer)?),
@@ -144,8 +137,7 @@ impl Config {
             cache_ttl,
             cache_max_entries,
             last_used_interval,
-            usage_plan_keys,
-            default_usage_plan,
+            usage_key_prefix,
             routes,
         })
     }
@@ -233,78 +225,6 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
     })
 }
 
-/// `USAGE_PLAN_KEYS="standard=<api key value>,gold=<api key value>"`.
-pub fn parse_usage_plan_keys(raw: Option<&str>) -> Result<HashMap<String, String>, ConfigError> {
-    const EXPECTED: &str = "comma-separated plan=<API Gateway API key value> pairs";
-    let mut out = HashMap::new();
-    let Some(raw) = raw else { return Ok(out) };
-    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let Some((plan, value)) = item.split_once('=') else {
-            return Err(ConfigError::invalid(
-                "USAGE_PLAN_KEYS",
-                EXPECTED,
-                "an item has no '='",
-            ));
-        };
-        let (plan, value) = (plan.trim(), value.trim());
-        if !portcullis_platform::plans::is_valid_plan_name(plan) || value.is_empty() {
-            // Never echo the value: it is a credential.
-            return Err(ConfigError::invalid(
-                "USAGE_PLAN_KEYS",
-                EXPECTED,
-                format!(
-                    "plan {:?} has a bad name or an empty value",
-                    plan.chars().take(64).collect::<String>()
-                ),
-            ));
-        }
-        if out.insert(plan.to_owned(), value.to_owned()).is_some() {
-            return Err(ConfigError::invalid(
-                "USAGE_PLAN_KEYS",
-                EXPECTED,
-                format!("plan {plan:?} appears twice"),
-            ));
-        }
-    }
-    Ok(out)
-}
-
-/// `DEFAULT_USAGE_PLAN=standard`: a plan name, which must be one of
-/// USAGE_PLAN_KEYS when that is set (locally it is not, and the name only has
-/// to be well formed). Unset or blank: no default plan.
-pub fn parse_default_usage_plan(
-    raw: Option<&str>,
-    usage_plan_keys: &HashMap<String, String>,
-) -> Result<Option<String>, ConfigError> {
-    const EXPECTED: &str = "the name of a usage plan of platform.yaml (one of USAGE_PLAN_KEYS)";
-    let Some(plan) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    if !portcullis_platform::plans::is_valid_plan_name(plan) {
-        return Err(ConfigError::invalid(
-            "DEFAULT_USAGE_PLAN",
-            EXPECTED,
-            format!(
-                "{:?} is not a valid plan name",
-                plan.chars().take(64).collect::<String>()
-            ),
-        ));
-    }
-    if !usage_plan_keys.is_empty() && !usage_plan_keys.contains_key(plan) {
-        let mut known: Vec<&str> = usage_plan_keys.keys().map(String::as_str).collect();
-        known.sort_unstable();
-        return Err(ConfigError::invalid(
-            "DEFAULT_USAGE_PLAN",
-            EXPECTED,
-            format!(
-                "plan {plan:?} is not in USAGE_PLAN_KEYS (known: {})",
-                known.join(", ")
-            ),
-        ));
-    }
-    Ok(Some(plan.to_owned()))
-}
-
 /// `COGNITO_GROUP_SCOPES="admins=keys:admin jobs:read jobs:write;operators=jobs:read"`:
 /// groups separated by `;`, each `group=` followed by space-separated scopes.
 pub fn parse_group_scopes(raw: Option<&str>) -> Result<HashMap<String, Vec<Scope>>, ConfigError> {
@@ -352,7 +272,7 @@ mod tests {
         assert!(c.cognito.is_none());
         assert_eq!(c.cache_ttl, Duration::from_secs(60));
         assert_eq!(c.last_used_interval, Duration::from_secs(300));
-        assert!(c.usage_plan_keys.is_empty());
+        assert_eq!(c.usage_key_prefix, "");
     }
 
     #[test]
@@ -388,7 +308,7 @@ mod tests {
             ("COGNITO_TOKEN_USE", "refresh"),
             ("COGNITO_GROUP_SCOPES", "admins=root"),
             ("COGNITO_JWKS_URL", "ftp://x"),
-            ("USAGE_PLAN_KEYS", "standard"),
+            ("USAGE_KEY_PREFIX", "bad prefix"),
             ("AUTH_CACHE_TTL_SECS", "-1"),
         ] {
             let mut pairs = base.to_vec();
@@ -402,45 +322,11 @@ mod tests {
     }
 
     #[test]
-    fn usage_plan_key_errors_never_echo_the_value() {
-        let e = parse_usage_plan_keys(Some("Bad Plan=supersecretvalue"))
-            .unwrap_err()
-            .to_string();
-        assert!(!e.contains("supersecretvalue"), "{e}");
-        let m = parse_usage_plan_keys(Some("standard=k1, gold = k2")).unwrap();
-        assert_eq!(m["gold"], "k2");
-        assert!(parse_usage_plan_keys(Some("a=1,a=2")).is_err());
-    }
-
-    #[test]
-    fn the_default_usage_plan_must_be_one_of_the_usage_plan_keys() {
-        let c = Config::from_env(&Env::from_pairs([
-            ("USAGE_PLAN_KEYS", "standard=k1,gold=k2"),
-            ("DEFAULT_USAGE_PLAN", "gold"),
-        ]))
-        .unwrap();
-        assert_eq!(c.default_usage_plan.as_deref(), Some("gold"));
-        let e = Config::from_env(&Env::from_pairs([
-            ("USAGE_PLAN_KEYS", "standard=k1"),
-            ("DEFAULT_USAGE_PLAN", "platinum"),
-        ]))
-        .unwrap_err();
-        assert_eq!(e.var(), "DEFAULT_USAGE_PLAN");
-        assert!(e.to_string().contains("platinum"), "{e}");
-        assert!(!e.to_string().contains("k1"), "{e}");
-        let e =
-            Config::from_env(&Env::from_pairs([("DEFAULT_USAGE_PLAN", "Bad Plan")])).unwrap_err();
-        assert_eq!(e.var(), "DEFAULT_USAGE_PLAN");
-    }
-
-    #[test]
-    fn without_usage_plan_keys_any_well_formed_default_plan_is_accepted_and_blank_means_none() {
-        let c = Config::from_env(&Env::from_pairs([("DEFAULT_USAGE_PLAN", "standard")])).unwrap();
-        assert_eq!(c.default_usage_plan.as_deref(), Some("standard"));
-        let c = Config::from_env(&Env::from_pairs([("DEFAULT_USAGE_PLAN", "  ")])).unwrap();
-        assert_eq!(c.default_usage_plan, None);
-        let c = Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap();
-        assert_eq!(c.default_usage_plan, None);
+    fn the_usage_key_prefix_is_read_and_checked() {
+        let c = Config::from_env(&Env::from_pairs([("USAGE_KEY_PREFIX", "pc-dev-")])).unwrap();
+        assert_eq!(c.usage_key_prefix, "pc-dev-");
+        let e = Config::from_env(&Env::from_pairs([("USAGE_KEY_PREFIX", "a_b")])).unwrap_err();
+        assert_eq!(e.var(), "USAGE_KEY_PREFIX");
     }
 
     #[test]

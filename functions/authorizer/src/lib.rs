@@ -5,9 +5,11 @@
 //! eyJ...`), and answers with an IAM policy that allows every route the
 //! principal's scopes permit (from `api/openapi.yaml`), an explicit Deny when
 //! none is permitted (403), the context {principal_id, principal_type,
-//! tenant, scopes, key_id} and the `usageIdentifierKey` of the key's usage
-//! plan (Cognito principals: of DEFAULT_USAGE_PLAN). Bad or missing credentials fail the invocation with
-//! "Unauthorized" (401). See docs/auth.md.
+//! tenant, scopes, key_id} and the caller's own `usageIdentifierKey`: the
+//! API key's usage key, or for Cognito principals their tenant's
+//! (`portcullis_auth::usage`; throttles and quotas are per consumer). Bad or
+//! missing credentials fail the invocation with "Unauthorized" (401). See
+//! docs/auth.md.
 
 pub mod cache;
 pub mod config;
@@ -22,6 +24,7 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use cache::{TtlCache, key_of};
 use config::Config;
+use portcullis_auth::usage::{Consumer, usage_key};
 use portcullis_auth::{PrincipalType, Scopes, Tenant, apikey};
 use portcullis_core::{ConfigError, Env};
 use portcullis_db::{Database, LazyDatabase};
@@ -402,13 +405,14 @@ pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
     let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
     policy.version = Some("2012-10-17".to_owned());
     policy.statement = vec![statement];
-    // API keys use their own plan; Cognito principals (users and machine
-    // clients) have none and fall under DEFAULT_USAGE_PLAN, if set.
-    let plan = if p.key_id.is_some() {
-        p.plan.as_ref()
-    } else {
-        state.config.default_usage_plan.as_ref()
+    // Each API key is metered on its own usage key (in its plan); Cognito
+    // principals (users and machine clients) on their tenant's (in the
+    // tenant's user_plan). The keys function creates both under these names.
+    let consumer = match p.key_id {
+        Some(id) => Consumer::Key(id),
+        None => Consumer::Tenant(&p.tenant),
     };
+    let usage = usage_key(&state.config.usage_key_prefix, consumer);
     Response {
         principal_id: p.id.clone(),
         policy_document: policy,
@@ -419,9 +423,7 @@ pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
             scopes: p.scopes.clone(),
             key_id: p.key_id,
         },
-        usage_identifier_key: plan
-            .and_then(|plan| state.config.usage_plan_keys.get(plan))
-            .cloned(),
+        usage_identifier_key: Some(usage),
     }
 }
 

@@ -61,10 +61,7 @@ async fn insert_key_of(
 fn state_with(pool: PgPool, extra: &[(&str, &str)]) -> State {
     let mut pairs: Vec<(String, String)> = vec![
         ("OPENAPI_FILE".into(), FIXTURE_OPENAPI.into()),
-        (
-            "USAGE_PLAN_KEYS".into(),
-            "standard=apigw-standard-value,gold=apigw-gold-value".into(),
-        ),
+        ("USAGE_KEY_PREFIX".into(), "pc-test-".into()),
     ];
     for (k, v) in extra {
         pairs.retain(|(kk, _)| kk != k);
@@ -116,7 +113,8 @@ async fn a_valid_key_gets_exactly_the_routes_its_scopes_allow(pool: PgPool) {
     assert_eq!(r.context.scopes, "jobs:read services:echo");
     assert_eq!(r.context.key_id, Some(k.id));
     assert_eq!(r.principal_id, r.context.principal_id);
-    assert_eq!(r.usage_identifier_key.as_deref(), Some("apigw-gold-value"));
+    let own = format!("pc-test-key-{}", k.id);
+    assert_eq!(r.usage_identifier_key.as_deref(), Some(own.as_str()));
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -143,10 +141,8 @@ async fn an_admin_key_gets_the_key_routes_and_the_write_routes(pool: PgPool) {
     .map(|r| format!("{PREFIX}/{r}"))
     .collect();
     assert_eq!(res, expected);
-    assert_eq!(
-        r.usage_identifier_key.as_deref(),
-        Some("apigw-standard-value")
-    );
+    let own = format!("pc-test-key-{}", k.id);
+    assert_eq!(r.usage_identifier_key.as_deref(), Some(own.as_str()));
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -362,24 +358,31 @@ async fn both_headers_must_name_the_same_principal(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn an_api_key_keeps_its_own_plans_key_when_a_default_usage_plan_is_set(pool: PgPool) {
-    let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
-    let s = state_with(pool, &[("DEFAULT_USAGE_PLAN", "gold")]);
-    let r = run(&s, x_api_key(&k.text)).await.unwrap();
-    assert_eq!(r.context.principal_type, "api_key");
+async fn each_key_is_metered_on_its_own_usage_identifier_even_in_one_plan_and_tenant(pool: PgPool) {
+    // Issue 11 item 2: keys of one plan used to share the plan's identifier
+    // (one bucket and one quota for every consumer of the plan).
+    let a = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let b = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let s = state_with(pool, &[]);
+    let ra = run(&s, x_api_key(&a.text)).await.unwrap();
+    let rb = run(&s, x_api_key(&b.text)).await.unwrap();
+    let (ua, ub) = (ra.usage_identifier_key.unwrap(), rb.usage_identifier_key.unwrap());
+    assert_ne!(ua, ub);
+    // The keys function's name for the key's API Gateway key, one definition.
     assert_eq!(
-        r.usage_identifier_key.as_deref(),
-        Some("apigw-standard-value")
+        ua,
+        portcullis_auth::usage::usage_key("pc-test-", portcullis_auth::usage::Consumer::Key(a.id))
     );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn without_usage_plan_keys_the_usage_identifier_is_omitted(pool: PgPool) {
+async fn without_a_prefix_the_usage_identifier_is_still_per_key_and_long_enough(pool: PgPool) {
     let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
     let cfg = Config::from_env(&Env::from_pairs([("OPENAPI_FILE", FIXTURE_OPENAPI)])).unwrap();
     let s = State::new(cfg, Database::from_pool(pool)).unwrap();
     let r = run(&s, x_api_key(&k.text)).await.unwrap();
-    assert_eq!(r.usage_identifier_key, None);
+    let expected = format!("key-{}", k.id);
+    assert_eq!(r.usage_identifier_key.as_deref(), Some(expected.as_str()));
 }
 
 #[tokio::test]

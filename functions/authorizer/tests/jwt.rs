@@ -20,7 +20,11 @@ async fn a_valid_access_token_is_allowed_with_its_mapped_scopes() {
     assert_eq!(r.context.tenant, "acme");
     assert_eq!(r.context.scopes, "jobs:read");
     assert_eq!(r.context.key_id, None);
-    assert_eq!(r.usage_identifier_key, None);
+    // Metered on its tenant's usage identifier (no prefix configured here).
+    assert_eq!(
+        r.usage_identifier_key.as_deref(),
+        Some("tenant-acme_________")
+    );
     let (effect, res) = statement(&r);
     assert_eq!(effect, "Allow");
     assert!(res.contains(&format!("{PREFIX}/GET/v1/jobs")), "{res:?}");
@@ -43,14 +47,10 @@ async fn groups_map_to_scopes_and_a_client_token_is_a_client() {
 }
 
 #[tokio::test]
-async fn users_and_clients_get_the_default_usage_plans_key_when_one_is_configured() {
-    let s = jwt_state(&[
-        (
-            "USAGE_PLAN_KEYS",
-            "standard=apigw-standard-value,gold=apigw-gold-value",
-        ),
-        ("DEFAULT_USAGE_PLAN", "gold"),
-    ]);
+async fn users_and_clients_are_metered_on_their_tenants_usage_identifier() {
+    // Issue 11 item 2: every Cognito principal used to share one plan's
+    // identifier (DEFAULT_USAGE_PLAN), across tenants.
+    let s = jwt_state(&[("USAGE_KEY_PREFIX", "pc-dev-")]);
     let r = run(
         &s,
         bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
@@ -58,29 +58,24 @@ async fn users_and_clients_get_the_default_usage_plans_key_when_one_is_configure
     .await
     .unwrap();
     assert_eq!(r.context.principal_type, "user");
-    assert_eq!(r.usage_identifier_key.as_deref(), Some("apigw-gold-value"));
+    let tenant_key = |t: &portcullis_auth::Tenant| {
+        portcullis_auth::usage::usage_key("pc-dev-", portcullis_auth::usage::Consumer::Tenant(t))
+    };
+    assert_eq!(
+        r.usage_identifier_key.as_deref(),
+        Some(tenant_key(&r.context.tenant).as_str())
+    );
+    assert_eq!(r.usage_identifier_key.as_deref(), Some("pc-dev-tenant-acme__"));
 
     let mut c = access_claims("portcullis/jobs.read");
     c.as_object_mut().unwrap().remove("username");
     c["sub"] = json!(CLIENT);
     let r = run(&s, bearer(&key().sign(&c))).await.unwrap();
     assert_eq!(r.context.principal_type, "client");
-    assert_eq!(r.usage_identifier_key.as_deref(), Some("apigw-gold-value"));
-}
-
-#[tokio::test]
-async fn without_a_default_usage_plan_a_jwt_principal_gets_no_usage_identifier() {
-    let s = jwt_state(&[(
-        "USAGE_PLAN_KEYS",
-        "standard=apigw-standard-value,gold=apigw-gold-value",
-    )]);
-    let r = run(
-        &s,
-        bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.usage_identifier_key, None);
+    assert_eq!(
+        r.usage_identifier_key.as_deref(),
+        Some(tenant_key(&r.context.tenant).as_str())
+    );
 }
 
 #[tokio::test]
