@@ -180,7 +180,8 @@ pub fn profile(name: &str, i: &Inputs) -> anyhow::Result<Profile> {
             env.extend(pairs(&[
                 ("COGNITO_ISSUER", &i.issuer),
                 ("COGNITO_CLIENT_IDS", &i.client_id),
-                ("COGNITO_DEFAULT_TENANT", TENANT),
+                // The token's user is in tenant:<TENANT> and `coldstart`.
+                ("COGNITO_GROUP_SCOPES", "coldstart=jobs:read"),
                 // Fetched on the first JWT, as from Cognito in AWS.
                 ("COGNITO_JWKS_URL", "http://{mock}/jwks.json"),
             ]));

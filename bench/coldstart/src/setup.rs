@@ -103,7 +103,9 @@ pub struct Token {
 }
 
 /// Sign a Cognito-shaped access token for `issuer` / `client_id` (scope
-/// `portcullis/jobs.read`, valid one hour) with a fresh RSA-2048 key.
+/// `portcullis/jobs.read`, valid one hour) with a fresh RSA-2048 key, of a
+/// user in the groups `tenant:<TENANT>` and `coldstart` (which the
+/// authorizer's COGNITO_GROUP_SCOPES grants jobs:read).
 pub fn access_token(issuer: &str, client_id: &str) -> anyhow::Result<Token> {
     let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
     let pair = RsaKeyPair::generate(KeySize::Rsa2048)
@@ -123,6 +125,7 @@ pub fn access_token(issuer: &str, client_id: &str) -> anyhow::Result<Token> {
     let claims = json!({
         "sub": "coldstart-user", "iss": issuer, "client_id": client_id, "token_use": "access",
         "username": "coldstart", "scope": "portcullis/jobs.read",
+        "cognito:groups": [format!("tenant:{}", crate::profile::TENANT), "coldstart"],
         "exp": now + 3600, "iat": now, "auth_time": now, "jti": "coldstart",
     })
     .to_string();

@@ -57,7 +57,7 @@ fn jwt_state(jwks: &str, cache_ttl: &str) -> State {
     let cfg = Config::from_env(&Env::from_pairs([
         ("COGNITO_ISSUER", ISSUER),
         ("COGNITO_CLIENT_IDS", "bench-client"),
-        ("COGNITO_DEFAULT_TENANT", "bench"),
+        ("COGNITO_GROUP_SCOPES", "bench-users=jobs:read jobs:write"),
         ("COGNITO_JWKS_JSON", jwks),
         ("AUTH_CACHE_TTL_SECS", cache_ttl),
     ]))
@@ -123,6 +123,7 @@ fn benches(c: &mut Criterion) {
     let claims = json!({
         "sub": "u-1", "iss": ISSUER, "client_id": "bench-client", "token_use": "access", "username": "u",
         "scope": "portcullis/jobs.read portcullis/jobs.write", "exp": now + 3600, "iat": now, "jti": "x",
+        "cognito:groups": ["tenant:bench", "bench-users"],
     })
     .to_string();
     let msg = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
@@ -155,7 +156,7 @@ fn benches(c: &mut Criterion) {
     let cognito = Config::from_env(&Env::from_pairs([
         ("COGNITO_ISSUER", ISSUER),
         ("COGNITO_CLIENT_IDS", "bench-client"),
-        ("COGNITO_DEFAULT_TENANT", "bench"),
+        ("COGNITO_GROUP_SCOPES", "bench-users=jobs:read jobs:write"),
         ("COGNITO_JWKS_JSON", jwks.as_str()),
     ]))
     .expect("config")

@@ -2,7 +2,7 @@
 //! (see docs/auth.md for the table).
 
 use crate::routes::RouteTable;
-use portcullis_auth::{Scope, usage};
+use portcullis_auth::{Scope, Tenant, usage};
 use portcullis_core::{ConfigError, Env};
 use std::collections::HashMap;
 use std::fmt;
@@ -43,10 +43,12 @@ pub struct CognitoConfig {
     pub jwks_timeout: Duration,
     pub jwks_penalty: Duration,
     pub scope_prefix: String,
-    /// Cognito group → Portcullis scopes.
+    /// Cognito group → Portcullis scopes (role groups; COGNITO_GROUP_SCOPES).
     pub group_scopes: HashMap<String, Vec<Scope>>,
-    pub tenant_claim: String,
-    pub default_tenant: Option<String>,
+    /// Machine (client-credentials) app client id → its tenant
+    /// (COGNITO_CLIENT_TENANTS). A client not listed is refused. Users get
+    /// their tenant from their `tenant:<id>` group instead (docs/auth.md#tenancy).
+    pub client_tenants: HashMap<String, Tenant>,
 }
 
 /// Everything the authorizer needs besides its connections.
@@ -75,12 +77,6 @@ impl fmt::Debug for Config {
             .field("routes", &self.routes.routes().len())
             .finish()
     }
-}
-
-/// Whether a string is acceptable as a tenant id (from a claim or a
-/// default): the one tenant rule, `portcullis_auth::Tenant`.
-pub fn is_valid_tenant(t: &str) -> bool {
-    t.parse::<portcullis_auth::Tenant>().is_ok()
 }
 
 impl Config {
@@ -196,19 +192,22 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
         .get("COGNITO_SCOPE_PREFIX")
         .unwrap_or_else(|| "portcullis/".to_owned());
     let group_scopes = parse_group_scopes(env.get("COGNITO_GROUP_SCOPES").as_deref())?;
-    let tenant_claim = env
-        .get("COGNITO_TENANT_CLAIM")
-        .unwrap_or_else(|| "custom:tenant".to_owned());
-    let default_tenant = env.get("COGNITO_DEFAULT_TENANT");
-    if let Some(t) = &default_tenant {
-        if !is_valid_tenant(t) {
+    // Removed settings: a tenant from a token claim the user can write, or a
+    // fallback tenant, is what issue 11 closed. Refused rather than ignored,
+    // so an old deployment does not start believing they still apply.
+    for removed in ["COGNITO_DEFAULT_TENANT", "COGNITO_TENANT_CLAIM"] {
+        if env.get(removed).is_some() {
             return Err(ConfigError::invalid(
-                "COGNITO_DEFAULT_TENANT",
-                portcullis_auth::tenant::TENANT_SYNTAX,
-                "contains other characters",
+                removed,
+                "unset (removed)",
+                "a Cognito user's tenant now comes only from its `tenant:<tenant id>` group, \
+                 and a machine client's from COGNITO_CLIENT_TENANTS (docs/auth.md#tenancy); \
+                 remove this variable",
             ));
         }
     }
+    let client_tenants =
+        parse_client_tenants(env.get("COGNITO_CLIENT_TENANTS").as_deref(), &client_ids)?;
     Ok(CognitoConfig {
         issuer,
         jwks_url,
@@ -220,9 +219,58 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
         jwks_penalty,
         scope_prefix,
         group_scopes,
-        tenant_claim,
-        default_tenant,
+        client_tenants,
     })
+}
+
+/// `COGNITO_CLIENT_TENANTS="<client id>=<tenant>;<client id>=<tenant>"`: the
+/// tenant of each machine (client-credentials) app client, set by an
+/// administrator (Terraform's `cognito_machine_client_tenant`). Each client
+/// must be one of COGNITO_CLIENT_IDS.
+pub fn parse_client_tenants(
+    raw: Option<&str>,
+    client_ids: &[String],
+) -> Result<HashMap<String, Tenant>, ConfigError> {
+    const VAR: &str = "COGNITO_CLIENT_TENANTS";
+    const EXPECTED: &str = "<app client id>=<tenant id> pairs separated by ';'";
+    let mut out = HashMap::new();
+    let Some(raw) = raw else { return Ok(out) };
+    for item in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let shown: String = item.chars().take(200).collect();
+        let Some((client, tenant)) = item.split_once('=') else {
+            return Err(ConfigError::invalid(
+                VAR,
+                EXPECTED,
+                format!("{shown:?} has no '='"),
+            ));
+        };
+        let (client, tenant) = (client.trim(), tenant.trim());
+        if client.is_empty() {
+            return Err(ConfigError::invalid(
+                VAR,
+                EXPECTED,
+                format!("{shown:?} names no client"),
+            ));
+        }
+        if !client_ids.iter().any(|c| c == client) {
+            return Err(ConfigError::invalid(
+                VAR,
+                EXPECTED,
+                format!("client {client:?} is not one of COGNITO_CLIENT_IDS"),
+            ));
+        }
+        let tenant: Tenant = tenant
+            .parse()
+            .map_err(|e| ConfigError::invalid(VAR, EXPECTED, format!("client {client:?}: {e}")))?;
+        if out.insert(client.to_owned(), tenant).is_some() {
+            return Err(ConfigError::invalid(
+                VAR,
+                EXPECTED,
+                format!("client {client:?} appears twice"),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// `COGNITO_GROUP_SCOPES="admins=keys:admin jobs:read jobs:write;operators=jobs:read"`:
@@ -327,6 +375,19 @@ mod tests {
         assert_eq!(c.usage_key_prefix, "pc-dev-");
         let e = Config::from_env(&Env::from_pairs([("USAGE_KEY_PREFIX", "a_b")])).unwrap_err();
         assert_eq!(e.var(), "USAGE_KEY_PREFIX");
+    }
+
+    #[test]
+    fn client_tenants_parse_in_the_documented_format() {
+        let ids = vec!["m1".to_owned(), "m2".to_owned()];
+        let m = parse_client_tenants(Some(" m1 = acme ; m2=platform;"), &ids).unwrap();
+        assert_eq!(m["m1"].as_str(), "acme");
+        assert_eq!(m["m2"].as_str(), "platform");
+        assert!(parse_client_tenants(None, &ids).unwrap().is_empty());
+        for bad in ["m1", "m1=", "=acme", "m3=acme", "m1=a b", "m1=a;m1=b"] {
+            let e = parse_client_tenants(Some(bad), &ids).unwrap_err();
+            assert_eq!(e.var(), "COGNITO_CLIENT_TENANTS", "{bad}: {e}");
+        }
     }
 
     #[test]

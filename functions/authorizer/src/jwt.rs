@@ -11,12 +11,22 @@
 //! - JWKS cached by `kid` as ready `DecodingKey`s, fetched with a short
 //!   timeout ([`crate::fetch`]), refetched only for an unknown `kid` and at most once per
 //!   penalty window, one fetch shared by concurrent callers; it may be
-//!   pre-loaded from configuration.
+//!   pre-loaded from configuration. A fetched document is merged into the
+//!   cache by `kid` (an empty or partial answer evicts nothing), within
+//!   [`MAX_CACHED_KEYS`].
 //!
 //! `jsonwebtoken::decode` checks the signature (RS256 only), `exp`, `nbf`
 //! and `iss`; the Cognito rules (`iat`, `token_use`, client, `sub`, tenant,
 //! scopes) are checked here on the typed claims. The signature is checked
 //! with the RSA key parsed once per `kid` (see [`provider`]).
+//!
+//! Tenancy (docs/auth.md#tenancy) comes only from what an administrator
+//! controls: a user's tenant is its one `tenant:<id>` Cognito group and its
+//! scopes are those its role groups grant (COGNITO_GROUP_SCOPES), narrowed
+//! by the token's resource-server scopes when it carries any; a machine
+//! client's tenant is its entry of COGNITO_CLIENT_TENANTS and its scopes
+//! the token's (the client's allowed scopes are set by an administrator).
+//! No claim a user can write (`custom:*`) is read.
 
 use crate::config::{CognitoConfig, TokenUse};
 use base64::Engine as _;
@@ -35,6 +45,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// Largest JWKS document accepted.
 pub const MAX_JWKS_LEN: usize = 256 * 1024;
+/// Most keys the JWKS cache holds (a Cognito pool publishes two); also the
+/// most keys read from one document.
+pub const MAX_CACHED_KEYS: usize = 64;
+/// The prefix of the Cognito groups that carry a tenant: a member of
+/// `tenant:acme` is a member of the tenant `acme`.
+pub const TENANT_GROUP_PREFIX: &str = "tenant:";
 
 /// Why a token was refused. Logged; the caller only ever sees "Unauthorized".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,9 +88,22 @@ pub enum JwtError {
     #[error("sub missing")]
     MissingSub,
     #[error(
-        "no tenant: the token lacks the tenant claim and COGNITO_DEFAULT_TENANT is unset or the claim is invalid"
+        "the user is in no `tenant:<tenant id>` group: an administrator adds it to exactly one \
+         (aws cognito-idp admin-add-user-to-group; docs/auth.md#tenancy)"
     )]
-    Tenant,
+    NoTenantGroup,
+    #[error(
+        "the user is in {0} `tenant:` groups ({1}): a user belongs to exactly one tenant; an \
+         administrator removes it from the others (admin-remove-user-from-group)"
+    )]
+    SeveralTenantGroups(usize, String),
+    #[error("the user's group {0:?} is `tenant:` followed by no valid tenant id: {1}")]
+    BadTenantGroup(String, String),
+    #[error(
+        "machine client {0:?} has no tenant: COGNITO_CLIENT_TENANTS does not list it \
+         (Terraform: cognito_machine_client_tenant)"
+    )]
+    NoClientTenant(String),
 }
 
 /// What is read of the header before `jsonwebtoken` (which reads it again,
@@ -117,24 +146,20 @@ struct Claims {
     username: Option<String>,
     /// `cognito:username`
     cognito_username: Option<String>,
-    /// The configured tenant claim, whatever its JSON type (checked later).
-    tenant: Option<serde_json::Value>,
 }
 
-/// Reads [`Claims`] from the payload, with the tenant claim's name from
-/// the configuration; other claims are skipped without being kept.
-struct ClaimsSeed<'a> {
-    tenant_claim: &'a str,
-}
+/// Reads [`Claims`] from the payload; other claims (`custom:*` among them)
+/// are skipped without being kept.
+struct ClaimsSeed;
 
-impl<'de> serde::de::DeserializeSeed<'de> for ClaimsSeed<'_> {
+impl<'de> serde::de::DeserializeSeed<'de> for ClaimsSeed {
     type Value = Claims;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Claims, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for ClaimsSeed<'_> {
+impl<'de> serde::de::Visitor<'de> for ClaimsSeed {
     type Value = Claims;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -143,15 +168,10 @@ impl<'de> serde::de::Visitor<'de> for ClaimsSeed<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Claims, A::Error> {
         let mut c = Claims::default();
-        // One bit per claim of CLAIMS read (and the tenant claim), to refuse
-        // a second occurrence.
+        // One bit per claim of CLAIMS read, to refuse a second occurrence.
         let mut seen: u32 = 0;
         while let Some(ClaimName(key)) = map.next_key::<ClaimName<'de>>()? {
-            let Some(i) = CLAIMS
-                .iter()
-                .position(|n| *n == key)
-                .or_else(|| (key == self.tenant_claim).then_some(CLAIMS.len()))
-            else {
+            let Some(i) = CLAIMS.iter().position(|n| *n == key) else {
                 map.next_value::<serde::de::IgnoredAny>()?;
                 continue;
             };
@@ -161,7 +181,7 @@ impl<'de> serde::de::Visitor<'de> for ClaimsSeed<'_> {
                 )));
             }
             seen |= 1 << i;
-            let name = CLAIMS.get(i).copied().unwrap_or("tenant");
+            let name = CLAIMS.get(i).copied().unwrap_or("claim");
             match i {
                 0 => c.iss = claim(&mut map, name)?,
                 1 => c.sub = claim(&mut map, name)?,
@@ -174,16 +194,14 @@ impl<'de> serde::de::Visitor<'de> for ClaimsSeed<'_> {
                 8 => c.scope = claim(&mut map, name)?,
                 9 => c.groups = claim(&mut map, name)?,
                 10 => c.username = claim(&mut map, name)?,
-                11 => c.cognito_username = claim(&mut map, name)?,
-                _ => c.tenant = Some(map.next_value::<serde_json::Value>()?),
+                _ => c.cognito_username = claim(&mut map, name)?,
             }
         }
         Ok(c)
     }
 }
 
-/// The claims [`ClaimsSeed`] reads, by position (the tenant claim, named by
-/// the configuration, comes after them).
+/// The claims [`ClaimsSeed`] reads, by position.
 const CLAIMS: [&str; 12] = [
     "iss",
     "sub",
@@ -320,11 +338,14 @@ impl Jwks {
         *last = Some(Instant::now());
         self.fetches.fetch_add(1, Ordering::SeqCst);
         let fetched = self.download(url).await?;
-        let mut merged = self.preloaded.clone();
-        merged.extend(fetched);
+        if fetched.is_empty() {
+            tracing::warn!("the JWKS answer holds no usable RS256 key; the cached keys are kept");
+        }
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        let merged = merge_keys(&keys, &self.preloaded, fetched);
         tracing::info!(keys = merged.len(), "JWKS refreshed");
         let found = merged.get(kid).cloned();
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = merged;
+        *keys = merged;
         found.ok_or(JwtError::UnknownKid)
     }
 
@@ -340,6 +361,32 @@ impl Jwks {
             .map_err(unavailable)?;
         parse_jwks(&body).map_err(unavailable)
     }
+}
+
+/// The cache after a fetch: every key already cached, with the fetched
+/// document's keys added or replacing theirs by `kid`, so an empty or
+/// partial answer (a Cognito hiccup, a proxy's error page in JSON) evicts
+/// nothing. Past [`MAX_CACHED_KEYS`], the fetched keys and then the
+/// pre-loaded ones, while room remains.
+fn merge_keys(current: &Keys, preloaded: &Keys, fetched: Keys) -> Keys {
+    let kept = current.keys().filter(|k| !fetched.contains_key(*k)).count();
+    if kept + fetched.len() <= MAX_CACHED_KEYS {
+        let mut merged = current.clone();
+        merged.extend(fetched);
+        return merged;
+    }
+    tracing::warn!(
+        bound = MAX_CACHED_KEYS,
+        "the JWKS cache is full: keeping the fetched keys and the pre-loaded ones"
+    );
+    let mut merged = fetched;
+    for (kid, k) in preloaded {
+        if merged.len() >= MAX_CACHED_KEYS {
+            break;
+        }
+        merged.entry(kid.clone()).or_insert_with(|| k.clone());
+    }
+    merged
 }
 
 #[derive(Deserialize)]
@@ -366,6 +413,13 @@ pub fn parse_jwks(bytes: &[u8]) -> Result<Keys, String> {
         serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
     let mut out = Keys::new();
     for v in doc.keys {
+        if out.len() >= MAX_CACHED_KEYS {
+            tracing::warn!(
+                bound = MAX_CACHED_KEYS,
+                "JWKS document holds more keys than the cache keeps; the rest are skipped"
+            );
+            break;
+        }
         let Ok(k) = serde_json::from_value::<Jwk>(v) else {
             continue;
         };
@@ -599,14 +653,9 @@ impl Verifier {
         let kid = header_kid(h64)?;
         let payload = decode_part(p64, "payload is not base64url")?;
         let mut de = serde_json::Deserializer::from_slice(&payload);
-        let claims = serde::de::DeserializeSeed::deserialize(
-            ClaimsSeed {
-                tenant_claim: &self.cfg.tenant_claim,
-            },
-            &mut de,
-        )
-        .and_then(|c| de.end().map(|()| c))
-        .map_err(|e| claim_error(&e))?;
+        let claims = serde::de::DeserializeSeed::deserialize(ClaimsSeed, &mut de)
+            .and_then(|c| de.end().map(|()| c))
+            .map_err(|e| claim_error(&e))?;
         // Pin the issuer before any JWKS fetch: foreign tokens cost nothing.
         if claims.iss.as_deref() != Some(self.cfg.issuer.as_str()) {
             return Err(JwtError::Issuer);
@@ -661,38 +710,53 @@ impl Verifier {
             .clone()
             .filter(|s| !s.is_empty())
             .ok_or(JwtError::MissingSub)?;
+        // A client-credentials token: no user, the app client is the subject.
         let is_client = token_use == "access"
             && c.username.is_none()
             && c.cognito_username.is_none()
             && c.client_id.as_deref() == Some(sub.as_str());
-        // The one tenant rule (portcullis_auth::Tenant) for Cognito tenants too.
-        let tenant: Tenant = match &c.tenant {
-            Some(serde_json::Value::String(t)) => t.parse().map_err(|_| JwtError::Tenant)?,
-            Some(_) => return Err(JwtError::Tenant),
-            None => self
-                .cfg
-                .default_tenant
-                .as_deref()
-                .ok_or(JwtError::Tenant)?
-                .parse()
-                .map_err(|_| JwtError::Tenant)?,
-        };
-        let mut scopes = Vec::new();
-        if let Some(s) = &c.scope {
+        // The token's resource-server scopes; `None` when it carries none
+        // (an unknown name under the prefix still counts as asking).
+        let requested = c.scope.as_deref().and_then(|s| {
+            let mut asked = false;
+            let mut scopes = Vec::new();
             for item in s.split_whitespace() {
                 let Some(rest) = item.strip_prefix(self.cfg.scope_prefix.as_str()) else {
                     continue;
                 };
+                asked = true;
                 if let Ok(scope) = rest.replacen('.', ":", 1).parse::<Scope>() {
                     scopes.push(scope);
                 }
             }
-        }
-        for g in c.groups.iter().flatten() {
-            if let Some(mapped) = self.cfg.group_scopes.get(g) {
-                scopes.extend(mapped.iter().cloned());
-            }
-        }
+            asked.then_some(scopes)
+        });
+        let (tenant, mut scopes) = if is_client {
+            // The tenant an administrator mapped the client to; its scopes
+            // are the token's, within the client's allowed scopes (admin-set).
+            let tenant = self
+                .cfg
+                .client_tenants
+                .get(&sub)
+                .cloned()
+                .ok_or_else(|| JwtError::NoClientTenant(sub.chars().take(128).collect()))?;
+            (tenant, requested.unwrap_or_default())
+        } else {
+            let groups = c.groups.as_deref().unwrap_or_default();
+            let tenant = user_tenant(groups)?;
+            let granted: Vec<Scope> = groups
+                .iter()
+                .filter_map(|g| self.cfg.group_scopes.get(g))
+                .flatten()
+                .cloned()
+                .collect();
+            // A sign-in can narrow what the groups grant, never widen it.
+            let scopes = match requested {
+                None => granted,
+                Some(asked) => asked.into_iter().filter(|s| granted.contains(s)).collect(),
+            };
+            (tenant, scopes)
+        };
         scopes.sort();
         scopes.dedup();
         Ok(VerifiedToken {
@@ -706,6 +770,33 @@ impl Verifier {
             scopes,
             exp,
         })
+    }
+}
+
+/// A user's tenant: the one tenant named by its `tenant:<id>` groups.
+fn user_tenant(groups: &[String]) -> Result<Tenant, JwtError> {
+    let mut tenants: Vec<Tenant> = Vec::new();
+    for g in groups {
+        let Some(id) = g.strip_prefix(TENANT_GROUP_PREFIX) else {
+            continue;
+        };
+        let shown = || g.chars().take(160).collect::<String>();
+        let tenant: Tenant = id
+            .parse()
+            .map_err(|e: portcullis_auth::tenant::TenantError| {
+                JwtError::BadTenantGroup(shown(), e.to_string())
+            })?;
+        if !tenants.contains(&tenant) {
+            tenants.push(tenant);
+        }
+    }
+    match tenants.len() {
+        0 => Err(JwtError::NoTenantGroup),
+        1 => Ok(tenants.swap_remove(0)),
+        n => {
+            let names: Vec<&str> = tenants.iter().take(8).map(Tenant::as_str).collect();
+            Err(JwtError::SeveralTenantGroups(n, names.join(", ")))
+        }
     }
 }
 
@@ -821,16 +912,15 @@ mod tests {
             jwks_timeout: Duration::from_secs(1),
             jwks_penalty: Duration::from_secs(60),
             scope_prefix: "portcullis/".to_owned(),
-            group_scopes: HashMap::new(),
-            tenant_claim: "custom:tenant".to_owned(),
-            default_tenant: Some("t".to_owned()),
+            group_scopes: HashMap::from([("readers".to_owned(), vec![Scope::jobs_read()])]),
+            client_tenants: HashMap::from([("c1".to_owned(), "robots".parse().unwrap())]),
         })
         .unwrap()
     }
 
     fn claims() -> Value {
         let now = now_secs() as i64;
-        json!({"iss": ISS, "sub": "s", "client_id": "c1", "token_use": "access", "exp": now + 60, "iat": now, "scope": "portcullis/jobs.read"})
+        json!({"iss": ISS, "sub": "s", "username": "u", "client_id": "c1", "token_use": "access", "exp": now + 60, "iat": now, "scope": "portcullis/jobs.read", "cognito:groups": ["tenant:t", "readers"]})
     }
 
     fn with(k: &str, v: Value) -> Value {
@@ -930,6 +1020,97 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn each_tenancy_refusal_has_its_own_reason() {
+        let groups = |g: Value| with("cognito:groups", g);
+        assert_eq!(
+            reason(rs256(), groups(json!(["readers"]))).await,
+            JwtError::NoTenantGroup
+        );
+        assert_eq!(
+            reason(rs256(), with("cognito:groups", Value::Null)).await,
+            JwtError::NoTenantGroup
+        );
+        assert!(matches!(
+            reason(rs256(), groups(json!(["tenant:a", "tenant:b"]))).await,
+            JwtError::SeveralTenantGroups(2, names) if names == "a, b"
+        ));
+        assert!(matches!(
+            reason(rs256(), groups(json!(["tenant:a b"]))).await,
+            JwtError::BadTenantGroup(g, _) if g == "tenant:a b"
+        ));
+        // A client-credentials token of a client with no tenant mapping.
+        let mut c = with("client_id", json!("c2"));
+        c["sub"] = json!("c2");
+        c.as_object_mut().unwrap().remove("username");
+        let mut cfg = verifier().cfg;
+        cfg.client_ids.push("c2".to_owned());
+        let v = Verifier::new(cfg).unwrap();
+        assert_eq!(
+            v.verify(&sign(&rs256(), &c)).await.unwrap_err(),
+            JwtError::NoClientTenant("c2".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn users_get_their_tenant_groups_tenant_and_clients_their_mapped_one() {
+        let t = verifier().verify(&sign(&rs256(), &claims())).await.unwrap();
+        assert_eq!(t.tenant.as_str(), "t");
+        assert_eq!(t.principal_type, PrincipalType::User);
+        let mut c = with("sub", json!("c1"));
+        c.as_object_mut().unwrap().remove("username");
+        let t = verifier().verify(&sign(&rs256(), &c)).await.unwrap();
+        assert_eq!(t.principal_type, PrincipalType::Client);
+        assert_eq!(t.tenant.as_str(), "robots");
+        assert_eq!(t.scopes, vec![Scope::jobs_read()]);
+    }
+
+    #[test]
+    fn a_jwks_merge_keeps_cached_keys_and_stays_bounded() {
+        let pk = pair().public_key();
+        let key = Arc::new(DecodingKey::from_rsa_raw_components(
+            pk.modulus().big_endian_without_leading_zero(),
+            pk.exponent().big_endian_without_leading_zero(),
+        ));
+        let keys =
+            |names: &[String]| -> Keys { names.iter().map(|n| (n.clone(), key.clone())).collect() };
+        let names = |prefix: &str, n: usize| -> Vec<String> {
+            (0..n).map(|i| format!("{prefix}{i}")).collect()
+        };
+        let pre = keys(&names("pre", 2));
+        let mut current = pre.clone();
+        current.extend(keys(&names("old", 3)));
+        // Empty and partial answers evict nothing.
+        let merged = merge_keys(&current, &pre, Keys::new());
+        assert_eq!(merged.len(), 5);
+        let merged = merge_keys(&current, &pre, keys(&names("old", 1)));
+        assert_eq!(merged.len(), 5);
+        let merged = merge_keys(&current, &pre, keys(&names("new", 2)));
+        assert_eq!(merged.len(), 7);
+        // Past the bound: the fetched keys, then the pre-loaded ones.
+        let fetched = keys(&names("new", MAX_CACHED_KEYS - 1));
+        let merged = merge_keys(&merged, &pre, fetched);
+        assert_eq!(merged.len(), MAX_CACHED_KEYS);
+        assert!(
+            merged.contains_key("new0")
+                && merged.contains_key(&format!("new{}", MAX_CACHED_KEYS - 2))
+        );
+        assert_eq!(merged.keys().filter(|k| k.starts_with("pre")).count(), 1);
+        assert!(!merged.keys().any(|k| k.starts_with("old")));
+    }
+
+    #[test]
+    fn a_jwks_document_is_read_up_to_the_cache_bound() {
+        let pk = pair().public_key();
+        let n = b64(pk.modulus().big_endian_without_leading_zero());
+        let e = b64(pk.exponent().big_endian_without_leading_zero());
+        let doc = json!({"keys": (0..MAX_CACHED_KEYS + 5)
+            .map(|i| json!({"kty": "RSA", "kid": format!("k{i}"), "n": n, "e": e}))
+            .collect::<Vec<_>>()});
+        let keys = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(keys.len(), MAX_CACHED_KEYS);
+    }
+
+    #[tokio::test]
     async fn numeric_claims_given_as_strings_are_type_errors() {
         let now = now_secs();
         for claim in ["exp", "nbf", "iat"] {
@@ -951,7 +1132,7 @@ mod tests {
         for twice in [
             format!(r#"{body},"exp":{}}}"#, now + 600),
             format!(r#"{body},"iss":"{ISS}"}}"#),
-            format!(r#"{body},"custom:tenant":"a","custom:tenant":"b"}}"#),
+            format!(r#"{body},"cognito:groups":["tenant:b"]}}"#),
         ] {
             let t = sign_raw(&rs256().to_string(), &twice);
             let r = verifier().verify(&t).await.unwrap_err();

@@ -271,6 +271,64 @@ async fn revoked_expired_and_unknown_keys_are_refused(pool: PgPool) {
     assert!(run(&s, x_api_key(&future.text)).await.is_ok());
 }
 
+/// Made-up keys with a valid checksum pass the format check; the refusal
+/// cache keeps a repeated one away from the database for the cache TTL. It
+/// never allows anything and is bounded like the credential cache.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_refused_well_formed_key_reaches_the_database_once_per_cache_ttl(pool: PgPool) {
+    let (unknown, _, _) = apikey::generate();
+    let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
+    let (other, _, _) = apikey::generate();
+    let wrong_secret = with_checksum(&format!(
+        "{}{}",
+        &k.text[..17],
+        &other.expose_secret()[17..17 + 32]
+    ));
+    let s = state_with(pool.clone(), &[("AUTH_CACHE_TTL_SECS", "1")]);
+    for _ in 0..5 {
+        assert_unauthorized(run(&s, x_api_key(unknown.expose_secret())).await);
+        assert_unauthorized(run(&s, x_api_key(&wrong_secret)).await);
+    }
+    assert_eq!(s.key_lookups(), 2, "one look-up per refused key");
+    // The stored key itself is unaffected by the refusal of its forgery.
+    assert!(run(&s, x_api_key(&k.text)).await.is_ok());
+    assert_eq!(s.key_lookups(), 3);
+    // After the TTL the refusal is looked up again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_unauthorized(run(&s, x_api_key(unknown.expose_secret())).await);
+    assert_eq!(s.key_lookups(), 4);
+
+    // Bounded by AUTH_CACHE_MAX_ENTRIES: with room for one, a second refused
+    // key evicts the first.
+    let one = state_with(pool.clone(), &[("AUTH_CACHE_MAX_ENTRIES", "1")]);
+    let (second, _, _) = apikey::generate();
+    for key in [&unknown, &second, &unknown] {
+        assert_unauthorized(run(&one, x_api_key(key.expose_secret())).await);
+    }
+    assert_eq!(one.key_lookups(), 3);
+
+    // A refusal is never remembered when the cache is off, and a database
+    // failure is never remembered as a refusal.
+    let off = state_with(pool.clone(), &[("AUTH_CACHE_TTL_SECS", "0")]);
+    for _ in 0..3 {
+        assert_unauthorized(run(&off, x_api_key(unknown.expose_secret())).await);
+    }
+    assert_eq!(off.key_lookups(), 3);
+    let dead = State::new(
+        Config::from_env(&Env::from_pairs::<&str, &str>([])).unwrap(),
+        dead_db(),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let r = run(&dead, x_api_key(unknown.expose_secret())).await;
+        assert!(
+            r.is_err() && r.as_ref().err().map(String::as_str) != Some("Unauthorized"),
+            "{r:?}"
+        );
+    }
+    assert_eq!(dead.key_lookups(), 2);
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_warm_key_touches_the_database_once_and_without_cache_revocation_is_immediate(
     pool: PgPool,
@@ -366,7 +424,10 @@ async fn each_key_is_metered_on_its_own_usage_identifier_even_in_one_plan_and_te
     let s = state_with(pool, &[]);
     let ra = run(&s, x_api_key(&a.text)).await.unwrap();
     let rb = run(&s, x_api_key(&b.text)).await.unwrap();
-    let (ua, ub) = (ra.usage_identifier_key.unwrap(), rb.usage_identifier_key.unwrap());
+    let (ua, ub) = (
+        ra.usage_identifier_key.unwrap(),
+        rb.usage_identifier_key.unwrap(),
+    );
     assert_ne!(ua, ub);
     // The keys function's name for the key's API Gateway key, one definition.
     assert_eq!(
@@ -438,26 +499,27 @@ async fn one_tenant_rule_for_key_rows_and_cognito_tokens(pool: PgPool) {
         "{refused}"
     );
 
+    // A Cognito user's tenant is its `tenant:<id>` group, under the same rule.
     let jwt = jwt_state(&[("COGNITO_TOKEN_USE", "id")]);
     let mut claims = id_claims();
-    claims["custom:tenant"] = serde_json::json!("Acme.Corp");
+    claims["cognito:groups"] = serde_json::json!(["tenant:Acme.Corp"]);
     let r = run(&jwt, bearer(&key().sign(&claims))).await.unwrap();
     assert_eq!(r.context.tenant, "Acme.Corp");
-    claims["custom:tenant"] = serde_json::json!("Acme Corp");
+    claims["cognito:groups"] = serde_json::json!(["tenant:Acme Corp"]);
     assert_unauthorized(run(&jwt, bearer(&key().sign(&claims))).await);
 
-    // COGNITO_DEFAULT_TENANT follows the same rule at start-up.
+    // COGNITO_CLIENT_TENANTS follows the same rule at start-up.
     assert!(
         Config::from_env(&Env::from_pairs(base_env(&[(
-            "COGNITO_DEFAULT_TENANT",
-            "Acme.Corp"
+            "COGNITO_CLIENT_TENANTS",
+            "client-allowed=Acme.Corp"
         )])))
         .is_ok()
     );
     let e = Config::from_env(&Env::from_pairs(base_env(&[(
-        "COGNITO_DEFAULT_TENANT",
-        "Acme Corp",
+        "COGNITO_CLIENT_TENANTS",
+        "client-allowed=Acme Corp",
     )])))
     .unwrap_err();
-    assert_eq!(e.var(), "COGNITO_DEFAULT_TENANT");
+    assert_eq!(e.var(), "COGNITO_CLIENT_TENANTS");
 }

@@ -85,6 +85,19 @@ async fn an_access_token_issued_by_the_emulator_is_accepted_and_a_tampered_one_i
         json!({"UserPoolId": pool_id, "Username": "alice", "GroupName": "admins"}),
     )
     .await;
+    // Her tenant: the group an administrator put her in (docs/auth.md#tenancy).
+    cognito(
+        &http,
+        "CreateGroup",
+        json!({"UserPoolId": pool_id, "GroupName": "tenant:demo"}),
+    )
+    .await;
+    cognito(
+        &http,
+        "AdminAddUserToGroup",
+        json!({"UserPoolId": pool_id, "Username": "alice", "GroupName": "tenant:demo"}),
+    )
+    .await;
     let auth = cognito(
         &http,
         "AdminInitiateAuth",
@@ -110,12 +123,12 @@ async fn an_access_token_issued_by_the_emulator_is_accepted_and_a_tampered_one_i
         ("COGNITO_ISSUER", issuer.as_str()),
         ("COGNITO_JWKS_URL", jwks_url.as_str()),
         ("COGNITO_CLIENT_IDS", client_id.as_str()),
-        ("COGNITO_DEFAULT_TENANT", "demo"),
         ("COGNITO_GROUP_SCOPES", "admins=keys:admin jobs:read"),
     ]))
     .unwrap();
     let s = State::new(cfg, dead_db()).unwrap();
 
+    // The emulator's access token carries `cognito:groups`, as Cognito's does.
     let r = run(&s, bearer(&access)).await.unwrap();
     assert_eq!(r.context.principal_type, "user");
     assert_eq!(r.context.tenant, "demo");
@@ -140,12 +153,43 @@ async fn an_access_token_issued_by_the_emulator_is_accepted_and_a_tampered_one_i
     );
     assert_unauthorized(run(&s, bearer(&tampered)).await);
 
+    // Bob is in `admins` but in no tenant group: refused.
+    cognito(
+        &http,
+        "AdminCreateUser",
+        json!({"UserPoolId": pool_id, "Username": "bob", "MessageAction": "SUPPRESS"}),
+    )
+    .await;
+    cognito(
+        &http,
+        "AdminSetUserPassword",
+        json!({"UserPoolId": pool_id, "Username": "bob", "Password": "Correct-Horse-9", "Permanent": true}),
+    )
+    .await;
+    cognito(
+        &http,
+        "AdminAddUserToGroup",
+        json!({"UserPoolId": pool_id, "Username": "bob", "GroupName": "admins"}),
+    )
+    .await;
+    let bob = cognito(
+        &http,
+        "AdminInitiateAuth",
+        json!({"UserPoolId": pool_id, "ClientId": client_id, "AuthFlow": "ADMIN_NO_SRP_AUTH",
+               "AuthParameters": {"USERNAME": "bob", "PASSWORD": "Correct-Horse-9"}}),
+    )
+    .await;
+    let bob_access = bob["AuthenticationResult"]["AccessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_unauthorized(run(&s, bearer(&bob_access)).await);
+
     // Another app client of the same pool is not in the allowlist.
     let other_cfg = Config::from_env(&Env::from_pairs([
         ("COGNITO_ISSUER", issuer.as_str()),
         ("COGNITO_JWKS_URL", jwks_url.as_str()),
         ("COGNITO_CLIENT_IDS", "some-other-client"),
-        ("COGNITO_DEFAULT_TENANT", "demo"),
     ]))
     .unwrap();
     let other = State::new(other_cfg, dead_db()).unwrap();

@@ -34,7 +34,7 @@ async fn a_valid_access_token_is_allowed_with_its_mapped_scopes() {
 async fn groups_map_to_scopes_and_a_client_token_is_a_client() {
     let s = jwt_state(&[]);
     let mut c = access_claims("");
-    c["cognito:groups"] = json!(["admins", "unknown-group"]);
+    c["cognito:groups"] = json!([TENANT_GROUP, "admins", "unknown-group"]);
     let r = run(&s, bearer(&key().sign(&c))).await.unwrap();
     assert_eq!(r.context.scopes, "jobs:read jobs:write keys:admin");
 
@@ -200,7 +200,8 @@ async fn an_id_token_is_rejected_where_access_is_required_and_the_reverse() {
     let r = run(&id_only, bearer(&key().sign(&id_claims())))
         .await
         .unwrap();
-    assert_eq!(r.context.tenant, "tenant-from-claim");
+    // Its tenant is its group's, not the custom:tenant claim it also carries.
+    assert_eq!(r.context.tenant, "acme");
 
     let any = jwt_state(&[("COGNITO_TOKEN_USE", "any")]);
     assert!(run(&any, bearer(&key().sign(&id_claims()))).await.is_ok());
@@ -262,9 +263,13 @@ async fn a_valid_token_without_any_permitted_route_gets_an_explicit_deny() {
     )
     .unwrap();
     let s = jwt_state(&[("OPENAPI_FILE", file.to_str().unwrap())]);
+    // In a tenant, in no role group: no scope.
     let r = run(
         &s,
-        bearer(&key().sign(&access_claims("aws.cognito.signin.user.admin"))),
+        bearer(&key().sign(&user_claims(
+            "aws.cognito.signin.user.admin",
+            &[TENANT_GROUP],
+        ))),
     )
     .await
     .unwrap();
@@ -443,24 +448,6 @@ async fn a_tampered_payload_is_rejected() {
 }
 
 #[tokio::test]
-async fn a_missing_tenant_without_a_default_is_rejected() {
-    let s = jwt_state(&[("COGNITO_DEFAULT_TENANT", "")]);
-    assert_unauthorized(
-        run(
-            &s,
-            bearer(&key().sign(&access_claims("portcullis/jobs.read"))),
-        )
-        .await,
-    );
-    let mut c = access_claims("portcullis/jobs.read");
-    c["custom:tenant"] = json!("t-1");
-    let r = run(&s, bearer(&key().sign(&c))).await.unwrap();
-    assert_eq!(r.context.tenant, "t-1");
-    c["custom:tenant"] = json!(7);
-    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
-}
-
-#[tokio::test]
 async fn jwts_are_refused_when_cognito_is_not_configured() {
     let cfg =
         authorizer::config::Config::from_env(&portcullis_core::Env::from_pairs::<&str, &str>([]))
@@ -602,4 +589,249 @@ fn the_authorizer_is_built_without_secrets_manager_and_refuses_a_secret_arn() {
     .expect("DB_SECRET_ARN cannot work without Secrets Manager");
     assert_eq!(err.var(), "DB_SECRET_ARN");
     assert!(err.to_string().contains("DB_IAM_AUTH=true"), "{err}");
+}
+
+// --- Tenancy (issue 11, items 1 and 3): a principal's tenant and privileges
+// come only from what an administrator controls.
+
+#[tokio::test]
+async fn a_user_in_no_tenant_group_is_refused() {
+    let s = jwt_state(&[]);
+    for groups in [
+        vec![],
+        vec!["admins"],
+        vec!["tenant", "tenants:acme", "admins"],
+    ] {
+        let t = key().sign(&user_claims("portcullis/jobs.read", &groups));
+        assert_unauthorized(run(&s, bearer(&t)).await);
+    }
+    let mut c = access_claims("portcullis/jobs.read");
+    c.as_object_mut().unwrap().remove("cognito:groups");
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+}
+
+#[tokio::test]
+async fn a_user_in_two_tenant_groups_is_refused() {
+    let s = jwt_state(&[]);
+    let t = key().sign(&user_claims(
+        "portcullis/jobs.read",
+        &["tenant:acme", "admins", "tenant:platform"],
+    ));
+    assert_unauthorized(run(&s, bearer(&t)).await);
+    // The same tenant twice is still one tenant.
+    let t = key().sign(&user_claims(
+        "portcullis/jobs.read",
+        &["tenant:acme", "tenant:acme"],
+    ));
+    assert_eq!(run(&s, bearer(&t)).await.unwrap().context.tenant, "acme");
+}
+
+#[tokio::test]
+async fn a_tenant_group_that_is_not_a_tenant_id_is_refused() {
+    let s = jwt_state(&[]);
+    for bad in ["tenant:", "tenant:Acme Corp", "tenant:acme/x"] {
+        let t = key().sign(&user_claims("portcullis/jobs.read", &[bad]));
+        assert_unauthorized(run(&s, bearer(&t)).await);
+    }
+    let t = key().sign(&user_claims("portcullis/jobs.read", &["tenant:Acme.Corp"]));
+    assert_eq!(
+        run(&s, bearer(&t)).await.unwrap().context.tenant,
+        "Acme.Corp"
+    );
+}
+
+#[tokio::test]
+async fn the_custom_tenant_claim_is_ignored() {
+    let s = jwt_state(&[("COGNITO_TOKEN_USE", "any")]);
+    let mut c = access_claims("portcullis/jobs.read");
+    c["custom:tenant"] = json!("platform");
+    let r = run(&s, bearer(&key().sign(&c))).await.unwrap();
+    assert_eq!(r.context.tenant, "acme");
+    // An id token carries the (user-writable) attribute: ignored too.
+    let r = run(&s, bearer(&key().sign(&id_claims()))).await.unwrap();
+    assert_eq!(r.context.tenant, "acme");
+    // Without a tenant group the claim does not stand in for one.
+    let mut c = id_claims();
+    c.as_object_mut().unwrap().remove("cognito:groups");
+    c["custom:tenant"] = json!("acme");
+    assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+}
+
+#[tokio::test]
+async fn a_requested_scope_the_groups_do_not_grant_is_absent() {
+    let s = jwt_state(&[]);
+    // In a tenant, in no role group: every resource-server scope requested.
+    let t = key().sign(&user_claims(
+        "portcullis/jobs.read portcullis/jobs.write portcullis/services.sample portcullis/keys.admin",
+        &[TENANT_GROUP],
+    ));
+    let r = run(&s, bearer(&t)).await.unwrap();
+    assert_eq!(r.context.tenant, "acme");
+    assert_eq!(r.context.scopes, "");
+    let (effect, res) = statement(&r);
+    assert_eq!(
+        effect, "Allow",
+        "authenticated routes such as /v1/me stay open"
+    );
+    assert!(!res.iter().any(|x| x.contains("/v1/jobs")), "{res:?}");
+}
+
+#[tokio::test]
+async fn a_sign_in_can_narrow_the_granted_scopes_but_never_widen_them() {
+    let s = jwt_state(&[(
+        "COGNITO_GROUP_SCOPES",
+        "admins=keys:admin jobs:read jobs:write;readers=jobs:read",
+    )]);
+    // Granted by admins: keys:admin jobs:read jobs:write. Asked: jobs.read.
+    let t = key().sign(&user_claims(
+        "openid portcullis/jobs.read",
+        &[TENANT_GROUP, "admins"],
+    ));
+    assert_eq!(
+        run(&s, bearer(&t)).await.unwrap().context.scopes,
+        "jobs:read"
+    );
+    // No resource-server scope in the token (the console's password sign-in): all granted.
+    let t = key().sign(&user_claims(
+        "aws.cognito.signin.user.admin",
+        &[TENANT_GROUP, "admins"],
+    ));
+    assert_eq!(
+        run(&s, bearer(&t)).await.unwrap().context.scopes,
+        "jobs:read jobs:write keys:admin"
+    );
+    // A reader asking for more gets what it was granted, no more.
+    let t = key().sign(&user_claims(
+        "portcullis/jobs.read portcullis/jobs.write",
+        &[TENANT_GROUP, "readers"],
+    ));
+    assert_eq!(
+        run(&s, bearer(&t)).await.unwrap().context.scopes,
+        "jobs:read"
+    );
+}
+
+#[tokio::test]
+async fn a_machine_client_gets_the_tenant_the_configuration_maps_it_to_and_its_token_scopes() {
+    let s = jwt_state(&[(
+        "COGNITO_CLIENT_TENANTS",
+        &format!("{MACHINE}=robots; other-allowed=acme"),
+    )]);
+    let r = run(
+        &s,
+        bearer(&key().sign(&machine_claims(
+            "portcullis/jobs.read portcullis/jobs.write",
+        ))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.context.principal_type, "client");
+    assert_eq!(r.context.principal_id, MACHINE);
+    assert_eq!(r.context.tenant, "robots");
+    assert_eq!(r.context.scopes, "jobs:read jobs:write");
+    // A tenant claim or group in a client token changes nothing.
+    let mut c = machine_claims("portcullis/jobs.read");
+    c["custom:tenant"] = json!("platform");
+    c["cognito:groups"] = json!(["tenant:platform", "admins"]);
+    let r = run(&s, bearer(&key().sign(&c))).await.unwrap();
+    assert_eq!(r.context.tenant, "robots");
+    assert_eq!(r.context.scopes, "jobs:read");
+}
+
+#[tokio::test]
+async fn a_machine_client_without_a_tenant_mapping_is_refused() {
+    let s = jwt_state(&[]);
+    let t = key().sign(&machine_claims("portcullis/jobs.read"));
+    assert_unauthorized(run(&s, bearer(&t)).await);
+    let s = jwt_state(&[("COGNITO_CLIENT_TENANTS", "other-allowed=acme")]);
+    assert_unauthorized(run(&s, bearer(&t)).await);
+}
+
+#[test]
+fn the_removed_tenant_settings_stop_the_start_up_with_what_to_do() {
+    for var in ["COGNITO_DEFAULT_TENANT", "COGNITO_TENANT_CLAIM"] {
+        let e = authorizer::config::Config::from_env(&portcullis_core::Env::from_pairs(base_env(
+            &[(var, "platform")],
+        )))
+        .err()
+        .unwrap_or_else(|| panic!("{var} was accepted"));
+        assert_eq!(e.var(), var, "{e}");
+        assert!(e.to_string().contains("tenant:"), "{e}");
+    }
+}
+
+#[test]
+fn client_tenants_must_be_well_formed_and_name_allowed_clients() {
+    for bad in [
+        "machine-client",
+        "machine-client=Acme Corp",
+        "=acme",
+        "machine-client=acme;machine-client=other",
+        "unknown-client=acme",
+    ] {
+        let e = authorizer::config::Config::from_env(&portcullis_core::Env::from_pairs(base_env(
+            &[("COGNITO_CLIENT_TENANTS", bad)],
+        )))
+        .err()
+        .unwrap_or_else(|| panic!("{bad:?} was accepted"));
+        assert_eq!(e.var(), "COGNITO_CLIENT_TENANTS", "{e}");
+    }
+}
+
+// --- JWKS (issue 11, low): an answer that lacks keys does not evict them.
+
+#[tokio::test]
+async fn a_partial_or_empty_jwks_answer_keeps_the_keys_already_cached() {
+    let learned = TestKey::generate("learned-kid");
+    let server = jwks_server(jwks(&[&learned]), Duration::ZERO).await;
+    // key() is pre-loaded; `learned` is fetched on its first token.
+    let s = jwt_state(&[
+        ("COGNITO_JWKS_URL", &server.url),
+        ("JWKS_PENALTY_SECS", "1"),
+        ("AUTH_CACHE_TTL_SECS", "0"),
+    ]);
+    let t = learned.sign(&access_claims("portcullis/jobs.read"));
+    assert!(run(&s, bearer(&t)).await.is_ok());
+    assert_eq!(s.jwks_fetches(), 1);
+
+    // The endpoint now answers with another key only, then with none.
+    let third = TestKey::generate("third-kid");
+    for body in [jwks(&[&third]), r#"{"keys": []}"#.to_owned()] {
+        server.serve(body);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let unknown = key().sign_raw(
+            &json!({"alg": "RS256", "kid": "never-served"}).to_string(),
+            &access_claims("portcullis/jobs.read").to_string(),
+        );
+        let fetches = s.jwks_fetches();
+        assert_unauthorized(run(&s, bearer(&unknown)).await);
+        assert_eq!(s.jwks_fetches(), fetches + 1, "the unknown kid fetched");
+        // Both the learned and the pre-loaded keys still verify, without a fetch.
+        assert!(
+            run(
+                &s,
+                bearer(&learned.sign(&access_claims("portcullis/jobs.write")))
+            )
+            .await
+            .is_ok()
+        );
+        assert!(
+            run(
+                &s,
+                bearer(&key().sign(&access_claims("portcullis/jobs.write")))
+            )
+            .await
+            .is_ok()
+        );
+        assert_eq!(s.jwks_fetches(), fetches + 1);
+    }
+    // The key of the partial answer was learned too.
+    assert!(
+        run(
+            &s,
+            bearer(&third.sign(&access_claims("portcullis/jobs.read")))
+        )
+        .await
+        .is_ok()
+    );
 }

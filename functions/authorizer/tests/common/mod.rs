@@ -14,11 +14,15 @@ use portcullis_db::Database;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
 pub const CLIENT: &str = "client-allowed";
+/// A machine client (client credentials) in the allowlist.
+pub const MACHINE: &str = "machine-client";
+/// The tenant group of the users of [`access_claims`] and [`id_claims`].
+pub const TENANT_GROUP: &str = "tenant:acme";
 pub const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:api123/prod/GET/v1/me";
 pub const PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:api123/prod";
 
@@ -91,21 +95,44 @@ pub fn jwks(keys: &[&TestKey]) -> String {
     json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()}).to_string()
 }
 
-/// Claims of a valid access token for CLIENT, with scopes.
+/// Claims of a valid access token for CLIENT, with scopes, of a user in
+/// the groups `tenant:acme` and `admins`.
 pub fn access_claims(scope: &str) -> Value {
     let n = now();
     json!({
         "sub": "user-123", "iss": ISSUER, "client_id": CLIENT, "token_use": "access",
         "scope": scope, "exp": n + 600, "iat": n - 5, "auth_time": n - 5, "username": "alice",
         "jti": "j1", "origin_jti": "o1", "event_id": "e1", "version": 2,
+        "cognito:groups": [TENANT_GROUP, "admins"],
     })
 }
 
+/// Claims of a valid access token for CLIENT, of a user in exactly these groups.
+pub fn user_claims(scope: &str, groups: &[&str]) -> Value {
+    let mut c = access_claims(scope);
+    c["cognito:groups"] = json!(groups);
+    c
+}
+
+/// Claims of a client-credentials access token of MACHINE: no user, the
+/// client id as `sub`, no groups.
+pub fn machine_claims(scope: &str) -> Value {
+    let n = now();
+    json!({
+        "sub": MACHINE, "iss": ISSUER, "client_id": MACHINE, "token_use": "access",
+        "scope": scope, "exp": n + 600, "iat": n - 5, "auth_time": n - 5,
+        "jti": "j2", "version": 2,
+    })
+}
+
+/// An id token of a user in `tenant:acme` whose writable attribute claims
+/// another tenant (which is ignored).
 pub fn id_claims() -> Value {
     let n = now();
     json!({
         "sub": "user-123", "iss": ISSUER, "aud": CLIENT, "token_use": "id",
         "exp": n + 600, "iat": n - 5, "cognito:username": "alice", "custom:tenant": "tenant-from-claim",
+        "cognito:groups": [TENANT_GROUP],
     })
 }
 
@@ -123,9 +150,11 @@ pub fn base_env(extra: &[(&str, &str)]) -> Vec<(String, String)> {
         ("COGNITO_ISSUER".into(), ISSUER.into()),
         (
             "COGNITO_CLIENT_IDS".into(),
-            format!("{CLIENT},other-allowed"),
+            format!("{CLIENT},other-allowed,{MACHINE}"),
         ),
-        ("COGNITO_DEFAULT_TENANT".into(), "acme".into()),
+        // CLIENT is also a machine client of tenant acme; MACHINE is mapped
+        // by the tests that need it.
+        ("COGNITO_CLIENT_TENANTS".into(), format!("{CLIENT}=acme")),
         (
             "COGNITO_GROUP_SCOPES".into(),
             "admins=keys:admin jobs:read jobs:write".into(),
@@ -201,17 +230,27 @@ pub fn statement(r: &Response) -> (String, Vec<String>) {
 pub struct JwksServer {
     pub url: String,
     pub hits: Arc<AtomicU64>,
+    body: Arc<Mutex<String>>,
+}
+
+impl JwksServer {
+    /// What the endpoint answers from now on.
+    pub fn serve(&self, body: String) {
+        *self.body.lock().unwrap() = body;
+    }
 }
 
 pub async fn jwks_server(body: String, delay: Duration) -> JwksServer {
     use axum::{Router, routing::get};
     let hits = Arc::new(AtomicU64::new(0));
     let h = hits.clone();
+    let body = Arc::new(Mutex::new(body));
+    let served = body.clone();
     let app = Router::new().route(
         "/jwks.json",
         get(move || {
             let h = h.clone();
-            let body = body.clone();
+            let body = served.lock().unwrap().clone();
             async move {
                 h.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(delay).await;
@@ -227,5 +266,6 @@ pub async fn jwks_server(body: String, delay: Duration) -> JwksServer {
     JwksServer {
         url: format!("http://{addr}/jwks.json"),
         hits,
+        body,
     }
 }
