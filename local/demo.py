@@ -123,7 +123,9 @@ def main() -> int:
         "COGNITO_CLIENT_ID": client_id,
         "COGNITO_ISSUER": out["cognito_issuer"],
         "ECS_CLUSTER": out["ecs_cluster_arn"],
-        "IDENTITY_SECRET_ARN": out["identity_secret_arn"],
+        # Each service's own identity-key secret: <service>=<ARN>,... (scripts/local.sh
+        # reads the sample service's).
+        "IDENTITY_SECRET_ARNS": ",".join(f"{s}={arn}" for s, arn in sorted(out["identity_secret_arns"].items())),
         "DEMO_USER": args.user,
         "DEMO_GROUP": args.group,
         "DEMO_PASSWORD": password,

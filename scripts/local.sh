@@ -153,12 +153,15 @@ if [ -f "$ROOT/workloads/sample-service/Cargo.toml" ]; then
     sample_port=${SAMPLE_SERVICE_PORT:-3001}
     port_in_use "$sample_port" && sample_port=$(free_port)
     # Served under /sample as behind the internal ALB's path rule; verifies
-    # the identity headers with the key the proxy signs with. ECS injects it
-    # from Secrets Manager (the task definition's `secrets`); here it is read
-    # from the emulator's secret Terraform created, the same way.
+    # the identity headers with its own key, the one the proxy signs its
+    # requests with. ECS injects it from the service's own secret (the task
+    # definition's `secrets`); here it is read from the emulator's secret
+    # Terraform created for `sample` (IDENTITY_SECRET_ARNS in .local/env).
+    identity_arn=$(sed -n "s/^IDENTITY_SECRET_ARNS=//p" "$LOCAL_DIR/env" | tr -d "'" | tr ',' '\n' | sed -n 's/^sample=//p')
+    [ -n "$identity_arn" ] || die "no identity secret for the sample service in $LOCAL_DIR/env (IDENTITY_SECRET_ARNS); re-run make local"
     identity_key=$("$VENV/bin/python" -c 'import boto3,sys; print(boto3.client("secretsmanager").get_secret_value(SecretId=sys.argv[1])["SecretString"])' \
-      "$(sed -n "s/^IDENTITY_SECRET_ARN=//p" "$LOCAL_DIR/env" | tr -d "'")") ||
-      die "cannot read the identity-signing key from the emulator's Secrets Manager"
+      "$identity_arn") ||
+      die "cannot read the sample service's identity-signing key from the emulator's Secrets Manager"
     PORT=$sample_port BIND_ADDR=127.0.0.1 BASE_PATH=/sample IDENTITY_SECRET=$identity_key \
       spawn "sample service (:$sample_port)" "$LOGS/sample-service.log" "$BIN/sample-service"
     sample_pid=$LAST_PID

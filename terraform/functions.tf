@@ -160,15 +160,17 @@ locals {
       timeout     = 29
       vpc         = true
       environment = merge(local.db_env, local.platform_env, local.cors_env, {
-        PROXY_ALB_URL       = module.compute.alb_base_url
-        IDENTITY_SECRET_ARN = aws_secretsmanager_secret.identity.arn
+        PROXY_ALB_URL = module.compute.alb_base_url
+        # Each service's own key: <service>=<secret ARN>,...
+        IDENTITY_SECRET_ARNS = join(",", [for s, secret in aws_secretsmanager_secret.identity : "${s}=${secret.arn}"])
       })
       statements = [
         local.db_access,
         {
-          sid       = "ReadTheIdentitySigningKey"
+          # Every service's identity key, exactly those secrets.
+          sid       = "ReadTheIdentitySigningKeys"
           actions   = ["secretsmanager:GetSecretValue"]
-          resources = [aws_secretsmanager_secret.identity.arn]
+          resources = [for s in aws_secretsmanager_secret.identity : s.arn]
         },
       ]
     }

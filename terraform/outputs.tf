@@ -132,9 +132,9 @@ output "job_task_definition_families" {
   value       = module.compute.job_task_definition_families
 }
 
-output "identity_secret_arn" {
-  description = "Secrets Manager secret of the identity-signing key (IDENTITY_SECRET_ARN of the proxy)."
-  value       = aws_secretsmanager_secret.identity.arn
+output "identity_secret_arns" {
+  description = "Secrets Manager secret of each service's identity-signing key, by service (IDENTITY_SECRET_ARNS of the proxy; IDENTITY_SECRET of that service)."
+  value       = { for s, secret in aws_secretsmanager_secret.identity : s => secret.arn }
 }
 
 output "usage_plan_ids" {

@@ -178,6 +178,17 @@ variable "lambda_artifacts_dir" {
   default     = "../target/lambda"
 }
 
+variable "identity_key_versions" {
+  description = "Version of each service's identity-signing key, by service name (default 1). Raising one makes Terraform write a new random key into that service's secret (write-only: never in state); see docs/proxy.md#rotation."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for s, v in var.identity_key_versions : v >= 1 && floor(v) == v])
+    error_message = "identity_key_versions values must be whole numbers >= 1 (raise one to rotate that service's key)."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of every log group (functions, tasks, API access logs, flow logs), in days."
   type        = number

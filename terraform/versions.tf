@@ -1,6 +1,7 @@
 terraform {
-  # templatestring() needs 1.9.
-  required_version = ">= 1.9.0"
+  # templatestring() needs 1.9; write-only arguments (secret_string_wo, the
+  # identity keys kept out of state) need 1.11.
+  required_version = ">= 1.11.0"
 
   required_providers {
     aws = {

@@ -26,15 +26,18 @@ async fn key_with(pool: &PgPool, name: &str, scopes: &[&str]) -> String {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_sample_service_sees_the_verified_caller_and_never_a_spoofed_identity(pool: PgPool) {
     let deployment = deployed();
-    // ECS injects the signing key into the service from Secrets Manager; the
-    // test reads the same secret (as the administrator).
+    // ECS injects the service's own signing key from its Secrets Manager
+    // secret; the test reads the same secret (as the administrator).
     let secret_arn = deployment
         .function("proxy")
         .expect("the proxy is deployed")
         .environment
-        .get("IDENTITY_SECRET_ARN")
-        .expect("Terraform gives the proxy IDENTITY_SECRET_ARN")
-        .clone();
+        .get("IDENTITY_SECRET_ARNS")
+        .expect("Terraform gives the proxy IDENTITY_SECRET_ARNS")
+        .split(',')
+        .find_map(|entry| entry.strip_prefix("sample="))
+        .expect("the sample service has its own identity secret")
+        .to_owned();
     let secret = aws_sdk_secretsmanager::Client::new(&sdk_config().await)
         .get_secret_value()
         .secret_id(&secret_arn)

@@ -157,9 +157,12 @@ data "aws_iam_policy_document" "execution" {
   dynamic "statement" {
     for_each = each.key == "service" ? [1] : []
     content {
-      sid       = "ReadTheIdentitySigningKey"
+      # ECS (never a container: the execution role's credentials are the
+      # agent's) injects each service's own key into its task; task roles
+      # get no identity secret at all.
+      sid       = "ReadTheServicesIdentityKeys"
       actions   = ["secretsmanager:GetSecretValue"]
-      resources = [var.identity_secret_arn]
+      resources = sort(values(var.identity_secret_arns))
     }
   }
 
@@ -219,7 +222,7 @@ resource "aws_ecs_task_definition" "service" {
       environment = [
         for k, v in merge(each.value.environment, { PORT = tostring(each.value.port), BASE_PATH = each.value.path_prefix }) : { name = k, value = v }
       ]
-      secrets = [{ name = "IDENTITY_SECRET", valueFrom = var.identity_secret_arn }]
+      secrets = [{ name = "IDENTITY_SECRET", valueFrom = var.identity_secret_arns[each.key] }]
       logConfiguration = {
         logDriver = "awslogs"
         options = {

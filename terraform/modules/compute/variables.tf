@@ -75,9 +75,14 @@ variable "proxy_security_group_id" {
   type        = string
 }
 
-variable "identity_secret_arn" {
-  description = "Secret holding the identity-signing key; services get it as IDENTITY_SECRET to verify the proxy's signed headers."
-  type        = string
+variable "identity_secret_arns" {
+  description = "Each service's identity-signing key secret, by service name; a service gets its own as IDENTITY_SECRET to verify the proxy's signed headers."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for k in keys(var.services) : contains(keys(var.identity_secret_arns), k)])
+    error_message = "Every service needs its own identity secret in identity_secret_arns. Missing: ${join(", ", sort([for k in keys(var.services) : k if !contains(keys(var.identity_secret_arns), k)]))}."
+  }
 }
 
 variable "kms_key_arn" {
