@@ -29,6 +29,16 @@ locals {
   # The registry ships inside every zip (`make build` adds platform.yaml).
   platform_env = { PLATFORM_FILE = "/var/task/platform.yaml" }
 
+  # Per-consumer usage keys (portcullis_auth::usage): the authorizer returns
+  # <prefix>key-<key id> / <prefix>tenant-<tenant> as usageIdentifierKey, and
+  # the keys function creates those API keys in USAGE_PLAN_IDS' plans.
+  usage_key_prefix = "${local.name}-"
+  usage_plan_ids   = join(";", [for plan, id in module.api.usage_plan_ids : "${plan}=${id}"])
+  apigw_arn        = "arn:${local.partition}:apigateway:${local.region}::"
+  # This deployment's usage plans only (a placeholder that matches nothing
+  # when platform.yaml defines none: IAM refuses an empty resource list).
+  usage_plan_arns = length(module.api.usage_plan_ids) > 0 ? [for id in values(module.api.usage_plan_ids) : "${local.apigw_arn}/usageplans/${id}"] : ["${local.apigw_arn}/usageplans/${local.name}-no-usage-plans"]
+
   # CORS of the HTTP functions (portcullis_core::cors), which answer the
   # preflights and put the headers on every answer: the allowed origins of
   # this environment (plus the hosted console's), and the header lists and
@@ -137,8 +147,7 @@ locals {
         COGNITO_SCOPE_PREFIX   = "${module.auth.resource_server_identifier}/"
         COGNITO_GROUP_SCOPES   = join(";", [for g, scopes in var.cognito_group_scopes : "${g}=${join(" ", scopes)}"])
         COGNITO_DEFAULT_TENANT = var.cognito_default_tenant
-        USAGE_PLAN_KEYS        = join(",", [for plan, value in module.api.usage_plan_key_values : "${plan}=${value}"])
-        DEFAULT_USAGE_PLAN     = var.default_usage_plan
+        USAGE_KEY_PREFIX       = local.usage_key_prefix
         AUTH_CACHE_TTL_SECS    = tostring(var.authorizer_cache_ttl_seconds)
         }, var.cognito_jwks_json == null ? {} : { COGNITO_JWKS_JSON = var.cognito_jwks_json }
       )
@@ -185,6 +194,8 @@ locals {
         APIGW_STAGE       = var.stage_name
         DEFAULT_PLAN      = contains(keys(local.usage_plans), "standard") ? "standard" : try(keys(local.usage_plans)[0], "")
         PLATFORM_TENANT   = var.platform_tenant
+        USAGE_KEY_PREFIX  = local.usage_key_prefix
+        USAGE_PLAN_IDS    = local.usage_plan_ids
       })
       statements = [
         local.db_access,
@@ -200,6 +211,38 @@ locals {
           sid       = "ReadTheApiGatewayAccount"
           actions   = ["apigateway:GET"]
           resources = ["arn:${local.partition}:apigateway:${local.region}::/account"]
+        },
+        {
+          # A usage key per Portcullis key and per tenant (CreateApiKey;
+          # GetApiKeys finds one by name).
+          sid       = "CreateAndFindUsageKeys"
+          actions   = ["apigateway:POST", "apigateway:GET"]
+          resources = ["${local.apigw_arn}/apikeys"]
+        },
+        {
+          # Disable a revoked key's usage key (UpdateApiKey), read it, delete
+          # the key of a creation whose usage plan step failed.
+          sid       = "ManageUsageKeys"
+          actions   = ["apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"]
+          resources = ["${local.apigw_arn}/apikeys/*"]
+        },
+        {
+          # Which plans hold a tenant's usage key (GetUsagePlans?keyId=).
+          sid       = "FindTheUsagePlansOfAKey"
+          actions   = ["apigateway:GET"]
+          resources = ["${local.apigw_arn}/usageplans"]
+        },
+        {
+          # Put a usage key in this deployment's plans (CreateUsagePlanKey).
+          sid       = "PutUsageKeysInThePlans"
+          actions   = ["apigateway:POST"]
+          resources = [for p in local.usage_plan_arns : "${p}/keys"]
+        },
+        {
+          # Take a tenant's usage key out of a plan when its user_plan changes.
+          sid       = "TakeUsageKeysOutOfThePlans"
+          actions   = ["apigateway:DELETE"]
+          resources = [for p in local.usage_plan_arns : "${p}/keys/*"]
         },
       ]
     }

@@ -112,7 +112,7 @@ output "function_arns" {
 }
 
 output "function_environments" {
-  description = "Environment variables of each Lambda, by crate name, as deployed (sensitive: the authorizer's USAGE_PLAN_KEYS)."
+  description = "Environment variables of each Lambda, by crate name, as deployed (sensitive: they may carry settings such as the JWKS document)."
   value       = module.functions.environments
   sensitive   = true
 }
@@ -138,13 +138,13 @@ output "identity_secret_arns" {
 }
 
 output "usage_plan_ids" {
-  description = "API Gateway usage plan of each platform.yaml usage plan."
+  description = "API Gateway usage plan of each platform.yaml usage plan (USAGE_PLAN_IDS of the keys function)."
   value       = module.api.usage_plan_ids
 }
 
-output "usage_plan_key_ids" {
-  description = "API Gateway API key of each usage plan (its value is the authorizer's usageIdentifierKey; terraform output -json function_environments shows USAGE_PLAN_KEYS)."
-  value       = module.api.usage_plan_key_ids
+output "usage_key_prefix" {
+  description = "USAGE_KEY_PREFIX of the authorizer and the keys function: every per-consumer API Gateway usage key is named <prefix>key-<key id> or <prefix>tenant-<tenant> (portcullis_auth::usage)."
+  value       = local.usage_key_prefix
 }
 
 output "dlq_arns" {

@@ -222,16 +222,6 @@ variable "cognito_default_tenant" {
   default     = "platform"
 }
 
-variable "default_usage_plan" {
-  description = "Usage plan (a platform.yaml usage_plans name) whose throttle and quota apply to Cognito users and machine clients: the authorizer returns its API Gateway key as usageIdentifierKey (DEFAULT_USAGE_PLAN). Empty: Cognito callers get none, and API Gateway refuses them (403) on the secured operations, which require an API key."
-  type        = string
-  default     = "standard"
-  validation {
-    condition     = var.default_usage_plan == "" || length(local.usage_plans) == 0 || contains(keys(local.usage_plans), var.default_usage_plan)
-    error_message = "default_usage_plan must name one of the usage_plans of platform.yaml (or be empty for none)."
-  }
-}
-
 variable "authorizer_cache_ttl_seconds" {
   description = "How long a warm authorizer keeps a verified credential (AUTH_CACHE_TTL_SECS, 0-3600; 0 = off). A revoked API key may keep working this long on a warm instance (docs/auth.md). Local runs use the dev value."
   type        = number

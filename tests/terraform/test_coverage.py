@@ -180,4 +180,4 @@ def test_every_environment_variable_terraform_sets_is_read_by_the_functions(root
         set_by_tf |= env_keys(cfg.get("environment"))
     unknown = sorted(set_by_tf - read)
     assert not unknown, f"Terraform sets environment variables no function reads (typo or stale): {unknown}"
-    assert {"DB_IAM_AUTH", "DB_USER", "DB_SECRET_ARN", "PLATFORM_FILE", "COGNITO_ISSUER", "COGNITO_CLIENT_IDS", "USAGE_PLAN_KEYS", "ECS_CLUSTER", "JOB_SUBNETS", "PROXY_ALB_URL", "IDENTITY_SECRET_ARNS", "APIGW_REST_API_ID"} <= set_by_tf
+    assert {"DB_IAM_AUTH", "DB_USER", "DB_SECRET_ARN", "PLATFORM_FILE", "COGNITO_ISSUER", "COGNITO_CLIENT_IDS", "USAGE_KEY_PREFIX", "USAGE_PLAN_IDS", "ECS_CLUSTER", "JOB_SUBNETS", "PROXY_ALB_URL", "IDENTITY_SECRET_ARNS", "APIGW_REST_API_ID"} <= set_by_tf

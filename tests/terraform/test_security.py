@@ -207,7 +207,11 @@ def test_task_control_and_cache_flush_are_scoped(root_locals):
     watch = [s for s in run_jobs if "ecs:StopTask" in str(s.get("actions"))]
     assert watch and all("cluster_tasks" in str(s["resources"]) and "cluster_condition" in str(s.get("conditions")) for s in watch)
     keys = val(root_locals, "functions")["keys"]
-    flush = [s for s in keys["statements"] if isinstance(s, dict) and "apigateway:DELETE" in str(s.get("actions"))]
+    flush = [
+        s
+        for s in keys["statements"]
+        if isinstance(s, dict) and "apigateway:DELETE" in str(s.get("actions")) and "cache/authorizers" in str(s.get("resources"))
+    ]
     assert len(flush) == 1
     assert "/stages/${var.stage_name}/cache/authorizers" in str(flush[0]["resources"]), flush[0]["resources"]
     assert "module.api.rest_api_id" in str(flush[0]["resources"])
@@ -229,3 +233,46 @@ def test_migrations_run_on_apply_after_the_database_and_the_function(resources):
     deps = str(val(inv.body, "depends_on"))
     assert "module.data" in deps and "module.functions" in deps
     assert "migrations" in str(val(inv.body, "triggers"))
+
+
+def test_keys_role_manages_usage_keys_with_least_privilege(root_locals):
+    """Per-consumer usage keys (issue 11 item 2): the keys function creates,
+    finds, disables and deletes API keys and puts them in this deployment's
+    usage plans, and may do nothing else to API Gateway's keys and plans."""
+    keys = val(root_locals, "functions")["keys"]
+    by_sid = {s.get("sid"): s for s in keys["statements"] if isinstance(s, dict)}
+    expected = {
+        "CreateAndFindUsageKeys": ({"apigateway:POST", "apigateway:GET"}, "/apikeys"),
+        "ManageUsageKeys": ({"apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"}, "/apikeys/*"),
+        "FindTheUsagePlansOfAKey": ({"apigateway:GET"}, "/usageplans"),
+    }
+    for sid, (actions, path) in expected.items():
+        st = by_sid.get(sid)
+        assert st, f"keys role lacks {sid}"
+        assert set(st["actions"]) == actions, (sid, st["actions"])
+        (res,) = st["resources"]
+        assert res == "${local.apigw_arn}" + path, (sid, res)
+    for sid, suffix in {"PutUsageKeysInThePlans": "/keys", "TakeUsageKeysOutOfThePlans": "/keys/*"}.items():
+        st = by_sid.get(sid)
+        assert st, f"keys role lacks {sid}"
+        text = str(st["resources"])
+        assert "local.usage_plan_arns" in text and text.rstrip("}]'\"").endswith(suffix), (sid, text)
+    arns = str(val(root_locals, "usage_plan_arns"))
+    assert "module.api.usage_plan_ids" in arns and "/usageplans/" in arns, arns
+    apigw = str(val(root_locals, "apigw_arn"))
+    assert "local.partition" in apigw and "local.region" in apigw, apigw
+
+
+def test_usage_keys_are_per_consumer_not_per_plan(root_locals, resources):
+    """No API key is made per usage plan (every consumer of a plan shared
+    its bucket and quota); the authorizer and the keys function agree on the
+    usage-key prefix, and the keys function knows every plan's id."""
+    assert not resources("aws_api_gateway_api_key"), "no per-plan API Gateway API keys"
+    assert not resources("aws_api_gateway_usage_plan_key"), "no per-plan usage plan keys"
+    fns = val(root_locals, "functions")
+    auth_env, keys_env = str(fns["authorizer"]["environment"]), str(fns["keys"]["environment"])
+    for env in (auth_env, keys_env):
+        assert "USAGE_KEY_PREFIX" in env and "local.usage_key_prefix" in env, env
+        assert "USAGE_PLAN_KEYS" not in env and "DEFAULT_USAGE_PLAN" not in env, env
+    assert "USAGE_PLAN_IDS" in keys_env and "local.usage_plan_ids" in keys_env, keys_env
+    assert "module.api.usage_plan_ids" in str(val(root_locals, "usage_plan_ids"))

@@ -183,8 +183,11 @@ resource "aws_lambda_permission" "this" {
   source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/*"
 }
 
-# --- Usage plans and the one API key per plan the authorizer names as
-# --- usageIdentifierKey ---
+# --- Usage plans. Their API keys are per consumer and made at run time by
+# --- the keys function (one per Portcullis key, one per tenant for its
+# --- Cognito users; portcullis_auth::usage), whose values the authorizer
+# --- returns as usageIdentifierKey. None is made here: one key per plan would
+# --- put every consumer of a plan in one bucket and one quota. ---
 
 resource "aws_api_gateway_usage_plan" "this" {
   for_each = var.usage_plans
@@ -214,23 +217,6 @@ resource "aws_api_gateway_usage_plan" "this" {
   }
 
   tags = var.tags
-}
-
-resource "aws_api_gateway_api_key" "this" {
-  for_each = var.usage_plans
-
-  name        = "${var.name}-plan-${each.key}"
-  description = "Usage identifier of plan ${each.key}: the authorizer returns it as usageIdentifierKey; callers never see it"
-  enabled     = true
-  tags        = var.tags
-}
-
-resource "aws_api_gateway_usage_plan_key" "this" {
-  for_each = var.usage_plans
-
-  key_id        = aws_api_gateway_api_key.this[each.key].id
-  key_type      = "API_KEY"
-  usage_plan_id = aws_api_gateway_usage_plan.this[each.key].id
 }
 
 # --- Optional WAF ---

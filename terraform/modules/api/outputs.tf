@@ -23,18 +23,7 @@ output "invoke_url" {
   value       = local.custom_domain ? "https://${var.domain_name}" : aws_api_gateway_stage.this.invoke_url
 }
 
-output "usage_plan_key_ids" {
-  description = "ID of the API Gateway API key of each usage plan (its value is the usageIdentifierKey the authorizer returns)."
-  value       = { for k, key in aws_api_gateway_api_key.this : k => key.id }
-}
-
-output "usage_plan_key_values" {
-  description = "Value of the API Gateway API key of each usage plan."
-  value       = { for k, key in aws_api_gateway_api_key.this : k => key.value }
-  sensitive   = true
-}
-
 output "usage_plan_ids" {
-  description = "ID of the API Gateway usage plan of each platform.yaml usage plan."
+  description = "ID of the API Gateway usage plan of each platform.yaml usage plan (USAGE_PLAN_IDS of the keys function, which puts each consumer's usage key in its plan)."
   value       = { for k, p in aws_api_gateway_usage_plan.this : k => p.id }
 }
