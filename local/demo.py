@@ -8,7 +8,13 @@ key (exported by scripts/lib.sh start_moto):
 
     aws cognito-idp admin-create-user       --user-pool-id ... --username demo@example.com
     aws cognito-idp admin-set-user-password --permanent ...
+    aws cognito-idp admin-add-user-to-group --group-name tenant:platform ...
     aws cognito-idp admin-add-user-to-group --group-name admins ...
+
+The demo user is a platform administrator: its tenant is its one `tenant:`
+group (`tenant:platform`, which Terraform creates), and `admins` grants it
+keys:admin (docs/auth.md#tenancy). It is taken out of any other `tenant:`
+group, since a user in two tenants is refused.
 
 Run with the project venv's python:
 
@@ -78,8 +84,10 @@ def main() -> int:
     parser.add_argument("--env-file", required=True, type=Path)
     # The pool signs users in by email (username_attributes = ["email"]).
     parser.add_argument("--user", default="demo@example.com")
-    parser.add_argument("--group", default="admins")
+    parser.add_argument("--group", default="admins", help="role group (scopes: COGNITO_GROUP_SCOPES)")
+    parser.add_argument("--tenant", default="platform", help="tenant: the user joins the group tenant:<tenant>")
     args = parser.parse_args()
+    tenant_group = f"tenant:{args.tenant}"
 
     try:
         out = {k: v["value"] for k, v in json.load(open(args.outputs)).items()}
@@ -111,7 +119,16 @@ def main() -> int:
         if not exists or not password:
             password = new_password()
             idp.admin_set_user_password(UserPoolId=pool_id, Username=args.user, Password=password, Permanent=True)
-        idp.admin_add_user_to_group(UserPoolId=pool_id, Username=args.user, GroupName=args.group)
+        # Exactly one tenant group: leave any other before joining this one.
+        pages = idp.get_paginator("admin_list_groups_for_user").paginate(UserPoolId=pool_id, Username=args.user)
+        for page in pages:
+            for group in page.get("Groups", []):
+                name = group.get("GroupName", "")
+                if name.startswith("tenant:") and name != tenant_group:
+                    idp.admin_remove_user_from_group(UserPoolId=pool_id, Username=args.user, GroupName=name)
+                    log(f"removed {args.user} from {name} (a user belongs to one tenant)")
+        for group in (tenant_group, args.group):
+            idp.admin_add_user_to_group(UserPoolId=pool_id, Username=args.user, GroupName=group)
     except (ClientError, BotoCoreError) as err:
         log(f"the emulator refused: {err}")
         return 1
@@ -128,9 +145,10 @@ def main() -> int:
         "IDENTITY_SECRET_ARNS": ",".join(f"{s}={arn}" for s, arn in sorted(out["identity_secret_arns"].items())),
         "DEMO_USER": args.user,
         "DEMO_GROUP": args.group,
+        "DEMO_TENANT": args.tenant,
         "DEMO_PASSWORD": password,
     })
-    log(f"demo user {args.user} (group {args.group}) ready; login in {args.env_file}")
+    log(f"demo user {args.user} (groups {tenant_group}, {args.group}) ready; login in {args.env_file}")
     return 0
 
 

@@ -141,12 +141,14 @@ locals {
       vpc         = true
       # No COGNITO_JWKS_URL: the authorizer derives it from the issuer, or
       # uses COGNITO_JWKS_JSON alone (no egress needed) when that is set.
+      # COGNITO_CLIENT_TENANTS: the machine client's tenant (users get theirs
+      # from their one tenant:<id> group; docs/auth.md#tenancy).
       environment = merge(local.db_env, local.platform_env, {
         COGNITO_ISSUER         = module.auth.issuer
         COGNITO_CLIENT_IDS     = join(",", [module.auth.web_client_id, module.auth.machine_client_id])
         COGNITO_SCOPE_PREFIX   = "${module.auth.resource_server_identifier}/"
         COGNITO_GROUP_SCOPES   = join(";", [for g, scopes in var.cognito_group_scopes : "${g}=${join(" ", scopes)}"])
-        COGNITO_DEFAULT_TENANT = var.cognito_default_tenant
+        COGNITO_CLIENT_TENANTS = var.cognito_machine_client_tenant == null ? "" : "${module.auth.machine_client_id}=${var.cognito_machine_client_tenant}"
         USAGE_KEY_PREFIX       = local.usage_key_prefix
         AUTH_CACHE_TTL_SECS    = tostring(var.authorizer_cache_ttl_seconds)
         }, var.cognito_jwks_json == null ? {} : { COGNITO_JWKS_JSON = var.cognito_jwks_json }

@@ -175,6 +175,7 @@ module "auth" {
   service_scopes      = keys(local.services)
   web_callback_urls   = local.web_callback_urls # + the hosted console's origin (web.tf)
   web_logout_urls     = local.web_logout_urls
+  tenants             = distinct(concat([var.platform_tenant], var.cognito_tenants))
   deletion_protection = var.cognito_deletion_protection
 }
 

@@ -216,10 +216,21 @@ variable "cognito_group_scopes" {
   }
 }
 
-variable "cognito_default_tenant" {
-  description = "Tenant of Cognito principals whose token has no custom:tenant claim (access tokens and client-credentials tokens never carry it)."
+variable "cognito_tenants" {
+  description = "Tenants whose Cognito group tenant:<id> Terraform creates, besides platform_tenant's (always created). A Cognito user belongs to the tenant of its one tenant: group (docs/auth.md#tenancy)."
+  type        = list(string)
+  default     = []
+}
+
+variable "cognito_machine_client_tenant" {
+  description = "Tenant of the machine (client-credentials) app client's tokens (COGNITO_CLIENT_TENANTS of the authorizer). null: its tokens are refused."
   type        = string
-  default     = "platform"
+  default     = null
+
+  validation {
+    condition     = var.cognito_machine_client_tenant == null || can(regex("^[A-Za-z0-9._:@-]{1,128}$", var.cognito_machine_client_tenant))
+    error_message = "cognito_machine_client_tenant must be a tenant id: 1 to 128 characters of ASCII letters, digits, '-', '_', '.', ':' or '@'."
+  }
 }
 
 variable "authorizer_cache_ttl_seconds" {

@@ -34,6 +34,10 @@ cors_allow_origins = ["http://localhost:5173", "http://127.0.0.1:5173"]
 cognito_group_scopes = {
   admins = ["keys:admin", "jobs:read", "jobs:write", "services:sample"]
 }
+# Tenant groups besides the platform tenant's (tenant:platform, always made):
+# the demo user of make local is in tenant:platform and admins.
+cognito_tenants = ["platform", "acme"]
+
 web_callback_urls = ["http://localhost:5173/callback"]
 web_logout_urls   = ["http://localhost:5173/"]
 

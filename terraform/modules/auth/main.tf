@@ -20,19 +20,9 @@ resource "aws_cognito_user_pool" "this" {
     temporary_password_validity_days = 3
   }
 
-  # Tenant of a user; carried in ID tokens as custom:tenant.
-  schema {
-    name                     = "tenant"
-    attribute_data_type      = "String"
-    mutable                  = true
-    developer_only_attribute = false
-    required                 = false
-
-    string_attribute_constraints {
-      min_length = "1"
-      max_length = "64"
-    }
-  }
+  # No custom attribute: a user's tenant is its `tenant:<id>` group (below),
+  # which only administrators change; an attribute would be the user's to
+  # rewrite (docs/auth.md#tenancy).
 
   admin_create_user_config {
     allow_admin_create_user_only = true
@@ -83,9 +73,14 @@ resource "aws_cognito_user_pool_client" "web" {
   allowed_oauth_flows_user_pool_client = true
   allowed_oauth_flows                  = ["code"]
   allowed_oauth_scopes                 = concat(["openid", "email", "profile"], local.all_scopes)
-  callback_urls                        = var.web_callback_urls
-  logout_urls                          = var.web_logout_urls
-  supported_identity_providers         = ["COGNITO"]
+  # Explicit, so a user can never write more than its display name (unset:
+  # every writable attribute). The e-mail is the sign-in name: administrators
+  # change it (admin-update-user-attributes).
+  read_attributes              = ["email", "email_verified", "name"]
+  write_attributes             = ["name"]
+  callback_urls                = var.web_callback_urls
+  logout_urls                  = var.web_logout_urls
+  supported_identity_providers = ["COGNITO"]
   # ADMIN_USER_PASSWORD_AUTH needs AWS credentials (cognito-idp:AdminInitiateAuth):
   # it lets an operator get a token from the CLI (docs/deploy.md).
   # USER_PASSWORD_AUTH: the web console signs in with InitiateAuth over TLS
@@ -127,8 +122,21 @@ resource "aws_cognito_user_pool_client" "machine" {
   depends_on = [aws_cognito_resource_server.this]
 }
 
+# A role group: its scopes come from the authorizer's COGNITO_GROUP_SCOPES.
+# keys:admin in the member's own tenant; across tenants only for members of
+# the platform tenant's group too (docs/auth.md#tenancy).
 resource "aws_cognito_user_group" "admins" {
   name         = "admins"
   user_pool_id = aws_cognito_user_pool.this.id
-  description  = "Portcullis administrators (keys:admin)"
+  description  = "Portcullis administrators (keys:admin in their own tenant)"
+}
+
+# Tenant groups: a member of `tenant:acme` belongs to the tenant acme. A user
+# must be in exactly one (the authorizer refuses none or several).
+resource "aws_cognito_user_group" "tenant" {
+  for_each = toset(var.tenants)
+
+  name         = "tenant:${each.value}"
+  user_pool_id = aws_cognito_user_pool.this.id
+  description  = "Members of the Portcullis tenant ${each.value}"
 }

@@ -28,6 +28,11 @@ output "machine_client_id" {
   value       = aws_cognito_user_pool_client.machine.id
 }
 
+output "tenant_groups" {
+  description = "Tenant id => its Cognito group (tenant:<id>); add a user with aws cognito-idp admin-add-user-to-group."
+  value       = { for t, g in aws_cognito_user_group.tenant : t => g.name }
+}
+
 output "machine_client_secret" {
   description = "Secret of the machine client."
   value       = aws_cognito_user_pool_client.machine.client_secret

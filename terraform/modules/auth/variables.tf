@@ -62,6 +62,18 @@ variable "machine_scopes" {
   default     = ["jobs.read", "jobs.write"]
 }
 
+variable "tenants" {
+  description = "Tenant ids; each gets the group tenant:<id>, whose members belong to that tenant (the authorizer's only source of a user's tenant)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    # The tenant rule (portcullis_auth::Tenant) within Cognito's 128-character group names.
+    condition     = alltrue([for t in var.tenants : can(regex("^[A-Za-z0-9._:@-]{1,121}$", t))])
+    error_message = "Each tenant must be 1 to 121 characters of ASCII letters, digits, '-', '_', '.', ':' or '@' (the group tenant:<id> has at most 128)."
+  }
+}
+
 variable "deletion_protection" {
   description = "Protect the user pool from deletion."
   type        = bool
