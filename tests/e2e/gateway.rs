@@ -36,6 +36,7 @@ components:
         identitySource: ""
         authorizerResultTtlInSeconds: 0
         authorizerUri: "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${gatekeeper_function_arn}/invocations"
+    api_key: { type: apiKey, name: x-api-key, in: header }
 paths:
   /v1/things:
     get: &echo
@@ -49,6 +50,13 @@ paths:
   /v1/things/{id}:
     get:
       security: [ { gate: [] } ]
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${echo_function_arn}/invocations"
+  /v1/metered/{id}:
+    get:
+      security: [ { gate: [], api_key: [] } ]
       x-amazon-apigateway-integration:
         type: aws_proxy
         httpMethod: POST
@@ -138,7 +146,8 @@ async fn gatekeeper(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let allow_things = json!({"Effect": "Allow", "Action": "execute-api:Invoke",
-        "Resource": "arn:aws:execute-api:*:*:*/*/GET/v1/things/*"});
+        "Resource": ["arn:aws:execute-api:*:*:*/*/GET/v1/things/*",
+                     "arn:aws:execute-api:*:*:*/*/GET/v1/metered/*"]});
     let statements = match credential {
         "allow" => json!([allow_things]),
         "deny" => json!([allow_things, {"Effect": "Deny", "Action": ["execute-api:*"],
@@ -146,11 +155,14 @@ async fn gatekeeper(
         "post-only" => json!([{"Effect": "Allow", "Action": "execute-api:Invoke",
             "Resource": "arn:aws:execute-api:*:*:*/*/POST/*"}]),
         "metered" => json!([allow_things]),
+        c if c.starts_with("key:") => json!([allow_things]),
         "broken" => return Err("database unreachable".into()),
         _ => return Err("Unauthorized".into()),
     };
     let usage_key = if credential == "metered" {
         Value::from("plan-key")
+    } else if let Some(value) = credential.strip_prefix("key:") {
+        Value::from(value)
     } else {
         Value::Null
     };
@@ -718,7 +730,7 @@ async fn usage_plan_key_over_its_burst_is_429() {
     let gw = test_gateway().await;
     let call = || {
         client()
-            .get(gw.at("/v1/things/1"))
+            .get(gw.at("/v1/metered/1"))
             .header("authorization", "metered")
             .send()
     };
@@ -735,14 +747,120 @@ async fn usage_plan_key_over_its_burst_is_429() {
         json_of(third).await,
         json!({"message": "Too Many Requests"})
     );
-    // Callers without a usage plan key are not throttled.
+    // Operations that require no API key are not metered.
     for _ in 0..3 {
         let resp = client()
             .get(gw.at("/v1/things/1"))
-            .header("authorization", "allow")
+            .header("authorization", "metered")
             .send()
             .await
             .expect("request");
         assert_eq!(resp.status(), 200);
     }
+    // A caller whose authorizer answer names no usage key gets 403 where a
+    // key is required.
+    let resp = client()
+        .get(gw.at("/v1/metered/1"))
+        .header("authorization", "allow")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["x-amzn-errortype"], "ForbiddenException");
+    assert_eq!(json_of(resp).await, json!({"message": "Forbidden"}));
+}
+
+async fn metered_call(gw: &RunningGateway, credential: &str) -> reqwest::Response {
+    client()
+        .get(gw.at("/v1/metered/1"))
+        .header("authorization", credential)
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn a_usage_key_that_is_no_api_key_of_the_account_is_forbidden() {
+    let gw = test_gateway().await;
+    let resp = metered_call(&gw, "key:made-up-usage-key").await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["x-amzn-errortype"], "ForbiddenException");
+    assert_eq!(json_of(resp).await, json!({"message": "Forbidden"}));
+    // The key that is one still passes.
+    assert_eq!(metered_call(&gw, "metered").await.status(), 200);
+}
+
+/// Two consumers of one usage plan with a quota of 2 a day and a large
+/// bucket, and a disabled key in the same plan.
+async fn quota_gateway() -> RunningGateway {
+    use local::metering::{ApiKey, Quota, QuotaPeriod, UsagePlan};
+    let key = |id: &str, enabled: bool| ApiKey {
+        id: id.to_owned(),
+        value: format!("usage-key-of-{id}"),
+        enabled,
+    };
+    let deployment = local::Deployment::default();
+    let usage = local::Usage {
+        keys: vec![key("a", true), key("b", true), key("off", false)],
+        plans: vec![UsagePlan {
+            id: "trial".to_owned(),
+            name: "trial".to_owned(),
+            throttle: Some(local::Throttle {
+                rate_per_second: 100.0,
+                burst: 100,
+            }),
+            quota: Some(Quota {
+                limit: 2,
+                offset: 0,
+                period: QuotaPeriod::Day,
+            }),
+            stages: vec![(deployment.api_id.clone(), deployment.stage.clone())],
+            keys: vec!["a".to_owned(), "b".to_owned(), "off".to_owned()],
+        }],
+        stage_throttle: None,
+    };
+    let mut gateway = Gateway::new(Api::from_yaml_str(SPEC).expect("test spec loads"))
+        .with_deployment(deployment)
+        .with_usage(Arc::new(usage));
+    gateway.register("echo", echo());
+    gateway.authorizer(Arc::new(GateState), gatekeeper);
+    start_gateway(gateway).await
+}
+
+#[tokio::test]
+async fn one_consumer_spending_its_quota_leaves_another_of_the_same_plan_unaffected() {
+    let gw = quota_gateway().await;
+    for _ in 0..2 {
+        assert_eq!(metered_call(&gw, "key:usage-key-of-a").await.status(), 200);
+    }
+    let spent = metered_call(&gw, "key:usage-key-of-a").await;
+    assert_eq!(spent.status(), 429);
+    assert_eq!(
+        spent.headers()["x-amzn-errortype"],
+        "LimitExceededException"
+    );
+    assert_eq!(json_of(spent).await, json!({"message": "Limit Exceeded"}));
+    for _ in 0..2 {
+        assert_eq!(metered_call(&gw, "key:usage-key-of-b").await.status(), 200);
+    }
+    assert_eq!(metered_call(&gw, "key:usage-key-of-b").await.status(), 429);
+    // Operations that require no key are not metered.
+    assert_eq!(
+        client()
+            .get(gw.at("/v1/things/1"))
+            .header("authorization", "key:usage-key-of-a")
+            .send()
+            .await
+            .expect("request")
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_usage_key_is_forbidden() {
+    let gw = quota_gateway().await;
+    let resp = metered_call(&gw, "key:usage-key-of-off").await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(json_of(resp).await, json!({"message": "Forbidden"}));
 }

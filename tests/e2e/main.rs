@@ -6,3 +6,4 @@ mod iam;
 mod jobs;
 mod keys;
 mod proxy;
+mod quota;

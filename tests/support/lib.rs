@@ -147,13 +147,19 @@ pub async fn function_env(
 }
 
 /// A gateway serving the applied REST API, every function on its own role,
-/// exactly as `make local` serves it.
+/// metering with the emulator's usage plans and API keys, exactly as
+/// `make local` serves it.
 pub async fn deployed_gateway(deployed: &Deployed, overrides: &LocalOverrides) -> Gateway {
     let api = deployed.api().unwrap_or_else(|e| panic!("{e}"));
+    let admin = sdk_config().await;
     let mut gateway = Gateway::new(api)
         .with_deployment(deployed.identity())
-        .with_gateway_responses(deployed.gateway_responses.clone());
-    let admin = sdk_config().await;
+        .with_gateway_responses(deployed.gateway_responses.clone())
+        .with_usage(std::sync::Arc::new(local::EmulatorUsage::new(
+            &admin,
+            &deployed.rest_api_id,
+            &deployed.stage,
+        )));
     let failures = local::functions::wire_deployed(&mut gateway, deployed, &admin, overrides).await;
     assert!(failures.is_empty(), "functions did not start: {failures:?}");
     gateway
@@ -162,20 +168,36 @@ pub async fn deployed_gateway(deployed: &Deployed, overrides: &LocalOverrides) -
 /// An API key of `tenant` with `scopes` (plan `standard`), inserted straight
 /// into the key store; returns the full key.
 pub async fn api_key(pool: &sqlx::PgPool, name: &str, tenant: &str, scopes: &[&str]) -> String {
+    api_key_in_plan(pool, name, tenant, scopes, "standard")
+        .await
+        .0
+}
+
+/// An API key of `tenant` with `scopes` in usage plan `plan`, inserted
+/// straight into the key store; returns the full key and its id.
+pub async fn api_key_in_plan(
+    pool: &sqlx::PgPool,
+    name: &str,
+    tenant: &str,
+    scopes: &[&str],
+    plan: &str,
+) -> (String, uuid::Uuid) {
     let (plain, lookup, digest) = portcullis_auth::apikey::generate();
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    let id = uuid::Uuid::now_v7();
     sqlx::query(
         "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
-         values ($1, $2, $3, $4, $5, $6, 'standard', 'e2e')",
+         values ($1, $2, $3, $4, $5, $6, $7, 'e2e')",
     )
-    .bind(uuid::Uuid::now_v7())
+    .bind(id)
     .bind(lookup.as_str())
     .bind(&digest[..])
     .bind(name)
     .bind(tenant)
     .bind(&scopes)
+    .bind(plan)
     .execute(pool)
     .await
     .expect("insert a test key");
-    plain.expose_secret().to_owned()
+    (plain.expose_secret().to_owned(), id)
 }
