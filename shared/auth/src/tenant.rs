@@ -9,8 +9,8 @@
 //! merging two identity-provider tenants into one would let each see the
 //! other's keys and jobs.
 //!
-//! Parse once where a tenant enters (API key rows, the Cognito claim and
-//! `COGNITO_DEFAULT_TENANT`, the keys API body and `?tenant=`,
+//! Parse once where a tenant enters (API key rows, a Cognito user's
+//! `tenant:<id>` group and `COGNITO_CLIENT_TENANTS`, the keys API body and `?tenant=`,
 //! `PLATFORM_TENANT`, the authorizer context) and pass [`Tenant`] on.
 //! The database holds the same rule as a check constraint
 //! (`migrations/20261129000000_tenant_syntax.sql`).
