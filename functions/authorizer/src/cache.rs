@@ -1,5 +1,6 @@
-//! A small bounded cache of verified credentials, keyed by the SHA-256 of
-//! the credential (the credential itself is never kept).
+//! A small bounded cache of verified credentials (and, in a second instance,
+//! of refused API keys), keyed by the SHA-256 of the credential (the
+//! credential itself is never kept).
 //!
 //! Entries carry their own expiry (API keys: the configured TTL; JWTs: never
 //! past `exp`). When the cache is full, expired entries are dropped first,

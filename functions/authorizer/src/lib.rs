@@ -22,7 +22,7 @@ use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use cache::{TtlCache, key_of};
+use cache::{CacheKey, TtlCache, key_of};
 use config::Config;
 use portcullis_auth::usage::{Consumer, usage_key};
 use portcullis_auth::{PrincipalType, Scopes, Tenant, apikey};
@@ -90,6 +90,10 @@ pub struct State {
     db: LazyDatabase,
     verifier: Option<jwt::Verifier>,
     cache: TtlCache<Arc<Principal>>,
+    /// Well-formed API keys the key store refused (unknown, wrong secret,
+    /// revoked, expired), for the same TTL and bound: a repeated one is
+    /// refused with no look-up. Only ever a reason to refuse.
+    refused: TtlCache<()>,
     last_touched: Mutex<std::collections::HashMap<Uuid, Instant>>,
     background: Mutex<Vec<JoinHandle<()>>>,
     key_lookups: AtomicU64,
@@ -136,6 +140,7 @@ impl State {
         };
         Ok(State {
             cache: TtlCache::new(entries),
+            refused: TtlCache::new(entries),
             config,
             db,
             verifier,
@@ -185,7 +190,11 @@ impl State {
             return Ok(p);
         }
         if apikey::looks_like_key(credential) {
-            let p = Arc::new(self.verify_key(credential).await?);
+            if key.is_some_and(|k| self.refused.get(&k, now).is_some()) {
+                tracing::info!("API key refused again within the cache TTL: no look-up");
+                return Err(AuthError::Unauthorized);
+            }
+            let p = Arc::new(self.verify_key(credential, key).await?);
             if let Some(key) = key {
                 self.cache
                     .insert(key, p.clone(), now + self.config.cache_ttl, now);
@@ -207,7 +216,13 @@ impl State {
         }
     }
 
-    async fn verify_key(&self, credential: &str) -> Result<Principal, AuthError> {
+    /// `key`: the credential's cache key, remembered in `refused` when the
+    /// key store refuses it (not when the store is unavailable).
+    async fn verify_key(
+        &self,
+        credential: &str,
+        key: Option<CacheKey>,
+    ) -> Result<Principal, AuthError> {
         let parsed = apikey::parse(credential).map_err(|e| {
             tracing::info!(reason = %e, "API key refused before any look-up");
             AuthError::Unauthorized
@@ -225,6 +240,10 @@ impl State {
         })?;
         let r = portcullis_auth::store::check(&parsed, found, chrono::Utc::now()).map_err(|r| {
             tracing::info!(reason = r.as_str(), lookup_id = %parsed.lookup_id(), "API key refused");
+            if let Some(k) = key {
+                let now = Instant::now();
+                self.refused.insert(k, (), now + self.config.cache_ttl, now);
+            }
             AuthError::Unauthorized
         })?;
         self.touch_later(r.id, r.last_used_at);
