@@ -257,8 +257,22 @@ impl State {
 /// `create-admin-key` tool; `make local` runs it for the demo key), through
 /// the same creation service as `POST /v1/keys`. The creation is audited
 /// with principal `bootstrap`. The caller checks `plan` against the registry.
+/// No API Gateway usage key is made: see [`bootstrap_admin_key_with_usage`].
 pub async fn bootstrap_admin_key(
     db: &Database,
+    tenant: &str,
+    name: &str,
+    plan: &str,
+) -> Result<CreatedKey, Error> {
+    bootstrap_admin_key_with_usage(db, None, tenant, name, plan).await
+}
+
+/// [`bootstrap_admin_key`], and with `usage` the key's API Gateway usage
+/// key in its plan, as `POST /v1/keys` makes it: the key commits only once
+/// the usage key exists (without one, API Gateway refuses the key).
+pub async fn bootstrap_admin_key_with_usage(
+    db: &Database,
+    usage: Option<usage::UsageKeys<'_>>,
     tenant: &str,
     name: &str,
     plan: &str,
@@ -274,5 +288,15 @@ pub async fn bootstrap_admin_key(
         plan: plan.to_owned(),
         expires_at: None,
     };
-    Ok(store::create(db, &new, Actor::Bootstrap, None).await?)
+    let mut tx = db.begin().await?;
+    let created = store::create_in(&mut tx, &new, Actor::Bootstrap, None).await?;
+    if let Some(u) = usage {
+        u.create_for_key(&created.record).await.map_err(|e| {
+            Error::Invalid(format!(
+                "the key was not created: its API Gateway usage key could not be made ({e}); check the AWS credentials and their API Gateway permissions, then run again"
+            ))
+        })?;
+    }
+    tx.commit().await.map_err(portcullis_db::DbError::from)?;
+    Ok(created)
 }

@@ -500,3 +500,23 @@ fn usage_plan_ids_must_name_every_plan_of_the_registry() {
         keys::Config::from_env(&Env::from_pairs([("USAGE_KEY_PREFIX", "bad prefix")])).unwrap_err();
     assert!(e.to_string().contains("USAGE_KEY_PREFIX"), "{e}");
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_bootstrap_key_gets_its_usage_key_when_usage_plans_are_configured(pool: PgPool) {
+    let (s, apigw, ids) = usage_state(pool).await;
+    let created = keys::bootstrap_admin_key_with_usage(
+        &s.db,
+        s.usage_keys(),
+        "platform",
+        "first admin",
+        "standard",
+    )
+    .await
+    .unwrap();
+    let name = usage_key(&s.config.usage_key_prefix, Consumer::Key(created.record.id));
+    let (key_id, enabled, _) = api_key(&apigw, &name)
+        .await
+        .expect("the bootstrap key's usage key");
+    assert!(enabled);
+    assert!(plan_keys(&apigw, &ids["standard"]).await.contains(&key_id));
+}

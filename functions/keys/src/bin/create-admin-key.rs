@@ -7,6 +7,11 @@
 //! DATABASE_URL, or DB_SECRET_ARN / RDS IAM settings). The key goes to stdout
 //! alone, so it can be captured (`KEY=$(create-admin-key)`); everything else
 //! goes to stderr.
+//!
+//! With `USAGE_PLAN_IDS` (and `USAGE_KEY_PREFIX`) set as for the keys
+//! function, the key's API Gateway usage key is created in its plan too,
+//! with the AWS credentials of the environment; without them the key has
+//! none, and API Gateway refuses it (docs/keys.md#per-consumer-quotas).
 
 use std::process::ExitCode;
 
@@ -14,7 +19,9 @@ const USAGE: &str = "usage: create-admin-key [--tenant <tenant>] [--name <name>]
   --tenant  tenant of the key (default: platform, whose admins manage every tenant)
   --name    a label for the key (default: bootstrap admin)
   --plan    usage plan from platform.yaml (default: standard)
-The database is configured as for the Lambdas: DATABASE_URL, or DB_SECRET_ARN (+ AWS credentials).";
+The database is configured as for the Lambdas: DATABASE_URL, or DB_SECRET_ARN (+ AWS credentials).
+USAGE_PLAN_IDS and USAGE_KEY_PREFIX (the keys function's, from `terraform output -json function_environments`)
+make the key's API Gateway usage key too (AWS credentials with the keys function's API Gateway permissions).";
 
 fn parse_args(args: &[String]) -> Result<(String, String, String), String> {
     let (mut tenant, mut name, mut plan) = (
@@ -78,7 +85,30 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match keys::bootstrap_admin_key(&db, &tenant, &name, &plan).await {
+    let apigw = match &config.usage_plan_ids {
+        None => {
+            eprintln!(
+                "create-admin-key: USAGE_PLAN_IDS is not set: the key gets no API Gateway usage key, and a deployed API Gateway refuses it (403); set USAGE_PLAN_IDS and USAGE_KEY_PREFIX as the keys function has them to make one"
+            );
+            None
+        }
+        Some(_) => match portcullis_core::aws::sdk_config_in(&env).await {
+            Ok(sdk) => Some(aws_sdk_apigateway::Client::new(&sdk)),
+            Err(e) => {
+                eprintln!("create-admin-key: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let usage = match (&apigw, &config.usage_plan_ids) {
+        (Some(apigw), Some(plan_ids)) => Some(keys::usage::UsageKeys {
+            apigw,
+            prefix: &config.usage_key_prefix,
+            plan_ids,
+        }),
+        _ => None,
+    };
+    match keys::bootstrap_admin_key_with_usage(&db, usage, &tenant, &name, &plan).await {
         Ok(created) => {
             eprintln!(
                 "created API key {} (tenant {}, scopes {}, plan {}). It is shown once, below; store it now.",
