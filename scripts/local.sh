@@ -260,7 +260,7 @@ else
   echo >&2
 fi
 cat >&2 <<EOF
-  Cognito demo login (web console and scripts/token.sh): user $demo_user, group admins
+  Cognito demo login (web console and scripts/token.sh): user $demo_user, groups tenant:platform and admins
     password: $(sed -n "s/^DEMO_PASSWORD=//p" "$LOCAL_DIR/env" | tr -d "'")   (also in .local/env)
     scripts/token.sh                    # prints an access token; --id for an id token
     curl -s -H "Authorization: Bearer \$(scripts/token.sh)" $base/v1/me

@@ -252,7 +252,7 @@ async fn wrong_or_missing_issuer_is_rejected() {
 
 #[tokio::test]
 async fn a_valid_token_without_any_permitted_route_gets_an_explicit_deny() {
-    // No default tenant claim needed: /v1/me is `authenticated`, so use a
+    // /v1/me is `authenticated`, so use a
     // route table where every route needs a scope.
     let dir = std::env::temp_dir().join(format!("authz-openapi-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
