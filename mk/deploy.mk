@@ -30,7 +30,7 @@ define need_cargo_lambda
 endef
 
 define need_terraform
-	@command -v terraform >/dev/null 2>&1 || { echo "make: terraform is missing: install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)" >&2; exit 1; }
+	@command -v terraform >/dev/null 2>&1 || { echo "make: terraform is missing: install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)" >&2; exit 1; }
 	@test -f $(TF_DIR)/$(TF_VARS_FILE) || { echo "make: $(TF_DIR)/$(TF_VARS_FILE) does not exist; ENV must be one of: $(basename $(notdir $(wildcard $(TF_DIR)/env/*.tfvars)))" >&2; exit 1; }
 endef
 

@@ -429,7 +429,7 @@ ensure_chromium() {
 # need_terraform: stop with how to install it when the CLI is missing.
 need_terraform() {
   command -v terraform >/dev/null 2>&1 ||
-    die "terraform is not on PATH; make local and make test apply terraform/ to the AWS emulator. Install Terraform >= 1.9: on Debian/Ubuntu from HashiCorp's apt repository (https://developer.hashicorp.com/terraform/install, package terraform), then run again"
+    die "terraform is not on PATH; make local and make test apply terraform/ to the AWS emulator. Install Terraform >= 1.11: on Debian/Ubuntu from HashiCorp's apt repository (https://developer.hashicorp.com/terraform/install, package terraform), then run again"
 }
 
 # tf_cli_config: point Terraform at a local provider mirror when one exists,

@@ -54,7 +54,7 @@ say "2/5 checking arguments and blocks against the provider schema"
 
 say "3/5 terraform fmt, init and validate (the real CLI and hashicorp/aws provider)"
 command -v terraform >/dev/null 2>&1 ||
-  die "terraform is not on PATH. Install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install; on Debian/Ubuntu: HashiCorp's apt repository, package terraform) and run again"
+  die "terraform is not on PATH. Install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install; on Debian/Ubuntu: HashiCorp's apt repository, package terraform) and run again"
 if ! TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive -diff terraform; then
   die "terraform fmt found unformatted files (above): run terraform fmt -recursive terraform"
 fi

@@ -210,7 +210,9 @@ pub fn profile(name: &str, i: &Inputs) -> anyhow::Result<Profile> {
             env.push(db);
             env.push(registry);
             env.extend(pairs(&[
-                ("IDENTITY_SECRET_ARN", IDENTITY_SECRET),
+                // platform.yaml registers one service, `sample`, whose own
+                // key is the secret the harness creates ([`IDENTITY_SECRET`]).
+                ("IDENTITY_SECRET_ARNS", "sample=portcullis-coldstart-identity"),
                 ("PROXY_ALB_URL", "http://{mock}/upstream"),
             ]));
             let calls = if i.emulator {
