@@ -2,8 +2,8 @@
 # through them in order; docs/terraform.md explains the Terraform behind them.
 #
 #   make build                    cargo lambda zips for every function
-#   make images  ENV=dev          ECR repositories + docker build/push of the workloads
-#   make deploy  ENV=dev          build, then terraform init + apply (runs the migrations)
+#   make images  ENV=dev          ECR repositories + docker build/push of the workloads (content tags)
+#   make deploy  ENV=dev          build, check ECR holds every image, then terraform init + apply (runs the migrations)
 #   make deploy-fn FN=jobs        quick code update of one function (cargo lambda deploy)
 #   make destroy ENV=dev          terraform destroy
 #
@@ -17,7 +17,14 @@ TF_VARS_FILE := env/$(ENV).tfvars
 TF_BACKEND_FILE := env/$(ENV).backend.hcl
 FUNCTIONS := $(notdir $(patsubst %/,%,$(wildcard functions/*/)))
 LAMBDA_DIR := target/lambda
-IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo latest)
+VENV_PY := $(or $(PORTCULLIS_VENV),.venv)/bin/python
+
+# The content tag of each workload image, JSON {workload: tag}: a hash of the
+# files that build it (scripts/images.py), so a commit that changes none of
+# them keeps the tag and make deploy points at the image already pushed.
+# Evaluated once, on first use.
+IMAGE_TAGS = $(eval IMAGE_TAGS := $$(shell python3 scripts/images.py tags))$(IMAGE_TAGS)
+TF_IMAGE_VARS = -var 'image_tags=$(IMAGE_TAGS)'
 
 # What make images needs, evaluated by terraform console from the same
 # locals the compute module uses (outputs are not refreshed by a -target apply).
@@ -32,6 +39,22 @@ endef
 define need_terraform
 	@command -v terraform >/dev/null 2>&1 || { echo "make: terraform is missing: install Terraform >= 1.11 (https://developer.hashicorp.com/terraform/install)" >&2; exit 1; }
 	@test -f $(TF_DIR)/$(TF_VARS_FILE) || { echo "make: $(TF_DIR)/$(TF_VARS_FILE) does not exist; ENV must be one of: $(basename $(notdir $(wildcard $(TF_DIR)/env/*.tfvars)))" >&2; exit 1; }
+endef
+
+define need_image_tags
+	@test -n '$(IMAGE_TAGS)' || { echo "make: scripts/images.py tags printed no image tags (it needs python3 >= 3.11 and git; run it to see why)" >&2; exit 1; }
+endef
+
+# Shell lines (inside one `set -euo pipefail; ...` recipe line) setting name,
+# region, platform and workloads (the ECR-built workloads of ENV, space
+# separated) from IMAGES_EXPR, and tags: IMAGE_TAGS limited to those workloads
+# (one without workloads/<w>/Dockerfile has no tag: Terraform's image_tags
+# validation names it).
+define read_images_info
+info=$$(echo '$(IMAGES_EXPR)' | $(TF) console -var-file=$(TF_VARS_FILE) $(TF_IMAGE_VARS)); \
+field() { echo "$$info" | python3 -c 'import json, sys; d = json.loads(json.loads(sys.stdin.read())); v = d[sys.argv[1]]; print(" ".join(v) if isinstance(v, list) else v)' "$$1"; }; \
+name=$$(field name); region=$$(field region); platform=$$(field platform); workloads=$$(field workloads); \
+tags=$$(python3 -c 'import json, sys; t = json.loads(sys.argv[1]); print(json.dumps({w: t[w] for w in sys.argv[2:] if w in t}))' '$(IMAGE_TAGS)' $$workloads);
 endef
 
 define need_aws
@@ -70,22 +93,26 @@ tf-init: ## terraform init with the state backend of ENV (terraform/env/<ENV>.ba
 	$(TF) init -input=false -reconfigure -backend-config=$(TF_BACKEND_FILE)
 
 .PHONY: deploy
-deploy: build tf-init ## Build, then terraform apply ENV (default dev); the apply runs the migrations
+deploy: build tf-init ## Build, check ECR holds every workload image (make images), then terraform apply ENV (default dev); the apply runs the migrations
 	$(need_aws)
-	$(TF) apply -input=false -var-file=$(TF_VARS_FILE) -var image_tag=$(IMAGE_TAG)
+	$(need_image_tags)
+	@bash scripts/ensure-venv.sh
+	@set -euo pipefail; \
+	$(read_images_info) \
+	$(VENV_PY) scripts/images.py check --region "$$region" --name "$$name" --tags "$$tags"
+	$(TF) apply -input=false -var-file=$(TF_VARS_FILE) $(TF_IMAGE_VARS)
 	@echo "API: $$($(TF) output -raw api_url)"
 
 .PHONY: images
-images: tf-init ## Create the ECR repositories, then build and push every workload image (tag IMAGE_TAG)
+images: tf-init ## Create the ECR repositories, then build and push every workload image at its content tag (scripts/images.py tags)
 	$(need_aws)
+	$(need_image_tags)
 	@command -v docker >/dev/null 2>&1 || { echo "make: docker is missing: install Docker (with buildx) to build the workload images" >&2; exit 1; }
 	@docker info >/dev/null 2>&1 || { echo "make: docker cannot reach a Docker engine: start Docker (the client alone cannot build)" >&2; exit 1; }
 	@command -v aws >/dev/null 2>&1 || { echo "make: the AWS CLI is missing: it logs docker in to ECR (aws ecr get-login-password)" >&2; exit 1; }
-	$(TF) apply -input=false -auto-approve -var-file=$(TF_VARS_FILE) -var image_tag=$(IMAGE_TAG) -target=module.compute.aws_ecr_repository.this -target=module.compute.aws_ecr_lifecycle_policy.this
+	$(TF) apply -input=false -auto-approve -var-file=$(TF_VARS_FILE) $(TF_IMAGE_VARS) -target=module.compute.aws_ecr_repository.this -target=module.compute.aws_ecr_lifecycle_policy.this
 	@set -euo pipefail; \
-	info=$$(echo '$(IMAGES_EXPR)' | $(TF) console -var-file=$(TF_VARS_FILE) -var image_tag=$(IMAGE_TAG)); \
-	field() { echo "$$info" | python3 -c 'import json, sys; d = json.loads(json.loads(sys.stdin.read())); v = d[sys.argv[1]]; print(" ".join(v) if isinstance(v, list) else v)' "$$1"; }; \
-	name=$$(field name); region=$$(field region); platform=$$(field platform); workloads=$$(field workloads); \
+	$(read_images_info) \
 	account=$$(aws sts get-caller-identity --query Account --output text); \
 	registry="$$account.dkr.ecr.$$region.amazonaws.com"; \
 	test -n "$$workloads" || { echo "make: platform.yaml names no workload to build" >&2; exit 1; }; \
@@ -93,12 +120,13 @@ images: tf-init ## Create the ECR repositories, then build and push every worklo
 	for workload in $$workloads; do \
 	  repo="$$name/$$workload"; url="$$registry/$$repo"; \
 	  test -f workloads/$$workload/Dockerfile || { echo "make: workloads/$$workload/Dockerfile is missing" >&2; exit 1; }; \
-	  if aws ecr describe-images --region "$$region" --repository-name "$$repo" --image-ids imageTag=$(IMAGE_TAG) >/dev/null 2>&1; then \
-	    echo "$$url:$(IMAGE_TAG) already pushed (tags are immutable)"; continue; fi; \
-	  docker build --platform "$$platform" -f workloads/$$workload/Dockerfile -t "$$url:$(IMAGE_TAG)" .; \
-	  docker push "$$url:$(IMAGE_TAG)"; \
-	done
-	@echo "images pushed with tag $(IMAGE_TAG); now run: make deploy ENV=$(ENV)"
+	  tag=$$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$$tags" "$$workload"); \
+	  if aws ecr describe-images --region "$$region" --repository-name "$$repo" --image-ids imageTag="$$tag" >/dev/null 2>&1; then \
+	    echo "$$url:$$tag already pushed (content tag: the same inputs, the same image; tags are immutable)"; continue; fi; \
+	  docker build --platform "$$platform" -f workloads/$$workload/Dockerfile -t "$$url:$$tag" .; \
+	  docker push "$$url:$$tag"; \
+	done; \
+	echo "images pushed at their content tags $$tags; now run: make deploy ENV=$(ENV)"
 
 .PHONY: deploy-fn
 deploy-fn: ## Quick code update of one function with cargo lambda deploy: make deploy-fn FN=jobs ENV=dev
@@ -121,7 +149,7 @@ deploy-fn: ## Quick code update of one function with cargo lambda deploy: make d
 .PHONY: destroy
 destroy: tf-init ## terraform destroy ENV (RDS, ALB and Cognito deletion protection must be off: see docs/deploy.md)
 	$(need_aws)
-	$(TF) destroy -input=false -var-file=$(TF_VARS_FILE) -var image_tag=$(IMAGE_TAG)
+	$(TF) destroy -input=false -var-file=$(TF_VARS_FILE) $(TF_IMAGE_VARS)
 
 .PHONY: tf-check
 tf-check: ## Offline proof of terraform/: HCL parse, provider schema, checkov, pytest (part of make test)

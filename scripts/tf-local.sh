@@ -140,11 +140,17 @@ cmd_apply() {
   terraform -chdir="$TF_DIR" init -input=false -no-color -reconfigure >"$LOGS/tf-local-init.log" 2>&1 ||
     { cat "$LOGS/tf-local-init.log" >&2; die "terraform init failed (above)"; }
 
+  # The workload images' content tags, as make deploy passes them (the task
+  # definitions name them; the emulator holds no image and nothing pulls one).
+  local image_tags
+  image_tags=$("$VENV/bin/python" "$ROOT/scripts/images.py" tags) ||
+    die "scripts/images.py tags failed (above): the task definitions need each workload's content tag"
+
   say "terraform apply -var-file=env/local.tfvars to $AWS_ENDPOINT_URL (log: ${LOGS#"$ROOT"/}/tf-local-apply.log)"
   local start end rc=0
   start=$(date +%s)
   terraform -chdir="$TF_DIR" apply -auto-approve -input=false -no-color -var-file=env/local.tfvars \
-    >"$LOGS/tf-local-apply.log" 2>&1 || rc=$?
+    -var "image_tags=$image_tags" >"$LOGS/tf-local-apply.log" 2>&1 || rc=$?
   end=$(date +%s)
   if [ "$rc" -ne 0 ]; then
     grep -A12 '^Error' "$LOGS/tf-local-apply.log" >&2 || tail -n 40 "$LOGS/tf-local-apply.log" >&2

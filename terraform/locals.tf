@@ -24,22 +24,39 @@ locals {
   # Each section: merge({}, try(...)) because entries may differ in shape
   # (coalesce would need one type for all) and an empty or absent section is none.
 
-  # services: one ECS service, target group and listener rule each.
+  # services: one ECS service, target group and listener rule each, for
+  # the services enabled in this environment (`environments`, absent = all;
+  # the others are absent from every resource and from the Cognito scopes).
+  # `priority` has no default: the compute module's var.services validation
+  # refuses a service without one, or two services with the same.
+  service_environments = {
+    for name, s in merge({}, try(local.platform.services, {})) : name => try(s.environments, null)
+  }
   services = {
     for name, s in merge({}, try(local.platform.services, {})) : name => {
-      workload          = try(s.workload, name)
-      image             = try(s.image, null)
-      port              = try(s.port, 8080)
-      path_prefix       = try(s.path_prefix, "/${name}")
-      health_check_path = try(s.health_check_path, "/health")
-      desired_count     = try(s.desired_count, 1)
-      min_count         = try(s.autoscaling.min, s.desired_count, 1)
-      max_count         = try(s.autoscaling.max, max(try(s.desired_count, 1) * 4, 2))
-      cpu_target        = try(s.autoscaling.cpu_target, 60)
-      cpu               = try(s.cpu, 256)
-      memory            = try(s.memory, 512)
-      environment       = try(s.environment, {})
-    }
+      workload    = try(s.workload, name)
+      image       = try(s.image, null)
+      port        = try(s.port, 8080)
+      path_prefix = try(s.path_prefix, "/${name}")
+      priority    = try(s.priority, null)
+      health_check = {
+        path                = try(s.health_check.path, "/health")
+        interval_seconds    = try(s.health_check.interval_seconds, 15)
+        timeout_seconds     = try(s.health_check.timeout_seconds, 5)
+        healthy_threshold   = try(s.health_check.healthy_threshold, 2)
+        unhealthy_threshold = try(s.health_check.unhealthy_threshold, 3)
+        matcher             = try(s.health_check.matcher, "200-299")
+      }
+      desired_count      = try(s.desired_count, 1)
+      min_count          = try(s.autoscaling.min, s.desired_count, 1)
+      max_count          = try(s.autoscaling.max, max(try(s.desired_count, 1) * 4, 2))
+      cpu_target         = try(s.autoscaling.cpu_target, 60)
+      cpu                = try(s.cpu, 256)
+      memory             = try(s.memory, 512)
+      environment        = try(s.environment, {})
+      secrets            = try(s.secrets, {})
+      log_retention_days = try(s.log_retention_days, null)
+    } if local.service_environments[name] == null || contains(coalesce(local.service_environments[name], []), var.environment)
   }
 
   # jobs: one task definition (family = task_definition) each.
@@ -52,6 +69,10 @@ locals {
       cpu         = try(j.cpu, j.overrides.cpu.min, 256)
       memory      = try(j.memory, j.overrides.memory.min, 512)
       environment = try(j.environment, {})
+      # ENV_NAME = Secrets Manager name or ARN [:json-key] (the compute module
+      # renders valueFrom and scopes the job execution role to them).
+      secrets            = try(j.secrets, {})
+      log_retention_days = try(j.log_retention_days, null)
       # The container's entryPoint: callers' args (the RunTask command
       # override) are only ever its arguments (docs/jobs.md, issue 11 item 6).
       entrypoint = try(j.entrypoint, null)

@@ -156,7 +156,7 @@ module "compute" {
   subnet_ids              = module.network.private_subnet_ids
   services                = local.services
   jobs                    = local.jobs
-  image_tag               = var.image_tag
+  image_tags              = var.image_tags
   proxy_security_group_id = module.network.function_security_group_ids["proxy"]
   identity_secret_arns    = { for s, secret in aws_secretsmanager_secret.identity : s => secret.arn }
   kms_key_arn             = aws_kms_key.this.arn

@@ -146,10 +146,10 @@ variable "db_app_user" {
 
 # --- compute ---
 
-variable "image_tag" {
-  description = "Tag of the workload images pushed by `make images` (default: the git commit)."
-  type        = string
-  default     = "latest"
+variable "image_tags" {
+  description = "Content tag of each workload image, by workload (`scripts/images.py tags`; make images pushes them, make deploy checks ECR holds them and passes them). Every workload platform.yaml builds from ECR needs one (the compute module names the missing)."
+  type        = map(string)
+  default     = {}
 }
 
 variable "alb_deletion_protection" {

@@ -11,7 +11,10 @@
 //!     image: null                              # or a full image reference instead of the ECR build
 //!     cpu: 256                                 # task size, a Fargate size (default: overrides.cpu.min, else 256)
 //!     memory: 512                              # (default: overrides.memory.min, else 512)
-//!     environment: { GREETING: hello }         # container defaults; not JOB_ID, JOB_TYPE, ...
+//!     environment: { GREETING: hello }         # container defaults; not JOB_ID, JOB_TYPE, AWS_*, ECS_* ...
+//!     secrets: { DB_URL: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf:url" }
+//!                                              # Secrets Manager name or ARN [:json-key]; never overridable
+//!     log_retention_days: 30                   # default: the environment's log_retention_days
 //!     timeout_seconds: 600
 //!     max_attempts: 5                           # RunTask attempts (capacity, throttling)
 //!     scope: jobs:write                         # default jobs:write
@@ -27,7 +30,7 @@
 //! validate fails start-up with the path of the bad entry.
 
 use super::PlatformError;
-use crate::task::{self, Environment};
+use crate::task::{self, Environment, Secrets};
 use serde::Deserialize;
 use serde_norway::Value;
 use std::collections::BTreeMap;
@@ -64,6 +67,11 @@ pub struct JobType {
     /// Container environment of the task definition (callers may override
     /// the names in `overrides.env`).
     pub environment: Environment,
+    /// Container variables read from Secrets Manager at task start (never
+    /// overridable by callers).
+    pub secrets: Secrets,
+    /// Retention of the type's log group; none: the environment's.
+    pub log_retention_days: Option<u32>,
     pub timeout_seconds: u64,
     pub max_attempts: u32,
     pub scope: String,
@@ -134,6 +142,10 @@ pub(crate) struct RawJobType {
     memory: Option<u32>,
     #[serde(default)]
     environment: Environment,
+    #[serde(default)]
+    secrets: Secrets,
+    #[serde(default)]
+    log_retention_days: Option<u32>,
     timeout_seconds: u64,
     #[serde(default = "default_max_attempts")]
     max_attempts: u32,
@@ -213,9 +225,10 @@ fn check_entrypoint(
             at,
             "is empty; give the program and any fixed leading arguments, e.g. [\"/app/job\"]",
         )),
-        Some(items) => match items.iter().position(|e| {
-            e.is_empty() || e.len() > MAX_ENTRYPOINT_LEN || e.contains('\0')
-        }) {
+        Some(items) => match items
+            .iter()
+            .position(|e| e.is_empty() || e.len() > MAX_ENTRYPOINT_LEN || e.contains('\0'))
+        {
             Some(i) => Err(invalid(
                 format!("{at}[{i}]"),
                 format!("must be 1-{MAX_ENTRYPOINT_LEN} bytes without NUL"),
@@ -274,6 +287,8 @@ impl JobTypes {
                 .or(r.overrides.memory.map(|b| b.min))
                 .unwrap_or(task::DEFAULT_MEMORY);
             r.environment.check(&entry, RESERVED_ENV)?;
+            r.secrets.check(&entry, RESERVED_ENV, &r.environment)?;
+            task::check_log_retention(&entry, r.log_retention_days)?;
             if r.timeout_seconds == 0 || r.timeout_seconds > 7 * 24 * 3600 {
                 return Err(invalid(
                     at("timeout_seconds"),
@@ -326,6 +341,14 @@ impl JobTypes {
                         format!("{e} is set by the platform and cannot be overridden"),
                     ));
                 }
+                if r.secrets.contains(e) {
+                    return Err(invalid(
+                        at(&format!("overrides.env[{i}]")),
+                        format!(
+                            "{e} is one of the type's secrets and cannot be overridden by a caller"
+                        ),
+                    ));
+                }
             }
             for (field, b) in [("cpu", r.overrides.cpu), ("memory", r.overrides.memory)] {
                 if let Some(b) = b {
@@ -352,6 +375,8 @@ impl JobTypes {
                     cpu,
                     memory,
                     environment: r.environment,
+                    secrets: r.secrets,
+                    log_retention_days: r.log_retention_days,
                     timeout_seconds: r.timeout_seconds,
                     max_attempts: r.max_attempts,
                     scope,
@@ -526,7 +551,10 @@ sample:
                 "a: {{task_definition: f, timeout_seconds: 1, entrypoint: {bad}, overrides: {{args: 4}}}}"
             );
             let err = parse(&yaml).unwrap_err();
-            assert!(err.to_string().contains("jobs.a.entrypoint"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("jobs.a.entrypoint"),
+                "{bad}: {err}"
+            );
         }
         // With an entry point, or without args, the type is accepted.
         let t = parse(

@@ -119,7 +119,7 @@ impl Platform {
         let raw: Option<RawPlatform> = serde_norway::from_str(text)?;
         let raw = raw.unwrap_or_default();
         Ok(Platform {
-            services: Services::from_raw(raw.services.unwrap_or_default())?,
+            services: Services::from_raw(raw.services.unwrap_or_default(), true)?,
             jobs: JobTypes::from_raw(raw.jobs.unwrap_or_default())?,
             usage_plans: UsagePlans::from_raw(raw.usage_plans.unwrap_or_default())?,
         })

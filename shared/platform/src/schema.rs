@@ -233,12 +233,20 @@ mod tests {
             "services.*.autoscaling.max",
             "services.*.autoscaling.cpu_target",
             "services.*.environment",
+            "services.*.secrets",
+            "services.*.priority",
+            "services.*.log_retention_days",
+            "services.*.environments",
+            "services.*.health_check.matcher",
+            "services.*.health_check.unhealthy_threshold",
             "services.*.image",
             "jobs.*.workload",
             "jobs.*.image",
             "jobs.*.cpu",
             "jobs.*.memory",
             "jobs.*.environment",
+            "jobs.*.secrets",
+            "jobs.*.log_retention_days",
             "jobs.*.overrides.cpu.min",
             "jobs.*.capacity_provider_strategy[].capacity_provider",
             "usage_plans.*.quota.period",
@@ -249,7 +257,8 @@ mod tests {
         assert!(
             !paths
                 .iter()
-                .any(|p| p.starts_with("services.*.environment."))
+                .any(|p| p.starts_with("services.*.environment.")
+                    || p.starts_with("services.*.secrets."))
         );
     }
 
@@ -270,12 +279,22 @@ services:
     workload: full-service
     image: public.ecr.aws/example/full:1.0
     port: 9000
-    health_check_path: /healthz
+    priority: 200
+    health_check:
+      path: /healthz
+      interval_seconds: 30
+      timeout_seconds: 10
+      healthy_threshold: 3
+      unhealthy_threshold: 4
+      matcher: "200,204"
     desired_count: 2
     autoscaling: { min: 1, max: 8, cpu_target: 75 }
     cpu: 512
     memory: 1024
     environment: { LOG_LEVEL: debug, WORKERS: 4, VERBOSE: true }
+    secrets: { API_TOKEN: "portcullis/full/token:token", DB_URL: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf" }
+    log_retention_days: 30
+    environments: [dev, prod]
 jobs:
   full:
     description: every field set
@@ -287,6 +306,8 @@ jobs:
     cpu: 1024
     memory: 2048
     environment: { GREETING: hello }
+    secrets: { TOKEN: "portcullis/full-job/token" }
+    log_retention_days: 90
     timeout_seconds: 60
     max_attempts: 3
     scope: jobs:write
@@ -317,16 +338,31 @@ usage_plans:
                 .map(|(k, v)| (k.to_owned(), json!(v)))
                 .collect::<Map<_, _>>()
         };
+        let secrets = |e: &crate::task::Secrets| {
+            e.raw()
+                .map(|(k, v)| (k.to_owned(), json!(v)))
+                .collect::<Map<_, _>>()
+        };
+        // The fixture is evaluated with var.environment = "dev".
         let services: Map<_, _> = p
             .services
             .iter()
+            .filter(|s| s.enabled_in("dev"))
             .map(|s| {
+                let hc = &s.health_check;
                 let v = json!({
                     "workload": s.workload, "image": s.image, "port": s.port,
-                    "path_prefix": s.path_prefix, "health_check_path": s.health_check_path,
+                    "path_prefix": s.path_prefix, "priority": s.priority,
+                    "health_check": {
+                        "path": hc.path, "interval_seconds": hc.interval_seconds,
+                        "timeout_seconds": hc.timeout_seconds,
+                        "healthy_threshold": hc.healthy_threshold,
+                        "unhealthy_threshold": hc.unhealthy_threshold, "matcher": hc.matcher,
+                    },
                     "desired_count": s.desired_count, "min_count": s.autoscaling.min,
                     "max_count": s.autoscaling.max, "cpu_target": s.autoscaling.cpu_target,
                     "cpu": s.cpu, "memory": s.memory, "environment": env(&s.environment),
+                    "secrets": secrets(&s.secrets), "log_retention_days": s.log_retention_days,
                 });
                 (s.name.clone(), v)
             })
@@ -339,6 +375,7 @@ usage_plans:
                     "family": j.task_definition, "container": j.container,
                     "workload": j.workload, "image": j.image, "cpu": j.cpu,
                     "memory": j.memory, "environment": env(&j.environment),
+                    "secrets": secrets(&j.secrets), "log_retention_days": j.log_retention_days,
                     "entrypoint": j.entrypoint, "takes_args": j.overrides.max_args > 0,
                 });
                 (j.name.clone(), v)

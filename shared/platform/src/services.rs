@@ -9,13 +9,18 @@
 //!     workload: sample-service      # workloads/<workload>, ECR repository (default: the name)
 //!     image: null                   # or a full image reference instead of the ECR build
 //!     path_prefix: /sample          # ALB listener rule path prefix
+//!     priority: 100                 # ALB listener rule priority: required, 1-50000, unique
 //!     port: 8080
-//!     health_check_path: /health
+//!     health_check: { path: /health, interval_seconds: 15, timeout_seconds: 5,
+//!                     healthy_threshold: 2, unhealthy_threshold: 3, matcher: "200-299" }
 //!     desired_count: 1
 //!     autoscaling: { min: 1, max: 4, cpu_target: 60 }   # defaults: desired_count, max(4 x desired, 2), 60
 //!     cpu: 256                      # a Fargate size (task::is_fargate_size)
 //!     memory: 512
-//!     environment: { LOG_LEVEL: info }  # not PORT, BASE_PATH, IDENTITY_SECRET (set by Terraform)
+//!     environment: { RUST_LOG: info }   # not PORT, BASE_PATH, IDENTITY_*, AWS_*, ECS_* (set by the platform)
+//!     secrets: { API_TOKEN: "portcullis/sample/token:token" }   # Secrets Manager name or ARN [:json-key]
+//!     log_retention_days: 30        # default: the environment's log_retention_days
+//!     environments: [dev, prod]     # default: every environment
 //!     methods: [GET, POST, PUT, PATCH, DELETE]
 //!     timeout_ms: 10000
 //!     max_request_bytes: 1048576
@@ -28,7 +33,7 @@
 //! [`Service::upstream`] and `docs/proxy.md`.
 
 use super::PlatformError;
-use crate::task::{self, Environment};
+use crate::task::{self, Environment, Secrets};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -40,8 +45,13 @@ pub const MAX_REQUEST_BYTES: u64 = 10 * 1024 * 1024;
 /// Lambda's synchronous response limit (6 MB).
 pub const MAX_RESPONSE_BYTES: u64 = 6 * 1024 * 1024;
 
-/// Environment names Terraform sets on every service container itself.
-pub const RESERVED_ENV: &[&str] = &["PORT", "BASE_PATH", "IDENTITY_SECRET"];
+/// Container variable names the platform sets on every service container
+/// itself (`IDENTITY_*`: the identity-signing keys, `IDENTITY_SECRET` and
+/// `IDENTITY_SECRET_PREVIOUS`); [`task::RESERVED_FOR_ECS`] besides.
+pub const RESERVED_ENV: &[&str] = &["PORT", "BASE_PATH", "IDENTITY_*"];
+
+/// The ALB listener rule priorities a service may take.
+pub const PRIORITY_RANGE: std::ops::RangeInclusive<u32> = 1..=50_000;
 
 /// Every method a service may allow.
 pub const KNOWN_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -72,7 +82,12 @@ pub struct Service {
     /// A full image reference used instead of the workload's ECR image.
     pub image: Option<String>,
     pub port: u16,
-    pub health_check_path: String,
+    /// ALB listener rule priority, unique across services. Always set in a
+    /// registry loaded through [`crate::Platform`] (platform.yaml requires
+    /// it, as Terraform does); `None` only in a `services:` fragment parsed
+    /// with [`Services::from_text`] that leaves it out (tests).
+    pub priority: Option<u32>,
+    pub health_check: HealthCheck,
     pub desired_count: u32,
     pub autoscaling: Autoscaling,
     /// Fargate task size: cpu units and memory MiB.
@@ -80,6 +95,24 @@ pub struct Service {
     pub memory: u32,
     /// Container environment (besides `PORT`, `BASE_PATH`, `IDENTITY_SECRET`).
     pub environment: Environment,
+    /// Container variables read from Secrets Manager at task start.
+    pub secrets: Secrets,
+    /// Retention of the service's log group; none: the environment's.
+    pub log_retention_days: Option<u32>,
+    /// Deployment environments the service exists in; none: every one.
+    pub environments: Option<Vec<String>>,
+}
+
+/// The target group's health check (ALB), with Terraform's defaults resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval_seconds: u32,
+    pub timeout_seconds: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    /// HTTP codes that count as healthy: `200`, `200,204` or `200-299`.
+    pub matcher: String,
 }
 
 /// ECS service auto scaling on average CPU, with Terraform's defaults
@@ -99,6 +132,14 @@ impl Service {
     pub fn allows(&self, method: &str) -> bool {
         self.methods.iter().any(|m| m == method)
     }
+
+    /// Whether the service is deployed in `environment` (Terraform's
+    /// `var.environment`): listed in `environments`, or no list.
+    pub fn enabled_in(&self, environment: &str) -> bool {
+        self.environments
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|e| e == environment))
+    }
 }
 
 /// The whole section, by name.
@@ -114,19 +155,48 @@ impl Services {
         self.0.values()
     }
 
-    /// Parse and validate the `services:` value of platform.yaml (or the same
-    /// shape given as JSON).
+    /// Parse and validate a `services:` fragment (the shape of platform.yaml's
+    /// section, or the same as JSON). Every check of the registry applies
+    /// except that `priority` may be left out: a whole registry is loaded
+    /// with [`crate::Platform`], which requires it.
     pub fn from_value(value: &serde_norway::Value) -> Result<Self, PlatformError> {
         if value.is_null() {
             return Ok(Services::default());
         }
-        Self::from_raw(serde_norway::from_value(value.clone())?)
+        Self::from_raw(serde_norway::from_value(value.clone())?, false)
     }
 
-    pub(crate) fn from_raw(raw: BTreeMap<String, RawService>) -> Result<Self, PlatformError> {
-        let mut out = BTreeMap::new();
+    /// `registry`: the section of a whole registry, where every service
+    /// must give its listener rule priority.
+    pub(crate) fn from_raw(
+        raw: BTreeMap<String, RawService>,
+        registry: bool,
+    ) -> Result<Self, PlatformError> {
+        let mut out: BTreeMap<String, Service> = BTreeMap::new();
         for (name, r) in raw {
             let svc = r.validate(&name)?;
+            if registry && svc.priority.is_none() {
+                return Err(invalid(
+                    &name,
+                    "priority",
+                    "required: the service's ALB listener rule priority, 1-50000 and unique across services (an explicit number, so adding a service renumbers no other rule)",
+                ));
+            }
+            // One listener, one rule per priority: the ALB refuses a second.
+            if let Some(other) = out
+                .values()
+                .find(|o| o.priority.is_some() && o.priority == svc.priority)
+            {
+                return Err(invalid(
+                    &name,
+                    "priority",
+                    format!(
+                        "{} is already the priority of services.{}; every service needs its own listener rule priority",
+                        svc.priority.unwrap_or_default(),
+                        other.name
+                    ),
+                ));
+            }
             out.insert(name, svc);
         }
         Ok(Services(out))
@@ -167,8 +237,10 @@ pub(crate) struct RawService {
     image: Option<String>,
     #[serde(default = "default_port")]
     port: u16,
-    #[serde(default = "default_health")]
-    health_check_path: String,
+    #[serde(default)]
+    priority: Option<u32>,
+    #[serde(default)]
+    health_check: RawHealthCheck,
     #[serde(default = "default_desired")]
     desired_count: u32,
     #[serde(default)]
@@ -179,6 +251,29 @@ pub(crate) struct RawService {
     memory: u32,
     #[serde(default)]
     environment: Environment,
+    #[serde(default)]
+    secrets: Secrets,
+    #[serde(default)]
+    log_retention_days: Option<u32>,
+    #[serde(default)]
+    environments: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealthCheck {
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    interval_seconds: Option<u32>,
+    #[serde(default)]
+    timeout_seconds: Option<u32>,
+    #[serde(default)]
+    healthy_threshold: Option<u32>,
+    #[serde(default)]
+    unhealthy_threshold: Option<u32>,
+    #[serde(default)]
+    matcher: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -203,9 +298,6 @@ fn default_max_response() -> u64 {
 }
 fn default_port() -> u16 {
     8080
-}
-fn default_health() -> String {
-    "/health".to_owned()
 }
 fn default_desired() -> u32 {
     1
@@ -373,12 +465,18 @@ impl RawService {
                 "a scope is one word such as services:sample",
             ));
         }
-        if !self.health_check_path.starts_with('/') {
+        let priority = self.priority;
+        if let Some(p) = priority.filter(|p| !PRIORITY_RANGE.contains(p)) {
             return Err(invalid(
                 name,
-                "health_check_path",
-                "expected a path such as /health",
+                "priority",
+                format!("{p} is out of range 1..=50000 (ALB listener rule priorities)"),
             ));
+        }
+        let health_check = self.health_check.resolve(name)?;
+        task::check_log_retention(&format!("services.{name}"), self.log_retention_days)?;
+        if let Some(envs) = &self.environments {
+            check_environments(name, envs)?;
         }
         let at = format!("services.{name}");
         let workload = self.workload.unwrap_or_else(|| name.to_owned());
@@ -389,6 +487,7 @@ impl RawService {
         }
         task::check_fargate_size(&at, self.cpu, self.memory)?;
         self.environment.check(&at, RESERVED_ENV)?;
+        self.secrets.check(&at, RESERVED_ENV, &self.environment)?;
         let autoscaling = self
             .autoscaling
             .unwrap_or_default()
@@ -408,13 +507,128 @@ impl RawService {
             workload,
             image: self.image,
             port: self.port,
-            health_check_path: self.health_check_path,
+            priority,
+            health_check,
             desired_count: self.desired_count,
             autoscaling,
             cpu: self.cpu,
             memory: self.memory,
             environment: self.environment,
+            secrets: self.secrets,
+            log_retention_days: self.log_retention_days,
+            environments: self.environments,
         })
+    }
+}
+
+/// `environments:` names deployment environments as Terraform's
+/// `var.environment` does (2-10 lower-case letters or digits).
+fn check_environments(name: &str, envs: &[String]) -> Result<(), PlatformError> {
+    if envs.is_empty() {
+        return Err(invalid(
+            name,
+            "environments",
+            "an empty list deploys the service nowhere; list the environments (dev, prod, ...) or leave the field out for all",
+        ));
+    }
+    for (i, e) in envs.iter().enumerate() {
+        let ok = (2..=10).contains(&e.len())
+            && e.starts_with(|c: char| c.is_ascii_lowercase())
+            && e.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !ok {
+            return Err(invalid(
+                name,
+                &format!("environments[{i}]"),
+                format!(
+                    "{e:?} is not an environment name (2-10 lower-case letters or digits, as terraform's var.environment: dev, prod, local)"
+                ),
+            ));
+        }
+        if envs[..i].contains(e) {
+            return Err(invalid(
+                name,
+                "environments",
+                format!("{e} is listed twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Defaults of the health check (terraform/locals.tf uses the same).
+pub const DEFAULT_HEALTH_CHECK_PATH: &str = "/health";
+
+impl RawHealthCheck {
+    /// Terraform's defaults (terraform/locals.tf), then the ranges the ALB
+    /// accepts for an HTTP target group.
+    fn resolve(self, name: &str) -> Result<HealthCheck, PlatformError> {
+        let hc = HealthCheck {
+            path: self
+                .path
+                .unwrap_or_else(|| DEFAULT_HEALTH_CHECK_PATH.to_owned()),
+            interval_seconds: self.interval_seconds.unwrap_or(15),
+            timeout_seconds: self.timeout_seconds.unwrap_or(5),
+            healthy_threshold: self.healthy_threshold.unwrap_or(2),
+            unhealthy_threshold: self.unhealthy_threshold.unwrap_or(3),
+            matcher: self.matcher.unwrap_or_else(|| "200-299".to_owned()),
+        };
+        let field = |f: &str| format!("health_check.{f}");
+        if !hc.path.starts_with('/') || hc.path.contains(char::is_whitespace) {
+            return Err(invalid(
+                name,
+                &field("path"),
+                "expected a path such as /health",
+            ));
+        }
+        for (f, v, lo, hi) in [
+            ("interval_seconds", hc.interval_seconds, 5, 300),
+            ("timeout_seconds", hc.timeout_seconds, 2, 120),
+            ("healthy_threshold", hc.healthy_threshold, 2, 10),
+            ("unhealthy_threshold", hc.unhealthy_threshold, 2, 10),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return Err(invalid(
+                    name,
+                    &field(f),
+                    format!("{v} is out of range {lo}..={hi} (ALB target group health checks)"),
+                ));
+            }
+        }
+        if hc.timeout_seconds >= hc.interval_seconds {
+            return Err(invalid(
+                name,
+                &field("timeout_seconds"),
+                format!(
+                    "{} must be below interval_seconds ({})",
+                    hc.timeout_seconds, hc.interval_seconds
+                ),
+            ));
+        }
+        if !is_matcher(&hc.matcher) {
+            return Err(invalid(
+                name,
+                &field("matcher"),
+                format!(
+                    "{:?} is not an HTTP code matcher: codes 200-499 as 200, 200,204 or 200-299",
+                    hc.matcher
+                ),
+            ));
+        }
+        Ok(hc)
+    }
+}
+
+/// An ALB HTTP matcher: codes 200-499, comma-separated, or one range `a-b`.
+fn is_matcher(m: &str) -> bool {
+    let code = |c: &str| {
+        c.len() == 3
+            && c.bytes().all(|b| b.is_ascii_digit())
+            && c.parse::<u16>().is_ok_and(|n| (200..=499).contains(&n))
+    };
+    match m.split_once('-') {
+        Some((a, b)) => code(a) && code(b) && a < b,
+        None => !m.is_empty() && m.split(',').all(code),
     }
 }
 
@@ -460,7 +674,22 @@ mod tests {
         Services::from_text(yaml)
     }
 
-    const MINIMAL: &str = "sample:\n  workload: sample-service\n  methods: [get, POST]\n";
+    const MINIMAL: &str =
+        "sample:\n  workload: sample-service\n  methods: [get, POST]\n  priority: 100\n";
+
+    /// A whole registry (as platform.yaml): `priority` is required there.
+    fn registry(services: &str) -> Result<Services, PlatformError> {
+        let indented: String = services.lines().map(|l| format!("  {l}\n")).collect();
+        crate::Platform::from_yaml(&format!("services:\n{indented}")).map(|p| p.services)
+    }
+
+    fn error_at(yaml: &str, path: &str) -> String {
+        let e = registry(yaml)
+            .expect_err(&format!("expected an error at {path} for:\n{yaml}"))
+            .to_string();
+        assert!(e.contains(path), "expected {path} in: {e}");
+        e
+    }
 
     #[test]
     fn minimal_entry_gets_defaults() {
@@ -488,7 +717,7 @@ mod tests {
 
     #[test]
     fn terraform_defaults_are_resolved_the_same_way() {
-        let s = parse("api:\n  methods: [GET]\n  desired_count: 3\n").unwrap();
+        let s = parse("api:\n  methods: [GET]\n  priority: 1\n  desired_count: 3\n").unwrap();
         let svc = s.get("api").unwrap();
         assert_eq!(
             svc.workload, "api",
@@ -503,7 +732,7 @@ mod tests {
                 cpu_target: 60
             }
         );
-        let s = parse("api:\n  methods: [GET]\n  desired_count: 0\n").unwrap();
+        let s = parse("api:\n  methods: [GET]\n  priority: 1\n  desired_count: 0\n").unwrap();
         assert_eq!(s.get("api").unwrap().autoscaling.max, 2);
     }
 
@@ -537,7 +766,8 @@ mod tests {
             let e = parse(&format!("{MINIMAL}{extra}")).unwrap_err().to_string();
             assert!(e.contains(path), "{extra}: {e}");
         }
-        let e = parse("sample:\n  workload: Bad/Name\n  methods: [GET]\n").unwrap_err();
+        let e =
+            parse("sample:\n  workload: Bad/Name\n  methods: [GET]\n  priority: 1\n").unwrap_err();
         assert!(e.to_string().contains("services.sample.workload"), "{e}");
     }
 
@@ -555,10 +785,17 @@ mod tests {
 
     #[test]
     fn unknown_method_and_unknown_field_are_rejected() {
-        assert!(parse("s:\n  workload: w\n  methods: [FETCH]\n").is_err());
-        assert!(parse("s:\n  workload: w\n  methods: [GET]\n  timeout: 3\n").is_err());
-        assert!(parse("s:\n  workload: w\n  methods: []\n").is_err());
-        assert!(parse("s:\n  workload: w\n  methods: [GET, get]\n").is_err());
+        let p = "  priority: 1\n";
+        assert!(parse(&format!("s:\n  workload: w\n  methods: [FETCH]\n{p}")).is_err());
+        assert!(
+            parse(&format!(
+                "s:\n  workload: w\n  methods: [GET]\n  timeout: 3\n{p}"
+            ))
+            .is_err()
+        );
+        assert!(parse(&format!("s:\n  workload: w\n  methods: []\n{p}")).is_err());
+        assert!(parse(&format!("s:\n  workload: w\n  methods: [GET, get]\n{p}")).is_err());
+        assert!(parse(&format!("s:\n  workload: w\n  methods: [GET]\n{p}")).is_ok());
     }
 
     #[test]
@@ -578,7 +815,7 @@ mod tests {
 
     #[test]
     fn bad_names_prefixes_and_upstreams_are_rejected() {
-        assert!(parse("Bad_Name:\n  workload: w\n  methods: [GET]\n").is_err());
+        assert!(parse("Bad_Name:\n  workload: w\n  methods: [GET]\n  priority: 1\n").is_err());
         assert!(parse(&format!("{MINIMAL}  path_prefix: /a/../b\n")).is_err());
         assert!(parse(&format!("{MINIMAL}  upstream: ftp://x\n")).is_err());
         assert!(
@@ -592,9 +829,227 @@ mod tests {
     #[test]
     fn json_form_parses() {
         let s = Services::from_text(
-            r#"{"sample":{"workload":"sample-service","methods":["GET"],"timeout_ms":500}}"#,
+            r#"{"sample":{"workload":"sample-service","methods":["GET"],"priority":9,"timeout_ms":500}}"#,
         )
         .unwrap();
         assert_eq!(s.get("sample").unwrap().timeout, Duration::from_millis(500));
+    }
+
+    // --- issue 13 item 3: the registry fields Terraform deploys ---
+
+    #[test]
+    fn a_registry_service_without_a_priority_is_refused() {
+        let e = error_at("s:\n  methods: [GET]\n", "services.s.priority");
+        assert!(e.contains("required") && e.contains("1-50000"), "{e}");
+        // A services fragment (proxy tests) may leave it out.
+        assert_eq!(
+            parse("s:\n  methods: [GET]\n")
+                .unwrap()
+                .get("s")
+                .unwrap()
+                .priority,
+            None
+        );
+    }
+
+    #[test]
+    fn duplicate_and_out_of_range_priorities_are_refused() {
+        let e = error_at(
+            "a:\n  methods: [GET]\n  priority: 10\nb:\n  methods: [GET]\n  priority: 10\n",
+            "services.b.priority",
+        );
+        assert!(
+            e.contains("services.a"),
+            "the error names the other service: {e}"
+        );
+        error_at(
+            "a:\n  methods: [GET]\n  priority: 0\n",
+            "services.a.priority",
+        );
+        error_at(
+            "a:\n  methods: [GET]\n  priority: 50001\n",
+            "services.a.priority",
+        );
+        let ok = registry(
+            "a:\n  methods: [GET]\n  priority: 1\nb:\n  methods: [GET]\n  priority: 50000\n",
+        )
+        .unwrap();
+        assert_eq!(ok.get("b").unwrap().priority, Some(50000));
+    }
+
+    #[test]
+    fn log_retention_must_be_a_cloudwatch_value() {
+        let e = error_at(
+            &format!("{MINIMAL}  log_retention_days: 10\n"),
+            "services.sample.log_retention_days",
+        );
+        assert!(
+            e.contains("14") && e.contains("3653"),
+            "the error lists the allowed values: {e}"
+        );
+        error_at(
+            &format!("{MINIMAL}  log_retention_days: 0\n"),
+            "services.sample.log_retention_days",
+        );
+        let s = registry(&format!("{MINIMAL}  log_retention_days: 30\n")).unwrap();
+        assert_eq!(s.get("sample").unwrap().log_retention_days, Some(30));
+        assert_eq!(
+            registry(MINIMAL)
+                .unwrap()
+                .get("sample")
+                .unwrap()
+                .log_retention_days,
+            None
+        );
+    }
+
+    #[test]
+    fn secret_references_are_checked() {
+        let s = registry(&format!(
+            "{MINIMAL}  secrets:\n    TOKEN: portcullis/sample/token:token\n    DB: arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf\n    KEYED: arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf:password\n"
+        ))
+        .unwrap();
+        let svc = s.get("sample").unwrap();
+        assert_eq!(
+            svc.secrets.get("TOKEN"),
+            Some(task::SecretRef {
+                secret: "portcullis/sample/token".into(),
+                json_key: Some("token".into())
+            })
+        );
+        assert_eq!(svc.secrets.get("DB").unwrap().json_key, None);
+        assert_eq!(
+            svc.secrets.get("KEYED").unwrap().secret,
+            "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf"
+        );
+        for bad in [
+            "",
+            "has space",
+            "name:",
+            "name:a:b",
+            "name:key with blank",
+            "arn:aws:s3:::bucket",
+            "arn:aws:secretsmanager:eu-west-1:123:secret:db",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db:key:stage:id",
+            "bad!name",
+        ] {
+            error_at(
+                &format!("{MINIMAL}  secrets: {{ TOKEN: '{bad}' }}\n"),
+                "services.sample.secrets.TOKEN",
+            );
+        }
+        error_at(
+            &format!("{MINIMAL}  secrets: {{ lower: s }}\n"),
+            "services.sample.secrets.lower",
+        );
+    }
+
+    #[test]
+    fn platform_variable_names_are_refused_in_environment_and_secrets() {
+        for name in [
+            "PORT",
+            "BASE_PATH",
+            "IDENTITY_SECRET",
+            "IDENTITY_SECRET_PREVIOUS",
+            "IDENTITY_X",
+            "AWS_REGION",
+            "ECS_CONTAINER_METADATA_URI_V4",
+        ] {
+            let e = error_at(
+                &format!("{MINIMAL}  environment: {{ {name}: x }}\n"),
+                &format!("services.sample.environment.{name}"),
+            );
+            assert!(e.contains("set by the platform"), "{e}");
+            error_at(
+                &format!("{MINIMAL}  secrets: {{ {name}: s }}\n"),
+                &format!("services.sample.secrets.{name}"),
+            );
+        }
+        let e = error_at(
+            &format!("{MINIMAL}  environment: {{ TOKEN: x }}\n  secrets: {{ TOKEN: s }}\n"),
+            "services.sample.secrets.TOKEN",
+        );
+        assert!(e.contains("both environment and secrets"), "{e}");
+        assert!(
+            registry(&format!(
+                "{MINIMAL}  environment: {{ IDENTITY: x, MY_AWS_REGION: y }}\n"
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn environments_select_where_a_service_is_deployed() {
+        let s = registry(&format!("{MINIMAL}  environments: [dev, local]\n")).unwrap();
+        let svc = s.get("sample").unwrap();
+        assert!(svc.enabled_in("dev") && svc.enabled_in("local") && !svc.enabled_in("prod"));
+        assert!(
+            registry(MINIMAL)
+                .unwrap()
+                .get("sample")
+                .unwrap()
+                .enabled_in("prod")
+        );
+        error_at(
+            &format!("{MINIMAL}  environments: []\n"),
+            "services.sample.environments",
+        );
+        error_at(
+            &format!("{MINIMAL}  environments: [Prod]\n"),
+            "services.sample.environments[0]",
+        );
+        error_at(
+            &format!("{MINIMAL}  environments: [dev, dev]\n"),
+            "services.sample.environments",
+        );
+    }
+
+    #[test]
+    fn health_check_fields_are_resolved_and_checked() {
+        let svc = registry(MINIMAL)
+            .unwrap()
+            .get("sample")
+            .unwrap()
+            .health_check
+            .clone();
+        assert_eq!(
+            svc,
+            HealthCheck {
+                path: "/health".into(),
+                interval_seconds: 15,
+                timeout_seconds: 5,
+                healthy_threshold: 2,
+                unhealthy_threshold: 3,
+                matcher: "200-299".into()
+            }
+        );
+        let s = registry(&format!(
+            "{MINIMAL}  health_check: {{ path: /ok, interval_seconds: 30, timeout_seconds: 10, healthy_threshold: 5, unhealthy_threshold: 2, matcher: \"200,204\" }}\n"
+        ))
+        .unwrap();
+        assert_eq!(s.get("sample").unwrap().health_check.matcher, "200,204");
+        for (hc, field) in [
+            ("{ path: health }", "health_check.path"),
+            ("{ interval_seconds: 4 }", "health_check.interval_seconds"),
+            ("{ timeout_seconds: 15 }", "health_check.timeout_seconds"),
+            (
+                "{ healthy_threshold: 11 }",
+                "health_check.healthy_threshold",
+            ),
+            (
+                "{ unhealthy_threshold: 1 }",
+                "health_check.unhealthy_threshold",
+            ),
+            ("{ matcher: \"600\" }", "health_check.matcher"),
+            ("{ matcher: \"299-200\" }", "health_check.matcher"),
+            ("{ matcher: ok }", "health_check.matcher"),
+        ] {
+            error_at(
+                &format!("{MINIMAL}  health_check: {hc}\n"),
+                &format!("services.sample.{field}"),
+            );
+        }
+        // The old single field is gone: one home for the health check.
+        assert!(registry(&format!("{MINIMAL}  health_check_path: /health\n")).is_err());
     }
 }

@@ -97,25 +97,198 @@ impl Environment {
         self.0.is_empty()
     }
 
-    /// Check every name; `reserved` are names the platform sets itself.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// Check every name; `reserved` are names the platform sets itself
+    /// (`NAME`, or `PREFIX_*` for every name starting with `PREFIX_`), besides
+    /// [`RESERVED_FOR_ECS`].
     pub(crate) fn check(&self, at: &str, reserved: &[&str]) -> Result<(), PlatformError> {
         for name in self.0.keys() {
-            let at = format!("{at}.environment.{name}");
-            if !is_valid_env_name(name) {
-                return Err(PlatformError::Invalid {
-                    at,
-                    reason: "an environment name is upper-case letters, digits and '_', not starting with a digit".to_owned(),
-                });
+            check_env_name(&format!("{at}.environment.{name}"), name, reserved)?;
+        }
+        Ok(())
+    }
+}
+
+/// Names ECS and the AWS SDKs set in every task (`AWS_REGION`,
+/// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`, `ECS_CONTAINER_METADATA_URI_V4`, ...):
+/// reserved in every `environment` and `secrets` map.
+pub const RESERVED_FOR_ECS: &[&str] = &["AWS_*", "ECS_*"];
+
+/// Whether `name` is `pattern` (`NAME`) or starts with its prefix (`PREFIX_*`).
+fn reserved_by(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == pattern,
+    }
+}
+
+/// Check one container variable name (of `environment` or `secrets`); `at`
+/// is its path (`services.s.environment.NAME`).
+fn check_env_name(at: &str, name: &str, reserved: &[&str]) -> Result<(), PlatformError> {
+    if !is_valid_env_name(name) {
+        return Err(PlatformError::Invalid {
+            at: at.to_owned(),
+            reason: "a container variable name is upper-case letters, digits and '_', not starting with a digit".to_owned(),
+        });
+    }
+    let all: Vec<&str> = reserved.iter().chain(RESERVED_FOR_ECS).copied().collect();
+    if all.iter().any(|p| reserved_by(p, name)) {
+        return Err(PlatformError::Invalid {
+            at: at.to_owned(),
+            reason: format!(
+                "{name} is set by the platform; choose another name (reserved here: {})",
+                all.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The log retentions CloudWatch Logs accepts, in days (`retention_in_days`).
+pub const LOG_RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// Check an optional `log_retention_days` (none: Terraform's
+/// `log_retention_days` of the environment).
+pub(crate) fn check_log_retention(at: &str, days: Option<u32>) -> Result<(), PlatformError> {
+    match days {
+        Some(d) if !LOG_RETENTION_DAYS.contains(&d) => {
+            let values: Vec<String> = LOG_RETENTION_DAYS.iter().map(u32::to_string).collect();
+            Err(PlatformError::Invalid {
+                at: format!("{at}.log_retention_days"),
+                reason: format!(
+                    "{d} is not a retention CloudWatch Logs accepts; use one of {}",
+                    values.join(", ")
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A Secrets Manager reference of `secrets:`: the secret (its full ARN, or
+/// its name in the deployment's account and region) and, optionally, one key
+/// of its JSON value. Written `name`, `name:json-key`, `arn:...:secret:id` or
+/// `arn:...:secret:id:json-key`; Terraform renders it as the container's
+/// `secrets[].valueFrom` (`<arn>` or `<arn>:<json-key>::`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    /// The secret's ARN or name.
+    pub secret: String,
+    pub json_key: Option<String>,
+}
+
+/// Characters of a Secrets Manager secret name.
+fn is_secret_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)
+}
+
+impl SecretRef {
+    /// Parse a reference; the error says what is wrong with it.
+    pub fn parse(text: &str) -> Result<SecretRef, String> {
+        const SYNTAX: &str = "expected a secret name (letters, digits and /_+=.@-, at most 512) or a Secrets Manager ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<id>), optionally followed by :<json-key>";
+        let (secret, json_key) = if text.starts_with("arn:") {
+            let parts: Vec<&str> = text.split(':').collect();
+            let arn_ok = parts.len() >= 7
+                && !parts[1].is_empty()
+                && parts[2] == "secretsmanager"
+                && !parts[3].is_empty()
+                && parts[4].len() == 12
+                && parts[4].bytes().all(|b| b.is_ascii_digit())
+                && parts[5] == "secret"
+                && !parts[6].is_empty()
+                && parts[6].chars().all(is_secret_name_char);
+            if !arn_ok || parts.len() > 8 {
+                return Err(format!(
+                    "{text:?} is not a Secrets Manager secret ARN: {SYNTAX}"
+                ));
             }
-            if reserved.contains(&name.as_str()) {
+            (parts[..7].join(":"), parts.get(7).map(|k| (*k).to_owned()))
+        } else {
+            match text.split_once(':') {
+                Some((name, key)) => (name.to_owned(), Some(key.to_owned())),
+                None => (text.to_owned(), None),
+            }
+        };
+        if !secret.starts_with("arn:")
+            && (secret.is_empty() || secret.len() > 512 || !secret.chars().all(is_secret_name_char))
+        {
+            return Err(format!("{text:?} is not a secret reference: {SYNTAX}"));
+        }
+        if let Some(k) = &json_key {
+            if k.is_empty() || k.contains(|c: char| c == ':' || c.is_whitespace() || c.is_control())
+            {
+                return Err(format!(
+                    "{text:?}: the JSON key after ':' must be one non-empty key without ':' or blanks"
+                ));
+            }
+        }
+        Ok(SecretRef { secret, json_key })
+    }
+}
+
+/// `secrets:`: container variable name → Secrets Manager reference, sorted
+/// by name. ECS reads each value at task start with the task's execution
+/// role, which Terraform allows to read exactly these secrets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Secrets(BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for Secrets {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Secrets(BTreeMap::<String, String>::deserialize(d)?))
+    }
+}
+
+impl Secrets {
+    /// Every name and its parsed reference (checked by [`Secrets::check`]).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, SecretRef)> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), SecretRef::parse(v).ok()?)))
+    }
+
+    /// Every name and its reference as written (what Terraform reads).
+    pub fn raw(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn get(&self, name: &str) -> Option<SecretRef> {
+        self.0.get(name).and_then(|v| SecretRef::parse(v).ok())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// Check every name (as [`Environment::check`], and not also in
+    /// `environment`) and every reference.
+    pub(crate) fn check(
+        &self,
+        at: &str,
+        reserved: &[&str],
+        environment: &Environment,
+    ) -> Result<(), PlatformError> {
+        for (name, value) in &self.0 {
+            let at = format!("{at}.secrets.{name}");
+            check_env_name(&at, name, reserved)?;
+            if environment.contains(name) {
                 return Err(PlatformError::Invalid {
                     at,
                     reason: format!(
-                        "{name} is set by the platform; reserved here: {}",
-                        reserved.join(", ")
+                        "{name} is in both environment and secrets; a container variable comes from one of them"
                     ),
                 });
             }
+            SecretRef::parse(value).map_err(|reason| PlatformError::Invalid { at, reason })?;
         }
         Ok(())
     }

@@ -7,17 +7,41 @@ locals {
     [for j in var.jobs : j.workload if j.image == null],
   ))
 
-  # An entry's own `image` wins; otherwise its workload's ECR repository.
+  # An entry's own `image` wins; otherwise its workload's ECR repository at
+  # the workload's content tag (var.image_tags, from scripts/images.py; its
+  # validation refuses a workload without one).
   image = merge(
-    { for k, s in var.services : "service/${k}" => s.image != null ? s.image : "${aws_ecr_repository.this[s.workload].repository_url}:${var.image_tag}" },
-    { for k, j in var.jobs : "job/${k}" => j.image != null ? j.image : "${aws_ecr_repository.this[j.workload].repository_url}:${var.image_tag}" },
+    { for k, s in var.services : "service/${k}" => s.image != null ? s.image : "${aws_ecr_repository.this[s.workload].repository_url}:${var.image_tags[s.workload]}" },
+    { for k, j in var.jobs : "job/${k}" => j.image != null ? j.image : "${aws_ecr_repository.this[j.workload].repository_url}:${var.image_tags[j.workload]}" },
   )
 
   # Security group rules are per port: two services on one port share a rule.
   service_ports = toset([for s in var.services : tostring(s.port)])
 
-  # Listener rule priorities follow the sorted service names.
-  priority = { for i, k in sort(keys(var.services)) : k => 100 + i }
+  # Secrets Manager references of `secrets:` (name or ARN, optional
+  # :json-key), parsed once: reference => { secret, json_key }.
+  secret_refs = {
+    for ref in distinct(concat(flatten([for s in var.services : values(s.secrets)]), flatten([for j in var.jobs : values(j.secrets)]))) : ref => {
+      secret   = regex("^(arn:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+|[^:]+)(?::([^:]+))?$", ref)[0]
+      json_key = regex("^(arn:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+|[^:]+)(?::([^:]+))?$", ref)[1]
+    }
+  }
+  # A name is looked up (data.aws_secretsmanager_secret.named): the
+  # execution role is granted the secret's exact ARN, and valueFrom with a
+  # JSON key needs the full ARN.
+  secret_arn = { for ref, r in local.secret_refs : ref => startswith(r.secret, "arn:") ? r.secret : data.aws_secretsmanager_secret.named[r.secret].arn }
+  # ECS valueFrom: the ARN, or <arn>:<json-key>:: (AWSCURRENT).
+  value_from = { for ref, r in local.secret_refs : ref => r.json_key == null ? local.secret_arn[ref] : "${local.secret_arn[ref]}:${r.json_key}::" }
+  # Each execution role reads exactly the secrets of its kind's task definitions.
+  execution_secret_arns = {
+    service = sort(distinct(flatten([for s in var.services : [for v in values(s.secrets) : local.secret_arn[v]]])))
+    job     = sort(distinct(flatten([for j in var.jobs : [for v in values(j.secrets) : local.secret_arn[v]]])))
+  }
+}
+
+data "aws_secretsmanager_secret" "named" {
+  for_each = toset([for r in local.secret_refs : r.secret if !startswith(r.secret, "arn:")])
+  name     = each.key
 }
 
 resource "aws_ecs_cluster" "this" {
@@ -87,21 +111,21 @@ resource "aws_ecr_lifecycle_policy" "this" {
 # --- Logs ---
 
 resource "aws_cloudwatch_log_group" "service" {
-  #checkov:skip=CKV_AWS_338:retention is a per-environment choice (var.log_retention_days; prod 365)
+  #checkov:skip=CKV_AWS_338:retention is a per-environment choice (var.log_retention_days; prod 365) or the registry's log_retention_days
   for_each = var.services
 
   name              = "/ecs/${var.name}/service/${each.key}"
-  retention_in_days = var.log_retention_days
+  retention_in_days = coalesce(each.value.log_retention_days, var.log_retention_days)
   kms_key_id        = var.kms_key_arn
   tags              = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "job" {
-  #checkov:skip=CKV_AWS_338:retention is a per-environment choice (var.log_retention_days; prod 365)
+  #checkov:skip=CKV_AWS_338:retention is a per-environment choice (var.log_retention_days; prod 365) or the registry's log_retention_days
   for_each = var.jobs
 
   name              = "/ecs/${var.name}/job/${each.key}"
-  retention_in_days = var.log_retention_days
+  retention_in_days = coalesce(each.value.log_retention_days, var.log_retention_days)
   kms_key_id        = var.kms_key_arn
   tags              = var.tags
 }
@@ -166,6 +190,16 @@ data "aws_iam_policy_document" "execution" {
     }
   }
 
+  # The registry's `secrets:` of this kind's task definitions, exactly.
+  dynamic "statement" {
+    for_each = length(local.execution_secret_arns[each.key]) > 0 ? [1] : []
+    content {
+      sid       = "ReadTheRegistrySecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.execution_secret_arns[each.key]
+    }
+  }
+
   statement {
     sid       = "DecryptImagesAndLogs"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -222,7 +256,10 @@ resource "aws_ecs_task_definition" "service" {
       environment = [
         for k, v in merge(each.value.environment, { PORT = tostring(each.value.port), BASE_PATH = each.value.path_prefix }) : { name = k, value = v }
       ]
-      secrets = [{ name = "IDENTITY_SECRET", valueFrom = var.identity_secret_arns[each.key] }]
+      secrets = concat(
+        [{ name = "IDENTITY_SECRET", valueFrom = var.identity_secret_arns[each.key] }],
+        [for k, v in each.value.secrets : { name = k, valueFrom = local.value_from[v] }],
+      )
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -266,6 +303,7 @@ resource "aws_ecs_task_definition" "job" {
       essential              = true
       readonlyRootFilesystem = true
       environment            = [for k, v in each.value.environment : { name = k, value = v }]
+      secrets                = length(each.value.secrets) > 0 ? [for k, v in each.value.secrets : { name = k, valueFrom = local.value_from[v] }] : null
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -411,12 +449,12 @@ resource "aws_lb_target_group" "this" {
 
   health_check {
     enabled             = true
-    path                = each.value.health_check_path
-    matcher             = "200-299"
-    interval            = 15
-    timeout             = 5
-    healthy_threshold   = 2
-    unhealthy_threshold = 3
+    path                = each.value.health_check.path
+    matcher             = each.value.health_check.matcher
+    interval            = each.value.health_check.interval_seconds
+    timeout             = each.value.health_check.timeout_seconds
+    healthy_threshold   = each.value.health_check.healthy_threshold
+    unhealthy_threshold = each.value.health_check.unhealthy_threshold
   }
 
   tags = var.tags
@@ -426,7 +464,9 @@ resource "aws_lb_listener_rule" "this" {
   for_each = var.services
 
   listener_arn = aws_lb_listener.this.arn
-  priority     = local.priority[each.key]
+  # From the registry (services.<name>.priority, validated unique): adding
+  # or removing a service moves no other rule.
+  priority = each.value.priority
 
   action {
     type             = "forward"

@@ -20,36 +20,93 @@ variable "subnet_ids" {
 }
 
 variable "services" {
-  description = "Private HTTP services, normalised from platform.yaml `services` by the root module."
+  description = "Private HTTP services, normalised from platform.yaml `services` by the root module (the ones enabled in this environment)."
   type = map(object({
-    workload          = string
-    image             = optional(string)
-    port              = number
-    path_prefix       = string
-    health_check_path = string
-    desired_count     = number
-    min_count         = number
-    max_count         = number
-    cpu_target        = number
-    cpu               = number
-    memory            = number
-    environment       = map(string)
+    workload    = string
+    image       = optional(string)
+    port        = number
+    path_prefix = string
+    # The ALB listener rule priority: explicit, so adding a service renumbers nothing.
+    priority = optional(number)
+    health_check = object({
+      path                = string
+      interval_seconds    = number
+      timeout_seconds     = number
+      healthy_threshold   = number
+      unhealthy_threshold = number
+      matcher             = string
+    })
+    desired_count      = number
+    min_count          = number
+    max_count          = number
+    cpu_target         = number
+    cpu                = number
+    memory             = number
+    environment        = map(string)
+    secrets            = optional(map(string), {})
+    log_retention_days = optional(number)
   }))
+
+  # The Rust loader (shared/platform/src/services.rs) refuses the same registries.
+  validation {
+    condition     = alltrue([for k, s in var.services : try(s.priority >= 1 && s.priority <= 50000 && floor(s.priority) == s.priority, false)])
+    error_message = "Every service in platform.yaml needs its own ALB listener rule priority (services.<name>.priority, a whole number 1-50000, unique): an explicit number, so adding a service renumbers no other rule. Missing or out of range: ${join(", ", sort([for k, s in var.services : k if !try(s.priority >= 1 && s.priority <= 50000 && floor(s.priority) == s.priority, false)]))}."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.services : s.priority if s.priority != null])) == length([for s in var.services : s.priority if s.priority != null])
+    error_message = "Two services in platform.yaml share a listener rule priority; give each its own (services.<name>.priority). Shared: ${join("; ", [for p in distinct([for s in var.services : s.priority if s.priority != null]) : "${p}: ${join(", ", sort([for k, s in var.services : k if s.priority == p]))}" if length([for s in var.services : s if s.priority == p]) > 1])}."
+  }
+
+  validation {
+    condition     = alltrue([for k, s in var.services : s.log_retention_days == null || contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], coalesce(s.log_retention_days, 0))])
+    error_message = "services.<name>.log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653). Refused: ${join(", ", sort([for k, s in var.services : k if s.log_retention_days != null && !contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], coalesce(s.log_retention_days, 0))]))}."
+  }
+
+  # PORT, BASE_PATH and IDENTITY_* are set here; AWS_* and ECS_* by ECS.
+  validation {
+    condition = alltrue(flatten([for k, s in var.services : [
+      for n in concat(keys(s.environment), keys(s.secrets)) :
+      can(regex("^[A-Z_][A-Z0-9_]*$", n)) && !contains(["PORT", "BASE_PATH"], n) && !can(regex("^(IDENTITY_|AWS_|ECS_)", n))
+    ]]))
+    error_message = "A service's environment or secrets name is not an upper-case variable name or is set by the platform (PORT, BASE_PATH, IDENTITY_*, AWS_*, ECS_*); rename it in platform.yaml. Refused: ${join(", ", sort(flatten([for k, s in var.services : [for n in concat(keys(s.environment), keys(s.secrets)) : "services.${k}.${n}" if !(can(regex("^[A-Z_][A-Z0-9_]*$", n)) && !contains(["PORT", "BASE_PATH"], n) && !can(regex("^(IDENTITY_|AWS_|ECS_)", n)))]])))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([for k, s in var.services : [
+      for n, v in s.secrets : can(regex("^(arn:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+|[A-Za-z0-9/_+=.@-]{1,512})(:[^:[:space:]]+)?$", v)) && (!startswith(v, "arn:") || can(regex("^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+(:[^:[:space:]]+)?$", v)))
+    ]]))
+    error_message = "A service's secrets entry is not a Secrets Manager reference: give the secret's name (letters, digits and /_+=.@-) or its ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<id>), optionally followed by :<json-key>. Refused: ${join(", ", sort(flatten([for k, s in var.services : [for n, v in s.secrets : "services.${k}.secrets.${n}" if !(can(regex("^(arn:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+|[A-Za-z0-9/_+=.@-]{1,512})(:[^:[:space:]]+)?$", v)) && (!startswith(v, "arn:") || can(regex("^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+(:[^:[:space:]]+)?$", v))))]])))}."
+  }
 }
 
 variable "jobs" {
   description = "Job types, normalised from platform.yaml `jobs` by the root module."
   type = map(object({
-    family      = string
-    container   = string
-    entrypoint  = optional(list(string))
-    takes_args  = bool
-    workload    = string
-    image       = optional(string)
-    cpu         = number
-    memory      = number
-    environment = map(string)
+    family             = string
+    container          = string
+    entrypoint         = optional(list(string))
+    takes_args         = bool
+    workload           = string
+    image              = optional(string)
+    cpu                = number
+    memory             = number
+    environment        = map(string)
+    secrets            = optional(map(string), {})
+    log_retention_days = optional(number)
   }))
+
+  validation {
+    condition     = alltrue([for k, j in var.jobs : j.log_retention_days == null || contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], coalesce(j.log_retention_days, 0))])
+    error_message = "jobs.<type>.log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653). Refused: ${join(", ", sort([for k, j in var.jobs : k if j.log_retention_days != null && !contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], coalesce(j.log_retention_days, 0))]))}."
+  }
+
+  validation {
+    condition = alltrue(flatten([for k, j in var.jobs : [
+      for n, v in j.secrets : can(regex("^[A-Z_][A-Z0-9_]*$", n)) && !can(regex("^(AWS_|ECS_)", n)) && !contains(keys(j.environment), n) && can(regex("^(arn:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+|[A-Za-z0-9/_+=.@-]{1,512})(:[^:[:space:]]+)?$", v)) && (!startswith(v, "arn:") || can(regex("^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+(:[^:[:space:]]+)?$", v)))
+    ]]))
+    error_message = "A job type's secrets entry is refused: the name must be an upper-case variable name not in its environment and not AWS_* or ECS_*, the value a Secrets Manager secret name or ARN, optionally followed by :<json-key>. Refused: ${join(", ", sort(flatten([for k, j in var.jobs : [for n, v in j.secrets : "jobs.${k}.secrets.${n}" if !(can(regex("^[A-Z_][A-Z0-9_]*$", n)) && !can(regex("^(AWS_|ECS_)", n)) && !contains(keys(j.environment), n) && can(regex("^(arn:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+:[^:]+|[A-Za-z0-9/_+=.@-]{1,512})(:[^:[:space:]]+)?$", v)) && (!startswith(v, "arn:") || can(regex("^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+(:[^:[:space:]]+)?$", v))))]])))}."
+  }
 
   # The jobs function sends a caller's args as the RunTask command override;
   # with entryPoint fixed here they are only ever its arguments. The Rust
@@ -60,13 +117,20 @@ variable "jobs" {
   }
 }
 
-variable "image_tag" {
-  description = "Tag of the workload images in ECR (pushed by `make images`)."
-  type        = string
+variable "image_tags" {
+  description = "Tag of each workload's image in ECR, by workload: the content tags `scripts/images.py tags` prints and `make images` pushes."
+  type        = map(string)
+  default     = {}
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag))
-    error_message = "image_tag must be a valid Docker tag."
+    condition     = alltrue([for w, t in var.image_tags : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", t))])
+    error_message = "image_tags values must be Docker tags (letters, digits, _ . -, at most 128, not starting with . or -). Refused: ${join(", ", sort([for w, t in var.image_tags : w if !can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", t))]))}."
+  }
+
+  # Every workload built from ECR (no `image:` in platform.yaml) needs its tag.
+  validation {
+    condition     = length(setsubtract(concat([for s in var.services : s.workload if s.image == null], [for j in var.jobs : j.workload if j.image == null]), keys(var.image_tags))) == 0
+    error_message = "image_tags names no tag for these workloads, so their task definitions would point at no image: ${join(", ", sort(setsubtract(concat([for s in var.services : s.workload if s.image == null], [for j in var.jobs : j.workload if j.image == null]), keys(var.image_tags))))}. Pass -var image_tags=\"$(scripts/images.py tags)\" (make deploy does), after make images pushed them."
   }
 }
 
