@@ -2,8 +2,9 @@
 //!
 //! `GET /health` answers without identity (the ALB health check). Every other
 //! route first verifies the signed identity headers with
-//! [`portcullis_identity::verify`] and answers 401 to unsigned, tampered or stale
-//! requests. Routes (under `BASE_PATH`, e.g. `/sample` behind the ALB):
+//! [`portcullis_identity::verify`] over the body it received, with the
+//! service's own key, and answers 401 to unsigned, tampered or stale requests,
+//! to a body other than the signed one and to another service's signature. Routes (under `BASE_PATH`, e.g. `/sample` behind the ALB):
 //!
 //! - `ANY /echo[/...]`: what arrived (method, path, query, headers, body, identity)
 //! - `GET|POST /items`, `GET|PUT|DELETE /items/{id}`: an in-memory item store
