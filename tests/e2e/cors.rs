@@ -29,6 +29,8 @@ async fn every_configured_origin_is_answered_and_an_unlisted_one_gets_nothing(po
     let admin = keys::bootstrap_admin_key(&db, "platform", "cors e2e", "standard")
         .await
         .expect("bootstrap key");
+    // Its API Gateway usage key, as create-admin-key makes it in AWS.
+    e2e::usage_key_for(&deployment, admin.record.id, "standard").await;
     let key = admin.key.expose_secret().to_owned();
     let gw = start_gateway(deployed_gateway(&deployment, &overrides_for(&pool)).await).await;
     let http = client();

@@ -47,6 +47,8 @@ async fn a_key_created_by_the_bootstrap_admin_works_until_it_is_revoked(pool: Pg
     let admin = keys::bootstrap_admin_key(&db, "platform", "e2e admin", "standard")
         .await
         .expect("bootstrap key");
+    // Its API Gateway usage key, as create-admin-key makes it in AWS.
+    e2e::usage_key_for(&deployment, admin.record.id, "standard").await;
     let admin_key = admin.key.expose_secret().to_owned();
 
     // No credential → the gateway's 401.

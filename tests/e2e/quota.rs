@@ -1,18 +1,17 @@
 //! Per-consumer quotas end to end (issue 11 item 2): the REST API Terraform
 //! applied to the emulator, the real authorizer and keys functions, and the
 //! local gateway metering with the emulator's usage plans and API keys as
-//! API Gateway does. Two Portcullis keys of plan `trial` (platform.yaml: 50
-//! requests a day): the first spends its quota and is refused with
-//! QUOTA_EXCEEDED, the second is unaffected.
+//! API Gateway does. A platform administrator creates two Portcullis keys of
+//! plan `trial` (platform.yaml: 50 requests a day) through the keys API,
+//! which gives each its own API Gateway usage key; the first spends its quota
+//! and is refused with QUOTA_EXCEEDED, the second is unaffected.
 
 use std::time::Duration;
 
 use aws_sdk_apigateway::Client;
-use e2e::{
-    api_key_in_plan, client, deployed, deployed_gateway, overrides_for, sdk_config, start_gateway,
-};
-use portcullis_auth::usage::{Consumer, USAGE_KEY_PREFIX, usage_key};
-use serde_json::Value;
+use e2e::{client, deployed, deployed_gateway, overrides_for, sdk_config, start_gateway, unique};
+use portcullis_db::Database;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 const PLAN: &str = "trial";
@@ -46,39 +45,6 @@ async fn usage_plan(apigw: &Client, api_id: &str, stage: &str, plan: &str) -> (S
     )
 }
 
-/// The API Gateway key of Portcullis key `id` in `usage_plan_id`, as the keys
-/// function creates it (value = name = the consumer's usage identifier).
-async fn usage_key_in_plan(apigw: &Client, value: &str, usage_plan_id: &str) -> String {
-    let existing = apigw
-        .get_api_keys()
-        .name_query(value)
-        .include_values(true)
-        .send()
-        .await
-        .expect("the administrator reads the API keys");
-    if let Some(k) = existing.items().iter().find(|k| k.value() == Some(value)) {
-        return k.id().expect("an API key has an id").to_owned();
-    }
-    let key = apigw
-        .create_api_key()
-        .name(value)
-        .value(value)
-        .enabled(true)
-        .send()
-        .await
-        .expect("the administrator creates an API key");
-    let id = key.id().expect("an API key has an id").to_owned();
-    apigw
-        .create_usage_plan_key()
-        .usage_plan_id(usage_plan_id)
-        .key_id(&id)
-        .key_type("API_KEY")
-        .send()
-        .await
-        .expect("the administrator adds the key to the usage plan");
-    id
-}
-
 /// `GET /v1/me` with `key`: the status and, for the gateway's own answers,
 /// the gateway response's `detail` (`$context.error.message`).
 async fn me(gw: &e2e::RunningGateway, key: &str) -> (u16, String) {
@@ -107,33 +73,59 @@ async fn one_consumer_exhausting_its_quota_leaves_another_of_the_same_plan_unaff
     pool: PgPool,
 ) {
     let deployment = deployed();
-    let admin = sdk_config().await;
-    let apigw = Client::new(&admin);
-    let (plan_id, limit) =
-        usage_plan(&apigw, &deployment.rest_api_id, &deployment.stage, PLAN).await;
-    let prefix = deployment
-        .function("authorizer")
-        .expect("the authorizer is deployed")
-        .environment
-        .get(USAGE_KEY_PREFIX)
-        .cloned()
-        .unwrap_or_default();
-
-    let (first, first_id) = api_key_in_plan(&pool, "quota spender", "acme", &[], PLAN).await;
-    let (second, second_id) = api_key_in_plan(&pool, "quota bystander", "acme", &[], PLAN).await;
-    let mut created = Vec::new();
-    for id in [first_id, second_id] {
-        let value = usage_key(&prefix, Consumer::Key(id));
-        created.push(usage_key_in_plan(&apigw, &value, &plan_id).await);
-    }
-
+    let apigw = Client::new(&sdk_config().await);
+    let (_, limit) = usage_plan(&apigw, &deployment.rest_api_id, &deployment.stage, PLAN).await;
     let gw = start_gateway(deployed_gateway(&deployment, &overrides_for(&pool)).await).await;
+    let http = client();
+
+    // A platform administrator entitles a tenant to plan trial and creates
+    // two of its keys in it; the keys function gives each its own usage key.
+    let db = Database::from_pool(pool.clone());
+    let admin = keys::bootstrap_admin_key(&db, "platform", "quota e2e admin", "standard")
+        .await
+        .expect("bootstrap key");
+    e2e::usage_key_for(&deployment, admin.record.id, "standard").await;
+    let admin = admin.key.expose_secret().to_owned();
+    let tenant = unique("quota");
+    let resp = http
+        .put(gw.at(&format!("/v1/tenants/{tenant}")))
+        .header("x-api-key", &admin)
+        .json(&json!({"services": [], "plans": [PLAN], "user_plan": PLAN}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        resp.status(),
+        200,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let mut consumers = Vec::new();
+    for name in ["quota spender", "quota bystander"] {
+        let resp = http
+            .post(gw.at("/v1/keys"))
+            .header("x-api-key", &admin)
+            .json(&json!({"name": name, "scopes": ["jobs:read"], "tenant": tenant, "plan": PLAN}))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        let created: Value = resp.json().await.expect("a JSON answer");
+        assert_eq!(status, 201, "{created}");
+        consumers.push(
+            created["key"]
+                .as_str()
+                .expect("the key is returned once")
+                .to_owned(),
+        );
+    }
+    let (first, second) = (&consumers[0], &consumers[1]);
 
     // The first consumer spends its quota: throttled answers (the plan's
     // bucket is smaller than its quota) are waited out, not counted.
     let mut passed = 0;
     let refusal = loop {
-        let (status, detail) = me(&gw, &first).await;
+        let (status, detail) = me(&gw, first).await;
         match (status, detail.as_str()) {
             (200, _) => passed += 1,
             (429, "Too Many Requests") => tokio::time::sleep(Duration::from_millis(150)).await,
@@ -146,13 +138,9 @@ async fn one_consumer_exhausting_its_quota_leaves_another_of_the_same_plan_unaff
     };
     assert_eq!(refusal, (429, "Limit Exceeded".to_owned()));
     assert_eq!(passed, limit, "every request of the quota passed");
-    assert_eq!(me(&gw, &first).await, (429, "Limit Exceeded".to_owned()));
+    assert_eq!(me(&gw, first).await, (429, "Limit Exceeded".to_owned()));
 
     // The second consumer of the same plan is unaffected.
-    let (status, detail) = me(&gw, &second).await;
+    let (status, detail) = me(&gw, second).await;
     assert_eq!(status, 200, "{detail}");
-
-    for id in created {
-        let _ = apigw.delete_api_key().api_key(id).send().await;
-    }
 }

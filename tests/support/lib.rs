@@ -199,5 +199,53 @@ pub async fn api_key_in_plan(
     .execute(pool)
     .await
     .expect("insert a test key");
+    usage_key_for(&deployed(), id, plan).await;
     (plain.expose_secret().to_owned(), id)
+}
+
+/// Give Portcullis key `id` of usage plan `plan` its API Gateway usage key
+/// in the deployment, as the keys function does on `POST /v1/keys`: an API
+/// key named and valued `portcullis_auth::usage::usage_key` (with the keys
+/// function's `USAGE_KEY_PREFIX`), enabled, in the plan's usage plan
+/// (`USAGE_PLAN_IDS`). Without one, API Gateway (and the local gateway)
+/// refuses the key with 403 on every secured route. Returns the value;
+/// `None` when the deployment predates per-consumer usage keys (no
+/// `USAGE_PLAN_IDS`).
+pub async fn usage_key_for(deployed: &Deployed, id: uuid::Uuid, plan: &str) -> Option<String> {
+    let env = &deployed
+        .function("keys")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .environment;
+    let plan_ids = env.get("USAGE_PLAN_IDS")?;
+    let plan_id = plan_ids
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(p, _)| p.trim() == plan)
+        .map(|(_, id)| id.trim().to_owned())
+        .unwrap_or_else(|| panic!("USAGE_PLAN_IDS of the keys function has no plan {plan:?}"));
+    let prefix = env
+        .get(portcullis_auth::usage::USAGE_KEY_PREFIX)
+        .map(String::as_str)
+        .unwrap_or_default();
+    let value =
+        portcullis_auth::usage::usage_key(prefix, portcullis_auth::usage::Consumer::Key(id));
+    let apigw = aws_sdk_apigateway::Client::new(&sdk_config().await);
+    let key = apigw
+        .create_api_key()
+        .name(&value)
+        .value(&value)
+        .enabled(true)
+        .description(format!("e2e usage key of Portcullis key {id}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create the usage key {value}: {e:?}"));
+    apigw
+        .create_usage_plan_key()
+        .usage_plan_id(&plan_id)
+        .key_id(key.id().expect("an API key has an id"))
+        .key_type("API_KEY")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("add the usage key {value} to usage plan {plan_id}: {e:?}"));
+    Some(value)
 }
