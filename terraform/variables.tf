@@ -196,9 +196,14 @@ variable "log_retention_days" {
 }
 
 variable "log_level" {
-  description = "Function log level."
+  description = "Function log level: DEBUG, INFO, WARN or ERROR (TRACE is refused: the Lambda runtime would log raw events with credentials)."
   type        = string
   default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARN or ERROR. TRACE is refused: at TRACE the Lambda runtime logs every raw event (API keys, bearer tokens, request bodies) and the AWS SDK whole requests with their session tokens; DEBUG is the most verbose safe level."
+  }
 }
 
 variable "cognito_jwks_json" {

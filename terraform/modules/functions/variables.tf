@@ -78,8 +78,8 @@ variable "log_level" {
   default     = "INFO"
 
   validation {
-    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"], var.log_level)
-    error_message = "log_level must be TRACE, DEBUG, INFO, WARN or ERROR."
+    condition     = contains(["DEBUG", "INFO", "WARN", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARN or ERROR. TRACE is refused: at TRACE the Lambda runtime logs every raw event (API keys, bearer tokens, request bodies) and the AWS SDK whole requests with their session tokens; DEBUG is the most verbose safe level."
   }
 }
 
