@@ -11,6 +11,7 @@ use portcullis_core::http::{
 use portcullis_jobs::launch::{self, LaunchOutcome, MAX_OVERRIDES_BYTES};
 use portcullis_jobs::lifecycle::{self, CancelError};
 use portcullis_jobs::model::{EventSource, Job, JobStatus, JobView, Params};
+use portcullis_jobs::reason::Code;
 use portcullis_jobs::store::{self, Filter, NewJob};
 use portcullis_platform::jobs::{JobType, MAX_ARG_LEN};
 use serde::{Deserialize, Serialize};
@@ -92,7 +93,7 @@ async fn route(
         ("/v1/jobs", "GET") => list(state, req).await,
         ("/v1/jobs/{id}", "GET") => get(state, req).await,
         ("/v1/jobs/{id}/events", "GET") => events(state, req).await,
-        ("/v1/jobs/{id}/cancel", "POST") => cancel(state, req).await,
+        ("/v1/jobs/{id}/cancel", "POST") => cancel(state, req, rid).await,
         _ => Err(method_not_allowed(req, allow)),
     }
 }
@@ -275,11 +276,13 @@ async fn submit(
     let job_type = body.job_type.clone();
     let params = validate(jt, body)?;
     let hash = request_hash(&job_type, &params);
-    let trace_id = header(req, "x-amzn-trace-id")
-        .ok()
-        .flatten()
-        .map(str::to_owned)
-        .or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok());
+    // A client's trace header is kept only in the documented syntax, bounded.
+    let trace_id = crate::trace::of_submit(
+        req.headers()
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok()),
+        rid.unwrap_or("-"),
+    );
     let new = NewJob {
         id: Uuid::new_v4(),
         tenant: who.tenant.to_string(),
@@ -309,7 +312,7 @@ async fn submit(
     };
     tracing::info!(job_id = %job.id, job_type = %job.job_type, tenant = %job.tenant, "job queued");
     let outcome = launch::run_task(&state.ecs, &state.placement, jt, &job).await;
-    log_outcome(&job, &outcome);
+    log_outcome(&job, rid, &outcome);
     match lifecycle::record_launch(state, &job, &outcome, EventSource::Api).await {
         Ok(Some(updated)) => job_response(202, &updated),
         // An ECS event, the reconciler or a cancel moved the job first: show what is stored.
@@ -325,19 +328,23 @@ async fn submit(
     }
 }
 
-fn log_outcome(job: &Job, outcome: &LaunchOutcome) {
+/// ECS's own text (account, roles, ARNs) goes to the log with the job and
+/// request ids; the caller sees the reason code (`LaunchOutcome::public`).
+fn log_outcome(job: &Job, rid: Option<&str>, outcome: &LaunchOutcome) {
+    let request_id = rid.unwrap_or("-");
+    let public = outcome.public().unwrap_or_default();
     match outcome {
         LaunchOutcome::Started { task_arn } => {
-            tracing::info!(job_id = %job.id, task_arn, "task started")
+            tracing::info!(job_id = %job.id, request_id, task_arn, "task started")
         }
-        LaunchOutcome::Retry { reason } => {
-            tracing::warn!(job_id = %job.id, reason, "RunTask to be retried")
+        LaunchOutcome::Retry { reason, .. } => {
+            tracing::warn!(job_id = %job.id, request_id, reason, public, "RunTask to be retried")
         }
-        LaunchOutcome::Failed { reason } => {
-            tracing::warn!(job_id = %job.id, reason, "RunTask refused; job failed")
+        LaunchOutcome::Failed { reason, .. } => {
+            tracing::warn!(job_id = %job.id, request_id, reason, public, "RunTask refused; job failed")
         }
         LaunchOutcome::Unknown { reason } => {
-            tracing::warn!(job_id = %job.id, reason, "RunTask outcome unknown; left to the reconciler")
+            tracing::warn!(job_id = %job.id, request_id, reason, public, "RunTask outcome unknown; left to the reconciler")
         }
     }
 }
@@ -421,7 +428,20 @@ async fn list(state: &State, req: &Request) -> Result<Response<Body>, ApiError> 
 
 /// `POST /v1/jobs/{id}/cancel`: see `portcullis_jobs::lifecycle::cancel`
 /// (no lock is held while ECS is called).
-async fn cancel(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
+/// The 503 detail of a cancel ECS refused or did not answer: a reason code,
+/// never ECS's text (it names the task ARN, the account and the role).
+pub fn cancel_unavailable_detail() -> String {
+    format!(
+        "{}: the container service could not stop the job's task; nothing was changed, retry the cancel",
+        Code::DependencyUnavailable
+    )
+}
+
+async fn cancel(
+    state: &State,
+    req: &Request,
+    rid: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
     let who = Caller::from_request(req)?;
     require_scope(&who, "jobs:write")?;
     let id = job_id(req)?;
@@ -429,7 +449,13 @@ async fn cancel(state: &State, req: &Request) -> Result<Response<Body>, ApiError
         Ok(job) => job_response(202, &job),
         Err(e @ CancelError::NotFound(_)) => Err(ApiError::not_found(e.to_string())),
         Err(e @ CancelError::Finished { .. }) => Err(ApiError::conflict(e.to_string())),
-        Err(e @ (CancelError::Ecs(_) | CancelError::Busy(_))) => Err(ApiError::Unavailable {
+        Err(e @ CancelError::Ecs(_)) => {
+            tracing::warn!(job_id = %id, request_id = rid.unwrap_or("-"), error = %e, "cancel: ECS refused or did not answer");
+            Err(ApiError::Unavailable {
+                detail: cancel_unavailable_detail(),
+            })
+        }
+        Err(e @ CancelError::Busy(_)) => Err(ApiError::Unavailable {
             detail: e.to_string(),
         }),
         Err(CancelError::Db(e)) => Err(e.into()),

@@ -5,6 +5,7 @@
 //! `portcullis-jobs`, shared with `task-events` and `reconciler`.
 
 pub mod api;
+pub mod trace;
 
 pub use api::handle;
 pub use portcullis_jobs::{InitError, Settings, State};

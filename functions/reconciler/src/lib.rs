@@ -24,6 +24,7 @@ pub use portcullis_jobs::State;
 use portcullis_jobs::launch::{self, LaunchOutcome};
 use portcullis_jobs::lifecycle;
 use portcullis_jobs::model::{EventSource, JobStatus};
+use portcullis_jobs::reason::{self, Code};
 use portcullis_jobs::store;
 use portcullis_jobs::transition::{self, Applied, TaskSnapshot};
 use serde::Serialize;
@@ -81,6 +82,7 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
         seen.push(job.id);
         let outcome = match state.types.get(&job.job_type) {
             None => LaunchOutcome::Failed {
+                code: Code::TypeUnregistered,
                 reason: format!(
                     "job type {} is no longer registered in platform.yaml",
                     job.job_type
@@ -116,7 +118,8 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
             (_, Some(JobStatus::Failed)) => report.failed += 1,
             (_, _) => report.retried += 1,
         }
-        tracing::info!(job_id = %job.id, ?outcome, "reconciler launch");
+        // ECS's own text is logged here; the job shows its reason code.
+        tracing::info!(job_id = %job.id, request_id = job.request_id.as_deref().unwrap_or("-"), ?outcome, "reconciler launch");
     }
     Ok(())
 }
@@ -160,7 +163,8 @@ pub async fn stop_overdue(state: &State, report: &mut Report) -> Result<(), Reco
             store::release(&state.db, job.id).await?;
             continue;
         }
-        if store::time_out(&state.db, job.id, &reason).await?.is_some() {
+        let public = reason::timed_out(job.timeout_seconds.unwrap_or_default());
+        if store::time_out(&state.db, job.id, &public).await?.is_some() {
             report.timed_out += 1;
             tracing::info!(job_id = %job.id, "job timed out; task stopped");
         } else {
@@ -205,7 +209,7 @@ pub async fn sync_stale(state: &State, report: &mut Report) -> Result<(), Reconc
                         version: None,
                         started_by: None,
                         stop_code: None,
-                        stopped_reason: Some("ECS no longer reports the task (MISSING)".into()),
+                        stopped_reason: Some(transition::MISSING_REASON.into()),
                         containers: Vec::new(),
                     });
                 }

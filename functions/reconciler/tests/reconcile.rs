@@ -158,7 +158,28 @@ async fn a_capacity_failure_is_retried_then_fails_after_max_attempts(pool: PgPoo
             .await
             .unwrap();
     assert_eq!((status.as_str(), attempts), ("failed", 3));
-    assert!(error.unwrap().contains("RESOURCE:MEMORY"));
+    // The tenant's reason: a code, never ECS's text (docs/jobs.md "Reasons").
+    assert_eq!(
+        error.as_deref(),
+        Some(
+            "launch-gave-up: no task after 3 attempts; last: capacity-unavailable: \
+             the cluster could not start the task (capacity)"
+        )
+    );
+    let raw: serde_json::Value = sqlx::query_scalar(
+        "select detail from job_events where job_id = $1::uuid and to_status = 'failed'",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        raw["internal"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("RESOURCE:MEMORY"),
+        "ECS's text stays with the operators: {raw}"
+    );
     assert_eq!(calls_of(&calls, "RunTask").len(), 3);
     // Every reconciler RunTask was preceded by a ListTasks by startedBy.
     let lists = calls_of(&calls, "ListTasks");

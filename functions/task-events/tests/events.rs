@@ -123,7 +123,7 @@ async fn a_non_zero_exit_fails_the_job_with_its_code(pool: PgPool) {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert!(error.unwrap().contains("exited with code 3"));
+    assert_eq!(error.as_deref(), Some("task-stopped: exit code 3"));
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -245,4 +245,56 @@ async fn a_job_reaches_succeeded_following_the_emulators_task_lifecycle(pool: Pg
         .map(|e| e.to_status.as_str())
         .collect();
     assert_eq!(to, vec!["queued", "starting", "running", "succeeded"]);
+}
+
+/// Issue 11 item 9: a stopped task's reason (it names the account, the
+/// registry and the task) is not what the tenant sees; a reason code is.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_stopped_reason_naming_the_account_is_shown_as_a_reason_code(pool: PgPool) {
+    let (st, id, arn) = started_job(&pool).await;
+    let mut e = fixture_event("ecs-task-failed-to-start.json", &arn, &id, 4);
+    let raw = format!(
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref \
+         111122223333.dkr.ecr.us-east-1.amazonaws.com/portcullis-dev/sample-job:abc: not found ({arn})"
+    );
+    e["detail"]["stoppedReason"] = json!(raw);
+    apply(&st, e).await;
+    let job = store::get(&st.db, "acme", id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.status.as_str(), "failed");
+    // The operators keep ECS's text.
+    assert_eq!(job.stopped_reason.as_deref(), Some(raw.as_str()));
+    let view = serde_json::to_string(&portcullis_jobs::model::JobView::from(&job)).unwrap();
+    let events = serde_json::to_string(&store::events(&st.db, job.id).await.unwrap()).unwrap();
+    for (what, shown) in [("the job", &view), ("its events", &events)] {
+        for leak in ["111122223333", "arn:", "CannotPullContainerError"] {
+            assert!(!shown.contains(leak), "{what} shows {leak:?}: {shown}");
+        }
+    }
+    let view: Value = serde_json::from_str(&view).unwrap();
+    assert!(
+        view["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("image-pull-failed: "),
+        "{view}"
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_non_zero_exit_is_shown_as_task_stopped_with_its_code(pool: PgPool) {
+    let (st, id, arn) = started_job(&pool).await;
+    apply(
+        &st,
+        fixture_event("ecs-task-stopped-exit-3.json", &arn, &id, 5),
+    )
+    .await;
+    let job = store::get(&st.db, "acme", id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let view = portcullis_jobs::model::JobView::from(&job);
+    assert_eq!(view.error.as_deref(), Some("task-stopped: exit code 3"));
 }

@@ -6,6 +6,7 @@
 
 use crate::ecs::Placement;
 use crate::model::Job;
+use crate::reason::Code;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{
@@ -16,18 +17,44 @@ use portcullis_platform::jobs::{JobType, Launch};
 use rand::Rng;
 use std::time::Duration;
 
-/// What one RunTask call came to.
+/// What one RunTask call came to. `reason` is ECS's own text, for the logs
+/// and the operators' event detail (it names the account, roles, ARNs);
+/// tenants see [`LaunchOutcome::public`] instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LaunchOutcome {
     /// ECS accepted the task.
     Started { task_arn: String },
     /// Capacity, resources or throttling: try again later with the same token.
-    Retry { reason: String },
+    Retry { code: Code, reason: String },
     /// The request itself is wrong (bad parameters, access denied): no retry helps.
-    Failed { reason: String },
+    Failed { code: Code, reason: String },
     /// No clear answer (network, timeout, 5xx): the task may or may not exist;
     /// the reconciler looks it up by `startedBy` before trying again.
+    /// Tenants see `dependency-unavailable`.
     Unknown { reason: String },
+}
+
+impl LaunchOutcome {
+    /// The reason a tenant sees (`reason::Code`), `None` for a started task.
+    pub fn public(&self) -> Option<String> {
+        match self {
+            LaunchOutcome::Started { .. } => None,
+            LaunchOutcome::Retry { code, .. } | LaunchOutcome::Failed { code, .. } => {
+                Some(code.text())
+            }
+            LaunchOutcome::Unknown { .. } => Some(Code::DependencyUnavailable.text()),
+        }
+    }
+
+    /// ECS's own text (the task ARN for a started task): logs and operators only.
+    pub fn raw(&self) -> &str {
+        match self {
+            LaunchOutcome::Started { task_arn } => task_arn,
+            LaunchOutcome::Retry { reason, .. }
+            | LaunchOutcome::Failed { reason, .. }
+            | LaunchOutcome::Unknown { reason } => reason,
+        }
+    }
 }
 
 /// ECS allows 8192 characters of overrides; params beyond this are refused with 413.
@@ -55,7 +82,9 @@ fn env(name: &str, value: &str) -> KeyValuePair {
     KeyValuePair::builder().name(name).value(value).build()
 }
 
-/// The container override for a job: args as the command, the allowed env
+/// The container override for a job: args as the `command` override, which
+/// ECS passes as arguments to the task definition's fixed `entryPoint` (the
+/// registry's `entrypoint`, required for a type that takes args), the allowed env
 /// vars plus the platform's own (`JOB_ID`, `JOB_TYPE`, `REQUEST_ID`, `TRACE_ID`).
 pub fn container_override(job_type: &JobType, job: &Job) -> ContainerOverride {
     let params = &job.params.0;
@@ -102,6 +131,7 @@ pub async fn run_task(
         Ok(v) => v,
         Err(e) => {
             return LaunchOutcome::Failed {
+                code: Code::LaunchFailed,
                 reason: format!("invalid network configuration: {e}"),
             };
         }
@@ -145,6 +175,7 @@ pub async fn run_task(
                     Ok(i) => req = req.capacity_provider_strategy(i),
                     Err(e) => {
                         return LaunchOutcome::Failed {
+                            code: Code::LaunchFailed,
                             reason: format!("invalid capacity provider strategy: {e}"),
                         };
                     }
@@ -182,20 +213,27 @@ pub fn classify_failures(failures: &[Failure]) -> LaunchOutcome {
         s
     };
     let reason = failures.iter().map(describe).collect::<Vec<_>>().join("; ");
-    let retryable = failures.iter().any(|f| {
-        let r = f.reason().unwrap_or_default().to_ascii_lowercase();
-        r.starts_with("resource")
-            || r.contains("capacity")
-            || r.starts_with("agent")
-            || r.contains("throttl")
+    let lower = |f: &Failure| f.reason().unwrap_or_default().to_ascii_lowercase();
+    let capacity = failures.iter().any(|f| {
+        let r = lower(f);
+        r.starts_with("resource") || r.contains("capacity") || r.starts_with("agent")
     });
-    if retryable {
+    let throttled = failures.iter().any(|f| lower(f).contains("throttl"));
+    let reason = format!("RunTask failure: {reason}");
+    if capacity {
         LaunchOutcome::Retry {
-            reason: format!("RunTask failure: {reason}"),
+            code: Code::CapacityUnavailable,
+            reason,
+        }
+    } else if throttled {
+        LaunchOutcome::Retry {
+            code: Code::DependencyUnavailable,
+            reason,
         }
     } else {
         LaunchOutcome::Failed {
-            reason: format!("RunTask failure: {reason}"),
+            code: Code::LaunchFailed,
+            reason,
         }
     }
 }
@@ -232,9 +270,15 @@ where
             let code = e.code().unwrap_or("Unknown");
             let reason = format!("{code}: {}", e.message().unwrap_or("no message"));
             if THROTTLING.contains(&code) {
-                LaunchOutcome::Retry { reason }
+                LaunchOutcome::Retry {
+                    code: Code::DependencyUnavailable,
+                    reason,
+                }
             } else if CLIENT_ERRORS.contains(&code) {
-                LaunchOutcome::Failed { reason }
+                LaunchOutcome::Failed {
+                    code: Code::LaunchFailed,
+                    reason,
+                }
             } else {
                 LaunchOutcome::Unknown { reason }
             }
@@ -339,7 +383,10 @@ mod tests {
         let cap = Failure::builder().reason("RESOURCE:MEMORY").build();
         assert!(matches!(
             classify_failures(&[cap]),
-            LaunchOutcome::Retry { .. }
+            LaunchOutcome::Retry {
+                code: Code::CapacityUnavailable,
+                ..
+            }
         ));
         let cap2 = Failure::builder()
             .reason("Capacity is unavailable at this time. Please try again later or in a different availability zone")
@@ -349,10 +396,15 @@ mod tests {
             LaunchOutcome::Retry { .. }
         ));
         let missing = Failure::builder().reason("MISSING").arn("arn:x").build();
+        let failed = classify_failures(&[missing]);
         assert!(matches!(
-            classify_failures(&[missing]),
-            LaunchOutcome::Failed { .. }
+            failed,
+            LaunchOutcome::Failed {
+                code: Code::LaunchFailed,
+                ..
+            }
         ));
+        assert_eq!(failed.public(), Some(Code::LaunchFailed.text()));
     }
 
     #[test]

@@ -7,12 +7,14 @@
 //! - [`lifecycle`]: recording launches and cancelling, without a lock held
 //!   across an ECS call.
 //! - [`transition`]: applying ECS task states to jobs.
+//! - [`reason`]: the stable reasons tenants see instead of ECS/IAM text.
 //! - [`ecs`]: where tasks run and the ECS client.
 
 pub mod ecs;
 pub mod launch;
 pub mod lifecycle;
 pub mod model;
+pub mod reason;
 pub mod store;
 pub mod transition;
 

@@ -263,7 +263,9 @@ impl Job {
     }
 }
 
-/// The job as a caller sees it.
+/// The job as a caller (a tenant) sees it: no task ARN and no ECS/IAM text
+/// (issue 11 item 9); operators find `task_arn` and `stopped_reason` in the
+/// database and the logs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobView {
     pub id: Uuid,
@@ -273,15 +275,15 @@ pub struct JobView {
     pub params: Params,
     pub attempts: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_arn: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// ECS's stop code (`EssentialContainerExited`, `TaskFailedToStart`,
+    /// `SpotInterruption`, ...): an AWS enum, no account details.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stopped_reason: Option<String>,
+    /// Why the job did not run or succeed: `<code>: <sentence>`
+    /// (`crate::reason`, docs/jobs.md "Reasons"), never ECS's own text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub cancel_requested: bool,
@@ -301,7 +303,6 @@ impl From<&Job> for JobView {
             status: j.status,
             params: j.params.0.clone(),
             attempts: j.attempts,
-            task_arn: j.task_arn.clone(),
             next_attempt_at: if j.status == JobStatus::Queued {
                 j.next_attempt_at
             } else {
@@ -309,8 +310,7 @@ impl From<&Job> for JobView {
             },
             exit_code: j.exit_code,
             stop_code: j.stop_code.clone(),
-            stopped_reason: j.stopped_reason.clone(),
-            error: j.error.clone(),
+            error: j.error.as_deref().map(crate::reason::for_tenant),
             cancel_requested: j.cancel_requested(),
             created_at: j.created_at,
             updated_at: j.updated_at,
@@ -329,6 +329,43 @@ pub struct EventView {
     pub source: EventSource,
     pub detail: serde_json::Value,
     pub at: DateTime<Utc>,
+}
+
+impl EventView {
+    /// The `detail` fields a tenant may see. Everything else (`internal`:
+    /// ECS's text, task ARNs, stopped tasks; and the raw fields of rows
+    /// written before issue 11: `detail`, `task_arn`, `stopped_reason`,
+    /// `stopped_tasks`) stays with the operators.
+    pub const TENANT_DETAIL: [&'static str; 11] = [
+        "from",
+        "to",
+        "outcome",
+        "attempt",
+        "reason",
+        "exit_code",
+        "stop_code",
+        "last_status",
+        "version",
+        "cancel_requested",
+        "principal",
+    ];
+
+    /// This event with only [`Self::TENANT_DETAIL`] in its detail.
+    pub fn for_tenant(mut self) -> Self {
+        if let serde_json::Value::Object(map) = &mut self.detail {
+            map.retain(|k, _| Self::TENANT_DETAIL.contains(&k.as_str()));
+            if let Some(serde_json::Value::String(r)) = map.get_mut("reason") {
+                // A cancel's reason names the caller (its own tenant); the
+                // rest are reason codes. Anything else is not shown.
+                if !r.starts_with("cancelled by ") {
+                    *r = crate::reason::for_tenant(r);
+                }
+            }
+        } else {
+            self.detail = serde_json::Value::Object(Default::default());
+        }
+        self
+    }
 }
 
 #[cfg(test)]

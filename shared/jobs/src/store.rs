@@ -149,7 +149,8 @@ pub async fn list(
     .await
 }
 
-/// A job's history, oldest first.
+/// A job's history, oldest first, as a tenant sees it: each `detail` keeps
+/// only the fields of [`EventView::TENANT_DETAIL`] (no task ARNs, no ECS text).
 pub async fn events(db: &Database, job_id: Uuid) -> Result<Vec<EventView>, DbError> {
     db.with_retry(|pool| async move {
         sqlx::query_as::<_, EventView>(
@@ -161,11 +162,16 @@ pub async fn events(db: &Database, job_id: Uuid) -> Result<Vec<EventView>, DbErr
         .await
     })
     .await
+    .map(|rows| rows.into_iter().map(EventView::for_tenant).collect())
 }
 
 /// Record what a RunTask came to, in one statement (update + event). Only a
 /// job still `queued` changes: if an ECS event, the reconciler or a cancel got
 /// there first, nothing does and the answer is `None`.
+///
+/// `jobs.error` and the event's `reason` get the tenant's reason
+/// ([`LaunchOutcome::public`]); ECS's own text (and the task ARN) go to the
+/// event's `internal` detail, which the API never shows.
 pub async fn record_launch(
     db: &Database,
     job_id: Uuid,
@@ -173,37 +179,37 @@ pub async fn record_launch(
     source: EventSource,
     retry_in: Duration,
 ) -> Result<Option<Job>, DbError> {
-    // $6 = queued, $7 = starting, $8 = failed.
+    // $2 = the public reason, $6 = queued, $7 = starting, $8 = failed, $9 = ECS's text.
     let gave_up = "attempts + 1 >= coalesce(max_attempts, 5)";
-    let (set, detail_kind, text) = match outcome {
-        LaunchOutcome::Started { task_arn } => (
-            "status = $7, task_arn = $2, attempts = attempts + 1, next_attempt_at = null, error = null,
+    let (set, detail_kind, internal) = match outcome {
+        LaunchOutcome::Started { .. } => (
+            "status = $7, task_arn = $9, attempts = attempts + 1, next_attempt_at = null, error = null,
              started_at = coalesce(started_at, now())"
                 .to_owned(),
             "started",
-            task_arn.as_str(),
+            "jsonb_build_object('task_arn', $9::text)",
         ),
-        LaunchOutcome::Failed { reason } => (
+        LaunchOutcome::Failed { .. } => (
             "status = $8, error = $2, attempts = attempts + 1, next_attempt_at = null, finished_at = now()"
                 .to_owned(),
             "failed",
-            reason.as_str(),
+            "jsonb_build_object('detail', $9::text)",
         ),
-        LaunchOutcome::Retry { reason } | LaunchOutcome::Unknown { reason } => (
+        LaunchOutcome::Retry { .. } | LaunchOutcome::Unknown { .. } => (
             format!(
                 "status = case when {gave_up} then $8 else status end,
-                 error = case when {gave_up}
-                              then 'gave up after ' || (attempts + 1) || ' attempts; last: ' || $2 else $2 end,
+                 error = case when {gave_up} then {} else $2 end,
                  attempts = attempts + 1,
                  next_attempt_at = case when {gave_up} then null else now() + make_interval(secs => $3) end,
-                 finished_at = case when {gave_up} then now() end"
+                 finished_at = case when {gave_up} then now() end",
+                crate::reason::GAVE_UP_SQL
             ),
             if matches!(outcome, LaunchOutcome::Retry { .. }) {
                 "retry"
             } else {
                 "unknown"
             },
-            reason.as_str(),
+            "jsonb_build_object('detail', $9::text)",
         ),
     };
     let sql = &format!(
@@ -212,22 +218,27 @@ pub async fn record_launch(
          ), e as (
            insert into job_events (job_id, from_status, to_status, source, detail)
            select u.id, $6, u.status, $4, jsonb_build_object('outcome', $5::text, 'attempt', u.attempts,
-                  'detail', $2::text, 'to', u.status) from u
+                  'reason', u.error, 'to', u.status, 'internal', {internal}) from u
          )
          select {JOB_COLUMNS} from u"
     );
-    db.with_retry(|pool| async move {
-        sqlx::query_as::<_, Job>(sql)
-            .bind(job_id)
-            .bind(text)
-            .bind(retry_in.as_secs_f64())
-            .bind(source)
-            .bind(detail_kind)
-            .bind(JobStatus::Queued)
-            .bind(JobStatus::Starting)
-            .bind(JobStatus::Failed)
-            .fetch_optional(&pool)
-            .await
+    let public = outcome.public();
+    db.with_retry(|pool| {
+        let public = public.clone();
+        async move {
+            sqlx::query_as::<_, Job>(sql)
+                .bind(job_id)
+                .bind(public)
+                .bind(retry_in.as_secs_f64())
+                .bind(source)
+                .bind(detail_kind)
+                .bind(JobStatus::Queued)
+                .bind(JobStatus::Starting)
+                .bind(JobStatus::Failed)
+                .bind(outcome.raw())
+                .fetch_optional(&pool)
+                .await
+        }
     })
     .await
 }
@@ -306,6 +317,7 @@ pub async fn release(db: &Database, job_id: Uuid) -> Result<(), DbError> {
 }
 
 /// End an overdue job whose task was stopped: `timed_out`, with its event.
+/// `reason` is what the tenant sees (`reason::timed_out`).
 /// `None` when the job moved meanwhile (finished, or a cancel was requested).
 pub async fn time_out(db: &Database, job_id: Uuid, reason: &str) -> Result<Option<Job>, DbError> {
     let mut tx = db.begin().await?;
@@ -332,7 +344,7 @@ pub async fn time_out(db: &Database, job_id: Uuid, reason: &str) -> Result<Optio
         EventSource::Reconciler,
         Some(job.status),
         JobStatus::TimedOut,
-        serde_json::json!({ "reason": reason, "task_arn": job.task_arn }),
+        serde_json::json!({ "reason": reason, "internal": { "task_arn": job.task_arn } }),
     )
     .await?;
     tx.commit().await?;
@@ -392,10 +404,12 @@ pub async fn record_cancel(
         .bind(id)
         .bind(JobStatus::Cancelled)
         .bind(StopReason::Cancel)
-        .bind(reason)
+        .bind(crate::reason::Code::Cancelled.text())
         .fetch_one(&mut *tx)
         .await?;
-        let detail = serde_json::json!({ "reason": reason, "stopped_tasks": stopped_tasks });
+        let detail = serde_json::json!({
+            "reason": reason, "internal": { "stopped_tasks": stopped_tasks }
+        });
         (j, JobStatus::Cancelled, detail)
     } else {
         // Cancelled once ECS confirms the stop (event or reconciler).
@@ -407,7 +421,7 @@ pub async fn record_cancel(
         .fetch_one(&mut *tx)
         .await?;
         let detail = serde_json::json!({
-            "cancel_requested": true, "reason": reason, "stopped_tasks": stopped_tasks
+            "cancel_requested": true, "reason": reason, "internal": { "stopped_tasks": stopped_tasks }
         });
         (j, from, detail)
     };

@@ -10,6 +10,7 @@
 //!   else `succeeded` only if the essential container exited 0, else `failed`.
 
 use crate::model::{EventSource, Job, JobStatus, StopReason};
+use crate::reason::{self, Code};
 use crate::store::{self, TaskUpdate};
 use portcullis_db::{Database, DbError};
 use portcullis_platform::jobs::JobTypes;
@@ -87,7 +88,13 @@ fn progress(last_status: &str) -> Option<JobStatus> {
     }
 }
 
-/// The outcome of a STOPPED task: (status, essential exit code, error).
+/// The `stoppedReason` the reconciler records for a task ECS no longer
+/// reports (DescribeTasks `MISSING`).
+pub const MISSING_REASON: &str = "ECS no longer reports the task (MISSING)";
+
+/// The outcome of a STOPPED task: (status, essential exit code, error). The
+/// error is the tenant's reason (`crate::reason`); ECS's own text stays in
+/// `stopped_reason`, the event's `internal` detail and the logs.
 pub fn stopped_outcome(
     job: &Job,
     essential: Option<&str>,
@@ -104,50 +111,39 @@ pub fn stopped_outcome(
             return (
                 JobStatus::TimedOut,
                 exit,
-                Some("stopped after its timeout".into()),
+                Some(reason::timed_out(job.timeout_seconds.unwrap_or_default())),
             );
         }
         None => {}
     }
-    let reason = snap
-        .stopped_reason
-        .clone()
-        .unwrap_or_else(|| "no reason given".into());
+    let cause = reason::stopped_cause(
+        snap.stop_code.as_deref(),
+        snap.stopped_reason.as_deref(),
+        main.and_then(|c| c.reason.as_deref()),
+    );
+    let failed = |fallback: Code| Some(cause.unwrap_or(fallback).text());
     if snap.stop_code.as_deref() == Some("TaskFailedToStart") && exit.is_none() {
-        return (
-            JobStatus::Failed,
-            None,
-            Some(format!("the task failed to start: {reason}")),
-        );
+        return (JobStatus::Failed, None, failed(Code::TaskFailedToStart));
     }
     match (main, exit) {
-        (None, _) => (
-            JobStatus::Failed,
-            None,
-            Some(format!(
-                "the essential container {} is not in the task: {reason}",
-                essential.unwrap_or("(any)")
-            )),
-        ),
-        (Some(c), None) => (
-            JobStatus::Failed,
-            None,
-            Some(format!(
-                "container {} stopped without an exit code: {}",
-                c.name,
-                c.reason.clone().unwrap_or(reason)
-            )),
-        ),
+        (None, _) if snap.stopped_reason.as_deref() == Some(MISSING_REASON) => {
+            (JobStatus::Failed, None, Some(Code::TaskLost.text()))
+        }
+        (None, _) => (JobStatus::Failed, None, failed(Code::TaskFailedToStart)),
+        (Some(_), None) => (JobStatus::Failed, None, failed(Code::TaskStopped)),
         (Some(_), Some(0)) => {
             // Another container that exited non-zero still fails the job
             // only if it was marked essential; ECS events do not say so, so the
             // registry's container is the essential one.
             (JobStatus::Succeeded, Some(0), None)
         }
-        (Some(c), Some(code)) => (
+        (Some(_), Some(code)) => (
             JobStatus::Failed,
             Some(code),
-            Some(format!("container {} exited with code {code}", c.name)),
+            Some(match cause {
+                Some(c @ (Code::OutOfMemory | Code::SpotInterrupted)) => c.text(),
+                _ => reason::exit_code(code),
+            }),
         ),
     }
 }
@@ -225,17 +221,33 @@ pub async fn apply(
             json!({
                 "from": current,
                 "to": target,
-                "task_arn": snap.task_arn,
                 "last_status": snap.last_status,
                 "version": snap.version,
                 "exit_code": exit_code,
                 "stop_code": snap.stop_code,
-                "stopped_reason": snap.stopped_reason,
+                "reason": error,
+                "internal": {
+                    "task_arn": snap.task_arn,
+                    "stopped_reason": snap.stopped_reason,
+                    "container_reasons": snap.containers.iter()
+                        .filter_map(|c| c.reason.as_ref().map(|r| json!({"name": c.name, "reason": r})))
+                        .collect::<Vec<_>>(),
+                },
             }),
         )
         .await?;
     }
     tx.commit().await?;
+    if let Some(public) = &error {
+        // The raw ECS text, for the operators: tenants see only `public`.
+        tracing::warn!(
+            job_id = %job.id, request_id = job.request_id.as_deref().unwrap_or("-"),
+            task_arn = %snap.task_arn, stop_code = ?snap.stop_code,
+            stopped_reason = ?snap.stopped_reason,
+            container_reasons = ?snap.containers.iter().map(|c| (&c.name, &c.reason)).collect::<Vec<_>>(),
+            reason = %public, "job ended without success"
+        );
+    }
     if moved {
         tracing::info!(job_id = %job.id, from = %current, to = %target, %source, "job moved");
         Ok(Applied::Moved {
