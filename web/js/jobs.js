@@ -238,9 +238,8 @@ export function initJobs(ctx) {
       ['Started', timeEl(job.started_at)],
       ['Finished', timeEl(job.finished_at)],
       ['Exit code', job.exit_code ?? ''],
-      ['Stopped reason', job.stopped_reason ?? ''],
-      ['Error', job.error ?? ''],
-      ['Task', job.task_arn ? h('code', {}, job.task_arn) : ''],
+      ['Stop code', job.stop_code ?? ''],
+      ['Reason', job.error ?? ''],
     ]);
     const btn = $('job-detail-cancel');
     btn.disabled = isTerminal(job.status) || job.cancel_requested;
