@@ -29,9 +29,7 @@ async fn gateway_with(
     role_of: &str,
 ) -> Gateway {
     let admin = sdk_config().await;
-    let mut gateway = Gateway::new(deployment.api().expect("the applied body"))
-        .with_deployment(deployment.identity())
-        .with_gateway_responses(deployment.gateway_responses.clone());
+    let mut gateway = e2e::unwired_gateway(deployment, &admin);
     let auth_env = env_of(deployment, "authorizer", &admin, overrides)
         .await
         .expect("the authorizer's environment");

@@ -55,6 +55,18 @@ async fn a_key_created_by_the_bootstrap_admin_works_until_it_is_revoked(pool: Pg
     let (status, _) = body(http.get(gw.at("/v1/keys")).send().await.unwrap()).await;
     assert_eq!(status, 401);
 
+    // The platform administrator provisions the tenant (entitlements).
+    let (status, tenant) = body(
+        http.put(gw.at("/v1/tenants/Acme.Corp"))
+            .header("x-api-key", &admin_key)
+            .json(&json!({"services": [], "plans": ["standard"], "user_plan": "standard"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{tenant}");
+
     let (status, created) = body(
         http.post(gw.at("/v1/keys"))
             .header("x-api-key", &admin_key)

@@ -146,20 +146,26 @@ pub async fn function_env(
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The applied REST API with no function registered yet: the deployment's
+/// identity and gateway responses, metering with the emulator's usage plans
+/// and API keys (read with `admin`).
+pub fn unwired_gateway(deployed: &Deployed, admin: &aws_types::SdkConfig) -> Gateway {
+    Gateway::new(deployed.api().unwrap_or_else(|e| panic!("{e}")))
+        .with_deployment(deployed.identity())
+        .with_gateway_responses(deployed.gateway_responses.clone())
+        .with_usage(std::sync::Arc::new(local::EmulatorUsage::new(
+            admin,
+            &deployed.rest_api_id,
+            &deployed.stage,
+        )))
+}
+
 /// A gateway serving the applied REST API, every function on its own role,
 /// metering with the emulator's usage plans and API keys, exactly as
 /// `make local` serves it.
 pub async fn deployed_gateway(deployed: &Deployed, overrides: &LocalOverrides) -> Gateway {
-    let api = deployed.api().unwrap_or_else(|e| panic!("{e}"));
     let admin = sdk_config().await;
-    let mut gateway = Gateway::new(api)
-        .with_deployment(deployed.identity())
-        .with_gateway_responses(deployed.gateway_responses.clone())
-        .with_usage(std::sync::Arc::new(local::EmulatorUsage::new(
-            &admin,
-            &deployed.rest_api_id,
-            &deployed.stage,
-        )));
+    let mut gateway = unwired_gateway(deployed, &admin);
     let failures = local::functions::wire_deployed(&mut gateway, deployed, &admin, overrides).await;
     assert!(failures.is_empty(), "functions did not start: {failures:?}");
     gateway
