@@ -56,7 +56,7 @@ pub struct DeployedFunction {
 }
 
 impl std::fmt::Debug for DeployedFunction {
-    // Environments hold key values (USAGE_PLAN_KEYS): print names only.
+    // Environments may hold secrets (database URLs, client secrets): print names only.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeployedFunction")
             .field("arn", &self.arn)
