@@ -11,19 +11,21 @@ locals {
   # db_auth_mode "iam": RDS IAM tokens as the app user (least privilege; the
   # migrate function creates and grants the role on every apply, DB_APP_USER).
   # "secret": the RDS-managed master secret, straight to the instance.
+  # TLS is verify-full: certificate and host name checked against the RDS CA
+  # bundle compiled into portcullis-db (shared/db/certs, scripts/rds-ca-bundle.sh).
   db_env = var.db_auth_mode == "iam" ? tomap({
     DB_IAM_AUTH = "true"
     DB_HOST     = module.data.endpoint_host
     DB_PORT     = tostring(module.data.port)
     DB_NAME     = module.data.database_name
     DB_USER     = var.db_app_user
-    DB_SSL_MODE = "require"
+    DB_SSL_MODE = "verify-full"
     }) : tomap({
     DB_SECRET_ARN = module.data.master_user_secret_arn
     DB_HOST       = module.data.instance_host
     DB_PORT       = tostring(module.data.port)
     DB_NAME       = module.data.database_name
-    DB_SSL_MODE   = "require"
+    DB_SSL_MODE   = "verify-full"
   })
 
   # The registry ships inside every zip (`make build` adds platform.yaml).
@@ -277,7 +279,7 @@ locals {
         DB_HOST       = module.data.instance_host
         DB_PORT       = tostring(module.data.port)
         DB_NAME       = module.data.database_name
-        DB_SSL_MODE   = "require"
+        DB_SSL_MODE   = "verify-full"
         DB_APP_USER   = var.db_app_user # role ensured after migrating (docs/database.md)
       })
       statements = [

@@ -64,3 +64,20 @@ def test_no_environment_sets_trace():
     for tfvars in sorted((TF / "env").glob("*.tfvars")):
         m = re.search(r'^\s*log_level\s*=\s*"([^"]*)"', tfvars.read_text(encoding="utf-8"), re.M)
         assert m is None or m.group(1).upper() != "TRACE", f"{tfvars.name}: log_level TRACE"
+
+
+# --- database TLS --------------------------------------------------------------
+
+
+def test_every_database_connection_verifies_the_server_certificate():
+    """DB_SSL_MODE is verify-full wherever Terraform sets it (portcullis-db
+    trusts the RDS CA bundle it is built with); no sslmode in a URL."""
+    seen = 0
+    for path in tf_files(TF):
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r'\bDB_SSL_MODE\s*=\s*"([^"]*)"', text):
+            seen += 1
+            assert m.group(1) == "verify-full", f"{path.relative_to(TF)}: DB_SSL_MODE = {m.group(1)}"
+        assert "DB_SSL_ROOT_CERT" not in text or "verify-full" in text, path
+        assert not re.search(r"sslmode=(disable|allow|prefer|require)\b", text), f"{path.relative_to(TF)}: unverified sslmode"
+    assert seen >= 2, "expected DB_SSL_MODE in the functions' database environment"

