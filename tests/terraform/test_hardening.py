@@ -81,3 +81,84 @@ def test_every_database_connection_verifies_the_server_certificate():
         assert "DB_SSL_ROOT_CERT" not in text or "verify-full" in text, path
         assert not re.search(r"sslmode=(disable|allow|prefer|require)\b", text), f"{path.relative_to(TF)}: unverified sslmode"
     assert seen >= 2, "expected DB_SSL_MODE in the functions' database environment"
+
+
+# --- service-principal trust policies ------------------------------------------
+
+# Roles AWS services assume, by service principal: the conditions the service
+# documents for confused-deputy prevention (aws:SourceArn beside
+# aws:SourceAccount where the service names the resource it acts for).
+TRUST_CONDITIONS = {
+    "lambda.amazonaws.com": {"aws:SourceAccount"},
+    "ecs-tasks.amazonaws.com": {"aws:SourceAccount", "aws:SourceArn"},
+    "scheduler.amazonaws.com": {"aws:SourceAccount", "aws:SourceArn"},
+    "vpc-flow-logs.amazonaws.com": {"aws:SourceAccount", "aws:SourceArn"},
+    "monitoring.rds.amazonaws.com": {"aws:SourceAccount", "aws:SourceArn"},
+}
+# Service principals whose role trust documents no source condition: a
+# condition the service does not send would break the role.
+NO_DOCUMENTED_CONDITION = {
+    "rds.amazonaws.com": "RDS Proxy's secrets role (the proxy role trust AWS documents has none)",
+    "apigateway.amazonaws.com": "the account-wide API Gateway CloudWatch Logs role (documented without one)",
+}
+
+
+def trust_statements(all_blocks):
+    for b in all_blocks:
+        if b.kind != "data" or b.type != "aws_iam_policy_document":
+            continue
+        for st in b.body.get("statement", []) + [c for d in b.body.get("dynamic", []) for spec in d.values() for c in spec.get("content", [])]:
+            if "sts:AssumeRole" not in str(val(st, "actions", [])):
+                continue
+            for p in st.get("principals", []):
+                if strip_quotes(str(val(p, "type"))) == "Service":
+                    ids = val(p, "identifiers", [])
+                    for service in ids if isinstance(ids, list) else [ids]:
+                        yield b, st, strip_quotes(str(service))
+
+
+def conditions(st) -> dict[str, str]:
+    return {strip_quotes(str(val(c, "variable"))): str(val(c, "values")) for c in st.get("condition", [])}
+
+
+def test_every_service_role_trust_names_the_source_account_and_resource(all_blocks):
+    seen = set()
+    for b, st, service in trust_statements(all_blocks):
+        seen.add(service)
+        where = f"{b.path.relative_to(TF)} {b.address}"
+        if service in NO_DOCUMENTED_CONDITION:
+            continue
+        assert service in TRUST_CONDITIONS, f"{where}: {service} assumes a role; add its source conditions (aws:SourceAccount, aws:SourceArn) and list it here"
+        have = conditions(st)
+        missing = TRUST_CONDITIONS[service] - set(have)
+        assert not missing, f"{where}: the {service} trust lacks {sorted(missing)}"
+        if "aws:SourceAccount" in have:
+            assert "account_id" in have["aws:SourceAccount"], f"{where}: aws:SourceAccount must be this account"
+        if "aws:SourceArn" in have:
+            arn = have["aws:SourceArn"]
+            assert "account_id" in arn and "partition" in arn, f"{where}: aws:SourceArn {arn} must name this account in this partition"
+    assert {"scheduler.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com", "ecs-tasks.amazonaws.com"} <= seen, seen
+
+
+# --- partition -------------------------------------------------------------------
+
+
+def test_no_arn_hard_codes_the_aws_partition():
+    """Other partitions (aws-cn, aws-us-gov) break on a literal arn:aws:; use
+    data.aws_partition.current.partition."""
+    found = [
+        f"{path.relative_to(TF)}:{n}: {line.strip()}"
+        for path in tf_files(TF)
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "arn:aws:" in line and not line.lstrip().startswith("#")
+    ]
+    assert not found, "literal arn:aws: partition:\n" + "\n".join(found)
+
+
+def test_modules_that_build_arns_declare_the_partition_data_source():
+    for path in tf_files(TF):
+        text = path.read_text(encoding="utf-8")
+        if "data.aws_partition.current" in text:
+            module_dir = path.parent
+            declared = any('data "aws_partition" "current"' in p.read_text(encoding="utf-8") for p in module_dir.glob("*.tf"))
+            assert declared, f"{path.relative_to(TF)} uses data.aws_partition.current; declare it in {module_dir.relative_to(TF.parent)}"

@@ -1,5 +1,6 @@
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   custom_domain = var.domain_name != null
@@ -162,7 +163,7 @@ resource "aws_iam_role" "cloudwatch" {
 resource "aws_iam_role_policy_attachment" "cloudwatch" {
   count      = var.manage_account_cloudwatch_role ? 1 : 0
   role       = aws_iam_role.cloudwatch[0].name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 }
 
 resource "aws_api_gateway_account" "this" {

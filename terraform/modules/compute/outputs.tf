@@ -25,7 +25,7 @@ output "job_task_definition_families" {
 
 output "job_task_definition_family_arns" {
   description = "Family ARN pattern (all revisions) of each job type, for ecs:RunTask."
-  value       = { for k, t in aws_ecs_task_definition.job : k => "arn:aws:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:task-definition/${t.family}:*" }
+  value       = { for k, t in aws_ecs_task_definition.job : k => "arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:task-definition/${t.family}:*" }
 }
 
 output "job_pass_role_arns" {

@@ -2,6 +2,15 @@
 # EventBridge Scheduler -> reconciler (retries + DLQ); alarms on both DLQs and
 # on every function's errors.
 
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  # The reconciler's schedule group, named in the scheduler role's trust.
+  schedule_group = "default"
+}
+
 resource "aws_sqs_queue" "dlq" {
   for_each = toset(["task-events", "reconciler"])
 
@@ -95,12 +104,24 @@ resource "aws_lambda_function_event_invoke_config" "this" {
 
 # --- Scheduler -> reconciler ---
 
+# Scheduler assumes the role for schedules of this account's default group
+# only (its aws:SourceArn is the schedule group; the schedule is in "default").
 data "aws_iam_policy_document" "scheduler_assume" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:scheduler:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:schedule-group/${local.schedule_group}"]
     }
   }
 }
@@ -137,6 +158,7 @@ resource "aws_iam_role_policy" "scheduler" {
 
 resource "aws_scheduler_schedule" "this" {
   name                         = "${var.name}-reconciler"
+  group_name                   = local.schedule_group
   schedule_expression          = var.reconciler_schedule
   schedule_expression_timezone = "UTC"
   kms_key_arn                  = var.kms_key_arn

@@ -4,6 +4,7 @@
 
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   zip = { for k, f in var.functions : k => "${var.artifacts_dir}/${k}/bootstrap.zip" }
@@ -108,7 +109,7 @@ resource "aws_iam_role_policy" "this" {
 resource "aws_iam_role_policy_attachment" "vpc" {
   for_each   = { for k, f in var.functions : k => f if f.vpc }
   role       = aws_iam_role.this[each.key].name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }
 
 resource "aws_lambda_function" "this" {
