@@ -194,10 +194,12 @@ impl State {
                 tracing::info!("API key refused again within the cache TTL: no look-up");
                 return Err(AuthError::Unauthorized);
             }
-            let p = Arc::new(self.verify_key(credential, key).await?);
+            let (p, left) = self.verify_key(credential, key).await?;
+            let p = Arc::new(p);
+            // Never past the key's expires_at, and no longer than the TTL.
             if let Some(key) = key {
-                self.cache
-                    .insert(key, p.clone(), now + self.config.cache_ttl, now);
+                let ttl = left.map_or(self.config.cache_ttl, |l| l.min(self.config.cache_ttl));
+                self.cache.insert(key, p.clone(), now + ttl, now);
             }
             Ok(p)
         } else {
@@ -217,12 +219,13 @@ impl State {
     }
 
     /// `key`: the credential's cache key, remembered in `refused` when the
-    /// key store refuses it (not when the store is unavailable).
+    /// key store refuses it (not when the store is unavailable). With the
+    /// principal: how long until the key expires, if it has an expiry.
     async fn verify_key(
         &self,
         credential: &str,
         key: Option<CacheKey>,
-    ) -> Result<Principal, AuthError> {
+    ) -> Result<(Principal, Option<Duration>), AuthError> {
         let parsed = apikey::parse(credential).map_err(|e| {
             tracing::info!(reason = %e, "API key refused before any look-up");
             AuthError::Unauthorized
@@ -247,14 +250,20 @@ impl State {
             AuthError::Unauthorized
         })?;
         self.touch_later(r.id, r.last_used_at);
-        Ok(Principal {
-            id: parsed.lookup_id().to_string(),
-            kind: PrincipalType::ApiKey,
-            tenant: r.tenant,
-            scopes: r.scopes,
-            key_id: Some(r.id),
-            plan: Some(r.plan),
-        })
+        let left = r
+            .expires_at
+            .map(|at| (at - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO));
+        Ok((
+            Principal {
+                id: parsed.lookup_id().to_string(),
+                kind: PrincipalType::ApiKey,
+                tenant: r.tenant,
+                scopes: r.scopes,
+                key_id: Some(r.id),
+                plan: Some(r.plan),
+            },
+            left,
+        ))
     }
 
     async fn verify_jwt(&self, token: &str) -> Result<(Principal, u64), AuthError> {

@@ -352,6 +352,26 @@ async fn a_warm_key_touches_the_database_once_and_without_cache_revocation_is_im
     assert_eq!(s0.key_lookups(), 2);
 }
 
+/// A cached key never outlives its `expires_at` (issue 11, item 4): with a
+/// 60 s cache, a key expiring in 2 s is refused once it has expired, with no
+/// second database look-up deciding it.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_cached_key_is_refused_once_its_expiry_passes(pool: PgPool) {
+    let k = insert_key(
+        &pool,
+        &["jobs:read"],
+        "standard",
+        "expires_at = now() + interval '2 seconds'",
+    )
+    .await;
+    let s = state_with(pool.clone(), &[("AUTH_CACHE_TTL_SECS", "60")]);
+    run(&s, x_api_key(&k.text)).await.unwrap();
+    run(&s, x_api_key(&k.text)).await.unwrap();
+    assert_eq!(s.key_lookups(), 1, "the second call came from the cache");
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    assert_unauthorized(run(&s, x_api_key(&k.text)).await);
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn last_used_is_written_once_per_interval(pool: PgPool) {
     let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
