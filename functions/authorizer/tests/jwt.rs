@@ -65,7 +65,10 @@ async fn users_and_clients_are_metered_on_their_tenants_usage_identifier() {
         r.usage_identifier_key.as_deref(),
         Some(tenant_key(&r.context.tenant).as_str())
     );
-    assert_eq!(r.usage_identifier_key.as_deref(), Some("pc-dev-tenant-acme__"));
+    assert_eq!(
+        r.usage_identifier_key.as_deref(),
+        Some("pc-dev-tenant-acme__")
+    );
 
     let mut c = access_claims("portcullis/jobs.read");
     c.as_object_mut().unwrap().remove("username");
