@@ -92,8 +92,30 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
                 let id = job.id.to_string();
                 match launch::tasks_started_by(&state.ecs, &state.placement.cluster, &id).await {
                     Ok(arns) if !arns.is_empty() => {
-                        if arns.len() > 1 {
-                            tracing::error!(job_id = %job.id, ?arns, "more than one task carries this job id");
+                        // Running tasks come first: the first is the job's,
+                        // any other is a duplicate (two launches raced) and is
+                        // stopped, so no task runs unbounded outside the job's
+                        // timeout and cancel (issue 11, item 5).
+                        for extra in &arns[1..] {
+                            let reason = format!(
+                                "Portcullis: duplicate task of job {}; the job runs as its first task",
+                                job.id
+                            );
+                            match launch::stop_task(
+                                &state.ecs,
+                                &state.placement.cluster,
+                                extra,
+                                &reason,
+                            )
+                            .await
+                            {
+                                Ok(_) => {
+                                    tracing::warn!(job_id = %job.id, task_arn = %extra, "duplicate task of this job stopped")
+                                }
+                                Err(e) => {
+                                    tracing::error!(job_id = %job.id, task_arn = %extra, error = %e, "duplicate task of this job could not be stopped; the next sweep retries")
+                                }
+                            }
                         }
                         report.adopted += 1;
                         LaunchOutcome::Started {

@@ -95,6 +95,53 @@ async fn a_crash_after_run_task_before_the_update_is_reconciled_by_started_by(po
     assert_eq!(saved, Some(task_arn));
 }
 
+/// Two tasks carrying one job id (two launches raced): the job adopts one and
+/// the other is stopped, never left running outside the job's timeout and
+/// cancel (issue 11, item 5).
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_duplicate_task_of_a_job_is_stopped_when_the_job_is_adopted(pool: PgPool) {
+    let (st, ecs) = moto_state(&pool).await;
+    let job = committed_job(&st, "dup").await;
+    let id = job.id.to_string();
+    let jt = st.types.get("sample").unwrap();
+    for _ in 0..2 {
+        let o = portcullis_jobs::launch::run_task(&st.ecs, &st.placement, jt, &job).await;
+        assert!(
+            matches!(o, portcullis_jobs::launch::LaunchOutcome::Started { .. }),
+            "{o:?}"
+        );
+    }
+    let running = |ecs: aws_sdk_ecs::Client, cluster: String, id: String| async move {
+        ecs.list_tasks()
+            .cluster(cluster)
+            .started_by(id)
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+            .send()
+            .await
+            .unwrap()
+            .task_arns()
+            .to_vec()
+    };
+    let cluster = st.placement.cluster.clone();
+    assert_eq!(
+        running(ecs.clone(), cluster.clone(), id.clone())
+            .await
+            .len(),
+        2
+    );
+    make_due(&pool, &id).await;
+    let report = reconciler::reconcile(&st).await.unwrap();
+    assert_eq!((report.adopted, report.launched), (1, 0));
+    let left = running(ecs.clone(), cluster, id.clone()).await;
+    assert_eq!(left.len(), 1, "the duplicate still runs: {left:?}");
+    let saved: Option<String> = sqlx::query_scalar("select task_arn from jobs where id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(saved.as_deref(), left.first().map(String::as_str));
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn two_reconcilers_at_once_launch_each_job_once(pool: PgPool) {
     let (ecs, calls) = healthy_ecs();
