@@ -113,7 +113,7 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
                                     tracing::warn!(job_id = %job.id, task_arn = %extra, "duplicate task of this job stopped")
                                 }
                                 Err(e) => {
-                                    tracing::error!(job_id = %job.id, task_arn = %extra, error = %e, "duplicate task of this job could not be stopped; the next sweep retries")
+                                    tracing::error!(job_id = %job.id, task_arn = %extra, error = %e, "duplicate task of this job could not be stopped: stop it by hand (aws ecs stop-task)")
                                 }
                             }
                         }
