@@ -126,6 +126,7 @@ module "network" {
   function_security_groups    = local.function_names
   kms_key_arn                 = aws_kms_key.this.arn
   flow_log_retention_days     = var.log_retention_days
+  execute_api_endpoint        = var.private_api_enabled
 }
 
 module "data" {
@@ -207,6 +208,13 @@ module "api" {
   domain_name                    = var.domain_name
   hosted_zone_id                 = var.hosted_zone_id
   waf_acl_arn                    = var.waf_acl_arn
+
+  # The private API (off by default): the chosen paths of the same body,
+  # reachable only through the platform's execute-api endpoint.
+  private_api = var.private_api_enabled ? {
+    paths            = var.private_api_paths
+    vpc_endpoint_ids = [module.network.execute_api_endpoint_id]
+  } : null
 }
 
 module "functions" {

@@ -8,6 +8,26 @@ output "rest_api_id" {
   value       = module.api.rest_api_id
 }
 
+output "private_api_id" {
+  description = "ID of the private REST API; null unless private_api_enabled."
+  value       = module.api.private_rest_api_id
+}
+
+output "private_api_url" {
+  description = "Base URL of the private API, resolvable inside the VPC (private DNS of the execute-api endpoint); null unless private_api_enabled."
+  value       = module.api.private_invoke_url
+}
+
+output "private_api_vpce_url" {
+  description = "Base URL of the private API through the execute-api endpoint's own DNS alias (https://<api-id>-<vpce-id>.execute-api...), for callers that do not use the VPC's DNS; null unless private_api_enabled."
+  value       = try(module.api.private_vpce_invoke_urls[module.network.execute_api_endpoint_id], null)
+}
+
+output "execute_api_endpoint_id" {
+  description = "Interface VPC endpoint for execute-api through which the private API is reachable; null unless private_api_enabled."
+  value       = module.network.execute_api_endpoint_id
+}
+
 output "region" {
   description = "Region of the deployment."
   value       = local.region

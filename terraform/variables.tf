@@ -316,6 +316,28 @@ variable "manage_apigateway_account" {
   default     = true
 }
 
+variable "private_api_enabled" {
+  description = "Add a private REST API (endpoint type PRIVATE) for internal consumers, serving private_api_paths through an interface VPC endpoint for execute-api in the private subnets (private DNS on: inside the VPC every *.execute-api hostname, the public API's included, then goes through it; docs/terraform.md#private-api)."
+  type        = bool
+  default     = false
+}
+
+variable "private_api_paths" {
+  description = "Paths of api/openapi.yaml the private API serves, written exactly as in the contract (e.g. [\"/v1/jobs\", \"/v1/jobs/{id}\"]): every operation of a chosen path, with its authorizer, integration and CORS preflight. Used when private_api_enabled."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = !var.private_api_enabled || length(var.private_api_paths) > 0
+    error_message = "private_api_enabled needs private_api_paths: the contract paths the private API serves, e.g. [\"/v1/jobs\", \"/v1/jobs/{id}\", \"/v1/jobs/{id}/events\"]."
+  }
+
+  validation {
+    condition     = alltrue([for p in var.private_api_paths : startswith(p, "/")])
+    error_message = "private_api_paths are paths of api/openapi.yaml such as /v1/jobs/{id} (starting with /; no method, no stage)."
+  }
+}
+
 # --- auth ---
 
 variable "cognito_domain_prefix" {

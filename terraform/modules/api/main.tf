@@ -30,6 +30,25 @@ locals {
     DEFAULT_4XX    = { status = null, title = "Bad request" }
     DEFAULT_5XX    = { status = null, title = "Gateway error" }
   }
+
+  # One JSON line per request, the same on the public and the private stage.
+  access_log_format = jsonencode({
+    requestId        = "$context.requestId"
+    extendedId       = "$context.extendedRequestId"
+    ip               = "$context.identity.sourceIp"
+    userAgent        = "$context.identity.userAgent"
+    requestTime      = "$context.requestTime"
+    httpMethod       = "$context.httpMethod"
+    resourcePath     = "$context.resourcePath"
+    status           = "$context.status"
+    responseLength   = "$context.responseLength"
+    latencyMs        = "$context.responseLatency"
+    principal        = "$context.authorizer.principal_id"
+    tenant           = "$context.authorizer.tenant"
+    authorizerError  = "$context.authorizer.error"
+    integrationError = "$context.integration.error"
+    xrayTraceId      = "$context.xrayTraceId"
+  })
 }
 
 resource "aws_api_gateway_rest_api" "this" {
@@ -101,23 +120,7 @@ resource "aws_api_gateway_stage" "this" {
 
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access.arn
-    format = jsonencode({
-      requestId        = "$context.requestId"
-      extendedId       = "$context.extendedRequestId"
-      ip               = "$context.identity.sourceIp"
-      userAgent        = "$context.identity.userAgent"
-      requestTime      = "$context.requestTime"
-      httpMethod       = "$context.httpMethod"
-      resourcePath     = "$context.resourcePath"
-      status           = "$context.status"
-      responseLength   = "$context.responseLength"
-      latencyMs        = "$context.responseLatency"
-      principal        = "$context.authorizer.principal_id"
-      tenant           = "$context.authorizer.tenant"
-      authorizerError  = "$context.authorizer.error"
-      integrationError = "$context.integration.error"
-      xrayTraceId      = "$context.xrayTraceId"
-    })
+    format          = local.access_log_format
   }
 
   tags = var.tags
@@ -199,6 +202,17 @@ resource "aws_api_gateway_usage_plan" "this" {
   api_stages {
     api_id = aws_api_gateway_rest_api.this.id
     stage  = aws_api_gateway_stage.this.stage_name
+  }
+
+  # The private API's stage joins the same plans: a consumer's usage key is in
+  # one plan (the keys function puts it there), and its quota and throttle hold
+  # across both APIs.
+  dynamic "api_stages" {
+    for_each = aws_api_gateway_stage.private
+    content {
+      api_id = api_stages.value.rest_api_id
+      stage  = api_stages.value.stage_name
+    }
   }
 
   dynamic "throttle_settings" {
@@ -291,4 +305,175 @@ resource "aws_route53_record" "alias" {
     zone_id                = aws_api_gateway_domain_name.this[0].regional_zone_id
     evaluate_target_health = false
   }
+}
+
+# --- Optional private API (var.private_api): endpoint type PRIVATE, reachable
+# --- only through the platform's interface VPC endpoint for execute-api. It
+# --- serves the chosen paths of the same rendered contract, with the same
+# --- authorizer, integrations, gateway responses, stage settings and usage
+# --- plans (docs/terraform.md#private-api). ---
+
+locals {
+  private = var.private_api != null
+  # The rendered contract restricted to the chosen paths: their operations
+  # (security requirement, integration) and CORS preflights as they are on the
+  # public API; components (the authorizer, the api_key scheme) unchanged.
+  private_document = local.private ? jsondecode(var.body) : null
+  private_body = local.private ? jsonencode(merge(local.private_document, {
+    paths = { for path, item in local.private_document.paths : path => item if contains(var.private_api.paths, path) }
+  })) : null
+  # The functions the chosen paths and the authorizer invoke (their URIs end
+  # in :function:<name>/invocations): only those get a permission.
+  private_functions = local.private ? {
+    for key, function_name in var.integrated_functions : key => function_name
+    if strcontains(local.private_body, ":function:${function_name}/invocations")
+  } : {}
+}
+
+# The standard pattern: deny every call that does not come through the
+# platform's endpoint(s), allow the rest (the authorizer then decides per
+# caller). execute-api:/* is this API's own ARN in a resource policy.
+data "aws_iam_policy_document" "private" {
+  count = local.private ? 1 : 0
+
+  statement {
+    sid       = "DenyOutsideThePlatformVpcEndpoint"
+    effect    = "Deny"
+    actions   = ["execute-api:Invoke"]
+    resources = ["execute-api:/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:SourceVpce"
+      values   = var.private_api.vpc_endpoint_ids
+    }
+  }
+
+  statement {
+    sid       = "AllowThroughThePlatformVpcEndpoint"
+    effect    = "Allow"
+    actions   = ["execute-api:Invoke"]
+    resources = ["execute-api:/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+  }
+}
+
+resource "aws_api_gateway_rest_api" "private" {
+  count = local.private ? 1 : 0
+
+  name             = "${var.name}-private"
+  description      = "Portcullis: the chosen routes for internal consumers, through the platform's VPC endpoint only"
+  body             = local.private_body
+  api_key_source   = "AUTHORIZER"
+  fail_on_warnings = false
+  policy           = data.aws_iam_policy_document.private[0].json
+
+  endpoint_configuration {
+    types            = ["PRIVATE"]
+    vpc_endpoint_ids = var.private_api.vpc_endpoint_ids
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  tags = var.tags
+}
+
+resource "aws_api_gateway_gateway_response" "private" {
+  for_each = local.private ? local.gateway_responses : {}
+
+  rest_api_id         = aws_api_gateway_rest_api.private[0].id
+  response_type       = each.key
+  status_code         = each.value.status
+  response_parameters = local.cors_headers
+  response_templates = {
+    "application/problem+json" = jsonencode({ type = "about:blank", title = each.value.title, detail = "$context.error.message", request_id = "$context.requestId" })
+    "application/json"         = jsonencode({ type = "about:blank", title = each.value.title, detail = "$context.error.message", request_id = "$context.requestId" })
+  }
+}
+
+resource "aws_api_gateway_deployment" "private" {
+  count       = local.private ? 1 : 0
+  rest_api_id = aws_api_gateway_rest_api.private[0].id
+
+  # A resource policy takes effect with the next deployment: it is part of
+  # the trigger.
+  triggers = {
+    redeployment = sha1(join(",", [
+      local.private_body,
+      data.aws_iam_policy_document.private[0].json,
+      jsonencode(local.cors_headers),
+      jsonencode(local.gateway_responses),
+    ]))
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  depends_on = [aws_api_gateway_gateway_response.private]
+}
+
+resource "aws_cloudwatch_log_group" "private_access" {
+  #checkov:skip=CKV_AWS_338:retention is a per-environment choice (var.log_retention_days; prod 365)
+  count             = local.private ? 1 : 0
+  name              = "/aws/apigateway/${var.name}-private/access"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_api_gateway_stage" "private" {
+  #checkov:skip=CKV_AWS_120:response caching stays off: responses are per caller and the authorizer must run on every request
+  #checkov:skip=CKV2_AWS_51:client certificates authenticate API Gateway to HTTP backends; the integrations here are Lambda
+  #checkov:skip=CKV2_AWS_77:no WAF on the private stage: only the platform's VPC endpoint reaches it (resource policy); the public stage takes var.waf_acl_arn
+  #checkov:skip=CKV2_AWS_29:no WAF on the private stage: only the platform's VPC endpoint reaches it (resource policy); the public stage takes var.waf_acl_arn
+  count                = local.private ? 1 : 0
+  rest_api_id          = aws_api_gateway_rest_api.private[0].id
+  deployment_id        = aws_api_gateway_deployment.private[0].id
+  stage_name           = var.stage_name
+  xray_tracing_enabled = true
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.private_access[0].arn
+    format          = local.access_log_format
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_api_gateway_account.this]
+}
+
+resource "aws_api_gateway_method_settings" "private" {
+  #checkov:skip=CKV_AWS_225:caching disabled on purpose (see the stage)
+  count       = local.private ? 1 : 0
+  rest_api_id = aws_api_gateway_rest_api.private[0].id
+  stage_name  = aws_api_gateway_stage.private[0].stage_name
+  method_path = "*/*"
+
+  settings {
+    metrics_enabled        = true
+    logging_level          = "ERROR"
+    data_trace_enabled     = false
+    throttling_rate_limit  = var.throttle_rate_limit
+    throttling_burst_limit = var.throttle_burst_limit
+    caching_enabled        = false
+  }
+}
+
+resource "aws_lambda_permission" "private" {
+  for_each = local.private_functions
+
+  statement_id  = "AllowPrivateApiGateway"
+  action        = "lambda:InvokeFunction"
+  function_name = each.value
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_api_gateway_rest_api.private[0].execution_arn}/*"
 }

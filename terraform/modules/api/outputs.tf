@@ -27,3 +27,25 @@ output "usage_plan_ids" {
   description = "ID of the API Gateway usage plan of each platform.yaml usage plan (USAGE_PLAN_IDS of the keys function, which puts each consumer's usage key in its plan)."
   value       = { for k, p in aws_api_gateway_usage_plan.this : k => p.id }
 }
+
+output "private_rest_api_id" {
+  description = "ID of the private REST API; null without var.private_api."
+  value       = one(aws_api_gateway_rest_api.private[*].id)
+}
+
+output "private_execution_arn" {
+  description = "Execution ARN of the private REST API; null without var.private_api."
+  value       = one(aws_api_gateway_rest_api.private[*].execution_arn)
+}
+
+output "private_invoke_url" {
+  description = "Base URL of the private API inside the VPC (private DNS of the execute-api endpoint resolves it there); null without var.private_api."
+  value       = one(aws_api_gateway_stage.private[*].invoke_url)
+}
+
+output "private_vpce_invoke_urls" {
+  description = "Base URL of the private API through each of its VPC endpoints (https://<api-id>-<vpce-id>.execute-api.<region>.amazonaws.com/<stage>: the Route 53 alias API Gateway keeps for an associated endpoint, usable where the endpoint's private DNS is not, e.g. from a peered network); {} without var.private_api."
+  value = local.private ? {
+    for id in var.private_api.vpc_endpoint_ids : id => "https://${aws_api_gateway_rest_api.private[0].id}-${id}.execute-api.${data.aws_region.current.name}.amazonaws.com/${aws_api_gateway_stage.private[0].stage_name}"
+  } : {}
+}

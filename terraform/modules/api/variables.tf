@@ -97,3 +97,22 @@ variable "waf_acl_arn" {
   type        = string
   default     = null
 }
+
+variable "private_api" {
+  description = "Optional private REST API (endpoint type PRIVATE) for internal consumers: the paths of the contract it serves (exact keys of api/openapi.yaml's paths, e.g. /v1/jobs/{id}) and the interface VPC endpoints for execute-api it accepts calls through (its resource policy denies every other caller). null: none."
+  type = object({
+    paths            = list(string)
+    vpc_endpoint_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.private_api == null || try(length(var.private_api.paths) > 0 && length(var.private_api.vpc_endpoint_ids) > 0, false)
+    error_message = "private_api needs at least one path and one VPC endpoint id (the platform's execute-api endpoint)."
+  }
+
+  validation {
+    condition     = var.private_api == null || try(length(setsubtract(var.private_api.paths, keys(jsondecode(var.body).paths))) == 0, false)
+    error_message = "private_api.paths must be paths of api/openapi.yaml, written exactly as there (e.g. /v1/jobs/{id}). Not in the contract: ${var.private_api == null ? "" : join(", ", try(setsubtract(var.private_api.paths, keys(jsondecode(var.body).paths)), var.private_api.paths))}."
+  }
+}

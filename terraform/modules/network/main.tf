@@ -155,6 +155,43 @@ resource "aws_vpc_endpoint" "interface" {
   tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }
 
+# The private API's door (var.execute_api_endpoint): an interface endpoint for
+# execute-api with its own security group. Private DNS is on, so inside the
+# VPC https://<api-id>.execute-api.<region>.amazonaws.com goes through it
+# (and so does every other API's default hostname: docs/terraform.md#private-api).
+resource "aws_security_group" "execute_api" {
+  count = var.execute_api_endpoint ? 1 : 0
+
+  name        = "${var.name}-execute-api-endpoint"
+  description = "Interface VPC endpoint for execute-api (the private API): HTTPS from inside the VPC"
+  vpc_id      = local.vpc_id
+  tags        = merge(var.tags, { Name = "${var.name}-execute-api-endpoint" })
+}
+
+resource "aws_vpc_security_group_ingress_rule" "execute_api_https" {
+  count = var.execute_api_endpoint ? 1 : 0
+
+  security_group_id = aws_security_group.execute_api[0].id
+  description       = "HTTPS from the VPC to the private API"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = local.vpc_cidr
+}
+
+resource "aws_vpc_endpoint" "execute_api" {
+  count = var.execute_api_endpoint ? 1 : 0
+
+  vpc_id              = local.vpc_id
+  service_name        = "com.amazonaws.${data.aws_region.current.name}.execute-api"
+  vpc_endpoint_type   = "Interface"
+  private_dns_enabled = true
+  subnet_ids          = local.private_subnet_ids
+  security_group_ids  = [aws_security_group.execute_api[0].id]
+
+  tags = merge(var.tags, { Name = "${var.name}-execute-api" })
+}
+
 # ECR image layers come from S3.
 resource "aws_vpc_endpoint" "s3" {
   count = local.create_vpc ? 1 : 0

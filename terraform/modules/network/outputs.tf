@@ -27,3 +27,13 @@ output "endpoints_security_group_id" {
   description = "Security group of the interface VPC endpoints."
   value       = aws_security_group.endpoints.id
 }
+
+output "execute_api_endpoint_id" {
+  description = "ID of the interface VPC endpoint for execute-api (the private API's only door); null when execute_api_endpoint is false."
+  value       = one(aws_vpc_endpoint.execute_api[*].id)
+}
+
+output "execute_api_endpoint_security_group_id" {
+  description = "Security group of the execute-api endpoint (add ingress rules here for consumers outside the VPC's CIDR); null when execute_api_endpoint is false."
+  value       = one(aws_security_group.execute_api[*].id)
+}

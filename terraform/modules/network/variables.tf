@@ -53,6 +53,17 @@ variable "interface_endpoints" {
   description = "AWS services reached through interface VPC endpoints from the private subnets (service suffix, e.g. secretsmanager)."
   type        = set(string)
   default     = ["secretsmanager", "ecs", "logs", "sts", "ecr.api", "ecr.dkr", "xray", "apigateway", "kms"]
+
+  validation {
+    condition     = !contains(var.interface_endpoints, "execute-api")
+    error_message = "execute-api is not an interface_endpoints entry: the private API's endpoint has its own security group and is made by execute_api_endpoint = true (root: private_api_enabled)."
+  }
+}
+
+variable "execute_api_endpoint" {
+  description = "Create an interface VPC endpoint for execute-api (private DNS on, own security group: HTTPS from the VPC), the only way into the private API."
+  type        = bool
+  default     = false
 }
 
 variable "function_security_groups" {
