@@ -36,13 +36,15 @@ def test_no_environment_keeps_the_mock_preflight_mode():
 
 
 def test_gateway_responses_echo_the_origin_without_credentials(resources):
+    # One set per REST API: the public one, and the optional private API's.
     responses = resources("aws_api_gateway_gateway_response")
-    assert len(responses) == 1
+    assert {r.name for r in responses} == {"this", "private"}, [r.address for r in responses]
     text = (TF / "modules" / "api" / "main.tf").read_text(encoding="utf-8")
     assert '"gatewayresponse.header.Access-Control-Allow-Origin" = "method.request.header.Origin"' in text
     assert "\"gatewayresponse.header.Vary\"                        = \"'Origin'\"" in text
     assert "Access-Control-Allow-Credentials" not in text, "an echoed origin must never come with credentials"
-    assert val(responses[0].body, "response_parameters") == "${local.cors_headers}"
+    for r in responses:
+        assert val(r.body, "response_parameters") == "${local.cors_headers}", r.address
 
 
 def test_every_gateway_response_type_a_browser_meets_carries_cors():

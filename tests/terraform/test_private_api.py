@@ -362,3 +362,25 @@ def test_the_network_makes_the_execute_api_endpoint_only_for_the_private_api(tmp
     root = module_root(tmp_path, NETWORK, network_tests())
     out = run_terraform_test(tmp_path, root)
     assert "3 passed, 0 failed" in out, out
+
+
+def test_the_root_refuses_the_private_api_without_paths(tmp_path, terraform_binary):
+    """Root variables.tf alone, no provider: the validations of
+    private_api_paths run at plan."""
+    shutil.copy(TF / "variables.tf", tmp_path / "variables.tf")
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "TF_CLI_CONFIG_FILE": os.devnull, "CHECKPOINT_DISABLE": "1"}
+
+    def plan(*args):
+        r = subprocess.run([terraform_binary, "plan", "-input=false", "-no-color", "-var", "environment=dev", "-var", "region=eu-west-1", *args], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120, check=False)
+        return r.returncode, " ".join((r.stdout + r.stderr).split())
+
+    r = subprocess.run([terraform_binary, "init", "-backend=false", "-input=false", "-no-color"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    rc, out = plan("-var", "private_api_enabled=true")
+    assert rc != 0 and "private_api_enabled needs private_api_paths" in out, out
+    rc, out = plan("-var", "private_api_enabled=true", "-var", 'private_api_paths=["v1/jobs"]')
+    assert rc != 0 and "starting with /" in out, out
+    rc, out = plan("-var", "private_api_enabled=true", "-var", 'private_api_paths=["/v1/jobs"]')
+    assert rc == 0, out
+    rc, out = plan()
+    assert rc == 0, out
