@@ -212,7 +212,10 @@ pub fn profile(name: &str, i: &Inputs) -> anyhow::Result<Profile> {
             env.extend(pairs(&[
                 // platform.yaml registers one service, `sample`, whose own
                 // key is the secret the harness creates ([`IDENTITY_SECRET`]).
-                ("IDENTITY_SECRET_ARNS", "sample=portcullis-coldstart-identity"),
+                (
+                    "IDENTITY_SECRET_ARNS",
+                    "sample=portcullis-coldstart-identity",
+                ),
                 ("PROXY_ALB_URL", "http://{mock}/upstream"),
             ]));
             let calls = if i.emulator {
