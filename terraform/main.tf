@@ -185,7 +185,7 @@ module "openapi" {
 
   source_path = "${local.repo_root}/api/openapi.yaml"
   template_vars = merge(
-    { region = local.region },
+    { region = local.region, partition = data.aws_partition.current.partition },
     { for f in local.function_names : "${replace(f, "-", "_")}_function_arn" => local.function_arn[f] },
   )
 }

@@ -65,7 +65,7 @@ def test_every_template_placeholder_gets_a_value(module_calls, root_locals):
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     wanted = set(PLACEHOLDER.findall(code))
     given_expr = str(val(module_calls["openapi"], "template_vars"))
-    given = {k for k in ("region",) if k in given_expr}
+    given = {k for k in ("region", "partition") if k in given_expr}
     if "_function_arn" in given_expr and "local.function_names" in given_expr:
         given |= {f.replace("-", "_") + "_function_arn" for f in function_names(root_locals)}
     missing = wanted - given

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import TF, module_of, strip_quotes, val
+from conftest import ROOT, TF, module_of, strip_quotes, val
 from common import tf_files
 
 TERRAFORM = shutil.which("terraform")
@@ -146,9 +146,10 @@ def test_every_service_role_trust_names_the_source_account_and_resource(all_bloc
 def test_no_arn_hard_codes_the_aws_partition():
     """Other partitions (aws-cn, aws-us-gov) break on a literal arn:aws:; use
     data.aws_partition.current.partition."""
+    # The contract too: its integration URIs become the REST API body.
     found = [
-        f"{path.relative_to(TF)}:{n}: {line.strip()}"
-        for path in tf_files(TF)
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in [*tf_files(TF), ROOT / "api" / "openapi.yaml"]
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if "arn:aws:" in line and not line.lstrip().startswith("#")
     ]

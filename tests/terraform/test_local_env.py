@@ -155,6 +155,7 @@ module "openapi" {{
   source_path = "{ROOT / 'api' / 'openapi.yaml'}"
   template_vars = {{
     region = "us-east-1"
+    partition = "aws"
 {arns}
   }}
 }}

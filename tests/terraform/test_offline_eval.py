@@ -43,6 +43,7 @@ module "openapi" {{
   source_path = "{ROOT / 'api' / 'openapi.yaml'}"
   template_vars = {{
     region = "eu-west-1"
+    partition = "aws"
 {arns}
   }}
 }}
@@ -74,6 +75,7 @@ module "openapi" {{
   source_path = "{ROOT / 'api' / 'openapi.yaml'}"
   template_vars = {{
     region = "eu-west-1"
+    partition = "aws"
 {ARNS}
   }}
 }}
@@ -200,6 +202,7 @@ module "openapi" {{
   source_path = "{ROOT / 'api' / 'openapi.yaml'}"
   template_vars = {{
     region = "eu-west-1"
+    partition = "aws"
 {ARNS}
   }}
 }}
