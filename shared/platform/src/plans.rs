@@ -8,9 +8,10 @@
 //!     quota: { limit: 100000, period: DAY }            # DAY | WEEK | MONTH
 //! ```
 //!
-//! Terraform turns each entry into an API Gateway usage plan with one API
-//! Gateway API key; the authorizer returns that key's value as
-//! `usageIdentifierKey` for Portcullis keys of the plan (`USAGE_PLAN_KEYS`).
+//! Terraform turns each entry into an API Gateway usage plan. Each consumer
+//! has its own API Gateway API key in its plan (a Portcullis key's, or a
+//! tenant's for its Cognito users), made by the keys function; the authorizer
+//! returns that key's value as `usageIdentifierKey` (`portcullis_auth::usage`).
 
 use super::PlatformError;
 use serde::{Deserialize, Serialize};

@@ -20,8 +20,9 @@ locals {
   # custom authorizer. So every secured operation (one whose requirement names
   # "portcullis") gets "api_key" in the SAME requirement object (AND):
   # {portcullis: [], api_key: []}. With api_key_source = AUTHORIZER the key
-  # value is the authorizer's usageIdentifierKey (the key's plan, or
-  # DEFAULT_USAGE_PLAN for Cognito principals), never the x-api-key header.
+  # value is the authorizer's usageIdentifierKey (the consumer's own usage
+  # key: the API key's, or its tenant's for Cognito principals;
+  # portcullis_auth::usage), never the x-api-key header.
   # Unsecured operations (/v1/health) and the OPTIONS preflights are left alone.
   api_key_scheme = {
     api_key = { type = "apiKey", name = "x-api-key", in = "header" }
