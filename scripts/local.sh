@@ -211,30 +211,6 @@ for _ in $(seq 1 150); do
 done
 [ "$up" = 1 ] || say "warning: $base/v1/health did not answer 200 within 30 s (log: .local/logs/gateway.log)"
 
-# The platform tenant's Cognito users (the demo user) are metered on their
-# tenant's API Gateway usage key, which only PUT /v1/tenants/<tenant> makes
-# (docs/keys.md#per-consumer-quotas): as an operator does after the first
-# deployment, the demo admin key provisions it. Idempotent.
-tenant_note="not provisioned (no demo admin key)"
-if [ "$up" = 1 ] && [ -n "$demo_key" ]; then
-  if tenant_note=$(PORTCULLIS_KEY=$demo_key "$VENV/bin/python" - "$base" <<'PY' 2>&1
-import json, os, sys, urllib.error, urllib.request
-base = sys.argv[1]
-body = json.dumps({"plans": ["standard"], "services": [], "user_plan": "standard"}).encode()
-req = urllib.request.Request(f"{base}/v1/tenants/platform", data=body, method="PUT",
-                             headers={"x-api-key": os.environ["PORTCULLIS_KEY"], "content-type": "application/json"})
-try:
-    with urllib.request.urlopen(req, timeout=30) as r:
-        print(json.load(r).get("usage_key", {}).get("detail", f"HTTP {r.status}"))
-except urllib.error.HTTPError as e:
-    print(f"PUT /v1/tenants/platform: HTTP {e.code} {e.read().decode(errors='replace')[:400]}")
-    sys.exit(1)
-PY
-  ); then :; else
-    say "warning: the platform tenant's usage key was not made, so Cognito users get 403: $tenant_note"
-  fi
-fi
-
 # The web console on its own origin (http://localhost:5173, on the CORS
 # allowlist of env/local.tfvars): every call it makes to the gateway is
 # cross-origin, so the functions' CORS is what lets it work.
@@ -279,7 +255,6 @@ cat >&2 <<EOF
     web console           ${web_url:-not running}   (sign in with the Cognito demo login below)
     sample service        ${sample_url:-not running}
     reconciler            $reconciler_note
-    platform tenant       $tenant_note
     ids, demo login       .local/env   (source it and .local/admin-credentials to use the emulator)
     logs                  .local/logs/
 

@@ -259,6 +259,20 @@ variable "platform_tenant" {
   description = "Tenant whose keys:admin holders may manage every tenant's keys (PLATFORM_TENANT of the keys function)."
   type        = string
   default     = "platform"
+
+  # Terraform names the tenant's usage key <prefix>tenant-<tenant> itself
+  # (platform_users_usage_key in usage.tf), the form portcullis_auth::usage
+  # gives such tenants.
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]{1,64}$", var.platform_tenant))
+    error_message = "platform_tenant must be 1 to 64 ASCII letters, digits or '-'."
+  }
+}
+
+variable "platform_user_plan" {
+  description = "Usage plan (a platform.yaml usage_plans name) metering the platform tenant's Cognito users: Terraform creates their tenant's API Gateway usage key in it, so the first administrator can call the API right after the apply (other tenants' come from PUT /v1/tenants/{tenant})."
+  type        = string
+  default     = "standard"
 }
 
 # --- api ---

@@ -144,3 +144,71 @@ async fn one_consumer_exhausting_its_quota_leaves_another_of_the_same_plan_unaff
     let (status, detail) = me(&gw, second).await;
     assert_eq!(status, 200, "{detail}");
 }
+
+/// The platform tenant's Cognito users are metered on a usage key Terraform
+/// made (terraform/usage.tf): its first administrator signs in before any
+/// API key or tenant exists, and API Gateway refuses a principal whose usage
+/// key is missing. The key Terraform named must be the one the authorizer
+/// returns (`portcullis_auth::usage`), enabled, in `platform_user_plan`
+/// (`standard`) on this stage.
+#[tokio::test]
+async fn the_platform_tenants_users_are_metered_on_the_key_terraform_made() {
+    use portcullis_auth::tenant::Tenant;
+    use portcullis_auth::usage::{Consumer, USAGE_KEY_PREFIX, usage_key};
+    let deployment = deployed();
+    let env_of = |f: &str| {
+        deployment
+            .function(f)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .environment
+            .clone()
+    };
+    let prefix = env_of("authorizer")
+        .get(USAGE_KEY_PREFIX)
+        .cloned()
+        .expect("the authorizer has USAGE_KEY_PREFIX");
+    let platform: Tenant = env_of("keys")
+        .get("PLATFORM_TENANT")
+        .cloned()
+        .unwrap_or_else(|| "platform".to_owned())
+        .parse()
+        .expect("PLATFORM_TENANT is a tenant id");
+    let value = usage_key(&prefix, Consumer::Tenant(&platform));
+
+    let apigw = Client::new(&sdk_config().await);
+    let keys = apigw
+        .get_api_keys()
+        .name_query(&value)
+        .include_values(true)
+        .send()
+        .await
+        .expect("the administrator lists API keys");
+    let key = keys
+        .items()
+        .iter()
+        .find(|k| k.name() == Some(value.as_str()))
+        .unwrap_or_else(|| {
+            panic!("Terraform made no API key {value:?} for the platform tenant's users")
+        });
+    assert_eq!(key.value(), Some(value.as_str()));
+    assert!(key.enabled(), "the platform users' usage key is disabled");
+    let (plan_id, _) = usage_plan(
+        &apigw,
+        &deployment.rest_api_id,
+        &deployment.stage,
+        "standard",
+    )
+    .await;
+    let in_plans = apigw
+        .get_usage_plans()
+        .key_id(key.id().expect("an API key has an id"))
+        .send()
+        .await
+        .expect("the administrator lists the key's usage plans");
+    let ids: Vec<&str> = in_plans.items().iter().filter_map(|p| p.id()).collect();
+    assert_eq!(
+        ids,
+        vec![plan_id.as_str()],
+        "the key is in platform_user_plan only"
+    );
+}

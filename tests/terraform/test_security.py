@@ -267,8 +267,15 @@ def test_usage_keys_are_per_consumer_not_per_plan(root_locals, resources):
     """No API key is made per usage plan (every consumer of a plan shared
     its bucket and quota); the authorizer and the keys function agree on the
     usage-key prefix, and the keys function knows every plan's id."""
-    assert not resources("aws_api_gateway_api_key"), "no per-plan API Gateway API keys"
-    assert not resources("aws_api_gateway_usage_plan_key"), "no per-plan usage plan keys"
+    # The one API key Terraform makes is the platform tenant's users' usage
+    # key (terraform/usage.tf), one key in one plan, never one per plan.
+    api_keys = resources("aws_api_gateway_api_key")
+    plan_keys = resources("aws_api_gateway_usage_plan_key")
+    assert [b.name for b in api_keys] == ["platform_users"], "no per-plan API Gateway API keys"
+    assert [b.name for b in plan_keys] == ["platform_users"], "no per-plan usage plan keys"
+    for block in [*api_keys, *plan_keys]:
+        assert "for_each" not in block.body and "count" not in block.body, block.address
+    assert "local.platform_users_usage_key" in str(val(api_keys[0].body, "value"))
     fns = val(root_locals, "functions")
     auth_env, keys_env = str(fns["authorizer"]["environment"]), str(fns["keys"]["environment"])
     for env in (auth_env, keys_env):

@@ -531,6 +531,12 @@ async fn put_tenant(
 ) -> Result<Response<Body>, ApiError> {
     let caller = platform_admin(state, req)?;
     let tenant = tenant_path(req)?;
+    if tenant == state.config.platform_tenant {
+        return Err(ApiError::conflict(format!(
+            "{:?} is the platform tenant: it is entitled to every service and plan, and its Cognito users' usage plan is set by Terraform (variable platform_user_plan), which owns its usage key; nothing to set here",
+            tenant.as_str()
+        )));
+    }
     let UniqueObject(value) = json_body(req, BODY_LIMIT)?;
     let body = PutTenant::from_json(value, &state.config.services, &state.config.plans)?;
     let new = NewEntitlements {

@@ -117,7 +117,7 @@ async fn keys_need_the_tenants_plan_and_services(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_platform_tenant_is_entitled_to_everything(pool: PgPool) {
-    let s = state(pool);
+    let s = state(pool.clone());
     let b = create(
         &s,
         &admin("platform"),
@@ -125,6 +125,24 @@ async fn the_platform_tenant_is_entitled_to_everything(pool: PgPool) {
     )
     .await;
     assert_eq!(b["tenant"], "platform");
+
+    // Its users' usage key is Terraform's (platform_user_plan): the API
+    // neither stores entitlements for it nor touches that key.
+    let (status, b) = put_tenant(
+        &s,
+        &admin("platform"),
+        "platform",
+        json!({"services": [], "plans": ["standard"], "user_plan": "standard"}),
+    )
+    .await;
+    assert_eq!(status, 409, "{b}");
+    assert!(
+        b["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("platform_user_plan")),
+        "{b}"
+    );
+    assert_eq!(count(&pool, "select count(*) from tenants").await, 0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
