@@ -199,6 +199,7 @@ run "render" {{
     source_path = "{ROOT / 'api' / 'openapi.yaml'}"
     template_vars = {{
     region = "eu-west-1"
+    partition = "aws"
 {arns}
     }}
   }}
