@@ -176,6 +176,8 @@ locals {
         PROXY_ALB_URL = module.compute.alb_base_url
         # Each service's own key: <service>=<secret ARN>,...
         IDENTITY_SECRET_ARNS = join(",", [for s, secret in aws_secretsmanager_secret.identity : "${s}=${secret.arn}"])
+        # Services whose `environments` leave this one out are not served.
+        DEPLOYMENT_ENVIRONMENT = var.environment
       })
       statements = [
         local.db_access,

@@ -5,7 +5,8 @@
 //! | `PLATFORM_FILE` | path of platform.yaml (default: the copy compiled in; Terraform ships the file in the zip) |
 //! | `PROXY_ALB_URL` | internal ALB base URL; a service's upstream is this + its `path_prefix` |
 //! | `PROXY_UPSTREAM_<NAME>` | full upstream base URL of one service (wins; `make local` sets it) |
-//! | `IDENTITY_SECRET_ARNS` | `<service>=<secret ARN>,...`: each registered service's own Secrets Manager secret (base64 signing key); all read at start |
+//! | `IDENTITY_SECRET_ARNS` | `<service>=<secret ARN>,...`: each served service's own Secrets Manager secret (base64 signing key); all read at start |
+//! | `DEPLOYMENT_ENVIRONMENT` | Terraform's `environment`: only services enabled in it (their `environments`) are served; unset: all |
 //! | `PROXY_AUDIT` | `true` (default): write `audit_log` for mutations via `portcullis_db` |
 //! | `PROXY_TIMEOUT_MARGIN_MS` | margin under the gateway/Lambda deadlines (default 500) |
 //! | `CORS_*` | the CORS policy of every answer (`portcullis_core::cors`) |
@@ -21,6 +22,9 @@ use url::Url;
 
 /// The variable naming each service's identity secret.
 pub const IDENTITY_SECRET_ARNS: &str = "IDENTITY_SECRET_ARNS";
+/// The deployment environment (Terraform's `var.environment`): services not
+/// enabled in it are not served.
+pub const DEPLOYMENT_ENVIRONMENT: &str = "DEPLOYMENT_ENVIRONMENT";
 /// The single shared key of earlier releases: refused with what to do.
 const RETIRED_IDENTITY_SECRET_ARN: &str = "IDENTITY_SECRET_ARN";
 
@@ -112,10 +116,33 @@ pub fn resolve_upstreams(services: &Services, env: &Env) -> Result<Vec<Upstream>
         .collect()
 }
 
-/// The registry's services: `PLATFORM_FILE`, else the platform.yaml compiled
-/// in (the loader every function uses; docs/decisions.md).
+/// The registry's services deployed here: `PLATFORM_FILE`, else the
+/// platform.yaml compiled in (the loader every function uses;
+/// docs/decisions.md), less those whose `environments` leave out
+/// `DEPLOYMENT_ENVIRONMENT`.
 pub fn services_from_env(env: &Env) -> Result<Services, ConfigError> {
-    Ok(Platform::from_env(env)?.services)
+    let all = Platform::from_env(env)?.services;
+    Ok(enabled_services(
+        all,
+        env.get(DEPLOYMENT_ENVIRONMENT).as_deref(),
+    ))
+}
+
+/// The services deployed in `environment` (an entry's `environments`;
+/// absent = every environment). Terraform creates nothing for the others (no
+/// target group, no identity key), so the proxy does not serve them: a request
+/// gets the unknown-service 404. Every service when no environment is named.
+pub fn enabled_services(services: Services, environment: Option<&str>) -> Services {
+    match environment {
+        None => services,
+        Some(e) => Services(
+            services
+                .0
+                .into_iter()
+                .filter(|(_, s)| s.enabled_in(e))
+                .collect(),
+        ),
+    }
 }
 
 /// Each registered service's identity secret from `IDENTITY_SECRET_ARNS`
@@ -256,6 +283,29 @@ mod tests {
     fn services() -> Services {
         Services::from_text("my-svc:\n  workload: w\n  methods: [GET]\n  path_prefix: /my\n")
             .unwrap()
+    }
+
+    /// A service limited to other environments has no key, target group or
+    /// identity secret here (Terraform filters it): the proxy neither asks for
+    /// its key at start nor serves it.
+    #[test]
+    fn a_service_not_enabled_in_this_environment_is_not_served() {
+        let all = Services::from_text(
+            "my-svc:\n  workload: w\n  methods: [GET]\n  path_prefix: /my\n\
+             dev-only:\n  workload: w\n  methods: [GET]\n  path_prefix: /dev\n  environments: [dev]\n",
+        )
+        .unwrap();
+        let prod = enabled_services(all.clone(), Some("prod"));
+        assert!(prod.get("my-svc").is_some() && prod.get("dev-only").is_none());
+        let env = Env::from_pairs([(IDENTITY_SECRET_ARNS, "my-svc=arn:1")]);
+        assert!(identity_secret_arns(&prod, &env).is_ok());
+        let dev = enabled_services(all.clone(), Some("dev"));
+        assert!(dev.get("dev-only").is_some());
+        assert!(
+            identity_secret_arns(&dev, &env).is_err(),
+            "dev serves dev-only: its key is needed"
+        );
+        assert_eq!(enabled_services(all.clone(), None), all);
     }
 
     #[test]
