@@ -24,7 +24,8 @@ What it does, in order:
    ...; `patch_apigateway_actions`), and adds the Application Auto Scaling
    tagging API moto lacks
    (`patch_application_autoscaling_tags`; the provider reads a scalable
-   target's tags after creating it), and lets a browser sign in to Cognito as
+   target's tags after creating it), answers a REST API's policy escaped as
+   API Gateway does (`patch_rest_api_policy`; the private API), and lets a browser sign in to Cognito as
    in AWS: CORS preflights answered, RespondToAuthChallenge and GlobalSignOut
    public (`patch_browser_cognito`; the web console, docs/web.md);
 4. starts the server on 127.0.0.1 and, within the unauthenticated budget,
@@ -184,6 +185,34 @@ def patch_apigateway_actions() -> None:
 
     init._portcullis_patched = True  # type: ignore[attr-defined]
     IAMRequestBase.__init__ = init  # type: ignore[method-assign]
+
+
+def patch_rest_api_policy() -> None:
+    """Answer a REST API's resource policy as API Gateway does.
+
+    GetRestApi returns `policy` as the policy JSON with its quotes
+    backslash-escaped (`{\\"Version\\":...}`); the provider undoes exactly
+    that. moto 5.2.5 returns the raw JSON, which the provider cannot read back
+    ("invalid character ... after top-level value"), so a REST API with a
+    policy (the private API, docs/terraform.md) failed to apply.
+    """
+    import json
+
+    from moto.apigateway.models import RestAPI
+
+    original = RestAPI.to_dict
+    if getattr(original, "_portcullis_patched", False):
+        return
+
+    def to_dict(self):  # type: ignore[no-untyped-def]
+        out = original(self)
+        policy = out.get(RestAPI.PROP_POLICY)
+        if isinstance(policy, str) and policy.lstrip().startswith("{"):
+            out[RestAPI.PROP_POLICY] = json.dumps(policy)[1:-1]
+        return out
+
+    to_dict._portcullis_patched = True  # type: ignore[attr-defined]
+    RestAPI.to_dict = to_dict  # type: ignore[method-assign]
 
 
 def patch_application_autoscaling_tags() -> None:
@@ -350,6 +379,7 @@ def main() -> int:
     patch_policy_statements()
     patch_apigateway_actions()
     patch_application_autoscaling_tags()
+    patch_rest_api_policy()
     patch_browser_cognito()
 
     from moto.server import ThreadedMotoServer
