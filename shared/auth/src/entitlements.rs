@@ -47,7 +47,7 @@ impl Entitlements {
             ));
         }
         for s in scopes.iter() {
-            if let Some(service) = s.as_str().strip_prefix("services:") {
+            if let Some(service) = s.service_owner() {
                 if !self.services.iter().any(|x| x == service) {
                     missing.push(format!("scope {:?}", s.as_str()));
                 }

@@ -1,5 +1,9 @@
 //! Portcullis scopes: `jobs:read`, `jobs:write`, `keys:admin`,
-//! `services:<name>` (name: 1–63 of `a-z`, `0-9`, `-`).
+//! `services:<name>` (name: 1–63 of `a-z`, `0-9`, `-`), and a service's
+//! route scopes `services:<name>.<word>` (word: 1–32 of `a-z`, `0-9`, `-`;
+//! e.g. `services:sample.write`), which a registry route may require
+//! (platform.yaml `services.<name>.routes`, docs/proxy.md). A route scope
+//! grants no other route of the service: `services:<name>` does.
 //!
 //! API keys carry scopes; Cognito scopes and groups are mapped onto them by
 //! the authorizer's configuration. Every route in `api/openapi.yaml` names
@@ -33,7 +37,7 @@ pub enum ScopeError {
     )]
     Unknown(String),
     #[error(
-        "invalid service name in scope {0:?}; a service name is 1 to 63 characters of lowercase letters, digits and '-'"
+        "invalid service name in scope {0:?}; a service name is 1 to 63 characters of lowercase letters, digits and '-' (a route scope adds .<word>: 1 to 32 of the same, e.g. services:sample.write)"
     )]
     ServiceName(String),
 }
@@ -57,9 +61,19 @@ impl Scope {
         &self.0
     }
 
-    /// The service name of a `services:<name>` scope.
+    /// The service name of a `services:<name>` scope (not of a route
+    /// scope `services:<name>.<word>`: it grants only its routes).
     pub fn service_name(&self) -> Option<&str> {
-        self.0.strip_prefix(SERVICE_PREFIX)
+        self.0
+            .strip_prefix(SERVICE_PREFIX)
+            .filter(|n| !n.contains('.'))
+    }
+
+    /// The service a `services:<name>` or `services:<name>.<word>` scope
+    /// belongs to (entitlements: a tenant entitled to the service may hold both).
+    pub fn service_owner(&self) -> Option<&str> {
+        let rest = self.0.strip_prefix(SERVICE_PREFIX)?;
+        Some(rest.split_once('.').map_or(rest, |(name, _)| name))
     }
 
     /// Parse a whitespace- or comma-separated list; duplicates are removed
@@ -192,6 +206,18 @@ pub fn is_valid_service_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// Longest word of a route scope (`services:<name>.<word>`).
+pub const ROUTE_WORD_MAX: usize = 32;
+
+/// Whether `word` may end a route scope: 1–32 of `a-z`, `0-9`, `-`.
+pub fn is_valid_route_word(word: &str) -> bool {
+    !word.is_empty()
+        && word.len() <= ROUTE_WORD_MAX
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 fn shown(s: &str) -> String {
     // Bound what an error message repeats.
     s.chars().take(80).collect()
@@ -206,8 +232,12 @@ impl FromStr for Scope {
         if FIXED.contains(&s) {
             return Ok(Scope(s.to_owned()));
         }
-        if let Some(name) = s.strip_prefix(SERVICE_PREFIX) {
-            return if is_valid_service_name(name) {
+        if let Some(rest) = s.strip_prefix(SERVICE_PREFIX) {
+            let valid = match rest.split_once('.') {
+                None => is_valid_service_name(rest),
+                Some((name, word)) => is_valid_service_name(name) && is_valid_route_word(word),
+            };
+            return if valid {
                 Ok(Scope(s.to_owned()))
             } else {
                 Err(ScopeError::ServiceName(shown(s)))
@@ -266,6 +296,25 @@ mod tests {
         }
         assert_eq!(Scope::service("echo").unwrap().service_name(), Some("echo"));
         assert_eq!(Scope::jobs_read().service_name(), None);
+    }
+
+    #[test]
+    fn a_route_scope_belongs_to_its_service_but_names_none() {
+        let s: Scope = "services:sample.write".parse().unwrap();
+        assert_eq!(s.service_name(), None);
+        assert_eq!(s.service_owner(), Some("sample"));
+        assert_eq!(
+            Scope::service("echo").unwrap().service_owner(),
+            Some("echo")
+        );
+        for bad in [
+            "services:sample.",
+            "services:.write",
+            "services:sample.Write",
+            "services:a.b.c",
+        ] {
+            assert!(bad.parse::<Scope>().is_err(), "{bad} parsed");
+        }
     }
 
     #[test]

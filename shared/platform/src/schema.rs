@@ -295,6 +295,9 @@ services:
     secrets: { API_TOKEN: "portcullis/full/token:token", DB_URL: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf" }
     log_retention_days: 30
     environments: [dev, prod]
+    routes:
+      - { path: /public, methods: [GET], public: true }
+      - { path: "/items/{id}", methods: [POST], scope: services:full.write }
 jobs:
   full:
     description: every field set

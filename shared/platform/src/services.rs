@@ -22,6 +22,9 @@
 //!     log_retention_days: 30        # default: the environment's log_retention_days
 //!     environments: [dev, prod]     # default: every environment
 //!     methods: [GET, POST, PUT, PATCH, DELETE]
+//!     routes:                       # optional: public routes and per-route scopes
+//!       - { path: "/items", methods: [GET], public: true }
+//!       - { path: "/items/{id}", methods: [PUT, DELETE], scope: "services:sample.write" }
 //!     timeout_ms: 10000
 //!     max_request_bytes: 1048576
 //!     max_response_bytes: 4194304
@@ -101,6 +104,40 @@ pub struct Service {
     pub log_retention_days: Option<u32>,
     /// Deployment environments the service exists in; none: every one.
     pub environments: Option<Vec<String>>,
+    /// Declared routes: public ones, and ones needing their own scope
+    /// instead of [`Service::scope`]. Every other path needs `scope`.
+    pub routes: Vec<Route>,
+}
+
+/// A declared route of a service (`services.<name>.routes[]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Relative to the service: `/items`, `/items/{id}`, `/files/{proxy+}`.
+    pub path: String,
+    /// Upper-case methods, each one of the service's.
+    pub methods: Vec<String>,
+    pub access: RouteAccess,
+}
+
+/// Who may call a declared route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteAccess {
+    /// No credential: API Gateway calls no authorizer; the service sees an
+    /// anonymous identity.
+    Public,
+    /// This scope (`services:<name>` or `services:<name>.<word>`), not the
+    /// service's.
+    Scope(String),
+}
+
+impl Route {
+    /// The scope the route needs; `None` when it is public.
+    pub fn scope(&self) -> Option<&str> {
+        match &self.access {
+            RouteAccess::Public => None,
+            RouteAccess::Scope(s) => Some(s),
+        }
+    }
 }
 
 /// The target group's health check (ALB), with Terraform's defaults resolved.
@@ -257,6 +294,19 @@ pub(crate) struct RawService {
     log_retention_days: Option<u32>,
     #[serde(default)]
     environments: Option<Vec<String>>,
+    #[serde(default)]
+    routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    path: String,
+    methods: Vec<String>,
+    #[serde(default)]
+    public: Option<bool>,
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -492,6 +542,7 @@ impl RawService {
             .autoscaling
             .unwrap_or_default()
             .resolve(name, self.desired_count)?;
+        let routes = check_routes(name, &methods, self.routes)?;
         Ok(Service {
             name: name.to_owned(),
             description: self.description,
@@ -517,8 +568,183 @@ impl RawService {
             secrets: self.secrets,
             log_retention_days: self.log_retention_days,
             environments: self.environments,
+            routes,
         })
     }
+}
+
+/// Whether `scope` may guard a route of service `name`: `services:<name>`
+/// or a route scope `services:<name>.<word>` (shared/auth's syntax; a
+/// tenant entitled to the service may hold both).
+fn is_route_scope_of(name: &str, scope: &str) -> bool {
+    let Some(rest) = scope.strip_prefix("services:") else {
+        return false;
+    };
+    let word_ok = |w: &str| {
+        !w.is_empty()
+            && w.len() <= 32
+            && w.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    match rest.split_once('.') {
+        None => rest == name,
+        Some((n, w)) => n == name && word_ok(w),
+    }
+}
+
+/// A route path relative to the service: `/`-separated literal segments
+/// (`A-Za-z0-9._~-`) or `{param}`, the last possibly `{param+}`.
+fn check_route_path(path: &str) -> Result<(), String> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err(format!(
+            "{path:?} must start with '/' (relative to the service, e.g. /items)"
+        ));
+    };
+    let segs: Vec<&str> = rest.split('/').collect();
+    let mut params: Vec<&str> = Vec::new();
+    for (i, seg) in segs.iter().enumerate() {
+        if let Some(p) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            let (p, greedy) = match p.strip_suffix('+') {
+                Some(p) => (p, true),
+                None => (p, false),
+            };
+            if greedy && i + 1 != segs.len() {
+                return Err(format!(
+                    "{path:?}: a greedy {{{p}+}} must be the last segment"
+                ));
+            }
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(format!(
+                    "{path:?}: parameter {seg} must be {{name}} of A-Za-z0-9_"
+                ));
+            }
+            if p == "service" || params.contains(&p) {
+                return Err(format!(
+                    "{path:?}: parameter {{{p}}} is used twice (the gateway's path has {{service}} already)"
+                ));
+            }
+            params.push(p);
+        } else if seg.is_empty()
+            || *seg == "."
+            || *seg == ".."
+            || !seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b))
+        {
+            return Err(format!(
+                "{path:?}: segment {seg:?} must be A-Za-z0-9._~- or {{param}} (no empty segment, no trailing '/')"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The path with every parameter as `{}`: two paths with the same shape
+/// are one resource to API Gateway (sibling parameters must agree).
+fn path_shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| {
+            if s.starts_with('{') {
+                if s.ends_with("+}") { "{+}" } else { "{}" }
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn check_routes(
+    name: &str,
+    service_methods: &[String],
+    raw: Vec<RawRoute>,
+) -> Result<Vec<Route>, PlatformError> {
+    let mut out: Vec<Route> = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let field = |f: &str| format!("routes[{i}].{f}");
+        check_route_path(&r.path).map_err(|e| invalid(name, &field("path"), e))?;
+        if let Some(other) = out
+            .iter()
+            .find(|o| o.path != r.path && path_shape(&o.path) == path_shape(&r.path))
+        {
+            return Err(invalid(
+                name,
+                &field("path"),
+                format!(
+                    "{} and {} differ only in parameter names; API Gateway needs one name per position: use the same",
+                    r.path, other.path
+                ),
+            ));
+        }
+        let mut methods: Vec<String> = Vec::new();
+        for m in &r.methods {
+            let up = m.trim().to_ascii_uppercase();
+            if !service_methods.contains(&up) {
+                return Err(invalid(
+                    name,
+                    &field("methods"),
+                    format!(
+                        "{m:?} is not one of the service's methods ({})",
+                        service_methods.join(", ")
+                    ),
+                ));
+            }
+            if methods.contains(&up)
+                || out
+                    .iter()
+                    .any(|o| o.path == r.path && o.methods.contains(&up))
+            {
+                return Err(invalid(
+                    name,
+                    &field("methods"),
+                    format!("{up} {} is declared twice", r.path),
+                ));
+            }
+            methods.push(up);
+        }
+        if methods.is_empty() {
+            return Err(invalid(
+                name,
+                &field("methods"),
+                "at least one method is required",
+            ));
+        }
+        let access = match (r.public, r.scope) {
+            (Some(true), None) => RouteAccess::Public,
+            (None | Some(false), Some(scope)) => {
+                if !is_route_scope_of(name, &scope) {
+                    return Err(invalid(
+                        name,
+                        &field("scope"),
+                        format!(
+                            "{scope:?} is not a scope of this service: use services:{name} or services:{name}.<word> (word: 1-32 of a-z, 0-9, '-'; e.g. services:{name}.write)"
+                        ),
+                    ));
+                }
+                RouteAccess::Scope(scope)
+            }
+            (Some(true), Some(_)) => {
+                return Err(invalid(
+                    name,
+                    &field("public"),
+                    "a route is either public: true or has a scope, not both",
+                ));
+            }
+            (_, None) => {
+                return Err(invalid(
+                    name,
+                    &field("scope"),
+                    "a route needs public: true or a scope (otherwise leave it out: the service's scope applies)",
+                ));
+            }
+        };
+        out.push(Route {
+            path: r.path,
+            methods,
+            access,
+        });
+    }
+    Ok(out)
 }
 
 /// `environments:` names deployment environments as Terraform's
@@ -689,6 +915,123 @@ mod tests {
             .to_string();
         assert!(e.contains(path), "expected {path} in: {e}");
         e
+    }
+
+    const ROUTED: &str = "sample:\n  methods: [GET, PUT, DELETE]\n  priority: 100\n  routes:\n";
+
+    #[test]
+    fn routes_are_public_or_scoped_by_the_service() {
+        let s = registry(&format!(
+            "{ROUTED}    - {{ path: /items, methods: [get], public: true }}\n    - {{ path: \"/items/{{id}}\", methods: [PUT, DELETE], scope: services:sample.write }}\n"
+        ))
+        .unwrap();
+        let routes = &s.get("sample").unwrap().routes;
+        assert_eq!(routes.len(), 2);
+        assert_eq!(routes[0].access, RouteAccess::Public);
+        assert_eq!(routes[0].methods, vec!["GET"]);
+        assert_eq!(routes[1].scope(), Some("services:sample.write"));
+        assert!(
+            parse(MINIMAL)
+                .unwrap()
+                .get("sample")
+                .unwrap()
+                .routes
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn bad_routes_are_refused_with_the_field() {
+        for (route, at, says) in [
+            (
+                "{ path: items, methods: [GET], public: true }",
+                "routes[0].path",
+                "start with '/'",
+            ),
+            (
+                "{ path: \"/a/{p+}/b\", methods: [GET], public: true }",
+                "routes[0].path",
+                "last segment",
+            ),
+            (
+                "{ path: /items/, methods: [GET], public: true }",
+                "routes[0].path",
+                "no empty segment",
+            ),
+            (
+                "{ path: \"/{service}\", methods: [GET], public: true }",
+                "routes[0].path",
+                "used twice",
+            ),
+            (
+                "{ path: /items, methods: [POST], public: true }",
+                "routes[0].methods",
+                "service's methods",
+            ),
+            (
+                "{ path: /items, methods: [], public: true }",
+                "routes[0].methods",
+                "at least one",
+            ),
+            (
+                "{ path: /items, methods: [GET] }",
+                "routes[0].scope",
+                "public: true or a scope",
+            ),
+            (
+                "{ path: /items, methods: [GET], public: false }",
+                "routes[0].scope",
+                "public: true or a scope",
+            ),
+            (
+                "{ path: /items, methods: [GET], public: true, scope: services:sample }",
+                "routes[0].public",
+                "not both",
+            ),
+            (
+                "{ path: /items, methods: [GET], scope: services:other.write }",
+                "routes[0].scope",
+                "services:sample.<word>",
+            ),
+            (
+                "{ path: /items, methods: [GET], scope: jobs:write }",
+                "routes[0].scope",
+                "not a scope of this service",
+            ),
+            (
+                "{ path: /items, methods: [GET], scope: services:sample.Write }",
+                "routes[0].scope",
+                "not a scope",
+            ),
+            (
+                "{ path: /items, methods: [GET], public: true, extra: 1 }",
+                "",
+                "unknown field",
+            ),
+        ] {
+            let e = registry(&format!("{ROUTED}    - {route}\n"))
+                .expect_err(route)
+                .to_string();
+            assert!(e.contains(at) && e.contains(says), "{route}: {e}");
+        }
+        for (two, says) in [
+            (
+                "{ path: /items, methods: [GET], public: true }\n    - { path: /items, methods: [GET, PUT], scope: services:sample.write }",
+                "GET /items is declared twice",
+            ),
+            (
+                "{ path: \"/items/{id}\", methods: [GET], public: true }\n    - { path: \"/items/{key}\", methods: [PUT], scope: services:sample.write }",
+                "differ only in parameter names",
+            ),
+        ] {
+            let e = registry(&format!("{ROUTED}    - {two}\n"))
+                .expect_err(two)
+                .to_string();
+            assert!(
+                e.contains("services.sample.routes[1]") && e.contains(says),
+                "{e}"
+            );
+        }
     }
 
     #[test]
