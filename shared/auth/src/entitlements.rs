@@ -173,5 +173,10 @@ mod tests {
                 && m.contains("PUT /v1/tenants/acme"),
             "{m}"
         );
+        // A service's route scopes come with the service, not without it.
+        let route: Scopes = "services:billing.write".parse().unwrap();
+        assert_eq!(e.refusal(&route, "standard"), None);
+        let other: Scopes = "services:hr.write".parse().unwrap();
+        assert!(e.refusal(&other, "standard").is_some());
     }
 }
