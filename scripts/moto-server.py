@@ -25,7 +25,8 @@ What it does, in order:
    tagging API moto lacks
    (`patch_application_autoscaling_tags`; the provider reads a scalable
    target's tags after creating it), answers a REST API's policy escaped as
-   API Gateway does (`patch_rest_api_policy`; the private API), and lets a browser sign in to Cognito as
+   API Gateway does (`patch_rest_api_policy`; the private API), lets a retried
+   CreateSecret succeed as in AWS (`patch_secret_create_retries`), and lets a browser sign in to Cognito as
    in AWS: CORS preflights answered, RespondToAuthChallenge and GlobalSignOut
    public (`patch_browser_cognito`; the web console, docs/web.md);
 4. starts the server on 127.0.0.1 and, within the unauthenticated budget,
@@ -215,6 +216,42 @@ def patch_rest_api_policy() -> None:
     RestAPI.to_dict = to_dict  # type: ignore[method-assign]
 
 
+def patch_secret_create_retries() -> None:
+    """Let a retried CreateSecret succeed as in AWS.
+
+    The SDKs fill CreateSecret's ClientRequestToken and send the same one
+    again when they retry a request whose answer they lost; AWS then answers
+    with the secret the first attempt created. moto 5.2.5 compares the token
+    with the secret's versions only, and a secret created without a value
+    (Terraform's aws_secretsmanager_secret) has none, so the retry failed with
+    ResourceExistsException and `terraform apply` with it (seen under load).
+    The token of every create is remembered per secret name; a create with
+    the same token and name returns that secret.
+    """
+    from moto.secretsmanager.exceptions import ResourceExistsException
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.create_secret
+    if getattr(original, "_portcullis_patched", False):
+        return
+
+    def create_secret(self, name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        token = kwargs.get("client_request_token")
+        tokens = self.__dict__.setdefault("_portcullis_create_tokens", {})
+        try:
+            out = original(self, name, *args, **kwargs)
+        except ResourceExistsException:
+            if token and tokens.get(name) == token and name in self.secrets:
+                return self.secrets[name].to_short_dict()
+            raise
+        if token:
+            tokens[name] = token
+        return out
+
+    create_secret._portcullis_patched = True  # type: ignore[attr-defined]
+    SecretsManagerBackend.create_secret = create_secret  # type: ignore[method-assign]
+
+
 def patch_application_autoscaling_tags() -> None:
     """Give moto 5.2.5's Application Auto Scaling the tagging API it lacks.
 
@@ -380,6 +417,7 @@ def main() -> int:
     patch_apigateway_actions()
     patch_application_autoscaling_tags()
     patch_rest_api_policy()
+    patch_secret_create_retries()
     patch_browser_cognito()
 
     from moto.server import ThreadedMotoServer
