@@ -59,6 +59,32 @@ locals {
     } if local.service_environments[name] == null || contains(coalesce(local.service_environments[name], []), var.environment)
   }
 
+  # services.<name>.routes (issue 13 item 2): routes a service declares
+  # public (no credential) or guarded by their own scope instead of the
+  # service's, for the services deployed here. The openapi module renders
+  # each as /v1/services/<name><path> and validates them as shared/platform
+  # does; the route scopes become Cognito resource-server scopes (main.tf).
+  service_routes = {
+    for name, s in merge({}, try(local.platform.services, {})) : name => {
+      methods = [for m in s.methods : upper(m)]
+      scope   = try(s.scope, "services:${name}")
+      routes = [
+        for r in try(s.routes, []) : {
+          path    = r.path
+          methods = [for m in r.methods : upper(m)]
+          public  = try(r.public, null)
+          scope   = try(r.scope, null)
+        }
+      ]
+    } if contains(keys(local.services), name) && length(try(s.routes, [])) > 0
+  }
+  # "sample.write" for services:sample.write: the Cognito scope services.<this>.
+  service_route_scopes = distinct(flatten([
+    for name, s in local.service_routes : [
+      for r in s.routes : trimprefix(r.scope, "services:") if r.scope != null && r.scope != "services:${name}"
+    ]
+  ]))
+
   # jobs: one task definition (family = task_definition) each.
   jobs = {
     for name, j in merge({}, try(local.platform.jobs, {})) : name => {

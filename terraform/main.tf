@@ -173,8 +173,8 @@ module "auth" {
   name                = local.name
   tags                = local.tags
   domain_prefix       = coalesce(var.cognito_domain_prefix, "${local.name}-${local.account_id}")
-  service_scopes      = keys(local.services)
-  web_callback_urls   = local.web_callback_urls # + the hosted console's origin (web.tf)
+  service_scopes      = concat(keys(local.services), local.service_route_scopes) # services.<name>, services.<name>.<word>
+  web_callback_urls   = local.web_callback_urls                                  # + the hosted console's origin (web.tf)
   web_logout_urls     = local.web_logout_urls
   tenants             = distinct(concat([var.platform_tenant], var.cognito_tenants))
   deletion_protection = var.cognito_deletion_protection
@@ -183,7 +183,8 @@ module "auth" {
 module "openapi" {
   source = "./modules/openapi"
 
-  source_path = "${local.repo_root}/api/openapi.yaml"
+  source_path    = "${local.repo_root}/api/openapi.yaml"
+  service_routes = local.service_routes # public and scoped routes: /v1/services/<name><path>
   template_vars = merge(
     { region = local.region, partition = data.aws_partition.current.partition },
     { for f in local.function_names : "${replace(f, "-", "_")}_function_arn" => local.function_arn[f] },

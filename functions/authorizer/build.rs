@@ -8,6 +8,13 @@
 //! The rules (which operations need a scope, the scope syntax) stay in
 //! `routes.rs` and run at start-up on this list; OPENAPI_FILE, when set,
 //! is still parsed at start-up.
+//!
+//! It also writes `$OUT_DIR/service_routes.rs` (`routes::EMBEDDED_SERVICE_ROUTES`):
+//! the scoped routes platform.yaml's services declare (`services.<name>.routes`,
+//! issue 13 item 2) as operations on `/v1/services/<name><path>`, the paths
+//! Terraform adds to the REST API body. Public routes are left out: API
+//! Gateway runs no authorizer for them. shared/platform validates the
+//! registry; a test checks this list against it.
 
 use serde_norway::Value;
 use std::fmt::Write as _;
@@ -54,5 +61,45 @@ fn main() {
     }
     out.push(']');
     let dest = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("operations.rs");
+    std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
+    service_routes(&manifest);
+}
+
+/// The scoped routes of platform.yaml's services, as operations.
+fn service_routes(manifest: &std::path::Path) {
+    let source = manifest.join("../../platform.yaml");
+    println!("cargo:rerun-if-changed={}", source.display());
+    let text = std::fs::read_to_string(&source)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
+    let doc: Value = serde_norway::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", source.display()));
+    let mut out = String::from("&[\n");
+    if let Some(services) = doc.get("services").and_then(Value::as_mapping) {
+        for (name, svc) in services {
+            let Some(name) = name.as_str() else { continue };
+            let routes = svc.get("routes").and_then(Value::as_sequence);
+            for route in routes.into_iter().flatten() {
+                let (Some(path), Some(scope)) = (
+                    route.get("path").and_then(Value::as_str),
+                    route.get("scope").and_then(Value::as_str),
+                ) else {
+                    continue; // public (or invalid: shared/platform refuses it)
+                };
+                let methods = route.get("methods").and_then(Value::as_sequence);
+                for m in methods.into_iter().flatten().filter_map(Value::as_str) {
+                    let key = m.to_ascii_lowercase();
+                    let path = format!("/v1/services/{name}{path}");
+                    writeln!(
+                        out,
+                        "    Operation {{ path: {path:?}, key: {key:?}, secured: true, scope: ScopeField::Text({scope:?}) }},"
+                    )
+                    .expect("write to a String");
+                }
+            }
+        }
+    }
+    out.push(']');
+    let dest =
+        PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("service_routes.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
 }

@@ -7,3 +7,4 @@ mod jobs;
 mod keys;
 mod proxy;
 mod quota;
+mod routes;

@@ -92,9 +92,11 @@ impl Config {
                         e,
                     )
                 })?;
-                RouteTable::from_openapi(&text).map_err(|e| {
-                    ConfigError::invalid("OPENAPI_FILE", "a valid api/openapi.yaml", e)
-                })?
+                RouteTable::from_openapi(&text)
+                    .and_then(|t| t.with_service_routes(crate::routes::EMBEDDED_SERVICE_ROUTES))
+                    .map_err(|e| {
+                        ConfigError::invalid("OPENAPI_FILE", "a valid api/openapi.yaml", e)
+                    })?
             }
         };
         let cache_ttl = env.secs_or(

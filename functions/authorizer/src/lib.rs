@@ -3,8 +3,10 @@
 //! It accepts a Portcullis API key (`x-api-key: pcs_...` or
 //! `Authorization: Bearer pcs_...`) or a Cognito JWT (`Authorization: Bearer
 //! eyJ...`), and answers with an IAM policy that allows every route the
-//! principal's scopes permit (from `api/openapi.yaml`), an explicit Deny when
-//! none is permitted (403), the context {principal_id, principal_type,
+//! principal's scopes permit (from `api/openapi.yaml` and the scoped routes
+//! platform.yaml's services declare), an explicit Deny when none is permitted
+//! (403) and of each declared route of a service it may call whose scope it
+//! lacks (`routes::RouteTable::for_each_denied`), the context {principal_id, principal_type,
 //! tenant, scopes, key_id} and the caller's own `usageIdentifierKey`: the
 //! API key's usage key, or for Cognito principals their tenant's
 //! (`portcullis_auth::usage`; throttles and quotas are per consumer). Bad or
@@ -416,6 +418,7 @@ pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
         .config
         .routes
         .for_each_permitted(&p.scopes, |r| resources.push(arn.resource(r)));
+    let any_allowed = !resources.is_empty();
     let statement = if resources.is_empty() {
         tracing::info!(principal_id = %p.id, "no route permitted: explicit deny");
         let mut s = IamPolicyStatement::default();
@@ -430,9 +433,25 @@ pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
         s.resource = resources;
         s
     };
+    // The declared service routes (platform.yaml services.<name>.routes)
+    // whose scope the principal lacks: the generic services:<name> Allow
+    // matches them too, and an explicit Deny wins in API Gateway.
+    let mut denied = Vec::new();
+    state
+        .config
+        .routes
+        .for_each_denied(&p.scopes, |r| denied.push(arn.resource(r)));
+    let mut statements = vec![statement];
+    if !denied.is_empty() && any_allowed {
+        let mut s = IamPolicyStatement::default();
+        s.action = vec!["execute-api:Invoke".to_owned()];
+        s.effect = IamPolicyEffect::Deny;
+        s.resource = denied;
+        statements.push(s);
+    }
     let mut policy = ApiGatewayCustomAuthorizerPolicy::default();
     policy.version = Some("2012-10-17".to_owned());
-    policy.statement = vec![statement];
+    policy.statement = statements;
     // Each API key is metered on its own usage key (in its plan); Cognito
     // principals (users and machine clients) on their tenant's (in the
     // tenant's user_plan). The keys function creates both under these names.

@@ -1,5 +1,9 @@
 //! The route → scope table from `api/openapi.yaml` (`x-portcullis-scope`)
-//! and the IAM policy resources it yields for a set of scopes.
+//! and the IAM policy resources it yields for a set of scopes, with the
+//! scoped routes platform.yaml's services declare (`services.<name>.routes`,
+//! [`EMBEDDED_SERVICE_ROUTES`]): a principal without a declared route's scope
+//! gets an explicit Deny of it ([`RouteTable::for_each_denied`]), since the
+//! generic `services:<name>` resource would match its method ARN too.
 
 /// The scopes [`RouteTable::permitted`] takes (re-exported for callers without portcullis-auth).
 pub use portcullis_auth::Scope;
@@ -55,6 +59,9 @@ pub struct RouteTable {
     /// Each route's policy resource, made once when the table is read (the
     /// decision on every request only picks among them).
     resources: Vec<Resource>,
+    /// The declared service routes' scopes and resources: denied to a
+    /// principal without the scope.
+    denials: Vec<(Scope, String)>,
 }
 
 /// A route's policy resource, ready to use.
@@ -145,6 +152,14 @@ impl<'a> Operation<'a> {
 pub const EMBEDDED_OPERATIONS: &[Operation<'static>] =
     include!(concat!(env!("OUT_DIR"), "/operations.rs"));
 
+/// The scoped routes of platform.yaml's services (`services.<name>.routes`
+/// with a `scope`), as operations on `/v1/services/<name><path>`, read by
+/// `build.rs` from the repository's platform.yaml: the same file Terraform
+/// renders those paths of the REST API from. Public routes are not here:
+/// API Gateway runs no authorizer for them.
+pub const EMBEDDED_SERVICE_ROUTES: &[Operation<'static>] =
+    include!(concat!(env!("OUT_DIR"), "/service_routes.rs"));
+
 impl RouteTable {
     /// Parse the `paths` of an OpenAPI document (OPENAPI_FILE): see
     /// [`RouteTable::from_operations`].
@@ -153,9 +168,36 @@ impl RouteTable {
         RouteTable::from_operations(&Operation::all(&doc)?)
     }
 
-    /// The table of the embedded contract.
+    /// The table of the embedded contract and the registry's declared
+    /// service routes.
     pub fn embedded() -> Result<Self, RouteError> {
-        RouteTable::from_operations(EMBEDDED_OPERATIONS)
+        RouteTable::from_operations(EMBEDDED_OPERATIONS)?
+            .with_service_routes(EMBEDDED_SERVICE_ROUTES)
+    }
+
+    /// Adds declared service routes (`ops`: each with a fixed scope): each
+    /// is permitted to holders of its scope and denied to the others.
+    pub fn with_service_routes(self, ops: &[Operation<'_>]) -> Result<Self, RouteError> {
+        let declared = RouteTable::from_operations(ops)?;
+        let mut routes = self.routes;
+        let mut denials = self.denials;
+        for r in declared.routes {
+            let Requirement::Scope(scope) = &r.requirement else {
+                return Err(RouteError::Route {
+                    method: r.method.clone(),
+                    path: r.path.clone(),
+                    reason: "a declared service route needs a fixed scope (services:<name> or services:<name>.<word>)".to_owned(),
+                });
+            };
+            denials.push((
+                scope.clone(),
+                resource_pieces(&r.method, &r.path, None).concat(),
+            ));
+            routes.push(r);
+        }
+        let mut table = RouteTable::new(routes);
+        table.denials = denials;
+        Ok(table)
     }
 
     /// Operations with a `security` requirement must declare
@@ -212,7 +254,11 @@ impl RouteTable {
                 _ => Resource::Fixed(resource_pieces(&r.method, &r.path, None).concat()),
             })
             .collect();
-        RouteTable { routes, resources }
+        RouteTable {
+            routes,
+            resources,
+            denials: Vec::new(),
+        }
     }
 
     pub fn routes(&self) -> &[Route] {
@@ -251,6 +297,39 @@ impl RouteTable {
         for r in &out {
             f(r);
         }
+    }
+}
+
+impl RouteTable {
+    /// The declared service routes' resources `scopes` lack the scope of,
+    /// sorted, once each: the policy's explicit Deny. A Deny wins over the
+    /// generic `services:<name>` Allow, whose `METHOD/v1/services/<name>/*`
+    /// matches them too, and over another declared route of the service that
+    /// contains them. Only routes of services the principal holds some scope
+    /// of: no other Allow can match theirs. (IAM's `*` spans `/`: a declared `/items/{id}` is
+    /// denied with everything below it, `/items/1/tags` included.)
+    pub fn for_each_denied(&self, scopes: &[Scope], mut f: impl FnMut(&str)) {
+        let out: BTreeSet<&str> = self
+            .denials
+            .iter()
+            .filter(|(scope, _)| {
+                !scopes.contains(scope)
+                    && scopes.iter().any(|s| {
+                        s.service_owner().is_some() && s.service_owner() == scope.service_owner()
+                    })
+            })
+            .map(|(_, r)| r.as_str())
+            .collect();
+        for r in out {
+            f(r);
+        }
+    }
+
+    /// [`RouteTable::for_each_denied`] as a list.
+    pub fn denied(&self, scopes: &[Scope]) -> Vec<String> {
+        let mut out = Vec::new();
+        self.for_each_denied(scopes, |r| out.push(r.to_owned()));
+        out
     }
 }
 
@@ -367,7 +446,121 @@ mod tests {
         assert_eq!(Operation::all(&doc).unwrap(), EMBEDDED_OPERATIONS);
         let whole = RouteTable::from_openapi(EMBEDDED_OPENAPI).unwrap();
         assert!(!whole.routes().is_empty());
-        assert_eq!(whole.routes(), RouteTable::embedded().unwrap().routes());
+        let embedded = RouteTable::embedded().unwrap();
+        assert_eq!(
+            whole.routes(),
+            &embedded.routes()[..embedded.routes().len() - service_route_count()]
+        );
+    }
+
+    fn service_route_count() -> usize {
+        RouteTable::from_operations(EMBEDDED_SERVICE_ROUTES)
+            .unwrap()
+            .routes()
+            .len()
+    }
+
+    /// build.rs reads platform.yaml without shared/platform's checks: its
+    /// list must be the validated registry's scoped routes.
+    #[test]
+    fn the_service_routes_read_at_build_time_are_the_registrys() {
+        let platform = portcullis_platform::Platform::embedded().unwrap();
+        let mut want = Vec::new();
+        for svc in platform.services.iter() {
+            for r in &svc.routes {
+                let Some(scope) = r.scope() else { continue };
+                for m in &r.methods {
+                    want.push((
+                        format!("/v1/services/{}{}", svc.name, r.path),
+                        m.to_ascii_lowercase(),
+                        scope.to_owned(),
+                    ));
+                }
+            }
+        }
+        let have: Vec<_> = EMBEDDED_SERVICE_ROUTES
+            .iter()
+            .map(|o| match o.scope {
+                ScopeField::Text(s) if o.secured => {
+                    (o.path.to_owned(), o.key.to_owned(), s.to_owned())
+                }
+                _ => panic!("{o:?}: a declared route is secured and has a scope"),
+            })
+            .collect();
+        assert_eq!(have, want);
+    }
+
+    const DECLARED: &[Operation<'static>] = &[
+        Operation {
+            path: "/v1/services/shop/items/{id}",
+            key: "put",
+            secured: true,
+            scope: ScopeField::Text("services:shop.write"),
+        },
+        Operation {
+            path: "/v1/services/shop/items/{id}",
+            key: "delete",
+            secured: true,
+            scope: ScopeField::Text("services:shop.write"),
+        },
+    ];
+
+    #[test]
+    fn a_declared_route_is_denied_without_its_scope_and_allowed_with_it() {
+        let t = RouteTable::from_openapi(EMBEDDED_OPENAPI)
+            .unwrap()
+            .with_service_routes(DECLARED)
+            .unwrap();
+        let arn = MethodArn::parse("arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/x")
+            .unwrap();
+        // API Gateway's evaluation: an explicit Deny wins, then an Allow.
+        let decide = |held: &str, method_and_path: &str| {
+            let target = arn.resource(method_and_path);
+            let m = |r: &String| iam_match(arn.resource(r).as_bytes(), target.as_bytes());
+            let s = scopes(held);
+            !t.denied(&s).iter().any(m) && t.permitted(&s).iter().any(m)
+        };
+        assert_eq!(
+            t.denied(&scopes("services:shop")),
+            vec![
+                "DELETE/v1/services/shop/items/*",
+                "PUT/v1/services/shop/items/*"
+            ]
+        );
+        assert!(t.denied(&scopes("services:shop.write")).is_empty());
+        // The service's scope alone: every other route, not the write route.
+        assert!(decide("services:shop", "GET/v1/services/shop/items/1"));
+        assert!(decide("services:shop", "POST/v1/services/shop/items"));
+        assert!(!decide("services:shop", "PUT/v1/services/shop/items/1"));
+        assert!(!decide("services:shop", "DELETE/v1/services/shop/items/1"));
+        // The write scope: the write route (with or without services:shop).
+        assert!(decide(
+            "services:shop services:shop.write",
+            "PUT/v1/services/shop/items/1"
+        ));
+        assert!(decide(
+            "services:shop.write",
+            "PUT/v1/services/shop/items/1"
+        ));
+        assert!(!decide(
+            "services:shop.write",
+            "GET/v1/services/shop/items/1"
+        ));
+        // Another service's scopes reach neither, and need no Deny.
+        assert!(!decide("services:other", "PUT/v1/services/shop/items/1"));
+        assert!(t.denied(&scopes("services:other jobs:read")).is_empty());
+    }
+
+    #[test]
+    fn a_declared_route_needs_a_fixed_scope() {
+        let bad = [Operation {
+            path: "/v1/services/shop/x",
+            key: "get",
+            secured: true,
+            scope: ScopeField::Text("authenticated"),
+        }];
+        let e = RouteTable::default().with_service_routes(&bad).unwrap_err();
+        assert!(e.to_string().contains("fixed scope"), "{e}");
     }
 
     #[test]

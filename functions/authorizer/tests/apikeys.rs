@@ -543,3 +543,56 @@ async fn one_tenant_rule_for_key_rows_and_cognito_tokens(pool: PgPool) {
     .unwrap_err();
     assert_eq!(e.var(), "COGNITO_CLIENT_TENANTS");
 }
+
+/// Every statement of the policy: (effect, resources).
+fn statements(r: &authorizer::Response) -> Vec<(String, Vec<String>)> {
+    let v = serde_json::to_value(&r.policy_document).unwrap();
+    v["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| {
+            let res = match &st["Resource"] {
+                serde_json::Value::String(s) => vec![s.clone()],
+                serde_json::Value::Array(a) => {
+                    a.iter().map(|x| x.as_str().unwrap().to_owned()).collect()
+                }
+                other => panic!("resource {other}"),
+            };
+            (st["Effect"].as_str().unwrap().to_owned(), res)
+        })
+        .collect()
+}
+
+/// platform.yaml's sample declares `PUT /items/{id}` needing
+/// `services:sample.write`: `services:sample` alone allows
+/// `PUT/v1/services/sample/*`, which matches it, so the policy denies it
+/// explicitly; with the write scope it is allowed and nothing is denied.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_declared_write_route_is_denied_without_its_scope(pool: PgPool) {
+    let write = format!("{PREFIX}/PUT/v1/services/sample/items/*");
+    let k = insert_key(&pool, &["services:sample"], "standard", "").await;
+    let s = state_with(pool.clone(), &[]);
+    let r = run(&s, x_api_key(&k.text)).await.unwrap();
+    let st = statements(&r);
+    assert_eq!(st.len(), 2, "{st:?}");
+    assert_eq!(st[0].0, "Allow");
+    assert!(
+        st[0]
+            .1
+            .contains(&format!("{PREFIX}/PUT/v1/services/sample/*"))
+    );
+    assert_eq!(st[1], ("Deny".to_owned(), vec![write.clone()]));
+
+    let k = insert_key(
+        &pool,
+        &["services:sample", "services:sample.write"],
+        "standard",
+        "",
+    )
+    .await;
+    let r = run(&s, x_api_key(&k.text)).await.unwrap();
+    let st = statements(&r);
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert!(st[0].0 == "Allow" && st[0].1.contains(&write), "{st:?}");
+}

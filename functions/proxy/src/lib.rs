@@ -3,9 +3,13 @@
 //! identity headers. See `docs/proxy.md`.
 //!
 //! Routing is on the resource path `/v1/services/{service}/{proxy+}` and its
-//! two path parameters (`portcullis_core::http`); any other resource is 404.
-//! Order of checks: unknown service → 404; caller without the service's scope
-//! → 403 (the gateway policy already refuses it; checked again here); method
+//! two path parameters (`portcullis_core::http`), or on the path of a route
+//! a service declares (`/v1/services/<name><path>`, platform.yaml
+//! `services.<name>.routes`) and its parameters; any other resource is 404.
+//! A public route's request carries no authorizer context: it is forwarded
+//! signed with the [`anonymous`] identity. Order of checks: unknown service
+//! → 404; caller without the scope (the route's, or the service's) → 403
+//! (the gateway policy already refuses it; checked again here); method
 //! not registered → 405 with `Allow`; bad path → 400; body over the limit →
 //! 413; mutation whose audit record cannot be written → 503 (not forwarded);
 //! upstream timeout → 504; refused/reset/oversized upstream → 502.
@@ -45,8 +49,87 @@ pub const ENVELOPE_RESERVE: usize = 16 * 1024;
 pub const GATEWAY_TIMEOUT: Duration = Duration::from_millis(29_000);
 /// Default margin kept below the gateway and Lambda deadlines.
 pub const DEFAULT_MARGIN: Duration = Duration::from_millis(500);
-/// The one resource this function serves.
+/// The generic resource this function serves; besides it, the paths of
+/// the routes services declare (`services.<name>.routes`):
+/// `/v1/services/<name><path>`.
 pub const ROUTE: &str = "/v1/services/{service}/{proxy+}";
+/// Where the declared routes' resources start: `/v1/services/<name>/...`.
+const SERVICES_PREFIX: &str = "/v1/services/";
+
+/// The principal (and `principal_type`) of the identity a public route's
+/// caller gets: no credential, no authorizer. Its tenant is [`ANONYMOUS_TENANT`]
+/// (no tenant: the identity headers carry no empty value) and it has no scope.
+pub const ANONYMOUS: &str = "anonymous";
+/// The tenant of the anonymous identity: `(none)`, never a tenant's name
+/// (parentheses are not in a tenant id: `portcullis_auth::Tenant`).
+pub const ANONYMOUS_TENANT: &str = "(none)";
+
+/// The identity a public route's request is signed with.
+pub fn anonymous() -> Identity {
+    Identity {
+        principal: ANONYMOUS.to_owned(),
+        principal_type: ANONYMOUS.to_owned(),
+        tenant: ANONYMOUS_TENANT.to_owned(),
+        scopes: Vec::new(),
+    }
+}
+
+/// The service, the path under it (as `{proxy+}` gives it: no leading `/`)
+/// and the scope the request needs (`None`: a public route) for the
+/// request's resource: the generic route (the service's scope), or a
+/// declared route's path (the scope of the route declaring the method, or
+/// the service's for a method no route declares). Any other resource is 404.
+fn resolve<'a>(
+    state: &'a State,
+    req: &Request,
+) -> Result<(&'a Upstream, String, Option<&'a str>), ApiError> {
+    let resource = resource_path(req);
+    let find = |name: &str| {
+        state
+            .upstreams
+            .get(name)
+            .ok_or_else(|| ApiError::not_found(format!("there is no service named {name:?}")))
+    };
+    if resource == ROUTE {
+        let upstream = find(&path_param(req, "service")?)?;
+        return Ok((
+            upstream,
+            path_param(req, "proxy")?,
+            Some(upstream.service.scope.as_str()),
+        ));
+    }
+    let Some((name, template)) = resource
+        .strip_prefix(SERVICES_PREFIX)
+        .and_then(|r| r.split_once('/'))
+    else {
+        return Err(no_route(req));
+    };
+    let template = format!("/{template}");
+    let Some(upstream) = state.upstreams.get(name) else {
+        return Err(no_route(req));
+    };
+    let routes = &upstream.service.routes;
+    if !routes.iter().any(|r| r.path == template) {
+        return Err(no_route(req));
+    }
+    let method = req.method().as_str();
+    let required = match routes
+        .iter()
+        .find(|r| r.path == template && r.methods.iter().any(|m| m == method))
+    {
+        Some(route) => route.scope(),
+        None => Some(upstream.service.scope.as_str()),
+    };
+    // The path under the service: the template with its parameters filled.
+    let mut sub = Vec::new();
+    for seg in template.trim_start_matches('/').split('/') {
+        match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) => sub.push(path_param(req, param.trim_end_matches('+'))?),
+            None => sub.push(seg.to_owned()),
+        }
+    }
+    Ok((upstream, sub.join("/"), required))
+}
 
 /// Built once per container.
 pub struct State {
@@ -182,10 +265,10 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
 /// `OPTIONS` on a registered service, answered by the CORS policy with the
 /// service's methods and `allow_headers`; `None` for anything else.
 fn options(state: &State, req: &Request) -> Option<Response<Body>> {
-    if req.method() != Method::OPTIONS || resource_path(req) != ROUTE {
+    if req.method() != Method::OPTIONS {
         return None;
     }
-    let upstream = state.upstreams.get(&path_param(req, "service").ok()?)?;
+    let (upstream, _, _) = resolve(state, req).ok()?;
     let service = &upstream.service;
     let methods: Vec<&str> = service.methods.iter().map(String::as_str).collect();
     let headers: Vec<header::HeaderName> = service
@@ -197,10 +280,7 @@ fn options(state: &State, req: &Request) -> Option<Response<Body>> {
 }
 
 fn is_mutation(m: &Method) -> bool {
-    matches!(
-        *m,
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    )
+    portcullis_platform::services::MUTATIONS.contains(&m.as_str())
 }
 
 fn unix_now() -> i64 {
@@ -239,27 +319,35 @@ async fn proxy(
     request_id: Option<&str>,
     out: &mut Outcome,
 ) -> Result<Response<Body>, ApiError> {
-    if resource_path(&req) != ROUTE {
-        return Err(no_route(&req));
-    }
-    let name = path_param(&req, "service")?;
-    let upstream = state
-        .upstreams
-        .get(&name)
-        .ok_or_else(|| ApiError::not_found(format!("there is no service named {name:?}")))?;
+    let (upstream, raw_sub, required) = resolve(state, &req)?;
     let service = &upstream.service;
     out.service = Some(service.name.clone());
 
-    // Defence in depth: the gateway policy already requires this scope.
-    let caller = AuthContext::from_request(&req)?;
-    out.principal = Some(caller.principal_id.clone());
-    out.tenant = Some(caller.tenant.to_string());
-    if !caller.has_scope(&service.scope) {
-        return Err(ApiError::forbidden(format!(
-            "calling service {} needs the scope {}",
-            service.name, service.scope
-        )));
-    }
+    // Defence in depth: the gateway policy already requires this scope. A
+    // public route has no authorizer (nor its context): the caller is
+    // anonymous, and the service is told so.
+    let caller = match required {
+        None => None,
+        Some(scope) => {
+            let caller = AuthContext::from_request(&req)?;
+            if !caller.has_scope(scope) {
+                return Err(ApiError::forbidden(format!(
+                    "{} {} of service {} needs the scope {scope}",
+                    req.method(),
+                    req.uri().path(),
+                    service.name
+                )));
+            }
+            Some(caller)
+        }
+    };
+    out.principal = Some(
+        caller
+            .as_ref()
+            .map_or(ANONYMOUS, |c| c.principal_id.as_str())
+            .to_owned(),
+    );
+    out.tenant = caller.as_ref().map(|c| c.tenant.to_string());
     let method = req.method().clone();
     if !service.allows(method.as_str()) {
         return Err(ApiError::MethodNotAllowed {
@@ -267,7 +355,7 @@ async fn proxy(
             allow: service.methods.clone(),
         });
     }
-    let sub_path = forward::upstream_path(&path_param(&req, "proxy")?)?;
+    let sub_path = forward::upstream_path(&raw_sub)?;
     let body: &[u8] = req.body().as_ref();
     if body.len() as u64 > service.max_request_bytes {
         return Err(ApiError::PayloadTooLarge {
@@ -332,11 +420,14 @@ async fn proxy(
     if let Some(t) = trace.and_then(|t| HeaderValue::from_str(&t).ok()) {
         headers.insert(forward::name("x-amzn-trace-id"), t);
     }
-    let who = Identity {
-        principal: caller.principal_id.clone(),
-        principal_type: caller.principal_type.to_string(),
-        tenant: caller.tenant.to_string(),
-        scopes: caller.scopes.iter().map(ToString::to_string).collect(),
+    let who = match &caller {
+        Some(caller) => Identity {
+            principal: caller.principal_id.clone(),
+            principal_type: caller.principal_type.to_string(),
+            tenant: caller.tenant.to_string(),
+            scopes: caller.scopes.iter().map(ToString::to_string).collect(),
+        },
+        None => anonymous(),
     };
     // The target service's own key (State::new proved every service has one).
     let key = state.keys.get(&service.name).ok_or_else(|| {
@@ -358,10 +449,12 @@ async fn proxy(
             detail: "no time is left in this invocation to call the service".to_owned(),
         })?;
 
-    if is_mutation(&method) {
+    // A public route never takes a mutation (shared/platform refuses one):
+    // every proxied mutation is audited with its caller and tenant.
+    if let (true, Some(caller)) = (is_mutation(&method), &caller) {
         audit(
             state,
-            &caller,
+            caller,
             service,
             &method,
             (&sub_path, &target),

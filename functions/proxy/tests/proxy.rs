@@ -21,6 +21,10 @@ const SERVICE_YAML: &str = "sample:
   max_response_bytes: 6291456
   allow_headers: [accept, content-type, x-custom]
   allow_cookies: true
+  routes:
+    - { path: /items, methods: [GET], public: true }
+    - { path: \"/echo/{rest+}\", methods: [GET, HEAD], public: true }
+    - { path: \"/items/{id}\", methods: [PUT], scope: \"services:sample.write\" }
 small:
   workload: sample-service
   methods: [GET]
@@ -965,4 +969,120 @@ async fn the_services_own_cors_headers_are_replaced_by_the_policy() {
     let resp = c.send(&state).await;
     assert_eq!(resp.status(), 200);
     assert!(no_access_control(&resp), "{:?}", resp.headers());
+}
+
+/// A request on a declared route's own resource (`/v1/services/sample<template>`),
+/// as API Gateway sends it: that path's parameters, and the authorizer
+/// context only when `scopes` is given (a public route runs no authorizer).
+fn declared(
+    method: &str,
+    template: &str,
+    path: &str,
+    params: Value,
+    scopes: Option<&str>,
+) -> Request {
+    let resource = format!("/v1/services/sample{template}");
+    let mut ctx = json!({"requestId": "r", "stage": "v1", "httpMethod": method, "identity": {},
+                         "resourcePath": resource});
+    if let Some(s) = scopes {
+        ctx["authorizer"] = context(s);
+    }
+    let body = (method == "PUT").then(|| B64.encode(b"{\"name\":\"x\"}"));
+    lambda_http::request::from_str(
+        &json!({"httpMethod": method, "path": format!("/v1/services/sample{path}"), "resource": resource,
+                "pathParameters": params, "requestContext": ctx,
+                "body": body, "isBase64Encoded": body.is_some()})
+        .to_string(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_public_route_is_forwarded_signed_as_anonymous_without_a_credential() {
+    let state = harness().await;
+    let resp = proxy::handle(
+        &state,
+        declared(
+            "GET",
+            "/echo/{rest+}",
+            "/echo/a/b",
+            json!({"rest": "a/b"}),
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    let echo = json_of(&resp);
+    // The sample verified the signature: the identity is the anonymous one.
+    assert_eq!(echo["path"], "/base/echo/a/b");
+    assert_eq!(echo["identity"]["principal"], "anonymous");
+    assert_eq!(echo["identity"]["principal_type"], "anonymous");
+    assert_eq!(echo["identity"]["tenant"], proxy::ANONYMOUS_TENANT);
+    assert!(
+        proxy::ANONYMOUS_TENANT
+            .parse::<portcullis_auth::Tenant>()
+            .is_err(),
+        "the anonymous identity's tenant is never a tenant's name"
+    );
+    assert_eq!(echo["identity"]["scopes"], json!([]));
+    let list = proxy::handle(&state, declared("GET", "/items", "/items", json!({}), None))
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200, "{:?}", json_of(&list));
+    // The path's parameters are checked as {proxy+} is.
+    let bad = declared(
+        "GET",
+        "/echo/{rest+}",
+        "/echo/../x",
+        json!({"rest": "../x"}),
+        None,
+    );
+    assert_eq!(proxy::handle(&state, bad).await.unwrap().status(), 400);
+}
+
+#[tokio::test]
+async fn a_routes_own_scope_is_checked_not_the_services() {
+    let state = harness().await;
+    let put = |scopes: Option<&'static str>| {
+        declared("PUT", "/items/{id}", "/items/7", json!({"id": "7"}), scopes)
+    };
+    // The service's scope is not the write route's.
+    let resp = proxy::handle(&state, put(Some("services:sample")))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(
+        json_of(&resp)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("services:sample.write")
+    );
+    assert_eq!(
+        proxy::handle(&state, put(None)).await.unwrap().status(),
+        401
+    );
+    // With it the request reaches the service (which has no item 7).
+    let resp = proxy::handle(&state, put(Some("services:sample.write")))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(json_of(&resp)["detail"], "no such item");
+    // A method no route declares on that path needs the service's scope.
+    let get = |scopes| declared("GET", "/items/{id}", "/items/7", json!({"id": "7"}), scopes);
+    assert_eq!(
+        proxy::handle(&state, get(None)).await.unwrap().status(),
+        401
+    );
+    let resp = proxy::handle(&state, get(Some("services:sample.write")))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = proxy::handle(&state, get(Some("services:sample")))
+        .await
+        .unwrap();
+    assert_eq!(json_of(&resp)["detail"], "no such item");
+    // A path no route declares is no resource of the proxy.
+    let other = declared("GET", "/other", "/other", json!({}), None);
+    assert_eq!(proxy::handle(&state, other).await.unwrap().status(), 404);
 }

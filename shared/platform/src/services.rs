@@ -654,6 +654,13 @@ fn path_shape(path: &str) -> String {
         .join("/")
 }
 
+/// The methods the proxy audits (a public route may not take them).
+pub const MUTATIONS: &[&str] = &["POST", "PUT", "PATCH", "DELETE"];
+
+fn is_mutation(method: &str) -> bool {
+    MUTATIONS.contains(&method)
+}
+
 fn check_routes(
     name: &str,
     service_methods: &[String],
@@ -710,7 +717,18 @@ fn check_routes(
             ));
         }
         let access = match (r.public, r.scope) {
-            (Some(true), None) => RouteAccess::Public,
+            (Some(true), None) => {
+                if let Some(m) = methods.iter().find(|m| is_mutation(m)) {
+                    return Err(invalid(
+                        name,
+                        &field("methods"),
+                        format!(
+                            "a public route takes no {m}: every proxied mutation is audited with its caller's tenant, and an anonymous caller has none (give the route a scope)"
+                        ),
+                    ));
+                }
+                RouteAccess::Public
+            }
             (None | Some(false), Some(scope)) => {
                 if !is_route_scope_of(name, &scope) {
                     return Err(invalid(

@@ -35,7 +35,7 @@ variable "scopes" {
 }
 
 variable "service_scopes" {
-  description = "Private services (platform.yaml); each gets the scope services.<name> (Portcullis scope services:<name>)."
+  description = "Private services (platform.yaml) and their route scopes: each entry (<name> or <name>.<word>) gets the scope services.<entry> (Portcullis scope services:<entry>)."
   type        = list(string)
   default     = []
 }

@@ -28,12 +28,54 @@ locals {
     api_key = { type = "apiKey", name = "x-api-key", in = "header" }
   }
 
+  # Declared service routes (var.service_routes, platform.yaml
+  # services.<name>.routes): /v1/services/<name><path>, one operation per
+  # method with the generic service route's integration (the proxy Lambda).
+  # API Gateway prefers these literal paths to /v1/services/{service}/{proxy+}.
+  # A public operation has no security: API Gateway calls no authorizer and
+  # wants no API key. A scoped one has the usual security (the api_key
+  # rewrite below applies) and its own x-portcullis-scope.
+  generic_service_path = "/v1/services/{service}/{proxy+}"
+  service_integration  = try(local.document.paths[local.generic_service_path]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"], null)
+  # Every method of the service is on each declared path (API Gateway picks
+  # the resource by path first and never falls back to the generic path for
+  # a method the literal one lacks): the undeclared ones (OPTIONS aside: the
+  # preflight below) need the service's scope, as on the generic path.
+  declared_operations = flatten([
+    for name, s in var.service_routes : [
+      for path in distinct([for r in s.routes : r.path]) : [
+        for m in distinct(concat([for m in s.methods : m if m != "OPTIONS"], flatten([for r in s.routes : r.methods if r.path == path]))) : {
+          path   = "/v1/services/${name}${path}"
+          method = lower(m)
+          route = try([for r in s.routes : r if r.path == path && contains(r.methods, m)][0], {
+            path = path, methods = [m], public = false, scope = s.scope
+          })
+        }
+      ]
+    ]
+  ])
+  declared_paths = {
+    for path, ops in { for o in local.declared_operations : o.path => o... } : path => {
+      for o in ops : o.method => merge(
+        {
+          summary                           = coalesce(o.route.public, false) ? "Public route: forwarded by the proxy without a credential." : "Route needing ${o.route.scope}: forwarded by the proxy."
+          parameters                        = [for p in regexall("\\{([A-Za-z0-9_]+)\\+?\\}", o.route.path) : { name = p[0], "in" = "path", required = true, schema = { type = "string" } }]
+          responses                         = { "200" = { description = "The service's answer." } }
+          "x-amazon-apigateway-integration" = local.service_integration
+        },
+        { for k, v in { security = [] } : k => v if coalesce(o.route.public, false) },
+        { for k, v in { security = [{ portcullis = [] }], "x-portcullis-scope" = o.route.scope } : k => v if !coalesce(o.route.public, false) },
+      )
+    }
+  }
+  all_paths = merge(local.document.paths, local.declared_paths)
+
   # Operation-level keys are stripped one level down; path items only hold
   # operations (get, post, ..., x-amazon-apigateway-any-method). A for
   # expression's value is evaluated only where its condition holds, so the
   # security rewrite below never sees a non-list value.
   paths = {
-    for path, item in local.document.paths : path => {
+    for path, item in local.all_paths : path => {
       for method, operation in item : method => merge(
         {
           for key, value in operation : key => value
@@ -67,7 +109,7 @@ locals {
   # origin only, and the emulator's importer refuses it (500). An "options"
   # operation the document declares itself wins.
   function_preflight = {
-    for path, item in local.document.paths : path => {
+    for path, item in local.all_paths : path => {
       options = {
         summary   = "CORS preflight (answered by the path's function, no authorizer)"
         security  = []
@@ -94,7 +136,7 @@ locals {
 
   # method + path of every operation, for outputs and the tests.
   routes = flatten([
-    for path, item in local.document.paths : [
+    for path, item in local.all_paths : [
       for method, operation in item : {
         path   = path
         method = method == "x-amazon-apigateway-any-method" ? "ANY" : upper(method)
