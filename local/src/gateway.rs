@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::event::{self, Deployment, Incoming};
+use crate::http_integration::{self, Failure, Upstreams};
 use crate::integration::{EventFunction, EventHandler, HttpFunction, HttpHandler, Integration};
 pub use crate::metering::Throttle;
 use crate::metering::{self, Meter, Usage, UsageSource, Verdict};
@@ -29,6 +30,11 @@ use crate::spec::{Api, METHODS};
 
 /// API Gateway's request payload limit (10 MB).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Lambda's synchronous invocation response limit (6 MB): a larger answer
+/// fails the invocation, which API Gateway answers 502. HTTP integrations
+/// have no such limit.
+pub const LAMBDA_MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
 /// The local API Gateway: a contract plus the functions it invokes.
 pub struct Gateway {
@@ -40,6 +46,7 @@ pub struct Gateway {
     usage_source: Option<Arc<dyn UsageSource>>,
     usage_max_age: Duration,
     gateway_responses: BTreeMap<String, GatewayResponse>,
+    upstreams: Upstreams,
 }
 
 struct Inner {
@@ -48,6 +55,8 @@ struct Inner {
     functions: HashMap<String, Arc<dyn Integration>>,
     meter: Meter,
     gateway_responses: BTreeMap<String, GatewayResponse>,
+    upstreams: Upstreams,
+    http_client: http_integration::HttpClient,
 }
 
 /// A gateway response of the REST API (`aws_api_gateway_gateway_response`):
@@ -83,7 +92,15 @@ impl Gateway {
             usage_source: None,
             usage_max_age: metering::DEFAULT_MAX_AGE,
             gateway_responses: BTreeMap::new(),
+            upstreams: Upstreams::default(),
         }
+    }
+
+    /// Where HTTP (VPC link) integrations go locally: base URLs by upstream
+    /// path prefix (`PORTCULLIS_HTTP_UPSTREAMS`).
+    pub fn with_http_upstreams(mut self, upstreams: Upstreams) -> Gateway {
+        self.upstreams = upstreams;
+        self
     }
 
     /// The REST API's gateway responses, by response type.
@@ -111,6 +128,7 @@ impl Gateway {
             .resources
             .iter()
             .flat_map(|r| r.methods.values().map(|o| o.function.clone()))
+            .filter(|f| !f.is_empty())
             .chain(self.api.authorizer.clone())
             .collect();
         names.sort();
@@ -217,6 +235,8 @@ impl Gateway {
             functions: self.functions,
             meter,
             gateway_responses: self.gateway_responses,
+            upstreams: self.upstreams,
+            http_client: http_integration::client(),
         });
         Router::new().fallback(handle).with_state(inner)
     }
@@ -398,6 +418,18 @@ fn internal_error() -> Response<Body> {
     typed(
         message(
             StatusCode::BAD_GATEWAY,
+            "Internal server error",
+            "InternalServerErrorException",
+        ),
+        "INTEGRATION_FAILURE",
+    )
+}
+/// An HTTP integration that cannot be reached or built: API Gateway's
+/// "Execution failed due to configuration error" answer.
+fn integration_config_error() -> Response<Body> {
+    typed(
+        message(
+            StatusCode::INTERNAL_SERVER_ERROR,
             "Internal server error",
             "InternalServerErrorException",
         ),
@@ -594,6 +626,36 @@ async fn pipeline(
         }
     }
 
+    if let Some(http) = &operation.http {
+        let outgoing = http
+            .outgoing(&method, parts.uri.query(), &parts.headers, &event)
+            .and_then(|out| Ok((http.local_url(&out.url, &inner.upstreams)?, out)));
+        let (url, outgoing) = match outgoing {
+            Ok(v) => v,
+            Err(reason) => {
+                tracing::error!(%reason, "Execution failed due to configuration error: 500");
+                return integration_config_error();
+            }
+        };
+        return match http_integration::send(
+            &inner.http_client,
+            &outgoing.method,
+            &url,
+            outgoing.headers,
+            body,
+            operation.timeout,
+        )
+        .await
+        {
+            Ok(resp) => resp,
+            Err(Failure::TimedOut) => timed_out(),
+            Err(Failure::Failed(reason)) => {
+                tracing::warn!(%reason, "HTTP integration failed: 500");
+                integration_config_error()
+            }
+        };
+    }
+
     let Some(function) = inner.functions.get(&operation.function) else {
         tracing::error!(function = %operation.function, "no function registered for this integration: 500");
         return message(
@@ -603,6 +665,10 @@ async fn pipeline(
         );
     };
     match invoke(function.as_ref(), event, request_id, operation.timeout).await {
+        Invoked::Ok(v) if lambda_response_too_large(&v) => {
+            tracing::warn!(function = %operation.function, limit = LAMBDA_MAX_RESPONSE_BYTES, "Response payload size exceeded maximum allowed payload size: 502");
+            internal_error()
+        }
         Invoked::Ok(v) => map_response(&inner.api, &parts.headers, &v).unwrap_or_else(|reason| {
             tracing::warn!(function = %operation.function, %reason, "malformed Lambda proxy response: 502");
             internal_error()
@@ -613,6 +679,11 @@ async fn pipeline(
         }
         Invoked::TimedOut => timed_out(),
     }
+}
+
+/// Whether a Lambda's answer exceeds what a synchronous invocation may return.
+fn lambda_response_too_large(v: &Value) -> bool {
+    serde_json::to_vec(v).map_or(true, |b| b.len() > LAMBDA_MAX_RESPONSE_BYTES)
 }
 
 /// The usage plan's answer for a request that requires an API key: `None`

@@ -16,6 +16,7 @@ pub mod deployed;
 pub mod event;
 pub mod functions;
 pub mod gateway;
+pub mod http_integration;
 pub mod integration;
 pub mod metering;
 pub mod policy;
@@ -24,7 +25,8 @@ pub mod spec;
 
 pub use deployed::{Deployed, DeployedError, LocalOverrides};
 pub use event::Deployment;
-pub use gateway::{Gateway, GatewayResponse, MAX_BODY_BYTES};
+pub use gateway::{Gateway, GatewayResponse, LAMBDA_MAX_RESPONSE_BYTES, MAX_BODY_BYTES};
+pub use http_integration::{HttpIntegration, Upstreams};
 pub use integration::{EventFunction, HttpFunction, Integration, InvokeResult, RawFunction};
 pub use metering::{EmulatorUsage, Meter, Throttle, Usage, UsageSource};
 pub use spec::{Api, SpecError};

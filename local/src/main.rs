@@ -4,7 +4,7 @@
 //! on its own role. `make local` starts it.
 
 use local::functions::wire_deployed;
-use local::{Deployed, EmulatorUsage, Gateway, LocalOverrides};
+use local::{Deployed, EmulatorUsage, Gateway, LocalOverrides, Upstreams};
 use portcullis_core::Env;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -135,11 +135,24 @@ async fn main() -> ExitCode {
     // sts:AssumeRole of each function's role; the functions use their own.
     let admin = portcullis_core::aws::sdk_config().await;
     let overrides = overrides();
+    // HTTP (VPC link) integrations: the internal ALB is not reachable
+    // locally; each service's path prefix maps to its local address.
+    let upstreams = match std::env::var("PORTCULLIS_HTTP_UPSTREAMS") {
+        Err(_) => Upstreams::default(),
+        Ok(text) => match Upstreams::parse(&text) {
+            Ok(u) => u,
+            Err(e) => {
+                eprintln!("PORTCULLIS_HTTP_UPSTREAMS: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     // Usage plans and API keys: read from the emulator's API Gateway, as
     // API Gateway reads its own (local/src/metering.rs).
     let mut gateway = Gateway::new(api)
         .with_deployment(deployed.identity())
         .with_gateway_responses(deployed.gateway_responses.clone())
+        .with_http_upstreams(upstreams)
         .with_usage(Arc::new(EmulatorUsage::new(
             &admin,
             &deployed.rest_api_id,

@@ -58,6 +58,9 @@ pub struct Operation {
     pub api_key_required: bool,
     pub scope: Option<String>,
     pub timeout: Duration,
+    /// An `http_proxy` integration (VPC link or internet); `function` is
+    /// then empty.
+    pub http: Option<crate::http_integration::HttpIntegration>,
 }
 
 /// A resource of the REST API (`/v1/jobs/{id}`) and its methods. The key
@@ -260,12 +263,25 @@ fn parse_operation(
                 "uri is missing",
             )
         })?;
-    let function = resolve(uri).ok_or_else(|| {
-        invalid(
-            format!("{at}.x-amazon-apigateway-integration.uri"),
-            format!("{uri:?} is not the invocation uri of a known Lambda function"),
-        )
-    })?;
+    let kind = integration
+        .get("type")
+        .and_then(Yaml::as_str)
+        .unwrap_or("aws_proxy");
+    let http = if kind.eq_ignore_ascii_case("http_proxy") {
+        Some(http_integration(integration, uri, at)?)
+    } else {
+        None
+    };
+    let function = if http.is_some() {
+        String::new()
+    } else {
+        resolve(uri).ok_or_else(|| {
+            invalid(
+                format!("{at}.x-amazon-apigateway-integration.uri"),
+                format!("{uri:?} is not the invocation uri of a known Lambda function"),
+            )
+        })?
+    };
     let timeout = match integration.get("timeoutInMillis") {
         None => DEFAULT_TIMEOUT,
         Some(v) => Duration::from_millis(
@@ -296,6 +312,59 @@ fn parse_operation(
             .and_then(Yaml::as_str)
             .map(str::to_owned),
         timeout,
+        http,
+    })
+}
+
+/// An `http_proxy` integration: `connectionType` (`INTERNET` unless
+/// `VPC_LINK`, which needs `connectionId`), `httpMethod`, `requestParameters`.
+fn http_integration(
+    integration: &Yaml,
+    uri: &str,
+    at: &str,
+) -> Result<crate::http_integration::HttpIntegration, SpecError> {
+    let at = format!("{at}.x-amazon-apigateway-integration");
+    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+        return Err(invalid(
+            format!("{at}.uri"),
+            format!("{uri:?} is not an http(s) URL, as an http_proxy integration needs"),
+        ));
+    }
+    let text = |key: &str| {
+        integration
+            .get(key)
+            .and_then(Yaml::as_str)
+            .map(str::to_owned)
+    };
+    let connection_type = text("connectionType").unwrap_or_else(|| "INTERNET".to_owned());
+    let connection_id = text("connectionId");
+    if connection_type.eq_ignore_ascii_case("VPC_LINK") && connection_id.is_none() {
+        return Err(invalid(
+            format!("{at}.connectionId"),
+            "a VPC_LINK integration needs the VPC link id",
+        ));
+    }
+    let mut request_parameters = BTreeMap::new();
+    if let Some(params) = integration.get("requestParameters") {
+        let params = params
+            .as_mapping()
+            .ok_or_else(|| invalid(format!("{at}.requestParameters"), "must be a mapping"))?;
+        for (k, v) in params {
+            let (Some(k), Some(v)) = (k.as_str(), v.as_str()) else {
+                return Err(invalid(
+                    format!("{at}.requestParameters"),
+                    "targets and sources must be strings",
+                ));
+            };
+            request_parameters.insert(k.to_owned(), v.to_owned());
+        }
+    }
+    Ok(crate::http_integration::HttpIntegration {
+        connection_type,
+        connection_id,
+        uri: uri.to_owned(),
+        http_method: text("httpMethod").unwrap_or_else(|| "ANY".to_owned()),
+        request_parameters,
     })
 }
 

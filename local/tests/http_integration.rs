@@ -1,0 +1,260 @@
+//! HTTP (VPC link) integrations of the local gateway against a tiny upstream
+//! served in the test: path substitution, request-parameter mappings over
+//! client headers, query pass-through, timeout, connection failure, and a
+//! response larger than Lambda's 6 MB passed through unchanged.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::any;
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use local::{Api, Gateway, RawFunction, Upstreams};
+use serde_json::{Value, json};
+
+const BIG: usize = 7 * 1024 * 1024;
+
+const SPEC: &str = r#"
+openapi: 3.0.1
+info: { title: test, version: "1" }
+x-amazon-apigateway-binary-media-types: ["*/*"]
+components:
+  securitySchemes:
+    gate:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: request
+        identitySource: ""
+        authorizerResultTtlInSeconds: 0
+        authorizerUri: "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${gatekeeper_function_arn}/invocations"
+paths:
+  /v1/services/sample/{proxy+}:
+    x-amazon-apigateway-any-method:
+      security: [ { gate: [] } ]
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        connectionType: VPC_LINK
+        connectionId: vl-123
+        integrationTarget: "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/internal/1"
+        uri: "http://internal-alb.local/sample/{proxy}"
+        requestParameters:
+          integration.request.path.proxy: method.request.path.proxy
+          integration.request.header.x-portcullis-principal: context.authorizer.principal_id
+          integration.request.header.x-request-id: context.requestId
+          integration.request.header.x-source: "'gateway'"
+        timeoutInMillis: 500
+  /v1/unmapped/{proxy+}:
+    x-amazon-apigateway-any-method:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        connectionType: VPC_LINK
+        connectionId: vl-123
+        uri: "http://internal-alb.local/unmapped/{proxy}"
+        requestParameters:
+          integration.request.path.proxy: method.request.path.proxy
+  /v1/lambda-big:
+    get:
+      x-amazon-apigateway-integration:
+        type: aws_proxy
+        httpMethod: POST
+        uri: "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${big_function_arn}/invocations"
+"#;
+
+/// The service behind the VPC link: echoes what it received; `/sample/big`
+/// answers 7 MB of binary, `/sample/slow` answers after 2 s.
+async fn upstream() -> SocketAddr {
+    async fn echo(req: Request<Body>) -> Response<Body> {
+        let path = req.uri().path().to_owned();
+        if path == "/sample/big" {
+            let body: Vec<u8> = (0..BIG).map(|i| (i % 251) as u8).collect();
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/octet-stream")
+                .body(Body::from(body))
+                .expect("response");
+        }
+        if path == "/sample/slow" {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        let headers: serde_json::Map<String, Value> = req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    Value::String(v.to_str().unwrap_or_default().to_owned()),
+                )
+            })
+            .collect();
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await.expect("body").to_bytes();
+        let answer = json!({
+            "method": parts.method.as_str(),
+            "path": path,
+            "query": parts.uri.query(),
+            "headers": headers,
+            "body": String::from_utf8_lossy(&body),
+        });
+        Response::builder()
+            .status(StatusCode::CREATED)
+            .header("content-type", "application/json")
+            .header("set-cookie", "a=1")
+            .header("x-upstream", "yes")
+            .body(Body::from(answer.to_string()))
+            .expect("response")
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the upstream");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, Router::new().fallback(any(echo))).await });
+    addr
+}
+
+/// A closed port: nothing listens there.
+async fn closed_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address")
+}
+
+async fn gateway(upstreams: Upstreams) -> String {
+    let mut gateway =
+        Gateway::new(Api::from_yaml_str(SPEC).expect("spec loads")).with_http_upstreams(upstreams);
+    gateway.register(
+        "gatekeeper",
+        Arc::new(RawFunction(|_event: Value, _ctx| async move {
+            Ok(json!({
+                "principalId": "tenant-1/user-1",
+                "policyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]},
+                "context": {"principal_id": "tenant-1/user-1"},
+            }))
+        })),
+    );
+    gateway.register(
+        "big",
+        Arc::new(RawFunction(|_event: Value, _ctx| async move {
+            Ok(json!({"statusCode": 200, "body": "x".repeat(BIG)}))
+        })),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the gateway");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(gateway.serve(listener, std::future::pending()));
+    format!("http://{addr}")
+}
+
+async fn call(req: Request<Body>) -> (StatusCode, http::HeaderMap, bytes::Bytes) {
+    let client: Client<_, Body> = Client::builder(TokioExecutor::new()).build_http();
+    let resp = client.request(req).await.expect("the gateway answers");
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    (parts.status, parts.headers, body)
+}
+
+fn upstreams(prefix: &str, addr: SocketAddr) -> Upstreams {
+    Upstreams::parse(&format!("{prefix}=http://{addr}")).expect("valid upstreams")
+}
+
+#[tokio::test]
+async fn a_vpc_link_request_reaches_the_service_with_mapped_identity_overwriting_the_clients() {
+    let up = upstream().await;
+    let url = gateway(upstreams("/sample", up)).await;
+    let req = Request::builder()
+        .method("PUT")
+        .uri(format!("{url}/v1/services/sample/items/a%20b?x=1&x=2&y=z"))
+        .header("x-portcullis-principal", "forged/admin")
+        .header("x-client", "kept")
+        .body(Body::from("payload"))
+        .expect("request");
+    let (status, headers, body) = call(req).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(headers["x-upstream"], "yes");
+    assert_eq!(headers["set-cookie"], "a=1");
+    assert!(headers.contains_key("x-amzn-requestid"));
+    let seen: Value = serde_json::from_slice(&body).expect("json echo");
+    assert_eq!(seen["method"], "PUT");
+    assert_eq!(seen["path"], "/sample/items/a%20b");
+    assert_eq!(seen["query"], "x=1&x=2&y=z");
+    assert_eq!(seen["body"], "payload");
+    assert_eq!(seen["headers"]["x-portcullis-principal"], "tenant-1/user-1");
+    assert_eq!(seen["headers"]["x-client"], "kept");
+    assert_eq!(seen["headers"]["x-source"], "gateway");
+    assert_eq!(
+        seen["headers"]["x-request-id"].as_str(),
+        headers["x-amzn-requestid"].to_str().ok()
+    );
+}
+
+#[tokio::test]
+async fn a_response_over_lambdas_6_mb_passes_through_http_but_not_lambda() {
+    let up = upstream().await;
+    let url = gateway(upstreams("/sample", up)).await;
+    let req = Request::get(format!("{url}/v1/services/sample/big"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, headers, body) = call(req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/octet-stream");
+    assert_eq!(body.len(), BIG);
+    assert!(body.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+
+    let req = Request::get(format!("{url}/v1/lambda-big"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, body) = call(req).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).expect("json"),
+        json!({"message": "Internal server error"})
+    );
+}
+
+#[tokio::test]
+async fn a_slow_service_times_out_and_an_unreachable_one_is_a_500() {
+    let up = upstream().await;
+    let url = gateway(upstreams("/sample", up)).await;
+    let req = Request::get(format!("{url}/v1/services/sample/slow"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, body) = call(req).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).expect("json"),
+        json!({"message": "Endpoint request timed out"})
+    );
+
+    let url = gateway(upstreams("/sample", closed_port().await)).await;
+    let req = Request::get(format!("{url}/v1/services/sample/x"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, body) = call(req).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).expect("json"),
+        json!({"message": "Internal server error"})
+    );
+
+    // A VPC link path with no local upstream: 500, not a guess.
+    let req = Request::get(format!("{url}/v1/unmapped/x"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, _) = call(req).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+}
