@@ -31,11 +31,6 @@ use crate::spec::{Api, METHODS};
 /// API Gateway's request payload limit (10 MB).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// Lambda's synchronous invocation response limit (6 MB): a larger answer
-/// fails the invocation, which API Gateway answers 502. HTTP integrations
-/// have no such limit.
-pub const LAMBDA_MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
-
 /// The local API Gateway: a contract plus the functions it invokes.
 pub struct Gateway {
     api: Api,
@@ -665,10 +660,6 @@ async fn pipeline(
         );
     };
     match invoke(function.as_ref(), event, request_id, operation.timeout).await {
-        Invoked::Ok(v) if lambda_response_too_large(&v) => {
-            tracing::warn!(function = %operation.function, limit = LAMBDA_MAX_RESPONSE_BYTES, "Response payload size exceeded maximum allowed payload size: 502");
-            internal_error()
-        }
         Invoked::Ok(v) => map_response(&inner.api, &parts.headers, &v).unwrap_or_else(|reason| {
             tracing::warn!(function = %operation.function, %reason, "malformed Lambda proxy response: 502");
             internal_error()
@@ -679,11 +670,6 @@ async fn pipeline(
         }
         Invoked::TimedOut => timed_out(),
     }
-}
-
-/// Whether a Lambda's answer exceeds what a synchronous invocation may return.
-fn lambda_response_too_large(v: &Value) -> bool {
-    serde_json::to_vec(v).map_or(true, |b| b.len() > LAMBDA_MAX_RESPONSE_BYTES)
 }
 
 /// The usage plan's answer for a request that requires an API key: `None`

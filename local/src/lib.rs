@@ -25,7 +25,7 @@ pub mod spec;
 
 pub use deployed::{Deployed, DeployedError, LocalOverrides};
 pub use event::Deployment;
-pub use gateway::{Gateway, GatewayResponse, LAMBDA_MAX_RESPONSE_BYTES, MAX_BODY_BYTES};
+pub use gateway::{Gateway, GatewayResponse, MAX_BODY_BYTES};
 pub use http_integration::{HttpIntegration, Upstreams};
 pub use integration::{EventFunction, HttpFunction, Integration, InvokeResult, RawFunction};
 pub use metering::{EmulatorUsage, Meter, Throttle, Usage, UsageSource};
