@@ -574,4 +574,57 @@ paths:
         let err = parse_template("/a/{p+}/b").expect_err("must fail");
         assert!(err.to_string().contains("must be last"));
     }
+
+    fn http_body(integration: serde_json::Value) -> String {
+        serde_json::json!({
+            "openapi": "3.0.1",
+            "paths": {"/v1/services/web/{proxy+}": {
+                "x-amazon-apigateway-any-method": {"x-amazon-apigateway-integration": integration}
+            }}
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn a_rendered_vpc_link_integration_is_an_http_proxy_with_its_mappings() {
+        let body = http_body(serde_json::json!({
+            "type": "http_proxy",
+            "httpMethod": "ANY",
+            "connectionType": "VPC_LINK",
+            "connectionId": "abc123",
+            "integrationTarget": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/i/1",
+            "uri": "http://internal-alb/web/{proxy}",
+            "requestParameters": {
+                "integration.request.path.proxy": "method.request.path.proxy",
+                "integration.request.header.x-portcullis-principal": "context.authorizer.principal_id"
+            },
+            "timeoutInMillis": 10000
+        }));
+        let api = Api::from_rendered_body(&body, &BTreeMap::new()).expect("loads");
+        let op = &api.resources[0].methods["ANY"];
+        let http = op.http.as_ref().expect("an http integration");
+        assert_eq!(op.function, "");
+        assert_eq!(op.timeout, Duration::from_millis(10_000));
+        assert_eq!(http.connection_type, "VPC_LINK");
+        assert_eq!(http.connection_id.as_deref(), Some("abc123"));
+        assert_eq!(http.http_method, "ANY");
+        assert_eq!(
+            http.request_parameters["integration.request.header.x-portcullis-principal"],
+            "context.authorizer.principal_id"
+        );
+    }
+
+    #[test]
+    fn a_vpc_link_without_its_id_or_an_http_proxy_without_a_url_is_refused() {
+        let no_id = http_body(serde_json::json!({
+            "type": "http_proxy", "connectionType": "VPC_LINK", "uri": "http://alb/web/{proxy}"
+        }));
+        let err = Api::from_rendered_body(&no_id, &BTreeMap::new()).expect_err("refused");
+        assert!(err.to_string().contains("connectionId"), "{err}");
+        let not_url = http_body(serde_json::json!({
+            "type": "http_proxy", "uri": "arn:aws:apigateway:us-east-1:lambda:path/x"
+        }));
+        let err = Api::from_rendered_body(&not_url, &BTreeMap::new()).expect_err("refused");
+        assert!(err.to_string().contains("not an http(s) URL"), "{err}");
+    }
 }

@@ -237,3 +237,48 @@ async fn a_slow_service_times_out_and_an_unreachable_one_is_a_500() {
     let (status, _, _) = call(req).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[tokio::test]
+async fn an_internet_http_proxy_goes_to_its_uri_with_its_own_method_and_mapped_query() {
+    let up = upstream().await;
+    let spec = format!(
+        r#"
+openapi: 3.0.1
+info: {{ title: test, version: "1" }}
+paths:
+  /v1/items/{{id}}:
+    post:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: "http://{up}/sample/items/{{id}}"
+        requestParameters:
+          integration.request.path.id: method.request.path.id
+          integration.request.querystring.by: method.request.header.x-by
+          integration.request.header.x-tag: method.request.querystring.tag
+"#
+    );
+    let gateway = Gateway::new(Api::from_yaml_str(&spec).expect("spec loads"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the gateway");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(gateway.serve(listener, std::future::pending()));
+    let req = Request::post(format!("http://{addr}/v1/items/7?tag=t1&by=client"))
+        .header("x-by", "header")
+        .header("x-tag", "forged")
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, body) = call(req).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let seen: Value = serde_json::from_slice(&body).expect("json echo");
+    assert_eq!(seen["method"], "GET");
+    assert_eq!(seen["path"], "/sample/items/7");
+    assert_eq!(seen["query"], "tag=t1&by=header");
+    assert_eq!(seen["headers"]["x-tag"], "t1");
+}
