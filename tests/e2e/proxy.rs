@@ -4,8 +4,7 @@
 //! sample service on a loopback port verifying the signed identity with the
 //! key in the Secrets Manager secret Terraform created.
 
-use e2e::{client, deployed, deployed_gateway, overrides_for, sdk_config, start_gateway};
-use portcullis_identity::SigningKey;
+use e2e::{client, deployed, deployed_gateway, overrides_for, start_gateway};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -28,24 +27,7 @@ async fn the_sample_service_sees_the_verified_caller_and_never_a_spoofed_identit
     let deployment = deployed();
     // ECS injects the service's own signing key from its Secrets Manager
     // secret; the test reads the same secret (as the administrator).
-    let secret_arn = deployment
-        .function("proxy")
-        .expect("the proxy is deployed")
-        .environment
-        .get("IDENTITY_SECRET_ARNS")
-        .expect("Terraform gives the proxy IDENTITY_SECRET_ARNS")
-        .split(',')
-        .find_map(|entry| entry.strip_prefix("sample="))
-        .expect("the sample service has its own identity secret")
-        .to_owned();
-    let secret = aws_sdk_secretsmanager::Client::new(&sdk_config().await)
-        .get_secret_value()
-        .secret_id(&secret_arn)
-        .send()
-        .await
-        .expect("the identity secret Terraform created");
-    let signing = SigningKey::from_base64(secret.secret_string().expect("a string secret"))
-        .expect("the secret is a base64 signing key");
+    let signing = e2e::sample_identity_key(&deployment).await;
 
     // The sample service on a loopback port, as `make local` runs it.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -5,8 +5,7 @@
 //! proxy each on its own role, and the sample service verifying the signed
 //! identity with the key of the secret Terraform created.
 
-use e2e::{client, deployed, deployed_gateway, overrides_for, sdk_config, start_gateway};
-use portcullis_identity::SigningKey;
+use e2e::{client, deployed, deployed_gateway, overrides_for, start_gateway};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -23,24 +22,7 @@ async fn body(resp: reqwest::Response) -> (u16, Value) {
 /// secret Terraform made), as `make local` runs it; returns its URL.
 async fn start_sample() -> String {
     let deployment = deployed();
-    let secret_arn = deployment
-        .function("proxy")
-        .expect("the proxy is deployed")
-        .environment
-        .get("IDENTITY_SECRET_ARNS")
-        .expect("Terraform gives the proxy IDENTITY_SECRET_ARNS")
-        .split(',')
-        .find_map(|entry| entry.strip_prefix("sample="))
-        .expect("the sample service has its own identity secret")
-        .to_owned();
-    let secret = aws_sdk_secretsmanager::Client::new(&sdk_config().await)
-        .get_secret_value()
-        .secret_id(&secret_arn)
-        .send()
-        .await
-        .expect("the identity secret Terraform created");
-    let signing = SigningKey::from_base64(secret.secret_string().expect("a string secret"))
-        .expect("the secret is a base64 signing key");
+    let signing = e2e::sample_identity_key(&deployment).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -255,3 +255,27 @@ pub async fn usage_key_for(deployed: &Deployed, id: uuid::Uuid, plan: &str) -> O
         .unwrap_or_else(|e| panic!("add the usage key {value} to usage plan {plan_id}: {e:?}"));
     Some(value)
 }
+
+/// The sample service's identity-signing key, read as the administrator from
+/// its own secret (the proxy's `IDENTITY_SECRET_ARNS` names it), as ECS
+/// injects it into the service's task.
+pub async fn sample_identity_key(deployed: &Deployed) -> portcullis_identity::SigningKey {
+    let secret_arn = deployed
+        .function("proxy")
+        .expect("the proxy is deployed")
+        .environment
+        .get("IDENTITY_SECRET_ARNS")
+        .expect("Terraform gives the proxy IDENTITY_SECRET_ARNS")
+        .split(',')
+        .find_map(|entry| entry.strip_prefix("sample="))
+        .expect("the sample service has its own identity secret")
+        .to_owned();
+    let secret = aws_sdk_secretsmanager::Client::new(&sdk_config().await)
+        .get_secret_value()
+        .secret_id(&secret_arn)
+        .send()
+        .await
+        .expect("the identity secret Terraform created");
+    portcullis_identity::SigningKey::from_base64(secret.secret_string().expect("a string secret"))
+        .expect("the secret is a base64 signing key")
+}

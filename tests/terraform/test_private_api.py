@@ -22,11 +22,10 @@ import os
 import re
 import shutil
 import subprocess
-import textwrap
 
 import pytest
 
-from conftest import ROOT, TF, val
+from conftest import ROOT, TF, run_terraform_test, val
 
 API = TF / "modules" / "api"
 NETWORK = TF / "modules" / "network"
@@ -69,43 +68,6 @@ def terraform_binary():
     if TERRAFORM is None:
         pytest.skip("no terraform binary on PATH: terraform test not run")
     return TERRAFORM
-
-
-def run_terraform_test(tmp_path, root) -> str:
-    """`terraform init` + `terraform test` in `root` (hashicorp/aws from a
-    local mirror when one exists, as scripts/lib.sh tf_cli_config does)."""
-    from test_offline_eval import TERRAFORM
-
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    mirror = next(
-        (d for d in [os.environ.get("PORTCULLIS_TF_MIRROR"), "/opt/tf-plugins", os.path.expanduser("~/.terraform.d/plugins")] if d and os.path.isdir(os.path.join(d, "registry.terraform.io", "hashicorp", "aws"))),
-        None,
-    )
-    rc = tmp_path / "terraformrc"
-    rc.write_text(
-        textwrap.dedent(
-            f"""
-            provider_installation {{
-              filesystem_mirror {{
-                path    = "{mirror}"
-                include = ["registry.terraform.io/hashicorp/*"]
-              }}
-              direct {{
-                exclude = ["registry.terraform.io/hashicorp/*"]
-              }}
-            }}
-            """
-        )
-        if mirror
-        else "",
-        encoding="utf-8",
-    )
-    env["TF_CLI_CONFIG_FILE"] = str(rc)
-    r = subprocess.run([TERRAFORM, "init", "-input=false", "-no-color"], cwd=root, capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert r.returncode == 0, f"terraform init (hashicorp/aws from {mirror or 'the registry'}) failed:\n{r.stdout}\n{r.stderr}"
-    r = subprocess.run([TERRAFORM, "test", "-no-color"], cwd=root, capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert r.returncode == 0, f"terraform test failed:\n{r.stdout}\n{r.stderr}"
-    return r.stdout
 
 
 def module_root(tmp_path, module, tests: str):

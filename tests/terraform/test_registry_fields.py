@@ -21,15 +21,12 @@ local mirror as scripts/lib.sh tf_cli_config finds one, or the registry)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import textwrap
 
 import pytest
 
-from conftest import ROOT, TF, val
+from conftest import ROOT, TF, run_terraform_test, val
 
 COMPUTE = TF / "modules" / "compute"
 RETENTIONS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
@@ -314,36 +311,7 @@ def terraform_test(tmp_path, registry: str, runs: str):
     (root / "platform.yaml").write_text(registry, encoding="utf-8")
     registry_runs = "".join(f'run "registry_{env}" {{\n  module {{\n    source = "./registry-{env}"\n  }}\n}}\n' for env in ("dev", "prod"))
     (root / "tests" / "registry.tftest.hcl").write_text(MOCKS + COMMON + registry_runs + runs, encoding="utf-8")
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
-    mirror = next(
-        (d for d in [os.environ.get("PORTCULLIS_TF_MIRROR"), "/opt/tf-plugins", os.path.expanduser("~/.terraform.d/plugins")] if d and os.path.isdir(os.path.join(d, "registry.terraform.io", "hashicorp", "aws"))),
-        None,
-    )
-    rc = tmp_path / "terraformrc"
-    rc.write_text(
-        textwrap.dedent(
-            f"""
-            provider_installation {{
-              filesystem_mirror {{
-                path    = "{mirror}"
-                include = ["registry.terraform.io/hashicorp/*"]
-              }}
-              direct {{
-                exclude = ["registry.terraform.io/hashicorp/*"]
-              }}
-            }}
-            """
-        )
-        if mirror
-        else "",
-        encoding="utf-8",
-    )
-    env["TF_CLI_CONFIG_FILE"] = str(rc)
-    r = subprocess.run([TERRAFORM, "init", "-input=false", "-no-color"], cwd=root, capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert r.returncode == 0, f"terraform init (hashicorp/aws from {mirror or 'the registry'}) failed:\n{r.stdout}\n{r.stderr}"
-    r = subprocess.run([TERRAFORM, "test", "-no-color"], cwd=root, capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert r.returncode == 0, f"terraform test failed:\n{r.stdout}\n{r.stderr}"
-    return r.stdout
+    return run_terraform_test(tmp_path, root)
 
 
 def test_the_compute_module_deploys_the_registry_fields(tmp_path, terraform_binary):
