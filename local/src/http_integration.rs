@@ -64,6 +64,12 @@ impl Upstreams {
                     "{base:?} (for {prefix}) is not an http:// base url; the local gateway speaks plain HTTP to local services"
                 ));
             }
+            let normal = format!("/{}", prefix.trim_matches('/'));
+            if out.0.iter().any(|(p, _)| *p == normal) {
+                return Err(format!(
+                    "path prefix {normal} is named twice; give each prefix one base url"
+                ));
+            }
             out.insert(prefix, base);
         }
         Ok(out)
@@ -365,6 +371,9 @@ mod tests {
         assert_eq!(u.base_for("/samples"), None);
         assert!(Upstreams::parse("/sample").is_err());
         assert!(Upstreams::parse("/sample=https://x").is_err());
+        let twice = Upstreams::parse("/sample=http://127.0.0.1:1,sample/=http://127.0.0.1:2")
+            .expect_err("a prefix named twice is refused");
+        assert!(twice.contains("/sample is named twice"), "{twice}");
     }
 
     #[test]
