@@ -235,6 +235,7 @@ mod tests {
             "services.*.environment",
             "services.*.secrets",
             "services.*.priority",
+            "services.*.integration",
             "services.*.log_retention_days",
             "services.*.environments",
             "services.*.health_check.matcher",
@@ -267,6 +268,7 @@ mod tests {
 services:
   full:
     description: every field set
+    integration: lambda
     upstream: http://127.0.0.1:9000/base
     path_prefix: /full
     methods: [GET, POST]

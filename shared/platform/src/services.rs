@@ -8,6 +8,7 @@
 //!   sample:
 //!     workload: sample-service      # workloads/<workload>, ECR repository (default: the name)
 //!     image: null                   # or a full image reference instead of the ECR build
+//!     integration: lambda           # lambda (the proxy function) or vpc_link (API Gateway -> VPC link -> internal ALB)
 //!     path_prefix: /sample          # ALB listener rule path prefix
 //!     priority: 100                 # ALB listener rule priority: required, 1-50000, unique
 //!     port: 8080
@@ -67,6 +68,9 @@ pub struct Service {
     /// Full upstream base URL when the registry pins one (rare: usually
     /// resolved from the ALB URL and `path_prefix`, or overridden locally).
     pub upstream: Option<String>,
+    /// How API Gateway reaches the service: through the proxy function, or
+    /// straight to the internal ALB over a VPC link.
+    pub integration: Integration,
     /// ALB listener-rule prefix (`/sample`); the service sees paths under it.
     pub path_prefix: String,
     /// Upper-case HTTP methods, in registry order.
@@ -107,6 +111,33 @@ pub struct Service {
     /// Declared routes: public ones, and ones needing their own scope
     /// instead of [`Service::scope`]. Every other path needs `scope`.
     pub routes: Vec<Route>,
+}
+
+/// How API Gateway reaches a service (`services.<name>.integration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Integration {
+    /// The proxy function (`AWS_PROXY`): it signs the identity over the
+    /// body, applies the header policy and the size limits; responses are
+    /// capped by Lambda's 6 MB.
+    #[default]
+    Lambda,
+    /// An `HTTP_PROXY` private integration over a VPC link (v2) to the
+    /// internal ALB: no Lambda in the path, API Gateway's own limits
+    /// (10 MB payloads, 29 s). The authorizer signs the identity over what
+    /// it sees (method, path, identity, timestamp; not the body or query),
+    /// and API Gateway maps it onto the request, overwriting any client copy.
+    VpcLink,
+}
+
+impl Integration {
+    /// The registry spelling: `lambda` or `vpc_link`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Integration::Lambda => "lambda",
+            Integration::VpcLink => "vpc_link",
+        }
+    }
 }
 
 /// A declared route of a service (`services.<name>.routes[]`).
@@ -252,6 +283,8 @@ pub(crate) struct RawService {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
+    integration: Integration,
+    #[serde(default)]
     upstream: Option<String>,
     #[serde(default)]
     path_prefix: Option<String>,
@@ -262,8 +295,8 @@ pub(crate) struct RawService {
     timeout_ms: u64,
     #[serde(default = "default_max_request")]
     max_request_bytes: u64,
-    #[serde(default = "default_max_response")]
-    max_response_bytes: u64,
+    #[serde(default)]
+    max_response_bytes: Option<u64>,
     #[serde(default)]
     allow_headers: Vec<String>,
     #[serde(default)]
@@ -443,13 +476,30 @@ impl RawService {
                 ),
             ));
         }
-        if self.max_response_bytes == 0 || self.max_response_bytes > MAX_RESPONSE_BYTES {
+        // The proxy's own policy (response cap, header and cookie
+        // allowlists, a pinned upstream) means nothing where no proxy runs.
+        if self.integration == Integration::VpcLink {
+            let proxy_only = [
+                ("max_response_bytes", self.max_response_bytes.is_some()),
+                ("allow_headers", !self.allow_headers.is_empty()),
+                ("allow_cookies", self.allow_cookies),
+                ("upstream", self.upstream.is_some()),
+            ];
+            if let Some((field, _)) = proxy_only.iter().find(|(_, set)| *set) {
+                return Err(invalid(
+                    name,
+                    field,
+                    "applies to integration: lambda only (the proxy function's policy); a vpc_link service is reached over the VPC link with API Gateway's own limits and every client header but the identity ones: remove it",
+                ));
+            }
+        }
+        let max_response_bytes = self.max_response_bytes.unwrap_or_else(default_max_response);
+        if max_response_bytes == 0 || max_response_bytes > MAX_RESPONSE_BYTES {
             return Err(invalid(
                 name,
                 "max_response_bytes",
                 format!(
-                    "{} is out of range 1..={MAX_RESPONSE_BYTES} (the Lambda response limit)",
-                    self.max_response_bytes
+                    "{max_response_bytes} is out of range 1..={MAX_RESPONSE_BYTES} (the Lambda response limit)"
                 ),
             ));
         }
@@ -546,13 +596,14 @@ impl RawService {
         Ok(Service {
             name: name.to_owned(),
             description: self.description,
+            integration: self.integration,
             upstream: self.upstream,
             path_prefix,
             methods,
             scope,
             timeout: Duration::from_millis(self.timeout_ms),
             max_request_bytes: self.max_request_bytes,
-            max_response_bytes: self.max_response_bytes,
+            max_response_bytes,
             allow_headers,
             allow_cookies: self.allow_cookies,
             workload,
@@ -1049,6 +1100,40 @@ mod tests {
                 e.contains("services.sample.routes[1]") && e.contains(says),
                 "{e}"
             );
+        }
+    }
+
+    #[test]
+    fn the_integration_is_lambda_unless_vpc_link_is_asked_for() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.get("sample").unwrap().integration, Integration::Lambda);
+        let s = parse(&format!("{MINIMAL}  integration: vpc_link\n")).unwrap();
+        let svc = s.get("sample").unwrap();
+        assert_eq!(svc.integration, Integration::VpcLink);
+        assert_eq!(svc.integration.as_str(), "vpc_link");
+        let e = parse(&format!("{MINIMAL}  integration: nlb\n")).unwrap_err();
+        assert!(e.to_string().contains("`lambda` or `vpc_link`"), "{e}");
+    }
+
+    #[test]
+    fn a_vpc_link_service_refuses_the_proxys_policy_fields() {
+        for field in [
+            "max_response_bytes: 1000",
+            "allow_headers: [accept]",
+            "allow_cookies: true",
+            "upstream: http://10.0.0.1/x",
+        ] {
+            let e = parse(&format!("{MINIMAL}  integration: vpc_link\n  {field}\n"))
+                .expect_err(field)
+                .to_string();
+            let name = field.split(':').next().unwrap_or_default();
+            assert!(
+                e.contains(&format!("services.sample.{name}"))
+                    && e.contains("integration: lambda only"),
+                "{field}: {e}"
+            );
+            // The same field is fine for a lambda service.
+            parse(&format!("{MINIMAL}  {field}\n")).expect(field);
         }
     }
 
