@@ -1,33 +1,52 @@
-//! Signed identity headers: HMAC-SHA256 signing (proxy) and verification
-//! (private services).
+//! Signed identity headers: HMAC-SHA256 signing (the proxy, and the
+//! authorizer for `vpc_link` services) and verification (private services).
 //!
-//! The proxy tells a private service who the caller is with these headers:
+//! A private service learns who the caller is from these headers:
 //!
 //! | header | value |
 //! |---|---|
 //! | `x-portcullis-principal` | principal id from the authorizer |
-//! | `x-portcullis-principal-type` | `api_key`, `user`, `client` |
+//! | `x-portcullis-principal-type` | `api_key`, `user`, `client` (`anonymous` on a public route) |
 //! | `x-portcullis-tenant` | tenant |
 //! | `x-portcullis-scopes` | space-separated scopes |
-//! | `x-portcullis-timestamp` | Unix seconds when the proxy signed |
-//! | `x-portcullis-content-sha256` | lower-case hex SHA-256 of the exact body bytes sent |
+//! | `x-portcullis-timestamp` | Unix seconds when the identity was signed |
+//! | `x-portcullis-content-sha256` | lower-case hex SHA-256 of the exact body bytes sent, or `UNSIGNED-PAYLOAD` |
 //! | `x-portcullis-signature` | `v2=<hex HMAC-SHA256>` |
 //!
 //! The signature (scheme v2) covers a canonical string made of a version tag,
-//! the HTTP method, the request target the service receives (path and query,
-//! exactly as sent), the body digest, and every identity value, one per line.
-//! Header values cannot hold a line feed, so the string is unambiguous.
+//! the HTTP method, the request target, the digest field, and every identity
+//! value, one per line. Header values cannot hold a line feed (and a signed
+//! path holds no control character), so the string is unambiguous.
+//! Two kinds of signer use it, and [`verify`] accepts both:
+//!
+//! | signer ([`VerifiedIdentity::body_signed`]) | target signed | digest field | left unsigned |
+//! |---|---|---|---|
+//! | the proxy function, `integration: lambda` ([`sign`]; `true`) | path and query exactly as sent | hex SHA-256 of the body | nothing |
+//! | the authorizer, `integration: vpc_link` ([`sign_unsigned_payload`]; `false`) | the path only, percent-decoded, no query | the literal [`UNSIGNED_PAYLOAD`] | the body and the query string |
+//!
 //! Signing the method and target means a captured signature cannot be
 //! replayed against another endpoint; signing the body digest means it cannot
 //! be replayed with another body (the verifier hashes the body it received
 //! and refuses a mismatch); the timestamp bounds replay of the *same* request
 //! to the allowed skew (60 s by default). Scheme v1 (no body digest) is refused.
 //!
-//! Keys: every service has its own key (the proxy holds them all and signs
-//! with the target service's key), so a service can verify — and could
-//! forge — only identities addressed to itself. Key rotation: [`verify`]
-//! accepts a list of keys (current, then previous), so a service keeps
-//! working while the proxy switches to a new key.
+//! An API Gateway REQUEST authorizer never sees the body, so a `vpc_link`
+//! identity says nothing about it nor about the query: whoever captures one
+//! can, within the skew window, send the same method and path with another
+//! body or query under that identity. A service that needs more checks
+//! `body_signed`. The digest field is part of the signed string, so a
+//! proxy signature never verifies as an `UNSIGNED-PAYLOAD` one, nor the
+//! reverse. `x-portcullis-scopes` may be absent from an `UNSIGNED-PAYLOAD`
+//! request (API Gateway drops a header mapped from an empty context value):
+//! it then reads as no scopes, and the signature decides.
+//!
+//! Keys: every service has its own key (the proxy holds the `lambda`
+//! services' keys, the authorizer the `vpc_link` ones'; each signs with the
+//! target service's key), so a service can verify — and could forge — only
+//! identities addressed to itself. Key rotation: [`verify`] accepts a list
+//! of keys (current, then previous), so a service keeps working while the
+//! signer switches to a new key. With the `secrets-manager` feature,
+//! [`keys`] loads the signers' keys (`IDENTITY_SECRET_ARNS`).
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -38,6 +57,9 @@ use std::fmt;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
+#[cfg(feature = "secrets-manager")]
+pub mod keys;
+
 /// Every header whose name starts with this prefix is an identity header; the
 /// proxy drops all of them from client requests.
 pub const HEADER_PREFIX: &str = "x-portcullis-";
@@ -47,8 +69,13 @@ pub const TENANT: &str = "x-portcullis-tenant";
 pub const SCOPES: &str = "x-portcullis-scopes";
 pub const TIMESTAMP: &str = "x-portcullis-timestamp";
 pub const SIGNATURE: &str = "x-portcullis-signature";
-/// Hex SHA-256 of the body bytes, covered by the signature.
+/// Hex SHA-256 of the body bytes, covered by the signature; or
+/// [`UNSIGNED_PAYLOAD`].
 pub const CONTENT_SHA256: &str = "x-portcullis-content-sha256";
+/// The `x-portcullis-content-sha256` value (and digest field of the signed
+/// string) of an identity signed without the body: by the authorizer, for a
+/// `vpc_link` service ([`sign_unsigned_payload`]).
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// The default accepted clock skew between proxy and service.
 pub const DEFAULT_MAX_SKEW: Duration = Duration::from_secs(60);
@@ -149,8 +176,13 @@ pub struct VerifiedIdentity {
     pub principal_type: String,
     pub tenant: String,
     pub scopes: Vec<String>,
-    /// Unix seconds when the proxy signed.
+    /// Unix seconds when the identity was signed.
     pub timestamp: i64,
+    /// `true`: the signature covers the body and the whole target, query
+    /// included (the proxy's); `false`: an [`UNSIGNED_PAYLOAD`] identity
+    /// (the authorizer's, `vpc_link`), covering the path but not the body
+    /// nor the query.
+    pub body_signed: bool,
 }
 
 impl VerifiedIdentity {
@@ -212,6 +244,58 @@ pub fn sign(
     timestamp: i64,
     key: &SigningKey,
 ) -> Result<HeaderMap, IdentityError> {
+    signed_headers(
+        identity,
+        method,
+        target,
+        &content_sha256(body),
+        timestamp,
+        key,
+    )
+}
+
+/// Sign `identity` for a request `method path` without its body, at
+/// `timestamp` (Unix seconds), with the target service's key: what the
+/// authorizer does for a `vpc_link` service, which it reaches without
+/// seeing the body. `path` is the path the service receives (a query, if
+/// any, is dropped; percent-escapes are decoded, as [`verify`] does).
+/// Returns the seven identity headers, `x-portcullis-content-sha256` being
+/// [`UNSIGNED_PAYLOAD`]. A path that does not decode to UTF-8 text without
+/// control characters is refused.
+pub fn sign_unsigned_payload(
+    identity: &Identity,
+    method: &Method,
+    path: &str,
+    timestamp: i64,
+    key: &SigningKey,
+) -> Result<HeaderMap, IdentityError> {
+    let path = signed_path(path).ok_or_else(|| IdentityError::Unsendable {
+        field: "path",
+        reason: "it does not decode to UTF-8 text without control characters".to_owned(),
+    })?;
+    signed_headers(identity, method, &path, UNSIGNED_PAYLOAD, timestamp, key)
+}
+
+/// The target an [`UNSIGNED_PAYLOAD`] signature covers: the path of
+/// `target` without its query, percent-decoded; `None` when that is not
+/// UTF-8 or holds a control character (never signed).
+fn signed_path(target: &str) -> Option<String> {
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
+    (!decoded.chars().any(char::is_control)).then(|| decoded.into_owned())
+}
+
+/// The seven headers for `identity`, signed over `target` and `digest`.
+fn signed_headers(
+    identity: &Identity,
+    method: &Method,
+    target: &str,
+    digest: &str,
+    timestamp: i64,
+    key: &SigningKey,
+) -> Result<HeaderMap, IdentityError> {
     if identity
         .scopes
         .iter()
@@ -223,7 +307,6 @@ pub fn sign(
         });
     }
     let scopes = identity.scopes.join(" ");
-    let digest = content_sha256(body);
     let mut headers = HeaderMap::with_capacity(7);
     headers.insert(
         HeaderName::from_static(PRINCIPAL),
@@ -247,10 +330,10 @@ pub fn sign(
     );
     headers.insert(
         HeaderName::from_static(CONTENT_SHA256),
-        header_value("content_sha256", &digest)?,
+        header_value("content_sha256", digest)?,
     );
     let mut mac = key.mac();
-    mac.update(canonical(method, target, &digest, identity, &scopes, timestamp).as_bytes());
+    mac.update(canonical(method, target, digest, identity, &scopes, timestamp).as_bytes());
     let sig = format!("{VERSION}={}", hex(&mac.finalize().into_bytes()));
     headers.insert(
         HeaderName::from_static(SIGNATURE),
@@ -282,6 +365,11 @@ fn sha256_hex(text: &str) -> Option<Vec<u8>> {
 /// Verify the identity headers of a request `method target` whose body is
 /// `body` (the exact bytes received), at `now` (Unix seconds), against any of
 /// `keys` (this service's current key first, then its previous one).
+/// `target` is the path and query as received; the same call serves both
+/// kinds of identity (module documentation): with `x-portcullis-content-sha256:
+/// UNSIGNED-PAYLOAD` only the path of `target` (percent-decoded, query
+/// dropped) is compared, the body is not, and the result says
+/// `body_signed: false`.
 /// Rejects missing, repeated or malformed headers, a signature scheme other
 /// than v2, a timestamp more than `max_skew` away from `now`, any signature
 /// that does not match, and a body whose SHA-256 is not the signed one.
@@ -295,10 +383,18 @@ pub fn verify(
     max_skew: Duration,
 ) -> Result<VerifiedIdentity, IdentityError> {
     let signature = get(headers, SIGNATURE)?;
+    // Read before the rest: only an UNSIGNED-PAYLOAD identity may lack the
+    // scopes header (API Gateway drops a header mapped from an empty value).
+    let unsigned_payload = headers
+        .get(CONTENT_SHA256)
+        .is_some_and(|v| v.as_bytes() == UNSIGNED_PAYLOAD.as_bytes());
     let principal = get(headers, PRINCIPAL)?;
     let principal_type = get(headers, PRINCIPAL_TYPE)?;
     let tenant = get(headers, TENANT)?;
-    let scopes = get(headers, SCOPES)?;
+    let scopes = match get(headers, SCOPES) {
+        Err(IdentityError::Missing(_)) if unsigned_payload => "",
+        other => other?,
+    };
     let ts_text = get(headers, TIMESTAMP)?;
     let timestamp: i64 = ts_text.parse().map_err(|_| IdentityError::Malformed {
         header: TIMESTAMP,
@@ -320,10 +416,10 @@ pub fn verify(
     }
     let given = sha256_hex(mac_hex).ok_or_else(malformed_signature)?;
     let signed_digest = get(headers, CONTENT_SHA256)?;
-    if sha256_hex(signed_digest).is_none() {
+    if !unsigned_payload && sha256_hex(signed_digest).is_none() {
         return Err(IdentityError::Malformed {
             header: CONTENT_SHA256,
-            reason: "expected 64 hex digits (SHA-256 of the body)".to_owned(),
+            reason: format!("expected 64 hex digits (SHA-256 of the body) or {UNSIGNED_PAYLOAD}"),
         });
     }
     let skew = now.abs_diff(timestamp);
@@ -333,6 +429,14 @@ pub fn verify(
             max_secs: max_skew.as_secs(),
         });
     }
+    // An UNSIGNED-PAYLOAD identity covers the received path only; a path
+    // that cannot have been signed (not UTF-8, a control character) matches
+    // no signature.
+    let signed_target = if unsigned_payload {
+        signed_path(target).ok_or(IdentityError::BadSignature)?
+    } else {
+        target.to_owned()
+    };
     let identity = Identity {
         principal: principal.to_owned(),
         principal_type: principal_type.to_owned(),
@@ -343,7 +447,14 @@ pub fn verify(
             .map(str::to_owned)
             .collect(),
     };
-    let text = canonical(method, target, signed_digest, &identity, scopes, timestamp);
+    let text = canonical(
+        method,
+        &signed_target,
+        signed_digest,
+        &identity,
+        scopes,
+        timestamp,
+    );
     // Check every key (no early exit) so timing says nothing about which matched.
     let mut matched = subtle::Choice::from(0u8);
     for key in keys {
@@ -354,8 +465,9 @@ pub fn verify(
     if !bool::from(matched) {
         return Err(IdentityError::BadSignature);
     }
-    // The headers are the proxy's: now the body must be the one it signed.
-    if !signed_digest.eq_ignore_ascii_case(&content_sha256(body)) {
+    // The headers are the signer's: now the body must be the one it signed
+    // (an UNSIGNED-PAYLOAD signer never saw it).
+    if !unsigned_payload && !signed_digest.eq_ignore_ascii_case(&content_sha256(body)) {
         return Err(IdentityError::BodyMismatch);
     }
     Ok(VerifiedIdentity {
@@ -364,6 +476,7 @@ pub fn verify(
         tenant: identity.tenant,
         scopes: identity.scopes,
         timestamp,
+        body_signed: !unsigned_payload,
     })
 }
 
@@ -707,6 +820,233 @@ mod tests {
         assert!(SigningKey::from_base64("not base64!").is_err());
         let k = SigningKey::from_base64("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=").unwrap();
         assert!(!format!("{k:?}").contains("MDEy"));
+    }
+
+    /// What the authorizer signs for a `vpc_link` service, and what that
+    /// service receives: the path under its prefix, a query the authorizer
+    /// did not sign.
+    const PATH: &str = "/web/items/a b";
+    const RECEIVED: &str = "/web/items/a%20b?page=2&q=x";
+
+    fn unsigned() -> HeaderMap {
+        sign_unsigned_payload(&alice(), &Method::POST, PATH, NOW, &key(1)).unwrap()
+    }
+
+    #[test]
+    fn an_unsigned_payload_identity_verifies_on_the_received_path_whatever_the_body_and_query() {
+        let h = unsigned();
+        assert_eq!(h[CONTENT_SHA256], UNSIGNED_PAYLOAD);
+        assert_eq!(h.len(), 7);
+        for (target, body) in [
+            (RECEIVED, &b"any body"[..]),
+            ("/web/items/a%20b", b""),
+            ("/web/items/a b?other=1", BODY),
+        ] {
+            let v = verify(
+                &h,
+                &Method::POST,
+                target,
+                body,
+                NOW + 5,
+                &[key(1)],
+                DEFAULT_MAX_SKEW,
+            )
+            .unwrap_or_else(|e| panic!("{target}: {e}"));
+            assert!(!v.body_signed, "{target}");
+            assert_eq!(v.principal, "key_abc");
+            assert_eq!(v.scopes, vec!["services:sample", "jobs:read"]);
+        }
+        // Signing drops a query and decodes escapes the same way.
+        let same = sign_unsigned_payload(
+            &alice(),
+            &Method::POST,
+            "/web/items/a%20b?x=1",
+            NOW,
+            &key(1),
+        )
+        .unwrap();
+        assert_eq!(same[SIGNATURE], h[SIGNATURE]);
+        // The proxy's identities say the body was signed.
+        assert!(check(&signed(), NOW, &[key(1)]).unwrap().body_signed);
+    }
+
+    #[test]
+    fn an_unsigned_payload_identity_is_bound_to_method_path_identity_key_and_time() {
+        let h = unsigned();
+        for (m, t) in [
+            (Method::GET, RECEIVED),
+            (Method::POST, "/web/items/a%20c"),
+            (Method::POST, "/web/items/a%20b/"),
+            (Method::POST, "/web/items"),
+            (Method::POST, "/sample/items/a%20b"),
+        ] {
+            assert_eq!(
+                verify(&h, &m, t, b"", NOW, &[key(1)], DEFAULT_MAX_SKEW).unwrap_err(),
+                IdentityError::BadSignature,
+                "{m} {t}"
+            );
+        }
+        let v = |h: &HeaderMap, now: i64, k: &[SigningKey]| {
+            verify(h, &Method::POST, RECEIVED, b"", now, k, DEFAULT_MAX_SKEW)
+        };
+        assert_eq!(
+            v(&h, NOW, &[key(2)]).unwrap_err(),
+            IdentityError::BadSignature
+        );
+        assert!(matches!(
+            v(&h, NOW + 61, &[key(1)]),
+            Err(IdentityError::Stale { .. })
+        ));
+        let mut t = unsigned();
+        t.insert(TENANT, HeaderValue::from_static("other"));
+        assert_eq!(
+            v(&t, NOW, &[key(1)]).unwrap_err(),
+            IdentityError::BadSignature
+        );
+    }
+
+    /// The digest field is signed: a proxy signature relabelled
+    /// UNSIGNED-PAYLOAD (to escape the body check) fails, and an
+    /// UNSIGNED-PAYLOAD signature given a body digest fails, even where the
+    /// targets agree.
+    #[test]
+    fn a_proxy_signature_never_verifies_as_unsigned_payload_nor_the_reverse() {
+        let proxy = sign(&alice(), &Method::POST, "/web/x", BODY, NOW, &key(1)).unwrap();
+        let mut relabelled = proxy.clone();
+        relabelled.insert(CONTENT_SHA256, HeaderValue::from_static(UNSIGNED_PAYLOAD));
+        assert_eq!(
+            verify(
+                &relabelled,
+                &Method::POST,
+                "/web/x",
+                b"other",
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            )
+            .unwrap_err(),
+            IdentityError::BadSignature
+        );
+        let gateway =
+            sign_unsigned_payload(&alice(), &Method::POST, "/web/x", NOW, &key(1)).unwrap();
+        let mut relabelled = gateway.clone();
+        relabelled.insert(
+            CONTENT_SHA256,
+            HeaderValue::from_str(&content_sha256(BODY)).unwrap(),
+        );
+        assert_eq!(
+            verify(
+                &relabelled,
+                &Method::POST,
+                "/web/x",
+                BODY,
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            )
+            .unwrap_err(),
+            IdentityError::BadSignature
+        );
+        // A lower-case spelling is not UNSIGNED-PAYLOAD: it must be a digest.
+        let mut h = gateway;
+        h.insert(CONTENT_SHA256, HeaderValue::from_static("unsigned-payload"));
+        assert!(matches!(
+            verify(
+                &h,
+                &Method::POST,
+                "/web/x",
+                b"",
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            ),
+            Err(IdentityError::Malformed {
+                header: CONTENT_SHA256,
+                ..
+            })
+        ));
+    }
+
+    /// API Gateway drops a header mapped from an empty context value: an
+    /// UNSIGNED-PAYLOAD identity without scopes arrives with no scopes
+    /// header, and verifies as no scopes. A proxy identity still needs it.
+    #[test]
+    fn a_missing_scopes_header_reads_as_no_scopes_only_for_unsigned_payload() {
+        let mut none = alice();
+        none.scopes.clear();
+        let mut h = sign_unsigned_payload(&none, &Method::GET, "/web/x", NOW, &key(1)).unwrap();
+        assert_eq!(h[SCOPES], "");
+        h.remove(SCOPES);
+        let v = verify(
+            &h,
+            &Method::GET,
+            "/web/x",
+            b"",
+            NOW,
+            &[key(1)],
+            DEFAULT_MAX_SKEW,
+        )
+        .unwrap();
+        assert!(v.scopes.is_empty() && !v.body_signed);
+        // Dropping a non-empty scopes header does not lose scopes silently:
+        // the signature covered them.
+        let mut h = unsigned();
+        h.remove(SCOPES);
+        assert_eq!(
+            verify(
+                &h,
+                &Method::POST,
+                RECEIVED,
+                b"",
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            )
+            .unwrap_err(),
+            IdentityError::BadSignature
+        );
+        let mut h = sign(&none, &Method::GET, "/x", b"", NOW, &key(1)).unwrap();
+        h.remove(SCOPES);
+        assert_eq!(
+            verify(
+                &h,
+                &Method::GET,
+                "/x",
+                b"",
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            )
+            .unwrap_err(),
+            IdentityError::Missing(SCOPES)
+        );
+    }
+
+    #[test]
+    fn a_path_that_cannot_be_signed_is_refused_and_never_verifies() {
+        for path in ["/web/%FF", "/web/a%0Ab", "/web/a\tb"] {
+            assert!(
+                matches!(
+                    sign_unsigned_payload(&alice(), &Method::GET, &path, NOW, &key(1)),
+                    Err(IdentityError::Unsendable { field: "path", .. })
+                ),
+                "{path:?}"
+            );
+        }
+        let h = sign_unsigned_payload(&alice(), &Method::GET, "/web/a", NOW, &key(1)).unwrap();
+        assert_eq!(
+            verify(
+                &h,
+                &Method::GET,
+                "/web/%FF",
+                b"",
+                NOW,
+                &[key(1)],
+                DEFAULT_MAX_SKEW
+            )
+            .unwrap_err(),
+            IdentityError::BadSignature
+        );
     }
 
     #[test]
