@@ -1027,7 +1027,7 @@ mod tests {
         for path in ["/web/%FF", "/web/a%0Ab", "/web/a\tb"] {
             assert!(
                 matches!(
-                    sign_unsigned_payload(&alice(), &Method::GET, &path, NOW, &key(1)),
+                    sign_unsigned_payload(&alice(), &Method::GET, path, NOW, &key(1)),
                     Err(IdentityError::Unsendable { field: "path", .. })
                 ),
                 "{path:?}"
