@@ -12,6 +12,12 @@
 //! | `tenant` | a [`Tenant`] |
 //! | `scopes` | space-separated, sorted ([`Scopes`]) |
 //! | `key_id` | API keys only: the `api_keys.id` UUID |
+//! | `identity_timestamp` | requests for an `integration: vpc_link` service only: Unix seconds when the authorizer signed the identity |
+//! | `identity_signature` | the same requests only: `v2=<hex>`, `portcullis_identity::sign_unsigned_payload` over the four values above and the method and path the service receives |
+//!
+//! API Gateway maps the last two, with the first four, onto the request it
+//! sends a `vpc_link` service (the `x-portcullis-*` identity headers,
+//! docs/proxy.md); the functions ignore them.
 //!
 //! API Gateway adds keys of its own (`principalId`, `integrationLatency`);
 //! they are ignored when reading.
@@ -82,6 +88,11 @@ pub struct AuthContext {
     pub scopes: Scopes,
     /// API keys: the row id in `api_keys`.
     pub key_id: Option<Uuid>,
+    /// `vpc_link` service requests only: when the authorizer signed the
+    /// identity (Unix seconds, as text).
+    pub identity_timestamp: Option<String>,
+    /// `vpc_link` service requests only: the identity signature (`v2=<hex>`).
+    pub identity_signature: Option<String>,
 }
 
 /// Why a context map is not an [`AuthContext`]: the authorizer and the
@@ -100,6 +111,10 @@ struct Wire {
     scopes: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity_signature: Option<String>,
 }
 
 impl From<AuthContext> for Wire {
@@ -110,6 +125,8 @@ impl From<AuthContext> for Wire {
             tenant: c.tenant.into(),
             scopes: c.scopes.to_string(),
             key_id: c.key_id.map(|k| k.to_string()),
+            identity_timestamp: c.identity_timestamp,
+            identity_signature: c.identity_signature,
         }
     }
 }
@@ -136,6 +153,8 @@ impl TryFrom<Wire> for AuthContext {
                 .map(|k| Uuid::parse_str(&k))
                 .transpose()
                 .map_err(|_| ContextError("key_id is not a UUID".to_owned()))?,
+            identity_timestamp: w.identity_timestamp,
+            identity_signature: w.identity_signature,
         })
     }
 }
@@ -156,6 +175,12 @@ impl AuthContext {
         m.insert("scopes".into(), wire.scopes.into());
         if let Some(k) = wire.key_id {
             m.insert("key_id".into(), k.into());
+        }
+        if let Some(t) = wire.identity_timestamp {
+            m.insert("identity_timestamp".into(), t.into());
+        }
+        if let Some(s) = wire.identity_signature {
+            m.insert("identity_signature".into(), s.into());
         }
         m
     }
@@ -213,6 +238,8 @@ mod tests {
             tenant: "Acme.Corp".parse().unwrap(),
             scopes: "services:echo jobs:read".parse().unwrap(),
             key_id: key.then(|| Uuid::from_u128(42)),
+            identity_timestamp: None,
+            identity_signature: None,
         }
     }
 
@@ -234,6 +261,28 @@ mod tests {
         assert_eq!(fields["principal_type"], "api_key");
         assert_eq!(fields["key_id"], Uuid::from_u128(42).to_string());
         assert!(!sample(false).to_fields().contains_key("key_id"));
+        assert!(!fields.contains_key("identity_timestamp"));
+        assert!(!fields.contains_key("identity_signature"));
+    }
+
+    /// A `vpc_link` request's context carries the signed identity's
+    /// timestamp and signature; they round-trip, and are not required.
+    #[test]
+    fn the_identity_signature_fields_are_written_only_when_set_and_read_back() {
+        let mut c = sample(true);
+        c.identity_timestamp = Some("1800000000".into());
+        c.identity_signature = Some(format!("v2={}", "ab".repeat(32)));
+        let fields = c.to_fields();
+        assert_eq!(fields["identity_timestamp"], "1800000000");
+        assert_eq!(
+            fields["identity_signature"],
+            format!("v2={}", "ab".repeat(32))
+        );
+        assert_eq!(AuthContext::from_fields(&fields).unwrap(), c);
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            serde_json::Value::Object(fields)
+        );
     }
 
     #[test]

@@ -167,6 +167,8 @@ impl Ev {
                 tenant: w.tenant.parse().expect("a test tenant"),
                 scopes: w.scopes.parse().expect("test scopes"),
                 key_id: Some(uuid::Uuid::from_u128(1)),
+                identity_timestamp: None,
+                identity_signature: None,
             }
             .to_fields();
             fields.insert("principalId".into(), json!(w.principal));
