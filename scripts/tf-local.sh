@@ -48,7 +48,7 @@ mkdir -p "$LOGS" "$HOME_DIR"
 
 # Every AWS service the root uses (and those its optional parts use), aimed
 # at the emulator.
-TF_SERVICES="acm apigateway appautoscaling cloudwatch cognitoidp ec2 ecr ecs elbv2 events iam kms lambda logs rds route53 s3 scheduler secretsmanager sns sqs sts wafv2"
+TF_SERVICES="acm apigateway apigatewayv2 appautoscaling cloudwatch cognitoidp ec2 ecr ecs elbv2 events iam kms lambda logs rds route53 s3 scheduler secretsmanager sns sqs sts wafv2"
 
 
 load_credentials() { load_admin_credentials "$CREDS"; }

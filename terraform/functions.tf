@@ -5,8 +5,31 @@ locals {
   partition = data.aws_partition.current.partition
 
   # Functions API Gateway invokes: every function the rendered OpenAPI body
-  # names (integrations and the authorizer).
-  api_functions = toset([for f in local.function_names : f if strcontains(module.openapi.body, local.function_arn[f])])
+  # names (integrations and the authorizer). From the openapi module's
+  # per-path function list, known at plan: the body itself is not while the
+  # VPC link and the ALB are being made.
+  api_functions = toset([for f in local.function_names : f if contains(flatten(values(module.openapi.path_function_arns)), local.function_arn[f])])
+
+  # Each service's identity key goes to the one function that signs for it:
+  # the proxy for integration lambda, the authorizer for vpc_link (the
+  # identity reaches the service through API Gateway's header mappings).
+  identity_secret_arns = {
+    for kind in ["lambda", "vpc_link"] : kind => {
+      for s, secret in aws_secretsmanager_secret.identity : s => secret.arn if local.services[s].integration == kind
+    }
+  }
+  # The statement reading a function's identity keys, when it has any (IAM
+  # refuses an empty resource list). The keys are encrypted with the platform
+  # key, which every function may decrypt (modules/functions DecryptEnvironment).
+  read_identity_keys = {
+    for kind, arns in local.identity_secret_arns : kind => [
+      for v in [1] : {
+        sid       = "ReadTheIdentitySigningKeys"
+        actions   = ["secretsmanager:GetSecretValue"]
+        resources = sort(values(arns))
+      } if length(arns) > 0
+    ]
+  }
 
   # db_auth_mode "iam": RDS IAM tokens as the app user (least privilege; the
   # migrate function creates and grants the role on every apply, DB_APP_USER).
@@ -153,9 +176,13 @@ locals {
         COGNITO_CLIENT_TENANTS = var.cognito_machine_client_tenant == null ? "" : "${module.auth.machine_client_id}=${var.cognito_machine_client_tenant}"
         USAGE_KEY_PREFIX       = local.usage_key_prefix
         AUTH_CACHE_TTL_SECS    = tostring(var.authorizer_cache_ttl_seconds)
+        # The vpc_link services' own keys (<service>=<secret ARN>,...): the
+        # authorizer signs the identity it hands them (docs/proxy.md).
+        IDENTITY_SECRET_ARNS = join(",", [for s, arn in local.identity_secret_arns["vpc_link"] : "${s}=${arn}"])
         }, var.cognito_jwks_json == null ? {} : { COGNITO_JWKS_JSON = var.cognito_jwks_json }
       )
-      statements = [local.db_access]
+      # The vpc_link services' identity keys, exactly those secrets.
+      statements = concat([local.db_access], local.read_identity_keys["vpc_link"])
     }
 
     jobs = {
@@ -174,20 +201,13 @@ locals {
       vpc         = true
       environment = merge(local.db_env, local.platform_env, local.cors_env, {
         PROXY_ALB_URL = module.compute.alb_base_url
-        # Each service's own key: <service>=<secret ARN>,...
-        IDENTITY_SECRET_ARNS = join(",", [for s, secret in aws_secretsmanager_secret.identity : "${s}=${secret.arn}"])
+        # The lambda services' own keys: <service>=<secret ARN>,...
+        IDENTITY_SECRET_ARNS = join(",", [for s, arn in local.identity_secret_arns["lambda"] : "${s}=${arn}"])
         # Services whose `environments` leave this one out are not served.
         DEPLOYMENT_ENVIRONMENT = var.environment
       })
-      statements = [
-        local.db_access,
-        {
-          # Every service's identity key, exactly those secrets.
-          sid       = "ReadTheIdentitySigningKeys"
-          actions   = ["secretsmanager:GetSecretValue"]
-          resources = [for s in aws_secretsmanager_secret.identity : s.arn]
-        },
-      ]
+      # The lambda services' identity keys, exactly those secrets.
+      statements = concat([local.db_access], local.read_identity_keys["lambda"])
     }
 
     keys = {

@@ -34,8 +34,11 @@ locals {
   }
   services = {
     for name, s in merge({}, try(local.platform.services, {})) : name => {
-      workload    = try(s.workload, name)
-      image       = try(s.image, null)
+      workload = try(s.workload, name)
+      image    = try(s.image, null)
+      # lambda: API Gateway -> the proxy function -> the internal ALB;
+      # vpc_link: API Gateway -> the VPC link -> the internal ALB (below).
+      integration = try(s.integration, "lambda")
       port        = try(s.port, 8080)
       path_prefix = try(s.path_prefix, "/${name}")
       priority    = try(s.priority, null)
@@ -78,6 +81,19 @@ locals {
       ]
     } if contains(keys(local.services), name) && length(try(s.routes, [])) > 0
   }
+  # integration: vpc_link services (issue 13 item 1): API Gateway reaches
+  # them over the VPC link to the internal ALB (compute module), with the
+  # identity the authorizer signed mapped into headers (openapi module).
+  vpc_link_services = {
+    for name, s in merge({}, try(local.platform.services, {})) : name => {
+      path_prefix = local.services[name].path_prefix
+      timeout_ms  = try(s.timeout_ms, 10000)
+      methods     = [for m in s.methods : upper(m)]
+      scope       = try(s.scope, "services:${name}")
+    } if contains(keys(local.services), name) && local.services[name].integration == "vpc_link"
+  }
+  lambda_services = [for name, s in local.services : name if s.integration == "lambda"]
+
   # "sample.write" for services:sample.write: the Cognito scope services.<this>.
   service_route_scopes = distinct(flatten([
     for name, s in local.service_routes : [

@@ -185,6 +185,13 @@ module "openapi" {
 
   source_path    = "${local.repo_root}/api/openapi.yaml"
   service_routes = local.service_routes # public and scoped routes: /v1/services/<name><path>
+  # integration: vpc_link services: API Gateway -> VPC link (v2) -> internal ALB.
+  vpc_link_services = local.vpc_link_services
+  vpc_link = length(local.vpc_link_services) == 0 ? null : {
+    connection_id      = module.compute.vpc_link_id
+    integration_target = module.compute.alb_arn
+    alb_dns_name       = module.compute.alb_dns_name
+  }
   template_vars = merge(
     { region = local.region, partition = data.aws_partition.current.partition },
     { for f in local.function_names : "${replace(f, "-", "_")}_function_arn" => local.function_arn[f] },
@@ -212,10 +219,17 @@ module "api" {
 
   # The private API (off by default): the chosen paths of the same body,
   # reachable only through the platform's execute-api endpoint.
+  # Choosing /v1/services/{service}/{proxy+} brings the literal service paths
+  # (declared routes, vpc_link services) along: API Gateway prefers them, and
+  # without them a vpc_link service's requests would reach the proxy, which
+  # does not serve it.
   private_api = var.private_api_enabled ? {
-    paths            = var.private_api_paths
+    paths            = distinct(concat(var.private_api_paths, contains(var.private_api_paths, "/v1/services/{service}/{proxy+}") ? module.openapi.service_paths : []))
     vpc_endpoint_ids = [module.network.execute_api_endpoint_id]
   } : null
+  # The Lambdas each path invokes, known at plan (the body is not while the
+  # VPC link is being made): the private API's Lambda permissions.
+  path_function_arns = module.openapi.path_function_arns
 }
 
 module "functions" {

@@ -322,11 +322,13 @@ locals {
   private_body = local.private ? jsonencode(merge(local.private_document, {
     paths = { for path, item in local.private_document.paths : path => item if contains(var.private_api.paths, path) }
   })) : null
-  # The functions the chosen paths and the authorizer invoke (their URIs end
-  # in :function:<name>/invocations): only those get a permission.
+  # The functions the chosen paths invoke (their integrations, preflights and
+  # the authorizer: var.path_function_arns, known at plan while the body may
+  # not be): only those get a permission.
+  private_arns = local.private ? flatten([for path in var.private_api.paths : lookup(var.path_function_arns, path, [])]) : []
   private_functions = local.private ? {
     for key, function_name in var.integrated_functions : key => function_name
-    if strcontains(local.private_body, ":function:${function_name}/invocations")
+    if anytrue([for arn in local.private_arns : endswith(arn, ":function:${function_name}")])
   } : {}
 }
 

@@ -116,3 +116,9 @@ variable "private_api" {
     error_message = "private_api.paths must be paths of api/openapi.yaml, written exactly as there (e.g. /v1/jobs/{id}). Not in the contract: ${var.private_api == null ? "" : join(", ", try(setsubtract(var.private_api.paths, keys(jsondecode(var.body).paths)), var.private_api.paths))}."
   }
 }
+
+variable "path_function_arns" {
+  description = "Per path of the body, the Lambda function ARNs its operations invoke, the authorizer included (the openapi module's output of the same name): the private API's Lambda permissions go to the functions of its paths. Known at plan, unlike the body while the VPC link is being made."
+  type        = map(list(string))
+  default     = {}
+}

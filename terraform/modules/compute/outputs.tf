@@ -13,6 +13,21 @@ output "alb_dns_name" {
   value       = aws_lb.this.dns_name
 }
 
+output "alb_arn" {
+  description = "ARN of the internal ALB (the VPC link integrations' integrationTarget)."
+  value       = aws_lb.this.arn
+}
+
+output "vpc_link_id" {
+  description = "Id of the API Gateway VPC link (v2) to the internal ALB; null when no service has integration vpc_link."
+  value       = one(aws_apigatewayv2_vpc_link.this[*].id)
+}
+
+output "vpc_link_security_group_id" {
+  description = "Security group of the VPC link's network interfaces; null without a VPC link."
+  value       = one(aws_security_group.vpc_link[*].id)
+}
+
 output "alb_base_url" {
   description = "Base URL of the internal ALB listener; a service lives under base URL + path_prefix."
   value       = "http://${aws_lb.this.dns_name}"

@@ -92,3 +92,39 @@ variable "service_routes" {
     error_message = "services.<name>.routes: two paths differ only in parameter names; API Gateway needs one name per position: use the same."
   }
 }
+
+variable "vpc_link_services" {
+  description = "The services deployed with integration: vpc_link (terraform/locals.tf local.vpc_link_services): each gets the literal path /v1/services/<name>/{proxy+} (any method, the authorizer, x-portcullis-scope = scope), and its declared routes (service_routes), with an http_proxy integration over the VPC link (var.vpc_link) to http://<ALB DNS><path_prefix>/..., the identity headers mapped from the authorizer's context (static anonymous values on public routes) and timeoutInMillis = timeout_ms."
+  type = map(object({
+    path_prefix = string
+    timeout_ms  = number
+    methods     = list(string)
+    scope       = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, s in var.vpc_link_services : can(regex("^/[A-Za-z0-9._~/-]*$", s.path_prefix)) && !endswith(s.path_prefix, "/")])
+    error_message = "vpc_link_services.<name>.path_prefix: the service's ALB path prefix, such as /web (starts with /, no trailing /)."
+  }
+
+  validation {
+    condition     = alltrue([for name, s in var.vpc_link_services : s.timeout_ms >= 50 && s.timeout_ms <= 29000 && floor(s.timeout_ms) == s.timeout_ms])
+    error_message = "vpc_link_services.<name>.timeout_ms: API Gateway's integration timeout, 50-29000 ms."
+  }
+}
+
+variable "vpc_link" {
+  description = "Where the vpc_link services' integrations go (compute module): connection_id = the API Gateway VPC link (v2) id, integration_target = the internal ALB's ARN, alb_dns_name = its DNS name (the integration uri's host). Required when vpc_link_services is not empty."
+  type = object({
+    connection_id      = string
+    integration_target = string
+    alb_dns_name       = string
+  })
+  default = null
+
+  validation {
+    condition     = length(var.vpc_link_services) == 0 || var.vpc_link != null
+    error_message = "vpc_link is required when some service has integration: vpc_link (vpc_link_services): the VPC link id, the internal ALB's ARN and DNS name."
+  }
+}
