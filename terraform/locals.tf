@@ -90,9 +90,8 @@ locals {
       timeout_ms  = try(s.timeout_ms, 10000)
       methods     = [for m in s.methods : upper(m)]
       scope       = try(s.scope, "services:${name}")
-    } if contains(keys(local.services), name) && local.services[name].integration == "vpc_link"
+    } if try(local.services[name].integration, null) == "vpc_link" # (deployed here: the others are not in local.services)
   }
-  lambda_services = [for name, s in local.services : name if s.integration == "lambda"]
 
   # "sample.write" for services:sample.write: the Cognito scope services.<this>.
   service_route_scopes = distinct(flatten([

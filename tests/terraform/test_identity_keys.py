@@ -60,14 +60,16 @@ def test_identity_keys_are_one_random_write_only_secret_per_service(docs):
 
 
 def test_the_proxy_reads_exactly_the_service_keys_and_each_service_gets_its_own(root_locals, docs):
-    proxy = val(root_locals, "functions")["proxy"]
-    env = str(proxy["environment"])
-    assert "IDENTITY_SECRET_ARNS" in env and "aws_secretsmanager_secret.identity" in env
-    assert "IDENTITY_SECRET_ARN =" not in env and "'IDENTITY_SECRET_ARN'" not in env, "the single shared key is gone"
-    reads = [st for st in proxy["statements"] if isinstance(st, dict) and "secretsmanager:GetSecretValue" in str(st.get("actions"))]
-    assert len(reads) == 1 and val(reads[0], "resources") == "${[for s in aws_secretsmanager_secret.identity : s.arn]}", (
-        f"the proxy reads every service's identity secret, exactly those ARNs: {reads}"
-    )
+    # The proxy signs for the lambda services, the authorizer for the
+    # vpc_link ones (evaluated in test_vpc_link.py): each reads exactly its
+    # services' keys, in its environment and its IAM statement.
+    functions = val(root_locals, "functions")
+    for function, kind in (("proxy", "lambda"), ("authorizer", "vpc_link")):
+        env = str(functions[function]["environment"])
+        assert "IDENTITY_SECRET_ARNS" in env and f'local.identity_secret_arns["{kind}"]' in env, f"{function}: IDENTITY_SECRET_ARNS of the {kind} services: {env}"
+        assert "IDENTITY_SECRET_ARN =" not in env and "'IDENTITY_SECRET_ARN'" not in env, "the single shared key is gone"
+        assert val(functions[function], "statements") == f'${{concat([local.db_access], local.read_identity_keys["{kind}"])}}', f"{function}: reads its {kind} services' keys, nothing else"
+    assert "aws_secretsmanager_secret.identity" in str(val(root_locals, "identity_secret_arns"))
     compute = (ROOT / "terraform" / "modules" / "compute" / "main.tf").read_text()
     assert 'valueFrom = var.identity_secret_arns[each.key]' in compute, "a service's task gets its own key as IDENTITY_SECRET"
     assert "var.identity_secret_arn]" not in compute and "var.identity_secret_arn}" not in compute

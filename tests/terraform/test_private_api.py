@@ -182,8 +182,9 @@ run "off" {{
 
 run "on" {{
   variables {{
-    body        = run.render.body
-    private_api = {private_api}
+    body               = run.render.body
+    path_function_arns = run.render.path_function_arns
+    private_api        = {private_api}
   }}
 """
         # endpoint type and the endpoint association
