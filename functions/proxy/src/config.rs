@@ -5,7 +5,7 @@
 //! | `PLATFORM_FILE` | path of platform.yaml (default: the copy compiled in; Terraform ships the file in the zip) |
 //! | `PROXY_ALB_URL` | internal ALB base URL; a service's upstream is this + its `path_prefix` |
 //! | `PROXY_UPSTREAM_<NAME>` | full upstream base URL of one service (wins; `make local` sets it) |
-//! | `IDENTITY_SECRET_ARNS` | `<service>=<secret ARN>,...`: each served service's own Secrets Manager secret (base64 signing key); all read at start |
+//! | `IDENTITY_SECRET_ARNS` | `<service>=<secret ARN>,...`: each served (`integration: lambda`, enabled here) service's own Secrets Manager secret (base64 signing key), no other; all read at start (`portcullis_identity::keys`) |
 //! | `DEPLOYMENT_ENVIRONMENT` | Terraform's `environment`: only services enabled in it (their `environments`) are served; unset: all |
 //! | `PROXY_AUDIT` | `true` (default): write `audit_log` for mutations via `portcullis_db` |
 //! | `PROXY_TIMEOUT_MARGIN_MS` | margin under the gateway/Lambda deadlines (default 500) |
@@ -13,20 +13,18 @@
 
 use crate::{DEFAULT_MARGIN, State};
 use portcullis_core::Env;
-use portcullis_identity::SigningKey;
-use portcullis_platform::services::{Service, Services};
+use portcullis_identity::keys;
+use portcullis_platform::services::{Integration, Service, Services};
 use portcullis_platform::{Platform, PlatformError};
-use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use url::Url;
 
-/// The variable naming each service's identity secret.
-pub const IDENTITY_SECRET_ARNS: &str = "IDENTITY_SECRET_ARNS";
+/// The variable naming each `lambda` service's identity secret (read by
+/// `portcullis_identity::keys`, the loader the authorizer shares).
+pub use portcullis_identity::keys::IDENTITY_SECRET_ARNS;
 /// The deployment environment (Terraform's `var.environment`): services not
 /// enabled in it are not served.
 pub const DEPLOYMENT_ENVIRONMENT: &str = "DEPLOYMENT_ENVIRONMENT";
-/// The single shared key of earlier releases: refused with what to do.
-const RETIRED_IDENTITY_SECRET_ARN: &str = "IDENTITY_SECRET_ARN";
 
 /// One service and where it lives.
 #[derive(Debug, Clone)]
@@ -47,6 +45,8 @@ pub enum ConfigError {
     Upstream { service: String, reason: String },
     #[error("the identity signing keys cannot be loaded (IDENTITY_SECRET_ARNS): {0}")]
     Secret(String),
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
     #[error("the HTTP client cannot be built: {0}")]
     Client(String),
     #[error(
@@ -145,124 +145,43 @@ pub fn enabled_services(services: Services, environment: Option<&str>) -> Servic
     }
 }
 
-/// Each registered service's identity secret from `IDENTITY_SECRET_ARNS`
-/// (`<service>=<ARN or name>,...`; Terraform sets it): every service of the
-/// registry exactly once, no other name.
-pub fn identity_secret_arns(
-    services: &Services,
-    env: &Env,
-) -> Result<BTreeMap<String, String>, ConfigError> {
-    const EXPECTED: &str = "<service>=<Secrets Manager secret ARN>,... with one secret per service of platform.yaml (Terraform sets it)";
-    let invalid = |reason: String| {
-        ConfigError::Env(portcullis_core::ConfigError::invalid(
-            IDENTITY_SECRET_ARNS,
-            EXPECTED,
-            reason,
-        ))
-    };
-    if env.get(IDENTITY_SECRET_ARNS).is_none() && env.get(RETIRED_IDENTITY_SECRET_ARN).is_some() {
-        return Err(invalid(format!(
-            "it is not set, and {RETIRED_IDENTITY_SECRET_ARN} (one key shared by every service) is no longer read: give each service its own secret"
-        )));
-    }
-    let entries = env.required_list(IDENTITY_SECRET_ARNS, EXPECTED)?;
-    let mut arns = BTreeMap::new();
-    for entry in entries {
-        let (name, arn) = entry
-            .split_once('=')
-            .map(|(n, a)| (n.trim(), a.trim()))
-            .filter(|(n, a)| !n.is_empty() && !a.is_empty())
-            .ok_or_else(|| invalid(format!("{entry:?} is not <service>=<secret ARN>")))?;
-        if services.get(name).is_none() {
-            return Err(invalid(format!(
-                "service {name:?} is not registered in platform.yaml"
-            )));
-        }
-        if arns.insert(name.to_owned(), arn.to_owned()).is_some() {
-            return Err(invalid(format!("service {name:?} is named twice")));
-        }
-    }
-    let missing: Vec<&str> = services
-        .iter()
-        .map(|s| s.name.as_str())
-        .filter(|n| !arns.contains_key(*n))
-        .collect();
-    if !missing.is_empty() {
-        return Err(invalid(format!(
-            "no secret for service(s) {}",
-            missing.join(", ")
-        )));
-    }
-    Ok(arns)
+/// The services this function serves: the `integration: lambda` ones. A
+/// `vpc_link` service is reached by API Gateway over the VPC link, never
+/// through the proxy (no upstream, no key of its here).
+pub fn lambda_services(services: Services) -> Services {
+    Services(
+        services
+            .0
+            .into_iter()
+            .filter(|(_, s)| s.integration == Integration::Lambda)
+            .collect(),
+    )
 }
 
-/// Every service's key, read concurrently (one GetSecretValue each).
-pub async fn signing_keys(
-    client: &aws_sdk_secretsmanager::Client,
-    arns: &BTreeMap<String, String>,
-) -> Result<HashMap<String, SigningKey>, ConfigError> {
-    let mut reads = tokio::task::JoinSet::new();
-    for (service, arn) in arns {
-        let (client, service, arn) = (client.clone(), service.clone(), arn.clone());
-        reads.spawn(async move {
-            let key = signing_key(&client, &arn).await.map_err(|e| match e {
-                ConfigError::Secret(why) => {
-                    ConfigError::Secret(format!("service {service} ({arn}): {why}"))
-                }
-                other => other,
-            })?;
-            Ok::<_, ConfigError>((service, key))
-        });
-    }
-    let mut keys = HashMap::with_capacity(arns.len());
-    while let Some(read) = reads.join_next().await {
-        let (service, key) =
-            read.map_err(|e| ConfigError::Secret(format!("a key read did not finish: {e}")))??;
-        keys.insert(service, key);
-    }
-    Ok(keys)
-}
-
-/// Fetch one signing key (the secret string is base64 of ≥ 32 bytes).
-pub async fn signing_key(
-    client: &aws_sdk_secretsmanager::Client,
-    arn: &str,
-) -> Result<SigningKey, ConfigError> {
-    let out = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| {
-            ConfigError::Secret(format!(
-                "GetSecretValue failed: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-            ))
-        })?;
-    let text = out
-        .secret_string()
-        .ok_or_else(|| ConfigError::Secret("the secret has no string value".to_owned()))?;
-    SigningKey::from_base64(text).map_err(|e| ConfigError::Secret(e.to_string()))
-}
+/// What the proxy's `IDENTITY_SECRET_ARNS` must name, for its errors.
+pub const KEYS_FOR: &str = "integration: lambda services of platform.yaml enabled here";
 
 /// The proxy's state from `env` (`State::from_env` passes `Env::Process`):
-/// registry, upstreams, every service's identity signing key read with the SDK
+/// registry, upstreams, each `lambda` service's identity signing key read with the SDK
 /// configuration of `env` (`portcullis_core::aws::sdk_config_in`: an
 /// `Env::Map` is the function's own Lambda environment, credentials
 /// included), and the audit database.
 pub async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
-    let services = services_from_env(env)?;
+    let services = lambda_services(services_from_env(env)?);
     let upstreams = resolve_upstreams(&services, env)?;
     let cors = portcullis_core::CorsPolicy::from_env(env)?;
-    let arns = identity_secret_arns(&services, env)?;
+    let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+    let required = keys::Required {
+        names: &names,
+        what: KEYS_FOR,
+    };
     let margin = env.millis_or(
         "PROXY_TIMEOUT_MARGIN_MS",
         DEFAULT_MARGIN,
         Duration::from_millis(50),
         Duration::from_secs(5),
     )?;
-    let sdk = portcullis_core::aws::sdk_config_in(env).await?;
-    let keys = signing_keys(&aws_sdk_secretsmanager::Client::new(&sdk), &arns).await?;
+    let keys = keys::load(required, env).await?;
     let audit = if env.flag("PROXY_AUDIT", true)? {
         Some(
             portcullis_db::Database::from_env(env)
@@ -285,6 +204,17 @@ mod tests {
             .unwrap()
     }
 
+    fn required<'a>(names: &'a [&'a str]) -> keys::Required<'a> {
+        keys::Required {
+            names,
+            what: KEYS_FOR,
+        }
+    }
+
+    fn names(services: &Services) -> Vec<&str> {
+        services.iter().map(|s| s.name.as_str()).collect()
+    }
+
     /// A service limited to other environments has no key, target group or
     /// identity secret here (Terraform filters it): the proxy neither asks for
     /// its key at start nor serves it.
@@ -298,14 +228,44 @@ mod tests {
         let prod = enabled_services(all.clone(), Some("prod"));
         assert!(prod.get("my-svc").is_some() && prod.get("dev-only").is_none());
         let env = Env::from_pairs([(IDENTITY_SECRET_ARNS, "my-svc=arn:1")]);
-        assert!(identity_secret_arns(&prod, &env).is_ok());
+        assert!(keys::identity_secret_arns(required(&names(&prod)), &env).is_ok());
         let dev = enabled_services(all.clone(), Some("dev"));
         assert!(dev.get("dev-only").is_some());
         assert!(
-            identity_secret_arns(&dev, &env).is_err(),
+            keys::identity_secret_arns(required(&names(&dev)), &env).is_err(),
             "dev serves dev-only: its key is needed"
         );
         assert_eq!(enabled_services(all.clone(), None), all);
+    }
+
+    /// The proxy serves and holds keys of the `lambda` services only: a
+    /// `vpc_link` service needs no upstream here, and its key (the
+    /// authorizer's to hold) is refused if handed to the proxy.
+    #[test]
+    fn only_the_lambda_services_are_served_and_need_a_key() {
+        let all = Services::from_text(
+            "my-svc:\n  workload: w\n  methods: [GET]\n\
+             site:\n  workload: w\n  methods: [GET]\n  integration: vpc_link\n",
+        )
+        .unwrap();
+        let served = lambda_services(all);
+        assert_eq!(names(&served), ["my-svc"]);
+        let env = Env::from_pairs([("PROXY_UPSTREAM_MY_SVC", "http://127.0.0.1:9")]);
+        assert_eq!(resolve_upstreams(&served, &env).unwrap().len(), 1);
+        let ok = Env::from_pairs([(IDENTITY_SECRET_ARNS, "my-svc=arn:1")]);
+        assert!(keys::identity_secret_arns(required(&names(&served)), &ok).is_ok());
+        let env = Env::from_pairs([(IDENTITY_SECRET_ARNS, "my-svc=arn:1,site=arn:2")]);
+        let e = keys::identity_secret_arns(required(&names(&served)), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"site\" is not one of the integration: lambda services"),
+            "{e}"
+        );
+        // The registry as shipped: `web` is vpc_link, `sample` lambda.
+        let embedded =
+            lambda_services(services_from_env(&Env::from_pairs::<&str, &str>([])).unwrap());
+        assert!(embedded.get("sample").is_some() && embedded.get("web").is_none());
     }
 
     #[test]
@@ -345,51 +305,6 @@ mod tests {
         let env = Env::from_pairs([("PROXY_UPSTREAM_SAMPLE", "http://127.0.0.1:9")]);
         let e = state_from_env(&env).await.unwrap_err();
         assert!(e.to_string().contains("IDENTITY_SECRET_ARNS"), "{e}");
-    }
-
-    fn two() -> Services {
-        Services::from_text(
-            "my-svc:\n  workload: w\n  methods: [GET]\nother:\n  workload: w\n  methods: [GET]\n",
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn each_service_names_its_own_identity_secret() {
-        let env = Env::from_pairs([(
-            "IDENTITY_SECRET_ARNS",
-            "my-svc=arn:aws:secretsmanager:r:1:secret:p/identity/my-svc-AbCdEf, other=p/identity/other",
-        )]);
-        let arns = identity_secret_arns(&two(), &env).unwrap();
-        assert_eq!(
-            arns["my-svc"],
-            "arn:aws:secretsmanager:r:1:secret:p/identity/my-svc-AbCdEf"
-        );
-        assert_eq!(arns["other"], "p/identity/other");
-    }
-
-    #[test]
-    fn a_service_without_a_secret_or_an_unknown_or_repeated_one_is_refused() {
-        for (value, says) in [
-            ("my-svc=a", "no secret for service(s) other"),
-            ("my-svc=a,other=b,ghost=c", "\"ghost\" is not registered"),
-            ("my-svc=a,other=b,other=c", "named twice"),
-            ("my-svc=a,other", "is not <service>=<secret ARN>"),
-        ] {
-            let env = Env::from_pairs([("IDENTITY_SECRET_ARNS", value)]);
-            let e = identity_secret_arns(&two(), &env).unwrap_err().to_string();
-            assert!(
-                e.contains(says) && e.contains("IDENTITY_SECRET_ARNS"),
-                "{value}: {e}"
-            );
-        }
-        // The single shared key of earlier releases is refused, saying why.
-        let env = Env::from_pairs([("IDENTITY_SECRET_ARN", "arn:shared")]);
-        let e = identity_secret_arns(&two(), &env).unwrap_err().to_string();
-        assert!(
-            e.contains("no longer read") && e.contains("IDENTITY_SECRET_ARNS"),
-            "{e}"
-        );
     }
 
     #[tokio::test]

@@ -2,6 +2,10 @@
 //! registered private service (platform.yaml `services:`) with signed
 //! identity headers. See `docs/proxy.md`.
 //!
+//! It serves the `integration: lambda` services only: a `vpc_link` service
+//! is reached by API Gateway over the VPC link (the authorizer signs its
+//! identity), and a request naming one here is 404 like an unknown service.
+//!
 //! Routing is on the resource path `/v1/services/{service}/{proxy+}` and its
 //! two path parameters (`portcullis_core::http`), or on the path of a route
 //! a service declares (`/v1/services/<name><path>`, platform.yaml
@@ -34,7 +38,7 @@ use portcullis_core::ApiError;
 use portcullis_core::http::{no_route, path_param, resource_path};
 use portcullis_db::Database;
 use portcullis_identity::{self as identity, Identity, SigningKey};
-use portcullis_platform::services::Service;
+use portcullis_platform::services::{Integration, Service};
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use url::{Position, Url};
@@ -168,15 +172,25 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 
 impl State {
     /// Explicit parts (tests, the local gateway). `keys` holds every
-    /// service's own identity key, by service name: a service without one is
-    /// refused here. `audit: None` disables the audit log (mutations are then
-    /// only in the access log).
+    /// served service's own identity key, by service name: a service without
+    /// one is refused here. An `integration: vpc_link` upstream is left out:
+    /// the proxy does not serve it (nor need its key), and a request naming
+    /// it gets the unknown-service 404. `audit: None` disables the audit log
+    /// (mutations are then only in the access log).
     pub fn new(
         upstreams: Vec<Upstream>,
         keys: HashMap<String, SigningKey>,
         audit: Option<Database>,
         margin: Duration,
     ) -> Result<State, ProxyConfigError> {
+        // API Gateway never routes a vpc_link service's requests here (its
+        // resources integrate the VPC link, not this function): one that
+        // arrives anyway is answered like an unknown service, never signed
+        // or forwarded with the body-signed identity.
+        let upstreams: Vec<Upstream> = upstreams
+            .into_iter()
+            .filter(|u| u.service.integration == Integration::Lambda)
+            .collect();
         let mut missing: Vec<&str> = upstreams
             .iter()
             .map(|u| u.service.name.as_str())

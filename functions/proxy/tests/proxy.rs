@@ -112,6 +112,8 @@ fn context(scopes: &str) -> Value {
             tenant: "acme".parse().unwrap(),
             scopes: scopes.parse().unwrap(),
             key_id: Some(uuid::Uuid::from_u128(7)),
+            identity_timestamp: None,
+            identity_signature: None,
         }
         .to_fields(),
     )
@@ -581,6 +583,45 @@ async fn unknown_service_is_404_and_unregistered_method_is_405_with_allow() {
     let resp = c.send(&state).await;
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "GET");
+}
+
+/// A `vpc_link` service is API Gateway's to reach over the VPC link: the
+/// proxy needs no key of it, and a request naming it (which API Gateway never
+/// routes here) is the unknown-service 404, never forwarded.
+#[tokio::test]
+async fn a_vpc_link_service_is_not_served_and_needs_no_key() {
+    let sample = start_sample().await;
+    let yaml = format!(
+        "{SERVICE_YAML}site:\n  workload: sample-web\n  integration: vpc_link\n  methods: [GET, POST]\n"
+    );
+    let services = Services::from_text(&yaml).unwrap();
+    let upstreams = services
+        .iter()
+        .map(|s| Upstream {
+            service: s.clone(),
+            // The sample service: a request forwarded there would answer 200.
+            base: format!("http://{sample}/base").parse().unwrap(),
+        })
+        .collect();
+    let state = State::new(upstreams, keys(), None, Duration::from_millis(100))
+        .expect("no key is needed for the vpc_link service");
+    for method in ["GET", "POST"] {
+        let mut c = call(method, "echo");
+        c.service = "site";
+        c.scopes = "services:site";
+        let resp = c.send(&state).await;
+        assert_eq!(resp.status(), 404, "{method}");
+        assert!(
+            json_of(&resp)["detail"]
+                .as_str()
+                .unwrap()
+                .contains("there is no service named \"site\""),
+            "{:?}",
+            json_of(&resp)
+        );
+    }
+    // The lambda services are still served.
+    assert_eq!(call("GET", "echo").send(&state).await.status(), 200);
 }
 
 #[tokio::test]

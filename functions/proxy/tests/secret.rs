@@ -27,7 +27,9 @@ async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatu
         .unwrap();
     let arn = created.arn().unwrap().to_owned();
 
-    let old_key = proxy::config::signing_key(&sm, &arn).await.unwrap();
+    let old_key = portcullis_identity::keys::signing_key(&sm, &arn)
+        .await
+        .unwrap();
     let who = Identity {
         principal: "p".into(),
         principal_type: "api_key".into(),
@@ -44,7 +46,9 @@ async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatu
         .send()
         .await
         .unwrap();
-    let new_key = proxy::config::signing_key(&sm, &arn).await.unwrap();
+    let new_key = portcullis_identity::keys::signing_key(&sm, &arn)
+        .await
+        .unwrap();
     let max = identity::DEFAULT_MAX_SKEW;
     assert!(
         identity::verify(
@@ -91,7 +95,9 @@ async fn each_service_gets_the_key_of_its_own_secret() {
             .unwrap();
         arns.insert(service.to_owned(), created.arn().unwrap().to_owned());
     }
-    let keys = proxy::config::signing_keys(&sm, &arns).await.unwrap();
+    let keys = portcullis_identity::keys::signing_keys(&sm, &arns)
+        .await
+        .unwrap();
     let who = Identity {
         principal: "p".into(),
         principal_type: "api_key".into(),
@@ -116,7 +122,9 @@ async fn each_service_gets_the_key_of_its_own_secret() {
 
     // One unreadable secret fails start-up naming its service.
     arns.insert("c".to_owned(), unique("portcullis-proxy-absent"));
-    let e = proxy::config::signing_keys(&sm, &arns).await.unwrap_err();
+    let e = portcullis_identity::keys::signing_keys(&sm, &arns)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("service c"), "{e}");
 }
 
@@ -133,11 +141,11 @@ async fn a_weak_or_missing_secret_fails_start_up_with_a_clear_message() {
         .send()
         .await
         .unwrap();
-    let e = proxy::config::signing_key(&sm, created.arn().unwrap())
+    let e = portcullis_identity::keys::signing_key(&sm, created.arn().unwrap())
         .await
         .unwrap_err();
     assert!(e.to_string().contains("at least 32"), "{e}");
-    let e = proxy::config::signing_key(&sm, &unique("portcullis-proxy-absent"))
+    let e = portcullis_identity::keys::signing_key(&sm, &unique("portcullis-proxy-absent"))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("GetSecretValue"), "{e}");
