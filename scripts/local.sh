@@ -16,13 +16,17 @@
 #     operator would), a demo admin API key (the keys tool create-admin-key),
 #     the reconciler on a schedule (scripts/lambda-schedule.py runs the real
 #     Lambda binary with its own Lambda environment and role)
-#  6. the sample private service, the local gateway on :3000: the REST API
+#  6. the sample private service (integration lambda, behind the proxy
+#     function) and the sample web application (integration vpc_link, the
+#     gateway's HTTP integration: PORTCULLIS_HTTP_UPSTREAMS), the local
+#     gateway on :3000: the REST API
 #     Terraform applied, each function with its own environment and role
 #
 # Ctrl-C (or any failure) stops everything this script started.
 #
 # Settings (environment): PORTCULLIS_LOCAL_PORT (3000), MOTO_PORT (4566, a free
 # port when taken), SAMPLE_SERVICE_PORT (3001, a free port when taken),
+# SAMPLE_WEB_PORT (3002, a free port when taken),
 # PORTCULLIS_LOCAL_DB (portcullis), DATABASE_URL, LOCAL_RECONCILE_EVERY (5 s;
 # 0: no reconciler), LOCAL_FOLLOW_LOGS (1: show the gateway's log after
 # start-up; 0: just wait), LOCAL_WEB (1: serve the web console on WEB_PORT,
@@ -156,46 +160,65 @@ if [ "$reconcile_every" != 0 ]; then
   reconciler_note="every ${reconcile_every}s, on its own role (log: .local/logs/reconciler.log)"
 fi
 
-# --- 6. sample service, gateway ------------------------------------------------
-sample_url=""
-if [ -f "$ROOT/workloads/sample-service/Cargo.toml" ]; then
-  say "building the sample service (log: .local/logs/sample-service-build.log)"
-  if cargo build -p sample-service >"$LOGS/sample-service-build.log" 2>&1 && [ -x "$BIN/sample-service" ]; then
-    sample_port=${SAMPLE_SERVICE_PORT:-3001}
-    port_in_use "$sample_port" && sample_port=$(free_port)
-    # Served under /sample as behind the internal ALB's path rule; verifies
-    # the identity headers with its own key, the one the proxy signs its
-    # requests with. ECS injects it from the service's own secret (the task
-    # definition's `secrets`); here it is read from the emulator's secret
-    # Terraform created for `sample` (IDENTITY_SECRET_ARNS in .local/env).
-    identity_arn=$(sed -n "s/^IDENTITY_SECRET_ARNS=//p" "$LOCAL_DIR/env" | tr -d "'" | tr ',' '\n' | sed -n 's/^sample=//p')
-    [ -n "$identity_arn" ] || die "no identity secret for the sample service in $LOCAL_DIR/env (IDENTITY_SECRET_ARNS); re-run make local"
-    identity_key=$("$VENV/bin/python" -c 'import boto3,sys; print(boto3.client("secretsmanager").get_secret_value(SecretId=sys.argv[1])["SecretString"])' \
-      "$identity_arn") ||
-      die "cannot read the sample service's identity-signing key from the emulator's Secrets Manager"
-    PORT=$sample_port BIND_ADDR=127.0.0.1 BASE_PATH=/sample IDENTITY_SECRET=$identity_key \
-      spawn "sample service (:$sample_port)" "$LOGS/sample-service.log" "$BIN/sample-service"
-    sample_pid=$LAST_PID
-    sample_url=http://127.0.0.1:$sample_port/sample
-    for _ in $(seq 1 50); do
-      port_in_use "$sample_port" && break
-      kill -0 "$sample_pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    if ! kill -0 "$sample_pid" 2>/dev/null; then
-      tail -n 20 "$LOGS/sample-service.log" >&2 || true
-      say "warning: the sample service exited at start (log: .local/logs/sample-service.log)"
-      sample_url=""
-    fi
-  else
-    say "warning: the sample service did not build (log: .local/logs/sample-service-build.log); /v1/services/sample will answer 502"
+# --- 6. sample workloads, gateway ----------------------------------------------
+# start_workload SERVICE CRATE PORT BASE_PATH: build workloads/CRATE (debug)
+# and start it on 127.0.0.1:PORT (a free port when taken), served under
+# BASE_PATH as behind the internal ALB's path rule, verifying identity
+# headers with the key of service SERVICE. ECS injects that key from the
+# service's own secret (the task definition's `secrets`); here it is read
+# from the emulator's secret Terraform created for SERVICE
+# (IDENTITY_SECRET_ARNS in .local/env: every service's, from Terraform's
+# identity_secret_arns output). Sets WORKLOAD_URL (http://127.0.0.1:PORT, no
+# BASE_PATH), empty when the workload did not build or start (a warning says
+# why and where its log is).
+start_workload() {
+  local service=$1 crate=$2 port=$3 base_path=$4 arn key pid
+  WORKLOAD_URL=""
+  [ -f "$ROOT/workloads/$crate/Cargo.toml" ] || return 0
+  say "building $crate (log: .local/logs/$crate-build.log)"
+  if ! cargo build -p "$crate" >"$LOGS/$crate-build.log" 2>&1 || [ ! -x "$BIN/$crate" ]; then
+    say "warning: $crate did not build (log: .local/logs/$crate-build.log); /v1/services/$service will not reach it"
+    return 0
   fi
-fi
+  port_in_use "$port" && port=$(free_port)
+  arn=$(sed -n "s/^IDENTITY_SECRET_ARNS=//p" "$LOCAL_DIR/env" | tr -d "'" | tr ',' '\n' | sed -n "s/^$service=//p")
+  [ -n "$arn" ] || die "no identity secret for service $service in $LOCAL_DIR/env (IDENTITY_SECRET_ARNS); re-run make local"
+  key=$("$VENV/bin/python" -c 'import boto3,sys; print(boto3.client("secretsmanager").get_secret_value(SecretId=sys.argv[1])["SecretString"])' \
+    "$arn") ||
+    die "cannot read service $service's identity-signing key from the emulator's Secrets Manager"
+  PORT=$port BIND_ADDR=127.0.0.1 BASE_PATH=$base_path IDENTITY_SECRET=$key \
+    spawn "$crate (:$port)" "$LOGS/$crate.log" "$BIN/$crate"
+  pid=$LAST_PID
+  for _ in $(seq 1 50); do
+    port_in_use "$port" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ! kill -0 "$pid" 2>/dev/null; then
+    tail -n 20 "$LOGS/$crate.log" >&2 || true
+    say "warning: $crate exited at start (log: .local/logs/$crate.log)"
+    return 0
+  fi
+  WORKLOAD_URL=http://127.0.0.1:$port
+}
+
+# The sample service (integration lambda): the proxy function calls it.
+start_workload sample sample-service "${SAMPLE_SERVICE_PORT:-3001}" /sample
+sample_url=${WORKLOAD_URL:+$WORKLOAD_URL/sample}
 # The proxy's upstream for a service: PROXY_UPSTREAM_<NAME> wins over the
 # registry (in AWS: the internal ALB URL + the service's path_prefix, which
 # the emulator's ALB does not route). The gateway passes PROXY_UPSTREAM_* to
 # the proxy function only (local/src/deployed.rs: the local differences).
 export PROXY_UPSTREAM_SAMPLE=${sample_url:-http://127.0.0.1:9/sample}
+
+# The sample web application (integration vpc_link): API Gateway calls it
+# over the VPC link through the internal ALB, which routes /web to it; the
+# gateway's stand-in for that listener rule is PORTCULLIS_HTTP_UPSTREAMS
+# (docs/local-gateway.md). Not running: the gateway answers 500, as API
+# Gateway does when the link's target refuses the connection.
+start_workload web sample-web "${SAMPLE_WEB_PORT:-3002}" /web
+web_app_url=${WORKLOAD_URL:+$WORKLOAD_URL/web}
+export PORTCULLIS_HTTP_UPSTREAMS=/web=${WORKLOAD_URL:-http://127.0.0.1:9}
 
 spawn "local gateway (:$gateway_port)" "$LOGS/gateway.log" "$BIN/portcullis-local"
 gateway_pid=$LAST_PID
@@ -210,6 +233,34 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 [ "$up" = 1 ] || say "warning: $base/v1/health did not answer 200 within 30 s (log: .local/logs/gateway.log)"
+
+# A key for the sample services (scopes services:web and services:sample,
+# the demo admin's tenant): made through POST /v1/keys with the demo admin
+# key, as an operator would, and saved in .local/demo-service-key for the
+# banner's sample web app commands.
+service_key=""
+if [ -n "$demo_key" ] && [ "$up" = 1 ]; then
+  if service_key=$("$VENV/bin/python" - "$base" "$LOCAL_DIR/demo-api-key" <<'PY' 2>"$LOGS/demo-service-key.log"
+import json, sys, urllib.error, urllib.request
+base, admin_file = sys.argv[1], sys.argv[2]
+with open(admin_file, encoding="utf-8") as f:
+    admin = f.read().strip()
+body = {"name": "make local demo service key", "scopes": ["services:web", "services:sample"]}
+req = urllib.request.Request(base + "/v1/keys", method="POST", data=json.dumps(body).encode(),
+                             headers={"x-api-key": admin, "content-type": "application/json"})
+try:
+    with urllib.request.urlopen(req, timeout=30) as r:
+        print(json.load(r)["key"])
+except urllib.error.HTTPError as e:
+    sys.exit(f"POST /v1/keys answered {e.code}: {e.read().decode(errors='replace')}")
+PY
+  ); then
+    (umask 077; printf '%s\n' "$service_key" >"$LOCAL_DIR/demo-service-key")
+  else
+    say "warning: could not create the demo service key (log: .local/logs/demo-service-key.log)"
+    service_key=""
+  fi
+fi
 
 # The web console on its own origin (http://localhost:5173, on the CORS
 # allowlist of env/local.tfvars): every call it makes to the gateway is
@@ -253,7 +304,8 @@ cat >&2 <<EOF
     deployment            .local/deployment.json (the REST API and functions Terraform applied)
     PostgreSQL            $(redact_url "$DATABASE_URL")
     web console           ${web_url:-not running}   (sign in with the Cognito demo login below)
-    sample service        ${sample_url:-not running}
+    sample service        ${sample_url:-not running}   (lambda: /v1/services/sample/... through the proxy function)
+    sample web app        $base/v1/services/web/home   (vpc_link; the service itself: ${web_app_url:-not running})
     reconciler            $reconciler_note
     ids, demo login       .local/env   (source it and .local/admin-credentials to use the emulator)
     logs                  .local/logs/
@@ -269,6 +321,19 @@ EOF
 else
   echo "  Demo admin API key: not available (the keys tool create-admin-key is not built yet)" >&2
   echo >&2
+fi
+if [ -n "$service_key" ]; then
+  cat >&2 <<EOF
+  Sample web app (integration vpc_link: the gateway calls it over the emulated VPC link, no
+  Lambda in the path). Key with services:web and services:sample: .local/demo-service-key
+    curl -s -o /dev/null -w '%{http_code}\n' $base/v1/services/web/home          # 200, public
+    curl -s -o /dev/null -w '%{http_code}\n' $base/v1/services/web/notes         # 401, no credential
+    curl -s -o /dev/null -w '%{http_code}\n' -H "x-api-key: \$(cat .local/demo-service-key)" -d text=hello $base/v1/services/web/notes   # 303
+    curl -s -H "x-api-key: \$(cat .local/demo-service-key)" $base/v1/services/web/notes   # 200, the note and your tenant
+    curl -s -o /dev/null -w '%{http_code} %{size_download}\n' -H "x-api-key: \$(cat .local/demo-service-key)" "$base/v1/services/web/download?bytes=10000000"   # 200 10000000
+    curl -s -w '\n' -H "x-api-key: \$(cat .local/demo-service-key)" "$base/v1/services/sample/download?bytes=10000000"   # 502: the lambda proxy's limit
+
+EOF
 fi
 cat >&2 <<EOF
   Cognito demo login (web console and scripts/token.sh): user $demo_user, groups tenant:platform and admins

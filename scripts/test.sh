@@ -126,7 +126,7 @@ if [ $# -eq 0 ] && [ "${PORTCULLIS_BROWSER_STAGE:-1}" = 1 ]; then
   say "browser tests: the platform on :$browser_port (log: .local/test/logs/local.log)"
   mkdir -p "$test_home/logs"
   PORTCULLIS_LOCAL_DIR=$test_home PORTCULLIS_LOCAL_REUSE=1 PORTCULLIS_LOCAL_PORT=$browser_port \
-    SAMPLE_SERVICE_PORT=$(free_port) PORTCULLIS_LOCAL_DB=portcullis_browser LOCAL_WEB=0 LOCAL_FOLLOW_LOGS=0 \
+    SAMPLE_SERVICE_PORT=$(free_port) SAMPLE_WEB_PORT=$(free_port) PORTCULLIS_LOCAL_DB=portcullis_browser LOCAL_WEB=0 LOCAL_FOLLOW_LOGS=0 \
     spawn "the platform for the browser tests (:$browser_port)" "$test_home/logs/local.log" bash "$ROOT/scripts/local.sh"
   platform_pid=$LAST_PID
   up=0

@@ -15,7 +15,7 @@ locals {
   # identity reaches the service through API Gateway's header mappings).
   identity_secret_arns = {
     for kind in ["lambda", "vpc_link"] : kind => {
-      for s, secret in aws_secretsmanager_secret.identity : s => secret.arn if local.services[s].integration == kind
+      for s, secret in aws_secretsmanager_secret.identity : s => secret.arn if(contains(keys(local.vpc_link_services), s) ? "vpc_link" : "lambda") == kind
     }
   }
   # The statement reading a function's identity keys, when it has any (IAM

@@ -34,11 +34,8 @@ locals {
   }
   services = {
     for name, s in merge({}, try(local.platform.services, {})) : name => {
-      workload = try(s.workload, name)
-      image    = try(s.image, null)
-      # lambda: API Gateway -> the proxy function -> the internal ALB;
-      # vpc_link: API Gateway -> the VPC link -> the internal ALB (below).
-      integration = try(s.integration, "lambda")
+      workload    = try(s.workload, name)
+      image       = try(s.image, null)
       port        = try(s.port, 8080)
       path_prefix = try(s.path_prefix, "/${name}")
       priority    = try(s.priority, null)
@@ -81,16 +78,18 @@ locals {
       ]
     } if contains(keys(local.services), name) && length(try(s.routes, [])) > 0
   }
-  # integration: vpc_link services (issue 13 item 1): API Gateway reaches
-  # them over the VPC link to the internal ALB (compute module), with the
-  # identity the authorizer signed mapped into headers (openapi module).
+  # integration: vpc_link services (issue 13 item 1), of those deployed here:
+  # API Gateway reaches them over the VPC link to the internal ALB (compute
+  # module), with the identity the authorizer signed mapped into headers
+  # (openapi module). integration: lambda (the default): API Gateway -> the
+  # proxy function -> the internal ALB.
   vpc_link_services = {
     for name, s in merge({}, try(local.platform.services, {})) : name => {
       path_prefix = local.services[name].path_prefix
       timeout_ms  = try(s.timeout_ms, 10000)
       methods     = [for m in s.methods : upper(m)]
       scope       = try(s.scope, "services:${name}")
-    } if try(local.services[name].integration, null) == "vpc_link" # (deployed here: the others are not in local.services)
+    } if contains(keys(local.services), name) && try(s.integration, "lambda") == "vpc_link"
   }
 
   # "sample.write" for services:sample.write: the Cognito scope services.<this>.

@@ -160,6 +160,7 @@ module "compute" {
   image_tags              = var.image_tags
   proxy_security_group_id = module.network.function_security_group_ids["proxy"]
   identity_secret_arns    = { for s, secret in aws_secretsmanager_secret.identity : s => secret.arn }
+  vpc_link                = length(local.vpc_link_services) > 0 # API Gateway's VPC link to the ALB
   kms_key_arn             = aws_kms_key.this.arn
   log_retention_days      = var.log_retention_days
   alb_deletion_protection = var.alb_deletion_protection

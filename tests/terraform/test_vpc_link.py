@@ -81,7 +81,7 @@ module "openapi" {{
 output "body" {{ value = module.openapi.body }}
 output "path_function_arns" {{ value = module.openapi.path_function_arns }}
 output "service_paths" {{ value = module.openapi.service_paths }}
-output "services" {{ value = local.services }}
+output "vpc_link_services" {{ value = local.vpc_link_services }}
 """,
         encoding="utf-8",
     )
@@ -100,6 +100,7 @@ def integration(op: dict) -> dict:
 def test_the_root_wires_the_vpc_link_the_alb_and_the_vpc_link_services(module_calls, platform):
     openapi = module_calls["openapi"]
     assert val(openapi, "vpc_link_services") == "${local.vpc_link_services}"
+    assert val(module_calls["compute"], "vpc_link") == "${length(local.vpc_link_services) > 0}", "the link exists exactly when a deployed service is vpc_link"
     link = str(val(openapi, "vpc_link"))
     for ref in ("module.compute.vpc_link_id", "module.compute.alb_arn", "module.compute.alb_dns_name"):
         assert ref in link, f"module openapi: vpc_link must use {ref}: {link}"
@@ -115,7 +116,7 @@ def test_the_root_wires_the_vpc_link_the_alb_and_the_vpc_link_services(module_ca
 
 def test_the_vpc_link_and_its_security_group_are_made_only_for_vpc_link_services(resources):
     link = [b for b in resources("aws_apigatewayv2_vpc_link") if b.module == "compute"]
-    assert len(link) == 1 and val(link[0].body, "count") == "${local.vpc_link ? 1 : 0}", [b.address for b in link]
+    assert len(link) == 1 and val(link[0].body, "count") == "${var.vpc_link ? 1 : 0}", [b.address for b in link]
     assert val(link[0].body, "subnet_ids") == "${var.subnet_ids}", "the private subnets"
     assert val(link[0].body, "security_group_ids") == ["${aws_security_group.vpc_link[0].id}"], "its own security group"
     egress = [r for r in resources("aws_vpc_security_group_egress_rule") if val(r.body, "security_group_id") == "${aws_security_group.vpc_link[0].id}"]
@@ -148,7 +149,7 @@ def test_listener_priorities_stay_explicit_and_unique_for_every_integration(reso
 def test_the_rendered_body_sends_web_over_the_vpc_link_and_sample_to_the_proxy(tmp_path):
     out = render(tmp_path, (ROOT / "platform.yaml").read_text(encoding="utf-8"))
     paths = out["paths"]
-    assert out["services"]["web"]["integration"] == "vpc_link" and out["services"]["sample"]["integration"] == "lambda"
+    assert out["vpc_link_services"] == {"web": {"path_prefix": "/web", "timeout_ms": 29000, "methods": ["GET", "HEAD", "POST"], "scope": "services:web"}}
 
     # /v1/services/web/{proxy+}: any method, the authorizer, the VPC link.
     item = paths["/v1/services/web/{proxy+}"]
@@ -255,9 +256,13 @@ def test_a_vpc_link_service_listing_options_answers_preflights_itself(tmp_path):
 
 
 @needs_terraform
-def test_without_a_vpc_link_service_the_body_has_no_http_integration(tmp_path):
-    out = render(tmp_path, "services:\n  sample:\n    priority: 100\n    methods: [GET]\n")
-    assert "http_proxy" not in out["body"] and "VPC_LINK" not in out["body"]
+def test_without_a_vpc_link_service_deployed_here_there_is_no_link_and_no_http_integration(tmp_path):
+    """A vpc_link service limited to other environments counts for nothing
+    here: no entry (so the root asks the compute module for no link) and no
+    http_proxy operation."""
+    out = render(tmp_path, "services:\n  sample:\n    priority: 100\n    methods: [GET]\n  later:\n    priority: 101\n    methods: [GET]\n    integration: vpc_link\n    environments: [prod]\n")
+    assert out["vpc_link_services"] == {}
+    assert "http_proxy" not in out["body"] and "VPC_LINK" not in out["body"] and "/v1/services/later/" not in out["body"]
 
 
 @needs_terraform
@@ -353,29 +358,28 @@ services:
   prodonly:
     methods: [GET]
     priority: 30
-    integration: vpc_link
     environments: [prod]
 jobs: {}
 """
 
 
 @needs_terraform
-def test_the_compute_module_makes_the_vpc_link_exactly_when_a_deployed_service_needs_it(tmp_path):
+def test_the_compute_module_makes_the_vpc_link_and_its_security_group_only_when_asked(tmp_path):
     link = "aws_apigatewayv2_vpc_link.this[0]"
     sg = "aws_security_group.vpc_link[0]"
     egress = "aws_vpc_security_group_egress_rule.vpc_link_to_alb[0]"
     ingress = "aws_vpc_security_group_ingress_rule.alb_from_vpc_link[0]"
     runs = (
-        # dev: the vpc_link service is not deployed here, so no link at all
-        'run "dev" {\n  variables {\n    services = run.registry_dev.services\n    jobs = run.registry_dev.jobs\n  }\n'
+        # dev: no vpc_link service (the root's vpc_link = false): no link at all
+        'run "dev" {\n  variables {\n    services = run.registry_dev.services\n    jobs = run.registry_dev.jobs\n    vpc_link = false\n  }\n'
         + check(
             "length(aws_apigatewayv2_vpc_link.this) == 0 && length(aws_security_group.vpc_link) == 0 && length(aws_vpc_security_group_egress_rule.vpc_link_to_alb) == 0 && length(aws_vpc_security_group_ingress_rule.alb_from_vpc_link) == 0",
             "no VPC link, security group or rule when no deployed service is vpc_link",
         )
         + check("output.vpc_link_id == null && output.vpc_link_security_group_id == null", "null outputs without a link")
         + "}\n"
-        # prod: one link in the private subnets, its own group, to the listener only
-        'run "prod" {\n  variables {\n    services = run.registry_prod.services\n    jobs = run.registry_prod.jobs\n  }\n'
+        # prod (vpc_link = true): one link in the private subnets, its own group, to the listener only
+        'run "prod" {\n  variables {\n    services = run.registry_prod.services\n    jobs = run.registry_prod.jobs\n    vpc_link = true\n  }\n'
         + check(f"toset({link}.subnet_ids) == toset(var.subnet_ids) && toset({link}.security_group_ids) == toset([{sg}.id])", "the link is in the private subnets with its own security group")
         + check(f"{sg}.id != aws_security_group.alb.id && {sg}.vpc_id == var.vpc_id", "its own group in the platform's VPC")
         + check(
@@ -387,7 +391,7 @@ def test_the_compute_module_makes_the_vpc_link_exactly_when_a_deployed_service_n
             "the ALB admits the link on the listener port",
         )
         + check(f"output.vpc_link_id == {link}.id && output.alb_arn == aws_lb.this.arn && output.vpc_link_security_group_id == {sg}.id", "outputs: the link, the ALB's ARN, the link's group")
-        + check('contains(keys(aws_ecs_service.this), "prodonly") && aws_lb_listener_rule.this["prodonly"].priority == 30 && contains(keys(aws_lb_target_group.this), "prodonly")', "a vpc_link service has its ECS service, target group and listener rule like any other")
+        + check('contains(keys(aws_ecs_service.this), "prodonly") && aws_lb_listener_rule.this["prodonly"].priority == 30 && contains(keys(aws_lb_target_group.this), "prodonly")', "every service keeps its ECS service, target group and listener rule")
         + "}\n"
     )
     out = terraform_test(tmp_path, REGISTRY, runs)

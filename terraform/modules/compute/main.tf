@@ -16,9 +16,6 @@ locals {
     { for k, j in var.jobs : "job/${k}" => j.image != null ? j.image : "${aws_ecr_repository.this[j.workload].repository_url}:${var.image_tags[j.workload]}" },
   )
 
-  # The VPC link to the ALB exists when some service has integration vpc_link.
-  vpc_link = anytrue([for s in var.services : s.integration == "vpc_link"])
-
   # Security group rules are per port: two services on one port share a rule.
   service_ports = toset([for s in var.services : tostring(s.port)])
 
@@ -362,7 +359,7 @@ resource "aws_vpc_security_group_egress_rule" "proxy_to_alb" {
 # --- carry this security group: out to the listener only; the ALB admits it. ---
 
 resource "aws_security_group" "vpc_link" {
-  count       = local.vpc_link ? 1 : 0
+  count       = var.vpc_link ? 1 : 0
   name        = "${var.name}-vpc-link"
   description = "API Gateway VPC link: only to the internal ALB listener"
   vpc_id      = var.vpc_id
@@ -370,7 +367,7 @@ resource "aws_security_group" "vpc_link" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "vpc_link_to_alb" {
-  count                        = local.vpc_link ? 1 : 0
+  count                        = var.vpc_link ? 1 : 0
   security_group_id            = aws_security_group.vpc_link[0].id
   description                  = "HTTP to the internal ALB listener"
   ip_protocol                  = "tcp"
@@ -381,7 +378,7 @@ resource "aws_vpc_security_group_egress_rule" "vpc_link_to_alb" {
 
 resource "aws_vpc_security_group_ingress_rule" "alb_from_vpc_link" {
   #checkov:skip=CKV_AWS_260:the source is the VPC link's security group, not 0.0.0.0/0
-  count                        = local.vpc_link ? 1 : 0
+  count                        = var.vpc_link ? 1 : 0
   security_group_id            = aws_security_group.alb.id
   description                  = "HTTP from the API Gateway VPC link"
   ip_protocol                  = "tcp"
@@ -391,7 +388,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_from_vpc_link" {
 }
 
 resource "aws_apigatewayv2_vpc_link" "this" {
-  count              = local.vpc_link ? 1 : 0
+  count              = var.vpc_link ? 1 : 0
   name               = "${var.name}-alb"
   security_group_ids = [aws_security_group.vpc_link[0].id]
   subnet_ids         = var.subnet_ids

@@ -19,7 +19,7 @@ output "alb_arn" {
 }
 
 output "vpc_link_id" {
-  description = "Id of the API Gateway VPC link (v2) to the internal ALB; null when no service has integration vpc_link."
+  description = "Id of the API Gateway VPC link (v2) to the internal ALB; null without one (var.vpc_link)."
   value       = one(aws_apigatewayv2_vpc_link.this[*].id)
 }
 

@@ -22,11 +22,8 @@ variable "subnet_ids" {
 variable "services" {
   description = "Private HTTP services, normalised from platform.yaml `services` by the root module (the ones enabled in this environment)."
   type = map(object({
-    workload = string
-    image    = optional(string)
-    # lambda (the proxy function reaches the ALB) or vpc_link (API Gateway
-    # reaches it over the VPC link below).
-    integration = optional(string, "lambda")
+    workload    = string
+    image       = optional(string)
     port        = number
     path_prefix = string
     # The ALB listener rule priority: explicit, so adding a service renumbers nothing.
@@ -51,11 +48,6 @@ variable "services" {
   }))
 
   # The Rust loader (shared/platform/src/services.rs) refuses the same registries.
-  validation {
-    condition     = alltrue([for k, s in var.services : contains(["lambda", "vpc_link"], s.integration)])
-    error_message = "services.<name>.integration must be lambda or vpc_link. Refused: ${join(", ", sort([for k, s in var.services : k if !contains(["lambda", "vpc_link"], s.integration)]))}."
-  }
-
   validation {
     condition     = alltrue([for k, s in var.services : try(s.priority >= 1 && s.priority <= 50000 && floor(s.priority) == s.priority, false)])
     error_message = "Every service in platform.yaml needs its own ALB listener rule priority (services.<name>.priority, a whole number 1-50000, unique): an explicit number, so adding a service renumbers no other rule. Missing or out of range: ${join(", ", sort([for k, s in var.services : k if !try(s.priority >= 1 && s.priority <= 50000 && floor(s.priority) == s.priority, false)]))}."
@@ -195,4 +187,10 @@ variable "ecr_keep_images" {
   description = "Number of tagged images each ECR repository keeps."
   type        = number
   default     = 20
+}
+
+variable "vpc_link" {
+  description = "Make the API Gateway VPC link (v2) to the internal ALB, with its security group: true when a service deployed here has integration vpc_link (the root's vpc_link_services local)."
+  type        = bool
+  default     = false
 }

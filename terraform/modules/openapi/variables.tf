@@ -94,7 +94,7 @@ variable "service_routes" {
 }
 
 variable "vpc_link_services" {
-  description = "The services deployed with integration: vpc_link (terraform/locals.tf local.vpc_link_services): each gets the literal path /v1/services/<name>/{proxy+} (any method, the authorizer, x-portcullis-scope = scope), and its declared routes (service_routes), with an http_proxy integration over the VPC link (var.vpc_link) to http://<ALB DNS><path_prefix>/..., the identity headers mapped from the authorizer's context (static anonymous values on public routes) and timeoutInMillis = timeout_ms."
+  description = "The services deployed with integration: vpc_link (the root's vpc_link_services local, terraform/locals.tf): each gets the literal path /v1/services/<name>/{proxy+} (any method, the authorizer, x-portcullis-scope = scope), and its declared routes (service_routes), with an http_proxy integration over the VPC link (var.vpc_link) to http://<ALB DNS><path_prefix>/..., the identity headers mapped from the authorizer's context (static anonymous values on public routes) and timeoutInMillis = timeout_ms."
   type = map(object({
     path_prefix = string
     timeout_ms  = number
