@@ -46,7 +46,7 @@ def edit(path, extra="\n// edited by test_images\n"):
 
 def test_tags_are_content_addressed_and_stable(clone):
     first = images.tags(clone)
-    assert set(first) == {"sample-job", "sample-service"}
+    assert set(first) == {"sample-job", "sample-service", "sample-web"}
     assert all(t.startswith("c-") and len(t) == 22 for t in first.values()), first
     assert images.tags(clone) == first, "two runs over the same files gave different tags"
 
@@ -54,15 +54,16 @@ def test_tags_are_content_addressed_and_stable(clone):
 @pytest.mark.parametrize(
     "path, changes",
     [
-        # Unrelated to both workloads: a commit here must not move any tag
+        # Unrelated to every workload: a commit here must not move any tag
         # (HEAD-based tags did: every image looked unpushed).
         ("functions/keys/src/lib.rs", set()),
         ("docs/deploy.md", set()),
-        # The service's one Portcullis dependency.
-        ("shared/identity/src/lib.rs", {"sample-service"}),
+        # The services' one Portcullis dependency.
+        ("shared/identity/src/lib.rs", {"sample-service", "sample-web"}),
         ("workloads/sample-job/src/main.rs", {"sample-job"}),
         ("workloads/sample-service/Dockerfile", {"sample-service"}),
-        ("Cargo.lock", {"sample-job", "sample-service"}),
+        ("workloads/sample-web/src/main.rs", {"sample-web"}),
+        ("Cargo.lock", {"sample-job", "sample-service", "sample-web"}),
     ],
 )
 def test_a_tag_moves_exactly_when_its_inputs_change(clone, path, changes):
