@@ -8,3 +8,4 @@ mod keys;
 mod proxy;
 mod quota;
 mod routes;
+mod web;

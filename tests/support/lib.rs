@@ -256,19 +256,23 @@ pub async fn usage_key_for(deployed: &Deployed, id: uuid::Uuid, plan: &str) -> O
     Some(value)
 }
 
-/// The sample service's identity-signing key, read as the administrator from
-/// its own secret (the proxy's `IDENTITY_SECRET_ARNS` names it), as ECS
-/// injects it into the service's task.
-pub async fn sample_identity_key(deployed: &Deployed) -> portcullis_identity::SigningKey {
-    let secret_arn = deployed
-        .function("proxy")
-        .expect("the proxy is deployed")
-        .environment
-        .get("IDENTITY_SECRET_ARNS")
-        .expect("Terraform gives the proxy IDENTITY_SECRET_ARNS")
-        .split(',')
-        .find_map(|entry| entry.strip_prefix("sample="))
-        .expect("the sample service has its own identity secret")
+/// The identity-signing key of service `service`, read as the administrator
+/// from its own secret, as ECS injects it into the service's task. The
+/// function that signs for it names the secret in `IDENTITY_SECRET_ARNS`:
+/// the proxy for `lambda` services, the authorizer for `vpc_link` ones.
+pub async fn identity_key(deployed: &Deployed, service: &str) -> portcullis_identity::SigningKey {
+    let entry = format!("{service}=");
+    let secret_arn = ["proxy", "authorizer"]
+        .iter()
+        .filter_map(|f| deployed.function(f).ok())
+        .filter_map(|f| f.environment.get("IDENTITY_SECRET_ARNS"))
+        .flat_map(|arns| arns.split(','))
+        .find_map(|e| e.trim().strip_prefix(entry.as_str()))
+        .unwrap_or_else(|| {
+            panic!(
+                "neither the proxy's nor the authorizer's IDENTITY_SECRET_ARNS names service {service}'s identity secret"
+            )
+        })
         .to_owned();
     let secret = aws_sdk_secretsmanager::Client::new(&sdk_config().await)
         .get_secret_value()
@@ -278,4 +282,9 @@ pub async fn sample_identity_key(deployed: &Deployed) -> portcullis_identity::Si
         .expect("the identity secret Terraform created");
     portcullis_identity::SigningKey::from_base64(secret.secret_string().expect("a string secret"))
         .expect("the secret is a base64 signing key")
+}
+
+/// The sample service's identity-signing key ([`identity_key`] of `sample`).
+pub async fn sample_identity_key(deployed: &Deployed) -> portcullis_identity::SigningKey {
+    identity_key(deployed, "sample").await
 }

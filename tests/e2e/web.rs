@@ -1,0 +1,311 @@
+//! The sample web application over the VPC link end to end (issue 13 items
+//! 6 and 7): real HTTP through the local gateway serving the REST API
+//! Terraform rendered and applied to the emulator (the `web` service's
+//! `http_proxy` integrations with `connectionType: VPC_LINK`), the real
+//! authorizer signing the caller's identity for the service, and the sample
+//! web application on a loopback port (standing for the internal ALB's `/web`
+//! rule) verifying it with the key of the secret Terraform created. The
+//! sample service, behind the proxy function (integration `lambda`), is the
+//! comparison for a large download.
+
+use e2e::{client, deployed, deployed_gateway, overrides_for, start_gateway};
+use local::Upstreams;
+use portcullis_identity as identity;
+use sqlx::PgPool;
+
+/// The sample web application on a loopback port under `/web` with its
+/// identity key (from the secret Terraform made), as `make local` runs it;
+/// returns its base URL (without `/web`).
+async fn start_web(deployment: &e2e::Deployed) -> String {
+    let signing = e2e::identity_key(deployment, "web").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let config = sample_web::Config::new(vec![signing], "/web");
+    tokio::spawn(sample_web::serve(listener, config, std::future::pending()));
+    format!("http://{addr}")
+}
+
+/// The sample service (integration `lambda`) on a loopback port; its URL.
+async fn start_sample(deployment: &e2e::Deployed) -> String {
+    let signing = e2e::sample_identity_key(deployment).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let config = sample_service::Config::new(vec![signing], "");
+    tokio::spawn(sample_service::serve(
+        listener,
+        config,
+        std::future::pending(),
+    ));
+    format!("http://{addr}")
+}
+
+/// The deployment's gateway, with the web app behind its `/web` upstream
+/// (what `make local` sets with `PORTCULLIS_HTTP_UPSTREAMS`) and the sample
+/// service behind the proxy; also returns the web app's own URL.
+async fn gateway(pool: &PgPool) -> (e2e::RunningGateway, String) {
+    let deployment = deployed();
+    let body = &deployment.rest_api_body;
+    assert!(
+        body.contains("VPC_LINK") && body.contains("/v1/services/web/{proxy+}"),
+        "the applied REST API has the web service's VPC link integration (platform.yaml services.web, integration vpc_link)"
+    );
+    let web = start_web(&deployment).await;
+    let mut upstreams = Upstreams::default();
+    upstreams.insert("/web", &web);
+    let mut overrides = overrides_for(pool);
+    overrides.set(
+        "proxy",
+        "PROXY_UPSTREAM_SAMPLE",
+        start_sample(&deployment).await,
+    );
+    let gw = start_gateway(
+        deployed_gateway(&deployment, &overrides)
+            .await
+            .with_http_upstreams(upstreams),
+    )
+    .await;
+    (gw, web)
+}
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .expect("a reqwest client with static settings builds")
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The seven identity headers of tenant `evil` with every scope, signed for
+/// `path` with the web service's own key exactly as the authorizer signs:
+/// what would verify at the service, were a client's copies passed on.
+fn forged(
+    key: &identity::SigningKey,
+    method: http::Method,
+    path: &str,
+) -> reqwest::header::HeaderMap {
+    let evil = identity::Identity {
+        principal: "mallory".into(),
+        principal_type: "api_key".into(),
+        tenant: "evil".into(),
+        scopes: vec!["services:web".into(), "keys:admin".into()],
+    };
+    identity::sign_unsigned_payload(&evil, &method, path, now(), key)
+        .expect("sign the forged identity")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_web_apps_public_pages_need_no_credential_and_its_notes_need_one(pool: PgPool) {
+    let (gw, _) = gateway(&pool).await;
+    let http = no_redirects();
+
+    // Public: no credential, no authorizer; the service saw the anonymous identity.
+    let resp = http
+        .get(gw.at("/v1/services/web/home"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(r#"href="static/style.css""#), "{html}");
+    assert!(html.contains("Anonymous visitor"), "{html}");
+    for (file, ty) in [
+        ("style.css", "text/css; charset=utf-8"),
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("favicon.svg", "image/svg+xml"),
+    ] {
+        let resp = http
+            .get(gw.at(&format!("/v1/services/web/static/{file}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{file}");
+        assert_eq!(resp.headers()["content-type"], ty, "{file}");
+        assert_eq!(resp.headers()["cache-control"], "public, max-age=3600");
+    }
+
+    // Authenticated: the gateway's 401 without a credential, for GET and the form post.
+    let notes = gw.at("/v1/services/web/notes");
+    assert_eq!(http.get(&notes).send().await.unwrap().status(), 401);
+    let resp = http
+        .post(&notes)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("text=anonymous")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // Another service's scope only: 403.
+    let other = e2e::api_key(&pool, "sample only", "acme", &["services:sample"]).await;
+    let resp = http
+        .get(&notes)
+        .header("x-api-key", &other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+
+    let key = e2e::api_key(&pool, "web caller", "acme", &["services:web"]).await;
+    let resp = http
+        .get(&notes)
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("Notes of acme"),
+        "the service verified the caller's tenant: {html}"
+    );
+    assert!(html.contains("No notes yet."), "{html}");
+
+    let resp = http
+        .post(&notes)
+        .header("x-api-key", &key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("text=through+the+VPC+link+%26+back")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "{:?}", resp.text().await);
+    assert_eq!(resp.headers()["location"], "notes");
+    let html = http
+        .get(&notes)
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("through the VPC link &amp; back"), "{html}");
+    assert!(
+        html.contains(r#"<b class="tenant">acme</b>"#),
+        "the page names the verified tenant: {html}"
+    );
+    assert!(
+        html.contains("the form body and query string are not signed"),
+        "the authorizer signed without the body (UNSIGNED-PAYLOAD): {html}"
+    );
+    // A bad form is the service's own 400, with why.
+    let resp = http
+        .post(&notes)
+        .header("x-api-key", &key)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("text=+")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("the note is empty"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_client_sent_identity_header_never_reaches_the_web_app_as_sent(pool: PgPool) {
+    let (gw, web) = gateway(&pool).await;
+    let http = client();
+    let web_key = e2e::identity_key(&deployed(), "web").await;
+
+    // The control: sent straight to the service, the forgery verifies.
+    let html = http
+        .get(format!("{web}/web/notes"))
+        .headers(forged(&web_key, http::Method::GET, "/web/notes"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"<b class="tenant">evil</b>"#), "{html}");
+
+    // Public route: the gateway maps its static anonymous values over the
+    // client's, so even a validly signed forgery arrives overwritten.
+    let resp = http
+        .get(gw.at("/v1/services/web/home"))
+        .headers(forged(&web_key, http::Method::GET, "/web/home"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Anonymous visitor"), "{html}");
+    assert!(
+        !html.contains("evil") && !html.contains("mallory"),
+        "{html}"
+    );
+
+    // Authenticated route: the authorizer's identity replaces the client's.
+    let key = e2e::api_key(&pool, "web caller", "acme", &["services:web"]).await;
+    let resp = http
+        .get(gw.at("/v1/services/web/notes"))
+        .header("x-api-key", &key)
+        .headers(forged(&web_key, http::Method::GET, "/web/notes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(r#"<b class="tenant">acme</b>"#), "{html}");
+    assert!(
+        !html.contains("evil") && !html.contains("mallory"),
+        "{html}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_10_mb_download_passes_the_vpc_link_and_the_lambda_proxy_refuses_it(pool: PgPool) {
+    const TEN_MB: usize = 10_000_000;
+    let (gw, _) = gateway(&pool).await;
+    let http = client();
+    let key = e2e::api_key(
+        &pool,
+        "both services",
+        "acme",
+        &["services:web", "services:sample"],
+    )
+    .await;
+
+    let resp = http
+        .get(gw.at(&format!("/v1/services/web/download?bytes={TEN_MB}")))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+    let bytes = resp.bytes().await.unwrap();
+    assert_eq!(bytes.len(), TEN_MB);
+    assert!(
+        bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == sample_web::download_byte(i as u64)),
+        "the download arrives byte for byte"
+    );
+
+    // The same size from the sample service through the proxy function: its
+    // 502 says why (the answer cannot fit a Lambda response).
+    let resp = http
+        .get(gw.at(&format!("/v1/services/sample/download?bytes={TEN_MB}")))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("is larger than") && text.contains("6 MB Lambda response limit"),
+        "{text}"
+    );
+}
