@@ -15,6 +15,11 @@
 //! Terraform adds to the REST API body. Public routes are left out: API
 //! Gateway runs no authorizer for them. shared/platform validates the
 //! registry; a test checks this list against it.
+//!
+//! And `$OUT_DIR/vpc_link_services.rs` (`signing::EMBEDDED_VPC_LINK_SERVICES`):
+//! the `integration: vpc_link` services (name, `path_prefix`,
+//! `environments`), whose identity the authorizer signs (issue 13 item 1);
+//! a test checks it against the validated registry too.
 
 use serde_norway::Value;
 use std::fmt::Write as _;
@@ -63,6 +68,50 @@ fn main() {
     let dest = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("operations.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
     service_routes(&manifest);
+    vpc_link_services(&manifest);
+}
+
+/// The `integration: vpc_link` services of platform.yaml.
+fn vpc_link_services(manifest: &std::path::Path) {
+    let source = manifest.join("../../platform.yaml");
+    let text = std::fs::read_to_string(&source)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
+    let doc: Value = serde_norway::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", source.display()));
+    let mut out = String::from("&[\n");
+    if let Some(services) = doc.get("services").and_then(Value::as_mapping) {
+        for (name, svc) in services {
+            let Some(name) = name.as_str() else { continue };
+            if svc.get("integration").and_then(Value::as_str) != Some("vpc_link") {
+                continue;
+            }
+            // shared/platform's default and normalisation of path_prefix.
+            let path_prefix = svc.get("path_prefix").and_then(Value::as_str).map_or_else(
+                || format!("/{name}"),
+                |p| p.trim_end_matches('/').to_owned(),
+            );
+            let environments = match svc.get("environments").and_then(Value::as_sequence) {
+                None => "None".to_owned(),
+                Some(list) => {
+                    let names: Vec<String> = list
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(|e| format!("{e:?}"))
+                        .collect();
+                    format!("Some(&[{}])", names.join(", "))
+                }
+            };
+            writeln!(
+                out,
+                "    VpcLinkService {{ name: {name:?}, path_prefix: {path_prefix:?}, environments: {environments} }},"
+            )
+            .expect("write to a String");
+        }
+    }
+    out.push(']');
+    let dest =
+        PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("vpc_link_services.rs");
+    std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
 }
 
 /// The scoped routes of platform.yaml's services, as operations.

@@ -45,7 +45,9 @@ pub async fn wire_one(gateway: &mut Gateway, name: &str, env: &Env) -> Result<()
     let fail = start_error(name);
     match name {
         "authorizer" => {
-            let state = authorizer::State::from_env_with(env).map_err(|e| fail(e.to_string()))?;
+            let state = authorizer::State::from_env_with(env)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
             gateway.authorizer(Arc::new(state), authorizer::handle);
         }
         "keys" => {

@@ -9,9 +9,11 @@
 //! lacks (`routes::RouteTable::for_each_denied`), the context {principal_id, principal_type,
 //! tenant, scopes, key_id} and the caller's own `usageIdentifierKey`: the
 //! API key's usage key, or for Cognito principals their tenant's
-//! (`portcullis_auth::usage`; throttles and quotas are per consumer). Bad or
-//! missing credentials fail the invocation with "Unauthorized" (401). See
-//! docs/auth.md.
+//! (`portcullis_auth::usage`; throttles and quotas are per consumer). For
+//! an allowed request to an `integration: vpc_link` service the context also
+//! carries the signed identity's `identity_timestamp` and
+//! `identity_signature` ([`signing`]). Bad or missing credentials fail the
+//! invocation with "Unauthorized" (401). See docs/auth.md.
 
 pub mod cache;
 pub mod config;
@@ -19,6 +21,7 @@ pub mod fetch;
 pub mod jwt;
 pub mod keys;
 pub mod routes;
+pub mod signing;
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
@@ -99,23 +102,55 @@ pub struct State {
     last_touched: Mutex<std::collections::HashMap<Uuid, Instant>>,
     background: Mutex<Vec<JoinHandle<()>>>,
     key_lookups: AtomicU64,
+    /// The `vpc_link` services' identity keys (none: nothing is signed).
+    signer: signing::Signer,
+}
+
+/// Why the authorizer cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Keys(#[from] portcullis_identity::keys::KeyError),
+}
+
+impl StartError {
+    /// The variable at fault, when one is.
+    pub fn var(&self) -> Option<&str> {
+        match self {
+            StartError::Config(e) => Some(e.var()),
+            StartError::Keys(portcullis_identity::keys::KeyError::Env(e)) => Some(e.var()),
+            StartError::Keys(_) => None,
+        }
+    }
 }
 
 impl State {
     /// Configuration from the process environment, database from
     /// `portcullis_db` (DATABASE_URL / DB_IAM_AUTH; DB_SECRET_ARN is refused:
-    /// the authorizer is built without Secrets Manager).
+    /// the database pool is built without Secrets Manager), the `vpc_link`
+    /// services' identity keys.
     pub async fn from_env() -> Result<State, Error> {
-        Ok(State::from_env_with(&Env::Process)?)
+        Ok(State::from_env_with(&Env::Process).await?)
     }
 
     /// From a given environment. The database variables are read and checked
     /// now; the pool (sqlx connect options, credentials) is built on the
-    /// first API key look-up.
-    pub fn from_env_with(env: &Env) -> Result<State, ConfigError> {
+    /// first API key look-up. The identity keys of the `integration:
+    /// vpc_link` services enabled here (`DEPLOYMENT_ENVIRONMENT`) are read
+    /// now from `IDENTITY_SECRET_ARNS` ([`signing::Signer::from_env`]); with
+    /// none enabled, nothing is read.
+    pub async fn from_env_with(env: &Env) -> Result<State, StartError> {
         let config = Config::from_env(env)?;
         let db = LazyDatabase::from_env(env)?;
-        State::with_database(config, db)
+        let signer = signing::Signer::from_env(env).await?;
+        Ok(State::with_database(config, db)?.with_signer(signer))
+    }
+
+    /// The same state signing identities for the `vpc_link` services of `signer`.
+    pub fn with_signer(self, signer: signing::Signer) -> State {
+        State { signer, ..self }
     }
 
     /// From explicit parts (tests, local gateway).
@@ -149,6 +184,7 @@ impl State {
             last_touched: Mutex::new(std::collections::HashMap::new()),
             background: Mutex::new(Vec::new()),
             key_lookups: AtomicU64::new(0),
+            signer: signing::Signer::default(),
         })
     }
 
@@ -385,11 +421,11 @@ fn credentials(event: &Request) -> Result<Vec<String>, AuthError> {
 
 /// The authorizer's decision for one request.
 pub async fn authorize(state: &State, event: &Request) -> Result<Response, AuthError> {
-    let arn = event
+    let method_arn = event
         .method_arn
         .as_deref()
-        .ok_or_else(|| AuthError::Internal("the event has no methodArn".to_owned()))
-        .and_then(|a| MethodArn::parse(a).map_err(|e| AuthError::Internal(e.to_string())))?;
+        .ok_or_else(|| AuthError::Internal("the event has no methodArn".to_owned()))?;
+    let arn = MethodArn::parse(method_arn).map_err(|e| AuthError::Internal(e.to_string()))?;
     let creds = credentials(event)?;
     let principal = match creds.as_slice() {
         [] => {
@@ -408,7 +444,9 @@ pub async fn authorize(state: &State, event: &Request) -> Result<Response, AuthE
         }
         _ => return Err(AuthError::Unauthorized),
     };
-    Ok(decision(state, &arn, &principal))
+    let mut answer = decision(state, &arn, &principal);
+    state.signer.sign(event, method_arn, &mut answer);
+    Ok(answer)
 }
 
 /// The policy, context and usage key for a verified principal.
@@ -469,6 +507,8 @@ pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
             tenant: p.tenant.clone(),
             scopes: p.scopes.clone(),
             key_id: p.key_id,
+            identity_timestamp: None,
+            identity_signature: None,
         },
         usage_identifier_key: Some(usage),
     }

@@ -374,6 +374,35 @@ fn resource_pieces(method: &str, path: &str, bound: Option<&str>) -> Vec<String>
     pieces
 }
 
+/// IAM's resource wildcards as API Gateway applies them to an authorizer's
+/// policy: `*` any run of characters (`/` included), `?` exactly one. (The
+/// local gateway's `local::policy::glob_match` is the same rule.)
+pub fn policy_matches(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0usize, 0usize);
+    // The last `*` seen and the text position it was tried at.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
 /// The parts of a `methodArn` the policy needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MethodArn {
@@ -516,7 +545,7 @@ mod tests {
         // API Gateway's evaluation: an explicit Deny wins, then an Allow.
         let decide = |held: &str, method_and_path: &str| {
             let target = arn.resource(method_and_path);
-            let m = |r: &String| iam_match(arn.resource(r).as_bytes(), target.as_bytes());
+            let m = |r: &String| policy_matches(&arn.resource(r), &target);
             let s = scopes(held);
             !t.denied(&s).iter().any(m) && t.permitted(&s).iter().any(m)
         };
@@ -579,20 +608,6 @@ mod tests {
         );
     }
 
-    /// IAM's resource wildcards as API Gateway applies them to an
-    /// authorizer's policy: `*` any run of characters (`/` included), `?` one.
-    /// (The local gateway's `local::policy::glob_match` is the same rule.)
-    fn iam_match(pattern: &[u8], text: &[u8]) -> bool {
-        match (pattern.split_first(), text.split_first()) {
-            (None, None) => true,
-            (Some((b'*', rest)), _) => {
-                iam_match(rest, text) || (!text.is_empty() && iam_match(pattern, &text[1..]))
-            }
-            (Some((p, prest)), Some((t, trest))) if *p == b'?' || p == t => iam_match(prest, trest),
-            _ => false,
-        }
-    }
-
     #[test]
     fn a_service_scope_does_not_reach_another_service_through_the_proxy_path() {
         let t = RouteTable::embedded().unwrap();
@@ -605,9 +620,7 @@ mod tests {
             .collect();
         let allows = |method_and_path: &str| {
             let target = arn.resource(method_and_path);
-            allowed
-                .iter()
-                .any(|r| iam_match(r.as_bytes(), target.as_bytes()))
+            allowed.iter().any(|r| policy_matches(r, &target))
         };
         for m in ANY_METHODS {
             assert!(

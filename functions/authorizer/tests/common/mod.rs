@@ -269,3 +269,42 @@ pub async fn jwks_server(body: String, delay: Duration) -> JwksServer {
         body,
     }
 }
+
+/// The identity key of the `vpc_link` service `web`, stored in the
+/// emulator's Secrets Manager (needs AWS_ENDPOINT_URL and the emulator's
+/// administrator key: run through `make test`), and the variables that make
+/// `State::from_env_with` read it: `IDENTITY_SECRET_ARNS` and the process's
+/// AWS settings (which replace any AWS_* of the caller's map).
+pub async fn web_identity_env() -> (portcullis_identity::SigningKey, Vec<(String, String)>) {
+    portcullis_testkit::emulator_endpoint();
+    let sdk = portcullis_core::aws::sdk_config().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    let value = "d2ViLXNlcnZpY2UtaWRlbnRpdHkta2V5LTMyLWJ5dGU="; // 32 bytes
+    let created = sm
+        .create_secret()
+        .name(portcullis_testkit::unique(
+            "portcullis-authorizer-identity-web",
+        ))
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap();
+    let mut vars = vec![(
+        "IDENTITY_SECRET_ARNS".to_owned(),
+        format!("web={}", created.arn().unwrap()),
+    )];
+    for var in [
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        let v = std::env::var(var)
+            .unwrap_or_else(|_| panic!("{var} is not set: run through make test"));
+        vars.push((var.to_owned(), v));
+    }
+    (
+        portcullis_identity::SigningKey::from_base64(value).unwrap(),
+        vars,
+    )
+}

@@ -1,0 +1,304 @@
+//! The identity the authorizer signs for an `integration: vpc_link` service
+//! (platform.yaml's `web`), checked the way the service checks it: the
+//! context mapped onto the identity headers as the REST API does
+//! (docs/proxy.md#vpc-link-services), then `portcullis_identity::verify`
+//! with the service's key at the path the service receives. API keys from a
+//! real PostgreSQL database (`#[sqlx::test]`: set DATABASE_URL, or run
+//! `make test`); the key's secret from the emulator for the start-up test.
+
+mod common;
+
+use authorizer::config::Config;
+use authorizer::signing::{self, Signer};
+use authorizer::{Response, State};
+use common::*;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use portcullis_auth::apikey;
+use portcullis_core::Env;
+use portcullis_db::Database;
+use portcullis_identity::{self as identity, IdentityError, SigningKey, VerifiedIdentity};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::collections::HashMap;
+
+const API: &str = "arn:aws:execute-api:us-east-1:123456789012:api123/prod";
+
+fn web_key() -> SigningKey {
+    SigningKey::from_bytes(&[21; 32]).unwrap()
+}
+
+async fn insert_key(pool: &PgPool, scopes: &[&str]) -> (String, String) {
+    let (plain, lookup, digest) = apikey::generate();
+    sqlx::query(
+        "insert into api_keys (lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
+         values ($1, $2, 'test key', 'tenant-a', $3, 'standard', 'tests')",
+    )
+    .bind(lookup.as_str())
+    .bind(digest.as_slice())
+    .bind(scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    .execute(pool)
+    .await
+    .unwrap();
+    (plain.expose_secret().to_owned(), lookup.as_str().to_owned())
+}
+
+/// The embedded contract and registry; `web`'s key given.
+fn state(pool: PgPool) -> State {
+    let cfg = Config::from_env(&Env::from_pairs([("USAGE_KEY_PREFIX", "pc-test-")])).unwrap();
+    let signer = Signer::new(
+        &signing::enabled(None),
+        HashMap::from([("web".to_owned(), web_key())]),
+    )
+    .unwrap();
+    State::new(cfg, Database::from_pool(pool))
+        .unwrap()
+        .with_signer(signer)
+}
+
+/// A REQUEST authorizer event for `method path` on `resource`.
+fn request(key: &str, method: &str, resource: &str, path: &str) -> authorizer::Request {
+    let mut e: Value = serde_json::from_str(include_str!("fixtures/request.json")).unwrap();
+    e["methodArn"] = json!(format!("{API}/{method}{path}"));
+    e["resource"] = json!(resource);
+    e["path"] = json!(path);
+    e["httpMethod"] = json!(method);
+    e["headers"] = json!({ "x-api-key": key });
+    e["multiValueHeaders"] = json!({ "x-api-key": [key] });
+    e["requestContext"]["resourcePath"] = json!(resource);
+    e["requestContext"]["httpMethod"] = json!(method);
+    e["requestContext"]["path"] = json!(format!("/prod{path}"));
+    serde_json::from_value(e).unwrap()
+}
+
+const WEB: &str = "/v1/services/web/{proxy+}";
+
+/// The headers the REST API sends the service: the context values mapped
+/// (a context key that is absent maps to no header) and the literal
+/// UNSIGNED-PAYLOAD.
+fn mapped_headers(r: &Response) -> HeaderMap {
+    let ctx = serde_json::to_value(&r.context).unwrap();
+    let mut h = HeaderMap::new();
+    for (header, key) in [
+        (identity::PRINCIPAL, "principal_id"),
+        (identity::PRINCIPAL_TYPE, "principal_type"),
+        (identity::TENANT, "tenant"),
+        (identity::SCOPES, "scopes"),
+        (identity::TIMESTAMP, "identity_timestamp"),
+        (identity::SIGNATURE, "identity_signature"),
+    ] {
+        if let Some(v) = ctx[key].as_str() {
+            h.insert(
+                HeaderName::from_static(header),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+    }
+    h.insert(
+        identity::CONTENT_SHA256,
+        HeaderValue::from_static(identity::UNSIGNED_PAYLOAD),
+    );
+    h
+}
+
+fn verify_at(
+    r: &Response,
+    method: Method,
+    target: &str,
+) -> Result<VerifiedIdentity, IdentityError> {
+    identity::verify(
+        &mapped_headers(r),
+        &method,
+        target,
+        b"a body the authorizer never saw",
+        now(),
+        &[web_key()],
+        identity::DEFAULT_MAX_SKEW,
+    )
+}
+
+fn has_signature(r: &Response) -> bool {
+    let ctx = serde_json::to_value(&r.context).unwrap();
+    ctx.get("identity_signature").is_some() || ctx.get("identity_timestamp").is_some()
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_vpc_link_request_carries_an_identity_the_service_verifies(pool: PgPool) {
+    let s = state(pool.clone());
+    let (key, lookup) = insert_key(&pool, &["services:web", "jobs:read"]).await;
+    let r = run(
+        &s,
+        request(&key, "POST", WEB, "/v1/services/web/notes/a%20b"),
+    )
+    .await
+    .unwrap();
+    let ctx = serde_json::to_value(&r.context).unwrap();
+    assert!(
+        ctx["identity_signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("v2="),
+        "{ctx}"
+    );
+    let ts: i64 = ctx["identity_timestamp"].as_str().unwrap().parse().unwrap();
+    assert!((now() - ts).abs() <= 5, "{ts}");
+    assert!(
+        ctx.as_object().unwrap().values().all(Value::is_string),
+        "{ctx}"
+    );
+
+    // The service receives its path_prefix + the rest, with whatever query.
+    let v = verify_at(&r, Method::POST, "/web/notes/a%20b?page=2").unwrap();
+    assert_eq!(v.principal, lookup);
+    assert_eq!(v.principal_type, "api_key");
+    assert_eq!(v.tenant, "tenant-a");
+    assert_eq!(v.scopes, ["jobs:read", "services:web"]);
+    assert!(!v.body_signed);
+
+    // Bound to the method and path it was made for.
+    for (m, target) in [
+        (Method::GET, "/web/notes/a%20b"),
+        (Method::DELETE, "/web/notes/a%20b"),
+        (Method::POST, "/web/notes/other"),
+        (Method::POST, "/web/notes"),
+        (Method::POST, "/sample/notes/a%20b"),
+        (Method::POST, "/v1/services/web/notes/a%20b"),
+    ] {
+        assert_eq!(
+            verify_at(&r, m.clone(), target).unwrap_err(),
+            IdentityError::BadSignature,
+            "{m} {target}"
+        );
+    }
+    // And to the web service's key: another key does not verify it.
+    let other = SigningKey::from_bytes(&[22; 32]).unwrap();
+    assert_eq!(
+        identity::verify(
+            &mapped_headers(&r),
+            &Method::POST,
+            "/web/notes/a%20b",
+            b"",
+            now(),
+            &[other],
+            identity::DEFAULT_MAX_SKEW
+        )
+        .unwrap_err(),
+        IdentityError::BadSignature
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn only_allowed_vpc_link_requests_are_signed(pool: PgPool) {
+    let s = state(pool.clone());
+    let (both, _) = insert_key(&pool, &["services:web", "services:sample"]).await;
+    // A lambda service: the proxy signs, not the authorizer.
+    let r = run(
+        &s,
+        request(
+            &both,
+            "GET",
+            "/v1/services/{service}/{proxy+}",
+            "/v1/services/sample/echo",
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(!has_signature(&r), "{:?}", r.context);
+    // Another API path.
+    let r = run(&s, request(&both, "GET", "/v1/me", "/v1/me"))
+        .await
+        .unwrap();
+    assert!(!has_signature(&r), "{:?}", r.context);
+    // The service path itself, with nothing under it, is no request of it.
+    let r = run(
+        &s,
+        request(&both, "GET", "/v1/services/web", "/v1/services/web"),
+    )
+    .await
+    .unwrap();
+    assert!(!has_signature(&r), "{:?}", r.context);
+    // A web request: signed.
+    let r = run(&s, request(&both, "GET", WEB, "/v1/services/web/notes"))
+        .await
+        .unwrap();
+    assert!(has_signature(&r));
+    assert!(verify_at(&r, Method::GET, "/web/notes").is_ok());
+
+    // A caller whose policy does not allow the web request gets no
+    // signature (API Gateway refuses it anyway).
+    let (sample_only, _) = insert_key(&pool, &["services:sample"]).await;
+    let r = run(
+        &s,
+        request(&sample_only, "GET", WEB, "/v1/services/web/notes"),
+    )
+    .await
+    .unwrap();
+    assert!(!has_signature(&r), "{:?}", r.context);
+}
+
+/// An event without a path or a method cannot say what the service
+/// receives: the answer stands, unsigned (the service then sees no valid
+/// identity), never a signature over a guess.
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_event_without_path_or_method_is_not_signed(pool: PgPool) {
+    let s = state(pool.clone());
+    let (key, _) = insert_key(&pool, &["services:web"]).await;
+    for missing in ["path", "httpMethod"] {
+        let mut e =
+            serde_json::to_value(request(&key, "GET", WEB, "/v1/services/web/notes")).unwrap();
+        e.as_object_mut().unwrap().remove(missing);
+        let ev: authorizer::Request = serde_json::from_value(e).unwrap();
+        let r = run(&s, ev).await.unwrap();
+        assert!(!has_signature(&r), "{missing}: {:?}", r.context);
+    }
+}
+
+/// Start-up reads the enabled vpc_link services' keys from Secrets Manager
+/// (the emulator) and refuses to start without them.
+#[tokio::test]
+async fn start_up_reads_the_web_key_and_needs_it() {
+    let db = [("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nothing")];
+    let e = State::from_env_with(&Env::from_pairs(db))
+        .await
+        .err()
+        .expect("web's key is required");
+    assert_eq!(e.var(), Some("IDENTITY_SECRET_ARNS"), "{e}");
+    assert!(
+        e.to_string().contains("integration: vpc_link services"),
+        "{e}"
+    );
+
+    let (key, vars) = web_identity_env().await;
+    let mut env: Vec<(String, String)> = vars;
+    env.push((db[0].0.to_owned(), db[0].1.to_owned()));
+    env.push(("COGNITO_ISSUER".into(), ISSUER.into()));
+    env.push(("COGNITO_CLIENT_IDS".into(), CLIENT.into()));
+    env.push(("COGNITO_JWKS_JSON".into(), jwks(&[common::key()])));
+    env.push((
+        "COGNITO_GROUP_SCOPES".into(),
+        "web-users=services:web".into(),
+    ));
+    let s = State::from_env_with(&Env::from_pairs(env)).await.unwrap();
+    // A Cognito user with the web scope (no database needed).
+    let token = common::key().sign(&user_claims("openid", &[TENANT_GROUP, "web-users"]));
+    let mut ev = request("unused", "GET", WEB, "/v1/services/web/home2");
+    ev.headers.clear();
+    ev.multi_value_headers.clear();
+    ev.headers.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    let r = run(&s, ev).await.unwrap();
+    assert!(has_signature(&r), "{:?} {:?}", r.context, r.policy_document);
+    let v = identity::verify(
+        &mapped_headers(&r),
+        &Method::GET,
+        "/web/home2",
+        b"",
+        now(),
+        &[key],
+        identity::DEFAULT_MAX_SKEW,
+    )
+    .unwrap();
+    assert_eq!(v.principal_type, "user");
+    assert_eq!(v.tenant, "acme");
+}
