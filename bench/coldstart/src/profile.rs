@@ -184,11 +184,17 @@ pub fn profile(name: &str, i: &Inputs) -> anyhow::Result<Profile> {
                 ("COGNITO_GROUP_SCOPES", "coldstart=jobs:read"),
                 // Fetched on the first JWT, as from Cognito in AWS.
                 ("COGNITO_JWKS_URL", "http://{mock}/jwks.json"),
+                // platform.yaml's vpc_link service `web`: the authorizer
+                // signs its identity with its key, read at start (the
+                // harness's secret stands in for it).
+                ("IDENTITY_SECRET_ARNS", "web=portcullis-coldstart-identity"),
             ]));
-            (
-                authorizer_event(&i.fixtures, &i.token)?,
-                "none (JWKS fetched on the first JWT)",
-            )
+            let calls = if i.emulator {
+                "Secrets Manager GetSecretValue (web's identity key), emulator on 127.0.0.1; JWKS fetched on the first JWT"
+            } else {
+                "Secrets Manager GetSecretValue (web's identity key): no emulator given; JWKS fetched on the first JWT"
+            };
+            (authorizer_event(&i.fixtures, &i.token)?, calls)
         }
         "jobs" => {
             env.push(db);
