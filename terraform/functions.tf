@@ -179,6 +179,8 @@ locals {
         # The vpc_link services' own keys (<service>=<secret ARN>,...): the
         # authorizer signs the identity it hands them (docs/proxy.md).
         IDENTITY_SECRET_ARNS = join(",", [for s, arn in local.identity_secret_arns["vpc_link"] : "${s}=${arn}"])
+        # Only the services deployed here need a key (their `environments`).
+        DEPLOYMENT_ENVIRONMENT = var.environment
         }, var.cognito_jwks_json == null ? {} : { COGNITO_JWKS_JSON = var.cognito_jwks_json }
       )
       # The vpc_link services' identity keys, exactly those secrets.

@@ -340,6 +340,12 @@ def test_the_authorizer_gets_the_vpc_link_keys_and_the_proxy_the_lambda_ones(tmp
     functions = val(root_locals, "functions")
     assert "local.identity_secret_arns[\"vpc_link\"]" in str(functions["authorizer"]["environment"])
     assert "local.identity_secret_arns[\"lambda\"]" in str(functions["proxy"]["environment"])
+    # Both read the keys of the services enabled here only: without the
+    # environment they would want every service's key, and Terraform passes
+    # the deployed ones' (a service limited to other environments would stop
+    # them at start).
+    for fn in ("authorizer", "proxy"):
+        assert "'DEPLOYMENT_ENVIRONMENT': '${var.environment}'" in str(functions[fn]["environment"]), (fn, functions[fn]["environment"])
 
     # No service of a kind: no statement (IAM refuses an empty resource list).
     (tmp_path / "platform.yaml").write_text("services:\n  sample:\n    priority: 1\n    methods: [GET]\n", encoding="utf-8")
