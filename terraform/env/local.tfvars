@@ -32,7 +32,7 @@ cors_allow_origins = ["http://localhost:5173", "http://127.0.0.1:5173"]
 # Members of `admins` may also call the sample private service (the console's
 # services view; docs/web.md).
 cognito_group_scopes = {
-  admins = ["keys:admin", "jobs:read", "jobs:write", "services:sample"]
+  admins = ["keys:admin", "jobs:read", "jobs:write", "services:sample", "services:web"]
 }
 # Tenant groups besides the platform tenant's (tenant:platform, always made):
 # the demo user of make local is in tenant:platform and admins.
