@@ -8,4 +8,5 @@ mod keys;
 mod proxy;
 mod quota;
 mod routes;
+mod services;
 mod web;

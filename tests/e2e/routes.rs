@@ -5,6 +5,7 @@
 //! proxy each on its own role, and the sample service verifying the signed
 //! identity with the key of the secret Terraform created.
 
+use crate::services::start_sample;
 use e2e::{client, deployed, deployed_gateway, overrides_for, start_gateway};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -18,24 +19,6 @@ async fn body(resp: reqwest::Response) -> (u16, Value) {
     )
 }
 
-/// The sample service on a loopback port with its identity key (from the
-/// secret Terraform made), as `make local` runs it; returns its URL.
-async fn start_sample() -> String {
-    let deployment = deployed();
-    let signing = e2e::sample_identity_key(&deployment).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let config = sample_service::Config::new(vec![signing], "");
-    tokio::spawn(sample_service::serve(
-        listener,
-        config,
-        std::future::pending(),
-    ));
-    format!("http://{addr}")
-}
-
 #[sqlx::test(migrations = "../migrations")]
 async fn a_public_route_needs_no_credential_and_a_write_route_needs_its_scope(pool: PgPool) {
     let deployment = deployed();
@@ -45,7 +28,11 @@ async fn a_public_route_needs_no_credential_and_a_write_route_needs_its_scope(po
         "the applied REST API has the sample's declared paths (platform.yaml services.sample.routes)"
     );
     let mut overrides = overrides_for(&pool);
-    overrides.set("proxy", "PROXY_UPSTREAM_SAMPLE", start_sample().await);
+    overrides.set(
+        "proxy",
+        "PROXY_UPSTREAM_SAMPLE",
+        start_sample(&deployment).await,
+    );
     let gw = start_gateway(deployed_gateway(&deployment, &overrides).await).await;
     let http = client();
 

@@ -8,40 +8,11 @@
 //! sample service, behind the proxy function (integration `lambda`), is the
 //! comparison for a large download.
 
+use crate::services::{start_sample, start_web};
 use e2e::{client, deployed, deployed_gateway, overrides_for, start_gateway};
 use local::Upstreams;
 use portcullis_identity as identity;
 use sqlx::PgPool;
-
-/// The sample web application on a loopback port under `/web` with its
-/// identity key (from the secret Terraform made), as `make local` runs it;
-/// returns its base URL (without `/web`).
-async fn start_web(deployment: &e2e::Deployed) -> String {
-    let signing = e2e::identity_key(deployment, "web").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let config = sample_web::Config::new(vec![signing], "/web");
-    tokio::spawn(sample_web::serve(listener, config, std::future::pending()));
-    format!("http://{addr}")
-}
-
-/// The sample service (integration `lambda`) on a loopback port; its URL.
-async fn start_sample(deployment: &e2e::Deployed) -> String {
-    let signing = e2e::sample_identity_key(deployment).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let config = sample_service::Config::new(vec![signing], "");
-    tokio::spawn(sample_service::serve(
-        listener,
-        config,
-        std::future::pending(),
-    ));
-    format!("http://{addr}")
-}
 
 /// The deployment's gateway, with the web app behind its `/web` upstream
 /// (what `make local` sets with `PORTCULLIS_HTTP_UPSTREAMS`) and the sample
@@ -81,6 +52,21 @@ fn no_redirects() -> reqwest::Client {
         .expect("a reqwest client with static settings builds")
 }
 
+/// Send `req`, with API key `key` when there is one (none: no credential).
+async fn send(req: reqwest::RequestBuilder, key: Option<&str>) -> reqwest::Response {
+    let req = match key {
+        Some(key) => req.header("x-api-key", key),
+        None => req,
+    };
+    req.send().await.expect("the gateway answers")
+}
+
+/// `req` carrying the note form `body` (`application/x-www-form-urlencoded`).
+fn form(req: reqwest::RequestBuilder, body: &'static str) -> reqwest::RequestBuilder {
+    req.header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -109,11 +95,7 @@ async fn the_web_apps_public_pages_need_no_credential_and_its_notes_need_one(poo
     let http = no_redirects();
 
     // Public: no credential, no authorizer; the service saw the anonymous identity.
-    let resp = http
-        .get(gw.at("/v1/services/web/home"))
-        .send()
-        .await
-        .unwrap();
+    let resp = send(http.get(gw.at("/v1/services/web/home")), None).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
     let html = resp.text().await.unwrap();
@@ -124,11 +106,8 @@ async fn the_web_apps_public_pages_need_no_credential_and_its_notes_need_one(poo
         ("app.js", "text/javascript; charset=utf-8"),
         ("favicon.svg", "image/svg+xml"),
     ] {
-        let resp = http
-            .get(gw.at(&format!("/v1/services/web/static/{file}")))
-            .send()
-            .await
-            .unwrap();
+        let url = gw.at(&format!("/v1/services/web/static/{file}"));
+        let resp = send(http.get(url), None).await;
         assert_eq!(resp.status(), 200, "{file}");
         assert_eq!(resp.headers()["content-type"], ty, "{file}");
         assert_eq!(resp.headers()["cache-control"], "public, max-age=3600");
@@ -136,32 +115,15 @@ async fn the_web_apps_public_pages_need_no_credential_and_its_notes_need_one(poo
 
     // Authenticated: the gateway's 401 without a credential, for GET and the form post.
     let notes = gw.at("/v1/services/web/notes");
-    assert_eq!(http.get(&notes).send().await.unwrap().status(), 401);
-    let resp = http
-        .post(&notes)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("text=anonymous")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(send(http.get(&notes), None).await.status(), 401);
+    let resp = send(form(http.post(&notes), "text=anonymous"), None).await;
     assert_eq!(resp.status(), 401);
     // Another service's scope only: 403.
     let other = e2e::api_key(&pool, "sample only", "acme", &["services:sample"]).await;
-    let resp = http
-        .get(&notes)
-        .header("x-api-key", &other)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
+    assert_eq!(send(http.get(&notes), Some(&other)).await.status(), 403);
 
     let key = e2e::api_key(&pool, "web caller", "acme", &["services:web"]).await;
-    let resp = http
-        .get(&notes)
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap();
+    let resp = send(http.get(&notes), Some(&key)).await;
     assert_eq!(resp.status(), 200);
     let html = resp.text().await.unwrap();
     assert!(
@@ -170,22 +132,12 @@ async fn the_web_apps_public_pages_need_no_credential_and_its_notes_need_one(poo
     );
     assert!(html.contains("No notes yet."), "{html}");
 
-    let resp = http
-        .post(&notes)
-        .header("x-api-key", &key)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("text=through+the+VPC+link+%26+back")
-        .send()
-        .await
-        .unwrap();
+    let note = form(http.post(&notes), "text=through+the+VPC+link+%26+back");
+    let resp = send(note, Some(&key)).await;
     assert_eq!(resp.status(), 303, "{:?}", resp.text().await);
     assert_eq!(resp.headers()["location"], "notes");
-    let html = http
-        .get(&notes)
-        .header("x-api-key", &key)
-        .send()
+    let html = send(http.get(&notes), Some(&key))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -199,16 +151,21 @@ async fn the_web_apps_public_pages_need_no_credential_and_its_notes_need_one(poo
         "the authorizer signed without the body (UNSIGNED-PAYLOAD): {html}"
     );
     // A bad form is the service's own 400, with why.
-    let resp = http
-        .post(&notes)
-        .header("x-api-key", &key)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("text=+")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(form(http.post(&notes), "text=+"), Some(&key)).await;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("the note is empty"));
+}
+
+/// The 200 page of `resp`, which names neither the forged tenant nor its
+/// principal.
+async fn page_without_the_forgery(resp: reqwest::Response) -> String {
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(
+        !html.contains("evil") && !html.contains("mallory"),
+        "{html}"
+    );
+    html
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -216,51 +173,28 @@ async fn a_client_sent_identity_header_never_reaches_the_web_app_as_sent(pool: P
     let (gw, web) = gateway(&pool).await;
     let http = client();
     let web_key = e2e::identity_key(&deployed(), "web").await;
+    // A GET of `url` carrying the identity forged for the service's `path`.
+    let forged_get = |url: String, path: &str| {
+        http.get(url)
+            .headers(forged(&web_key, http::Method::GET, path))
+    };
 
     // The control: sent straight to the service, the forgery verifies.
-    let html = http
-        .get(format!("{web}/web/notes"))
-        .headers(forged(&web_key, http::Method::GET, "/web/notes"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let resp = send(forged_get(format!("{web}/web/notes"), "/web/notes"), None).await;
+    let html = resp.text().await.unwrap();
     assert!(html.contains(r#"<b class="tenant">evil</b>"#), "{html}");
 
     // Public route: the gateway maps its static anonymous values over the
     // client's, so even a validly signed forgery arrives overwritten.
-    let resp = http
-        .get(gw.at("/v1/services/web/home"))
-        .headers(forged(&web_key, http::Method::GET, "/web/home"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let html = resp.text().await.unwrap();
+    let home = forged_get(gw.at("/v1/services/web/home"), "/web/home");
+    let html = page_without_the_forgery(send(home, None).await).await;
     assert!(html.contains("Anonymous visitor"), "{html}");
-    assert!(
-        !html.contains("evil") && !html.contains("mallory"),
-        "{html}"
-    );
 
     // Authenticated route: the authorizer's identity replaces the client's.
     let key = e2e::api_key(&pool, "web caller", "acme", &["services:web"]).await;
-    let resp = http
-        .get(gw.at("/v1/services/web/notes"))
-        .header("x-api-key", &key)
-        .headers(forged(&web_key, http::Method::GET, "/web/notes"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let html = resp.text().await.unwrap();
+    let notes = forged_get(gw.at("/v1/services/web/notes"), "/web/notes");
+    let html = page_without_the_forgery(send(notes, Some(&key)).await).await;
     assert!(html.contains(r#"<b class="tenant">acme</b>"#), "{html}");
-    assert!(
-        !html.contains("evil") && !html.contains("mallory"),
-        "{html}"
-    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -276,12 +210,8 @@ async fn a_10_mb_download_passes_the_vpc_link_and_the_lambda_proxy_refuses_it(po
     )
     .await;
 
-    let resp = http
-        .get(gw.at(&format!("/v1/services/web/download?bytes={TEN_MB}")))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap();
+    let url = gw.at(&format!("/v1/services/web/download?bytes={TEN_MB}"));
+    let resp = send(http.get(url), Some(&key)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/octet-stream");
     let bytes = resp.bytes().await.unwrap();
@@ -296,12 +226,8 @@ async fn a_10_mb_download_passes_the_vpc_link_and_the_lambda_proxy_refuses_it(po
 
     // The same size from the sample service through the proxy function: its
     // 502 says why (the answer cannot fit a Lambda response).
-    let resp = http
-        .get(gw.at(&format!("/v1/services/sample/download?bytes={TEN_MB}")))
-        .header("x-api-key", &key)
-        .send()
-        .await
-        .unwrap();
+    let url = gw.at(&format!("/v1/services/sample/download?bytes={TEN_MB}"));
+    let resp = send(http.get(url), Some(&key)).await;
     assert_eq!(resp.status(), 502);
     let text = resp.text().await.unwrap();
     assert!(

@@ -55,14 +55,21 @@ impl Drop for RunningGateway {
     }
 }
 
-/// Start `gateway` on a free loopback port.
-pub async fn start_gateway(gateway: Gateway) -> RunningGateway {
+/// A listener on a free loopback port, and its address: for the gateway
+/// and for the services a test runs behind it.
+pub async fn loopback_listener() -> (tokio::net::TcpListener, SocketAddr) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .expect("bind a loopback port for the gateway");
+        .expect("bind a free loopback port");
     let addr = listener
         .local_addr()
         .expect("a bound listener has an address");
+    (listener, addr)
+}
+
+/// Start `gateway` on a free loopback port.
+pub async fn start_gateway(gateway: Gateway) -> RunningGateway {
+    let (listener, addr) = loopback_listener().await;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(gateway.serve(listener, async move {
         let _ = rx.await;

@@ -47,6 +47,9 @@
 //! of keys (current, then previous), so a service keeps working while the
 //! signer switches to a new key. With the `secrets-manager` feature,
 //! [`keys`] loads the signers' keys (`IDENTITY_SECRET_ARNS`).
+//!
+//! A private service reads its key(s) and mount path with [`service`]
+//! ([`service::ServiceConfig::from_env`]).
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -59,6 +62,7 @@ use subtle::ConstantTimeEq;
 
 #[cfg(feature = "secrets-manager")]
 pub mod keys;
+pub mod service;
 
 /// Every header whose name starts with this prefix is an identity header; the
 /// proxy drops all of them from client requests.

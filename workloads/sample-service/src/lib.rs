@@ -21,12 +21,12 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use base64::Engine;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use portcullis_identity::{self as identity, SigningKey, VerifiedIdentity};
+use portcullis_identity::{self as identity, VerifiedIdentity};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Largest body the service accepts (above the proxy's own limits).
 const MAX_BODY: usize = 12 * 1024 * 1024;
@@ -35,110 +35,9 @@ const MAX_DOWNLOAD: usize = 64 * 1024 * 1024;
 /// Longest `/slow` delay.
 const MAX_SLOW_MS: u64 = 60_000;
 
-/// A start-up configuration failure: the variable at fault and what it
-/// should hold (values are never echoed: some are secrets).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration error: environment variable {var} {problem}; expected {expected}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub problem: String,
-    pub expected: &'static str,
-}
-
-impl ConfigError {
-    fn invalid(var: &'static str, expected: &'static str, reason: impl std::fmt::Display) -> Self {
-        ConfigError {
-            var,
-            problem: format!("is invalid ({reason})"),
-            expected,
-        }
-    }
-}
-
-/// Where variables come from: the process environment, or any lookup in
-/// tests. A blank value counts as unset.
-pub struct Vars<F>(pub F);
-
-impl Vars<fn(&str) -> Option<String>> {
-    /// The process environment.
-    pub fn process() -> Self {
-        Vars(|name| std::env::var(name).ok())
-    }
-}
-
-impl<F: Fn(&str) -> Option<String>> Vars<F> {
-    pub fn get(&self, var: &str) -> Option<String> {
-        (self.0)(var).filter(|v| !v.trim().is_empty())
-    }
-
-    /// `var` parsed, or `default` when unset.
-    pub fn parse_or<T: std::str::FromStr>(
-        &self,
-        var: &'static str,
-        expected: &'static str,
-        default: T,
-    ) -> Result<T, ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.get(var) {
-            None => Ok(default),
-            Some(raw) => raw
-                .trim()
-                .parse()
-                .map_err(|e| ConfigError::invalid(var, expected, e)),
-        }
-    }
-}
-
-/// Service configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Verification keys: current first, then the previous one during rotation.
-    pub keys: Vec<SigningKey>,
-    /// Path prefix the service is mounted under (`/sample` behind the ALB, empty locally).
-    pub base_path: String,
-    pub max_skew: Duration,
-}
-
-impl Config {
-    pub fn new(keys: Vec<SigningKey>, base_path: &str) -> Self {
-        Config {
-            keys,
-            base_path: base_path.trim_end_matches('/').to_owned(),
-            max_skew: identity::DEFAULT_MAX_SKEW,
-        }
-    }
-
-    /// `IDENTITY_SECRET` (required), `IDENTITY_SECRET_PREVIOUS`, `BASE_PATH`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Vars<F>) -> Result<Self, ConfigError> {
-        const EXPECTED: &str = "base64 of at least 32 bytes (the proxy's identity signing key)";
-        let current = env.get("IDENTITY_SECRET").ok_or(ConfigError {
-            var: "IDENTITY_SECRET",
-            problem: "is not set".to_owned(),
-            expected: EXPECTED,
-        })?;
-        let mut keys = vec![
-            SigningKey::from_base64(&current)
-                .map_err(|e| ConfigError::invalid("IDENTITY_SECRET", EXPECTED, e))?,
-        ];
-        if let Some(prev) = env.get("IDENTITY_SECRET_PREVIOUS") {
-            keys.push(
-                SigningKey::from_base64(&prev)
-                    .map_err(|e| ConfigError::invalid("IDENTITY_SECRET_PREVIOUS", EXPECTED, e))?,
-            );
-        }
-        let base = env.get("BASE_PATH").unwrap_or_default();
-        if !(base.is_empty() || base.starts_with('/')) {
-            return Err(ConfigError::invalid(
-                "BASE_PATH",
-                "a path such as /sample, or empty",
-                "it does not start with /",
-            ));
-        }
-        Ok(Config::new(keys, &base))
-    }
-}
+/// The service's identity configuration (keys, `BASE_PATH`, skew): the one
+/// every private service reads, from `portcullis_identity::service`.
+pub use identity::service::ServiceConfig as Config;
 
 #[derive(Default)]
 struct Store {
@@ -154,15 +53,8 @@ struct AppState {
 
 /// The whole service.
 pub fn router(config: Config) -> Router {
-    let base = config.base_path.clone();
-    let state = AppState {
-        config: Arc::new(config),
-        store: Arc::default(),
-    };
-    // Routes carry the prefix themselves (no `nest`), so handlers and the
-    // identity check see the path exactly as it was sent.
-    let p = |path: &str| format!("{base}{path}");
-    let app = Router::new()
+    let p = |route: &str| config.path(route);
+    let verified = Router::new()
         .route(&p("/echo"), any(echo))
         .route(&p("/echo/{*rest}"), any(echo))
         .route(&p("/items"), get(list_items).post(create_item))
@@ -175,32 +67,30 @@ pub fn router(config: Config) -> Router {
         .route(&p("/redirect"), get(redirect))
         .route(&p("/headers"), get(multi_headers))
         .route(&p("/status/{code}"), get(status))
-        .route(&p("/slow"), get(slow))
+        .route(&p("/slow"), get(slow));
+    let health_paths = config.health_paths();
+    let state = AppState {
+        config: Arc::new(config),
+        store: Arc::default(),
+    };
+    let app = verified
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_identity,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state);
-    let health = Router::new().route("/health", get(health));
-    let health = if base.is_empty() {
-        health
-    } else {
-        health.route(&p("/health"), get(self::health))
-    };
-    app.merge(health)
+    (health_paths.iter()).fold(app, |app, path| app.route(path, get(health)))
 }
 
-/// Serve the service on `listener` until `shutdown` resolves (tests, the
-/// local platform and `main` share it).
+/// Serve the service on `listener` until `shutdown` resolves (the proxy's
+/// tests and benchmarks and the end-to-end suite start it so).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    identity::service::serve(listener, router(config), shutdown).await
 }
 
 async fn health() -> Json<Value> {
@@ -222,11 +112,7 @@ fn unauthorized(detail: String) -> Response {
 /// `MAX_BODY`) and handed on to the route.
 async fn require_identity(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    let target = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "/".to_owned());
+    let target = identity::service::request_target(&parts.uri).to_owned();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) => {
@@ -237,19 +123,10 @@ async fn require_identity(State(state): State<AppState>, req: Request, next: Nex
                 .into_response();
         }
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    match identity::verify(
-        &parts.headers,
-        &parts.method,
-        &target,
-        &body,
-        now,
-        &state.config.keys,
-        state.config.max_skew,
-    ) {
+    match state
+        .config
+        .verify(&parts.headers, &parts.method, &target, &body)
+    {
         Ok(id) => {
             parts.extensions.insert(id);
             next.run(Request::from_parts(parts, axum::body::Body::from(body)))
@@ -512,18 +389,14 @@ async fn slow(method: Method, Query(q): Query<SlowQuery>) -> Response {
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+    use portcullis_identity::SigningKey;
     use tower::ServiceExt;
 
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[7; 32]).unwrap()
     }
 
-    fn now() -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-    }
+    use portcullis_identity::service::unix_now as now;
 
     fn alice() -> identity::Identity {
         identity::Identity {
@@ -705,53 +578,6 @@ mod tests {
         )
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-    }
-
-    #[test]
-    fn config_requires_a_real_key() {
-        fn vars(pairs: &[(&str, &str)]) -> Vars<impl Fn(&str) -> Option<String> + use<>> {
-            let map: BTreeMap<String, String> = pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            Vars(move |name: &str| map.get(name).cloned())
-        }
-        let e = Config::from_env(&vars(&[("X", "y")])).unwrap_err();
-        assert_eq!(e.var, "IDENTITY_SECRET");
-        assert!(e.to_string().contains("is not set"), "{e}");
-        let e = Config::from_env(&vars(&[("IDENTITY_SECRET", "c2hvcnQ=")])).unwrap_err();
-        assert!(e.to_string().contains("IDENTITY_SECRET is invalid"), "{e}");
-        assert!(
-            !e.to_string().contains("c2hvcnQ="),
-            "the value is never echoed: {e}"
-        );
-        let key = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
-        let ok = vars(&[("IDENTITY_SECRET", key), ("BASE_PATH", "/sample/")]);
-        assert_eq!(Config::from_env(&ok).unwrap().base_path, "/sample");
-        let e = Config::from_env(&vars(&[("IDENTITY_SECRET", key), ("BASE_PATH", "sample")]))
-            .unwrap_err();
-        assert_eq!(e.var, "BASE_PATH");
-        let e = Config::from_env(&vars(&[
-            ("IDENTITY_SECRET", key),
-            ("IDENTITY_SECRET_PREVIOUS", "x"),
-        ]))
-        .unwrap_err();
-        assert_eq!(e.var, "IDENTITY_SECRET_PREVIOUS");
-    }
-
-    #[test]
-    fn numbers_parse_with_a_default_and_a_blank_is_unset() {
-        let vars = Vars(|name: &str| match name {
-            "PORT" => Some("9000".to_owned()),
-            "BLANK" => Some("  ".to_owned()),
-            "BAD" => Some("eighty".to_owned()),
-            _ => None,
-        });
-        assert_eq!(vars.parse_or("PORT", "a TCP port", 8080u16), Ok(9000));
-        assert_eq!(vars.parse_or("BLANK", "a TCP port", 8080u16), Ok(8080));
-        assert_eq!(vars.parse_or("UNSET", "a TCP port", 8080u16), Ok(8080));
-        let e = vars.parse_or("BAD", "a TCP port", 8080u16).unwrap_err();
-        assert_eq!((e.var, e.expected), ("BAD", "a TCP port"));
     }
 
     #[test]

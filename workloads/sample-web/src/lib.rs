@@ -23,15 +23,15 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Extension, Path, Request, State};
+use axum::extract::{Extension, FromRequestParts, Path, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
-use portcullis_identity::{self as identity, SigningKey, VerifiedIdentity};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use portcullis_identity::{self as identity, VerifiedIdentity};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Largest request body read (the note form is far smaller).
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -47,110 +47,9 @@ pub const MAX_DOWNLOAD: u64 = 20_000_000;
 /// Size of each streamed download chunk.
 const CHUNK: u64 = 64 * 1024;
 
-/// A start-up configuration failure: the variable at fault and what it
-/// should hold (values are never echoed: some are secrets).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration error: environment variable {var} {problem}; expected {expected}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub problem: String,
-    pub expected: &'static str,
-}
-
-impl ConfigError {
-    fn invalid(var: &'static str, expected: &'static str, reason: impl std::fmt::Display) -> Self {
-        ConfigError {
-            var,
-            problem: format!("is invalid ({reason})"),
-            expected,
-        }
-    }
-}
-
-/// Where variables come from: the process environment, or any lookup in
-/// tests. A blank value counts as unset.
-pub struct Vars<F>(pub F);
-
-impl Vars<fn(&str) -> Option<String>> {
-    /// The process environment.
-    pub fn process() -> Self {
-        Vars(|name| std::env::var(name).ok())
-    }
-}
-
-impl<F: Fn(&str) -> Option<String>> Vars<F> {
-    pub fn get(&self, var: &str) -> Option<String> {
-        (self.0)(var).filter(|v| !v.trim().is_empty())
-    }
-
-    /// `var` parsed, or `default` when unset.
-    pub fn parse_or<T: std::str::FromStr>(
-        &self,
-        var: &'static str,
-        expected: &'static str,
-        default: T,
-    ) -> Result<T, ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.get(var) {
-            None => Ok(default),
-            Some(raw) => raw
-                .trim()
-                .parse()
-                .map_err(|e| ConfigError::invalid(var, expected, e)),
-        }
-    }
-}
-
-/// Service configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Verification keys: current first, then the previous one during rotation.
-    pub keys: Vec<SigningKey>,
-    /// Path prefix the service is mounted under (`/web` behind the ALB).
-    pub base_path: String,
-    pub max_skew: Duration,
-}
-
-impl Config {
-    pub fn new(keys: Vec<SigningKey>, base_path: &str) -> Self {
-        Config {
-            keys,
-            base_path: base_path.trim_end_matches('/').to_owned(),
-            max_skew: identity::DEFAULT_MAX_SKEW,
-        }
-    }
-
-    /// `IDENTITY_SECRET` (required), `IDENTITY_SECRET_PREVIOUS`, `BASE_PATH`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Vars<F>) -> Result<Self, ConfigError> {
-        const EXPECTED: &str = "base64 of at least 32 bytes (this service's identity key, from its Secrets Manager secret)";
-        let current = env.get("IDENTITY_SECRET").ok_or(ConfigError {
-            var: "IDENTITY_SECRET",
-            problem: "is not set".to_owned(),
-            expected: EXPECTED,
-        })?;
-        let mut keys = vec![
-            SigningKey::from_base64(&current)
-                .map_err(|e| ConfigError::invalid("IDENTITY_SECRET", EXPECTED, e))?,
-        ];
-        if let Some(prev) = env.get("IDENTITY_SECRET_PREVIOUS") {
-            keys.push(
-                SigningKey::from_base64(&prev)
-                    .map_err(|e| ConfigError::invalid("IDENTITY_SECRET_PREVIOUS", EXPECTED, e))?,
-            );
-        }
-        let base = env.get("BASE_PATH").unwrap_or_default();
-        if !(base.is_empty() || base.starts_with('/')) {
-            return Err(ConfigError::invalid(
-                "BASE_PATH",
-                "a path such as /web, or empty",
-                "it does not start with /",
-            ));
-        }
-        Ok(Config::new(keys, &base))
-    }
-}
+/// The service's identity configuration (keys, `BASE_PATH`, skew): the one
+/// every private service reads, from `portcullis_identity::service`.
+pub use identity::service::ServiceConfig as Config;
 
 /// One note of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,40 +113,23 @@ impl AppState {
 
 /// The whole application.
 pub fn router(config: Config) -> Router {
-    let base = config.base_path.clone();
+    let p = |route: &str| config.path(route);
+    let pages = Router::new()
+        .route(&p("/home"), get(home))
+        .route(&p("/static/{*file}"), get(asset))
+        .route(&p("/notes"), get(notes_page).post(add_note))
+        .route(&p("/download"), get(download));
+    let health =
+        (config.health_paths().iter()).fold(Router::new(), |r, path| r.route(path, get(health)));
     let state = AppState {
         config: Arc::new(config),
         notes: Arc::default(),
     };
-    // Routes carry the prefix themselves (no `nest`), so the identity check
-    // sees the path exactly as it was sent.
-    let p = |path: &str| format!("{base}{path}");
-    let app = Router::new()
-        .route(&p("/home"), get(home))
-        .route(&p("/static/{*file}"), get(asset))
-        .route(&p("/notes"), get(notes_page).post(add_note))
-        .route(&p("/download"), get(download))
+    pages
         .layer(middleware::from_fn_with_state(state.clone(), identify))
-        .with_state(state);
-    let health = Router::new().route("/health", get(health));
-    let health = if base.is_empty() {
-        health
-    } else {
-        health.route(&p("/health"), get(self::health))
-    };
-    app.merge(health).fallback(not_found)
-}
-
-/// Serve the application on `listener` until `shutdown` resolves (tests,
-/// `make local` and `main` share it).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    config: Config,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(config))
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_state(state)
+        .merge(health)
+        .fallback(not_found)
 }
 
 async fn health() -> Response {
@@ -307,11 +189,7 @@ fn json_escape(s: &str) -> String {
 /// and that body, and hand the route a [`Caller`] and the body.
 async fn identify(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    let target = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "/".to_owned());
+    let target = identity::service::request_target(&parts.uri).to_owned();
     let body = match axum::body::to_bytes(body, MAX_FORM_BYTES).await {
         Ok(b) => b,
         Err(_) => {
@@ -323,19 +201,10 @@ async fn identify(State(state): State<AppState>, req: Request, next: Next) -> Re
             );
         }
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
-    let caller = match identity::verify(
-        &parts.headers,
-        &parts.method,
-        &target,
-        &body,
-        now,
-        &state.config.keys,
-        state.config.max_skew,
-    ) {
+    let caller = match state
+        .config
+        .verify(&parts.headers, &parts.method, &target, &body)
+    {
         // A signed anonymous identity (a public route through the proxy)
         // names no tenant: anonymous here too.
         Ok(id) if id.principal_type == "anonymous" => {
@@ -348,17 +217,22 @@ async fn identify(State(state): State<AppState>, req: Request, next: Next) -> Re
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
-/// The verified identity, or the 401 a page that needs one answers.
-fn require(
-    caller: &Caller,
-    method: &http::Method,
-    path: &str,
-) -> Result<VerifiedIdentity, Box<Response>> {
-    match caller {
-        Caller::Verified(id) => Ok(id.clone()),
-        Caller::Anonymous(why) => {
-            tracing::warn!(%method, path, reason = %why, "refused an unverified request");
-            Err(Box::new(unauthorized(why)))
+/// A handler argument: the verified caller's identity. A route taking it
+/// answers 401 (with why) to an anonymous request before the handler runs.
+struct Verified(VerifiedIdentity);
+
+impl<S: Send + Sync> FromRequestParts<S> for Verified {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        match parts.extensions.get::<Caller>() {
+            Some(Caller::Verified(id)) => Ok(Verified(id.clone())),
+            Some(Caller::Anonymous(why)) => {
+                tracing::warn!(method = %parts.method, path = parts.uri.path(), reason = %why, "refused an unverified request");
+                Err(unauthorized(why))
+            }
+            // Only a route outside `identify` could get here.
+            None => Err(unauthorized("the identity was not checked")),
         }
     }
 }
@@ -536,15 +410,8 @@ fn notes_content(tenant: &str, notes: &[Note], error: Option<&str>) -> String {
     )
 }
 
-async fn notes_page(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    req: Request,
-) -> Response {
-    let id = match require(&caller, req.method(), req.uri().path()) {
-        Ok(id) => id,
-        Err(r) => return *r,
-    };
+async fn notes_page(State(state): State<AppState>, Verified(id): Verified) -> Response {
+    let caller = Caller::Verified(id.clone());
     let notes = state.notes().of(&id.tenant);
     let mut content = notes_content(&id.tenant, &notes, None);
     if !id.body_signed {
@@ -616,18 +483,12 @@ pub fn note_text(headers: &HeaderMap, body: &[u8]) -> Result<String, (StatusCode
 /// page (post/redirect/get); a refused note re-renders the page with why.
 async fn add_note(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    req: Request,
+    Verified(id): Verified,
+    headers: HeaderMap,
+    // `identify` already read it, within MAX_FORM_BYTES.
+    body: Bytes,
 ) -> Response {
-    let id = match require(&caller, req.method(), req.uri().path()) {
-        Ok(id) => id,
-        Err(r) => return *r,
-    };
-    let (parts, body) = req.into_parts();
-    // `identify` already read the body within MAX_FORM_BYTES.
-    let body: Bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
-        .await
-        .unwrap_or_default();
+    let caller = Caller::Verified(id.clone());
     let refused = |status: StatusCode, why: String| {
         let notes = state.notes().of(&id.tenant);
         page(
@@ -637,7 +498,7 @@ async fn add_note(
             &notes_content(&id.tenant, &notes, Some(&why)),
         )
     };
-    let text = match note_text(&parts.headers, &body) {
+    let text = match note_text(&headers, &body) {
         Ok(t) => t,
         Err((status, why)) => return refused(status, why),
     };
@@ -691,11 +552,8 @@ pub fn download_byte(offset: u64) -> u8 {
 }
 
 /// `bytes` bytes, streamed in 64 KiB chunks with a `Content-Length`.
-async fn download(Extension(caller): Extension<Caller>, req: Request) -> Response {
-    if let Err(r) = require(&caller, req.method(), req.uri().path()) {
-        return *r;
-    }
-    let n = match download_size(req.uri().query()) {
+async fn download(_: Verified, uri: Uri) -> Response {
+    let n = match download_size(uri.query()) {
         Ok(n) => n,
         Err(why) => return text(StatusCode::BAD_REQUEST, why),
     };
@@ -727,18 +585,14 @@ mod tests {
     use super::*;
     use http::Method;
     use http_body_util::BodyExt;
+    use portcullis_identity::SigningKey;
     use tower::ServiceExt;
 
     fn key() -> SigningKey {
         SigningKey::from_bytes(&[7; 32]).unwrap()
     }
 
-    fn now() -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
-    }
+    use portcullis_identity::service::unix_now as now;
 
     fn person(tenant: &str) -> identity::Identity {
         identity::Identity {
@@ -1087,37 +941,5 @@ mod tests {
                 "{target}: {body}"
             );
         }
-    }
-
-    #[test]
-    fn config_requires_a_real_key_and_an_absolute_base_path() {
-        fn vars(pairs: &[(&str, &str)]) -> Vars<impl Fn(&str) -> Option<String> + use<>> {
-            let map: BTreeMap<String, String> = pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            Vars(move |name: &str| map.get(name).cloned())
-        }
-        let e = Config::from_env(&vars(&[])).unwrap_err();
-        assert_eq!(e.var, "IDENTITY_SECRET");
-        assert!(e.to_string().contains("is not set"), "{e}");
-        let e = Config::from_env(&vars(&[("IDENTITY_SECRET", "c2hvcnQ=")])).unwrap_err();
-        assert!(e.to_string().contains("IDENTITY_SECRET is invalid"), "{e}");
-        assert!(
-            !e.to_string().contains("c2hvcnQ="),
-            "the value is never echoed: {e}"
-        );
-        let key = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
-        let ok = vars(&[("IDENTITY_SECRET", key), ("BASE_PATH", "/web/")]);
-        assert_eq!(Config::from_env(&ok).unwrap().base_path, "/web");
-        let e =
-            Config::from_env(&vars(&[("IDENTITY_SECRET", key), ("BASE_PATH", "web")])).unwrap_err();
-        assert_eq!(e.var, "BASE_PATH");
-        let e = Config::from_env(&vars(&[
-            ("IDENTITY_SECRET", key),
-            ("IDENTITY_SECRET_PREVIOUS", "x"),
-        ]))
-        .unwrap_err();
-        assert_eq!(e.var, "IDENTITY_SECRET_PREVIOUS");
     }
 }
