@@ -36,9 +36,11 @@ def test_no_environment_keeps_the_mock_preflight_mode():
 
 
 def test_gateway_responses_echo_the_origin_without_credentials(resources):
-    # One set per REST API: the public one, and the optional private API's.
+    # One set per REST API (the public one, and the optional private API's):
+    # one definition, for_each over the APIs and the response types.
     responses = resources("aws_api_gateway_gateway_response")
-    assert {r.name for r in responses} == {"this", "private"}, [r.address for r in responses]
+    assert {r.name for r in responses} == {"this"}, [r.address for r in responses]
+    assert "local.apis" in str(val(responses[0].body, "for_each")), "a gateway response set for every REST API of local.apis"
     text = (TF / "modules" / "api" / "main.tf").read_text(encoding="utf-8")
     assert '"gatewayresponse.header.Access-Control-Allow-Origin" = "method.request.header.Origin"' in text
     assert "\"gatewayresponse.header.Vary\"                        = \"'Origin'\"" in text

@@ -111,11 +111,11 @@ mock_provider "aws" {
     defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
   }
   override_resource {
-    target = aws_api_gateway_rest_api.private
+    target = aws_api_gateway_rest_api.this["private"]
     values = { execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:private" }
   }
   override_resource {
-    target = aws_cloudwatch_log_group.private_access
+    target = aws_cloudwatch_log_group.access["private"]
     values = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:private-access" }
   }
 }
@@ -135,8 +135,8 @@ def api_tests() -> str:
     arns = "\n".join(f'    {f}_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:pc-dev-{f}"' for f in FUNCTIONS)
     # the openapi module needs every placeholder of the contract
     arns += "\n" + "\n".join(f'    {f}_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:pc-dev-{f.replace("_", "-")}"' for f in ("task_events", "reconciler", "migrate"))
-    private_body = "jsondecode(aws_api_gateway_rest_api.private[0].body)"
-    public_body = "jsondecode(aws_api_gateway_rest_api.this.body)"
+    private_body = 'jsondecode(aws_api_gateway_rest_api.this["private"].body)'
+    public_body = 'jsondecode(aws_api_gateway_rest_api.this["public"].body)'
     deny = '[for s in data.aws_iam_policy_document.private[0].statement : s if s.effect == "Deny"]'
     allow = '[for s in data.aws_iam_policy_document.private[0].statement : s if s.effect == "Allow"]'
     private_api = f'{{ paths = {hcl_list(CHOSEN)}, vpc_endpoint_ids = ["{VPCE}"] }}'
@@ -173,9 +173,11 @@ run "off" {{
   }}
 """
         + check(
-            "length(aws_api_gateway_rest_api.private) == 0 && length(aws_api_gateway_stage.private) == 0 && length(aws_api_gateway_deployment.private) == 0 && length(aws_cloudwatch_log_group.private_access) == 0 && length(aws_api_gateway_gateway_response.private) == 0 && length(aws_lambda_permission.private) == 0 && length(aws_api_gateway_method_settings.private) == 0 && length(data.aws_iam_policy_document.private) == 0",
+            'keys(aws_api_gateway_rest_api.this) == ["public"] && keys(aws_api_gateway_stage.this) == ["public"] && keys(aws_api_gateway_deployment.this) == ["public"] && keys(aws_cloudwatch_log_group.access) == ["public"] && keys(aws_api_gateway_method_settings.all) == ["public"] && length(aws_lambda_permission.private) == 0 && length(data.aws_iam_policy_document.private) == 0',
             "without private_api: no private resource",
         )
+        + check('length(aws_api_gateway_gateway_response.this) == 6 && alltrue([for k in keys(aws_api_gateway_gateway_response.this) : startswith(k, "public/")])', "without private_api: the public API's gateway responses only")
+        + check('aws_api_gateway_rest_api.this["public"].name == "pc-dev" && tolist(aws_api_gateway_rest_api.this["public"].endpoint_configuration[0].types) == tolist(["REGIONAL"]) && aws_cloudwatch_log_group.access["public"].name == "/aws/apigateway/pc-dev/access"', "the public API: its name, REGIONAL, its access-log group")
         + check('alltrue([for p in aws_api_gateway_usage_plan.this : length(p.api_stages) == 1])', "without private_api: each usage plan covers the public stage only")
         + check("output.private_rest_api_id == null && output.private_invoke_url == null && length(output.private_vpce_invoke_urls) == 0", "without private_api: null outputs")
         + f"""}}
@@ -188,10 +190,10 @@ run "on" {{
   }}
 """
         # endpoint type and the endpoint association
-        + check('length(aws_api_gateway_rest_api.private[0].endpoint_configuration[0].types) == 1 && aws_api_gateway_rest_api.private[0].endpoint_configuration[0].types[0] == "PRIVATE"', "the private REST API has endpoint type PRIVATE")
-        + check(f'toset(aws_api_gateway_rest_api.private[0].endpoint_configuration[0].vpc_endpoint_ids) == toset(["{VPCE}"])', "the private REST API is associated with the platform's execute-api endpoint")
-        + check('aws_api_gateway_rest_api.this.endpoint_configuration[0].types[0] == "REGIONAL"', "the public API stays REGIONAL")
-        + check('aws_api_gateway_rest_api.private[0].name == "pc-dev-private" && aws_api_gateway_rest_api.private[0].api_key_source == "AUTHORIZER"', "name and usage key source")
+        + check('length(aws_api_gateway_rest_api.this["private"].endpoint_configuration[0].types) == 1 && aws_api_gateway_rest_api.this["private"].endpoint_configuration[0].types[0] == "PRIVATE"', "the private REST API has endpoint type PRIVATE")
+        + check(f'toset(aws_api_gateway_rest_api.this["private"].endpoint_configuration[0].vpc_endpoint_ids) == toset(["{VPCE}"])', "the private REST API is associated with the platform's execute-api endpoint")
+        + check('aws_api_gateway_rest_api.this["public"].endpoint_configuration[0].types[0] == "REGIONAL"', "the public API stays REGIONAL")
+        + check('aws_api_gateway_rest_api.this["private"].name == "pc-dev-private" && aws_api_gateway_rest_api.this["private"].api_key_source == "AUTHORIZER"', "name and usage key source")
         # the resource policy: deny unless through the endpoint, allow the rest
         + check("length(data.aws_iam_policy_document.private[0].statement) == 2", "two statements: deny outside the endpoint, allow")
         + check(
@@ -207,8 +209,8 @@ run "on" {{
             f'length({allow}) == 1 && length({allow}[0].condition) == 0 && toset(flatten([for s in {allow} : s.actions])) == toset(["execute-api:Invoke"]) && toset(flatten([for s in {allow} : s.resources])) == toset(["execute-api:/*"])',
             "the allow statement grants execute-api:Invoke on the API (the deny narrows it)",
         )
-        + check("aws_api_gateway_rest_api.private[0].policy == data.aws_iam_policy_document.private[0].json", "the REST API carries that policy")
-        + check("aws_api_gateway_deployment.private[0].rest_api_id == aws_api_gateway_rest_api.private[0].id && aws_api_gateway_stage.private[0].deployment_id == aws_api_gateway_deployment.private[0].id", "its own deployment")
+        + check('aws_api_gateway_rest_api.this["private"].policy == data.aws_iam_policy_document.private[0].json', "the REST API carries that policy")
+        + check('aws_api_gateway_deployment.this["private"].rest_api_id == aws_api_gateway_rest_api.this["private"].id && aws_api_gateway_stage.this["private"].deployment_id == aws_api_gateway_deployment.this["private"].id', "its own deployment")
         # the chosen paths, as the public API serves them
         + check(f"toset(keys({private_body}.paths)) == toset({hcl_list(CHOSEN)})", "the private API serves exactly the chosen paths")
         + check(f"alltrue([for p in {hcl_list(CHOSEN)} : jsonencode({private_body}.paths[p]) == jsonencode({public_body}.paths[p])])", "each chosen path has the public API's operations (integrations, security, preflight)")
@@ -232,20 +234,31 @@ run "on" {{
         + check('alltrue([for p in aws_lambda_permission.this : p.source_arn == "arn:aws:execute-api:eu-west-1:123456789012:public/*"])', "the public permissions are unchanged")
         # stage, access logs, gateway responses, usage plans
         + check(
-            'aws_api_gateway_stage.private[0].rest_api_id == aws_api_gateway_rest_api.private[0].id && aws_api_gateway_stage.private[0].stage_name == "v1" && aws_api_gateway_stage.private[0].xray_tracing_enabled',
+            'aws_api_gateway_stage.this["private"].rest_api_id == aws_api_gateway_rest_api.this["private"].id && aws_api_gateway_stage.this["private"].stage_name == "v1" && aws_api_gateway_stage.this["private"].xray_tracing_enabled',
             "its own stage, named like the public one, traced",
         )
         + check(
-            'aws_api_gateway_stage.private[0].access_log_settings[0].destination_arn == "arn:aws:logs:eu-west-1:123456789012:log-group:private-access" && aws_cloudwatch_log_group.private_access[0].name == "/aws/apigateway/pc-dev-private/access" && aws_api_gateway_stage.private[0].access_log_settings[0].format == aws_api_gateway_stage.this.access_log_settings[0].format',
+            'aws_api_gateway_stage.this["private"].access_log_settings[0].destination_arn == "arn:aws:logs:eu-west-1:123456789012:log-group:private-access" && aws_cloudwatch_log_group.access["private"].name == "/aws/apigateway/pc-dev-private/access" && aws_api_gateway_stage.this["private"].access_log_settings[0].format == aws_api_gateway_stage.this["public"].access_log_settings[0].format',
             "its own access-log group, the public stage's format",
         )
-        + check("toset(keys(aws_api_gateway_gateway_response.private)) == toset(keys(aws_api_gateway_gateway_response.this))", "the same gateway responses")
         + check(
-            "alltrue([for p in aws_api_gateway_usage_plan.this : length(p.api_stages) == 2 && contains([for s in p.api_stages : \"${s.api_id}/${s.stage}\"], \"${aws_api_gateway_rest_api.private[0].id}/v1\")])",
+            'toset([for k in keys(aws_api_gateway_gateway_response.this) : trimprefix(k, "private/") if startswith(k, "private/")]) == toset([for k in keys(aws_api_gateway_gateway_response.this) : trimprefix(k, "public/") if startswith(k, "public/")]) && length(aws_api_gateway_gateway_response.this) == 12',
+            "the same gateway responses",
+        )
+        + check(
+            'alltrue([for k, r in aws_api_gateway_gateway_response.this : r.rest_api_id == aws_api_gateway_rest_api.this[split("/", k)[0]].id && jsonencode(r.response_templates) == jsonencode(aws_api_gateway_gateway_response.this["public/${r.response_type}"].response_templates) && r.response_parameters == aws_api_gateway_gateway_response.this["public/${r.response_type}"].response_parameters])',
+            "each on its own API, with the public one's bodies and CORS headers",
+        )
+        + check(
+            'aws_api_gateway_method_settings.all["private"].rest_api_id == aws_api_gateway_rest_api.this["private"].id && alltrue([for f in ["metrics_enabled", "logging_level", "data_trace_enabled", "throttling_rate_limit", "throttling_burst_limit", "caching_enabled"] : aws_api_gateway_method_settings.all["private"].settings[0][f] == aws_api_gateway_method_settings.all["public"].settings[0][f]]) && aws_api_gateway_method_settings.all["private"].settings[0].throttling_rate_limit == 100',
+            "its own method settings, the public stage's throttling and logging",
+        )
+        + check(
+            "alltrue([for p in aws_api_gateway_usage_plan.this : length(p.api_stages) == 2 && contains([for s in p.api_stages : \"${s.api_id}/${s.stage}\"], \"${aws_api_gateway_rest_api.this[\"private\"].id}/v1\")])",
             "every usage plan covers the private stage too (consumers' usage keys are in those plans)",
         )
         + check(
-            f'output.private_vpce_invoke_urls["{VPCE}"] == "https://${{aws_api_gateway_rest_api.private[0].id}}-{VPCE}.execute-api.eu-west-1.amazonaws.com/v1" && output.private_rest_api_id == aws_api_gateway_rest_api.private[0].id',
+            f'output.private_vpce_invoke_urls["{VPCE}"] == "https://${{aws_api_gateway_rest_api.this["private"].id}}-{VPCE}.execute-api.eu-west-1.amazonaws.com/v1" && output.private_rest_api_id == aws_api_gateway_rest_api.this["private"].id',
             "outputs: the id and the URL through the endpoint",
         )
         + f"""}}

@@ -51,15 +51,49 @@ locals {
   })
 }
 
+# --- The REST APIs: the public one and, with var.private_api, the private
+# --- one (below). Each gets the same gateway responses, deployment, access-log
+# --- group, stage and method settings from one definition per kind: only
+# --- what local.apis says differs. ---
+
+locals {
+  apis = {
+    for key, api in {
+      public = {
+        name             = var.name
+        description      = "Portcullis: controlled public access to private container applications"
+        body             = var.body
+        policy           = null
+        endpoint_type    = "REGIONAL"
+        vpc_endpoint_ids = null
+        redeploy_on      = [var.body]
+      }
+      private = {
+        name             = "${var.name}-private"
+        description      = "Portcullis: the chosen routes for internal consumers, through the platform's VPC endpoint only"
+        body             = local.private_body
+        policy           = one(data.aws_iam_policy_document.private[*].json)
+        endpoint_type    = "PRIVATE"
+        vpc_endpoint_ids = local.private ? var.private_api.vpc_endpoint_ids : null
+        redeploy_on      = [local.private_body, one(data.aws_iam_policy_document.private[*].json)]
+      }
+    } : key => api if key == "public" || local.private
+  }
+}
+
 resource "aws_api_gateway_rest_api" "this" {
-  name             = var.name
-  description      = "Portcullis: controlled public access to private container applications"
-  body             = var.body
+  for_each = local.apis
+
+  name             = each.value.name
+  description      = each.value.description
+  body             = each.value.body
   api_key_source   = "AUTHORIZER"
   fail_on_warnings = false
+  policy           = each.value.policy
 
   endpoint_configuration {
-    types = ["REGIONAL"]
+    types            = [each.value.endpoint_type]
+    vpc_endpoint_ids = each.value.vpc_endpoint_ids
   }
 
   lifecycle {
@@ -70,27 +104,34 @@ resource "aws_api_gateway_rest_api" "this" {
 }
 
 resource "aws_api_gateway_gateway_response" "this" {
-  for_each = local.gateway_responses
+  for_each = {
+    for pair in setproduct(keys(local.apis), keys(local.gateway_responses)) : "${pair[0]}/${pair[1]}" => {
+      api  = pair[0]
+      type = pair[1]
+    }
+  }
 
-  rest_api_id         = aws_api_gateway_rest_api.this.id
-  response_type       = each.key
-  status_code         = each.value.status
+  rest_api_id         = aws_api_gateway_rest_api.this[each.value.api].id
+  response_type       = each.value.type
+  status_code         = local.gateway_responses[each.value.type].status
   response_parameters = local.cors_headers
   response_templates = {
-    "application/problem+json" = jsonencode({ type = "about:blank", title = each.value.title, detail = "$context.error.message", request_id = "$context.requestId" })
-    "application/json"         = jsonencode({ type = "about:blank", title = each.value.title, detail = "$context.error.message", request_id = "$context.requestId" })
+    "application/problem+json" = jsonencode({ type = "about:blank", title = local.gateway_responses[each.value.type].title, detail = "$context.error.message", request_id = "$context.requestId" })
+    "application/json"         = jsonencode({ type = "about:blank", title = local.gateway_responses[each.value.type].title, detail = "$context.error.message", request_id = "$context.requestId" })
   }
 }
 
 resource "aws_api_gateway_deployment" "this" {
-  rest_api_id = aws_api_gateway_rest_api.this.id
+  for_each    = local.apis
+  rest_api_id = aws_api_gateway_rest_api.this[each.key].id
 
+  # Redeployed when the body, the resource policy (it takes effect with the
+  # next deployment) or the gateway responses change.
   triggers = {
-    redeployment = sha1(join(",", [
-      var.body,
+    redeployment = sha1(join(",", concat(each.value.redeploy_on, [
       jsonencode(local.cors_headers),
       jsonencode(local.gateway_responses),
-    ]))
+    ])))
   }
 
   lifecycle {
@@ -102,7 +143,8 @@ resource "aws_api_gateway_deployment" "this" {
 
 resource "aws_cloudwatch_log_group" "access" {
   #checkov:skip=CKV_AWS_338:retention is a per-environment choice (var.log_retention_days; prod 365)
-  name              = "/aws/apigateway/${var.name}/access"
+  for_each          = local.apis
+  name              = "/aws/apigateway/${each.value.name}/access"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
   tags              = var.tags
@@ -111,15 +153,16 @@ resource "aws_cloudwatch_log_group" "access" {
 resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:response caching stays off: responses are per caller and the authorizer must run on every request
   #checkov:skip=CKV2_AWS_51:client certificates authenticate API Gateway to HTTP backends; the integrations here are Lambda
-  #checkov:skip=CKV2_AWS_77:the WAF web ACL and its rules (Log4j AMR included) are managed outside this stack and passed as var.waf_acl_arn
-  #checkov:skip=CKV2_AWS_29:the WAF web ACL is optional (var.waf_acl_arn) and associated below when given
-  rest_api_id          = aws_api_gateway_rest_api.this.id
-  deployment_id        = aws_api_gateway_deployment.this.id
+  #checkov:skip=CKV2_AWS_77:the WAF web ACL and its rules (Log4j AMR included) are managed outside this stack and passed as var.waf_acl_arn (public stage); the private stage has none: only the platform's VPC endpoint reaches it (resource policy)
+  #checkov:skip=CKV2_AWS_29:the WAF web ACL is optional (var.waf_acl_arn) and associated with the public stage below when given; the private stage has none: only the platform's VPC endpoint reaches it (resource policy)
+  for_each             = local.apis
+  rest_api_id          = aws_api_gateway_rest_api.this[each.key].id
+  deployment_id        = aws_api_gateway_deployment.this[each.key].id
   stage_name           = var.stage_name
   xray_tracing_enabled = true
 
   access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.access.arn
+    destination_arn = aws_cloudwatch_log_group.access[each.key].arn
     format          = local.access_log_format
   }
 
@@ -130,8 +173,9 @@ resource "aws_api_gateway_stage" "this" {
 
 resource "aws_api_gateway_method_settings" "all" {
   #checkov:skip=CKV_AWS_225:caching disabled on purpose (see the stage)
-  rest_api_id = aws_api_gateway_rest_api.this.id
-  stage_name  = aws_api_gateway_stage.this.stage_name
+  for_each    = local.apis
+  rest_api_id = aws_api_gateway_rest_api.this[each.key].id
+  stage_name  = aws_api_gateway_stage.this[each.key].stage_name
   method_path = "*/*"
 
   settings {
@@ -184,7 +228,7 @@ resource "aws_lambda_permission" "this" {
   action        = "lambda:InvokeFunction"
   function_name = each.value
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/*"
+  source_arn    = "${aws_api_gateway_rest_api.this["public"].execution_arn}/*"
 }
 
 # --- Usage plans. Their API keys are per consumer and made at run time by
@@ -199,16 +243,11 @@ resource "aws_api_gateway_usage_plan" "this" {
   name        = "${var.name}-${each.key}"
   description = each.value.description
 
-  api_stages {
-    api_id = aws_api_gateway_rest_api.this.id
-    stage  = aws_api_gateway_stage.this.stage_name
-  }
-
-  # The private API's stage joins the same plans: a consumer's usage key is in
-  # one plan (the keys function puts it there), and its quota and throttle hold
-  # across both APIs.
+  # Every stage: the public one and the private API's. A consumer's usage key
+  # is in one plan (the keys function puts it there), and its quota and
+  # throttle hold across both APIs.
   dynamic "api_stages" {
-    for_each = aws_api_gateway_stage.private
+    for_each = aws_api_gateway_stage.this
     content {
       api_id = api_stages.value.rest_api_id
       stage  = api_stages.value.stage_name
@@ -238,7 +277,7 @@ resource "aws_api_gateway_usage_plan" "this" {
 
 resource "aws_wafv2_web_acl_association" "this" {
   count        = var.waf_acl_arn == null ? 0 : 1
-  resource_arn = aws_api_gateway_stage.this.arn
+  resource_arn = aws_api_gateway_stage.this["public"].arn
   web_acl_arn  = var.waf_acl_arn
 }
 
@@ -289,8 +328,8 @@ resource "aws_api_gateway_domain_name" "this" {
 
 resource "aws_api_gateway_base_path_mapping" "this" {
   count       = local.custom_domain ? 1 : 0
-  api_id      = aws_api_gateway_rest_api.this.id
-  stage_name  = aws_api_gateway_stage.this.stage_name
+  api_id      = aws_api_gateway_rest_api.this["public"].id
+  stage_name  = aws_api_gateway_stage.this["public"].stage_name
   domain_name = aws_api_gateway_domain_name.this[0].domain_name
 }
 
@@ -311,7 +350,10 @@ resource "aws_route53_record" "alias" {
 # --- only through the platform's interface VPC endpoint for execute-api. It
 # --- serves the chosen paths of the same rendered contract, with the same
 # --- authorizer, integrations, gateway responses, stage settings and usage
-# --- plans (docs/terraform.md#private-api). ---
+# --- plans (docs/terraform.md#private-api). Its REST API, gateway responses,
+# --- deployment, access-log group, stage and method settings are the
+# --- "private" instances of the resources above (local.apis); what is its
+# --- own follows. ---
 
 locals {
   private = var.private_api != null
@@ -366,110 +408,9 @@ data "aws_iam_policy_document" "private" {
   }
 }
 
-resource "aws_api_gateway_rest_api" "private" {
-  count = local.private ? 1 : 0
-
-  name             = "${var.name}-private"
-  description      = "Portcullis: the chosen routes for internal consumers, through the platform's VPC endpoint only"
-  body             = local.private_body
-  api_key_source   = "AUTHORIZER"
-  fail_on_warnings = false
-  policy           = data.aws_iam_policy_document.private[0].json
-
-  endpoint_configuration {
-    types            = ["PRIVATE"]
-    vpc_endpoint_ids = var.private_api.vpc_endpoint_ids
-  }
-
-  lifecycle {
-    create_before_destroy = true
-  }
-
-  tags = var.tags
-}
-
-resource "aws_api_gateway_gateway_response" "private" {
-  for_each = local.private ? local.gateway_responses : {}
-
-  rest_api_id         = aws_api_gateway_rest_api.private[0].id
-  response_type       = each.key
-  status_code         = each.value.status
-  response_parameters = local.cors_headers
-  response_templates = {
-    "application/problem+json" = jsonencode({ type = "about:blank", title = each.value.title, detail = "$context.error.message", request_id = "$context.requestId" })
-    "application/json"         = jsonencode({ type = "about:blank", title = each.value.title, detail = "$context.error.message", request_id = "$context.requestId" })
-  }
-}
-
-resource "aws_api_gateway_deployment" "private" {
-  count       = local.private ? 1 : 0
-  rest_api_id = aws_api_gateway_rest_api.private[0].id
-
-  # A resource policy takes effect with the next deployment: it is part of
-  # the trigger.
-  triggers = {
-    redeployment = sha1(join(",", [
-      local.private_body,
-      data.aws_iam_policy_document.private[0].json,
-      jsonencode(local.cors_headers),
-      jsonencode(local.gateway_responses),
-    ]))
-  }
-
-  lifecycle {
-    create_before_destroy = true
-  }
-
-  depends_on = [aws_api_gateway_gateway_response.private]
-}
-
-resource "aws_cloudwatch_log_group" "private_access" {
-  #checkov:skip=CKV_AWS_338:retention is a per-environment choice (var.log_retention_days; prod 365)
-  count             = local.private ? 1 : 0
-  name              = "/aws/apigateway/${var.name}-private/access"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-  tags              = var.tags
-}
-
-resource "aws_api_gateway_stage" "private" {
-  #checkov:skip=CKV_AWS_120:response caching stays off: responses are per caller and the authorizer must run on every request
-  #checkov:skip=CKV2_AWS_51:client certificates authenticate API Gateway to HTTP backends; the integrations here are Lambda
-  #checkov:skip=CKV2_AWS_77:no WAF on the private stage: only the platform's VPC endpoint reaches it (resource policy); the public stage takes var.waf_acl_arn
-  #checkov:skip=CKV2_AWS_29:no WAF on the private stage: only the platform's VPC endpoint reaches it (resource policy); the public stage takes var.waf_acl_arn
-  count                = local.private ? 1 : 0
-  rest_api_id          = aws_api_gateway_rest_api.private[0].id
-  deployment_id        = aws_api_gateway_deployment.private[0].id
-  stage_name           = var.stage_name
-  xray_tracing_enabled = true
-
-  access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.private_access[0].arn
-    format          = local.access_log_format
-  }
-
-  tags = var.tags
-
-  depends_on = [aws_api_gateway_account.this]
-}
-
-resource "aws_api_gateway_method_settings" "private" {
-  #checkov:skip=CKV_AWS_225:caching disabled on purpose (see the stage)
-  count       = local.private ? 1 : 0
-  rest_api_id = aws_api_gateway_rest_api.private[0].id
-  stage_name  = aws_api_gateway_stage.private[0].stage_name
-  method_path = "*/*"
-
-  settings {
-    metrics_enabled        = true
-    logging_level          = "ERROR"
-    data_trace_enabled     = false
-    throttling_rate_limit  = var.throttle_rate_limit
-    throttling_burst_limit = var.throttle_burst_limit
-    caching_enabled        = false
-  }
-}
-
+# Its own Lambda permissions: another statement id, on its execution ARN, for
+# the functions its paths invoke only. Kept apart from the public API's
+# (keyed by the caller's function keys, which a moved block cannot name).
 resource "aws_lambda_permission" "private" {
   for_each = local.private_functions
 
@@ -477,5 +418,5 @@ resource "aws_lambda_permission" "private" {
   action        = "lambda:InvokeFunction"
   function_name = each.value
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_api_gateway_rest_api.private[0].execution_arn}/*"
+  source_arn    = "${aws_api_gateway_rest_api.this["private"].execution_arn}/*"
 }

@@ -1,26 +1,26 @@
 output "rest_api_id" {
   description = "ID of the REST API (APIGW_REST_API_ID of the keys function)."
-  value       = aws_api_gateway_rest_api.this.id
+  value       = aws_api_gateway_rest_api.this["public"].id
 }
 
 output "execution_arn" {
   description = "Execution ARN of the REST API (prefix of every method ARN)."
-  value       = aws_api_gateway_rest_api.this.execution_arn
+  value       = aws_api_gateway_rest_api.this["public"].execution_arn
 }
 
 output "stage_name" {
   description = "Name of the stage."
-  value       = aws_api_gateway_stage.this.stage_name
+  value       = aws_api_gateway_stage.this["public"].stage_name
 }
 
 output "stage_arn" {
   description = "ARN of the stage."
-  value       = aws_api_gateway_stage.this.arn
+  value       = aws_api_gateway_stage.this["public"].arn
 }
 
 output "invoke_url" {
   description = "Base URL of the API (custom domain when configured)."
-  value       = local.custom_domain ? "https://${var.domain_name}" : aws_api_gateway_stage.this.invoke_url
+  value       = local.custom_domain ? "https://${var.domain_name}" : aws_api_gateway_stage.this["public"].invoke_url
 }
 
 output "usage_plan_ids" {
@@ -30,22 +30,22 @@ output "usage_plan_ids" {
 
 output "private_rest_api_id" {
   description = "ID of the private REST API; null without var.private_api."
-  value       = one(aws_api_gateway_rest_api.private[*].id)
+  value       = local.private ? aws_api_gateway_rest_api.this["private"].id : null
 }
 
 output "private_execution_arn" {
   description = "Execution ARN of the private REST API; null without var.private_api."
-  value       = one(aws_api_gateway_rest_api.private[*].execution_arn)
+  value       = local.private ? aws_api_gateway_rest_api.this["private"].execution_arn : null
 }
 
 output "private_invoke_url" {
   description = "Base URL of the private API inside the VPC (private DNS of the execute-api endpoint resolves it there); null without var.private_api."
-  value       = one(aws_api_gateway_stage.private[*].invoke_url)
+  value       = local.private ? aws_api_gateway_stage.this["private"].invoke_url : null
 }
 
 output "private_vpce_invoke_urls" {
   description = "Base URL of the private API through each of its VPC endpoints (https://<api-id>-<vpce-id>.execute-api.<region>.amazonaws.com/<stage>: the Route 53 alias API Gateway keeps for an associated endpoint, usable where the endpoint's private DNS is not, e.g. from a peered network); {} without var.private_api."
   value = local.private ? {
-    for id in var.private_api.vpc_endpoint_ids : id => "https://${aws_api_gateway_rest_api.private[0].id}-${id}.execute-api.${data.aws_region.current.name}.amazonaws.com/${aws_api_gateway_stage.private[0].stage_name}"
+    for id in var.private_api.vpc_endpoint_ids : id => "https://${aws_api_gateway_rest_api.this["private"].id}-${id}.execute-api.${data.aws_region.current.name}.amazonaws.com/${aws_api_gateway_stage.this["private"].stage_name}"
   } : {}
 }
