@@ -9,17 +9,9 @@ use local::Gateway;
 use local::deployed::assume_role;
 use local::functions::{env_of, wire_one};
 use portcullis_db::Database;
-use serde_json::Value;
 use sqlx::PgPool;
 
-async fn body(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("a readable body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
+use e2e::status_and_body as body;
 
 /// A gateway with the authorizer on its own role and `function` on `role_of`'s role.
 async fn gateway_with(

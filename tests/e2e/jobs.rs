@@ -14,14 +14,7 @@ use portcullis_testkit::jobs::event_from_task;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-async fn body(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("a readable body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
+use e2e::status_and_body as body;
 
 /// The task ECS started for a job (`startedBy` = job id), as the administrator.
 async fn task_of(ecs: &aws_sdk_ecs::Client, cluster: &str, job_id: &str) -> String {

@@ -11,17 +11,10 @@ use std::time::Duration;
 
 use e2e::{client, deployed, deployed_gateway, overrides_for, start_gateway};
 use portcullis_db::Database;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
 
-async fn body(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("a readable body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
+use e2e::status_and_body as body;
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_key_created_by_the_bootstrap_admin_works_until_it_is_revoked(pool: PgPool) {

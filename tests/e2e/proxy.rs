@@ -5,17 +5,9 @@
 //! key in the Secrets Manager secret Terraform created.
 
 use e2e::{client, deployed, deployed_gateway, overrides_for, start_gateway};
-use serde_json::Value;
 use sqlx::PgPool;
 
-async fn body(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("a readable body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
+use e2e::status_and_body as body;
 
 /// Insert an API key with `scopes` for tenant `acme`; returns the full key.
 async fn key_with(pool: &PgPool, name: &str, scopes: &[&str]) -> String {
@@ -25,26 +17,14 @@ async fn key_with(pool: &PgPool, name: &str, scopes: &[&str]) -> String {
 #[sqlx::test(migrations = "../migrations")]
 async fn the_sample_service_sees_the_verified_caller_and_never_a_spoofed_identity(pool: PgPool) {
     let deployment = deployed();
-    // ECS injects the service's own signing key from its Secrets Manager
-    // secret; the test reads the same secret (as the administrator).
-    let signing = e2e::sample_identity_key(&deployment).await;
-
-    // The sample service on a loopback port, as `make local` runs it.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let config = sample_service::Config::new(vec![signing.clone()], "");
-    tokio::spawn(sample_service::serve(
-        listener,
-        config,
-        std::future::pending(),
-    ));
+    // The sample service on a loopback port, as `make local` runs it, with
+    // the key ECS injects from its own secret (tests/e2e/services.rs).
+    let sample_url = crate::services::start_sample(&deployment).await;
 
     // The proxy reaches it at the local upstream override (in AWS: the
     // internal ALB, which the emulator does not route).
     let mut overrides = overrides_for(&pool);
-    overrides.set("proxy", "PROXY_UPSTREAM_SAMPLE", format!("http://{addr}"));
+    overrides.set("proxy", "PROXY_UPSTREAM_SAMPLE", sample_url);
     let gw = start_gateway(deployed_gateway(&deployment, &overrides).await).await;
     let http = client();
 

@@ -7,17 +7,10 @@
 
 use crate::services::start_sample;
 use e2e::{client, deployed, deployed_gateway, overrides_for, start_gateway};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
 
-async fn body(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("a readable body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
+use e2e::status_and_body as body;
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_public_route_needs_no_credential_and_a_write_route_needs_its_scope(pool: PgPool) {

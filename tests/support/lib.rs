@@ -93,6 +93,17 @@ pub use portcullis_testkit::{
     database_url as require_database, emulator_endpoint as require_emulator, unique,
 };
 
+/// A response's status and body: its JSON, or the text as a JSON string
+/// when it is not JSON.
+pub async fn status_and_body(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("a readable body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
 /// An HTTP client for talking to the gateway (no proxy, short timeouts).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
