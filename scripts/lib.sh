@@ -89,9 +89,12 @@ stop_tracked() {
 }
 
 # ---------------------------------------------------------------------------
-# Python venv (moto server, boto3)
+# Python venvs
 # ---------------------------------------------------------------------------
-ensure_venv() { bash "$ROOT/scripts/ensure-venv.sh"; }
+# ensure_venv: the project venv (moto server, boto3) in $VENV.
+# ensure_venv DIR REQUIREMENTS [--bin NAME]... [--import MODULES]: another
+# venv from a pinned requirements file (scripts/ensure-venv.sh says more).
+ensure_venv() { bash "$ROOT/scripts/ensure-venv.sh" "$@"; }
 
 # ---------------------------------------------------------------------------
 # moto server (the AWS emulator)

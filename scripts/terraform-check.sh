@@ -9,32 +9,15 @@
 #   4. checkov passes with 0 failed checks (each skip is justified in place);
 #   5. pytest tests/terraform: security invariants and Rust <-> Terraform
 #      coverage (functions, routes, services, jobs).
-# Creates .venv-iac from requirements/iac.txt on first use (PyPI only).
+# Creates .venv-iac from requirements/iac.txt on first use (PyPI only;
+# scripts/ensure-venv.sh).
 # Exit status: non-zero on any failure.
 set -euo pipefail
 SCRIPT_NAME=terraform-check
 . "$(dirname "$0")/lib.sh"
 
 IAC_VENV=${PORTCULLIS_IAC_VENV:-$ROOT/.venv-iac}
-req=$ROOT/requirements/iac.txt
-stamp=$IAC_VENV/.portcullis-requirements.sha256
-want=$(sha256sum "$req" | cut -d' ' -f1)
-
-if ! { [ -x "$IAC_VENV/bin/checkov" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$IAC_VENV/bin/python" -c 'import hcl2, yaml, pytest' 2>/dev/null; }; then
-  py=${PYTHON:-$(command -v python3 || true)}
-  [ -n "$py" ] || die "python3 not found. On Debian/Ubuntu: apt-get install -y python3 python3-venv"
-  if [ -d "$IAC_VENV" ] && ! "$IAC_VENV/bin/python" -c 'import sys' 2>/dev/null; then
-    rm -rf "$IAC_VENV"
-  fi
-  if [ ! -x "$IAC_VENV/bin/python" ]; then
-    say "creating $IAC_VENV"
-    "$py" -m venv "$IAC_VENV" || die "cannot create a venv: apt-get install -y python3-venv"
-  fi
-  say "installing $(grep -vE '^\s*(#|$)' "$req" | tr '\n' ' ')into $IAC_VENV (takes a minute)"
-  PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 "$IAC_VENV/bin/python" -m pip install -q -r "$req" ||
-    die "pip install -r $req failed (see above); PyPI must be reachable"
-  echo "$want" >"$stamp"
-fi
+ensure_venv "$IAC_VENV" "$ROOT/requirements/iac.txt" --bin checkov --import "hcl2, yaml, pytest"
 PY=$IAC_VENV/bin/python
 cd "$ROOT"
 
