@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import secrets
-import shlex
 import string
 import sys
 from pathlib import Path
@@ -44,32 +43,15 @@ try:
 except ImportError:  # pragma: no cover - only without the venv
     sys.exit("demo: boto3 is missing; run this with the project venv's python (.venv/bin/python)")
 
+# The env-file format has one home: scripts/envfile.py.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from envfile import read_env_file, write_env_file  # noqa: E402
+
+ENV_FILE_HEADER = "Written by local/demo.py for `make local`: the demo login and the pool it is in."
+
 
 def log(msg: str) -> None:
     print(f"demo: {msg}", file=sys.stderr)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    if not path.exists():
-        return values
-    for line in path.read_text().splitlines():
-        if "=" not in line or line.lstrip().startswith("#"):
-            continue
-        key, _, raw = line.partition("=")
-        parts = shlex.split(raw)
-        values[key.strip()] = parts[0] if parts else ""
-    return values
-
-
-def write_env_file(path: Path, values: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("# Written by local/demo.py for `make local`: the demo login and the pool it is in.\n")
-        for key, value in values.items():
-            f.write(f"{key}={shlex.quote(value)}\n")
-    os.chmod(path, 0o600)
 
 
 def new_password() -> str:
@@ -96,7 +78,11 @@ def main() -> int:
         return 1
     pool_id = out["cognito_user_pool_id"]
     client_id = out["cognito_web_client_id"]
-    previous = read_env_file(args.env_file)
+    try:
+        previous = read_env_file(args.env_file)
+    except (OSError, ValueError) as err:
+        log(f"cannot read the previous login in {args.env_file}: {err}; fix or delete that file")
+        return 1
     idp = boto3.client("cognito-idp")
     try:
         try:
@@ -133,7 +119,7 @@ def main() -> int:
         log(f"the emulator refused: {err}")
         return 1
 
-    write_env_file(args.env_file, {
+    write_env_file(args.env_file, header=ENV_FILE_HEADER, values={
         "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", ""),
         "AWS_REGION": out["region"],
         "COGNITO_USER_POOL_ID": pool_id,

@@ -33,7 +33,6 @@ import functools
 import http.server
 import json
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -41,6 +40,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+# envfile lives beside this script; tests/browser loads this file by path, so
+# its folder is not always on sys.path already.
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+from envfile import read_env_file  # noqa: E402  (the one parser of .local/env)
 WEB_DIR = ROOT / "web"
 LOCAL_DIR = Path(os.environ.get("PORTCULLIS_LOCAL_DIR") or ROOT / ".local")
 DEFAULT_PORT = 5173
@@ -54,30 +58,6 @@ def die(msg: str) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
 
 def say(msg: str) -> None:
     print(f"web-serve: {msg}", file=sys.stderr, flush=True)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines (shell-quoted values allowed); {} when the file is absent."""
-    values: dict[str, str] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return values
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :]
-        key, sep, raw = line.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{path}:{lineno}: not a KEY=VALUE line")
-        try:
-            parts = shlex.split(raw)
-        except ValueError as err:
-            raise ValueError(f"{path}:{lineno}: {err}") from err
-        values[key.strip()] = parts[0] if parts else ""
-    return values
 
 
 def terraform_output(path: Path, name: str) -> str | None:
