@@ -47,6 +47,11 @@ trap 'exit 143' TERM
 
 LOGS=$LOCAL_DIR/logs
 mkdir -p "$LOGS"
+# What the messages and the banner call them: relative to the repository when
+# inside it (.local, .local/logs), else the full path; $ldq for the commands.
+ld=${LOCAL_DIR#"$ROOT"/}
+lg=${LOGS#"$ROOT"/}
+ldq=$(printf '%q' "$ld")
 gateway_port=${PORTCULLIS_LOCAL_PORT:-3000}
 if port_in_use "$gateway_port"; then
   die "port $gateway_port is already in use (another 'make local'?); stop it, or run with PORTCULLIS_LOCAL_PORT=<port>"
@@ -79,10 +84,10 @@ else
   fi
   export AWS_REGION=${AWS_REGION:-us-east-1}
   start_moto "$moto_port" "$LOGS/moto.log"
-  say "AWS emulator: $AWS_ENDPOINT_URL, IAM enforced (administrator key: .local/admin-credentials)"
+  say "AWS emulator: $AWS_ENDPOINT_URL, IAM enforced (administrator key: $ld/admin-credentials)"
 
   # --- 4. terraform apply, and the build meanwhile ------------------------------
-  say "applying terraform/ to the emulator in the background (log: .local/logs/tf-local.log); building meanwhile"
+  say "applying terraform/ to the emulator in the background (log: $lg/tf-local.log); building meanwhile"
   (bash "$ROOT/scripts/tf-local.sh" apply && bash "$ROOT/scripts/tf-local.sh" deployment) >"$LOGS/tf-local.log" 2>&1 &
   apply_pid=$!
   on_stop "kill $apply_pid 2>/dev/null || true"
@@ -99,7 +104,7 @@ if [ -n "$apply_pid" ]; then
   apply_status=0
   wait "$apply_pid" || apply_status=$?
   cat "$LOGS/tf-local.log" >&2
-  [ "$apply_status" = 0 ] || die "terraform apply to the emulator failed (above; logs: .local/logs/tf-local*.log)"
+  [ "$apply_status" = 0 ] || die "terraform apply to the emulator failed (above; logs: $lg/tf-local*.log)"
 fi
 export PORTCULLIS_DEPLOYMENT=$LOCAL_DIR/deployment.json
 
@@ -108,7 +113,7 @@ run_migrations "$BIN"
 
 "$VENV/bin/python" "$ROOT/local/demo.py" --outputs "$LOCAL_DIR/terraform-local-outputs.json" \
   --env-file "$LOCAL_DIR/env" 2>"$LOGS/demo.log" ||
-  { cat "$LOGS/demo.log" >&2; die "local/demo.py failed (log: .local/logs/demo.log)"; }
+  { cat "$LOGS/demo.log" >&2; die "local/demo.py failed (log: $lg/demo.log)"; }
 demo_user=$(sed -n "s/^DEMO_USER=//p" "$LOCAL_DIR/env" | tr -d "'")
 
 # A fresh bootstrap admin key every start, from the keys crate's
@@ -129,7 +134,7 @@ if demo_key=$(
 ); then
   (umask 077; printf '%s\n' "$demo_key" >"$LOCAL_DIR/demo-api-key")
 else
-  say "warning: create-admin-key failed (log: .local/logs/create-admin-key.log)"
+  say "warning: create-admin-key failed (log: $lg/create-admin-key.log)"
   demo_key=""
 fi
 
@@ -157,7 +162,7 @@ if [ "$reconcile_every" != 0 ]; then
   ) >"$LOGS/reconciler.log" 2>&1 &
   reconciler_pid=$!
   on_stop "kill $reconciler_pid 2>/dev/null || true"
-  reconciler_note="every ${reconcile_every}s, on its own role (log: .local/logs/reconciler.log)"
+  reconciler_note="every ${reconcile_every}s, on its own role (log: $lg/reconciler.log)"
 fi
 
 # --- 6. sample workloads, gateway ----------------------------------------------
@@ -175,9 +180,9 @@ start_workload() {
   local service=$1 crate=$2 port=$3 base_path=$4 arn key pid
   WORKLOAD_URL=""
   [ -f "$ROOT/workloads/$crate/Cargo.toml" ] || return 0
-  say "building $crate (log: .local/logs/$crate-build.log)"
+  say "building $crate (log: $lg/$crate-build.log)"
   if ! cargo build -p "$crate" >"$LOGS/$crate-build.log" 2>&1 || [ ! -x "$BIN/$crate" ]; then
-    say "warning: $crate did not build (log: .local/logs/$crate-build.log); /v1/services/$service will not reach it"
+    say "warning: $crate did not build (log: $lg/$crate-build.log); /v1/services/$service will not reach it"
     return 0
   fi
   port_in_use "$port" && port=$(free_port)
@@ -196,7 +201,7 @@ start_workload() {
   done
   if ! kill -0 "$pid" 2>/dev/null; then
     tail -n 20 "$LOGS/$crate.log" >&2 || true
-    say "warning: $crate exited at start (log: .local/logs/$crate.log)"
+    say "warning: $crate exited at start (log: $lg/$crate.log)"
     return 0
   fi
   WORKLOAD_URL=http://127.0.0.1:$port
@@ -227,12 +232,12 @@ up=0
 for _ in $(seq 1 150); do
   if ! kill -0 "$gateway_pid" 2>/dev/null; then
     tail -n 30 "$LOGS/gateway.log" >&2 || true
-    die "the local gateway exited at start (log: .local/logs/gateway.log)"
+    die "the local gateway exited at start (log: $lg/gateway.log)"
   fi
   if http_ok "$base/v1/health"; then up=1; break; fi
   sleep 0.2
 done
-[ "$up" = 1 ] || say "warning: $base/v1/health did not answer 200 within 30 s (log: .local/logs/gateway.log)"
+[ "$up" = 1 ] || say "warning: $base/v1/health did not answer 200 within 30 s (log: $lg/gateway.log)"
 
 # A key for the sample services (scopes services:web and services:sample,
 # the demo admin's tenant): made through POST /v1/keys with the demo admin
@@ -257,7 +262,7 @@ PY
   ); then
     (umask 077; printf '%s\n' "$service_key" >"$LOCAL_DIR/demo-service-key")
   else
-    say "warning: could not create the demo service key (log: .local/logs/demo-service-key.log)"
+    say "warning: could not create the demo service key (log: $lg/demo-service-key.log)"
     service_key=""
   fi
 fi
@@ -300,22 +305,22 @@ cat >&2 <<EOF
 
     API (local gateway)   $base
     health                curl -s $base/v1/health
-    AWS emulator (moto)   $AWS_ENDPOINT_URL    IAM enforced; administrator key in .local/admin-credentials
-    deployment            .local/deployment.json (the REST API and functions Terraform applied)
+    AWS emulator (moto)   $AWS_ENDPOINT_URL    IAM enforced; administrator key in $ld/admin-credentials
+    deployment            $ld/deployment.json (the REST API and functions Terraform applied)
     PostgreSQL            $(redact_url "$DATABASE_URL")
     web console           ${web_url:-not running}   (sign in with the Cognito demo login below)
     sample service        ${sample_url:-not running}   (lambda: /v1/services/sample/... through the proxy function)
     sample web app        $base/v1/services/web/home   (vpc_link; the service itself: ${web_app_url:-not running})
     reconciler            $reconciler_note
-    ids, demo login       .local/env   (source it and .local/admin-credentials to use the emulator)
-    logs                  .local/logs/
+    ids, demo login       $ld/env   (source it and $ld/admin-credentials to use the emulator)
+    logs                  $lg/
 
 EOF
 if [ -n "$demo_key" ]; then
   cat >&2 <<EOF
-  Demo admin API key (scope keys:admin; also saved in .local/demo-api-key):
+  Demo admin API key (scope keys:admin; also saved in $ld/demo-api-key):
     $demo_key
-    curl -s -H "x-api-key: \$(cat .local/demo-api-key)" $base/v1/me
+    curl -s -H "x-api-key: \$(cat $ldq/demo-api-key)" $base/v1/me
 
 EOF
 else
@@ -325,19 +330,19 @@ fi
 if [ -n "$service_key" ]; then
   cat >&2 <<EOF
   Sample web app (integration vpc_link: the gateway calls it over the emulated VPC link, no
-  Lambda in the path). Key with services:web and services:sample: .local/demo-service-key
+  Lambda in the path). Key with services:web and services:sample: $ld/demo-service-key
     curl -s -o /dev/null -w '%{http_code}\n' $base/v1/services/web/home          # 200, public
     curl -s -o /dev/null -w '%{http_code}\n' $base/v1/services/web/notes         # 401, no credential
-    curl -s -o /dev/null -w '%{http_code}\n' -H "x-api-key: \$(cat .local/demo-service-key)" -d text=hello $base/v1/services/web/notes   # 303
-    curl -s -H "x-api-key: \$(cat .local/demo-service-key)" $base/v1/services/web/notes   # 200, the note and your tenant
-    curl -s -o /dev/null -w '%{http_code} %{size_download}\n' -H "x-api-key: \$(cat .local/demo-service-key)" "$base/v1/services/web/download?bytes=10000000"   # 200 10000000
-    curl -s -w '\n' -H "x-api-key: \$(cat .local/demo-service-key)" "$base/v1/services/sample/download?bytes=10000000"   # 502: the lambda proxy's limit
+    curl -s -o /dev/null -w '%{http_code}\n' -H "x-api-key: \$(cat $ldq/demo-service-key)" -d text=hello $base/v1/services/web/notes   # 303
+    curl -s -H "x-api-key: \$(cat $ldq/demo-service-key)" $base/v1/services/web/notes   # 200, the note and your tenant
+    curl -s -o /dev/null -w '%{http_code} %{size_download}\n' -H "x-api-key: \$(cat $ldq/demo-service-key)" "$base/v1/services/web/download?bytes=10000000"   # 200 10000000
+    curl -s -w '\n' -H "x-api-key: \$(cat $ldq/demo-service-key)" "$base/v1/services/sample/download?bytes=10000000"   # 502: the lambda proxy's limit
 
 EOF
 fi
 cat >&2 <<EOF
   Cognito demo login (web console and scripts/token.sh): user $demo_user, groups tenant:platform and admins
-    password: $(sed -n "s/^DEMO_PASSWORD=//p" "$LOCAL_DIR/env" | tr -d "'")   (also in .local/env)
+    password: $(sed -n "s/^DEMO_PASSWORD=//p" "$LOCAL_DIR/env" | tr -d "'")   (also in $ld/env)
     scripts/token.sh                    # prints an access token; --id for an id token
     curl -s -H "Authorization: Bearer \$(scripts/token.sh)" $base/v1/me
 
@@ -345,7 +350,7 @@ cat >&2 <<EOF
 EOF
 
 if [ "${LOCAL_FOLLOW_LOGS:-1}" = 1 ] && [ -t 2 ]; then
-  echo "  --- gateway log (.local/logs/gateway.log) ---" >&2
+  echo "  --- gateway log ($lg/gateway.log) ---" >&2
   tail -n 0 --pid="$gateway_pid" -F "$LOGS/gateway.log" >&2 2>/dev/null || true
 fi
 # Wait for the gateway; a signal interrupts the wait and runs the traps.
@@ -354,6 +359,6 @@ while kill -0 "$gateway_pid" 2>/dev/null; do
 done
 status=0
 wait "$gateway_pid" || status=$?
-die "the local gateway stopped (exit $status; log: .local/logs/gateway.log)"
+die "the local gateway stopped (exit $status; log: $lg/gateway.log)"
 exit
 }
