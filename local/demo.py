@@ -83,7 +83,8 @@ def main() -> int:
     except (OSError, ValueError) as err:
         log(f"cannot read the previous login in {args.env_file}: {err}; fix or delete that file")
         return 1
-    idp = boto3.client("cognito-idp")
+    # The pool's region, from Terraform: AWS_REGION need not be set.
+    idp = boto3.client("cognito-idp", region_name=out["region"])
     try:
         try:
             idp.admin_get_user(UserPoolId=pool_id, Username=args.user)
