@@ -1,16 +1,20 @@
-//! The JWKS download: one HTTP/1.1 `GET` on a fresh connection, with
-//! hyper's client connection over tokio-rustls (aws-lc-rs, the webpki
-//! roots) for `https://` and plain TCP for `http://` (local stand-ins).
+//! The authorizer's HTTP client: one HTTP/1.1 request on a fresh
+//! connection, with hyper's client connection over tokio-rustls (aws-lc-rs,
+//! the webpki roots) for `https://` and plain TCP for `http://` (local
+//! stand-ins). Two callers: the JWKS download ([`get`]) and, at start-up,
+//! the Secrets Manager reads of the `vpc_link` services' identity keys
+//! (`crate::secrets`, [`send`]).
 //!
-//! The authorizer fetches one document, rarely (an unknown `kid`, at most
-//! once per penalty window), so it keeps no pool, follows no redirect (a
-//! 3xx is an error: Cognito serves the JWKS directly) and reads no proxy
-//! variables. The TLS configuration is built by the first fetch, not at
-//! start-up. Compared with a general client this links one crypto library
-//! (the aws-lc-rs that `jsonwebtoken` and sqlx use) and keeps the
-//! certificate roots out of the cold start.
+//! The authorizer makes few requests (a JWKS fetch for an unknown `kid`, at
+//! most once per penalty window; one read per key at start), so it keeps no
+//! pool, follows no redirect (a 3xx is an error: Cognito serves the JWKS
+//! directly) and reads no proxy variables. The TLS configuration is built
+//! by the first request, not at start-up. Compared with a general client
+//! this links one crypto library (the aws-lc-rs that `jsonwebtoken` and
+//! sqlx use) and keeps the certificate roots out of the cold start.
 
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
+use hyper::StatusCode;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use std::sync::{Arc, OnceLock};
@@ -19,8 +23,51 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto};
 
-/// `GET url` and its body, at most `limit` bytes. The caller bounds the time.
+/// `GET url` and its body, at most `limit` bytes; a status other than 2xx
+/// is an error. The caller bounds the time.
 pub async fn get(url: &str, limit: usize) -> Result<Vec<u8>, String> {
+    let answer = send(
+        "GET",
+        url,
+        &[("accept", "application/json")],
+        Vec::new(),
+        limit,
+    )
+    .await?;
+    if !answer.status.is_success() {
+        return Err(format!("status {}", answer.status));
+    }
+    Ok(answer.body)
+}
+
+/// A response: its status, headers and body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// The `Host` header a request to `url` carries: the host, and the port
+/// when it is not the scheme's default. A signer signs this value.
+pub fn host_header(url: &url::Url) -> Result<String, String> {
+    let host = url.host_str().ok_or("the URL has no host")?;
+    Ok(match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    })
+}
+
+/// `method url` with `headers` (and `Host`: [`host_header`]; a `host` in
+/// `headers` is not sent twice) and `body`; the answer whatever its status,
+/// its body at most `limit` bytes. The caller bounds the time.
+pub async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+    limit: usize,
+) -> Result<Answer, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("bad URL: {e}"))?;
     let https = match parsed.scheme() {
         "https" => true,
@@ -31,26 +78,32 @@ pub async fn get(url: &str, limit: usize) -> Result<Vec<u8>, String> {
     let port = parsed
         .port_or_known_default()
         .ok_or("the URL has no port")?;
+    let authority = host_header(&parsed)?;
+    let method = hyper::Method::from_bytes(method.as_bytes())
+        .map_err(|e| format!("method {method:?}: {e}"))?;
+    let path = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::USER_AGENT, "portcullis-authorizer");
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("host") {
+            request = request.header(*name, *value);
+        }
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| format!("request: {e}"))?;
     // `[::1]` in a URL is `::1` to the resolver and to TLS.
     let bare_host = host.trim_start_matches('[').trim_end_matches(']');
     let tcp = TcpStream::connect((bare_host, port))
         .await
         .map_err(|e| format!("connect to {host}:{port}: {e}"))?;
     let _ = tcp.set_nodelay(true);
-    let authority = match parsed.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
-    };
-    let path = match parsed.query() {
-        Some(q) => format!("{}?{q}", parsed.path()),
-        None => parsed.path().to_owned(),
-    };
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::ACCEPT, "application/json")
-        .header(hyper::header::USER_AGENT, "portcullis-authorizer")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| format!("request: {e}"))?;
     if https {
         let name = ServerName::try_from(bare_host.to_owned())
             .map_err(|e| format!("{host} is not a TLS server name: {e}"))?;
@@ -66,9 +119,9 @@ pub async fn get(url: &str, limit: usize) -> Result<Vec<u8>, String> {
 
 async fn exchange<S>(
     stream: S,
-    request: hyper::Request<Empty<Bytes>>,
+    request: hyper::Request<Full<Bytes>>,
     limit: usize,
-) -> Result<Vec<u8>, String>
+) -> Result<Answer, String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -82,21 +135,25 @@ where
             .send_request(request)
             .await
             .map_err(|e| format!("request failed: {e}"))?;
-        if !resp.status().is_success() {
-            return Err(format!("status {}", resp.status()));
-        }
-        let mut body = resp.into_body();
+        let status = resp.status();
+        let (parts, mut body) = resp.into_parts();
         let mut out = Vec::new();
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| format!("body: {e}"))?;
             if let Some(chunk) = frame.data_ref() {
                 if out.len() + chunk.len() > limit {
-                    return Err(format!("the document exceeds {limit} bytes"));
+                    return Err(format!(
+                        "the answer exceeds {limit} bytes (status {status})"
+                    ));
                 }
                 out.extend_from_slice(chunk);
             }
         }
-        Ok(out)
+        Ok(Answer {
+            status,
+            headers: parts.headers,
+            body: out,
+        })
     }
     .await;
     driver.abort();

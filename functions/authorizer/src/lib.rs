@@ -21,6 +21,7 @@ pub mod fetch;
 pub mod jwt;
 pub mod keys;
 pub mod routes;
+pub mod secrets;
 pub mod signing;
 
 use aws_lambda_events::apigw::{

@@ -110,17 +110,19 @@ impl Signer {
     }
 
     /// The enabled `vpc_link` services (`DEPLOYMENT_ENVIRONMENT`) and their
-    /// keys from `IDENTITY_SECRET_ARNS` (`portcullis_identity::keys`). None
-    /// enabled: no variable needed, no Secrets Manager call.
+    /// keys from `IDENTITY_SECRET_ARNS` (`portcullis_identity::keys`), read
+    /// with the authorizer's own SigV4 reader ([`crate::secrets`], no SDK).
+    /// None enabled: no variable needed, no credentials, no Secrets Manager call.
     pub async fn from_env(env: &Env) -> Result<Signer, KeyError> {
         let services = enabled(env.get(DEPLOYMENT_ENVIRONMENT).as_deref());
         let names: Vec<&str> = services.iter().map(|s| s.name).collect();
-        let keys = keys::load(
+        let keys = keys::load_with(
             Required {
                 names: &names,
                 what: KEYS_FOR,
             },
             env,
+            || async { Ok(crate::secrets::SecretsManager::from_env(env)?) },
         )
         .await?;
         Ok(Signer::new(&services, keys)?)

@@ -55,7 +55,14 @@ impl IamCredentials {
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and `AWS_REGION`
     /// (or `AWS_DEFAULT_REGION`). Read once; a missing variable is named.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        const NEEDED: &str = "(needed by DB_IAM_AUTH to sign RDS IAM auth tokens; Lambda sets it)";
+        IamCredentials::from_env_for(env, "DB_IAM_AUTH to sign RDS IAM auth tokens")
+    }
+
+    /// [`IamCredentials::from_env`] for another use of the same credentials:
+    /// `needed_by` says which in the error naming a missing variable
+    /// (`"IDENTITY_SECRET_ARNS to sign its GetSecretValue requests"`).
+    pub fn from_env_for(env: &Env, needed_by: &str) -> Result<Self, ConfigError> {
+        let needed = format!("(needed by {needed_by}; Lambda sets it)");
         let region = env
             .get("AWS_REGION")
             .or_else(|| env.get("AWS_DEFAULT_REGION"))
@@ -63,15 +70,15 @@ impl IamCredentials {
             .filter(|r| !r.is_empty())
             .ok_or_else(|| ConfigError::Missing {
                 var: "AWS_REGION".to_owned(),
-                expected: format!("the AWS region of the database {NEEDED}"),
+                expected: format!("the AWS region the function runs in {needed}"),
             })?;
         let key = env.required(
             "AWS_ACCESS_KEY_ID",
-            &format!("an AWS access key id {NEEDED}"),
+            &format!("an AWS access key id {needed}"),
         )?;
         let secret = env.required(
             "AWS_SECRET_ACCESS_KEY",
-            &format!("the AWS secret access key {NEEDED}"),
+            &format!("the AWS secret access key {needed}"),
         )?;
         let session = env
             .get("AWS_SESSION_TOKEN")
@@ -80,6 +87,57 @@ impl IamCredentials {
             region,
             Credentials::new(key.trim(), secret.trim(), session, None, "environment"),
         ))
+    }
+
+    /// The AWS region, when one is configured.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    /// The region and the credentials now (a provider may refresh them).
+    async fn resolve(&self) -> Result<(&str, Credentials), String> {
+        let region = self
+            .region
+            .as_deref()
+            .ok_or("no AWS region is configured (AWS_REGION)")?;
+        let provider = self
+            .provider
+            .as_ref()
+            .ok_or("no AWS credentials are configured")?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| format!("the AWS credentials could not be loaded: {e}"))?;
+        Ok((region, credentials))
+    }
+
+    /// The SigV4 headers (`authorization`, `x-amz-date`, and
+    /// `x-amz-security-token` with a session) that sign `method url` with
+    /// `headers` and `body` for AWS service `service` (its signing name,
+    /// e.g. `secretsmanager`) in this region, now. Send them and `headers`
+    /// (which should hold `host`) as they are. For an AWS API called without
+    /// its SDK client (the authorizer's Secrets Manager reads).
+    pub async fn sign_request(
+        &self,
+        service: &str,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, String> {
+        let (region, credentials) = self.resolve().await?;
+        sign_headers(
+            SignedRequest {
+                service,
+                method,
+                url,
+                headers,
+                body,
+            },
+            region,
+            credentials,
+            SystemTime::now(),
+        )
     }
 
     /// Region and credentials provider of an SDK configuration (either may
@@ -101,22 +159,55 @@ impl IamCredentials {
             port,
             reason,
         };
-        let region = self
-            .region
-            .as_deref()
-            .ok_or_else(|| err("no AWS region is configured (AWS_REGION)".to_owned()))?;
-        let provider = self
-            .provider
-            .as_ref()
-            .ok_or_else(|| err("no AWS credentials are configured".to_owned()))?;
-        let credentials = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| err(format!("the AWS credentials could not be loaded: {e}")))?;
+        let (region, credentials) = self.resolve().await.map_err(err)?;
         sign_token(host, port, user, region, credentials, SystemTime::now())
             .map(SecretString::from)
             .map_err(err)
     }
+}
+
+/// A request to sign with [`sign_headers`].
+pub(crate) struct SignedRequest<'a> {
+    pub(crate) service: &'a str,
+    pub(crate) method: &'a str,
+    pub(crate) url: &'a str,
+    pub(crate) headers: &'a [(&'a str, &'a str)],
+    pub(crate) body: &'a [u8],
+}
+
+/// SigV4 in headers, at `time`: the headers to add.
+pub(crate) fn sign_headers(
+    request: SignedRequest<'_>,
+    region: &str,
+    credentials: Credentials,
+    time: SystemTime,
+) -> Result<Vec<(String, String)>, String> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+
+    let identity = credentials.into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(request.service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let signable = SignableRequest::new(
+        request.method,
+        request.url,
+        request.headers.iter().copied(),
+        SignableBody::Bytes(request.body),
+    )
+    .map_err(|e| format!("the request cannot be signed: {e}"))?;
+    let (instructions, _signature) = sign(signable, &params.into())
+        .map_err(|e| format!("the request cannot be signed: {e}"))?
+        .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect())
 }
 
 /// Sign `https://host:port/?Action=connect&DBUser=user` for `rds-db` with
@@ -689,5 +780,73 @@ mod tests {
             t.contains("X-Amz-Security-Token=session-token") && t.contains("AKIDTEST"),
             "{t}"
         );
+    }
+
+    /// A request signed in headers: the scope names the service, region and
+    /// day; every given header and the session token are signed.
+    #[tokio::test]
+    async fn a_request_is_signed_in_headers_for_its_service() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000); // 2026-09-21
+        let creds = Credentials::new("AKIDTEST", "secret", Some("tok".into()), None, "test");
+        let headers = [
+            ("host", "secretsmanager.eu-west-1.amazonaws.com"),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "secretsmanager.GetSecretValue"),
+        ];
+        let request = |body: &'static [u8]| SignedRequest {
+            service: "secretsmanager",
+            method: "POST",
+            url: "https://secretsmanager.eu-west-1.amazonaws.com/",
+            headers: &headers,
+            body,
+        };
+        let signed = sign_headers(request(b"{}"), "eu-west-1", creds.clone(), at).unwrap();
+        let get = |name: &str| {
+            signed
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("{name} in {signed:?}"))
+        };
+        let auth = get("authorization");
+        assert!(
+            auth.starts_with(
+                "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260921/eu-west-1/secretsmanager/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, Signature="
+            ),
+            "{auth}"
+        );
+        assert_eq!(get("x-amz-date"), "20260921T141320Z");
+        assert_eq!(get("x-amz-security-token"), "tok");
+        // The body is signed: another body, another signature.
+        let other = sign_headers(request(b"{ }"), "eu-west-1", creds, at).unwrap();
+        assert_ne!(signed, other);
+
+        // Now, with the credentials of the Lambda environment.
+        let env = env(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]);
+        let creds = IamCredentials::from_env_for(&env, "a test").unwrap();
+        assert_eq!(creds.region(), Some("eu-west-1"));
+        let signed = creds
+            .sign_request(
+                "secretsmanager",
+                "POST",
+                "https://x.invalid/",
+                &headers,
+                b"{}",
+            )
+            .await
+            .unwrap();
+        assert!(
+            signed.iter().any(|(n, _)| n == "authorization"),
+            "{signed:?}"
+        );
+        assert!(!signed.iter().any(|(n, _)| n == "x-amz-security-token"));
+        let e =
+            IamCredentials::from_env_for(&Env::from_pairs::<&str, &str>([]), "a test").unwrap_err();
+        assert!(e.to_string().contains("needed by a test"), "{e}");
     }
 }

@@ -1,5 +1,5 @@
-//! The signers' identity keys, from Secrets Manager (feature `secrets-manager`):
-//! the one loader the proxy and the authorizer share.
+//! The signers' identity keys, from Secrets Manager (feature `keys`): the
+//! one loader the proxy and the authorizer share.
 //!
 //! `IDENTITY_SECRET_ARNS=<service>=<secret ARN or name>,...` names one
 //! secret per service the function signs for (Terraform sets it); each
@@ -8,10 +8,17 @@
 //! the proxy the `integration: lambda` services enabled in its environment,
 //! the authorizer the `integration: vpc_link` ones. An empty set needs no
 //! variable and makes no Secrets Manager call.
+//!
+//! Where the secrets are read from is a [`SecretSource`]: the SDK's client
+//! (feature `secrets-manager`, the proxy: [`load`]) or any other reader
+//! ([`load_with`]; the authorizer, which links no SDK client, signs its one
+//! `GetSecretValue` request itself).
 
 use crate::SigningKey;
 use portcullis_core::{ConfigError, Env};
+use secrecy::{ExposeSecret as _, SecretString};
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 
 /// The variable naming each service's identity secret.
 pub const IDENTITY_SECRET_ARNS: &str = "IDENTITY_SECRET_ARNS";
@@ -98,37 +105,91 @@ pub fn identity_secret_arns(
     Ok(arns)
 }
 
+/// Where the identity secrets are read from: Secrets Manager's
+/// `GetSecretValue`, through whatever client the signer links.
+pub trait SecretSource: Clone + Send + Sync + 'static {
+    /// The current secret string of `arn` (an ARN or a name). An error says
+    /// what went wrong and what to do (the caller adds the service and the
+    /// ARN); it never holds the secret's value.
+    fn secret_string(&self, arn: &str)
+    -> impl Future<Output = Result<SecretString, String>> + Send;
+}
+
+/// What to do about a `GetSecretValue` error, by its code (the error type
+/// without any namespace: `AccessDeniedException`, ...).
+pub fn error_hint(code: &str) -> &'static str {
+    match code {
+        // `AccessDenied`: the shape of IAM's own refusals (the emulator's too).
+        "AccessDeniedException" | "AccessDenied" => {
+            "grant secretsmanager:GetSecretValue on the secret (and kms:Decrypt on its key) to the function role"
+        }
+        "ResourceNotFoundException" => {
+            "no such secret in this account and region; check IDENTITY_SECRET_ARNS"
+        }
+        "DecryptionFailure" => "grant kms:Decrypt on the secret's KMS key to the function role",
+        "InvalidRequestException" => {
+            "the secret may be scheduled for deletion; restore it or point IDENTITY_SECRET_ARNS at another one"
+        }
+        "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "InvalidClientTokenId"
+        | "ExpiredTokenException"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken" => {
+            "the function's AWS credentials were refused (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"
+        }
+        _ => "see the AWS error code; check IDENTITY_SECRET_ARNS and the function role",
+    }
+}
+
 /// The required services' keys: `IDENTITY_SECRET_ARNS` read with
-/// [`identity_secret_arns`], then each secret with the SDK configuration of
-/// `env` (`portcullis_core::aws::sdk_config_in`). No required service: an
-/// empty map, without loading the SDK configuration or calling Secrets Manager.
-pub async fn load(
+/// [`identity_secret_arns`], then each secret from the source `source`
+/// makes. No required service: an empty map, and `source` is never called
+/// (no credentials, no configuration, no Secrets Manager call).
+pub async fn load_with<S, F, Fut>(
     required: Required<'_>,
     env: &Env,
-) -> Result<HashMap<String, SigningKey>, KeyError> {
+    source: F,
+) -> Result<HashMap<String, SigningKey>, KeyError>
+where
+    S: SecretSource,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<S, KeyError>>,
+{
     let arns = identity_secret_arns(required, env)?;
     if arns.is_empty() {
         return Ok(HashMap::new());
     }
-    let sdk = portcullis_core::aws::sdk_config_in(env).await?;
-    signing_keys(&aws_sdk_secretsmanager::Client::new(&sdk), &arns).await
+    signing_keys(&source().await?, &arns).await
+}
+
+/// [`load_with`] the SDK client of the SDK configuration of `env`
+/// (`portcullis_core::aws::sdk_config_in`), loaded only when a key is required.
+#[cfg(feature = "secrets-manager")]
+pub async fn load(
+    required: Required<'_>,
+    env: &Env,
+) -> Result<HashMap<String, SigningKey>, KeyError> {
+    load_with(required, env, || async {
+        let sdk = portcullis_core::aws::sdk_config_in(env).await?;
+        Ok(aws_sdk_secretsmanager::Client::new(&sdk))
+    })
+    .await
 }
 
 /// Every named service's key, read concurrently (one GetSecretValue each).
-pub async fn signing_keys(
-    client: &aws_sdk_secretsmanager::Client,
+pub async fn signing_keys<S: SecretSource>(
+    source: &S,
     arns: &BTreeMap<String, String>,
 ) -> Result<HashMap<String, SigningKey>, KeyError> {
     let mut reads = tokio::task::JoinSet::new();
     for (service, arn) in arns {
-        let (client, service, arn) = (client.clone(), service.clone(), arn.clone());
+        let (source, service, arn) = (source.clone(), service.clone(), arn.clone());
         reads.spawn(async move {
-            let key = signing_key(&client, &arn).await.map_err(|e| match e {
-                KeyError::Secret(why) => {
-                    KeyError::Secret(format!("service {service} ({arn}): {why}"))
-                }
-                other => other,
-            })?;
+            let key = signing_key(&source, &arn)
+                .await
+                .map_err(|why| KeyError::Secret(format!("service {service} ({arn}): {why}")))?;
             Ok::<_, KeyError>((service, key))
         });
     }
@@ -142,25 +203,41 @@ pub async fn signing_keys(
 }
 
 /// Fetch one signing key (the secret string is base64 of ≥ 32 bytes).
-pub async fn signing_key(
-    client: &aws_sdk_secretsmanager::Client,
-    arn: &str,
-) -> Result<SigningKey, KeyError> {
-    let out = client
-        .get_secret_value()
-        .secret_id(arn)
-        .send()
-        .await
-        .map_err(|e| {
-            KeyError::Secret(format!(
-                "GetSecretValue failed: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-            ))
-        })?;
-    let text = out
-        .secret_string()
-        .ok_or_else(|| KeyError::Secret("the secret has no string value".to_owned()))?;
-    SigningKey::from_base64(text).map_err(|e| KeyError::Secret(e.to_string()))
+/// The error says why, without the service or ARN.
+pub async fn signing_key<S: SecretSource>(source: &S, arn: &str) -> Result<SigningKey, String> {
+    let text = source.secret_string(arn).await?;
+    SigningKey::from_base64(text.expose_secret()).map_err(|e| e.to_string())
+}
+
+/// The SDK's client (feature `secrets-manager`).
+#[cfg(feature = "secrets-manager")]
+impl SecretSource for aws_sdk_secretsmanager::Client {
+    async fn secret_string(&self, arn: &str) -> Result<SecretString, String> {
+        use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+        let out = self
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                let what = match &e {
+                    SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                        "Secrets Manager could not be reached: from a VPC add a secretsmanager \
+                         interface endpoint or a NAT route; locally check AWS_ENDPOINT_URL"
+                    }
+                    _ => error_hint(e.code().unwrap_or_default()),
+                };
+                format!(
+                    "GetSecretValue failed ({what}): {}",
+                    DisplayErrorContext(&e)
+                )
+            })?;
+        out.secret_string()
+            .map(|s| SecretString::from(s.to_owned()))
+            .ok_or_else(|| {
+                "the secret has no string value (binary secrets are not keys)".to_owned()
+            })
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +310,9 @@ mod tests {
             // No AWS_REGION, no credentials: loading any SDK configuration
             // of this map would fail, so an empty answer proves none was.
             assert!(load(none, &env).await.unwrap().is_empty());
+            // Nor is any other source made.
+            let never = || async { Err::<Fixed, _>(KeyError::Secret("made".to_owned())) };
+            assert!(load_with(none, &env, never).await.unwrap().is_empty());
         }
         let env = Env::from_pairs([(IDENTITY_SECRET_ARNS, "sample=arn:1")]);
         let e = identity_secret_arns(none, &env).unwrap_err().to_string();
@@ -251,5 +331,69 @@ mod tests {
             matches!(&e, KeyError::Env(c) if c.var() == "AWS_REGION"),
             "{e}"
         );
+    }
+
+    /// Secrets held in memory: what any source hands the loader.
+    #[derive(Clone)]
+    struct Fixed(std::sync::Arc<HashMap<&'static str, Result<&'static str, &'static str>>>);
+
+    impl SecretSource for Fixed {
+        async fn secret_string(&self, arn: &str) -> Result<SecretString, String> {
+            match self.0.get(arn) {
+                Some(Ok(v)) => Ok(SecretString::from(*v)),
+                Some(Err(e)) => Err((*e).to_owned()),
+                None => Err("no such secret".to_owned()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn each_key_is_read_from_the_source_and_a_failure_names_service_and_secret() {
+        let source = Fixed(std::sync::Arc::new(HashMap::from([
+            ("arn:a", Ok("d2ViLXNlcnZpY2UtaWRlbnRpdHkta2V5LTMyLWJ5dGU=")),
+            ("arn:b", Ok("b3RoZXItc2VydmljZS1pZGVudGl0eS1rZXktMzJieXQ=")),
+            ("arn:short", Ok("aHVudGVyMg==")),
+            ("arn:denied", Err("AccessDeniedException: grant it")),
+        ])));
+        let env = Env::from_pairs([(IDENTITY_SECRET_ARNS, "my-svc=arn:a,other=arn:b")]);
+        let keys = load_with(TWO, &env, || async { Ok(source.clone()) })
+            .await
+            .unwrap();
+        let mut names: Vec<&str> = keys.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["my-svc", "other"]);
+        for (value, says) in [
+            (
+                "my-svc=arn:a,other=arn:denied",
+                "service other (arn:denied): AccessDeniedException: grant it",
+            ),
+            (
+                "my-svc=arn:short,other=arn:b",
+                "service my-svc (arn:short): ",
+            ),
+        ] {
+            let env = Env::from_pairs([(IDENTITY_SECRET_ARNS, value)]);
+            let e = load_with(TWO, &env, || async { Ok(source.clone()) })
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says) && e.contains(IDENTITY_SECRET_ARNS), "{e}");
+            assert!(!e.contains("aHVudGVyMg") && !e.contains("hunter2"), "{e}");
+        }
+    }
+
+    #[test]
+    fn every_secrets_manager_error_says_what_to_do() {
+        for (code, says) in [
+            ("AccessDeniedException", "secretsmanager:GetSecretValue"),
+            ("AccessDenied", "secretsmanager:GetSecretValue"),
+            ("SignatureDoesNotMatch", "credentials"),
+            ("ResourceNotFoundException", "IDENTITY_SECRET_ARNS"),
+            ("DecryptionFailure", "kms:Decrypt"),
+            ("UnrecognizedClientException", "credentials"),
+            ("SomethingNew", "function role"),
+        ] {
+            assert!(error_hint(code).contains(says), "{code}");
+        }
     }
 }

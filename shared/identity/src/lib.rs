@@ -45,8 +45,9 @@
 //! target service's key), so a service can verify — and could forge — only
 //! identities addressed to itself. Key rotation: [`verify`] accepts a list
 //! of keys (current, then previous), so a service keeps working while the
-//! signer switches to a new key. With the `secrets-manager` feature,
-//! [`keys`] loads the signers' keys (`IDENTITY_SECRET_ARNS`).
+//! signer switches to a new key. With the `keys` feature, [`keys`] loads
+//! the signers' keys (`IDENTITY_SECRET_ARNS`) from a Secrets Manager reader
+//! (`secrets-manager`: the SDK's client).
 //!
 //! A private service reads its key(s) and mount path with [`service`]
 //! ([`service::ServiceConfig::from_env`]).
@@ -60,7 +61,7 @@ use std::fmt;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
-#[cfg(feature = "secrets-manager")]
+#[cfg(feature = "keys")]
 pub mod keys;
 pub mod service;
 

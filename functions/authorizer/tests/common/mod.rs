@@ -270,39 +270,133 @@ pub async fn jwks_server(body: String, delay: Duration) -> JwksServer {
     }
 }
 
-/// The identity key of the `vpc_link` service `web`, stored in the
-/// emulator's Secrets Manager (needs AWS_ENDPOINT_URL and the emulator's
-/// administrator key: run through `make test`), and the variables that make
-/// `State::from_env_with` read it: `IDENTITY_SECRET_ARNS` and the process's
-/// AWS settings (which replace any AWS_* of the caller's map).
-pub async fn web_identity_env() -> (portcullis_identity::SigningKey, Vec<(String, String)>) {
+/// The emulator's account (moto's default).
+pub const ACCOUNT: &str = "123456789012";
+
+/// One IAM query API call to the emulator as its administrator (the
+/// process's key, which `make test` exports).
+async fn iam(params: &[(&str, &str)]) -> String {
+    let endpoint = portcullis_testkit::emulator_endpoint();
+    let url = format!("{}/", endpoint.trim_end_matches('/'));
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().copied())
+        .append_pair("Version", "2010-05-08")
+        .finish();
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let signed = portcullis_testkit::sigv4::sign_request(
+        "iam",
+        "POST",
+        &url,
+        &[("content-type", content_type)],
+        body.as_bytes(),
+    );
+    let mut request = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", content_type)
+        .body(body);
+    for (name, value) in signed {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("the emulator's IAM answers");
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "IAM {params:?}: {status} {text}");
+    text
+}
+
+/// The Lambda environment of a new function role whose one inline policy
+/// is `statements`: the role session's credentials (key, secret, session
+/// token, as Lambda hands them), `AWS_REGION` and the emulator's
+/// `AWS_ENDPOINT_URL`. Locally IAM is enforced per action: moto does not
+/// determine the resource of a Secrets Manager request, so a resource-scoped
+/// Allow is widened to `*` (scripts/moto-server.py).
+pub async fn role_env(statements: Value) -> Vec<(String, String)> {
+    let endpoint = portcullis_testkit::emulator_endpoint();
+    let role = portcullis_testkit::unique("portcullis-authorizer-test");
+    let sts = aws_sdk_sts::Client::new(&portcullis_core::aws::sdk_config().await);
+    let admin = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity on the emulator")
+        .arn
+        .expect("the administrator's ARN");
+    // Trusted by the administrator, who assumes it here as Lambda would.
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "AWS": admin },
+            "Action": "sts:AssumeRole",
+        }],
+    });
+    iam(&[
+        ("Action", "CreateRole"),
+        ("RoleName", &role),
+        ("AssumeRolePolicyDocument", &trust.to_string()),
+    ])
+    .await;
+    let policy = json!({ "Version": "2012-10-17", "Statement": statements });
+    iam(&[
+        ("Action", "PutRolePolicy"),
+        ("RoleName", &role),
+        ("PolicyName", "test"),
+        ("PolicyDocument", &policy.to_string()),
+    ])
+    .await;
+    let creds = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{role}"))
+        .role_session_name("authorizer")
+        .send()
+        .await
+        .expect("AssumeRole on the emulator")
+        .credentials
+        .expect("AssumeRole returns credentials");
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
+    vec![
+        ("AWS_REGION".to_owned(), region),
+        ("AWS_ENDPOINT_URL".to_owned(), endpoint),
+        ("AWS_ACCESS_KEY_ID".to_owned(), creds.access_key_id),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), creds.secret_access_key),
+        ("AWS_SESSION_TOKEN".to_owned(), creds.session_token),
+    ]
+}
+
+/// A new secret in the emulator's Secrets Manager (as its administrator):
+/// its ARN.
+pub async fn create_secret(prefix: &str, value: &str) -> String {
     portcullis_testkit::emulator_endpoint();
     let sdk = portcullis_core::aws::sdk_config().await;
-    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
-    let value = "d2ViLXNlcnZpY2UtaWRlbnRpdHkta2V5LTMyLWJ5dGU="; // 32 bytes
-    let created = sm
+    let created = aws_sdk_secretsmanager::Client::new(&sdk)
         .create_secret()
-        .name(portcullis_testkit::unique(
-            "portcullis-authorizer-identity-web",
-        ))
+        .name(portcullis_testkit::unique(prefix))
         .secret_string(value)
         .send()
         .await
-        .unwrap();
-    let mut vars = vec![(
-        "IDENTITY_SECRET_ARNS".to_owned(),
-        format!("web={}", created.arn().unwrap()),
-    )];
-    for var in [
-        "AWS_ENDPOINT_URL",
-        "AWS_REGION",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-    ] {
-        let v = std::env::var(var)
-            .unwrap_or_else(|_| panic!("{var} is not set: run through make test"));
-        vars.push((var.to_owned(), v));
-    }
+        .expect("CreateSecret on the emulator");
+    created
+        .arn()
+        .expect("CreateSecret returns the ARN")
+        .to_owned()
+}
+
+/// A policy statement allowing `GetSecretValue` on `arn`.
+pub fn may_read(arn: &str) -> Value {
+    json!([{ "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn }])
+}
+
+/// The identity key of the `vpc_link` service `web`, stored in the
+/// emulator's Secrets Manager (needs AWS_ENDPOINT_URL and the emulator's
+/// administrator key: run through `make test`), and the variables that make
+/// `State::from_env_with` read it: `IDENTITY_SECRET_ARNS` and the Lambda
+/// environment of a role whose policy grants reading it ([`role_env`]),
+/// which replace any AWS_* of the caller's map.
+pub async fn web_identity_env() -> (portcullis_identity::SigningKey, Vec<(String, String)>) {
+    let value = "d2ViLXNlcnZpY2UtaWRlbnRpdHkta2V5LTMyLWJ5dGU="; // 32 bytes
+    let arn = create_secret("portcullis-authorizer-identity-web", value).await;
+    let mut vars = vec![("IDENTITY_SECRET_ARNS".to_owned(), format!("web={arn}"))];
+    vars.extend(role_env(may_read(&arn)).await);
     (
         portcullis_identity::SigningKey::from_base64(value).unwrap(),
         vars,
