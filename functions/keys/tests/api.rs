@@ -6,7 +6,7 @@ use portcullis_auth::apikey;
 use serde_json::json;
 use sqlx::{PgPool, Row};
 use std::collections::HashSet;
-use support::{Ev, admin, call, create, reader, state};
+use support::{Ev, admin, call, ci_key, count, create, reader, revoked_at, state};
 
 #[sqlx::test(
     migrations = "../../migrations",
@@ -53,12 +53,7 @@ async fn a_created_key_verifies_against_the_stored_digest(pool: PgPool) {
 )]
 async fn only_the_digest_is_stored_never_the_key(pool: PgPool) {
     let s = state(pool.clone());
-    let b = create(
-        &s,
-        &admin("acme"),
-        json!({"name": "ci", "scopes": ["jobs:read"]}),
-    )
-    .await;
+    let (_, b) = ci_key(&s, "acme").await;
     let key = b["key"].as_str().unwrap();
     let secret = &key[apikey::PREFIX.len() + apikey::LOOKUP_LEN + 1..];
     let rows: Vec<String> = sqlx::query_scalar("select row_to_json(k)::text from api_keys k")
@@ -122,7 +117,7 @@ async fn listing_pages_through_every_key_without_duplicates_or_gaps(pool: PgPool
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let mut ev = Ev::new("GET", "/v1/keys", "/v1/keys")
+        let mut ev = Ev::at("GET", "/v1/keys")
             .by(&admin("acme"))
             .query("limit", "2");
         if let Some(c) = &cursor {
@@ -173,9 +168,7 @@ async fn bad_cursors_limits_and_tenants_are_invalid_parameters(pool: PgPool) {
     ] {
         let (status, b, _) = call(
             &s,
-            Ev::new("GET", "/v1/keys", "/v1/keys")
-                .by(&admin("platform"))
-                .query(k, v),
+            Ev::at("GET", "/v1/keys").by(&admin("platform")).query(k, v),
         )
         .await;
         assert_eq!(status, 400, "{k}={v}: {b}");
@@ -188,7 +181,7 @@ async fn bad_cursors_limits_and_tenants_are_invalid_parameters(pool: PgPool) {
     }
     let (status, _, _) = call(
         &s,
-        Ev::new("GET", "/v1/keys", "/v1/keys")
+        Ev::at("GET", "/v1/keys")
             .by(&admin("acme"))
             .query("limit", "1")
             .query("limit", "2"),
@@ -203,24 +196,16 @@ async fn bad_cursors_limits_and_tenants_are_invalid_parameters(pool: PgPool) {
 )]
 async fn a_key_of_another_tenant_is_not_found(pool: PgPool) {
     let s = state(pool.clone());
-    let b = create(
-        &s,
-        &admin("acme"),
-        json!({"name": "ci", "scopes": ["jobs:read"]}),
-    )
-    .await;
-    let id = b["id"].as_str().unwrap();
+    let (id, _) = ci_key(&s, "acme").await;
+    let id = id.as_str();
     let (status, body, _) = call(&s, Ev::key("GET", id).by(&admin("evil"))).await;
     assert_eq!(status, 404, "{body}");
     let (status, _, _) = call(&s, Ev::key("DELETE", id).by(&admin("evil"))).await;
     assert_eq!(status, 404);
-    let revoked: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("select revoked_at from api_keys where id = $1::uuid")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert!(revoked.is_none(), "another tenant revoked the key");
+    assert!(
+        revoked_at(&pool, id).await.is_none(),
+        "another tenant revoked the key"
+    );
     // Naming the tenant does not help a non-platform admin.
     let (status, _, _) = call(
         &s,
@@ -270,13 +255,8 @@ async fn a_malformed_key_id_is_the_same_404_as_an_unknown_one(pool: PgPool) {
 )]
 async fn revoking_twice_keeps_the_first_revoked_at(pool: PgPool) {
     let s = state(pool.clone());
-    let b = create(
-        &s,
-        &admin("acme"),
-        json!({"name": "ci", "scopes": ["jobs:read"]}),
-    )
-    .await;
-    let id = b["id"].as_str().unwrap();
+    let (id, _) = ci_key(&s, "acme").await;
+    let id = id.as_str();
     let (status, first, _) = call(&s, Ev::key("DELETE", id).by(&admin("acme"))).await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["status"], "revoked");
@@ -289,13 +269,7 @@ async fn revoking_twice_keeps_the_first_revoked_at(pool: PgPool) {
     assert_eq!(second["already_revoked"], true);
     assert_eq!(second["revoked_at"], first["revoked_at"]);
 
-    let stored: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("select revoked_at from api_keys where id = $1::uuid")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    let stored = stored.expect("revoked_at is set");
+    let stored = revoked_at(&pool, id).await.expect("revoked_at is set");
     let shown: chrono::DateTime<chrono::Utc> =
         first["revoked_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(stored, shown);
@@ -355,13 +329,7 @@ async fn bad_bodies_are_rejected_naming_the_field(pool: PgPool) {
         ),
     ];
     for (body, want, field) in cases {
-        let (status, b, resp) = call(
-            &s,
-            Ev::new("POST", "/v1/keys", "/v1/keys")
-                .by(&admin("acme"))
-                .body(body),
-        )
-        .await;
+        let (status, b, resp) = call(&s, Ev::create_key(&admin("acme"), body)).await;
         assert_eq!(status, want, "{body}: {b}");
         assert_eq!(resp.headers()["content-type"], "application/problem+json");
         if let Some(f) = field {
@@ -369,20 +337,14 @@ async fn bad_bodies_are_rejected_naming_the_field(pool: PgPool) {
         }
     }
     let long = json!({"name": "n".repeat(101), "scopes": ["jobs:read"]}).to_string();
-    let (status, b, _) = call(
-        &s,
-        Ev::new("POST", "/v1/keys", "/v1/keys")
-            .by(&admin("acme"))
-            .body(long),
-    )
-    .await;
+    let (status, b, _) = call(&s, Ev::create_key(&admin("acme"), long)).await;
     assert_eq!((status, b["field"].as_str()), (422, Some("name")), "{b}");
 
-    let count: i64 = sqlx::query_scalar("select count(*) from api_keys")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(count, 0, "a rejected body created a key");
+    assert_eq!(
+        count(&pool, "select count(*) from api_keys").await,
+        0,
+        "a rejected body created a key"
+    );
 }
 
 #[sqlx::test(
@@ -393,13 +355,7 @@ async fn a_body_over_sixteen_kilobytes_is_refused_with_413(pool: PgPool) {
     let s = state(pool);
     let big =
         json!({"name": "a", "scopes": ["jobs:read"], "pad": "x".repeat(17 * 1024)}).to_string();
-    let (status, b, _) = call(
-        &s,
-        Ev::new("POST", "/v1/keys", "/v1/keys")
-            .by(&admin("acme"))
-            .body(big),
-    )
-    .await;
+    let (status, b, _) = call(&s, Ev::create_key(&admin("acme"), big)).await;
     assert_eq!(status, 413, "{b}");
 }
 
@@ -409,17 +365,11 @@ async fn a_body_over_sixteen_kilobytes_is_refused_with_413(pool: PgPool) {
 )]
 async fn a_caller_without_keys_admin_is_forbidden_by_the_handler(pool: PgPool) {
     let s = state(pool.clone());
-    let b = create(
-        &s,
-        &admin("acme"),
-        json!({"name": "ci", "scopes": ["jobs:read"]}),
-    )
-    .await;
-    let id = b["id"].as_str().unwrap().to_owned();
+    let (id, _) = ci_key(&s, "acme").await;
     let body = json!({"name": "x", "scopes": ["keys:admin"]}).to_string();
     let evs = [
-        Ev::new("GET", "/v1/keys", "/v1/keys"),
-        Ev::new("POST", "/v1/keys", "/v1/keys").body(body.clone()),
+        Ev::at("GET", "/v1/keys"),
+        Ev::at("POST", "/v1/keys").body(body.clone()),
         Ev::key("GET", &id),
         Ev::key("DELETE", &id),
     ];
@@ -430,13 +380,9 @@ async fn a_caller_without_keys_admin_is_forbidden_by_the_handler(pool: PgPool) {
         assert!(b["detail"].as_str().unwrap().contains("keys:admin"), "{b}");
     }
     // No authorizer context at all: the gateway would never do this; 401.
-    let (status, _, _) = call(&s, Ev::new("GET", "/v1/keys", "/v1/keys")).await;
+    let (status, _, _) = call(&s, Ev::at("GET", "/v1/keys")).await;
     assert_eq!(status, 401);
-    let count: i64 = sqlx::query_scalar("select count(*) from api_keys")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(count, 1);
+    assert_eq!(count(&pool, "select count(*) from api_keys").await, 1);
 }
 
 #[sqlx::test(
@@ -445,9 +391,10 @@ async fn a_caller_without_keys_admin_is_forbidden_by_the_handler(pool: PgPool) {
 )]
 async fn creating_and_revoking_are_written_to_the_audit_log(pool: PgPool) {
     let s = state(pool.clone());
-    let ev = Ev::new("POST", "/v1/keys", "/v1/keys")
-        .by(&admin("acme"))
-        .body(json!({"name": "ci", "scopes": ["jobs:read"]}).to_string());
+    let ev = Ev::create_key(
+        &admin("acme"),
+        json!({"name": "ci", "scopes": ["jobs:read"]}).to_string(),
+    );
     let create_req = ev.request_id.clone();
     let (status, b, _) = call(&s, ev).await;
     assert_eq!(status, 201);
@@ -499,9 +446,10 @@ async fn a_key_is_not_created_when_its_audit_entry_cannot_be_written(pool: PgPoo
         .unwrap();
     let (status, b, _) = call(
         &s,
-        Ev::new("POST", "/v1/keys", "/v1/keys")
-            .by(&admin("acme"))
-            .body(json!({"name": "ci", "scopes": ["jobs:read"]}).to_string()),
+        Ev::create_key(
+            &admin("acme"),
+            json!({"name": "ci", "scopes": ["jobs:read"]}).to_string(),
+        ),
     )
     .await;
     assert_eq!(status, 500, "{b}");
@@ -509,11 +457,11 @@ async fn a_key_is_not_created_when_its_audit_entry_cannot_be_written(pool: PgPoo
         !b.to_string().contains("audit_log"),
         "internal details leaked: {b}"
     );
-    let count: i64 = sqlx::query_scalar("select count(*) from api_keys")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(count, 0, "the key was committed without its audit entry");
+    assert_eq!(
+        count(&pool, "select count(*) from api_keys").await,
+        0,
+        "the key was committed without its audit entry"
+    );
 }
 
 #[sqlx::test(
@@ -522,7 +470,7 @@ async fn a_key_is_not_created_when_its_audit_entry_cannot_be_written(pool: PgPoo
 )]
 async fn me_returns_the_authorizer_context(pool: PgPool) {
     let s = state(pool);
-    let (status, b, _) = call(&s, Ev::new("GET", "/v1/me", "/v1/me").by(&reader("acme"))).await;
+    let (status, b, _) = call(&s, Ev::at("GET", "/v1/me").by(&reader("acme"))).await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(
         b,
@@ -534,7 +482,7 @@ async fn me_returns_the_authorizer_context(pool: PgPool) {
             "key_id": "00000000-0000-0000-0000-000000000001"
         })
     );
-    let (status, _, _) = call(&s, Ev::new("GET", "/v1/me", "/v1/me")).await;
+    let (status, _, _) = call(&s, Ev::at("GET", "/v1/me")).await;
     assert_eq!(status, 401);
 }
 
@@ -546,13 +494,7 @@ async fn only_platform_admins_create_keys_for_other_tenants(pool: PgPool) {
     let s = state(pool);
     let body =
         json!({"name": "for acme", "scopes": ["jobs:read"], "tenant": "acme", "plan": "gold"});
-    let (status, b, _) = call(
-        &s,
-        Ev::new("POST", "/v1/keys", "/v1/keys")
-            .by(&admin("evil"))
-            .body(body.to_string()),
-    )
-    .await;
+    let (status, b, _) = call(&s, Ev::create_key(&admin("evil"), body.to_string())).await;
     assert_eq!(status, 403, "{b}");
     let b = create(&s, &admin("platform"), body).await;
     assert_eq!(b["tenant"], "acme");
@@ -577,12 +519,10 @@ async fn a_created_key_carries_its_expiry_and_a_no_store_header(pool: PgPool) {
     let at = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
     let (status, b, resp) = call(
         &s,
-        Ev::new("POST", "/v1/keys", "/v1/keys")
-            .by(&admin("acme"))
-            .body(
-                json!({"name": "temp", "scopes": ["services:billing"], "expires_at": at})
-                    .to_string(),
-            ),
+        Ev::create_key(
+            &admin("acme"),
+            json!({"name": "temp", "scopes": ["services:billing"], "expires_at": at}).to_string(),
+        ),
     )
     .await;
     assert_eq!(status, 201, "{b}");
@@ -602,18 +542,10 @@ async fn a_created_key_carries_its_expiry_and_a_no_store_header(pool: PgPool) {
 )]
 async fn methods_and_routes_not_served_are_refused(pool: PgPool) {
     let s = state(pool);
-    let (status, _, resp) = call(
-        &s,
-        Ev::new("PUT", "/v1/keys", "/v1/keys").by(&admin("acme")),
-    )
-    .await;
+    let (status, _, resp) = call(&s, Ev::at("PUT", "/v1/keys").by(&admin("acme"))).await;
     assert_eq!(status, 405);
     assert_eq!(resp.headers()["allow"], "GET, POST");
-    let (status, _, _) = call(
-        &s,
-        Ev::new("GET", "/v1/jobs", "/v1/jobs").by(&admin("acme")),
-    )
-    .await;
+    let (status, _, _) = call(&s, Ev::at("GET", "/v1/jobs").by(&admin("acme"))).await;
     assert_eq!(status, 404);
 }
 
@@ -661,17 +593,15 @@ async fn a_base64_encoded_body_is_accepted(pool: PgPool) {
     // api/openapi.yaml declares `*/*` binary media types, so API Gateway
     // base64-encodes every request body.
     let s = state(pool);
-    let ev = Ev::new("POST", "/v1/keys", "/v1/keys")
-        .by(&admin("acme"))
-        .body(json!({"name": "encoded", "scopes": ["jobs:read"]}).to_string())
-        .base64();
+    let ev = Ev::create_key(
+        &admin("acme"),
+        json!({"name": "encoded", "scopes": ["jobs:read"]}).to_string(),
+    )
+    .base64();
     let (status, b, _) = call(&s, ev).await;
     assert_eq!(status, 201, "{b}");
     assert_eq!(b["name"], "encoded");
-    let ev = Ev::new("POST", "/v1/keys", "/v1/keys")
-        .by(&admin("acme"))
-        .body("{broken")
-        .base64();
+    let ev = Ev::create_key(&admin("acme"), "{broken").base64();
     assert_eq!(call(&s, ev).await.0, 400);
 }
 
@@ -681,13 +611,8 @@ async fn a_base64_encoded_body_is_accepted(pool: PgPool) {
 )]
 async fn concurrent_revocations_agree_on_one_revoked_at(pool: PgPool) {
     let s = state(pool.clone());
-    let b = create(
-        &s,
-        &admin("acme"),
-        json!({"name": "ci", "scopes": ["jobs:read"]}),
-    )
-    .await;
-    let id = b["id"].as_str().unwrap();
+    let (id, _) = ci_key(&s, "acme").await;
+    let id = id.as_str();
     let (one, two) = tokio::join!(
         call(&s, Ev::key("DELETE", id).by(&admin("acme"))),
         call(&s, Ev::key("DELETE", id).by(&admin("acme")))
@@ -699,12 +624,14 @@ async fn concurrent_revocations_agree_on_one_revoked_at(pool: PgPool) {
         .filter(|b| b["already_revoked"] == false)
         .count();
     assert_eq!(firsts, 1, "exactly one call revokes: {} {}", one.1, two.1);
-    let audits: i64 =
-        sqlx::query_scalar("select count(*) from audit_log where action = 'key.revoke'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(audits, 2);
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from audit_log where action = 'key.revoke'"
+        )
+        .await,
+        2
+    );
 }
 
 #[sqlx::test(
@@ -731,7 +658,7 @@ async fn a_tenant_that_cognito_could_sign_in_can_also_be_named_by_a_platform_adm
     assert_eq!(theirs["tenant"], "Acme.Corp");
     let (status, page, _) = call(
         &s,
-        Ev::new("GET", "/v1/keys", "/v1/keys")
+        Ev::at("GET", "/v1/keys")
             .by(&admin("platform"))
             .query("tenant", "Acme.Corp"),
     )
@@ -741,7 +668,7 @@ async fn a_tenant_that_cognito_could_sign_in_can_also_be_named_by_a_platform_adm
     // Case is significant: `acme.corp` is another tenant.
     let (_, page, _) = call(
         &s,
-        Ev::new("GET", "/v1/keys", "/v1/keys")
+        Ev::at("GET", "/v1/keys")
             .by(&admin("platform"))
             .query("tenant", "acme.corp"),
     )
@@ -752,9 +679,10 @@ async fn a_tenant_that_cognito_could_sign_in_can_also_be_named_by_a_platform_adm
     // bootstrap tool alike, with the same rule in the message.
     let (status, b, _) = call(
         &s,
-        Ev::new("POST", "/v1/keys", "/v1/keys")
-            .by(&admin("platform"))
-            .body(json!({"name": "n", "scopes": ["jobs:read"], "tenant": "Acme Corp"}).to_string()),
+        Ev::create_key(
+            &admin("platform"),
+            json!({"name": "n", "scopes": ["jobs:read"], "tenant": "Acme Corp"}).to_string(),
+        ),
     )
     .await;
     assert_eq!((status, b["field"].as_str()), (422, Some("tenant")), "{b}");
@@ -762,7 +690,7 @@ async fn a_tenant_that_cognito_could_sign_in_can_also_be_named_by_a_platform_adm
     assert!(b["detail"].as_str().unwrap().contains(rule), "{b}");
     let (status, b, _) = call(
         &s,
-        Ev::new("GET", "/v1/keys", "/v1/keys")
+        Ev::at("GET", "/v1/keys")
             .by(&admin("platform"))
             .query("tenant", "Acme Corp"),
     )
@@ -781,9 +709,7 @@ async fn a_tenant_that_cognito_could_sign_in_can_also_be_named_by_a_platform_adm
 )]
 async fn an_authorizer_context_that_does_not_read_is_a_server_error_not_a_401(pool: PgPool) {
     let s = state(pool);
-    let mut ev = Ev::new("GET", "/v1/me", "/v1/me")
-        .by(&reader("acme"))
-        .event();
+    let mut ev = Ev::at("GET", "/v1/me").by(&reader("acme")).event();
     ev["requestContext"]["authorizer"]["tenant"] = json!("not a tenant");
     let req = lambda_http::request::from_str(&ev.to_string()).unwrap();
     let resp = keys::handle(&s, req).await.unwrap();
@@ -796,13 +722,7 @@ async fn an_authorizer_context_that_does_not_read_is_a_server_error_not_a_401(po
 )]
 async fn audit_entries_say_who_acted_the_same_way_for_every_writer(pool: PgPool) {
     let s = state(pool.clone());
-    let b = create(
-        &s,
-        &admin("acme"),
-        json!({"name": "ci", "scopes": ["jobs:read"]}),
-    )
-    .await;
-    let id = b["id"].as_str().unwrap().to_owned();
+    let (id, b) = ci_key(&s, "acme").await;
     assert_eq!(
         call(&s, Ev::key("DELETE", &id).by(&admin("acme"))).await.0,
         200

@@ -12,10 +12,12 @@ use portcullis_core::Env;
 use portcullis_db::{Database, DbConfig};
 use serde_json::json;
 use sqlx::PgPool;
-use support::{Ev, admin, apigw_client, call, closed_port, config, create, moto_endpoint};
+use support::{
+    Ev, admin, aws_down, call, ci_key, closed_port, config, moto_endpoint, revoked_at, state_with,
+};
 
 fn health() -> Ev {
-    Ev::new("GET", "/v1/health", "/v1/health")
+    Ev::at("GET", "/v1/health")
 }
 
 /// A database whose server is down: nothing listens on its port.
@@ -35,11 +37,7 @@ async fn database_down() -> Database {
 )]
 async fn health_is_ok_when_the_database_and_aws_answer(pool: PgPool) {
     let endpoint = moto_endpoint();
-    let s = State::new(
-        config(&endpoint),
-        Database::from_pool(pool),
-        apigw_client(&endpoint),
-    );
+    let s = state_with(config(&endpoint), Database::from_pool(pool));
     let (status, b, resp) = call(&s, health()).await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(
@@ -51,12 +49,7 @@ async fn health_is_ok_when_the_database_and_aws_answer(pool: PgPool) {
 
 #[tokio::test]
 async fn health_is_503_when_the_database_is_down() {
-    let endpoint = moto_endpoint();
-    let s = State::new(
-        config(&endpoint),
-        database_down().await,
-        apigw_client(&endpoint),
-    );
+    let s = state_with(config(&moto_endpoint()), database_down().await);
     let (status, b, _) = call(&s, health()).await;
     assert_eq!(status, 503, "{b}");
     assert_eq!(b["status"], "error");
@@ -83,12 +76,8 @@ async fn health_is_503_when_the_database_is_down() {
     fixtures(path = "fixtures", scripts("entitled"))
 )]
 async fn health_is_503_when_aws_is_unreachable(pool: PgPool) {
-    let down = format!("http://127.0.0.1:{}", closed_port());
-    let s = State::new(
-        config(&down),
-        Database::from_pool(pool),
-        apigw_client(&down),
-    );
+    let down = aws_down();
+    let s = state_with(config(&down), Database::from_pool(pool));
     let (status, b, _) = call(&s, health()).await;
     assert_eq!(status, 503, "{b}");
     assert_eq!(b["database"]["status"], "ok", "{b}");
@@ -107,25 +96,14 @@ async fn health_is_503_when_aws_is_unreachable(pool: PgPool) {
 )]
 async fn a_failed_cache_flush_is_reported_and_the_revocation_stands(pool: PgPool) {
     // moto has no FlushStageAuthorizersCache: a real failure from a real endpoint.
-    let endpoint = moto_endpoint();
-    let mut cfg = config(&endpoint);
+    let mut cfg = config(&moto_endpoint());
     cfg.flush_target = Some((
         format!("missing-{}", uuid::Uuid::new_v4().simple()),
         "test".to_owned(),
     ));
-    let s = State::new(
-        cfg,
-        Database::from_pool(pool.clone()),
-        apigw_client(&endpoint),
-    );
-    let b = create(
-        &s,
-        &admin("acme"),
-        json!({"name": "ci", "scopes": ["jobs:read"]}),
-    )
-    .await;
-    let id = b["id"].as_str().unwrap();
-    let (status, body, _) = call(&s, Ev::key("DELETE", id).by(&admin("acme"))).await;
+    let s = state_with(cfg, Database::from_pool(pool.clone()));
+    let (id, _) = ci_key(&s, "acme").await;
+    let (status, body, _) = call(&s, Ev::key("DELETE", &id).by(&admin("acme"))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["authorizer_cache"]["status"], "failed");
     assert_eq!(body["status"], "revoked");
@@ -134,14 +112,8 @@ async fn a_failed_cache_flush_is_reported_and_the_revocation_stands(pool: PgPool
         detail.contains("revoked") && !detail.contains("404"),
         "{detail}"
     );
-    let revoked: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("select revoked_at from api_keys where id = $1::uuid")
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
     assert!(
-        revoked.is_some(),
+        revoked_at(&pool, &id).await.is_some(),
         "the revocation must stand when the flush fails"
     );
 }
@@ -170,17 +142,8 @@ async fn a_revocation_flushes_the_stage_authorizer_cache(pool: PgPool) {
     let mut cfg = config("https://apigateway.us-east-1.amazonaws.com");
     cfg.flush_target = Some(("api123".to_owned(), "prod".to_owned()));
     let s = State::new(cfg, Database::from_pool(pool), client);
-    let b = create(
-        &s,
-        &admin("acme"),
-        json!({"name": "ci", "scopes": ["jobs:read"]}),
-    )
-    .await;
-    let (status, body, _) = call(
-        &s,
-        Ev::key("DELETE", b["id"].as_str().unwrap()).by(&admin("acme")),
-    )
-    .await;
+    let (id, _) = ci_key(&s, "acme").await;
+    let (status, body, _) = call(&s, Ev::key("DELETE", &id).by(&admin("acme"))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["authorizer_cache"]["status"], "flushed", "{body}");
     let reqs: Vec<_> = replay.actual_requests().collect();

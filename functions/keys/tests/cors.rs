@@ -40,18 +40,22 @@ async fn send(state: &State, ev: Ev, headers: &[(&str, &str)]) -> Response<Body>
     keys::handle(state, req).await.expect("the handler answers")
 }
 
-fn preflight_headers(
+/// `ev` as a browser's preflight from `origin` for `method`.
+async fn preflight(
+    state: &State,
+    ev: Ev,
     origin: &'static str,
     method: &'static str,
-) -> [(&'static str, &'static str); 3] {
-    [
+) -> Response<Body> {
+    let headers = [
         ("origin", origin),
         ("access-control-request-method", method),
         (
             "access-control-request-headers",
             "authorization,content-type",
         ),
-    ]
+    ];
+    send(state, ev, &headers).await
 }
 
 fn no_access_control(resp: &Response<Body>) -> bool {
@@ -68,10 +72,11 @@ async fn a_preflight_from_each_allowed_origin_needs_no_caller(pool: PgPool) {
     let s = cors_state(pool);
     for origin in [APP, OTHER_APP] {
         // no `.by(...)`: the gateway runs no authorizer on OPTIONS
-        let resp = send(
+        let resp = preflight(
             &s,
             Ev::key("OPTIONS", "0b4a6e1e-0000-4000-8000-000000000001"),
-            &preflight_headers(origin, "DELETE"),
+            origin,
+            "DELETE",
         )
         .await;
         assert_eq!(resp.status(), 204, "{origin}");
@@ -85,12 +90,7 @@ async fn a_preflight_from_each_allowed_origin_needs_no_caller(pool: PgPool) {
         assert_eq!(h["access-control-max-age"], "600");
         assert_eq!(h["vary"], "Origin");
     }
-    let resp = send(
-        &s,
-        Ev::new("OPTIONS", "/v1/keys", "/v1/keys"),
-        &preflight_headers(APP, "POST"),
-    )
-    .await;
+    let resp = preflight(&s, Ev::at("OPTIONS", "/v1/keys"), APP, "POST").await;
     assert_eq!(resp.headers()["access-control-allow-methods"], "GET, POST");
 }
 
@@ -100,12 +100,7 @@ async fn a_preflight_from_each_allowed_origin_needs_no_caller(pool: PgPool) {
 )]
 async fn a_preflight_from_another_origin_is_refused_without_cors_headers(pool: PgPool) {
     let s = cors_state(pool);
-    let resp = send(
-        &s,
-        Ev::new("OPTIONS", "/v1/keys", "/v1/keys"),
-        &preflight_headers(EVIL, "POST"),
-    )
-    .await;
+    let resp = preflight(&s, Ev::at("OPTIONS", "/v1/keys"), EVIL, "POST").await;
     assert_eq!(resp.status(), 403);
     assert_eq!(resp.headers()["vary"], "Origin");
     assert!(no_access_control(&resp), "{:?}", resp.headers());
@@ -117,7 +112,7 @@ async fn a_preflight_from_another_origin_is_refused_without_cors_headers(pool: P
 )]
 async fn an_ordinary_options_is_answered_with_allow_and_reaches_no_handler(pool: PgPool) {
     let s = cors_state(pool);
-    let resp = send(&s, Ev::new("OPTIONS", "/v1/me", "/v1/me"), &[]).await;
+    let resp = send(&s, Ev::at("OPTIONS", "/v1/me"), &[]).await;
     assert_eq!(resp.status(), 204);
     assert_eq!(resp.headers()["allow"], "GET, OPTIONS");
 }
@@ -131,7 +126,7 @@ async fn answers_and_errors_carry_the_headers_for_an_allowed_origin_only(pool: P
     // a success
     let ok = send(
         &s,
-        Ev::new("GET", "/v1/me", "/v1/me").by(&admin("acme")),
+        Ev::at("GET", "/v1/me").by(&admin("acme")),
         &[("origin", OTHER_APP)],
     )
     .await;
@@ -145,18 +140,9 @@ async fn answers_and_errors_carry_the_headers_for_an_allowed_origin_only(pool: P
 
     // problem+json errors: 403 (scope), 405, 404 (unknown route)
     let errors: [(fn() -> Ev, u16); 3] = [
-        (
-            || Ev::new("GET", "/v1/keys", "/v1/keys").by(&reader("acme")),
-            403,
-        ),
-        (
-            || Ev::new("PUT", "/v1/keys", "/v1/keys").by(&admin("acme")),
-            405,
-        ),
-        (
-            || Ev::new("GET", "/v1/nothing", "/v1/nothing").by(&admin("acme")),
-            404,
-        ),
+        (|| Ev::at("GET", "/v1/keys").by(&reader("acme")), 403),
+        (|| Ev::at("PUT", "/v1/keys").by(&admin("acme")), 405),
+        (|| Ev::at("GET", "/v1/nothing").by(&admin("acme")), 404),
     ];
     for (ev, status) in errors {
         let resp = send(&s, ev(), &[("origin", APP)]).await;
@@ -180,9 +166,10 @@ async fn a_created_key_is_readable_cross_origin(pool: PgPool) {
     let s = cors_state(pool);
     let resp = send(
         &s,
-        Ev::new("POST", "/v1/keys", "/v1/keys")
-            .by(&admin("acme"))
-            .body(json!({"name": "web", "scopes": ["jobs:read"]}).to_string()),
+        Ev::create_key(
+            &admin("acme"),
+            json!({"name": "web", "scopes": ["jobs:read"]}).to_string(),
+        ),
         &[("origin", APP)],
     )
     .await;

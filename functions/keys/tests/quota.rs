@@ -11,37 +11,36 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use support::{
-    Ev, Who, admin, apigw_client, call, closed_port, config, create, moto_endpoint, reader, state,
+    Ev, Who, admin, apigw_client, aws_down, call, ci_key, config, count, create, moto_endpoint,
+    reader, state, state_with, try_create,
 };
 
-fn tenant_ev(method: &'static str, tenant: &str) -> Ev {
-    let mut e = Ev::new(
-        method,
-        "/v1/tenants/{tenant}",
-        format!("/v1/tenants/{tenant}"),
-    );
-    e.path_params.push(("tenant", tenant.to_owned()));
-    e
-}
-
 async fn put_tenant(s: &State, who: &Who, tenant: &str, body: Value) -> (u16, Value) {
-    let (status, b, _) = call(s, tenant_ev("PUT", tenant).by(who).body(body.to_string())).await;
+    let (status, b, _) = call(s, Ev::tenant("PUT", tenant).by(who).body(body.to_string())).await;
     (status, b)
 }
 
-async fn try_create(s: &State, who: &Who, body: Value) -> (u16, Value) {
-    let (status, b, _) = call(
-        s,
-        Ev::new("POST", "/v1/keys", "/v1/keys")
-            .by(who)
-            .body(body.to_string()),
-    )
-    .await;
-    (status, b)
+/// A platform administrator's `PUT /v1/tenants/{tenant}`: these services
+/// and plans, and the plan of the tenant's users.
+async fn entitle(
+    s: &State,
+    tenant: &str,
+    services: &[&str],
+    plans: &[&str],
+    user_plan: &str,
+) -> (u16, Value) {
+    let body = json!({"services": services, "plans": plans, "user_plan": user_plan});
+    put_tenant(s, &admin("platform"), tenant, body).await
 }
 
-async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+/// A state whose usage plans name plans in an API Gateway that is down.
+fn usage_state_aws_down(pool: PgPool) -> State {
+    let mut cfg = config(&aws_down());
+    cfg.usage_plan_ids = Some(BTreeMap::from([
+        ("gold".to_owned(), "g1".to_owned()),
+        ("standard".to_owned(), "s1".to_owned()),
+    ]));
+    state_with(cfg, Database::from_pool(pool))
 }
 
 // ---------------------------------------------------------------- entitlements
@@ -71,13 +70,7 @@ async fn a_tenant_without_entitlements_gets_no_key(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn keys_need_the_tenants_plan_and_services(pool: PgPool) {
     let s = state(pool.clone());
-    let (status, b) = put_tenant(
-        &s,
-        &admin("platform"),
-        "acme",
-        json!({"services": ["billing"], "plans": ["standard"], "user_plan": "standard"}),
-    )
-    .await;
+    let (status, b) = entitle(&s, "acme", &["billing"], &["standard"], "standard").await;
     assert_eq!(status, 200, "{b}");
     for (who, body, missing) in [
         (
@@ -128,13 +121,7 @@ async fn the_platform_tenant_is_entitled_to_everything(pool: PgPool) {
 
     // Its users' usage key is Terraform's (platform_user_plan): the API
     // neither stores entitlements for it nor touches that key.
-    let (status, b) = put_tenant(
-        &s,
-        &admin("platform"),
-        "platform",
-        json!({"services": [], "plans": ["standard"], "user_plan": "standard"}),
-    )
-    .await;
+    let (status, b) = entitle(&s, "platform", &[], &["standard"], "standard").await;
     assert_eq!(status, 409, "{b}");
     assert!(
         b["detail"]
@@ -153,9 +140,9 @@ async fn only_platform_administrators_manage_tenants(pool: PgPool) {
     for who in [admin("acme"), reader("platform")] {
         let (status, b) = put_tenant(&s, &who, "acme", body.clone()).await;
         assert_eq!(status, 403, "{b}");
-        let (status, b, _) = call(&s, tenant_ev("GET", "acme").by(&who)).await;
+        let (status, b, _) = call(&s, Ev::tenant("GET", "acme").by(&who)).await;
         assert_eq!(status, 403, "{b}");
-        let (status, b, _) = call(&s, Ev::new("GET", "/v1/tenants", "/v1/tenants").by(&who)).await;
+        let (status, b, _) = call(&s, Ev::at("GET", "/v1/tenants").by(&who)).await;
         assert_eq!(status, 403, "{b}");
     }
     assert_eq!(count(&pool, "select count(*) from tenants").await, 0);
@@ -164,46 +151,24 @@ async fn only_platform_administrators_manage_tenants(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn tenant_entitlements_are_checked_against_the_registry_and_audited(pool: PgPool) {
     let s = state(pool.clone());
-    let (status, b) = put_tenant(
-        &s,
-        &admin("platform"),
-        "acme",
-        json!({"services": ["payroll"], "plans": ["standard"], "user_plan": "standard"}),
-    )
-    .await;
+    let (status, b) = entitle(&s, "acme", &["payroll"], &["standard"], "standard").await;
     assert_eq!(status, 422, "{b}");
     assert_eq!(b["field"], "services[0]");
-    let (status, b) = put_tenant(
-        &s,
-        &admin("platform"),
-        "acme",
-        json!({"services": ["billing"], "plans": ["standard"], "user_plan": "standard"}),
-    )
-    .await;
+    let (status, b) = entitle(&s, "acme", &["billing"], &["standard"], "standard").await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["created"], true);
     assert_eq!(b["usage_key"]["status"], "skipped", "{b}");
-    let (status, b) = put_tenant(
-        &s,
-        &admin("platform"),
-        "acme",
-        json!({"services": [], "plans": ["gold", "standard"], "user_plan": "gold"}),
-    )
-    .await;
+    let (status, b) = entitle(&s, "acme", &[], &["gold", "standard"], "gold").await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["created"], false);
     assert_eq!(b["user_plan"], "gold");
-    let (status, b, _) = call(&s, tenant_ev("GET", "acme").by(&admin("platform"))).await;
+    let (status, b, _) = call(&s, Ev::tenant("GET", "acme").by(&admin("platform"))).await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["plans"], json!(["gold", "standard"]));
     assert_eq!(b["services"], json!([]));
-    let (status, b, _) = call(&s, tenant_ev("GET", "globex").by(&admin("platform"))).await;
+    let (status, b, _) = call(&s, Ev::tenant("GET", "globex").by(&admin("platform"))).await;
     assert_eq!(status, 404, "{b}");
-    let (status, b, _) = call(
-        &s,
-        Ev::new("GET", "/v1/tenants", "/v1/tenants").by(&admin("platform")),
-    )
-    .await;
+    let (status, b, _) = call(&s, Ev::at("GET", "/v1/tenants").by(&admin("platform"))).await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["items"].as_array().unwrap().len(), 1);
 
@@ -229,13 +194,8 @@ async fn tenant_entitlements_are_checked_against_the_registry_and_audited(pool: 
 )]
 async fn a_platform_administrator_reads_and_revokes_any_key_by_id_alone(pool: PgPool) {
     let s = state(pool.clone());
-    let b = create(
-        &s,
-        &admin("acme"),
-        json!({"name": "ci", "scopes": ["jobs:read"]}),
-    )
-    .await;
-    let id = b["id"].as_str().unwrap();
+    let (id, _) = ci_key(&s, "acme").await;
+    let id = id.as_str();
     // Other tenants' administrators still see nothing.
     for method in ["GET", "DELETE"] {
         let (status, body, _) = call(&s, Ev::key(method, id).by(&admin("evil"))).await;
@@ -377,13 +337,7 @@ async fn a_created_key_gets_its_own_usage_key_in_its_plan_disabled_on_revocation
     fixtures(path = "fixtures", scripts("entitled"))
 )]
 async fn no_key_exists_when_api_gateway_refuses_its_usage_key(pool: PgPool) {
-    let down = format!("http://127.0.0.1:{}", closed_port());
-    let mut cfg = config(&down);
-    cfg.usage_plan_ids = Some(BTreeMap::from([
-        ("gold".to_owned(), "g1".to_owned()),
-        ("standard".to_owned(), "s1".to_owned()),
-    ]));
-    let s = State::new(cfg, Database::from_pool(pool.clone()), apigw_client(&down));
+    let s = usage_state_aws_down(pool.clone());
     let (status, b) = try_create(
         &s,
         &admin("acme"),
@@ -438,13 +392,7 @@ async fn a_plan_without_a_usage_plan_id_creates_neither_key(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn putting_a_tenant_creates_its_usage_key_in_its_user_plan_and_moves_it(pool: PgPool) {
     let (s, apigw, ids) = usage_state(pool.clone()).await;
-    let (status, b) = put_tenant(
-        &s,
-        &admin("platform"),
-        "acme",
-        json!({"services": [], "plans": ["gold", "standard"], "user_plan": "standard"}),
-    )
-    .await;
+    let (status, b) = entitle(&s, "acme", &[], &["gold", "standard"], "standard").await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["usage_key"]["status"], "ready", "{b}");
     let tenant: portcullis_auth::Tenant = "acme".parse().unwrap();
@@ -457,13 +405,7 @@ async fn putting_a_tenant_creates_its_usage_key_in_its_user_plan_and_moves_it(po
     assert!(plan_keys(&apigw, &ids["standard"]).await.contains(&key_id));
     assert!(!plan_keys(&apigw, &ids["gold"]).await.contains(&key_id));
 
-    let (status, b) = put_tenant(
-        &s,
-        &admin("platform"),
-        "acme",
-        json!({"services": [], "plans": ["gold"], "user_plan": "gold"}),
-    )
-    .await;
+    let (status, b) = entitle(&s, "acme", &[], &["gold"], "gold").await;
     assert_eq!(status, 200, "{b}");
     let (moved_id, _, _) = api_key(&apigw, &name).await.unwrap();
     assert_eq!(moved_id, key_id, "the same usage key, moved");
@@ -473,20 +415,8 @@ async fn putting_a_tenant_creates_its_usage_key_in_its_user_plan_and_moves_it(po
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_tenant_is_not_stored_when_its_usage_key_cannot_be_made(pool: PgPool) {
-    let down = format!("http://127.0.0.1:{}", closed_port());
-    let mut cfg = config(&down);
-    cfg.usage_plan_ids = Some(BTreeMap::from([
-        ("gold".to_owned(), "g1".to_owned()),
-        ("standard".to_owned(), "s1".to_owned()),
-    ]));
-    let s = State::new(cfg, Database::from_pool(pool.clone()), apigw_client(&down));
-    let (status, b) = put_tenant(
-        &s,
-        &admin("platform"),
-        "acme",
-        json!({"services": [], "plans": ["standard"], "user_plan": "standard"}),
-    )
-    .await;
+    let s = usage_state_aws_down(pool.clone());
+    let (status, b) = entitle(&s, "acme", &[], &["standard"], "standard").await;
     assert_eq!(status, 503, "{b}");
     assert_eq!(count(&pool, "select count(*) from tenants").await, 0);
     assert_eq!(count(&pool, "select count(*) from audit_log").await, 0);

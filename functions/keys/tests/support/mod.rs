@@ -57,15 +57,22 @@ pub fn config(aws_endpoint: &str) -> Config {
     }
 }
 
+/// Where AWS is down: a closed port on this machine.
+pub fn aws_down() -> String {
+    format!("http://127.0.0.1:{}", closed_port())
+}
+
+/// A state with `cfg` over `db`, its API Gateway client pointed at
+/// `cfg.aws_endpoint`.
+pub fn state_with(cfg: Config, db: Database) -> State {
+    let apigw = apigw_client(&cfg.aws_endpoint);
+    State::new(cfg, db, apigw)
+}
+
 /// A state over the test database; AWS at a closed port (routes that do not
 /// touch AWS), flush skipped.
 pub fn state(pool: PgPool) -> State {
-    let endpoint = format!("http://127.0.0.1:{}", closed_port());
-    State::new(
-        config(&endpoint),
-        Database::from_pool(pool),
-        apigw_client(&endpoint),
-    )
+    state_with(config(&aws_down()), Database::from_pool(pool))
 }
 
 /// Who the authorizer said the caller is.
@@ -121,10 +128,27 @@ impl Ev {
             base64: false,
         }
     }
+    /// A route without path parameters: `/v1/keys`, `/v1/me`, ...
+    pub fn at(method: &'static str, path: &'static str) -> Ev {
+        Ev::new(method, path, path)
+    }
     pub fn key(method: &'static str, id: &str) -> Ev {
         let mut e = Ev::new(method, "/v1/keys/{id}", format!("/v1/keys/{id}"));
         e.path_params.push(("id", id.to_owned()));
         e
+    }
+    pub fn tenant(method: &'static str, tenant: &str) -> Ev {
+        let mut e = Ev::new(
+            method,
+            "/v1/tenants/{tenant}",
+            format!("/v1/tenants/{tenant}"),
+        );
+        e.path_params.push(("tenant", tenant.to_owned()));
+        e
+    }
+    /// `POST /v1/keys` by `who` with this body.
+    pub fn create_key(who: &Who, body: impl Into<String>) -> Ev {
+        Ev::at("POST", "/v1/keys").by(who).body(body)
     }
     pub fn by(mut self, who: &Who) -> Ev {
         self.who = Some(who.clone());
@@ -230,15 +254,48 @@ pub async fn call(state: &State, ev: Ev) -> (u16, Value, Response<Body>) {
     (status, body, resp)
 }
 
+/// Ask to create a key as `who`: (status, body).
+pub async fn try_create(state: &State, who: &Who, body: Value) -> (u16, Value) {
+    let (status, b, _) = call(state, Ev::create_key(who, body.to_string())).await;
+    (status, b)
+}
+
 /// Create a key as `who` and return the 201 body.
 pub async fn create(state: &State, who: &Who, body: Value) -> Value {
-    let (status, b, _) = call(
-        state,
-        Ev::new("POST", "/v1/keys", "/v1/keys")
-            .by(who)
-            .body(body.to_string()),
-    )
-    .await;
+    let (status, b) = try_create(state, who, body).await;
     assert_eq!(status, 201, "{b}");
     b
+}
+
+/// A key named `ci` with scope `jobs:read`, created by the administrator of
+/// `tenant`: (its id, the 201 body).
+pub async fn ci_key(state: &State, tenant: &str) -> (String, Value) {
+    let b = create(
+        state,
+        &admin(tenant),
+        json!({"name": "ci", "scopes": ["jobs:read"]}),
+    )
+    .await;
+    let id = b["id"]
+        .as_str()
+        .expect("a created key has an id")
+        .to_owned();
+    (id, b)
+}
+
+/// The one number a `select count(*) ...` answers.
+pub async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .expect("a count query")
+}
+
+/// The stored `revoked_at` of key `id`.
+pub async fn revoked_at(pool: &PgPool, id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    sqlx::query_scalar("select revoked_at from api_keys where id = $1::uuid")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("the key exists")
 }
