@@ -12,23 +12,9 @@ use support::*;
 
 const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"],"env":{"GREETING":"hi"},"cpu":256,"memory":512}"#;
 
-fn stub_state(pool: PgPool) -> (portcullis_jobs::State, Calls) {
-    let (ecs, calls) = healthy_ecs();
-    let st = state(
-        pool,
-        ecs,
-        placement(
-            "test-cluster",
-            vec!["subnet-a".into(), "subnet-b".into()],
-            vec!["sg-jobs".into()],
-        ),
-    );
-    (st, calls)
-}
-
 #[sqlx::test(migrations = "../../migrations")]
 async fn submit_starts_a_task_with_the_exact_run_task_request(pool: PgPool) {
-    let (st, calls) = stub_state(pool.clone());
+    let (st, calls) = healthy_state(pool.clone());
     let resp = submit(&st, "acme", "key-1", BODY).await;
     assert_eq!(resp.status(), 202, "{:?}", body_json(&resp));
     let job = body_json(&resp);
@@ -38,12 +24,10 @@ async fn submit_starts_a_task_with_the_exact_run_task_request(pool: PgPool) {
         job.get("task_arn").is_none(),
         "tenants never see the task ARN"
     );
-    let arn: Option<String> = sqlx::query_scalar("select task_arn from jobs where id = $1::uuid")
-        .bind(&id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(arn, Some(task_arn_for(1)));
+    assert_eq!(
+        job_column(&pool, "task_arn", &id).await,
+        Some(task_arn_for(1))
+    );
     assert_eq!(resp.headers()["location"], format!("/v1/jobs/{id}"));
 
     let runs = calls_of(&calls, "RunTask");
@@ -108,23 +92,19 @@ async fn submit_starts_a_task_with_the_exact_run_task_request(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn same_idempotency_key_and_body_returns_the_same_job_and_one_task(pool: PgPool) {
-    let (st, calls) = stub_state(pool.clone());
+    let (st, calls) = healthy_state(pool.clone());
     let first = submit(&st, "acme", "dup", BODY).await;
     let second = submit(&st, "acme", "dup", BODY).await;
     assert_eq!(first.status(), 202);
     assert_eq!(second.status(), 200);
     assert_eq!(body_json(&first)["id"], body_json(&second)["id"]);
     assert_eq!(calls_of(&calls, "RunTask").len(), 1);
-    let n: i64 = sqlx::query_scalar("select count(*) from jobs")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(count(&pool, "select count(*) from jobs").await, 1);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn env_order_does_not_change_the_request_hash(pool: PgPool) {
-    let (st, _calls) = stub_state(pool);
+    let (st, _calls) = healthy_state(pool);
     let a = submit(
         &st,
         "acme",
@@ -145,7 +125,7 @@ async fn env_order_does_not_change_the_request_hash(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn same_idempotency_key_with_another_body_is_a_conflict(pool: PgPool) {
-    let (st, calls) = stub_state(pool);
+    let (st, calls) = healthy_state(pool);
     assert_eq!(submit(&st, "acme", "k", BODY).await.status(), 202);
     let other = submit(
         &st,
@@ -166,7 +146,7 @@ async fn same_idempotency_key_with_another_body_is_a_conflict(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_same_key_in_two_tenants_makes_two_jobs(pool: PgPool) {
-    let (st, calls) = stub_state(pool);
+    let (st, calls) = healthy_state(pool);
     let a = submit(&st, "acme", "k", BODY).await;
     let b = submit(&st, "globex", "k", BODY).await;
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (202, 202));
@@ -176,36 +156,17 @@ async fn the_same_key_in_two_tenants_makes_two_jobs(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn another_tenants_job_is_not_found(pool: PgPool) {
-    let (st, _calls) = stub_state(pool);
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (st, _calls) = healthy_state(pool);
+    let id = job_id(&submit(&st, "acme", "k", BODY).await);
     assert_eq!(get_job(&st, "acme", &id).await.status(), 200);
     assert_eq!(get_job(&st, "globex", &id).await.status(), 404);
-    let ev = request(
-        "GET",
-        &format!("/v1/jobs/{id}/events"),
-        "globex",
-        "jobs:read",
-        &[],
-        None,
-    );
-    assert_eq!(jobs::handle(&st, ev).await.unwrap().status(), 404);
-    let cancel = request(
-        "POST",
-        &format!("/v1/jobs/{id}/cancel"),
-        "globex",
-        "jobs:write",
-        &[],
-        None,
-    );
-    assert_eq!(jobs::handle(&st, cancel).await.unwrap().status(), 404);
+    assert_eq!(events(&st, "globex", &id).await.status(), 404);
+    assert_eq!(cancel(&st, "globex", &id).await.status(), 404);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn bad_submits_get_400_413_or_422_naming_the_field(pool: PgPool) {
-    let (st, calls) = stub_state(pool.clone());
+    let (st, calls) = healthy_state(pool.clone());
     let malformed = submit(&st, "acme", "k1", r#"{"type": "sample", "#).await;
     assert_eq!(malformed.status(), 400);
 
@@ -264,7 +225,7 @@ async fn bad_submits_get_400_413_or_422_naming_the_field(pool: PgPool) {
     assert_eq!(submit(&st, "acme", "k9", &huge_body).await.status(), 413);
 
     let no_key = request("POST", "/v1/jobs", "acme", "jobs:write", &[], Some(BODY));
-    let resp = jobs::handle(&st, no_key).await.unwrap();
+    let resp = handle(&st, no_key).await;
     assert_eq!(resp.status(), 400);
     assert!(
         body_json(&resp)["detail"]
@@ -277,16 +238,12 @@ async fn bad_submits_get_400_413_or_422_naming_the_field(pool: PgPool) {
         calls_of(&calls, "RunTask").is_empty(),
         "nothing invalid reaches ECS"
     );
-    let n: i64 = sqlx::query_scalar("select count(*) from jobs")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(count(&pool, "select count(*) from jobs").await, 0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_job_type_with_its_own_scope_needs_that_scope(pool: PgPool) {
-    let (st, calls) = stub_state(pool);
+    let (st, calls) = healthy_state(pool);
     let resp = submit(&st, "acme", "k", r#"{"type":"admin-only"}"#).await;
     assert_eq!(resp.status(), 403);
     assert!(calls_of(&calls, "RunTask").is_empty());
@@ -294,17 +251,12 @@ async fn a_job_type_with_its_own_scope_needs_that_scope(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn throttling_leaves_the_job_queued_with_a_next_attempt(pool: PgPool) {
-    let (ecs, calls) = stub_ecs(|_, _| {
+    let (st, calls) = stub_state(pool.clone(), |_, _| {
         (
             400,
             json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
         )
     });
-    let st = state(
-        pool.clone(),
-        ecs,
-        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
-    );
     let resp = submit(&st, "acme", "k", BODY).await;
     assert_eq!(resp.status(), 202);
     let job = body_json(&resp);
@@ -324,17 +276,12 @@ async fn throttling_leaves_the_job_queued_with_a_next_attempt(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_client_error_fails_the_job_with_the_reason(pool: PgPool) {
-    let (ecs, _calls) = stub_ecs(|_, _| {
+    let (st, _calls) = stub_state(pool, |_, _| {
         (
             400,
             json!({"__type": "InvalidParameterException", "message": "TaskDefinition not found."}),
         )
     });
-    let st = state(
-        pool,
-        ecs,
-        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
-    );
     let job = body_json(&submit(&st, "acme", "k", BODY).await);
     assert_eq!(job["status"], "failed");
     assert!(
@@ -348,17 +295,12 @@ async fn a_client_error_fails_the_job_with_the_reason(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_server_error_leaves_the_job_queued_for_the_reconciler(pool: PgPool) {
-    let (ecs, _calls) = stub_ecs(|_, _| {
+    let (st, _calls) = stub_state(pool, |_, _| {
         (
             500,
             json!({"__type": "ServerException", "message": "internal"}),
         )
     });
-    let st = state(
-        pool,
-        ecs,
-        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
-    );
     let job = body_json(&submit(&st, "acme", "k", BODY).await);
     assert_eq!(job["status"], "queued");
     assert_eq!(job["attempts"], 1);
@@ -366,7 +308,7 @@ async fn a_server_error_leaves_the_job_queued_for_the_reconciler(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_queued_job_without_a_task_is_cancelled_at_once(pool: PgPool) {
-    let (ecs, calls) = stub_ecs(|op, _| match op {
+    let (st, calls) = stub_state(pool, |op, _| match op {
         "RunTask" => (
             400,
             json!({"__type": "ThrottlingException", "message": "slow down"}),
@@ -374,55 +316,20 @@ async fn a_queued_job_without_a_task_is_cancelled_at_once(pool: PgPool) {
         "ListTasks" => (200, json!({"taskArns": []})),
         _ => (500, json!({})),
     });
-    let st = state(
-        pool,
-        ecs,
-        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
-    );
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let req = request(
-        "POST",
-        &format!("/v1/jobs/{id}/cancel"),
-        "acme",
-        "jobs:write",
-        &[],
-        None,
-    );
-    let resp = jobs::handle(&st, req).await.unwrap();
+    let id = job_id(&submit(&st, "acme", "k", BODY).await);
+    let resp = cancel(&st, "acme", &id).await;
     assert_eq!(resp.status(), 202);
     assert_eq!(body_json(&resp)["status"], "cancelled");
     assert!(calls_of(&calls, "StopTask").is_empty());
     // A second cancel of a finished job is a conflict.
-    let again = request(
-        "POST",
-        &format!("/v1/jobs/{id}/cancel"),
-        "acme",
-        "jobs:write",
-        &[],
-        None,
-    );
-    assert_eq!(jobs::handle(&st, again).await.unwrap().status(), 409);
+    assert_eq!(cancel(&st, "acme", &id).await.status(), 409);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn cancelling_a_started_job_stops_its_task_and_waits_for_ecs(pool: PgPool) {
-    let (st, calls) = stub_state(pool);
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let req = request(
-        "POST",
-        &format!("/v1/jobs/{id}/cancel"),
-        "acme",
-        "jobs:write",
-        &[],
-        None,
-    );
-    let resp = jobs::handle(&st, req).await.unwrap();
+    let (st, calls) = healthy_state(pool);
+    let id = job_id(&submit(&st, "acme", "k", BODY).await);
+    let resp = cancel(&st, "acme", &id).await;
     assert_eq!(resp.status(), 202);
     let job = body_json(&resp);
     assert_eq!(
@@ -437,7 +344,7 @@ async fn cancelling_a_started_job_stops_its_task_and_waits_for_ecs(pool: PgPool)
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn list_pages_with_a_cursor_and_filters(pool: PgPool) {
-    let (st, _calls) = stub_state(pool);
+    let (st, _calls) = healthy_state(pool);
     for i in 0..5 {
         submit(
             &st,
@@ -455,8 +362,7 @@ async fn list_pages_with_a_cursor_and_filters(pool: PgPool) {
         if let Some(c) = &cursor {
             q.push(("cursor", c.as_str()));
         }
-        let req = request_with_query("GET", "/v1/jobs", "acme", "jobs:read", &[], None, &q);
-        let page = body_json(&jobs::handle(&st, req).await.unwrap());
+        let page = body_json(&list(&st, "acme", &q).await);
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 2);
         seen.extend(items.iter().map(|j| j["id"].as_str().unwrap().to_owned()));
@@ -471,35 +377,17 @@ async fn list_pages_with_a_cursor_and_filters(pool: PgPool) {
     dedup.dedup();
     assert_eq!(dedup.len(), 5);
 
-    let filtered = request_with_query(
-        "GET",
-        "/v1/jobs",
-        "acme",
-        "jobs:read",
-        &[],
-        None,
-        &[("status", "queued")],
-    );
-    let page = body_json(&jobs::handle(&st, filtered).await.unwrap());
+    let page = body_json(&list(&st, "acme", &[("status", "queued")]).await);
     assert_eq!(page["items"].as_array().unwrap().len(), 0);
 
-    let bad = request_with_query(
-        "GET",
-        "/v1/jobs",
-        "acme",
-        "jobs:read",
-        &[],
-        None,
-        &[("status", "done")],
-    );
-    let resp = jobs::handle(&st, bad).await.unwrap();
+    let resp = list(&st, "acme", &[("status", "done")]).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(body_json(&resp)["field"], "status");
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_bad_cursor_limit_or_filter_is_400_invalid_parameter_naming_it(pool: PgPool) {
-    let (st, _calls) = stub_state(pool);
+    let (st, _calls) = healthy_state(pool);
     for (name, value) in [
         ("cursor", "!!"),
         ("limit", "0"),
@@ -508,16 +396,7 @@ async fn a_bad_cursor_limit_or_filter_is_400_invalid_parameter_naming_it(pool: P
         ("status", "done"),
         ("type", &"t".repeat(129)),
     ] {
-        let req = request_with_query(
-            "GET",
-            "/v1/jobs",
-            "acme",
-            "jobs:read",
-            &[],
-            None,
-            &[(name, value)],
-        );
-        let resp = jobs::handle(&st, req).await.unwrap();
+        let resp = list(&st, "acme", &[(name, value)]).await;
         assert_eq!(resp.status(), 400, "{name}={value}");
         let problem = body_json(&resp);
         assert_eq!(problem["field"], name, "{problem}");
@@ -533,20 +412,9 @@ async fn a_bad_cursor_limit_or_filter_is_400_invalid_parameter_naming_it(pool: P
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn events_show_the_jobs_history(pool: PgPool) {
-    let (st, _calls) = stub_state(pool);
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let req = request(
-        "GET",
-        &format!("/v1/jobs/{id}/events"),
-        "acme",
-        "jobs:read",
-        &[],
-        None,
-    );
-    let page = body_json(&jobs::handle(&st, req).await.unwrap());
+    let (st, _calls) = healthy_state(pool);
+    let id = job_id(&submit(&st, "acme", "k", BODY).await);
+    let page = body_json(&events(&st, "acme", &id).await);
     let to: Vec<&str> = page["items"]
         .as_array()
         .unwrap()
@@ -558,31 +426,22 @@ async fn events_show_the_jobs_history(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn reading_needs_the_read_scope(pool: PgPool) {
-    let (st, _calls) = stub_state(pool);
-    let req = request("GET", "/v1/jobs", "acme", "jobs:write", &[], None);
-    assert_eq!(jobs::handle(&st, req).await.unwrap().status(), 403);
-    let unknown_id = request("GET", "/v1/jobs/not-a-uuid", "acme", "jobs:read", &[], None);
-    assert_eq!(jobs::handle(&st, unknown_id).await.unwrap().status(), 404);
+    let (st, _calls) = healthy_state(pool);
+    let write_only = send(&st, "GET", "/v1/jobs", "acme", "jobs:write").await;
+    assert_eq!(write_only.status(), 403);
+    assert_eq!(get_job(&st, "acme", "not-a-uuid").await.status(), 404);
     // A malformed id is the same 404 as an unknown one, on every route.
     assert_eq!(cancel(&st, "acme", "not-a-uuid").await.status(), 404);
-    let events = request(
-        "GET",
-        "/v1/jobs/not-a-uuid/events",
-        "acme",
-        "jobs:read",
-        &[],
-        None,
-    );
-    assert_eq!(jobs::handle(&st, events).await.unwrap().status(), 404);
-    let other_route = request("GET", "/v1/keys", "acme", "jobs:read", &[], None);
-    assert_eq!(jobs::handle(&st, other_route).await.unwrap().status(), 404);
-    let wrong_method = request("DELETE", "/v1/jobs", "acme", "jobs:read", &[], None);
-    assert_eq!(jobs::handle(&st, wrong_method).await.unwrap().status(), 405);
+    assert_eq!(events(&st, "acme", "not-a-uuid").await.status(), 404);
+    let other_route = send(&st, "GET", "/v1/keys", "acme", "jobs:read").await;
+    assert_eq!(other_route.status(), 404);
+    let wrong_method = send(&st, "DELETE", "/v1/jobs", "acme", "jobs:read").await;
+    assert_eq!(wrong_method.status(), 405);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_capacity_provider_type_sends_its_strategy_and_no_launch_type(pool: PgPool) {
-    let (st, calls) = stub_state(pool);
+    let (st, calls) = healthy_state(pool);
     assert_eq!(
         submit(&st, "acme", "k", r#"{"type":"spot"}"#)
             .await
@@ -608,39 +467,17 @@ async fn a_capacity_provider_type_sends_its_strategy_and_no_launch_type(pool: Pg
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_cancel_that_cannot_reach_ecs_is_503_and_changes_nothing(pool: PgPool) {
-    let (ecs, _calls) = stub_ecs(|op, body| match op {
+    let (st, _calls) = stub_state(pool.clone(), |op, body| match op {
         "RunTask" => (
             200,
             json!({"tasks": [{"taskArn": task_arn_for(1), "startedBy": body["startedBy"]}]}),
         ),
         _ => (500, json!({"__type": "ServerException", "message": "down"})),
     });
-    let st = state(
-        pool.clone(),
-        ecs,
-        placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
-    );
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let req = request(
-        "POST",
-        &format!("/v1/jobs/{id}/cancel"),
-        "acme",
-        "jobs:write",
-        &[],
-        None,
-    );
-    let resp = jobs::handle(&st, req).await.unwrap();
+    let id = job_id(&submit(&st, "acme", "k", BODY).await);
+    let resp = cancel(&st, "acme", &id).await;
     assert_eq!(resp.status(), 503);
-    let requested: Option<String> =
-        sqlx::query_scalar("select stop_requested from jobs where id = $1::uuid")
-            .bind(&id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(requested, None);
+    assert_eq!(job_column(&pool, "stop_requested", &id).await, None);
 }
 
 #[sqlx::test(migrations = "../../migrations")]

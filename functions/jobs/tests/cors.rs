@@ -14,8 +14,7 @@ const OTHER_APP: &str = "http://localhost:5173";
 const EVIL: &str = "https://evil.example.com";
 
 fn cors_state(pool: PgPool) -> portcullis_jobs::State {
-    let (ecs, _calls) = healthy_ecs();
-    state(pool, ecs, stub_placement()).with_cors(
+    healthy_state(pool).0.with_cors(
         CorsPolicy::from_env(&Env::from_pairs([
             ("CORS_ALLOW_ORIGINS", format!("{APP},{OTHER_APP}")),
             (
@@ -44,12 +43,6 @@ fn preflight(resource: &str, origin: &str, method: &str) -> lambda_http::Request
     r.build()
 }
 
-async fn answer(state: &portcullis_jobs::State, req: lambda_http::Request) -> Response<Body> {
-    jobs::handle(state, req)
-        .await
-        .expect("the handler never fails")
-}
-
 fn no_access_control(resp: &Response<Body>) -> bool {
     resp.headers()
         .keys()
@@ -66,7 +59,7 @@ async fn every_route_answers_a_preflight_from_each_allowed_origin(pool: PgPool) 
         ("/v1/jobs/{id}/cancel", "POST", "POST"),
     ] {
         for origin in [APP, OTHER_APP] {
-            let resp = answer(&st, preflight(resource, origin, method)).await;
+            let resp = handle(&st, preflight(resource, origin, method)).await;
             assert_eq!(resp.status(), 204, "{resource} {origin}");
             let h = resp.headers();
             assert_eq!(h["access-control-allow-origin"], origin);
@@ -84,7 +77,7 @@ async fn every_route_answers_a_preflight_from_each_allowed_origin(pool: PgPool) 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_preflight_from_another_origin_gets_no_cors_header(pool: PgPool) {
     let st = cors_state(pool);
-    let resp = answer(&st, preflight("/v1/jobs", EVIL, "POST")).await;
+    let resp = handle(&st, preflight("/v1/jobs", EVIL, "POST")).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(resp.headers()["vary"], "Origin");
     assert!(no_access_control(&resp), "{:?}", resp.headers());
@@ -97,7 +90,7 @@ async fn a_preflight_from_another_origin_gets_no_cors_header(pool: PgPool) {
 async fn answers_and_errors_carry_the_headers_for_an_allowed_origin_only(pool: PgPool) {
     let st = cors_state(pool);
     // a success: the (empty) list
-    let ok = answer(
+    let ok = handle(
         &st,
         request(
             "GET",
@@ -139,7 +132,7 @@ async fn answers_and_errors_carry_the_headers_for_an_allowed_origin_only(pool: P
                 None,
                 query,
             );
-            let resp = answer(&st, req).await;
+            let resp = handle(&st, req).await;
             assert_eq!(resp.status(), status, "{path} {origin}");
             assert_eq!(resp.headers()["content-type"], "application/problem+json");
             assert_eq!(resp.headers()["vary"], "Origin");

@@ -39,29 +39,14 @@ fn assert_no_internals(what: &str, body: &str) {
     }
 }
 
-async fn events_of(st: &portcullis_jobs::State, id: &str) -> lambda_http::Response<Body> {
-    let req = request(
-        "GET",
-        &format!("/v1/jobs/{id}/events"),
-        "acme",
-        "jobs:read",
-        &[],
-        None,
-    );
-    jobs::handle(st, req)
-        .await
-        .expect("the handler never fails")
-}
-
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_run_task_access_denied_shows_a_stable_reason_without_account_or_role(pool: PgPool) {
-    let (ecs, _calls) = stub_ecs(|_, _| {
+    let (st, _calls) = stub_state(pool.clone(), |_, _| {
         (
             400,
             json!({"__type": "AccessDeniedException", "message": DENIED}),
         )
     });
-    let st = state(pool.clone(), ecs, stub_placement());
     let resp = submit(&st, "acme", "k", BODY).await;
     assert_eq!(resp.status(), 202);
     let job = body_json(&resp);
@@ -71,14 +56,8 @@ async fn a_run_task_access_denied_shows_a_stable_reason_without_account_or_role(
     assert_no_internals("the submit answer", &text(&resp));
     let id = job["id"].as_str().unwrap().to_owned();
     assert_no_internals("GET /v1/jobs/{id}", &text(&get_job(&st, "acme", &id).await));
-    assert_no_internals("the job's events", &text(&events_of(&st, &id).await));
-    let list = jobs::handle(
-        &st,
-        request("GET", "/v1/jobs", "acme", "jobs:read", &[], None),
-    )
-    .await
-    .unwrap();
-    assert_no_internals("GET /v1/jobs", &text(&list));
+    assert_no_internals("the job's events", &text(&events(&st, "acme", &id).await));
+    assert_no_internals("GET /v1/jobs", &text(&list(&st, "acme", &[]).await));
     // The raw text stays with the operators (the event's internal detail).
     let raw: Value = sqlx::query_scalar(
         "select detail from job_events where job_id = $1::uuid and to_status = 'failed'",
@@ -92,8 +71,7 @@ async fn a_run_task_access_denied_shows_a_stable_reason_without_account_or_role(
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_started_job_shows_no_task_arn(pool: PgPool) {
-    let (ecs, _calls) = healthy_ecs();
-    let st = state(pool.clone(), ecs, stub_placement());
+    let (st, _calls) = healthy_state(pool.clone());
     let resp = submit(&st, "acme", "k", BODY).await;
     let job = body_json(&resp);
     assert_eq!(job["status"], "starting");
@@ -101,26 +79,23 @@ async fn a_started_job_shows_no_task_arn(pool: PgPool) {
     assert_no_internals("the submit answer", &text(&resp));
     let id = job["id"].as_str().unwrap().to_owned();
     assert_no_internals("GET /v1/jobs/{id}", &text(&get_job(&st, "acme", &id).await));
-    assert_no_internals("the job's events", &text(&events_of(&st, &id).await));
+    assert_no_internals("the job's events", &text(&events(&st, "acme", &id).await));
     // Kept for the operators.
-    let arn: Option<String> = sqlx::query_scalar("select task_arn from jobs where id = $1::uuid")
-        .bind(&id)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(arn, Some(task_arn_for(1)));
+    assert_eq!(
+        job_column(&pool, "task_arn", &id).await,
+        Some(task_arn_for(1))
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn throttling_and_capacity_show_stable_reasons(pool: PgPool) {
-    let (ecs, _calls) = stub_ecs(|_, _| {
+    let (st, _calls) = stub_state(pool.clone(), |_, _| {
         (
             200,
             json!({"tasks": [], "failures": [{"arn": "arn:aws:ecs:us-east-1:111122223333:container-instance/x",
                    "reason": "RESOURCE:MEMORY", "detail": "no container instance in arn:aws:ecs:us-east-1:111122223333:cluster/c"}]}),
         )
     });
-    let st = state(pool.clone(), ecs, stub_placement());
     let resp = submit(&st, "acme", "k", BODY).await;
     let job = body_json(&resp);
     assert_eq!(job["status"], "queued");
@@ -136,7 +111,7 @@ async fn throttling_and_capacity_show_stable_reasons(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_cancel_503_names_no_task_arn_account_or_role(pool: PgPool) {
-    let (ecs, _calls) = stub_ecs(|op, body| match op {
+    let (st, _calls) = stub_state(pool, |op, body| match op {
         "RunTask" => (
             200,
             json!({"tasks": [{"taskArn": task_arn_for(1), "startedBy": body["startedBy"]}]}),
@@ -148,11 +123,7 @@ async fn a_cancel_503_names_no_task_arn_account_or_role(pool: PgPool) {
                  ecs:StopTask on resource: {}", task_arn_for(1))}),
         ),
     });
-    let st = state(pool, ecs, stub_placement());
-    let id = body_json(&submit(&st, "acme", "k", BODY).await)["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = job_id(&submit(&st, "acme", "k", BODY).await);
     let resp = cancel(&st, "acme", &id).await;
     assert_eq!(resp.status(), 503);
     let problem = body_json(&resp);
@@ -163,8 +134,7 @@ async fn a_cancel_503_names_no_task_arn_account_or_role(pool: PgPool) {
 }
 
 async fn trace_sent(pool: PgPool, trace: &str) -> (Option<String>, Option<String>) {
-    let (ecs, calls) = healthy_ecs();
-    let st = state(pool.clone(), ecs, stub_placement());
+    let (st, calls) = healthy_state(pool.clone());
     let req = request(
         "POST",
         "/v1/jobs",
@@ -177,19 +147,14 @@ async fn trace_sent(pool: PgPool, trace: &str) -> (Option<String>, Option<String
         ],
         Some(BODY),
     );
-    let resp = jobs::handle(&st, req).await.unwrap();
+    let resp = handle(&st, req).await;
     assert_eq!(
         resp.status(),
         202,
         "a bad trace header is dropped, never an error"
     );
     let id = body_json(&resp)["id"].as_str().unwrap().to_owned();
-    let stored: Option<String> =
-        sqlx::query_scalar("select trace_id from jobs where id = $1::uuid")
-            .bind(&id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let stored = job_column(&pool, "trace_id", &id).await;
     let run = &calls_of(&calls, "RunTask")[0].body;
     let sent = run["overrides"]["containerOverrides"][0]["environment"]
         .as_array()
