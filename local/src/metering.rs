@@ -564,17 +564,47 @@ mod tests {
         })
     }
 
+    /// These keys and plans, no stage throttle.
+    fn usage(keys: Vec<ApiKey>, plans: Vec<UsagePlan>) -> Usage {
+        Usage {
+            keys,
+            plans,
+            stage_throttle: None,
+        }
+    }
+
+    /// Key `a` (enabled) alone in plan `p` with this throttle and quota.
+    fn one_key(throttle: Option<Throttle>, quota: Option<Quota>) -> Usage {
+        usage(
+            vec![key("a", true)],
+            vec![plan("p", throttle, quota, &["a"])],
+        )
+    }
+
     fn meter(usage: Usage) -> Meter {
         Meter::new(Arc::new(usage), API, STAGE)
     }
 
+    /// A meter over a source the test changes, reread after `max_age`.
+    fn changing_meter(usage: Usage, max_age: Duration) -> (Arc<Mutex<Usage>>, Meter) {
+        let source = Arc::new(Mutex::new(usage));
+        let m = Meter::new(source.clone(), API, STAGE).with_max_age(max_age);
+        (source, m)
+    }
+
+    /// A UTC time.
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+            .single()
+            .expect("date")
+    }
+
     #[tokio::test]
     async fn two_keys_of_one_plan_have_separate_buckets() {
-        let m = meter(Usage {
-            keys: vec![key("a", true), key("b", true)],
-            plans: vec![plan("p", slow(2), None, &["a", "b"])],
-            stage_throttle: None,
-        });
+        let m = meter(usage(
+            vec![key("a", true), key("b", true)],
+            vec![plan("p", slow(2), None, &["a", "b"])],
+        ));
         for _ in 0..2 {
             assert_eq!(m.check(Some("value-of-a")).await, Verdict::Pass);
         }
@@ -591,11 +621,10 @@ mod tests {
             (API.to_owned(), "prod".to_owned()),
             ("other".to_owned(), STAGE.to_owned()),
         ];
-        let m = meter(Usage {
-            keys: vec![key("a", true), key("b", true), key("c", true)],
-            plans: vec![plan("p", None, None, &["a"]), elsewhere],
-            stage_throttle: None,
-        });
+        let m = meter(usage(
+            vec![key("a", true), key("b", true), key("c", true)],
+            vec![plan("p", None, None, &["a"]), elsewhere],
+        ));
         assert_eq!(m.check(None).await, Verdict::Forbidden);
         assert_eq!(m.check(Some("")).await, Verdict::Forbidden);
         assert_eq!(m.check(Some("made-up")).await, Verdict::Forbidden);
@@ -616,33 +645,22 @@ mod tests {
 
     #[tokio::test]
     async fn a_disabled_key_is_forbidden_once_the_read_is_older_than_max_age() {
-        let source = Arc::new(Mutex::new(Usage {
-            keys: vec![key("a", true)],
-            plans: vec![plan("p", None, None, &["a"])],
-            stage_throttle: None,
-        }));
-        let m = Meter::new(source.clone(), API, STAGE).with_max_age(Duration::from_millis(50));
+        let (source, m) = changing_meter(one_key(None, None), Duration::from_millis(50));
         assert_eq!(m.check(Some("value-of-a")).await, Verdict::Pass);
         source.lock().expect("lock").keys[0].enabled = false;
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(m.check(Some("value-of-a")).await, Verdict::Forbidden);
         // Disabled from the start.
-        let m = meter(Usage {
-            keys: vec![key("a", false)],
-            plans: vec![plan("p", None, None, &["a"])],
-            stage_throttle: None,
-        });
+        let m = meter(usage(
+            vec![key("a", false)],
+            vec![plan("p", None, None, &["a"])],
+        ));
         assert_eq!(m.check(Some("value-of-a")).await, Verdict::Forbidden);
     }
 
     #[tokio::test]
     async fn a_key_created_after_the_last_read_works_at_once() {
-        let source = Arc::new(Mutex::new(Usage {
-            keys: vec![key("a", true)],
-            plans: vec![plan("p", None, None, &["a"])],
-            stage_throttle: None,
-        }));
-        let m = Meter::new(source.clone(), API, STAGE).with_max_age(Duration::from_secs(3600));
+        let (source, m) = changing_meter(one_key(None, None), Duration::from_secs(3600));
         assert_eq!(m.check(Some("value-of-a")).await, Verdict::Pass);
         {
             let mut usage = source.lock().expect("lock");
@@ -654,15 +672,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_exhausted_quota_is_limit_exceeded_for_that_key_only() {
-        let m = meter(Usage {
-            keys: vec![key("a", true), key("b", true)],
-            plans: vec![plan("p", None, daily(3), &["a", "b"])],
-            stage_throttle: None,
-        });
-        let now = Utc
-            .with_ymd_and_hms(2026, 11, 29, 12, 0, 0)
-            .single()
-            .expect("date");
+        let m = meter(usage(
+            vec![key("a", true), key("b", true)],
+            vec![plan("p", None, daily(3), &["a", "b"])],
+        ));
+        let now = utc(2026, 11, 29, 12, 0, 0);
         for _ in 0..3 {
             assert_eq!(m.check_at(Some("value-of-a"), now).await, Verdict::Pass);
         }
@@ -672,10 +686,7 @@ mod tests {
         );
         assert_eq!(m.check_at(Some("value-of-b"), now).await, Verdict::Pass);
         // The next day (00:00 UTC) the quota is whole again.
-        let tomorrow = Utc
-            .with_ymd_and_hms(2026, 11, 30, 0, 0, 0)
-            .single()
-            .expect("date");
+        let tomorrow = utc(2026, 11, 30, 0, 0, 0);
         assert_eq!(
             m.check_at(Some("value-of-a"), tomorrow).await,
             Verdict::Pass
@@ -684,24 +695,15 @@ mod tests {
 
     #[tokio::test]
     async fn the_offset_is_taken_from_the_first_period_only() {
-        let m = meter(Usage {
-            keys: vec![key("a", true)],
-            plans: vec![plan(
-                "p",
-                None,
-                Some(Quota {
-                    limit: 3,
-                    offset: 2,
-                    period: QuotaPeriod::Day,
-                }),
-                &["a"],
-            )],
-            stage_throttle: None,
-        });
-        let day1 = Utc
-            .with_ymd_and_hms(2026, 11, 29, 12, 0, 0)
-            .single()
-            .expect("date");
+        let m = meter(one_key(
+            None,
+            Some(Quota {
+                limit: 3,
+                offset: 2,
+                period: QuotaPeriod::Day,
+            }),
+        ));
+        let day1 = utc(2026, 11, 29, 12, 0, 0);
         assert_eq!(m.check_at(Some("value-of-a"), day1).await, Verdict::Pass);
         assert_eq!(
             m.check_at(Some("value-of-a"), day1).await,
@@ -719,11 +721,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_throttled_request_does_not_count_against_the_quota() {
-        let m = meter(Usage {
-            keys: vec![key("a", true)],
-            plans: vec![plan("p", slow(1), daily(2), &["a"])],
-            stage_throttle: None,
-        });
+        let m = meter(one_key(slow(1), daily(2)));
         assert_eq!(m.check(Some("value-of-a")).await, Verdict::Pass);
         for _ in 0..3 {
             assert_eq!(m.check(Some("value-of-a")).await, Verdict::Throttled);
@@ -735,9 +733,8 @@ mod tests {
     #[tokio::test]
     async fn the_stage_throttle_applies_when_lower_than_the_plan() {
         let m = meter(Usage {
-            keys: vec![key("a", true)],
-            plans: vec![plan("p", slow(10), None, &["a"])],
             stage_throttle: slow(1),
+            ..one_key(slow(10), None)
         });
         assert_eq!(m.check(Some("value-of-a")).await, Verdict::Pass);
         assert_eq!(m.check(Some("value-of-a")).await, Verdict::Throttled);
@@ -761,15 +758,8 @@ mod tests {
     #[test]
     fn quota_periods_start_at_midnight_utc_on_the_day_sunday_and_the_first() {
         // 2026-11-26 is a Thursday.
-        let now = Utc
-            .with_ymd_and_hms(2026, 11, 26, 17, 30, 5)
-            .single()
-            .expect("date");
-        let at = |y, m, d| {
-            Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
-                .single()
-                .expect("date")
-        };
+        let now = utc(2026, 11, 26, 17, 30, 5);
+        let at = |y, m, d| utc(y, m, d, 0, 0, 0);
         assert_eq!(QuotaPeriod::Day.start(now), at(2026, 11, 26));
         assert_eq!(QuotaPeriod::Week.start(now), at(2026, 11, 22));
         assert_eq!(QuotaPeriod::Month.start(now), at(2026, 11, 1));

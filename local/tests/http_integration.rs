@@ -136,6 +136,11 @@ async fn gateway(upstreams: Upstreams) -> String {
             }))
         })),
     );
+    serve(gateway).await
+}
+
+/// `gateway` served on a loopback port until the test ends: its URL.
+async fn serve(gateway: Gateway) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind the gateway");
@@ -154,6 +159,11 @@ async fn call(req: Request<Body>) -> (StatusCode, http::HeaderMap, bytes::Bytes)
 
 fn upstreams(prefix: &str, addr: SocketAddr) -> Upstreams {
     Upstreams::parse(&format!("{prefix}=http://{addr}")).expect("valid upstreams")
+}
+
+/// `GET url` through the gateway.
+async fn get(url: String) -> (StatusCode, http::HeaderMap, bytes::Bytes) {
+    call(Request::get(url).body(Body::empty()).expect("request")).await
 }
 
 #[tokio::test]
@@ -195,10 +205,7 @@ async fn a_vpc_link_request_reaches_the_service_with_mapped_identity_overwriting
 async fn a_response_over_lambdas_6_mb_passes_through_unchanged_and_unencoded() {
     let up = upstream().await;
     let url = gateway(upstreams("/sample", up)).await;
-    let req = Request::get(format!("{url}/v1/services/sample/big"))
-        .body(Body::empty())
-        .expect("request");
-    let (status, headers, body) = call(req).await;
+    let (status, headers, body) = get(format!("{url}/v1/services/sample/big")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "application/octet-stream");
     assert_eq!(body.len(), BIG);
@@ -209,10 +216,7 @@ async fn a_response_over_lambdas_6_mb_passes_through_unchanged_and_unencoded() {
 async fn a_slow_service_times_out_and_an_unreachable_one_is_a_500() {
     let up = upstream().await;
     let url = gateway(upstreams("/sample", up)).await;
-    let req = Request::get(format!("{url}/v1/services/sample/slow"))
-        .body(Body::empty())
-        .expect("request");
-    let (status, _, body) = call(req).await;
+    let (status, _, body) = get(format!("{url}/v1/services/sample/slow")).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
         serde_json::from_slice::<Value>(&body).expect("json"),
@@ -220,10 +224,7 @@ async fn a_slow_service_times_out_and_an_unreachable_one_is_a_500() {
     );
 
     let url = gateway(upstreams("/sample", closed_port().await)).await;
-    let req = Request::get(format!("{url}/v1/services/sample/x"))
-        .body(Body::empty())
-        .expect("request");
-    let (status, _, body) = call(req).await;
+    let (status, _, body) = get(format!("{url}/v1/services/sample/x")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(
         serde_json::from_slice::<Value>(&body).expect("json"),
@@ -231,10 +232,7 @@ async fn a_slow_service_times_out_and_an_unreachable_one_is_a_500() {
     );
 
     // A VPC link path with no local upstream: 500, not a guess.
-    let req = Request::get(format!("{url}/v1/unmapped/x"))
-        .body(Body::empty())
-        .expect("request");
-    let (status, _, _) = call(req).await;
+    let (status, _, _) = get(format!("{url}/v1/unmapped/x")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
 }
 
@@ -258,13 +256,8 @@ paths:
           integration.request.header.x-tag: method.request.querystring.tag
 "#
     );
-    let gateway = Gateway::new(Api::from_yaml_str(&spec).expect("spec loads"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the gateway");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(gateway.serve(listener, std::future::pending()));
-    let req = Request::post(format!("http://{addr}/v1/items/7?tag=t1&by=client"))
+    let url = serve(Gateway::new(Api::from_yaml_str(&spec).expect("spec loads"))).await;
+    let req = Request::post(format!("{url}/v1/items/7?tag=t1&by=client"))
         .header("x-by", "header")
         .header("x-tag", "forged")
         .body(Body::empty())
