@@ -154,6 +154,20 @@ async fn the_web_apps_public_pages_need_no_credential_and_its_notes_need_one(poo
     let resp = send(form(http.post(&notes), "text=+"), Some(&key)).await;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("the note is empty"));
+
+    // A method the registry does not list for the service (GET, HEAD, POST)
+    // never reaches it: the REST API has no such operation on its paths, and
+    // API Gateway answers as for any missing method (no fallback to the
+    // generic service path, whose proxy would refuse it too).
+    for method in [reqwest::Method::DELETE, reqwest::Method::PUT] {
+        let resp = send(http.request(method.clone(), &notes), Some(&key)).await;
+        assert_eq!(resp.status(), 403, "{method}");
+        let text = resp.text().await.unwrap();
+        assert!(
+            text.contains("Missing Authentication Token"),
+            "{method}: {text}"
+        );
+    }
 }
 
 /// The 200 page of `resp`, which names neither the forged tenant nor its

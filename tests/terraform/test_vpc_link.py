@@ -151,22 +151,23 @@ def test_the_rendered_body_sends_web_over_the_vpc_link_and_sample_to_the_proxy(t
     paths = out["paths"]
     assert out["vpc_link_services"] == {"web": {"path_prefix": "/web", "timeout_ms": 29000, "methods": ["GET", "HEAD", "POST"], "scope": "services:web"}}
 
-    # /v1/services/web/{proxy+}: any method, the authorizer, the VPC link.
+    # /v1/services/web/{proxy+}: the service's methods (no ANY: a method it
+    # does not list never reaches it), the authorizer, the VPC link.
     item = paths["/v1/services/web/{proxy+}"]
-    assert set(item) == {"x-amazon-apigateway-any-method"}, f"no Lambda preflight on a VPC link path: {set(item)}"
-    op = item["x-amazon-apigateway-any-method"]
-    assert op["security"] == [{"portcullis": [], "api_key": []}], op["security"]
-    assert op["parameters"] == [{"name": "proxy", "in": "path", "required": True, "schema": {"type": "string"}}]
-    assert integration(op) == {
-        "type": "http_proxy",
-        "httpMethod": "ANY",
-        "connectionType": "VPC_LINK",
-        "connectionId": LINK,
-        "integrationTarget": ALB_ARN,
-        "uri": f"http://{ALB_DNS}/web/{{proxy}}",
-        "timeoutInMillis": 29000,
-        "requestParameters": mapping(public=False, params=["proxy"]),
-    }
+    assert set(item) == {"get", "head", "post"}, f"the service's methods and no Lambda preflight on a VPC link path: {set(item)}"
+    for m, op in item.items():
+        assert op["security"] == [{"portcullis": [], "api_key": []}], op["security"]
+        assert op["parameters"] == [{"name": "proxy", "in": "path", "required": True, "schema": {"type": "string"}}]
+        assert integration(op) == {
+            "type": "http_proxy",
+            "httpMethod": m.upper(),
+            "connectionType": "VPC_LINK",
+            "connectionId": LINK,
+            "integrationTarget": ALB_ARN,
+            "uri": f"http://{ALB_DNS}/web/{{proxy}}",
+            "timeoutInMillis": 29000,
+            "requestParameters": mapping(public=False, params=["proxy"]),
+        }, m
 
     # Declared routes: public GET/HEAD with the static anonymous identity;
     # the service's other methods on the same path need its scope.
@@ -241,7 +242,7 @@ def test_a_vpc_link_service_listing_options_answers_preflights_itself(tmp_path):
     )
     paths = render(tmp_path, registry)["paths"]
     proxy = paths["/v1/services/app/{proxy+}"]
-    assert set(proxy) == {"x-amazon-apigateway-any-method", "options"}
+    assert set(proxy) == {"get", "put", "options"}
     items = paths["/v1/services/app/items/{id}"]
     assert set(items) == {"get", "put", "options"}
     for op in (proxy["options"], items["options"]):

@@ -293,8 +293,8 @@ pub(crate) struct RawService {
     scope: Option<String>,
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
-    #[serde(default = "default_max_request")]
-    max_request_bytes: u64,
+    #[serde(default)]
+    max_request_bytes: Option<u64>,
     #[serde(default)]
     max_response_bytes: Option<u64>,
     #[serde(default)]
@@ -466,20 +466,19 @@ impl RawService {
                 ),
             ));
         }
-        if self.max_request_bytes == 0 || self.max_request_bytes > MAX_REQUEST_BYTES {
+        let max_request_bytes = self.max_request_bytes.unwrap_or_else(default_max_request);
+        if max_request_bytes == 0 || max_request_bytes > MAX_REQUEST_BYTES {
             return Err(invalid(
                 name,
                 "max_request_bytes",
-                format!(
-                    "{} is out of range 1..={MAX_REQUEST_BYTES}",
-                    self.max_request_bytes
-                ),
+                format!("{max_request_bytes} is out of range 1..={MAX_REQUEST_BYTES}"),
             ));
         }
         // The proxy's own policy (response cap, header and cookie
         // allowlists, a pinned upstream) means nothing where no proxy runs.
         if self.integration == Integration::VpcLink {
             let proxy_only = [
+                ("max_request_bytes", self.max_request_bytes.is_some()),
                 ("max_response_bytes", self.max_response_bytes.is_some()),
                 ("allow_headers", !self.allow_headers.is_empty()),
                 ("allow_cookies", self.allow_cookies),
@@ -489,7 +488,7 @@ impl RawService {
                 return Err(invalid(
                     name,
                     field,
-                    "applies to integration: lambda only (the proxy function's policy); a vpc_link service is reached over the VPC link with API Gateway's own limits and every client header but the identity ones: remove it",
+                    "applies to integration: lambda only (the proxy function's policy); a vpc_link service is reached over the VPC link with API Gateway's own limits (10 MB payloads, its own body limits are the service's) and every client header but the identity ones: remove it",
                 ));
             }
         }
@@ -602,7 +601,7 @@ impl RawService {
             methods,
             scope,
             timeout: Duration::from_millis(self.timeout_ms),
-            max_request_bytes: self.max_request_bytes,
+            max_request_bytes,
             max_response_bytes,
             allow_headers,
             allow_cookies: self.allow_cookies,
@@ -1118,6 +1117,7 @@ mod tests {
     #[test]
     fn a_vpc_link_service_refuses_the_proxys_policy_fields() {
         for field in [
+            "max_request_bytes: 1000",
             "max_response_bytes: 1000",
             "allow_headers: [accept]",
             "allow_cookies: true",

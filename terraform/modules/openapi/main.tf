@@ -74,10 +74,20 @@ locals {
   # static anonymous identity, which the service treats as anonymous as it
   # does any identity that does not verify.
   vpc_link_proxy_operations = flatten([
-    for name, s in var.vpc_link_services : concat(
-      [{ service = name, vpc_link = true, path = "/v1/services/${name}/{proxy+}", method = "x-amazon-apigateway-any-method", route = { path = "/{proxy+}", methods = ["ANY"], public = false, scope = s.scope } }],
-      [for m in ["OPTIONS"] : { service = name, vpc_link = true, path = "/v1/services/${name}/{proxy+}", method = "options", route = { path = "/{proxy+}", methods = [m], public = true, scope = null } } if contains(s.methods, m)],
-    )
+    for name, s in var.vpc_link_services : [
+      # One operation per method the service lists, not ANY: a method it
+      # does not list never reaches it (API Gateway answers 403 Missing
+      # Authentication Token, as for any method a resource lacks), as the
+      # proxy refuses one for a lambda service. OPTIONS is public (a
+      # preflight carries no credential) and the service answers it.
+      for m in s.methods : {
+        service  = name
+        vpc_link = true
+        path     = "/v1/services/${name}/{proxy+}"
+        method   = lower(m)
+        route    = { path = "/{proxy+}", methods = [m], public = m == "OPTIONS", scope = m == "OPTIONS" ? null : s.scope }
+      }
+    ]
   ])
   identity_headers = {
     "x-portcullis-principal"      = { signed = "context.authorizer.principal_id", anonymous = "'anonymous'" }
