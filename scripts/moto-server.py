@@ -341,6 +341,70 @@ def patch_browser_cognito() -> None:
     DomainDispatcherApplication.__call__ = dispatch  # type: ignore[method-assign]
 
 
+def patch_replay_retried_requests(limit: int = 1024) -> None:
+    """Answer an SDK's retry of a request that already succeeded with that
+    first answer, instead of running it again.
+
+    Under load the emulator's HTTP server sometimes loses an answer after the
+    operation ran (seen: AuthorizeSecurityGroupEgress and CreateSecret during
+    `terraform apply` while cargo builds); the SDK then retries and a
+    non-idempotent operation fails on its own first attempt
+    (InvalidPermission.Duplicate), failing the apply. AWS does not lose
+    answers that way. The SDKs mark every attempt of one call with the same
+    `amz-sdk-invocation-id` and `amz-sdk-request: attempt=<n>`; the last
+    `limit` successful (2xx) answers are kept by invocation id, and a retry
+    (attempt > 1) of one of them gets that answer back. First attempts, and
+    retries of calls that failed, run as before, so a real duplicate still
+    fails as in AWS.
+    """
+    import collections
+    import re
+    import threading
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    call = DomainDispatcherApplication.__call__
+    if getattr(call, "_portcullis_replay", False):
+        return
+    answers: collections.OrderedDict[str, tuple[str, list, bytes]] = collections.OrderedDict()
+    lock = threading.Lock()
+
+    def dispatch(self, environ, start_response):  # type: ignore[no-untyped-def]
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        if not invocation:
+            return call(self, environ, start_response)
+        attempt = re.search(r"attempt=(\d+)", environ.get("HTTP_AMZ_SDK_REQUEST", ""))
+        if attempt and int(attempt.group(1)) > 1:
+            with lock:
+                done = answers.get(invocation)
+            if done is not None:
+                log(f"replaying the answer to attempt {attempt.group(1)} of a call that already succeeded ({invocation})")
+                start_response(done[0], done[1])
+                return [done[2]]
+        seen: dict[str, object] = {}
+
+        def capture(status, headers, exc_info=None):  # type: ignore[no-untyped-def]
+            seen["status"], seen["headers"] = status, list(headers)
+            return start_response(status, headers, exc_info)
+
+        chunks = call(self, environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        if str(seen.get("status", "")).startswith("2"):
+            with lock:
+                answers[invocation] = (str(seen["status"]), list(seen["headers"]), body)  # type: ignore[arg-type]
+                while len(answers) > limit:
+                    answers.popitem(last=False)
+        return [body]
+
+    dispatch._portcullis_replay = True  # type: ignore[attr-defined]
+    DomainDispatcherApplication.__call__ = dispatch  # type: ignore[method-assign]
+
+
 def enforce_iam(budget: int) -> None:
     """Every request after the first `budget` is authorised against IAM."""
     os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(budget)
@@ -419,6 +483,7 @@ def main() -> int:
     patch_rest_api_policy()
     patch_secret_create_retries()
     patch_browser_cognito()
+    patch_replay_retried_requests()
 
     from moto.server import ThreadedMotoServer
 

@@ -51,3 +51,43 @@ def test_a_rest_apis_policy_is_answered_escaped_as_api_gateway_does():
     got = apigw.get_rest_api(restApiId=api["id"])["policy"]
     assert got == json.dumps(policy)[1:-1]
     assert got.startswith('{\\"Version\\"'), got
+
+
+def test_a_retry_of_a_call_that_succeeded_gets_its_first_answer_and_nothing_runs_twice():
+    """A lost answer (the emulator's server under load) made the SDK retry
+    AuthorizeSecurityGroupEgress, which then failed on its own first attempt
+    (InvalidPermission.Duplicate) and `terraform apply` with it."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.test import Client
+
+    moto_server.patch_replay_retried_requests()
+    app = Client(DomainDispatcherApplication(create_backend_app))
+    auth = "AWS4-HMAC-SHA256 Credential=testing/20261129/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00"
+
+    def ec2(params, invocation, attempt):
+        return app.post(
+            "/",
+            data={"Version": "2016-11-15", **params},
+            headers={"Host": "ec2.us-east-1.amazonaws.com", "Authorization": auth, "amz-sdk-invocation-id": invocation, "amz-sdk-request": f"attempt={attempt}; max=3"},
+        )
+
+    made = ec2({"Action": "CreateSecurityGroup", "GroupName": "jobs", "GroupDescription": "jobs"}, "inv-sg", 1)
+    assert made.status_code == 200, made.text
+    group = made.text.split("<groupId>")[1].split("</groupId>")[0]
+    rule = {
+        "Action": "AuthorizeSecurityGroupEgress", "GroupId": group,
+        "IpPermissions.1.IpProtocol": "tcp", "IpPermissions.1.FromPort": "5432", "IpPermissions.1.ToPort": "5432",
+        "IpPermissions.1.IpRanges.1.CidrIp": "10.0.0.0/16",
+    }
+    first = ec2(rule, "inv-rule", 1)
+    assert first.status_code == 200, first.text
+    # The SDK's retry of that call (same invocation id): the first answer, no second rule.
+    again = ec2(rule, "inv-rule", 2)
+    assert again.status_code == 200 and again.data == first.data, again.text
+    # Another call adding the same rule is still a duplicate, as in AWS, and
+    # so is its retry (nothing succeeded to replay).
+    other = ec2(rule, "inv-other", 1)
+    assert other.status_code == 400 and "InvalidPermission.Duplicate" in other.text, other.text
+    assert "InvalidPermission.Duplicate" in ec2(rule, "inv-other", 2).text
+    # A first attempt is never answered from the store: it runs.
+    assert "InvalidPermission.Duplicate" in ec2(rule, "inv-rule", 1).text
