@@ -648,6 +648,13 @@ async fn pipeline(
                 tracing::warn!(%reason, "HTTP integration failed: 500");
                 integration_config_error()
             }
+            Err(Failure::TooLarge) => {
+                tracing::warn!(
+                    limit = http_integration::MAX_RESPONSE_BYTES,
+                    "HTTP integration answered more than API Gateway's 10 MB response payload limit: 502"
+                );
+                internal_error()
+            }
         };
     }
 

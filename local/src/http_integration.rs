@@ -100,6 +100,8 @@ pub enum Failure {
     /// Misconfiguration or a connection failure (500, as API Gateway's
     /// "Execution failed due to configuration error").
     Failed(String),
+    /// The answer is over [`MAX_RESPONSE_BYTES`] (502).
+    TooLarge,
 }
 
 /// Characters escaped in a path parameter value put into the uri (`/` is
@@ -316,8 +318,15 @@ pub fn client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build_http()
 }
 
+/// API Gateway's response payload limit for an integration it buffers (the
+/// default `responseTransferMode`, BUFFERED): 10 MB.
+pub const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
+
 /// Send the request and pass the answer through: status, headers (without
-/// hop-by-hop ones) and the body, streamed.
+/// hop-by-hop ones) and the body. As API Gateway does with a BUFFERED
+/// integration (the default), the whole answer is read before any of it is
+/// returned, within the integration's timeout, and one over
+/// [`MAX_RESPONSE_BYTES`] is refused ([`Failure::TooLarge`]).
 pub async fn send(
     client: &HttpClient,
     method: &str,
@@ -326,22 +335,42 @@ pub async fn send(
     body: bytes::Bytes,
     timeout: Duration,
 ) -> Result<Response<Body>, Failure> {
+    use http_body_util::BodyExt;
+
     let mut req = Request::builder()
         .method(method)
         .uri(url)
         .body(Body::from(body))
         .map_err(|e| Failure::Failed(format!("cannot build the request to {url}: {e}")))?;
     *req.headers_mut() = headers;
-    let resp = match tokio::time::timeout(timeout, client.request(req)).await {
-        Err(_) => return Err(Failure::TimedOut),
-        Ok(Err(e)) => return Err(Failure::Failed(format!("{url}: {e}"))),
-        Ok(Ok(r)) => r,
+    let exchange = async {
+        let resp = client
+            .request(req)
+            .await
+            .map_err(|e| Failure::Failed(format!("{url}: {e}")))?;
+        let (mut parts, body) = resp.into_parts();
+        let collected = http_body_util::Limited::new(body, MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    Failure::TooLarge
+                } else {
+                    Failure::Failed(format!("{url}: the answer broke off: {e}"))
+                }
+            })?;
+        for name in HOP_BY_HOP {
+            parts.headers.remove(name);
+        }
+        Ok(Response::from_parts(
+            parts,
+            Body::from(collected.to_bytes()),
+        ))
     };
-    let (mut parts, body) = resp.into_parts();
-    for name in HOP_BY_HOP {
-        parts.headers.remove(name);
+    match tokio::time::timeout(timeout, exchange).await {
+        Err(_) => Err(Failure::TimedOut),
+        Ok(answer) => answer,
     }
-    Ok(Response::from_parts(parts, Body::new(body)))
 }
 
 #[cfg(test)]

@@ -66,12 +66,19 @@ paths:
 "#;
 
 /// The service behind the VPC link: echoes what it received; `/sample/big`
-/// answers 7 MB of binary, `/sample/slow` answers after 2 s.
+/// answers 7 MB of binary, `/sample/at-the-limit` 10 MB and
+/// `/sample/over-the-limit` one byte more, `/sample/slow` answers after 2 s.
 async fn upstream() -> SocketAddr {
     async fn echo(req: Request<Body>) -> Response<Body> {
         let path = req.uri().path().to_owned();
-        if path == "/sample/big" {
-            let body: Vec<u8> = (0..BIG).map(|i| (i % 251) as u8).collect();
+        let size = match path.as_str() {
+            "/sample/big" => Some(BIG),
+            "/sample/at-the-limit" => Some(local::http_integration::MAX_RESPONSE_BYTES),
+            "/sample/over-the-limit" => Some(local::http_integration::MAX_RESPONSE_BYTES + 1),
+            _ => None,
+        };
+        if let Some(size) = size {
+            let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
             return Response::builder()
                 .status(StatusCode::OK)
                 .header("content-type", "application/octet-stream")
@@ -210,6 +217,23 @@ async fn a_response_over_lambdas_6_mb_passes_through_unchanged_and_unencoded() {
     assert_eq!(headers["content-type"], "application/octet-stream");
     assert_eq!(body.len(), BIG);
     assert!(body.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+}
+
+#[tokio::test]
+async fn an_answer_over_api_gateways_10_mb_is_refused_and_one_at_it_passes() {
+    let up = upstream().await;
+    let url = gateway(upstreams("/sample", up)).await;
+    let (status, _, body) = get(format!("{url}/v1/services/sample/at-the-limit")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.len(), local::http_integration::MAX_RESPONSE_BYTES);
+    // API Gateway buffers the integration's answer (responseTransferMode
+    // BUFFERED, the default) and refuses one over its 10 MB payload limit.
+    let (status, _, body) = get(format!("{url}/v1/services/sample/over-the-limit")).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).expect("json"),
+        json!({"message": "Internal server error"})
+    );
 }
 
 #[tokio::test]
