@@ -29,11 +29,7 @@ fn main() {
     let manifest =
         PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let source = manifest.join("../../api/openapi.yaml");
-    println!("cargo:rerun-if-changed={}", source.display());
-    let text = std::fs::read_to_string(&source)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
-    let doc: Value = serde_norway::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", source.display()));
+    let doc = read_yaml(&source);
     let paths = doc
         .get("paths")
         .and_then(Value::as_mapping)
@@ -64,20 +60,31 @@ fn main() {
             .expect("write to a String");
         }
     }
+    write_out("operations.rs", out);
+    // platform.yaml, read once for both lists.
+    let platform = read_yaml(&manifest.join("../../platform.yaml"));
+    service_routes(&platform);
+    vpc_link_services(&platform);
+}
+
+/// `path` parsed as YAML; the build reruns when it changes.
+fn read_yaml(path: &std::path::Path) -> Value {
+    println!("cargo:rerun-if-changed={}", path.display());
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_norway::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))
+}
+
+/// `out` closed as a slice and written to `$OUT_DIR/<name>`.
+fn write_out(name: &str, mut out: String) {
     out.push(']');
-    let dest = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("operations.rs");
+    let dest = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join(name);
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
-    service_routes(&manifest);
-    vpc_link_services(&manifest);
 }
 
 /// The `integration: vpc_link` services of platform.yaml.
-fn vpc_link_services(manifest: &std::path::Path) {
-    let source = manifest.join("../../platform.yaml");
-    let text = std::fs::read_to_string(&source)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
-    let doc: Value = serde_norway::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", source.display()));
+fn vpc_link_services(doc: &Value) {
     let mut out = String::from("&[\n");
     if let Some(services) = doc.get("services").and_then(Value::as_mapping) {
         for (name, svc) in services {
@@ -108,20 +115,11 @@ fn vpc_link_services(manifest: &std::path::Path) {
             .expect("write to a String");
         }
     }
-    out.push(']');
-    let dest =
-        PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("vpc_link_services.rs");
-    std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
+    write_out("vpc_link_services.rs", out);
 }
 
 /// The scoped routes of platform.yaml's services, as operations.
-fn service_routes(manifest: &std::path::Path) {
-    let source = manifest.join("../../platform.yaml");
-    println!("cargo:rerun-if-changed={}", source.display());
-    let text = std::fs::read_to_string(&source)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", source.display()));
-    let doc: Value = serde_norway::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", source.display()));
+fn service_routes(doc: &Value) {
     let mut out = String::from("&[\n");
     if let Some(services) = doc.get("services").and_then(Value::as_mapping) {
         for (name, svc) in services {
@@ -147,8 +145,5 @@ fn service_routes(manifest: &std::path::Path) {
             }
         }
     }
-    out.push(']');
-    let dest =
-        PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("service_routes.rs");
-    std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
+    write_out("service_routes.rs", out);
 }
