@@ -166,19 +166,23 @@ if [ "$reconcile_every" != 0 ]; then
 fi
 
 # --- 6. sample workloads, gateway ----------------------------------------------
-# start_workload SERVICE CRATE PORT BASE_PATH: build workloads/CRATE (debug)
-# and start it on 127.0.0.1:PORT (a free port when taken), served under
-# BASE_PATH as behind the internal ALB's path rule, verifying identity
-# headers with the key of service SERVICE. ECS injects that key from the
-# service's own secret (the task definition's `secrets`); here it is read
-# from the emulator's secret Terraform created for SERVICE
-# (IDENTITY_SECRET_ARNS in .local/env: every service's, from Terraform's
-# identity_secret_arns output). Sets WORKLOAD_URL (http://127.0.0.1:PORT, no
-# BASE_PATH), empty when the workload did not build or start (a warning says
-# why and where its log is).
+# start_workload SERVICE CRATE PORT: build workloads/CRATE (debug) and start
+# it on 127.0.0.1:PORT (a free port when taken) with the container
+# environment of SERVICE's ECS task definition, as Terraform registered it in
+# the emulator (BASE_PATH: the path its internal ALB rule forwards, with the
+# stage in front for a vpc_link service; PORTCULLIS_COOKIES and
+# PORTCULLIS_PUBLIC_PATH; its plain variables), PORT and BIND_ADDR set for
+# this machine. It verifies identity headers with the key of service SERVICE:
+# ECS injects that key from the service's own secret (the task definition's
+# `secrets`); here it is read from the emulator's secret Terraform created
+# for SERVICE (IDENTITY_SECRET_ARNS in .local/env: every service's, from
+# Terraform's identity_secret_arns output). Sets WORKLOAD_URL
+# (http://127.0.0.1:PORT, no BASE_PATH) and WORKLOAD_BASE_PATH, empty when
+# the workload did not build or start (a warning says why and where its log is).
 start_workload() {
-  local service=$1 crate=$2 port=$3 base_path=$4 arn key pid
+  local service=$1 crate=$2 port=$3 arn key pid task_env
   WORKLOAD_URL=""
+  WORKLOAD_BASE_PATH=""
   [ -f "$ROOT/workloads/$crate/Cargo.toml" ] || return 0
   say "building $crate (log: $lg/$crate-build.log)"
   if ! cargo build -p "$crate" >"$LOGS/$crate-build.log" 2>&1 || [ ! -x "$BIN/$crate" ]; then
@@ -191,8 +195,25 @@ start_workload() {
   key=$("$VENV/bin/python" -c 'import boto3,sys; print(boto3.client("secretsmanager").get_secret_value(SecretId=sys.argv[1])["SecretString"])' \
     "$arn") ||
     die "cannot read service $service's identity-signing key from the emulator's Secrets Manager"
-  PORT=$port BIND_ADDR=127.0.0.1 BASE_PATH=$base_path IDENTITY_SECRET=$key \
-    spawn "$crate (:$port)" "$LOGS/$crate.log" "$BIN/$crate"
+  task_env=$("$VENV/bin/python" - "$service" <<'PY'
+import sys, boto3
+service = sys.argv[1]
+ecs = boto3.client("ecs")
+families = [f for f in ecs.list_task_definition_families(status="ACTIVE")["families"] if f.endswith(f"-svc-{service}")]
+if len(families) != 1:
+    sys.exit(f"expected one ECS task definition family *-svc-{service} in the emulator, found {families or 'none'}")
+container = ecs.describe_task_definition(taskDefinition=families[0])["taskDefinition"]["containerDefinitions"][0]
+for var in container.get("environment", []):
+    if var["name"] not in ("PORT", "BIND_ADDR") and "\n" not in var["value"]:
+        print(f"{var['name']}={var['value']}")
+PY
+  ) || die "cannot read service $service's task definition from the emulator (above)"
+  local -a vars
+  mapfile -t vars <<<"$task_env"
+  WORKLOAD_BASE_PATH=$(sed -n "s/^BASE_PATH=//p" <<<"$task_env")
+  [ -n "$WORKLOAD_BASE_PATH" ] || die "service $service's task definition sets no BASE_PATH"
+  IDENTITY_SECRET=$key \
+    spawn "$crate (:$port)" "$LOGS/$crate.log" env "${vars[@]}" PORT="$port" BIND_ADDR=127.0.0.1 "$BIN/$crate"
   pid=$LAST_PID
   for _ in $(seq 1 50); do
     port_in_use "$port" && break
@@ -208,8 +229,8 @@ start_workload() {
 }
 
 # The sample service (integration lambda): the proxy function calls it.
-start_workload sample sample-service "${SAMPLE_SERVICE_PORT:-3001}" /sample
-sample_url=${WORKLOAD_URL:+$WORKLOAD_URL/sample}
+start_workload sample sample-service "${SAMPLE_SERVICE_PORT:-3001}"
+sample_url=${WORKLOAD_URL:+$WORKLOAD_URL$WORKLOAD_BASE_PATH}
 # The proxy's upstream for a service: PROXY_UPSTREAM_<NAME> wins over the
 # registry (in AWS: the internal ALB URL + the service's path_prefix, which
 # the emulator's ALB does not route). The gateway passes PROXY_UPSTREAM_* to
@@ -217,13 +238,16 @@ sample_url=${WORKLOAD_URL:+$WORKLOAD_URL/sample}
 export PROXY_UPSTREAM_SAMPLE=${sample_url:-http://127.0.0.1:9/sample}
 
 # The sample web application (integration vpc_link): API Gateway calls it
-# over the VPC link through the internal ALB, which routes /web to it; the
+# over the VPC link through the internal ALB, with the stage in front of the
+# path (/v1/web/...: AWS "Private integrations for REST APIs",
+# Considerations), and the ALB's rule for /<stage>/web routes it there; the
 # gateway's stand-in for that listener rule is PORTCULLIS_HTTP_UPSTREAMS
-# (docs/local-gateway.md). Not running: the gateway answers 500, as API
-# Gateway does when the link's target refuses the connection.
-start_workload web sample-web "${SAMPLE_WEB_PORT:-3002}" /web
-web_app_url=${WORKLOAD_URL:+$WORKLOAD_URL/web}
-export PORTCULLIS_HTTP_UPSTREAMS=/web=${WORKLOAD_URL:-http://127.0.0.1:9}
+# keyed by the task's BASE_PATH (docs/local-gateway.md). Not running: the
+# gateway answers 500, as API Gateway does when the link's target refuses
+# the connection.
+start_workload web sample-web "${SAMPLE_WEB_PORT:-3002}"
+web_app_url=${WORKLOAD_URL:+$WORKLOAD_URL$WORKLOAD_BASE_PATH}
+export PORTCULLIS_HTTP_UPSTREAMS=${WORKLOAD_BASE_PATH:-/v1/web}=${WORKLOAD_URL:-http://127.0.0.1:9}
 
 spawn "local gateway (:$gateway_port)" "$LOGS/gateway.log" "$BIN/portcullis-local"
 gateway_pid=$LAST_PID
