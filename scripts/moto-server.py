@@ -28,7 +28,10 @@ What it does, in order:
    API Gateway does (`patch_rest_api_policy`; the private API), lets a retried
    CreateSecret succeed as in AWS (`patch_secret_create_retries`), and lets a browser sign in to Cognito as
    in AWS: CORS preflights answered, RespondToAuthChallenge and GlobalSignOut
-   public (`patch_browser_cognito`; the web console, docs/web.md);
+   public (`patch_browser_cognito`; the web console, docs/web.md), and makes
+   a REST API import (ImportRestApi, PutRestApi merge or overwrite) create
+   the gateway responses its body declares, an overwrite resetting the ones
+   it lacks (`patch_import_gateway_responses`; issue 19);
 4. starts the server on 127.0.0.1 and, within the unauthenticated budget,
    creates the administrator IAM user `portcullis-admin` with an inline `"*"`
    policy (moto cannot attach `AdministratorAccess` unless managed policies are
@@ -341,6 +344,49 @@ def patch_browser_cognito() -> None:
     DomainDispatcherApplication.__call__ = dispatch  # type: ignore[method-assign]
 
 
+def patch_import_gateway_responses() -> None:
+    """Create a REST API's gateway responses from its definition, as API
+    Gateway does.
+
+    API Gateway reads `x-amazon-apigateway-gateway-responses` from an OpenAPI
+    definition on ImportRestApi and PutRestApi (Developer Guide,
+    "x-amazon-apigateway-gateway-responses object":
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-gateway-responses.html),
+    and an overwrite import (PutRestApi mode=overwrite, what Terraform's
+    aws_api_gateway_rest_api.body sends) deletes what the definition does not
+    hold: "In this mode, items from an existing API that are not specifically
+    defined in the imported definition will be deleted" (Developer Guide,
+    "Update a REST API by importing an OpenAPI definition":
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-import-api-update.html),
+    so customised gateway responses go back to their defaults. A merge import
+    (the default mode, and ImportRestApi) adds or replaces the ones it names
+    and leaves the others. moto 5.2.5 ignores the extension: the responses
+    stayed whatever PutGatewayResponse last set, so a body without them (the
+    design issue 19 item 3 fixes) still looked right locally.
+    """
+    from moto.apigateway.models import APIGatewayBackend
+
+    original = APIGatewayBackend.put_rest_api
+    if getattr(original, "_portcullis_patched", False):
+        return
+
+    def put_rest_api(self, function_id, api_doc, fail_on_warnings, mode="merge"):  # type: ignore[no-untyped-def]
+        api = original(self, function_id, api_doc, fail_on_warnings=fail_on_warnings, mode=mode)
+        if mode == "overwrite":
+            api.gateway_responses.clear()  # back to API Gateway's defaults
+        for response_type, spec in (api_doc.get("x-amazon-apigateway-gateway-responses") or {}).items():
+            api.put_gateway_response(
+                response_type,
+                status_code=spec.get("statusCode"),
+                response_parameters=spec.get("responseParameters"),
+                response_templates=spec.get("responseTemplates"),
+            )
+        return api
+
+    put_rest_api._portcullis_patched = True  # type: ignore[attr-defined]
+    APIGatewayBackend.put_rest_api = put_rest_api  # type: ignore[method-assign]
+
+
 def patch_replay_retried_requests(limit: int = 1024) -> None:
     """Answer an SDK's retry of a request that already succeeded with that
     first answer, instead of running it again.
@@ -483,6 +529,7 @@ def main() -> int:
     patch_rest_api_policy()
     patch_secret_create_retries()
     patch_browser_cognito()
+    patch_import_gateway_responses()
     patch_replay_retried_requests()
 
     from moto.server import ThreadedMotoServer

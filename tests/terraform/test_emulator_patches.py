@@ -91,3 +91,69 @@ def test_a_retry_of_a_call_that_succeeded_gets_its_first_answer_and_nothing_runs
     assert "InvalidPermission.Duplicate" in ec2(rule, "inv-other", 2).text
     # A first attempt is never answered from the store: it runs.
     assert "InvalidPermission.Duplicate" in ec2(rule, "inv-rule", 1).text
+
+
+GATEWAY_RESPONSES = {
+    "UNAUTHORIZED": {
+        "statusCode": "401",
+        "responseParameters": {"gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin"},
+        "responseTemplates": {"application/json": '{"title":"Unauthorized","detail":"$context.error.message"}'},
+    },
+    "DEFAULT_4XX": {
+        "responseParameters": {"gatewayresponse.header.Vary": "'Origin'"},
+        "responseTemplates": {"application/problem+json": '{"title":"Bad request"}'},
+    },
+}
+
+
+def definition(gateway_responses=None) -> dict:
+    doc = {
+        "openapi": "3.0.1",
+        "info": {"title": "portcullis", "description": "issue 19", "version": "1"},
+        "paths": {"/v1/health": {"get": {"responses": {"200": {"description": "ok"}}}}},
+    }
+    if gateway_responses is not None:
+        doc["x-amazon-apigateway-gateway-responses"] = gateway_responses
+    return doc
+
+
+def responses_of(apigw, api_id) -> dict:
+    return {i["responseType"]: {k: i[k] for k in ("statusCode", "responseParameters", "responseTemplates") if k in i} for i in apigw.get_gateway_responses(restApiId=api_id)["items"]}
+
+
+@mock_aws
+def test_an_import_creates_the_gateway_responses_its_body_declares_and_an_overwrite_without_them_resets_them():
+    """Issue 19 item 3: the gateway responses live in the body; API Gateway
+    creates them on import, and an overwrite import (what Terraform's
+    aws_api_gateway_rest_api.body sends) deletes what the body lacks."""
+    moto_server.patch_import_gateway_responses()
+    apigw = boto3.client("apigateway", region_name="us-east-1")
+
+    imported = apigw.import_rest_api(body=json.dumps(definition(GATEWAY_RESPONSES)).encode())
+    assert responses_of(apigw, imported["id"]) == GATEWAY_RESPONSES
+
+    # PutRestApi overwrite with the responses (every terraform apply): the same.
+    api = apigw.create_rest_api(name="portcullis")["id"]
+    apigw.put_rest_api(restApiId=api, mode="overwrite", body=json.dumps(definition(GATEWAY_RESPONSES)).encode())
+    assert responses_of(apigw, api) == GATEWAY_RESPONSES
+
+    # A response set apart from the body (the old aws_api_gateway_gateway_response
+    # resources) is gone after the next overwrite whose body lacks it...
+    apigw.put_gateway_response(restApiId=api, responseType="THROTTLED", statusCode="429")
+    apigw.put_rest_api(restApiId=api, mode="overwrite", body=json.dumps(definition(GATEWAY_RESPONSES)).encode())
+    assert set(responses_of(apigw, api)) == {"UNAUTHORIZED", "DEFAULT_4XX"}
+
+    # ...and a body without any resets them all.
+    apigw.put_rest_api(restApiId=api, mode="overwrite", body=json.dumps(definition()).encode())
+    assert responses_of(apigw, api) == {}
+
+
+@mock_aws
+def test_a_merge_import_adds_the_gateway_responses_it_names_and_keeps_the_others():
+    moto_server.patch_import_gateway_responses()
+    apigw = boto3.client("apigateway", region_name="us-east-1")
+    api = apigw.create_rest_api(name="portcullis")["id"]
+    apigw.put_gateway_response(restApiId=api, responseType="THROTTLED", statusCode="429")
+    apigw.put_rest_api(restApiId=api, mode="merge", body=json.dumps(definition({"UNAUTHORIZED": GATEWAY_RESPONSES["UNAUTHORIZED"]})).encode())
+    got = responses_of(apigw, api)
+    assert set(got) == {"THROTTLED", "UNAUTHORIZED"} and got["UNAUTHORIZED"] == GATEWAY_RESPONSES["UNAUTHORIZED"]
