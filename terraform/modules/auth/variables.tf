@@ -38,6 +38,22 @@ variable "service_scopes" {
   description = "Private services (platform.yaml) and their route scopes: each entry (<name> or <name>.<word>) gets the scope services.<entry> (Portcullis scope services:<entry>)."
   type        = list(string)
   default     = []
+
+  # Cognito: a resource server holds at most 100 custom scopes
+  # (CreateResourceServer, Scopes: "Array Members: Maximum number of 100
+  # items"; Amazon Cognito API Reference).
+  validation {
+    condition     = length(distinct(concat(keys(var.scopes), [for s in var.service_scopes : "services.${s}"]))) <= 100
+    error_message = "The Cognito resource server would hold ${length(distinct(concat(keys(var.scopes), [for s in var.service_scopes : "services.${s}"])))} scopes (${length(var.scopes)} platform scopes + one per deployed service and route scope in platform.yaml); Cognito allows at most 100 per resource server (Amazon Cognito API Reference, CreateResourceServer: Scopes, \"Maximum number of 100 items\", https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateResourceServer.html). Use fewer route scopes or services."
+  }
+
+  # ... and an app client allows at most 50 OAuth scopes (CreateUserPoolClient,
+  # AllowedOAuthScopes: "Array Members: Maximum number of 50 items"). The web
+  # client allows openid, email and profile plus every resource-server scope.
+  validation {
+    condition     = 3 + length(distinct(concat(keys(var.scopes), [for s in var.service_scopes : "services.${s}"]))) <= 50
+    error_message = "The Cognito web client would allow ${3 + length(distinct(concat(keys(var.scopes), [for s in var.service_scopes : "services.${s}"])))} OAuth scopes (openid, email, profile and every resource-server scope: ${length(var.scopes)} platform scopes + one per deployed service and route scope in platform.yaml); Cognito allows at most 50 per app client (Amazon Cognito API Reference, CreateUserPoolClient: AllowedOAuthScopes, \"Maximum number of 50 items\", https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolClient.html). Use fewer route scopes or services."
+  }
 }
 
 variable "web_callback_urls" {
@@ -60,6 +76,11 @@ variable "machine_scopes" {
   description = "Scope names (keys of var.scopes) the machine client may request with client credentials."
   type        = list(string)
   default     = ["jobs.read", "jobs.write"]
+
+  validation {
+    condition     = length(var.machine_scopes) <= 50
+    error_message = "machine_scopes: at most 50 (Amazon Cognito API Reference, CreateUserPoolClient: AllowedOAuthScopes, \"Maximum number of 50 items\")."
+  }
 }
 
 variable "tenants" {

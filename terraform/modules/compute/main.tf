@@ -16,6 +16,27 @@ locals {
     { for k, j in var.jobs : "job/${k}" => j.image != null ? j.image : "${aws_ecr_repository.this[j.workload].repository_url}:${var.image_tags[j.workload]}" },
   )
 
+  # The path each service is reached at on the ALB (its listener rule and
+  # BASE_PATH). API Gateway sends a private integration's request with the
+  # stage in front of the uri's path ("Private integrations for REST APIs",
+  # Considerations: "API Gateway includes the stage portion of the API
+  # endpoint in the request to your backend"), so a vpc_link service with
+  # uri http://<alb><path_prefix>/{proxy} is reached at
+  # /<stage><path_prefix>/...; the proxy Lambda sends a lambda service's
+  # request to <path_prefix>/... (issue 19 item 2, contract decision 2).
+  alb_path = {
+    for k, s in var.services : k => contains(keys(var.vpc_link_services), k) ? "/${var.stage_name}${s.path_prefix}" : s.path_prefix
+  }
+  # What a vpc_link service's task is told besides PORT and BASE_PATH: its
+  # cookie policy and its public path (the kit keeps a Set-Cookie only under
+  # it with cookies: own_path, and drops it with none).
+  vpc_link_env = {
+    for k, s in var.vpc_link_services : k => {
+      PORTCULLIS_COOKIES     = s.cookies
+      PORTCULLIS_PUBLIC_PATH = "/v1/services/${k}"
+    }
+  }
+
   # Security group rules are per port: two services on one port share a rule.
   service_ports = toset([for s in var.services : tostring(s.port)])
 
@@ -260,7 +281,7 @@ resource "aws_ecs_task_definition" "service" {
       readonlyRootFilesystem = true
       portMappings           = [{ containerPort = each.value.port, protocol = "tcp" }]
       environment = [
-        for k, v in merge(each.value.environment, { PORT = tostring(each.value.port), BASE_PATH = each.value.path_prefix }) : { name = k, value = v }
+        for k, v in merge(each.value.environment, { PORT = tostring(each.value.port), BASE_PATH = local.alb_path[each.key] }, lookup(local.vpc_link_env, each.key, {})) : { name = k, value = v }
       ]
       secrets = concat(
         [{ name = "IDENTITY_SECRET", valueFrom = var.identity_secret_arns[each.key] }],
@@ -523,7 +544,7 @@ resource "aws_lb_listener_rule" "this" {
 
   condition {
     path_pattern {
-      values = [each.value.path_prefix, "${each.value.path_prefix}/*"]
+      values = [local.alb_path[each.key], "${local.alb_path[each.key]}/*"]
     }
   }
 

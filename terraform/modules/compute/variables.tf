@@ -63,13 +63,14 @@ variable "services" {
     error_message = "services.<name>.log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653). Refused: ${join(", ", sort([for k, s in var.services : k if s.log_retention_days != null && !contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], coalesce(s.log_retention_days, 0))]))}."
   }
 
-  # PORT, BASE_PATH and IDENTITY_* are set here; AWS_* and ECS_* by ECS.
+  # PORT, BASE_PATH, PORTCULLIS_COOKIES, PORTCULLIS_PUBLIC_PATH and
+  # IDENTITY_* are set here; AWS_* and ECS_* by ECS.
   validation {
     condition = alltrue(flatten([for k, s in var.services : [
       for n in concat(keys(s.environment), keys(s.secrets)) :
-      can(regex("^[A-Z_][A-Z0-9_]*$", n)) && !contains(["PORT", "BASE_PATH"], n) && !can(regex("^(IDENTITY_|AWS_|ECS_)", n))
+      can(regex("^[A-Z_][A-Z0-9_]*$", n)) && !contains(["PORT", "BASE_PATH", "PORTCULLIS_COOKIES", "PORTCULLIS_PUBLIC_PATH"], n) && !can(regex("^(IDENTITY_|AWS_|ECS_)", n))
     ]]))
-    error_message = "A service's environment or secrets name is not an upper-case variable name or is set by the platform (PORT, BASE_PATH, IDENTITY_*, AWS_*, ECS_*); rename it in platform.yaml. Refused: ${join(", ", sort(flatten([for k, s in var.services : [for n in concat(keys(s.environment), keys(s.secrets)) : "services.${k}.${n}" if !(can(regex("^[A-Z_][A-Z0-9_]*$", n)) && !contains(["PORT", "BASE_PATH"], n) && !can(regex("^(IDENTITY_|AWS_|ECS_)", n)))]])))}."
+    error_message = "A service's environment or secrets name is not an upper-case variable name or is set by the platform (PORT, BASE_PATH, PORTCULLIS_COOKIES, PORTCULLIS_PUBLIC_PATH, IDENTITY_*, AWS_*, ECS_*); rename it in platform.yaml. Refused: ${join(", ", sort(flatten([for k, s in var.services : [for n in concat(keys(s.environment), keys(s.secrets)) : "services.${k}.${n}" if !(can(regex("^[A-Z_][A-Z0-9_]*$", n)) && !contains(["PORT", "BASE_PATH", "PORTCULLIS_COOKIES", "PORTCULLIS_PUBLIC_PATH"], n) && !can(regex("^(IDENTITY_|AWS_|ECS_)", n)))]])))}."
   }
 
   validation {
@@ -193,4 +194,28 @@ variable "vpc_link" {
   description = "Make the API Gateway VPC link (v2) to the internal ALB, with its security group: true when a service deployed here has integration vpc_link (the root's vpc_link_services local)."
   type        = bool
   default     = false
+}
+
+variable "stage_name" {
+  description = "The API Gateway stage: a vpc_link service is reached at /<stage><path_prefix> (API Gateway puts the stage in front of a private integration's path)."
+  type        = string
+  default     = "v1"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.stage_name))
+    error_message = "stage_name may hold letters, digits, '-' and '_' only (at most 128: API Gateway's stage name rule)."
+  }
+}
+
+variable "vpc_link_services" {
+  description = "The services of var.services with integration: vpc_link (the root's vpc_link_services local), with their registry cookies policy (none | own_path): their listener rule and BASE_PATH are /<stage><path_prefix>, and their task gets PORTCULLIS_COOKIES and PORTCULLIS_PUBLIC_PATH=/v1/services/<name>."
+  type = map(object({
+    cookies = optional(string, "none")
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, s in var.vpc_link_services : contains(["none", "own_path"], s.cookies)])
+    error_message = "vpc_link_services.<name>.cookies: none or own_path."
+  }
 }

@@ -5,13 +5,31 @@ data "aws_partition" "current" {}
 data "aws_availability_zones" "available" {
   #checkov:skip=CKV_AWS_394:the subnets take the first var.az_count zones in name order; a new zone never changes that prefix
   state = "available"
+
+  lifecycle {
+    postcondition {
+      condition     = length([for i, n in self.names : n if !local.vpc_link_restricted || contains(local.vpc_link_az_ids, try(self.zone_ids[i], ""))]) >= var.az_count
+      error_message = "The VPC link (v2) works only in some Availability Zones of ${data.aws_region.current.name} (${join(", ", local.vpc_link_az_ids)}; API Gateway Developer Guide, \"Set up VPC links V2 in API Gateway\", Availability by Region: https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-vpc-links-v2.html), and this account has fewer than az_count = ${var.az_count} of them available (its zones: ${join(", ", [for i, n in self.names : "${n}=${try(self.zone_ids[i], "?")}"])}). Lower az_count or deploy to another region."
+    }
+  }
 }
 
 locals {
   create_vpc = var.vpc_id == null
-  azs        = slice(data.aws_availability_zones.available.names, 0, var.az_count)
-  vpc_id     = local.create_vpc ? aws_vpc.this[0].id : var.vpc_id
-  vpc_cidr   = local.create_vpc ? aws_vpc.this[0].cidr_block : data.aws_vpc.existing[0].cidr_block
+  # A VPC link (v2) can only be made in subnets of the Availability Zone IDs
+  # that support it (var.vpc_link_supported_az_ids): with one, the subnets
+  # take the first var.az_count zones (in name order) whose ID supports it;
+  # otherwise the first var.az_count zones. AZ IDs, not names: a name maps
+  # to a different physical zone in each account. (existing_private_subnet_ids
+  # are the caller's: they must be in those zones; not checked here.)
+  vpc_link_az_ids     = lookup(var.vpc_link_supported_az_ids, data.aws_region.current.name, [])
+  vpc_link_restricted = var.vpc_link && length(local.vpc_link_az_ids) > 0
+  azs = slice([
+    for i, n in data.aws_availability_zones.available.names : n
+    if !local.vpc_link_restricted || contains(local.vpc_link_az_ids, try(data.aws_availability_zones.available.zone_ids[i], ""))
+  ], 0, var.az_count)
+  vpc_id   = local.create_vpc ? aws_vpc.this[0].id : var.vpc_id
+  vpc_cidr = local.create_vpc ? aws_vpc.this[0].cidr_block : data.aws_vpc.existing[0].cidr_block
 
   # /20 per subnet: private subnets first, public ones after them.
   private_subnets = { for i, az in local.azs : az => cidrsubnet(var.cidr_block, 4, i) }

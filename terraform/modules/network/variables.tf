@@ -16,7 +16,7 @@ variable "vpc_id" {
 }
 
 variable "existing_private_subnet_ids" {
-  description = "Private subnets (at least two AZs) of the existing VPC; required when vpc_id is set."
+  description = "Private subnets (at least two AZs) of the existing VPC; required when vpc_id is set. With a vpc_link service they must be in Availability Zone IDs that support a VPC link (v2) (vpc_link_supported_az_ids; not checked for given subnets)."
   type        = list(string)
   default     = []
 }
@@ -80,4 +80,32 @@ variable "flow_log_retention_days" {
   description = "Retention of the VPC flow-log group, in days."
   type        = number
   default     = 365
+}
+
+variable "vpc_link" {
+  description = "An API Gateway VPC link (v2) will be made in the private subnets (a service has integration: vpc_link): they then go only to Availability Zone IDs that support it (vpc_link_supported_az_ids)."
+  type        = bool
+  default     = false
+}
+
+variable "vpc_link_supported_az_ids" {
+  description = "Per region, the Availability Zone IDs where API Gateway supports a VPC link (v2), from the API Gateway Developer Guide, \"Set up VPC links V2 in API Gateway\", Availability by Region (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-vpc-links-v2.html). A region absent here is not checked: add its row from that page before deploying a vpc_link service there."
+  type        = map(list(string))
+  # The rows read from that page (checked for issue 19).
+  default = {
+    "us-east-1"      = ["use1-az1", "use1-az2", "use1-az4", "use1-az5", "use1-az6"]
+    "us-east-2"      = ["use2-az1", "use2-az2", "use2-az3"]
+    "us-west-1"      = ["usw1-az1", "usw1-az3"]
+    "us-west-2"      = ["usw2-az1", "usw2-az2", "usw2-az3", "usw2-az4"]
+    "ap-east-1"      = ["ape1-az2", "ape1-az3"]
+    "ap-south-1"     = ["aps1-az1", "aps1-az2", "aps1-az3"]
+    "ap-northeast-2" = ["apne2-az1", "apne2-az2", "apne2-az3"]
+    "ap-southeast-1" = ["apse1-az1", "apse1-az2", "apse1-az3"]
+    "ap-southeast-2" = ["apse2-az1", "apse2-az2", "apse2-az3"]
+  }
+
+  validation {
+    condition     = alltrue(flatten([for region, ids in var.vpc_link_supported_az_ids : [for id in ids : can(regex("^[a-z]+[0-9]+-az[0-9]+$", id))]]))
+    error_message = "vpc_link_supported_az_ids: Availability Zone IDs such as use1-az1 (not zone names such as us-east-1a)."
+  }
 }
