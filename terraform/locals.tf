@@ -74,6 +74,8 @@ locals {
           methods = [for m in r.methods : upper(m)]
           public  = try(r.public, null)
           scope   = try(r.scope, null)
+          # vpc_link services: BUFFERED | STREAM (null: the service's).
+          response_transfer_mode = try(upper(r.response_transfer_mode), null)
         }
       ]
     } if contains(keys(local.services), name) && length(try(s.routes, [])) > 0
@@ -89,7 +91,21 @@ locals {
       timeout_ms  = try(s.timeout_ms, 10000)
       methods     = [for m in s.methods : upper(m)]
       scope       = try(s.scope, "services:${name}")
+      # none (default): the Cookie header is overwritten like the
+      # credentials; own_path: it passes and the service keeps its cookies
+      # to its own path (issue 19 item 5).
+      cookies = try(s.cookies, "none")
+      # BUFFERED (default) | STREAM: responseTransferMode of its
+      # integrations (issue 19 item 6).
+      response_transfer_mode = upper(try(s.response_transfer_mode, "BUFFERED"))
     } if contains(keys(local.services), name) && try(s.integration, "lambda") == "vpc_link"
+  }
+  # integration: lambda services deployed here, with the request limit the
+  # openapi module checks against the Lambda proxy integration's.
+  lambda_services = {
+    for name, s in merge({}, try(local.platform.services, {})) : name => {
+      max_request_bytes = try(s.max_request_bytes, null)
+    } if contains(keys(local.services), name) && try(s.integration, "lambda") != "vpc_link"
   }
 
   # "sample.write" for services:sample.write: the Cognito scope services.<this>.

@@ -53,8 +53,8 @@ locals {
           vpc_link = contains(keys(var.vpc_link_services), name)
           path     = "/v1/services/${name}${path}"
           method   = lower(m)
-          route = m == "OPTIONS" && contains(keys(var.vpc_link_services), name) ? { path = path, methods = [m], public = true, scope = null } : try([for r in s.routes : r if r.path == path && contains(r.methods, m)][0], {
-            path = path, methods = [m], public = false, scope = s.scope
+          route = m == "OPTIONS" && contains(keys(var.vpc_link_services), name) ? { path = path, methods = [m], public = true, scope = null, response_transfer_mode = null } : try([for r in s.routes : r if r.path == path && contains(r.methods, m)][0], {
+            path = path, methods = [m], public = false, scope = s.scope, response_transfer_mode = null
           })
         }
       ]
@@ -85,7 +85,7 @@ locals {
         vpc_link = true
         path     = "/v1/services/${name}/{proxy+}"
         method   = lower(m)
-        route    = { path = "/{proxy+}", methods = [m], public = m == "OPTIONS", scope = m == "OPTIONS" ? null : s.scope }
+        route    = { path = "/{proxy+}", methods = [m], public = m == "OPTIONS", scope = m == "OPTIONS" ? null : s.scope, response_transfer_mode = null }
       }
     ]
   ])
@@ -98,21 +98,40 @@ locals {
     "x-portcullis-signature"      = { signed = "context.authorizer.identity_signature", anonymous = "'none'" }
     "x-portcullis-content-sha256" = { signed = "'UNSIGNED-PAYLOAD'", anonymous = "'UNSIGNED-PAYLOAD'" }
   }
+  # Credentials never reach a vpc_link service (issue 19 item 1): an
+  # http_proxy integration passes every client header it does not map, and
+  # REST APIs have no "remove" for a proxy integration's request header (only
+  # HTTP APIs' parameter mapping has remove:header), so each is overwritten
+  # with a static value. A mapping replaces the client's header (API Gateway
+  # Developer Guide, "Parameter mapping for REST APIs": integration request
+  # header = a method request value or a static 'value'). The Cookie header
+  # passes for a service with cookies: own_path (its kit keeps its cookies to
+  # its own path); every other one gets it overwritten too.
+  credential_headers = ["authorization", "x-api-key", "cookie"]
+  removed_credential = "'portcullis-removed'"
+
   vpc_link_operations = [
     for o in concat([for o in local.declared_operations : o if o.vpc_link], local.vpc_link_proxy_operations) : merge(o, {
-      integration = {
-        type              = "http_proxy"
-        httpMethod        = o.method == "x-amazon-apigateway-any-method" ? "ANY" : upper(o.method)
-        connectionType    = "VPC_LINK"
-        connectionId      = var.vpc_link.connection_id
-        integrationTarget = var.vpc_link.integration_target
-        uri               = "http://${var.vpc_link.alb_dns_name}${var.vpc_link_services[o.service].path_prefix}${replace(o.route.path, "/\\{([A-Za-z0-9_]+)\\+\\}/", "{$1}")}"
-        timeoutInMillis   = var.vpc_link_services[o.service].timeout_ms
-        requestParameters = merge(
-          { for p in regexall("\\{([A-Za-z0-9_]+)\\+?\\}", o.route.path) : "integration.request.path.${p[0]}" => "method.request.path.${p[0]}" },
-          { for h, v in local.identity_headers : "integration.request.header.${h}" => coalesce(o.route.public, false) ? v.anonymous : v.signed },
-        )
-      }
+      integration = merge(
+        {
+          type              = "http_proxy"
+          httpMethod        = o.method == "x-amazon-apigateway-any-method" ? "ANY" : upper(o.method)
+          connectionType    = "VPC_LINK"
+          connectionId      = var.vpc_link.connection_id
+          integrationTarget = var.vpc_link.integration_target
+          uri               = "http://${var.vpc_link.alb_dns_name}${var.vpc_link_services[o.service].path_prefix}${replace(o.route.path, "/\\{([A-Za-z0-9_]+)\\+\\}/", "{$1}")}"
+          timeoutInMillis   = var.vpc_link_services[o.service].timeout_ms
+          requestParameters = merge(
+            { for p in regexall("\\{([A-Za-z0-9_]+)\\+?\\}", o.route.path) : "integration.request.path.${p[0]}" => "method.request.path.${p[0]}" },
+            { for h, v in local.identity_headers : "integration.request.header.${h}" => coalesce(o.route.public, false) ? v.anonymous : v.signed },
+            { for h in local.credential_headers : "integration.request.header.${h}" => local.removed_credential if h != "cookie" || var.vpc_link_services[o.service].cookies != "own_path" },
+          )
+        },
+        # Response streaming (AWS: "Stream the integration response for your
+        # proxy integrations in API Gateway"): the route's mode, else the
+        # service's; BUFFERED is API Gateway's default and is not written.
+        coalesce(try(o.route.response_transfer_mode, null), var.vpc_link_services[o.service].response_transfer_mode) == "STREAM" ? { responseTransferMode = "STREAM" } : {},
+      )
     })
   ]
 
@@ -192,6 +211,63 @@ locals {
     ]) > 0
   }
 
+  # Gateway responses (issue 19 item 3) live in the body, so every
+  # PutRestApi (mode overwrite: Terraform's aws_api_gateway_rest_api.body)
+  # carries them; separate PutGatewayResponse calls were reset by the next
+  # overwrite ("items from an existing API that are not specifically defined
+  # in the imported definition will be deleted": API Gateway Developer
+  # Guide, "Update a REST API by importing an OpenAPI definition";
+  # extension: "x-amazon-apigateway-gateway-responses object").
+  #
+  # CORS on API Gateway's own answers (no function sees them): a gateway
+  # response can only map request values or literals into headers (no
+  # condition, no VTL), so it cannot test an allowlist: it echoes the
+  # request's Origin, whatever it is. The functions' answers and the
+  # preflights do apply the allowlist (portcullis_core::cors); this is the
+  # one place an unlisted origin gets Access-Control-Allow-Origin, on an
+  # error answer that carries no data, and never with credentials
+  # (docs/decisions.md, docs/terraform.md#cors).
+  cors_expose_headers = try(local.document["x-portcullis-cors"].exposeHeaders, [])
+  gateway_cors_headers = merge(
+    {
+      "gatewayresponse.header.Access-Control-Allow-Origin" = "method.request.header.Origin"
+      "gatewayresponse.header.Vary"                        = "'Origin'"
+    },
+    length(local.cors_expose_headers) == 0 ? {} : {
+      "gatewayresponse.header.Access-Control-Expose-Headers" = "'${join(", ", local.cors_expose_headers)}'"
+    },
+  )
+  # Every response type a caller can meet here, problem+json like the
+  # functions' own errors; status null: the type's own (DEFAULT_4XX/5XX).
+  # $context.error.message is API Gateway's message; a detail written here
+  # says what to do instead.
+  gateway_response_types = {
+    UNAUTHORIZED                   = { status = "401", title = "Unauthorized", detail = "$context.error.message" }
+    ACCESS_DENIED                  = { status = "403", title = "Forbidden", detail = "$context.error.message" }
+    THROTTLED                      = { status = "429", title = "Too Many Requests", detail = "$context.error.message" }
+    QUOTA_EXCEEDED                 = { status = "429", title = "Quota exceeded", detail = "$context.error.message" }
+    INVALID_API_KEY                = { status = "403", title = "Tenant not provisioned", detail = "The caller's tenant ($context.authorizer.tenant) has no usage plan yet, so API Gateway holds no usage key for it. Ask a platform administrator to PUT /v1/tenants/$context.authorizer.tenant (it provisions the tenant's usage key and plan), then call again." }
+    MISSING_AUTHENTICATION_TOKEN   = { status = "403", title = "No such route or method", detail = "This API has no such path or no such method on it (API Gateway answers 403 Missing Authentication Token for both): check the method and the path, /v1/... under the stage." }
+    REQUEST_TOO_LARGE              = { status = "413", title = "Request too large", detail = "$context.error.message" }
+    INTEGRATION_TIMEOUT            = { status = "504", title = "Gateway timeout", detail = "$context.error.message" }
+    AUTHORIZER_FAILURE             = { status = "500", title = "Authorizer failure", detail = "$context.error.message" }
+    AUTHORIZER_CONFIGURATION_ERROR = { status = "500", title = "Authorizer configuration error", detail = "$context.error.message" }
+    DEFAULT_4XX                    = { status = null, title = "Bad request", detail = "$context.error.message" }
+    DEFAULT_5XX                    = { status = null, title = "Gateway error", detail = "$context.error.message" }
+  }
+  gateway_responses = {
+    for type, r in local.gateway_response_types : type => merge(
+      r.status == null ? {} : { statusCode = r.status },
+      {
+        responseParameters = local.gateway_cors_headers
+        responseTemplates = {
+          "application/json"         = jsonencode({ type = "about:blank", title = r.title, detail = r.detail, request_id = "$context.requestId" })
+          "application/problem+json" = jsonencode({ type = "about:blank", title = r.title, detail = r.detail, request_id = "$context.requestId" })
+        }
+      },
+    )
+  }
+
   body = merge(
     {
       for key, value in local.document : key => value
@@ -199,6 +275,7 @@ locals {
     },
     { components = local.components },
     { paths = { for path, item in local.paths : path => merge(try(local.function_preflight[path], {}), item) } },
+    { "x-amazon-apigateway-gateway-responses" = local.gateway_responses },
   )
 
   # method + path of every operation, for outputs and the tests.

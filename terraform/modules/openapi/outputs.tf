@@ -22,3 +22,8 @@ output "service_paths" {
   description = "The body's literal service paths (/v1/services/<name>/...: declared routes and the vpc_link services' {proxy+} paths), which API Gateway prefers to /v1/services/{service}/{proxy+}."
   value       = sort([for path in keys(local.declared_paths) : path])
 }
+
+output "gateway_responses" {
+  description = "The body's x-amazon-apigateway-gateway-responses (response type => statusCode, responseParameters, responseTemplates): problem+json bodies with the CORS headers, on the public and the private API (both bodies hold them)."
+  value       = local.gateway_responses
+}

@@ -29,6 +29,8 @@ variable "service_routes" {
       methods = list(string)
       public  = optional(bool)
       scope   = optional(string)
+      # vpc_link services only: BUFFERED | STREAM (null: the service's).
+      response_transfer_mode = optional(string)
     }))
   }))
   default = {}
@@ -91,6 +93,36 @@ variable "service_routes" {
     ])
     error_message = "services.<name>.routes: two paths differ only in parameter names; API Gateway needs one name per position: use the same."
   }
+
+  # API Gateway refuses two variable path parts under one parent resource
+  # (CreateResource: "A sibling ({proxy+}) of this resource already has a
+  # variable path part -- only one is allowed"; Developer Guide, "Set up a
+  # proxy integration with a proxy resource": a {proxy+} resource takes the
+  # place of any other variable child of its parent), so /items/{id} beside
+  # /items/{rest+} would fail the import.
+  validation {
+    condition     = alltrue([for name, s in var.service_routes : length(distinct([for x in distinct(flatten([for r in s.routes : [for i, part in split("/", trimprefix(r.path, "/")) : "/${join("/", slice(split("/", trimprefix(r.path, "/")), 0, i))} holds ${part}" if startswith(part, "{")]])) : split(" holds ", x)[0]])) == length(distinct(flatten([for r in s.routes : [for i, part in split("/", trimprefix(r.path, "/")) : "/${join("/", slice(split("/", trimprefix(r.path, "/")), 0, i))} holds ${part}" if startswith(part, "{")]])))])
+    error_message = "services.<name>.routes: two different path variables under one parent, such as /items/{id} beside /items/{rest+}: API Gateway refuses sibling variable path parts (\"A sibling ({proxy+}) of this resource already has a variable path part -- only one is allowed\", CreateResource; API Gateway Developer Guide, \"Set up a proxy integration with a proxy resource\"). Use one variable per parent. Refused: ${join("; ", [for name, s in var.service_routes : "services.${name}: ${join(", ", distinct(flatten([for r in s.routes : [for i, part in split("/", trimprefix(r.path, "/")) : "/${join("/", slice(split("/", trimprefix(r.path, "/")), 0, i))} holds ${part}" if startswith(part, "{")]])))}" if !(length(distinct([for x in distinct(flatten([for r in s.routes : [for i, part in split("/", trimprefix(r.path, "/")) : "/${join("/", slice(split("/", trimprefix(r.path, "/")), 0, i))} holds ${part}" if startswith(part, "{")]])) : split(" holds ", x)[0]])) == length(distinct(flatten([for r in s.routes : [for i, part in split("/", trimprefix(r.path, "/")) : "/${join("/", slice(split("/", trimprefix(r.path, "/")), 0, i))} holds ${part}" if startswith(part, "{")]]))))])}."
+  }
+}
+
+variable "lambda_services" {
+  description = "The services served through the proxy Lambda (integration: lambda), with the registry's max_request_bytes (null: the proxy's default): validated against the Lambda proxy integration's request limit."
+  type = map(object({
+    max_request_bytes = optional(number)
+  }))
+  default = {}
+
+  # Lambda's synchronous invocation payload is 6 MB (6291456 bytes; AWS
+  # Lambda Developer Guide, "Lambda quotas": "Invocation payload (request and
+  # response) 6 MB each for request and response (synchronous)"). API
+  # Gateway's proxy event carries a binary body base64-encoded (4/3 larger)
+  # plus the headers and the request context: 4 MiB of body is 5592408
+  # bytes encoded, leaving the event envelope room under 6291456.
+  validation {
+    condition     = alltrue([for name, s in var.lambda_services : s.max_request_bytes == null || try(s.max_request_bytes >= 1 && s.max_request_bytes <= 4194304 && floor(s.max_request_bytes) == s.max_request_bytes, false)])
+    error_message = "services.<name>.max_request_bytes: a whole number 1-4194304 (4 MiB) for a lambda service: AWS Lambda's synchronous invocation payload is at most 6 MB (6291456 bytes; Lambda Developer Guide, \"Lambda quotas\", https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), and API Gateway's proxy event holds the body base64-encoded (4/3 larger) plus the event envelope. Refused: ${join(", ", sort([for name, s in var.lambda_services : "services.${name} = ${s.max_request_bytes}" if !(s.max_request_bytes == null || try(s.max_request_bytes >= 1 && s.max_request_bytes <= 4194304 && floor(s.max_request_bytes) == s.max_request_bytes, false))]))}."
+  }
 }
 
 variable "vpc_link_services" {
@@ -100,6 +132,12 @@ variable "vpc_link_services" {
     timeout_ms  = number
     methods     = list(string)
     scope       = string
+    # none: the Cookie header is overwritten like the credentials; own_path:
+    # it passes (the service's kit scopes its Set-Cookie to its own path).
+    cookies = optional(string, "none")
+    # BUFFERED (API Gateway's default) or STREAM: responseTransferMode of
+    # the service's integrations (a route's own response_transfer_mode wins).
+    response_transfer_mode = optional(string, "BUFFERED")
   }))
   default = {}
 
@@ -109,8 +147,56 @@ variable "vpc_link_services" {
   }
 
   validation {
-    condition     = alltrue([for name, s in var.vpc_link_services : s.timeout_ms >= 50 && s.timeout_ms <= 29000 && floor(s.timeout_ms) == s.timeout_ms])
-    error_message = "vpc_link_services.<name>.timeout_ms: API Gateway's integration timeout, 50-29000 ms."
+    condition     = alltrue([for name, s in var.vpc_link_services : contains(["none", "own_path"], s.cookies)])
+    error_message = "services.<name>.cookies: none (the Cookie header never reaches the service) or own_path (it does, and the service keeps its cookies to its own path)."
+  }
+
+  validation {
+    condition     = alltrue([for name, s in var.vpc_link_services : contains(["BUFFERED", "STREAM"], s.response_transfer_mode)])
+    error_message = "services.<name>.response_transfer_mode: BUFFERED or STREAM (AWS: \"Stream the integration response for your proxy integrations in API Gateway\", https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html)."
+  }
+
+  # The route checks that need to know the vpc_link services are here, not
+  # on service_routes: two variables' validations may not refer to each
+  # other. A vpc_link service has /v1/services/<name>/{proxy+}: a route whose
+  # first segment is a variable would be its sibling (service_routes'
+  # sibling rule).
+  validation {
+    condition = alltrue(flatten([
+      for name, s in var.service_routes : [
+        for r in s.routes : !contains(keys(var.vpc_link_services), name) || !startswith(r.path, "/{")
+      ]
+    ]))
+    error_message = "services.<name>.routes[].path: a vpc_link service's route may not start with a path variable (/{id}, /{rest+}): the service's implicit /v1/services/<name>/{proxy+} is already the variable child of /v1/services/<name>, and API Gateway refuses sibling variable path parts (CreateResource: \"only one is allowed\"). Put a literal segment first (/items/{id}). Refused: ${join(", ", flatten([for name, s in var.service_routes : [for r in s.routes : "services.${name} ${r.path}" if contains(keys(var.vpc_link_services), name) && startswith(r.path, "/{")]]))}."
+  }
+
+  # Response streaming is an HTTP_PROXY (or AWS_PROXY) integration setting;
+  # only the vpc_link services' integrations here are theirs to set.
+  validation {
+    condition = alltrue(flatten([
+      for name, s in var.service_routes : [
+        for r in s.routes : r.response_transfer_mode == null || (contains(keys(var.vpc_link_services), name) && contains(["BUFFERED", "STREAM"], coalesce(r.response_transfer_mode, "-")))
+      ]
+    ]))
+    error_message = "services.<name>.routes[].response_transfer_mode: BUFFERED or STREAM, on a vpc_link service only (a lambda service's routes go through the proxy function, which buffers). AWS: \"Stream the integration response for your proxy integrations in API Gateway\" (https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html)."
+  }
+
+  # API Gateway's integration timeout: 50 ms to 29 seconds (API Gateway
+  # Developer Guide, "Amazon API Gateway quotas": "Integration timeout for
+  # REST APIs: 50 milliseconds - 29 seconds"); a streamed response's up to
+  # 15 minutes ("Set up an HTTP proxy integration with payload response
+  # streaming in API Gateway": "you can configure the integration timeout up
+  # to 15 minutes"). Above 29000 every operation of the service must stream:
+  # the service streams and none of its routes is BUFFERED.
+  validation {
+    condition = alltrue([
+      for name, s in var.vpc_link_services : try(floor(s.timeout_ms) == s.timeout_ms && s.timeout_ms >= 50 && (
+        s.timeout_ms <= 29000 || (
+          s.timeout_ms <= 900000 && s.response_transfer_mode == "STREAM" && !contains([for r in try(var.service_routes[name].routes, []) : coalesce(r.response_transfer_mode, s.response_transfer_mode)], "BUFFERED")
+        )
+      ), false)
+    ])
+    error_message = "services.<name>.timeout_ms: API Gateway's integration timeout is 50-29000 ms (\"Amazon API Gateway quotas\": integration timeout 50 milliseconds to 29 seconds without a quota increase, https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html), up to 900000 (15 minutes) when every operation streams (response_transfer_mode: STREAM and no BUFFERED route; \"Set up an HTTP proxy integration with payload response streaming in API Gateway\", https://docs.aws.amazon.com/apigateway/latest/developerguide/response-streaming-http.html). Refused: ${join(", ", sort([for name, s in var.vpc_link_services : "services.${name}.timeout_ms = ${s.timeout_ms} (${s.response_transfer_mode})" if !try(floor(s.timeout_ms) == s.timeout_ms && s.timeout_ms >= 50 && (s.timeout_ms <= 29000 || (s.timeout_ms <= 900000 && s.response_transfer_mode == "STREAM" && !contains([for r in try(var.service_routes[name].routes, []) : coalesce(r.response_transfer_mode, s.response_transfer_mode)], "BUFFERED"))), false)]))}."
   }
 }
 
