@@ -9,9 +9,11 @@
 #                                administrator's key from $TF_LOCAL_CREDENTIALS
 #   scripts/tf-local.sh deployment
 #                                with the apply done: write .local/deployment.json, what the
-#                                local gateway serves: the REST API body Terraform rendered
-#                                and, per function, its ARN, role and environment as the
-#                                emulator's Lambda API reports them (GetFunctionConfiguration)
+#                                local gateway serves: the REST API body Terraform rendered,
+#                                per function its ARN, role and environment as the
+#                                emulator's Lambda API reports them (GetFunctionConfiguration),
+#                                the gateway responses (GetGatewayResponses, made by the
+#                                body's import), and the stage's access-log format and group
 #   scripts/tf-local.sh check    with the apply done: assume each function's role and show
 #                                one allowed and one denied call; show that the emulator's
 #                                default test credentials are refused
@@ -313,6 +315,9 @@ body = out["rest_api_body"]
 if not isinstance(body, str):
     body = json.dumps(body)
 stage = out["api_url"].rstrip("/").rsplit("/", 1)[-1]
+# The gateway responses as API Gateway holds them: the emulator creates them
+# from the body's x-amazon-apigateway-gateway-responses on the import
+# (scripts/moto-server.py patch_import_gateway_responses), as AWS does.
 gateway_responses = {
     item["responseType"]: {k: item[k] for k in ("statusCode", "responseParameters", "responseTemplates") if k in item}
     for item in boto3.client("apigateway").get_gateway_responses(restApiId=out["rest_api_id"])["items"]
@@ -326,6 +331,11 @@ deployment = {
     "rest_api_body": body,
     "functions": functions,
     "gateway_responses": gateway_responses,
+    # The stage's access log (the audit trail of vpc_link mutations): the
+    # local gateway writes the same line, in this format, to this group of
+    # the emulator's CloudWatch Logs.
+    "access_log_format": out["access_log_format"],
+    "access_log_group": out["access_log_group"],
 }
 with open(sys.argv[2], "w") as f:
     json.dump(deployment, f, indent=1, sort_keys=True)

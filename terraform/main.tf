@@ -127,6 +127,9 @@ module "network" {
   kms_key_arn                 = aws_kms_key.this.arn
   flow_log_retention_days     = var.log_retention_days
   execute_api_endpoint        = var.private_api_enabled
+  # The VPC link (v2) is made in the private subnets: only in Availability
+  # Zones whose ID supports it.
+  vpc_link = length(local.vpc_link_services) > 0
 }
 
 module "data" {
@@ -161,6 +164,10 @@ module "compute" {
   proxy_security_group_id = module.network.function_security_group_ids["proxy"]
   identity_secret_arns    = { for s, secret in aws_secretsmanager_secret.identity : s => secret.arn }
   vpc_link                = length(local.vpc_link_services) > 0 # API Gateway's VPC link to the ALB
+  # vpc_link services are reached at /<stage><path_prefix> (the stage is in
+  # a private integration's path) and told their cookie policy.
+  stage_name              = var.stage_name
+  vpc_link_services       = { for name, s in local.vpc_link_services : name => { cookies = s.cookies } }
   kms_key_arn             = aws_kms_key.this.arn
   log_retention_days      = var.log_retention_days
   alb_deletion_protection = var.alb_deletion_protection
@@ -186,6 +193,8 @@ module "openapi" {
 
   source_path    = "${local.repo_root}/api/openapi.yaml"
   service_routes = local.service_routes # public and scoped routes: /v1/services/<name><path>
+  # lambda services: their max_request_bytes against the Lambda proxy limit.
+  lambda_services = local.lambda_services
   # integration: vpc_link services: API Gateway -> VPC link (v2) -> internal ALB.
   vpc_link_services = local.vpc_link_services
   vpc_link = length(local.vpc_link_services) == 0 ? null : {
@@ -210,7 +219,6 @@ module "api" {
   usage_plans                    = local.usage_plans
   throttle_rate_limit            = var.api_throttle_rate_limit
   throttle_burst_limit           = var.api_throttle_burst_limit
-  cors_expose_headers            = try(module.openapi.cors.exposeHeaders, [])
   kms_key_arn                    = aws_kms_key.this.arn
   log_retention_days             = var.log_retention_days
   manage_account_cloudwatch_role = var.manage_apigateway_account

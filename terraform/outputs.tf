@@ -176,3 +176,13 @@ output "authorizer_cache_ttl_seconds" {
   description = "AUTH_CACHE_TTL_SECS of the authorizer."
   value       = var.authorizer_cache_ttl_seconds
 }
+
+output "access_log_format" {
+  description = "The stages' access-log format (one JSON line per request: principal, principalType, tenant, httpMethod, path, status, ...): the audit trail of the vpc_link services' mutations; the local gateway writes the same line (deployment.json)."
+  value       = module.api.access_log_format
+}
+
+output "access_log_group" {
+  description = "The public stage's access-log group (CloudWatch Logs)."
+  value       = module.api.access_log_group
+}

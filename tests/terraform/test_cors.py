@@ -36,24 +36,22 @@ def test_no_environment_keeps_the_mock_preflight_mode():
 
 
 def test_gateway_responses_echo_the_origin_without_credentials(resources):
-    # One set per REST API (the public one, and the optional private API's):
-    # one definition, for_each over the APIs and the response types.
-    responses = resources("aws_api_gateway_gateway_response")
-    assert {r.name for r in responses} == {"this"}, [r.address for r in responses]
-    assert "local.apis" in str(val(responses[0].body, "for_each")), "a gateway response set for every REST API of local.apis"
-    text = (TF / "modules" / "api" / "main.tf").read_text(encoding="utf-8")
+    """The gateway responses are in the body (openapi module, issue 19 item
+    3), on every REST API: no separate resource any more."""
+    assert resources("aws_api_gateway_gateway_response") == [], "gateway responses live in the body (x-amazon-apigateway-gateway-responses)"
+    text = (TF / "modules" / "openapi" / "main.tf").read_text(encoding="utf-8")
     assert '"gatewayresponse.header.Access-Control-Allow-Origin" = "method.request.header.Origin"' in text
     assert "\"gatewayresponse.header.Vary\"                        = \"'Origin'\"" in text
     assert "Access-Control-Allow-Credentials" not in text, "an echoed origin must never come with credentials"
-    for r in responses:
-        assert val(r.body, "response_parameters") == "${local.cors_headers}", r.address
+    assert "responseParameters = local.gateway_cors_headers" in text
 
 
 def test_every_gateway_response_type_a_browser_meets_carries_cors():
-    text = (TF / "modules" / "api" / "main.tf").read_text(encoding="utf-8")
-    for kind in ("UNAUTHORIZED", "ACCESS_DENIED", "THROTTLED", "QUOTA_EXCEEDED", "DEFAULT_4XX", "DEFAULT_5XX"):
+    text = (TF / "modules" / "openapi" / "main.tf").read_text(encoding="utf-8")
+    for kind in ("UNAUTHORIZED", "ACCESS_DENIED", "THROTTLED", "QUOTA_EXCEEDED", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN", "REQUEST_TOO_LARGE", "INTEGRATION_TIMEOUT", "AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR", "DEFAULT_4XX", "DEFAULT_5XX"):
         assert re.search(rf"^\s*{kind}\s*=", text, re.M), f"gateway response {kind} is not configured"
 
 
-def test_the_root_passes_the_contracts_expose_headers_to_the_gateway_responses(module_calls):
-    assert "module.openapi.cors" in str(val(module_calls["api"], "cors_expose_headers"))
+def test_the_gateway_responses_expose_the_contracts_headers():
+    text = (TF / "modules" / "openapi" / "main.tf").read_text(encoding="utf-8")
+    assert 'try(local.document["x-portcullis-cors"].exposeHeaders, [])' in text, "Access-Control-Expose-Headers comes from x-portcullis-cors, its one source"

@@ -176,7 +176,7 @@ run "off" {{
             'keys(aws_api_gateway_rest_api.this) == ["public"] && keys(aws_api_gateway_stage.this) == ["public"] && keys(aws_api_gateway_deployment.this) == ["public"] && keys(aws_cloudwatch_log_group.access) == ["public"] && keys(aws_api_gateway_method_settings.all) == ["public"] && length(aws_lambda_permission.private) == 0 && length(data.aws_iam_policy_document.private) == 0',
             "without private_api: no private resource",
         )
-        + check('length(aws_api_gateway_gateway_response.this) == 6 && alltrue([for k in keys(aws_api_gateway_gateway_response.this) : startswith(k, "public/")])', "without private_api: the public API's gateway responses only")
+        + check('length(jsondecode(aws_api_gateway_rest_api.this["public"].body)["x-amazon-apigateway-gateway-responses"]) == 12', "the public API's gateway responses are in its body (issue 19 item 3)")
         + check('aws_api_gateway_rest_api.this["public"].name == "pc-dev" && tolist(aws_api_gateway_rest_api.this["public"].endpoint_configuration[0].types) == tolist(["REGIONAL"]) && aws_cloudwatch_log_group.access["public"].name == "/aws/apigateway/pc-dev/access"', "the public API: its name, REGIONAL, its access-log group")
         + check('alltrue([for p in aws_api_gateway_usage_plan.this : length(p.api_stages) == 1])', "without private_api: each usage plan covers the public stage only")
         + check("output.private_rest_api_id == null && output.private_invoke_url == null && length(output.private_vpce_invoke_urls) == 0", "without private_api: null outputs")
@@ -242,12 +242,8 @@ run "on" {{
             "its own access-log group, the public stage's format",
         )
         + check(
-            'toset([for k in keys(aws_api_gateway_gateway_response.this) : trimprefix(k, "private/") if startswith(k, "private/")]) == toset([for k in keys(aws_api_gateway_gateway_response.this) : trimprefix(k, "public/") if startswith(k, "public/")]) && length(aws_api_gateway_gateway_response.this) == 12',
-            "the same gateway responses",
-        )
-        + check(
-            'alltrue([for k, r in aws_api_gateway_gateway_response.this : r.rest_api_id == aws_api_gateway_rest_api.this[split("/", k)[0]].id && jsonencode(r.response_templates) == jsonencode(aws_api_gateway_gateway_response.this["public/${r.response_type}"].response_templates) && r.response_parameters == aws_api_gateway_gateway_response.this["public/${r.response_type}"].response_parameters])',
-            "each on its own API, with the public one's bodies and CORS headers",
+            f'length({private_body}["x-amazon-apigateway-gateway-responses"]) == 12 && jsonencode({private_body}["x-amazon-apigateway-gateway-responses"]) == jsonencode({public_body}["x-amazon-apigateway-gateway-responses"])',
+            "the same gateway responses, in its own body: the public one's bodies and CORS headers",
         )
         + check(
             'aws_api_gateway_method_settings.all["private"].rest_api_id == aws_api_gateway_rest_api.this["private"].id && alltrue([for f in ["metrics_enabled", "logging_level", "data_trace_enabled", "throttling_rate_limit", "throttling_burst_limit", "caching_enabled"] : aws_api_gateway_method_settings.all["private"].settings[0][f] == aws_api_gateway_method_settings.all["public"].settings[0][f]]) && aws_api_gateway_method_settings.all["private"].settings[0].throttling_rate_limit == 100',

@@ -169,6 +169,6 @@ def test_the_registry_routes_and_route_scopes_are_read_from_platform_yaml(tmp_pa
     assert set(out["routes"]) == {"sample"}, "only services deployed here that declare routes"
     sample = out["routes"]["sample"]
     assert sample["methods"] == ["GET", "PUT"] and sample["scope"] == "services:sample"
-    assert sample["routes"][0] == {"path": "/items", "methods": ["GET"], "public": True, "scope": None}
+    assert sample["routes"][0] == {"path": "/items", "methods": ["GET"], "public": True, "scope": None, "response_transfer_mode": None}
     assert sample["routes"][1]["scope"] == "services:sample.write"
     assert out["scopes"] == ["sample.write"], "each route scope other than services:<name> is a Cognito scope services.<name>.<word>"

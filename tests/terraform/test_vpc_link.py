@@ -50,9 +50,16 @@ IDENTITY = {
 }
 
 
-def mapping(public: bool, params=()) -> dict:
+# Issue 19 item 1: the caller's credentials, overwritten with a static value
+# on every vpc_link operation (cookie: unless the service has cookies: own_path).
+CREDENTIALS = ("authorization", "x-api-key", "cookie")
+REMOVED = "'portcullis-removed'"
+
+
+def mapping(public: bool, params=(), cookies: str = "none") -> dict:
     out = {f"integration.request.path.{p}": f"method.request.path.{p}" for p in params}
     out.update({f"integration.request.header.{h}": v[1] if public else v[0] for h, v in IDENTITY.items()})
+    out.update({f"integration.request.header.{h}": REMOVED for h in CREDENTIALS if h != "cookie" or cookies != "own_path"})
     return out
 
 
@@ -71,6 +78,7 @@ module "openapi" {{
   source_path       = "{ROOT / 'api' / 'openapi.yaml'}"
   service_routes    = local.service_routes
   vpc_link_services = local.vpc_link_services
+  lambda_services   = local.lambda_services
   vpc_link          = length(local.vpc_link_services) == 0 ? null : {{ connection_id = "{LINK}", integration_target = "{ALB_ARN}", alb_dns_name = "{ALB_DNS}" }}
   template_vars = {{
     region = "eu-west-1"
@@ -100,6 +108,7 @@ def integration(op: dict) -> dict:
 def test_the_root_wires_the_vpc_link_the_alb_and_the_vpc_link_services(module_calls, platform):
     openapi = module_calls["openapi"]
     assert val(openapi, "vpc_link_services") == "${local.vpc_link_services}"
+    assert val(openapi, "lambda_services") == "${local.lambda_services}"
     assert val(module_calls["compute"], "vpc_link") == "${length(local.vpc_link_services) > 0}", "the link exists exactly when a deployed service is vpc_link"
     link = str(val(openapi, "vpc_link"))
     for ref in ("module.compute.vpc_link_id", "module.compute.alb_arn", "module.compute.alb_dns_name"):
@@ -149,7 +158,8 @@ def test_listener_priorities_stay_explicit_and_unique_for_every_integration(reso
 def test_the_rendered_body_sends_web_over_the_vpc_link_and_sample_to_the_proxy(tmp_path):
     out = render(tmp_path, (ROOT / "platform.yaml").read_text(encoding="utf-8"))
     paths = out["paths"]
-    assert out["vpc_link_services"] == {"web": {"path_prefix": "/web", "timeout_ms": 29000, "methods": ["GET", "HEAD", "POST"], "scope": "services:web"}}
+    web = out["vpc_link_services"]["web"]
+    assert set(out["vpc_link_services"]) == {"web"} and {k: web[k] for k in ("path_prefix", "timeout_ms", "methods", "scope", "cookies")} == {"path_prefix": "/web", "timeout_ms": 29000, "methods": ["GET", "HEAD", "POST"], "scope": "services:web", "cookies": "none"}, out["vpc_link_services"]
 
     # /v1/services/web/{proxy+}: the service's methods (no ANY: a method it
     # does not list never reaches it), the authorizer, the VPC link.
@@ -228,7 +238,8 @@ def test_no_identity_header_reaches_a_vpc_link_service_from_the_client(tmp_path)
                 assert re.fullmatch(r"'[^']*'", source), f"{m} {path}: a public route has no authorizer context: {header} = {source}"
         for key, source in params.items():
             if key.startswith("integration.request.header."):
-                assert key.removeprefix("integration.request.header.") in IDENTITY, f"{m} {path}: unexpected header mapping {key}"
+                header = key.removeprefix("integration.request.header.")
+                assert header in IDENTITY or (header in CREDENTIALS and source == REMOVED), f"{m} {path}: unexpected header mapping {key} = {source}"
             else:
                 name = key.removeprefix("integration.request.path.")
                 assert source == f"method.request.path.{name}", (key, source)

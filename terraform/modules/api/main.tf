@@ -4,34 +4,20 @@ data "aws_partition" "current" {}
 
 locals {
   custom_domain = var.domain_name != null
-  # CORS on API Gateway's own answers (401/403/429/4xx/5xx, which no function
-  # sees). A gateway response can only map request values or literals into
-  # headers (no condition, no VTL), so it cannot test an allowlist: it echoes
-  # the request's Origin, whatever it is. The functions' answers and the
-  # preflights do apply the allowlist (portcullis_core::cors); this is the one
-  # place an unlisted origin gets Access-Control-Allow-Origin, on an error
-  # answer that carries no data, and never with credentials
-  # (docs/decisions.md, docs/terraform.md#cors).
-  cors_headers = merge(
-    {
-      "gatewayresponse.header.Access-Control-Allow-Origin" = "method.request.header.Origin"
-      "gatewayresponse.header.Vary"                        = "'Origin'"
-    },
-    length(var.cors_expose_headers) == 0 ? {} : {
-      "gatewayresponse.header.Access-Control-Expose-Headers" = "'${join(", ", var.cors_expose_headers)}'"
-    },
-  )
-  # Problem+json bodies, like the functions' own errors.
-  gateway_responses = {
-    UNAUTHORIZED   = { status = "401", title = "Unauthorized" }
-    ACCESS_DENIED  = { status = "403", title = "Forbidden" }
-    THROTTLED      = { status = "429", title = "Too Many Requests" }
-    QUOTA_EXCEEDED = { status = "429", title = "Quota exceeded" }
-    DEFAULT_4XX    = { status = null, title = "Bad request" }
-    DEFAULT_5XX    = { status = null, title = "Gateway error" }
-  }
+
+  # The gateway responses (401, 403, 429, ...) are in the body (the openapi
+  # module's x-amazon-apigateway-gateway-responses), on both APIs: every
+  # PutRestApi overwrite carries them (moved.tf removes the old separate
+  # resources from the state without deleting them).
 
   # One JSON line per request, the same on the public and the private stage.
+  # It is the audit trail of the vpc_link services' mutations (issue 19 item
+  # 5: no proxy function sits on that path to log them): who (principal and
+  # its type, from the authorizer's context), which tenant, the method, the
+  # path as the caller sent it ($context.path: the stage and the resource
+  # path with its values) and the status (API Gateway Developer Guide,
+  # "Variables for access logging for API Gateway"). A public route runs no
+  # authorizer and takes no mutation (its principal fields are empty).
   access_log_format = jsonencode({
     requestId        = "$context.requestId"
     extendedId       = "$context.extendedRequestId"
@@ -40,10 +26,12 @@ locals {
     requestTime      = "$context.requestTime"
     httpMethod       = "$context.httpMethod"
     resourcePath     = "$context.resourcePath"
+    path             = "$context.path"
     status           = "$context.status"
     responseLength   = "$context.responseLength"
     latencyMs        = "$context.responseLatency"
     principal        = "$context.authorizer.principal_id"
+    principalType    = "$context.authorizer.principal_type"
     tenant           = "$context.authorizer.tenant"
     authorizerError  = "$context.authorizer.error"
     integrationError = "$context.integration.error"
@@ -103,42 +91,19 @@ resource "aws_api_gateway_rest_api" "this" {
   tags = var.tags
 }
 
-resource "aws_api_gateway_gateway_response" "this" {
-  for_each = {
-    for pair in setproduct(keys(local.apis), keys(local.gateway_responses)) : "${pair[0]}/${pair[1]}" => {
-      api  = pair[0]
-      type = pair[1]
-    }
-  }
-
-  rest_api_id         = aws_api_gateway_rest_api.this[each.value.api].id
-  response_type       = each.value.type
-  status_code         = local.gateway_responses[each.value.type].status
-  response_parameters = local.cors_headers
-  response_templates = {
-    "application/problem+json" = jsonencode({ type = "about:blank", title = local.gateway_responses[each.value.type].title, detail = "$context.error.message", request_id = "$context.requestId" })
-    "application/json"         = jsonencode({ type = "about:blank", title = local.gateway_responses[each.value.type].title, detail = "$context.error.message", request_id = "$context.requestId" })
-  }
-}
-
 resource "aws_api_gateway_deployment" "this" {
   for_each    = local.apis
   rest_api_id = aws_api_gateway_rest_api.this[each.key].id
 
-  # Redeployed when the body, the resource policy (it takes effect with the
-  # next deployment) or the gateway responses change.
+  # Redeployed when the body (its paths and its gateway responses) or the
+  # resource policy (it takes effect with the next deployment) change.
   triggers = {
-    redeployment = sha1(join(",", concat(each.value.redeploy_on, [
-      jsonencode(local.cors_headers),
-      jsonencode(local.gateway_responses),
-    ])))
+    redeployment = sha1(join(",", each.value.redeploy_on))
   }
 
   lifecycle {
     create_before_destroy = true
   }
-
-  depends_on = [aws_api_gateway_gateway_response.this]
 }
 
 resource "aws_cloudwatch_log_group" "access" {

@@ -53,64 +53,25 @@ moved {
   to   = aws_api_gateway_method_settings.all["private"]
 }
 
-# Gateway responses: one per API and response type, keyed "<api>/<type>".
+# Gateway responses: they are in the REST API body now (the openapi
+# module's x-amazon-apigateway-gateway-responses, issue 19 item 3). The
+# separate resources (keyed "<api>/<type>", before that by type, and the
+# private API's own set) leave the state WITHOUT being destroyed: destroying
+# them would call DeleteGatewayResponse, which resets the very responses the
+# body set. The body's import already replaced them in API Gateway.
 
-moved {
-  from = aws_api_gateway_gateway_response.this["UNAUTHORIZED"]
-  to   = aws_api_gateway_gateway_response.this["public/UNAUTHORIZED"]
+removed {
+  from = aws_api_gateway_gateway_response.this
+
+  lifecycle {
+    destroy = false
+  }
 }
 
-moved {
-  from = aws_api_gateway_gateway_response.this["ACCESS_DENIED"]
-  to   = aws_api_gateway_gateway_response.this["public/ACCESS_DENIED"]
-}
+removed {
+  from = aws_api_gateway_gateway_response.private
 
-moved {
-  from = aws_api_gateway_gateway_response.this["THROTTLED"]
-  to   = aws_api_gateway_gateway_response.this["public/THROTTLED"]
-}
-
-moved {
-  from = aws_api_gateway_gateway_response.this["QUOTA_EXCEEDED"]
-  to   = aws_api_gateway_gateway_response.this["public/QUOTA_EXCEEDED"]
-}
-
-moved {
-  from = aws_api_gateway_gateway_response.this["DEFAULT_4XX"]
-  to   = aws_api_gateway_gateway_response.this["public/DEFAULT_4XX"]
-}
-
-moved {
-  from = aws_api_gateway_gateway_response.this["DEFAULT_5XX"]
-  to   = aws_api_gateway_gateway_response.this["public/DEFAULT_5XX"]
-}
-
-moved {
-  from = aws_api_gateway_gateway_response.private["UNAUTHORIZED"]
-  to   = aws_api_gateway_gateway_response.this["private/UNAUTHORIZED"]
-}
-
-moved {
-  from = aws_api_gateway_gateway_response.private["ACCESS_DENIED"]
-  to   = aws_api_gateway_gateway_response.this["private/ACCESS_DENIED"]
-}
-
-moved {
-  from = aws_api_gateway_gateway_response.private["THROTTLED"]
-  to   = aws_api_gateway_gateway_response.this["private/THROTTLED"]
-}
-
-moved {
-  from = aws_api_gateway_gateway_response.private["QUOTA_EXCEEDED"]
-  to   = aws_api_gateway_gateway_response.this["private/QUOTA_EXCEEDED"]
-}
-
-moved {
-  from = aws_api_gateway_gateway_response.private["DEFAULT_4XX"]
-  to   = aws_api_gateway_gateway_response.this["private/DEFAULT_4XX"]
-}
-
-moved {
-  from = aws_api_gateway_gateway_response.private["DEFAULT_5XX"]
-  to   = aws_api_gateway_gateway_response.this["private/DEFAULT_5XX"]
+  lifecycle {
+    destroy = false
+  }
 }

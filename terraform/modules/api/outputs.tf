@@ -49,3 +49,13 @@ output "private_vpce_invoke_urls" {
     for id in var.private_api.vpc_endpoint_ids : id => "https://${aws_api_gateway_rest_api.this["private"].id}-${id}.execute-api.${data.aws_region.current.name}.amazonaws.com/${aws_api_gateway_stage.this["private"].stage_name}"
   } : {}
 }
+
+output "access_log_format" {
+  description = "The access-log format of both stages (one JSON line per request: principal, principalType, tenant, httpMethod, path, status, ...): the audit trail of the vpc_link services' mutations; the local gateway writes the same line."
+  value       = local.access_log_format
+}
+
+output "access_log_group" {
+  description = "Name of the public stage's access-log group (CloudWatch Logs)."
+  value       = aws_cloudwatch_log_group.access["public"].name
+}

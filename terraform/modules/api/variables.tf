@@ -57,12 +57,6 @@ variable "throttle_burst_limit" {
   default     = 200
 }
 
-variable "cors_expose_headers" {
-  description = "Response headers browsers may read on gateway responses (401, 403, 429, 4xx, 5xx): x-portcullis-cors.exposeHeaders of api/openapi.yaml. Their Access-Control-Allow-Origin echoes the request's Origin (a gateway response cannot test an allowlist)."
-  type        = list(string)
-  default     = []
-}
-
 variable "kms_key_arn" {
   description = "KMS key of the access-log group."
   type        = string
