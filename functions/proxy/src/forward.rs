@@ -1,7 +1,9 @@
-//! Pure request/response shaping: the upstream path, and the header policy.
+//! Pure request/response shaping: the upstream path (the shared rule of
+//! `portcullis_core::path`), and the header policy.
 
-use http::{HeaderMap, HeaderName, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use portcullis_core::ApiError;
+use portcullis_core::cookies;
 use portcullis_identity::is_identity_header;
 use portcullis_platform::services::Service;
 use std::collections::HashSet;
@@ -76,7 +78,7 @@ pub fn request_headers(service: &Service, incoming: &HeaderMap) -> HeaderMap {
 
 /// The upstream's headers the caller receives: all but hop-by-hop headers,
 /// those named in `Connection`, `Content-Length` (recomputed by API Gateway)
-/// and `Set-Cookie` unless the service may use cookies.
+/// and the `Set-Cookie` headers [`keeps_set_cookie`] drops.
 pub fn response_headers(service: &Service, upstream: &HeaderMap) -> HeaderMap {
     let named = connection_named(upstream);
     let mut out = HeaderMap::new();
@@ -85,12 +87,35 @@ pub fn response_headers(service: &Service, upstream: &HeaderMap) -> HeaderMap {
         if HOP_BY_HOP.contains(&n) || named.contains(n) || name == header::CONTENT_LENGTH {
             continue;
         }
-        if name == header::SET_COOKIE && !service.allow_cookies {
+        if name == header::SET_COOKIE && !keeps_set_cookie(service, value) {
             continue;
         }
         out.append(name.clone(), value.clone());
     }
     out
+}
+
+/// Whether a service's `Set-Cookie` reaches the caller: never without
+/// `allow_cookies`; with it, only a cookie scoped to the service's own
+/// public path `/v1/services/<name>` and without `Domain`
+/// (`portcullis_core::cookies::own_path_cookie`, the rule the identity
+/// service kit applies to `vpc_link` services with `cookies: own_path`):
+/// every service shares the API's origin. A dropped cookie is logged by name.
+pub fn keeps_set_cookie(service: &Service, value: &HeaderValue) -> bool {
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let name = cookies::cookie_name(&text);
+    if !service.allow_cookies {
+        tracing::info!(service = %service.name, cookie = name, "Set-Cookie dropped: the service has allow_cookies: false");
+        return false;
+    }
+    let public_path = format!("/v1/services/{}", service.name);
+    match cookies::own_path_cookie(&text, &public_path) {
+        Ok(()) => true,
+        Err(why) => {
+            tracing::warn!(service = %service.name, cookie = name, reason = %why, public_path, "Set-Cookie dropped: not scoped to the service's own path");
+            false
+        }
+    }
 }
 
 /// Approximate size of the headers in the Lambda response JSON.
@@ -101,72 +126,10 @@ pub fn headers_size(headers: &HeaderMap) -> usize {
         .sum()
 }
 
-fn is_pchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
-}
-
-/// Validate the path under the service (the `{proxy+}` parameter, which API
-/// Gateway hands over percent-decoded once) and return it percent-encoded
-/// once, without a leading slash.
-///
-/// Rejected with 400: any `%` escape left after that one decoding (`%XX`
-/// with two hex digits: the client double-encoded it, e.g. `%250a` → `%0a`,
-/// `%2509` → `%09`, `%25c0%25ae` → `%c0%ae`, and the upstream would decode it
-/// again into a control character or a dot); `.`/`..` segments, also with a
-/// path parameter (`..;x`, `.;`: servlet containers drop `;...` and then
-/// traverse); control characters, backslashes, a leading `/` (an empty first
-/// segment: `//host` targets) and `scheme://` (absolute-form targets). A `%`
-/// that starts no escape (`100%`) is a literal and is sent as `%25`.
+/// The path rule of every private service (`portcullis_core::path`), as
+/// the proxy answers it: 400 with the reason.
 pub fn upstream_path(proxy: &str) -> Result<String, ApiError> {
-    let bad = |why: &str| {
-        ApiError::bad_request(format!("the path under the service is not allowed: {why}"))
-    };
-    if proxy.bytes().any(|b| b < 0x20 || b == 0x7f) {
-        return Err(bad("it contains a control character or NUL"));
-    }
-    if proxy.contains('\\') {
-        return Err(bad("it contains a backslash"));
-    }
-    let bytes = proxy.as_bytes();
-    let escape_at = |i: usize| {
-        bytes[i] == b'%'
-            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
-    };
-    if (0..bytes.len()).any(escape_at) {
-        return Err(bad(
-            "it still holds a percent-encoded character after decoding (double encoding such as %250a or %252e); send each character encoded once",
-        ));
-    }
-    if proxy.starts_with('/') {
-        return Err(bad(
-            "it starts with a slash (absolute or scheme-relative target)",
-        ));
-    }
-    if proxy.contains("://") {
-        return Err(bad(
-            "it is an absolute URL; only paths under the service are forwarded",
-        ));
-    }
-    // A segment's name is what precedes its path parameters (`;...`).
-    let dots = |seg: &str| {
-        let name = seg.split(';').next().unwrap_or(seg);
-        name == "." || name == ".."
-    };
-    if proxy.split('/').any(dots) {
-        return Err(bad(
-            "it contains a '.' or '..' segment (also as '..;' with a path parameter)",
-        ));
-    }
-    let mut out = String::with_capacity(proxy.len() + 8);
-    for &b in bytes {
-        if b == b'/' || is_pchar(b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    Ok(out)
+    portcullis_core::path::upstream_path(proxy).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// A valid value for `X-Amzn-Trace-Id`/request id headers: printable ASCII, bounded.
@@ -196,70 +159,18 @@ mod tests {
     }
 
     #[test]
-    fn traversal_and_absolute_targets_are_rejected() {
-        for p in [
-            "..",
-            "a/../b",
-            "a/./b",
-            ".",
-            "a/%2e%2e/b",
-            "%2E%2E",
-            "a%2fb",
-            "a%5cb",
-            "a\\b",
-            "a\0b",
-            "%00",
-            "/etc/passwd",
-            "//evil.example/x",
-            "http://evil.example/",
-            "a/%252e%252e",
-        ] {
-            assert!(upstream_path(p).is_err(), "{p:?} should be rejected");
-        }
-    }
-
-    #[test]
-    fn leftover_escapes_and_path_parameter_traversal_are_rejected() {
-        // The `{proxy+}` value arrives decoded once: `%250a` from the client
-        // is `%0a` here, which the upstream would decode again.
-        for p in [
-            "%0a",
-            "echo/%0A",
-            "echo/%09",
-            "echo/%c0%ae",
-            "%C0%AE%C0%AE/etc",
-            "echo/a%20b",
-            "echo/%7e",
-            "..;",
-            "..;/admin",
-            "echo/..;/..;/admin",
-            "echo/..;jsessionid=1/x",
-            ".;/echo",
-            "echo/.;x",
-        ] {
+    fn a_refused_path_is_a_400_that_says_why() {
+        // The rule itself is portcullis_core::path's (its tests).
+        for p in ["a/../b", "%0a", "//evil.example/x"] {
             let e = upstream_path(p).expect_err(p);
             assert_eq!(e.status().as_u16(), 400, "{p:?}");
+            assert!(
+                e.to_string()
+                    .contains("the path under the service is not allowed"),
+                "{e}"
+            );
         }
-        assert!(
-            upstream_path("%0a")
-                .unwrap_err()
-                .to_string()
-                .contains("encoded"),
-            "the answer says why"
-        );
-    }
-
-    #[test]
-    fn ordinary_paths_are_encoded_once() {
-        assert_eq!(upstream_path("items/1").unwrap(), "items/1");
-        assert_eq!(upstream_path("a b/ü?#").unwrap(), "a%20b/%C3%BC%3F%23");
-        assert_eq!(upstream_path("100%").unwrap(), "100%25");
-        assert_eq!(upstream_path("50%zz").unwrap(), "50%25zz");
-        assert_eq!(upstream_path("items;v=1/a;b").unwrap(), "items;v=1/a;b");
-        assert_eq!(upstream_path("...;x").unwrap(), "...;x");
-        assert_eq!(upstream_path("").unwrap(), "");
-        assert_eq!(upstream_path("dir/").unwrap(), "dir/");
-        assert_eq!(upstream_path("...").unwrap(), "...");
+        assert_eq!(upstream_path("a b/ü").unwrap(), "a%20b/%C3%BC");
     }
 
     #[test]
@@ -303,18 +214,32 @@ mod tests {
     }
 
     #[test]
-    fn set_cookie_is_returned_only_when_cookies_are_allowed() {
+    fn set_cookie_is_returned_only_when_allowed_and_scoped_to_the_service() {
         let mut h = HeaderMap::new();
-        h.append("set-cookie", HeaderValue::from_static("a=1"));
-        h.append("set-cookie", HeaderValue::from_static("b=2"));
+        for c in [
+            "a=1; Path=/",
+            "b=2; Path=/v1/services/s/x; Secure",
+            "c=3; Max-Age=60",
+            "d=4; Path=/v1/services/s; Domain=example.com",
+            "e=5; Path=/v1/services/other",
+            "f=6; Path=/v1/v1/services/s",
+        ] {
+            h.append("set-cookie", HeaderValue::from_static(c));
+        }
         h.insert("content-length", HeaderValue::from_static("2"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        let kept: Vec<_> = response_headers(&service(true), &h)
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
         assert_eq!(
-            response_headers(&service(true), &h)
-                .get_all("set-cookie")
-                .iter()
-                .count(),
-            2
+            kept,
+            [
+                "b=2; Path=/v1/services/s/x; Secure",
+                "c=3; Max-Age=60",
+                "f=6; Path=/v1/v1/services/s"
+            ]
         );
         let out = response_headers(&service(false), &h);
         assert!(out.is_empty(), "{out:?}");

@@ -1,6 +1,11 @@
 //! `portcullis-core`: what every Portcullis crate needs.
 //!
 //! - [`config`]: typed configuration from environment variables.
+//! - [`path`]: the one path rule of private services (what may follow
+//!   `/v1/services/<name>/`), shared by the proxy, the authorizer and the
+//!   identity service kit.
+//! - [`cookies`]: which `Set-Cookie` headers of a private service may reach
+//!   the browser (its own public path only).
 //! - [`cors`]: the CORS policy every HTTP function applies (origin allowlist,
 //!   preflights); its Lambda glue needs feature `http`.
 //! - [`error`]: the HTTP-facing error, rendered as RFC 9457 problem+json.
@@ -13,10 +18,12 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
+pub mod cookies;
 pub mod cors;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod path;
 pub mod telemetry;
 
 pub use config::{ConfigError, Env};

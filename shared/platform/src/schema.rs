@@ -300,6 +300,15 @@ services:
     routes:
       - { path: /public, methods: [GET], public: true }
       - { path: "/items/{id}", methods: [POST], scope: services:full.write }
+  site:
+    integration: vpc_link
+    methods: [GET]
+    priority: 201
+    timeout_ms: 60000
+    response_transfer_mode: BUFFERED
+    cookies: own_path
+    routes:
+      - { path: "/stream/{proxy+}", methods: [GET], scope: services:site, response_transfer_mode: STREAM }
 jobs:
   full:
     description: every field set

@@ -26,12 +26,21 @@
 //!     routes:                       # optional: public routes and per-route scopes
 //!       - { path: "/items", methods: [GET], public: true }
 //!       - { path: "/items/{id}", methods: [PUT, DELETE], scope: "services:sample.write" }
-//!     timeout_ms: 10000
-//!     max_request_bytes: 1048576
-//!     max_response_bytes: 4194304
-//!     allow_headers: [accept, content-type]
-//!     allow_cookies: false
+//!     timeout_ms: 10000            # API Gateway: 50..=29000; up to 900000 when the service or a route streams
+//!     max_request_bytes: 1048576    # lambda only: at most 4194304 (a Lambda event holds the body base64-encoded)
+//!     max_response_bytes: 4194304   # lambda only: at most 6 MiB
+//!     allow_headers: [accept, content-type]   # lambda only
+//!     allow_cookies: false          # lambda only: true keeps Set-Cookie scoped to /v1/services/<name>
+//!   web:
+//!     integration: vpc_link
+//!     response_transfer_mode: BUFFERED   # vpc_link only: BUFFERED (10 MB, 29 s) or STREAM; routes[] may override
+//!     cookies: none                      # vpc_link only: none, or own_path (Set-Cookie scoped to /v1/services/<name>)
+//!     routes:                            # vpc_link: no route may start with a variable (its /{proxy+})
+//!       - { path: "/stream/{proxy+}", methods: [GET], scope: "services:web", response_transfer_mode: STREAM }
 //! ```
+//!
+//! Routes never put two path variables side by side under one parent
+//! (`/f/{id}` beside `/f/{p+}`): API Gateway refuses sibling variables.
 //!
 //! The upstream base URL is resolved by the proxy at start: see
 //! [`Service::upstream`] and `docs/proxy.md`.
@@ -42,10 +51,24 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// API Gateway's integration timeout; the proxy stays below it.
+/// API Gateway's shortest integration timeout (Amazon API Gateway quotas,
+/// REST APIs: "Integration timeout", 50 milliseconds - 29 seconds).
+pub const MIN_TIMEOUT_MS: u64 = 50;
+/// API Gateway's integration timeout of a buffered integration; the proxy
+/// stays below it.
 pub const MAX_TIMEOUT_MS: u64 = 29_000;
-/// API Gateway's request payload limit (10 MB).
-pub const MAX_REQUEST_BYTES: u64 = 10 * 1024 * 1024;
+/// The integration timeout of a streamed (`responseTransferMode: STREAM`)
+/// integration: 15 minutes ("Stream the integration response for your proxy
+/// integrations").
+pub const MAX_STREAM_TIMEOUT_MS: u64 = 900_000;
+/// Lambda's synchronous invocation payload limit, request and response
+/// (AWS Lambda quotas: 6 MB).
+pub const LAMBDA_PAYLOAD_BYTES: u64 = 6_291_456;
+/// The largest request body a lambda service takes (4 MiB): the proxy
+/// function receives it base64-encoded (4/3: 5592408 bytes) inside the
+/// Lambda event, whose headers and context need the rest of
+/// [`LAMBDA_PAYLOAD_BYTES`].
+pub const MAX_REQUEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Lambda's synchronous response limit (6 MB).
 pub const MAX_RESPONSE_BYTES: u64 = 6 * 1024 * 1024;
 
@@ -83,6 +106,13 @@ pub struct Service {
     /// Lower-case client header names forwarded as they are.
     pub allow_headers: Vec<String>,
     pub allow_cookies: bool,
+    /// `vpc_link` only: whether API Gateway buffers the service's answers
+    /// (10 MB, 29 s) or streams them; a route may say otherwise
+    /// ([`Route::response_transfer_mode`]).
+    pub response_transfer_mode: TransferMode,
+    /// `vpc_link` only: which `Set-Cookie` headers the service may send and
+    /// whether the caller's `Cookie` reaches it.
+    pub cookies: Cookies,
     // --- what Terraform needs ---
     /// `workloads/<workload>` and its ECR repository (default: the name).
     pub workload: String,
@@ -130,6 +160,59 @@ pub enum Integration {
     VpcLink,
 }
 
+/// How API Gateway returns a `vpc_link` integration's answer
+/// (`responseTransferMode`; registry `response_transfer_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TransferMode {
+    /// Read whole, then sent: API Gateway's 10 MB response payload and 29 s
+    /// integration timeout.
+    #[default]
+    Buffered,
+    /// Sent as it arrives ("Stream the integration response for your proxy
+    /// integrations"): no 10 MB cap, up to 15 minutes, 5 minutes idle at most
+    /// (regional endpoints).
+    Stream,
+}
+
+impl TransferMode {
+    /// The spelling of the registry and of API Gateway: `BUFFERED` or `STREAM`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferMode::Buffered => "BUFFERED",
+            TransferMode::Stream => "STREAM",
+        }
+    }
+}
+
+/// The cookie policy of a `vpc_link` service (registry `cookies`). Every
+/// service shares the API's origin, so a service's cookies would otherwise
+/// reach every other service. API Gateway cannot alter an `HTTP_PROXY`
+/// answer, so the identity service kit enforces it in the service
+/// (`PORTCULLIS_COOKIES`, `PORTCULLIS_PUBLIC_PATH`, set by Terraform).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cookies {
+    /// The caller's `Cookie` header is overwritten before the service and
+    /// every `Set-Cookie` of the service is dropped.
+    #[default]
+    None,
+    /// The caller's `Cookie` header passes; a `Set-Cookie` is kept only when
+    /// scoped to the service's public path `/v1/services/<name>` (with or
+    /// without the stage) and without `Domain`.
+    OwnPath,
+}
+
+impl Cookies {
+    /// The registry spelling: `none` or `own_path`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cookies::None => "none",
+            Cookies::OwnPath => "own_path",
+        }
+    }
+}
+
 impl Integration {
     /// The registry spelling: `lambda` or `vpc_link`.
     pub fn as_str(self) -> &'static str {
@@ -148,6 +231,9 @@ pub struct Route {
     /// Upper-case methods, each one of the service's.
     pub methods: Vec<String>,
     pub access: RouteAccess,
+    /// `vpc_link` only: the route's integration's `responseTransferMode`
+    /// (default: the service's).
+    pub response_transfer_mode: TransferMode,
 }
 
 /// Who may call a declared route.
@@ -302,6 +388,10 @@ pub(crate) struct RawService {
     #[serde(default)]
     allow_cookies: bool,
     #[serde(default)]
+    response_transfer_mode: Option<TransferMode>,
+    #[serde(default)]
+    cookies: Option<Cookies>,
+    #[serde(default)]
     workload: Option<String>,
     #[serde(default)]
     image: Option<String>,
@@ -340,6 +430,8 @@ struct RawRoute {
     public: Option<bool>,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    response_transfer_mode: Option<TransferMode>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -359,7 +451,7 @@ struct RawHealthCheck {
     matcher: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAutoscaling {
     #[serde(default)]
@@ -424,58 +516,80 @@ const NEVER_ALLOWED: &[&str] = &[
 ];
 
 impl RawService {
+    /// Every check of one entry, per concern; the resolved [`Service`].
     fn validate(self, name: &str) -> Result<Service, PlatformError> {
-        let name_ok = !name.is_empty()
-            && name.len() <= 32
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !name.starts_with('-');
-        if !name_ok {
+        check_name(name)?;
+        let methods = check_methods(name, &self.methods)?;
+        self.check_vpc_link_only(name)?;
+        let streams = self.routes.iter().any(|r| {
+            r.response_transfer_mode
+                .or(self.response_transfer_mode)
+                .is_some_and(|m| m == TransferMode::Stream)
+        }) || self.response_transfer_mode == Some(TransferMode::Stream);
+        check_timeout(name, self.timeout_ms, streams)?;
+        let (max_request_bytes, max_response_bytes) = self.body_limits(name)?;
+        let allow_headers = check_allow_headers(name, &self.allow_headers)?;
+        let path_prefix = check_path_prefix(name, self.path_prefix.as_deref())?;
+        check_upstream(name, self.upstream.as_deref())?;
+        let scope = self
+            .scope
+            .clone()
+            .unwrap_or_else(|| format!("services:{name}"));
+        if scope.is_empty() || scope.contains(char::is_whitespace) {
             return Err(invalid(
                 name,
-                "name",
-                "a service name is 1-32 characters of a-z, 0-9 and '-', not starting with '-'",
+                "scope",
+                "a scope is one word such as services:sample",
             ));
         }
-        let mut methods = Vec::new();
-        for m in &self.methods {
-            let up = m.trim().to_ascii_uppercase();
-            if !KNOWN_METHODS.contains(&up.as_str()) {
-                return Err(invalid(
-                    name,
-                    "methods",
-                    format!("{m:?} is not one of {}", KNOWN_METHODS.join(", ")),
-                ));
-            }
-            if methods.contains(&up) {
-                return Err(invalid(name, "methods", format!("{up} is listed twice")));
-            }
-            methods.push(up);
-        }
-        if methods.is_empty() {
-            return Err(invalid(name, "methods", "at least one method is required"));
-        }
-        if self.timeout_ms == 0 || self.timeout_ms > MAX_TIMEOUT_MS {
-            return Err(invalid(
+        let response_transfer_mode = self.response_transfer_mode.unwrap_or_default();
+        let deployed = self.check_deployment(name)?;
+        let routes = check_routes(
+            &RouteOwner {
                 name,
-                "timeout_ms",
-                format!(
-                    "{} is out of range 1..={MAX_TIMEOUT_MS} (API Gateway stops waiting at 29 s)",
-                    self.timeout_ms
-                ),
-            ));
-        }
-        let max_request_bytes = self.max_request_bytes.unwrap_or_else(default_max_request);
-        if max_request_bytes == 0 || max_request_bytes > MAX_REQUEST_BYTES {
-            return Err(invalid(
-                name,
-                "max_request_bytes",
-                format!("{max_request_bytes} is out of range 1..={MAX_REQUEST_BYTES}"),
-            ));
-        }
-        // The proxy's own policy (response cap, header and cookie
-        // allowlists, a pinned upstream) means nothing where no proxy runs.
+                methods: &methods,
+                integration: self.integration,
+                transfer_mode: response_transfer_mode,
+            },
+            self.routes,
+        )?;
+        Ok(Service {
+            name: name.to_owned(),
+            description: self.description,
+            integration: self.integration,
+            upstream: self.upstream,
+            path_prefix,
+            methods,
+            scope,
+            timeout: Duration::from_millis(self.timeout_ms),
+            max_request_bytes,
+            max_response_bytes,
+            allow_headers,
+            allow_cookies: self.allow_cookies,
+            response_transfer_mode,
+            cookies: self.cookies.unwrap_or_default(),
+            workload: deployed.workload,
+            image: self.image,
+            port: self.port,
+            priority: self.priority,
+            health_check: deployed.health_check,
+            desired_count: self.desired_count,
+            autoscaling: deployed.autoscaling,
+            cpu: self.cpu,
+            memory: self.memory,
+            environment: self.environment,
+            secrets: self.secrets,
+            log_retention_days: self.log_retention_days,
+            environments: self.environments,
+            routes,
+        })
+    }
+
+    /// The proxy's own policy (body limits, header and cookie allowlists, a
+    /// pinned upstream) means nothing where no proxy runs; the VPC link's
+    /// options (streaming, cookie scoping by the service kit) nothing where
+    /// the proxy does.
+    fn check_vpc_link_only(&self, name: &str) -> Result<(), PlatformError> {
         if self.integration == Integration::VpcLink {
             let proxy_only = [
                 ("max_request_bytes", self.max_request_bytes.is_some()),
@@ -491,6 +605,48 @@ impl RawService {
                     "applies to integration: lambda only (the proxy function's policy); a vpc_link service is reached over the VPC link with API Gateway's own limits (10 MB payloads, its own body limits are the service's) and every client header but the identity ones: remove it",
                 ));
             }
+            return Ok(());
+        }
+        let route_streams = self
+            .routes
+            .iter()
+            .position(|r| r.response_transfer_mode.is_some());
+        let vpc_link_only = [
+            (
+                "response_transfer_mode".to_owned(),
+                self.response_transfer_mode.is_some(),
+            ),
+            ("cookies".to_owned(), self.cookies.is_some()),
+            (
+                format!(
+                    "routes[{}].response_transfer_mode",
+                    route_streams.unwrap_or_default()
+                ),
+                route_streams.is_some(),
+            ),
+        ];
+        if let Some((field, _)) = vpc_link_only.iter().find(|(_, set)| *set) {
+            return Err(invalid(
+                name,
+                field,
+                "applies to integration: vpc_link only: a lambda service's responses pass through the proxy function (buffered, Lambda's 6 MB) and its cookies follow allow_cookies; remove it",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `max_request_bytes` and `max_response_bytes`, defaulted and within
+    /// what a Lambda invocation carries.
+    fn body_limits(&self, name: &str) -> Result<(u64, u64), PlatformError> {
+        let max_request_bytes = self.max_request_bytes.unwrap_or_else(default_max_request);
+        if max_request_bytes == 0 || max_request_bytes > MAX_REQUEST_BYTES {
+            return Err(invalid(
+                name,
+                "max_request_bytes",
+                format!(
+                    "{max_request_bytes} is out of range 1..={MAX_REQUEST_BYTES}: the proxy function receives the request in a Lambda event, and Lambda's synchronous invocation payload is at most 6 MB ({LAMBDA_PAYLOAD_BYTES} bytes, AWS Lambda quotas) with the body base64-encoded (4/3 of its size) plus the event's headers and context, so 4 MiB of body is what fits"
+                ),
+            ));
         }
         let max_response_bytes = self.max_response_bytes.unwrap_or_else(default_max_response);
         if max_response_bytes == 0 || max_response_bytes > MAX_RESPONSE_BYTES {
@@ -502,70 +658,153 @@ impl RawService {
                 ),
             ));
         }
-        let mut allow_headers = Vec::new();
-        for h in &self.allow_headers {
-            let lower = h.trim().to_ascii_lowercase();
-            if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
-                return Err(invalid(
-                    name,
-                    "allow_headers",
-                    format!("{h:?} is not a header name"),
-                ));
-            }
-            if NEVER_ALLOWED.contains(&lower.as_str())
-                || portcullis_identity::is_identity_header(&lower)
-            {
-                return Err(invalid(
-                    name,
-                    "allow_headers",
-                    format!(
-                        "{lower} is set or stripped by the proxy and cannot be allowed (cookies: use allow_cookies)"
-                    ),
-                ));
-            }
-            if !allow_headers.contains(&lower) {
-                allow_headers.push(lower);
-            }
-        }
-        let path_prefix = match self.path_prefix {
-            None => format!("/{name}"),
-            Some(p) => {
-                let p = p.trim_end_matches('/').to_owned();
-                if !(p.is_empty() || p.starts_with('/'))
-                    || p.contains("..")
-                    || p.contains(['?', '#', '\\', ' '])
-                {
-                    return Err(invalid(
-                        name,
-                        "path_prefix",
-                        "expected a path such as /sample",
-                    ));
-                }
-                p
-            }
-        };
-        if let Some(u) = &self.upstream {
-            match url::Url::parse(u) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {}
-                _ => {
-                    return Err(invalid(
-                        name,
-                        "upstream",
-                        "expected an http(s) base URL without a query",
-                    ));
-                }
-            }
-        }
-        let scope = self.scope.unwrap_or_else(|| format!("services:{name}"));
-        if scope.is_empty() || scope.contains(char::is_whitespace) {
+        Ok((max_request_bytes, max_response_bytes))
+    }
+}
+
+/// A service name: 1-32 of a-z, 0-9 and '-', not starting with '-'.
+fn check_name(name: &str) -> Result<(), PlatformError> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-');
+    if name_ok {
+        return Ok(());
+    }
+    Err(invalid(
+        name,
+        "name",
+        "a service name is 1-32 characters of a-z, 0-9 and '-', not starting with '-'",
+    ))
+}
+
+/// Upper-cased, known, each once, at least one.
+fn check_methods(name: &str, raw: &[String]) -> Result<Vec<String>, PlatformError> {
+    let mut methods = Vec::new();
+    for m in raw {
+        let up = m.trim().to_ascii_uppercase();
+        if !KNOWN_METHODS.contains(&up.as_str()) {
             return Err(invalid(
                 name,
-                "scope",
-                "a scope is one word such as services:sample",
+                "methods",
+                format!("{m:?} is not one of {}", KNOWN_METHODS.join(", ")),
             ));
         }
-        let priority = self.priority;
-        if let Some(p) = priority.filter(|p| !PRIORITY_RANGE.contains(p)) {
+        if methods.contains(&up) {
+            return Err(invalid(name, "methods", format!("{up} is listed twice")));
+        }
+        methods.push(up);
+    }
+    if methods.is_empty() {
+        return Err(invalid(name, "methods", "at least one method is required"));
+    }
+    Ok(methods)
+}
+
+/// API Gateway's integration timeout: 50 ms to 29 s for a buffered
+/// integration (Amazon API Gateway quotas, "Integration timeout"), up to 15
+/// minutes for a streamed one ("Stream the integration response for your
+/// proxy integrations"): `streams` when the service or any of its routes
+/// has `response_transfer_mode: STREAM`.
+fn check_timeout(name: &str, timeout_ms: u64, streams: bool) -> Result<(), PlatformError> {
+    let max = if streams {
+        MAX_STREAM_TIMEOUT_MS
+    } else {
+        MAX_TIMEOUT_MS
+    };
+    if (MIN_TIMEOUT_MS..=max).contains(&timeout_ms) {
+        return Ok(());
+    }
+    let why = if streams {
+        "API Gateway's integration timeout: at least 50 ms, and a STREAM integration at most 15 minutes (\"Stream the integration response for your proxy integrations\")"
+    } else {
+        "API Gateway's integration timeout is 50 ms to 29 s (Amazon API Gateway quotas, REST APIs); only a vpc_link service with response_transfer_mode: STREAM (on it or a route) may wait up to 900000 ms"
+    };
+    Err(invalid(
+        name,
+        "timeout_ms",
+        format!("{timeout_ms} is out of range {MIN_TIMEOUT_MS}..={max}: {why}"),
+    ))
+}
+
+/// Lower-cased header names the proxy may pass as they are.
+fn check_allow_headers(name: &str, raw: &[String]) -> Result<Vec<String>, PlatformError> {
+    let mut allow_headers = Vec::new();
+    for h in raw {
+        let lower = h.trim().to_ascii_lowercase();
+        if http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
+            return Err(invalid(
+                name,
+                "allow_headers",
+                format!("{h:?} is not a header name"),
+            ));
+        }
+        if NEVER_ALLOWED.contains(&lower.as_str())
+            || portcullis_identity::is_identity_header(&lower)
+        {
+            return Err(invalid(
+                name,
+                "allow_headers",
+                format!(
+                    "{lower} is set or stripped by the proxy and cannot be allowed (cookies: use allow_cookies)"
+                ),
+            ));
+        }
+        if !allow_headers.contains(&lower) {
+            allow_headers.push(lower);
+        }
+    }
+    Ok(allow_headers)
+}
+
+/// The ALB listener-rule prefix: `/<name>` by default; a trailing `/` dropped.
+fn check_path_prefix(name: &str, raw: Option<&str>) -> Result<String, PlatformError> {
+    let Some(p) = raw else {
+        return Ok(format!("/{name}"));
+    };
+    let p = p.trim_end_matches('/').to_owned();
+    if !(p.is_empty() || p.starts_with('/'))
+        || p.contains("..")
+        || p.contains(['?', '#', '\\', ' '])
+    {
+        return Err(invalid(
+            name,
+            "path_prefix",
+            "expected a path such as /sample",
+        ));
+    }
+    Ok(p)
+}
+
+/// A pinned upstream: an http(s) base URL without a query.
+fn check_upstream(name: &str, raw: Option<&str>) -> Result<(), PlatformError> {
+    match raw.map(url::Url::parse) {
+        None => Ok(()),
+        Some(Ok(url)) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {
+            Ok(())
+        }
+        Some(_) => Err(invalid(
+            name,
+            "upstream",
+            "expected an http(s) base URL without a query",
+        )),
+    }
+}
+
+/// The resolved deployment fields that have defaults from other fields.
+struct Deployed {
+    workload: String,
+    health_check: HealthCheck,
+    autoscaling: Autoscaling,
+}
+
+impl RawService {
+    /// What Terraform deploys: its defaults resolved, then what ECS, the
+    /// ALB and CloudWatch would refuse at apply.
+    fn check_deployment(&self, name: &str) -> Result<Deployed, PlatformError> {
+        if let Some(p) = self.priority.filter(|p| !PRIORITY_RANGE.contains(p)) {
             return Err(invalid(
                 name,
                 "priority",
@@ -578,7 +817,7 @@ impl RawService {
             check_environments(name, envs)?;
         }
         let at = format!("services.{name}");
-        let workload = self.workload.unwrap_or_else(|| name.to_owned());
+        let workload = self.workload.clone().unwrap_or_else(|| name.to_owned());
         task::check_workload(&at, &workload)?;
         task::check_image(&at, self.image.as_deref())?;
         if self.port == 0 {
@@ -589,36 +828,13 @@ impl RawService {
         self.secrets.check(&at, RESERVED_ENV, &self.environment)?;
         let autoscaling = self
             .autoscaling
-            .unwrap_or_default()
+            .as_ref()
+            .map_or_else(RawAutoscaling::default, RawAutoscaling::clone)
             .resolve(name, self.desired_count)?;
-        let routes = check_routes(name, &methods, self.routes)?;
-        Ok(Service {
-            name: name.to_owned(),
-            description: self.description,
-            integration: self.integration,
-            upstream: self.upstream,
-            path_prefix,
-            methods,
-            scope,
-            timeout: Duration::from_millis(self.timeout_ms),
-            max_request_bytes,
-            max_response_bytes,
-            allow_headers,
-            allow_cookies: self.allow_cookies,
+        Ok(Deployed {
             workload,
-            image: self.image,
-            port: self.port,
-            priority,
             health_check,
-            desired_count: self.desired_count,
             autoscaling,
-            cpu: self.cpu,
-            memory: self.memory,
-            environment: self.environment,
-            secrets: self.secrets,
-            log_retention_days: self.log_retention_days,
-            environments: self.environments,
-            routes,
         })
     }
 }
@@ -689,21 +905,6 @@ fn check_route_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The path with every parameter as `{}`: two paths with the same shape
-/// are one resource to API Gateway (sibling parameters must agree).
-fn path_shape(path: &str) -> String {
-    path.split('/')
-        .map(|s| {
-            if s.starts_with('{') {
-                if s.ends_with("+}") { "{+}" } else { "{}" }
-            } else {
-                s
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// The methods the proxy audits (a public route may not take them).
 pub const MUTATIONS: &[&str] = &["POST", "PUT", "PATCH", "DELETE"];
 
@@ -711,108 +912,180 @@ fn is_mutation(method: &str) -> bool {
     MUTATIONS.contains(&method)
 }
 
-fn check_routes(
-    name: &str,
-    service_methods: &[String],
-    raw: Vec<RawRoute>,
-) -> Result<Vec<Route>, PlatformError> {
+fn is_variable(segment: &str) -> bool {
+    segment.starts_with('{')
+}
+
+/// Why two route paths cannot both be resources of one REST API: under one
+/// parent, API Gateway takes a single path-variable child (`{id}` and
+/// `{key}`, or `{id}` and `{proxy+}`, are refused: "A sibling ({id}) of this
+/// resource already has a variable path part -- only one is allowed").
+fn sibling_variables(a: &str, b: &str) -> Option<String> {
+    let (sa, sb): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
+    let i = sa.iter().zip(&sb).position(|(x, y)| x != y)?;
+    let (x, y) = (sa[i], sb[i]);
+    if !(is_variable(x) && is_variable(y)) {
+        return None;
+    }
+    let parent = match sa[..i].join("/") {
+        p if p.is_empty() => "/".to_owned(),
+        p => p,
+    };
+    let kind = if x.ends_with("+}") != y.ends_with("+}") {
+        "a {x} segment beside a greedy {y+} segment"
+    } else if path_shape(a) == path_shape(b) {
+        "paths that differ only in parameter names"
+    } else {
+        "two different path variables at one position"
+    };
+    Some(format!(
+        "{a} and {b} are {kind}: under {parent} they put the path variables {x} and {y} side by side, and API Gateway refuses sibling path variables (one variable child per resource); use the same parameter, or a literal segment"
+    ))
+}
+
+/// The path with every parameter as `{}` (greedy: `{+}`).
+fn path_shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| match (is_variable(s), s.ends_with("+}")) {
+            (true, true) => "{+}",
+            (true, false) => "{}",
+            _ => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The service a route belongs to, as its checks need it.
+struct RouteOwner<'a> {
+    name: &'a str,
+    methods: &'a [String],
+    integration: Integration,
+    /// The service's `response_transfer_mode`, the routes' default.
+    transfer_mode: TransferMode,
+}
+
+fn check_routes(owner: &RouteOwner<'_>, raw: Vec<RawRoute>) -> Result<Vec<Route>, PlatformError> {
+    let name = owner.name;
     let mut out: Vec<Route> = Vec::new();
     for (i, r) in raw.into_iter().enumerate() {
         let field = |f: &str| format!("routes[{i}].{f}");
         check_route_path(&r.path).map_err(|e| invalid(name, &field("path"), e))?;
-        if let Some(other) = out
-            .iter()
-            .find(|o| o.path != r.path && path_shape(&o.path) == path_shape(&r.path))
-        {
-            return Err(invalid(
-                name,
-                &field("path"),
-                format!(
-                    "{} and {} differ only in parameter names; API Gateway needs one name per position: use the same",
-                    r.path, other.path
-                ),
-            ));
-        }
-        let mut methods: Vec<String> = Vec::new();
-        for m in &r.methods {
-            let up = m.trim().to_ascii_uppercase();
-            if !service_methods.contains(&up) {
-                return Err(invalid(
-                    name,
-                    &field("methods"),
-                    format!(
-                        "{m:?} is not one of the service's methods ({})",
-                        service_methods.join(", ")
-                    ),
-                ));
-            }
-            if methods.contains(&up)
-                || out
-                    .iter()
-                    .any(|o| o.path == r.path && o.methods.contains(&up))
-            {
-                return Err(invalid(
-                    name,
-                    &field("methods"),
-                    format!("{up} {} is declared twice", r.path),
-                ));
-            }
-            methods.push(up);
-        }
-        if methods.is_empty() {
-            return Err(invalid(
-                name,
-                &field("methods"),
-                "at least one method is required",
-            ));
-        }
-        let access = match (r.public, r.scope) {
-            (Some(true), None) => {
-                if let Some(m) = methods.iter().find(|m| is_mutation(m)) {
-                    return Err(invalid(
-                        name,
-                        &field("methods"),
-                        format!(
-                            "a public route takes no {m}: every proxied mutation is audited with its caller's tenant, and an anonymous caller has none (give the route a scope)"
-                        ),
-                    ));
-                }
-                RouteAccess::Public
-            }
-            (None | Some(false), Some(scope)) => {
-                if !is_route_scope_of(name, &scope) {
-                    return Err(invalid(
-                        name,
-                        &field("scope"),
-                        format!(
-                            "{scope:?} is not a scope of this service: use services:{name} or services:{name}.<word> (word: 1-32 of a-z, 0-9, '-'; e.g. services:{name}.write)"
-                        ),
-                    ));
-                }
-                RouteAccess::Scope(scope)
-            }
-            (Some(true), Some(_)) => {
-                return Err(invalid(
-                    name,
-                    &field("public"),
-                    "a route is either public: true or has a scope, not both",
-                ));
-            }
-            (_, None) => {
-                return Err(invalid(
-                    name,
-                    &field("scope"),
-                    "a route needs public: true or a scope (otherwise leave it out: the service's scope applies)",
-                ));
-            }
-        };
+        check_route_siblings(owner, &r.path, &out).map_err(|e| invalid(name, &field("path"), e))?;
+        let methods = check_route_methods(owner, &r, &out, &field)?;
+        let access = route_access(name, &methods, r.public, r.scope, &field)?;
         out.push(Route {
             path: r.path,
             methods,
             access,
+            response_transfer_mode: r.response_transfer_mode.unwrap_or(owner.transfer_mode),
         });
     }
     Ok(out)
+}
+
+/// The route's path beside the others and, for a `vpc_link` service, its
+/// implicit `/{proxy+}` (the REST API's resource for everything else).
+fn check_route_siblings(
+    owner: &RouteOwner<'_>,
+    path: &str,
+    before: &[Route],
+) -> Result<(), String> {
+    if owner.integration == Integration::VpcLink && path.split('/').nth(1).is_some_and(is_variable)
+    {
+        return Err(format!(
+            "{path:?} starts with a path variable, which collides with the /{{proxy+}} every vpc_link service has under /v1/services/{} (API Gateway refuses sibling path variables): start it with a literal segment",
+            owner.name
+        ));
+    }
+    match before.iter().find_map(|o| sibling_variables(&o.path, path)) {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
+}
+
+/// A route's methods: the service's, upper-cased, each declared once per path.
+fn check_route_methods(
+    owner: &RouteOwner<'_>,
+    r: &RawRoute,
+    before: &[Route],
+    field: &dyn Fn(&str) -> String,
+) -> Result<Vec<String>, PlatformError> {
+    let mut methods: Vec<String> = Vec::new();
+    for m in &r.methods {
+        let up = m.trim().to_ascii_uppercase();
+        if !owner.methods.contains(&up) {
+            return Err(invalid(
+                owner.name,
+                &field("methods"),
+                format!(
+                    "{m:?} is not one of the service's methods ({})",
+                    owner.methods.join(", ")
+                ),
+            ));
+        }
+        if methods.contains(&up)
+            || before
+                .iter()
+                .any(|o| o.path == r.path && o.methods.contains(&up))
+        {
+            return Err(invalid(
+                owner.name,
+                &field("methods"),
+                format!("{up} {} is declared twice", r.path),
+            ));
+        }
+        methods.push(up);
+    }
+    if methods.is_empty() {
+        return Err(invalid(
+            owner.name,
+            &field("methods"),
+            "at least one method is required",
+        ));
+    }
+    Ok(methods)
+}
+
+/// `public: true` (no mutation) or a scope of this service, not both.
+fn route_access(
+    name: &str,
+    methods: &[String],
+    public: Option<bool>,
+    scope: Option<String>,
+    field: &dyn Fn(&str) -> String,
+) -> Result<RouteAccess, PlatformError> {
+    match (public, scope) {
+        (Some(true), None) => match methods.iter().find(|m| is_mutation(m)) {
+            Some(m) => Err(invalid(
+                name,
+                &field("methods"),
+                format!(
+                    "a public route takes no {m}: every proxied mutation is audited with its caller's tenant, and an anonymous caller has none (give the route a scope)"
+                ),
+            )),
+            None => Ok(RouteAccess::Public),
+        },
+        (None | Some(false), Some(scope)) if is_route_scope_of(name, &scope) => {
+            Ok(RouteAccess::Scope(scope))
+        }
+        (None | Some(false), Some(scope)) => Err(invalid(
+            name,
+            &field("scope"),
+            format!(
+                "{scope:?} is not a scope of this service: use services:{name} or services:{name}.<word> (word: 1-32 of a-z, 0-9, '-'; e.g. services:{name}.write)"
+            ),
+        )),
+        (Some(true), Some(_)) => Err(invalid(
+            name,
+            &field("public"),
+            "a route is either public: true or has a scope, not both",
+        )),
+        (_, None) => Err(invalid(
+            name,
+            &field("scope"),
+            "a route needs public: true or a scope (otherwise leave it out: the service's scope applies)",
+        )),
+    }
 }
 
 /// `environments:` names deployment environments as Terraform's
@@ -856,16 +1129,17 @@ pub const DEFAULT_HEALTH_CHECK_PATH: &str = "/health";
 impl RawHealthCheck {
     /// Terraform's defaults (terraform/locals.tf), then the ranges the ALB
     /// accepts for an HTTP target group.
-    fn resolve(self, name: &str) -> Result<HealthCheck, PlatformError> {
+    fn resolve(&self, name: &str) -> Result<HealthCheck, PlatformError> {
         let hc = HealthCheck {
             path: self
                 .path
+                .clone()
                 .unwrap_or_else(|| DEFAULT_HEALTH_CHECK_PATH.to_owned()),
             interval_seconds: self.interval_seconds.unwrap_or(15),
             timeout_seconds: self.timeout_seconds.unwrap_or(5),
             healthy_threshold: self.healthy_threshold.unwrap_or(2),
             unhealthy_threshold: self.unhealthy_threshold.unwrap_or(3),
-            matcher: self.matcher.unwrap_or_else(|| "200-299".to_owned()),
+            matcher: self.matcher.clone().unwrap_or_else(|| "200-299".to_owned()),
         };
         let field = |f: &str| format!("health_check.{f}");
         if !hc.path.starts_with('/') || hc.path.contains(char::is_whitespace) {
@@ -1134,6 +1408,158 @@ mod tests {
             );
             // The same field is fine for a lambda service.
             parse(&format!("{MINIMAL}  {field}\n")).expect(field);
+        }
+    }
+
+    // --- issue 19: the VPC link's options and API Gateway's limits ---
+
+    const WEB: &str = "web:\n  integration: vpc_link\n  methods: [GET, POST]\n  priority: 110\n";
+
+    #[test]
+    fn streaming_and_cookies_are_vpc_link_options_with_safe_defaults() {
+        let web = registry(WEB).unwrap();
+        let svc = web.get("web").unwrap();
+        assert_eq!(svc.response_transfer_mode, TransferMode::Buffered);
+        assert_eq!(svc.cookies, Cookies::None);
+        let s = registry(&format!(
+            "{WEB}  response_transfer_mode: STREAM\n  cookies: own_path\n  timeout_ms: 600000\n"
+        ))
+        .unwrap();
+        let svc = s.get("web").unwrap();
+        assert_eq!(svc.response_transfer_mode.as_str(), "STREAM");
+        assert_eq!(svc.cookies.as_str(), "own_path");
+        for (field, at) in [
+            (
+                "  response_transfer_mode: STREAM\n",
+                "services.sample.response_transfer_mode",
+            ),
+            ("  cookies: none\n", "services.sample.cookies"),
+            (
+                "  routes:\n    - { path: /a, methods: [GET], public: true, response_transfer_mode: BUFFERED }\n",
+                "services.sample.routes[0].response_transfer_mode",
+            ),
+        ] {
+            let e = error_at(&format!("{MINIMAL}{field}"), at);
+            assert!(e.contains("integration: vpc_link only"), "{e}");
+        }
+        for bad in ["  response_transfer_mode: stream\n", "  cookies: all\n"] {
+            registry(&format!("{WEB}{bad}")).expect_err(bad);
+        }
+    }
+
+    #[test]
+    fn a_route_streams_as_its_service_unless_it_says_otherwise() {
+        let routes = "  routes:\n    - { path: /files, methods: [GET], scope: services:web }\n    - { path: \"/stream/{proxy+}\", methods: [GET], scope: services:web, response_transfer_mode: STREAM }\n";
+        let s = registry(&format!("{WEB}{routes}")).unwrap();
+        let modes: Vec<_> = s
+            .get("web")
+            .unwrap()
+            .routes
+            .iter()
+            .map(|r| r.response_transfer_mode)
+            .collect();
+        assert_eq!(modes, [TransferMode::Buffered, TransferMode::Stream]);
+        let s = registry(&format!("{WEB}  response_transfer_mode: STREAM\n{routes}")).unwrap();
+        let modes: Vec<_> = s
+            .get("web")
+            .unwrap()
+            .routes
+            .iter()
+            .map(|r| r.response_transfer_mode)
+            .collect();
+        assert_eq!(modes, [TransferMode::Stream, TransferMode::Stream]);
+    }
+
+    #[test]
+    fn the_timeout_is_api_gateways_50_ms_to_29_s_and_15_minutes_when_streaming() {
+        for ms in [0, 49, 29_001] {
+            let e = error_at(
+                &format!("{MINIMAL}  timeout_ms: {ms}\n"),
+                "services.sample.timeout_ms",
+            );
+            assert!(
+                e.contains("50..=29000") && e.contains("Amazon API Gateway quotas"),
+                "{e}"
+            );
+        }
+        for ms in [50, 29_000] {
+            registry(&format!("{MINIMAL}  timeout_ms: {ms}\n")).expect("in range");
+        }
+        // A buffered vpc_link service: the same 29 s.
+        error_at(
+            &format!("{WEB}  timeout_ms: 30000\n"),
+            "services.web.timeout_ms",
+        );
+        // A streamed service, or one with a streamed route: up to 15 minutes.
+        let stream_route = "  routes:\n    - { path: \"/stream/{proxy+}\", methods: [GET], scope: services:web, response_transfer_mode: STREAM }\n";
+        for streamed in ["  response_transfer_mode: STREAM\n", stream_route] {
+            registry(&format!("{WEB}  timeout_ms: 900000\n{streamed}")).expect(streamed);
+            let e = error_at(
+                &format!("{WEB}  timeout_ms: 900001\n{streamed}"),
+                "services.web.timeout_ms",
+            );
+            assert!(e.contains("50..=900000") && e.contains("15 minutes"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_lambda_request_body_is_at_most_what_fits_a_lambda_event_base64_encoded() {
+        let s = registry(&format!("{MINIMAL}  max_request_bytes: 4194304\n")).unwrap();
+        assert_eq!(s.get("sample").unwrap().max_request_bytes, 4_194_304);
+        let e = error_at(
+            &format!("{MINIMAL}  max_request_bytes: 4194305\n"),
+            "services.sample.max_request_bytes",
+        );
+        assert!(
+            e.contains("1..=4194304") && e.contains("6291456") && e.contains("base64"),
+            "the error gives the number and where it comes from: {e}"
+        );
+    }
+
+    #[test]
+    fn sibling_path_variables_are_refused_as_api_gateway_refuses_them() {
+        for (a, b, says) in [
+            ("/files/{id}", "/files/{path+}", "beside a greedy"),
+            ("/files/{path+}", "/files/{id}", "beside a greedy"),
+            ("/a/{id}/x", "/a/{key}/y", "two different path variables"),
+            ("/{id}", "/{rest+}", "beside a greedy"),
+        ] {
+            let e = error_at(
+                &format!(
+                    "{ROUTED}    - {{ path: \"{a}\", methods: [GET], public: true }}\n    - {{ path: \"{b}\", methods: [PUT], scope: services:sample }}\n"
+                ),
+                "services.sample.routes[1].path",
+            );
+            assert!(
+                e.contains(says) && e.contains("sibling path variables"),
+                "{a} {b}: {e}"
+            );
+        }
+        // Variables under different parents, or the same variable, are fine.
+        registry(&format!(
+            "{ROUTED}    - {{ path: \"/a/{{id}}\", methods: [GET], public: true }}\n    - {{ path: \"/b/{{rest+}}\", methods: [GET], public: true }}\n    - {{ path: \"/a/{{id}}/x\", methods: [PUT], scope: services:sample }}\n"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_vpc_link_route_may_not_start_with_a_variable_beside_its_implicit_proxy() {
+        for path in ["/{id}", "/{rest+}", "/{id}/x"] {
+            let e = error_at(
+                &format!(
+                    "{WEB}  routes:\n    - {{ path: \"{path}\", methods: [GET], public: true }}\n"
+                ),
+                "services.web.routes[0].path",
+            );
+            assert!(
+                e.contains("{proxy+}") && e.contains("literal"),
+                "{path}: {e}"
+            );
+            // A lambda service has no such resource: fine there.
+            registry(&format!(
+                "{ROUTED}    - {{ path: \"{path}\", methods: [GET], public: true }}\n"
+            ))
+            .expect(path);
         }
     }
 
