@@ -42,6 +42,25 @@ pub struct Deployed {
     /// `GetGatewayResponses` reports them.
     #[serde(default)]
     pub gateway_responses: BTreeMap<String, crate::gateway::GatewayResponse>,
+    /// The stage's access-log format (`access_log_settings.format`: a JSON
+    /// template of `$context` variables), when the stage has an access log.
+    #[serde(default)]
+    pub access_log_format: Option<String>,
+    /// The CloudWatch Logs group of the stage's access log.
+    #[serde(default)]
+    pub access_log_group: Option<String>,
+}
+
+impl Deployed {
+    /// The stage's access-log format and group, when it has both.
+    pub fn access_log(&self) -> Option<(&str, &str)> {
+        match (&self.access_log_format, &self.access_log_group) {
+            (Some(format), Some(group)) if !format.is_empty() && !group.is_empty() => {
+                Some((format, group))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One Lambda function as the emulator holds it.
@@ -389,6 +408,8 @@ mod tests {
             stage: "local".into(),
             rest_api_body: body.to_string(),
             gateway_responses: BTreeMap::new(),
+            access_log_format: None,
+            access_log_group: None,
             functions: BTreeMap::from([
                 (
                     "authorizer".to_owned(),
@@ -574,6 +595,21 @@ mod tests {
         assert_eq!(shell_quote("plain"), "'plain'");
         assert_eq!(shell_quote("it's $HOME `x`"), "'it'\\''s $HOME `x`'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn the_access_log_fields_are_optional_and_used_only_together() {
+        let base = r#""region":"us-east-1","endpoint":"x","account_id":"1","rest_api_id":"a","stage":"v1","rest_api_body":"{}","functions":{}"#;
+        let without: Deployed = serde_json::from_str(&format!("{{{base}}}")).expect("loads");
+        assert_eq!(without.access_log(), None);
+        let with: Deployed = serde_json::from_str(&format!(
+            r#"{{{base},"access_log_format":"{{\"id\":\"$context.requestId\"}}","access_log_group":"/aws/apigateway/p"}}"#
+        ))
+        .expect("loads");
+        assert_eq!(
+            with.access_log(),
+            Some((r#"{"id":"$context.requestId"}"#, "/aws/apigateway/p"))
+        );
     }
 
     #[test]

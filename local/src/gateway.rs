@@ -1,32 +1,44 @@
 //! The gateway: API Gateway REST's request pipeline over loopback HTTP.
+//!
+//! A request goes through API Gateway's phases in order, each a function
+//! below that either goes on or answers with one of API Gateway's own
+//! answers ([`crate::gateway_response`]): the body limit ([`read_body`]),
+//! the route ([`route`]), the authorizer and the usage plan
+//! ([`authorize`], [`meter`]), then the integration ([`integrate_http`],
+//! [`integrate_lambda`]). [`handle`] then applies the REST API's gateway
+//! responses and writes the access-log line.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use futures::FutureExt;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use http::header::{HeaderName, HeaderValue};
-use http::{HeaderMap, Request, Response, StatusCode};
-use lambda_runtime::Context;
-use serde_json::{Value, json};
+use http::request::Parts;
+use http::{HeaderMap, Request, Response};
+use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
+use crate::access_log::AccessLog;
+use crate::context_vars::ContextVars;
 use crate::event::{self, Deployment, Incoming};
-use crate::http_integration::{self, Failure, Upstreams};
+pub use crate::gateway_response::GatewayResponse;
+use crate::gateway_response::{self as answer, error_message, response_type};
+use crate::http_integration::{self, Failure, HttpIntegration, Upstreams};
 use crate::integration::{EventFunction, EventHandler, HttpFunction, HttpHandler, Integration};
+use crate::lambda_proxy::{self, AuthzFailure, Invoked, LAMBDA_PAYLOAD_BYTES};
 pub use crate::metering::Throttle;
 use crate::metering::{self, Meter, Usage, UsageSource, Verdict};
-use crate::policy::{self, Decision};
-use crate::routing;
-use crate::spec::{Api, METHODS};
+use crate::routing::{self, Matched};
+use crate::spec::{Api, METHODS, Operation, TransferMode};
+use crate::streaming::StreamLimits;
 
 /// API Gateway's request payload limit (10 MB).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -42,6 +54,8 @@ pub struct Gateway {
     usage_max_age: Duration,
     gateway_responses: BTreeMap<String, GatewayResponse>,
     upstreams: Upstreams,
+    access_log: Option<AccessLog>,
+    stream_limits: StreamLimits,
 }
 
 struct Inner {
@@ -52,30 +66,9 @@ struct Inner {
     gateway_responses: BTreeMap<String, GatewayResponse>,
     upstreams: Upstreams,
     http_client: http_integration::HttpClient,
+    access_log: Option<AccessLog>,
+    stream_limits: StreamLimits,
 }
-
-/// A gateway response of the REST API (`aws_api_gateway_gateway_response`):
-/// how API Gateway's own answers of one type (`UNAUTHORIZED`, `DEFAULT_4XX`,
-/// ...) are rewritten: status, headers mapped from the request or literal,
-/// body templates. As `GetGatewayResponses` reports them.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GatewayResponse {
-    #[serde(default)]
-    pub status_code: Option<String>,
-    #[serde(default)]
-    pub response_parameters: BTreeMap<String, String>,
-    #[serde(default)]
-    pub response_templates: BTreeMap<String, String>,
-}
-
-/// The gateway response type of one of API Gateway's own answers.
-#[derive(Debug, Clone, Copy)]
-struct ResponseType(&'static str);
-
-/// Its message (`$context.error.message`).
-#[derive(Debug, Clone)]
-struct ErrorMessage(String);
 
 impl Gateway {
     pub fn new(api: Api) -> Gateway {
@@ -88,7 +81,23 @@ impl Gateway {
             usage_max_age: metering::DEFAULT_MAX_AGE,
             gateway_responses: BTreeMap::new(),
             upstreams: Upstreams::default(),
+            access_log: None,
+            stream_limits: StreamLimits::default(),
         }
+    }
+
+    /// The stage's access log: its format and where its lines go
+    /// ([`crate::access_log`]).
+    pub fn with_access_log(mut self, access_log: AccessLog) -> Gateway {
+        self.access_log = Some(access_log);
+        self
+    }
+
+    /// The limits of streamed responses (API Gateway's regional ones unless
+    /// set; tests shorten them).
+    pub fn with_stream_limits(mut self, limits: StreamLimits) -> Gateway {
+        self.stream_limits = limits;
+        self
     }
 
     /// Where HTTP (VPC link) integrations go locally: base URLs by upstream
@@ -232,6 +241,8 @@ impl Gateway {
             gateway_responses: self.gateway_responses,
             upstreams: self.upstreams,
             http_client: http_integration::client(),
+            access_log: self.access_log,
+            stream_limits: self.stream_limits,
         });
         Router::new().fallback(handle).with_state(inner)
     }
@@ -251,286 +262,155 @@ impl Gateway {
     }
 }
 
-// ---------------------------------------------------------------- answers
+// ---------------------------------------------------------------- one request
 
-fn json_response(status: StatusCode, body: &Value, error_type: Option<&str>) -> Response<Body> {
-    let mut resp = Response::new(Body::from(body.to_string()));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Some(t) = error_type.and_then(|t| HeaderValue::from_str(t).ok()) {
-        resp.headers_mut()
-            .insert(HeaderName::from_static("x-amzn-errortype"), t);
-    }
-    let text = body
-        .get("message")
-        .or_else(|| body.get("Message"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    resp.extensions_mut().insert(ErrorMessage(text.to_owned()));
-    resp
+/// One request as the gateway saw it: what the events, the gateway
+/// responses and the access-log line are built from.
+struct Exchange {
+    request_id: String,
+    extended_request_id: String,
+    received_at: DateTime<Utc>,
+    started: Instant,
+    /// Upper-cased.
+    method: String,
+    /// As received (percent-encoded), without the stage.
+    raw_path: String,
+    headers: HeaderMap,
+    source_ip: String,
+    resource_path: Option<String>,
+    /// `requestContext.authorizer` once the authorizer answered.
+    authorizer: Option<Map<String, Value>>,
+    /// The authorizer's `usageIdentifierKey`.
+    api_key: Option<String>,
 }
 
-fn message(status: StatusCode, text: &str, error_type: &str) -> Response<Body> {
-    json_response(status, &json!({ "message": text }), Some(error_type))
-}
-
-fn typed(mut resp: Response<Body>, kind: &'static str) -> Response<Body> {
-    resp.extensions_mut().insert(ResponseType(kind));
-    resp
-}
-
-/// API Gateway's own answer rewritten by the REST API's gateway response of
-/// its type, else `DEFAULT_4XX` / `DEFAULT_5XX`: status, headers
-/// (`method.request.header.<name>` from the request, omitted when absent;
-/// `'literal'`), and the `application/json` template with
-/// `$context.error.message` and `$context.requestId` filled in.
-fn apply_gateway_response(
-    responses: &BTreeMap<String, GatewayResponse>,
-    resp: &mut Response<Body>,
-    request_headers: &HeaderMap,
-    request_id: &str,
-) {
-    let Some(ResponseType(kind)) = resp.extensions().get::<ResponseType>().copied() else {
-        return;
-    };
-    let message = resp
-        .extensions()
-        .get::<ErrorMessage>()
-        .map(|m| m.0.clone())
-        .unwrap_or_default();
-    let message = message.as_str();
-    let default = if resp.status().is_server_error() {
-        "DEFAULT_5XX"
-    } else {
-        "DEFAULT_4XX"
-    };
-    let Some(gr) = responses.get(kind).or_else(|| responses.get(default)) else {
-        return;
-    };
-    if let Some(status) = gr
-        .status_code
-        .as_deref()
-        .and_then(|s| s.parse::<u16>().ok())
-        .and_then(|s| StatusCode::from_u16(s).ok())
-    {
-        *resp.status_mut() = status;
-    }
-    if let Some(template) = gr.response_templates.get("application/json") {
-        let body = template
-            .replace("$context.error.messageString", &format!("{message:?}"))
-            .replace("$context.error.message", message)
-            .replace("$context.requestId", request_id);
-        *resp.body_mut() = Body::from(body);
-        resp.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-    }
-    for (target, source) in &gr.response_parameters {
-        let Some(name) = target.strip_prefix("gatewayresponse.header.") else {
-            continue;
-        };
-        let value = if let Some(header) = source.strip_prefix("method.request.header.") {
-            request_headers
-                .get(header)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        } else {
-            source
-                .strip_prefix('\'')
-                .and_then(|v| v.strip_suffix('\''))
-                .map(str::to_owned)
-        };
-        if let (Ok(name), Some(Ok(value))) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            value.map(|v| HeaderValue::from_str(&v)),
-        ) {
-            resp.headers_mut().insert(name, value);
+impl Exchange {
+    fn new(req: &Request<Body>, peer: SocketAddr) -> Exchange {
+        Exchange {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            extended_request_id: event::extended_request_id(),
+            received_at: Utc::now(),
+            started: Instant::now(),
+            method: req.method().as_str().to_ascii_uppercase(),
+            raw_path: req.uri().path().to_owned(),
+            headers: req.headers().clone(),
+            source_ip: peer.ip().to_string(),
+            resource_path: None,
+            authorizer: None,
+            api_key: None,
         }
     }
+
+    /// The `$context` variables of the request and its answer so far (AWS,
+    /// "Variables for access logging for API Gateway"); `path` is the path
+    /// as API Gateway gives it, with the stage.
+    fn vars(&self, d: &Deployment, resp: &Response<Body>) -> ContextVars {
+        let mut v = ContextVars::default();
+        let header = |name: &str| self.headers.get(name).and_then(|v| v.to_str().ok());
+        for (name, value) in [
+            ("accountId", d.account_id.as_str()),
+            ("apiId", &d.api_id),
+            ("stage", &d.stage),
+            ("requestId", &self.request_id),
+            ("extendedRequestId", &self.extended_request_id),
+            ("httpMethod", &self.method),
+            ("protocol", "HTTP/1.1"),
+            ("identity.sourceIp", &self.source_ip),
+        ] {
+            v.set(name, value);
+        }
+        v.set("path", format!("/{}{}", d.stage, self.raw_path));
+        let time = self.received_at.format("%d/%b/%Y:%H:%M:%S %z");
+        v.set("requestTime", time.to_string());
+        v.set(
+            "requestTimeEpoch",
+            self.received_at.timestamp_millis().to_string(),
+        );
+        v.set(
+            "responseLatency",
+            self.started.elapsed().as_millis().to_string(),
+        );
+        let optional = [
+            ("resourcePath", self.resource_path.as_deref()),
+            ("identity.userAgent", header("user-agent")),
+            ("identity.apiKey", self.api_key.as_deref()),
+            (
+                "domainName",
+                header("host").map(|h| h.split(':').next().unwrap_or(h)),
+            ),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                v.set(name, value);
+            }
+        }
+        for (key, value) in self.authorizer.iter().flatten() {
+            let value = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned);
+            v.set(&format!("authorizer.{key}"), value);
+        }
+        if let (Some(kind), Some(message)) = (response_type(resp), error_message(resp)) {
+            v.set("error.responseType", kind);
+            v.set("error.message", message);
+            v.set(
+                "error.messageString",
+                Value::String(message.to_owned()).to_string(),
+            );
+        }
+        v
+    }
 }
 
-fn missing_token() -> Response<Body> {
-    typed(
-        message(
-            StatusCode::FORBIDDEN,
-            "Missing Authentication Token",
-            "MissingAuthenticationTokenException",
-        ),
-        "MISSING_AUTHENTICATION_TOKEN",
-    )
-}
-fn too_many() -> Response<Body> {
-    typed(
-        message(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too Many Requests",
-            "ThrottledException",
-        ),
-        "THROTTLED",
-    )
-}
-fn limit_exceeded() -> Response<Body> {
-    typed(
-        message(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Limit Exceeded",
-            "LimitExceededException",
-        ),
-        "QUOTA_EXCEEDED",
-    )
-}
-fn forbidden() -> Response<Body> {
-    typed(
-        message(StatusCode::FORBIDDEN, "Forbidden", "ForbiddenException"),
-        "INVALID_API_KEY",
-    )
-}
-fn too_long() -> Response<Body> {
-    typed(
-        message(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Request Too Long",
-            "RequestTooLongException",
-        ),
-        "REQUEST_TOO_LARGE",
-    )
-}
-fn unauthorized() -> Response<Body> {
-    typed(
-        message(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "UnauthorizedException",
-        ),
-        "UNAUTHORIZED",
-    )
-}
-fn internal_error() -> Response<Body> {
-    typed(
-        message(
-            StatusCode::BAD_GATEWAY,
-            "Internal server error",
-            "InternalServerErrorException",
-        ),
-        "INTEGRATION_FAILURE",
-    )
-}
-/// An HTTP integration that cannot be reached or built: API Gateway's
-/// "Execution failed due to configuration error" answer.
-fn integration_config_error() -> Response<Body> {
-    typed(
-        message(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal server error",
-            "InternalServerErrorException",
-        ),
-        "INTEGRATION_FAILURE",
-    )
-}
-fn timed_out() -> Response<Body> {
-    typed(
-        message(
-            StatusCode::GATEWAY_TIMEOUT,
-            "Endpoint request timed out",
-            "IntegrationTimeout",
-        ),
-        "INTEGRATION_TIMEOUT",
-    )
-}
-fn authorizer_failure() -> Response<Body> {
-    typed(
-        json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &json!({ "message": null }),
-            Some("AuthorizerConfigurationException"),
-        ),
-        "AUTHORIZER_FAILURE",
-    )
-}
-fn denied(explicit: bool) -> Response<Body> {
-    let text = if explicit {
-        "User is not authorized to access this resource with an explicit deny"
-    } else {
-        "User is not authorized to access this resource"
-    };
-    typed(
-        json_response(
-            StatusCode::FORBIDDEN,
-            &json!({ "Message": text }),
-            Some("AccessDeniedException"),
-        ),
-        "ACCESS_DENIED",
-    )
-}
+/// A phase's outcome: go on with `T`, or answer (boxed: an answer is large).
+type Step<T> = Result<T, Box<Response<Body>>>;
 
-// ---------------------------------------------------------------- pipeline
+fn refuse<T>(answer: Response<Body>) -> Step<T> {
+    Err(Box::new(answer))
+}
 
 async fn handle(
     State(inner): State<Arc<Inner>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request<Body>,
 ) -> Response<Body> {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let request_headers = req.headers().clone();
-    let started = Instant::now();
-    let mut resp = pipeline(&inner, peer, req, &request_id).await;
-    apply_gateway_response(
+    let mut exchange = Exchange::new(&req, peer);
+    let mut resp = match pipeline(&inner, &mut exchange, req).await {
+        Ok(resp) => resp,
+        Err(answer) => *answer,
+    };
+    let mut vars = exchange.vars(&inner.deployment, &resp);
+    answer::apply(
         &inner.gateway_responses,
         &mut resp,
-        &request_headers,
-        &request_id,
+        &exchange.headers,
+        &vars,
     );
-    // One access-log line per request, like the stage's access log.
+    vars.set("status", resp.status().as_str());
+    if let Some(log) = &inner.access_log {
+        log.record(&vars);
+    }
     tracing::info!(
-        request_id = %request_id,
-        %method,
-        %path,
+        request_id = %exchange.request_id,
+        method = %exchange.method,
+        path = %exchange.raw_path,
         status = resp.status().as_u16(),
-        latency_ms = started.elapsed().as_millis() as u64,
+        latency_ms = exchange.started.elapsed().as_millis() as u64,
         "request"
     );
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Ok(v) = HeaderValue::from_str(&exchange.request_id) {
         resp.headers_mut()
             .insert(HeaderName::from_static("x-amzn-requestid"), v);
     }
     resp
 }
 
-async fn pipeline(
-    inner: &Inner,
-    peer: SocketAddr,
-    req: Request<Body>,
-    request_id: &str,
-) -> Response<Body> {
-    let received_at = chrono::Utc::now();
+async fn pipeline(inner: &Inner, ex: &mut Exchange, req: Request<Body>) -> Step<Response<Body>> {
     let (parts, body) = req.into_parts();
-    let declared_len = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return too_long();
-    }
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return too_long();
-    };
-    let raw_path = parts.uri.path().to_owned();
-    let method = parts.method.as_str().to_ascii_uppercase();
-    let Some(matched) = routing::route(&inner.api.resources, &raw_path) else {
-        return missing_token();
-    };
-    if !METHODS.contains(&method.as_str()) {
-        return missing_token();
-    }
-    let Some(operation) = matched.resource.operation(&method) else {
-        return missing_token();
-    };
+    let body = read_body(&parts.headers, body).await?;
+    let (method, raw_path) = (ex.method.clone(), ex.raw_path.clone());
+    let (matched, operation) = route(&inner.api, &method, &raw_path)?;
+    ex.resource_path = Some(matched.resource.path.clone());
     let content_type = parts
         .headers
         .get(http::header::CONTENT_TYPE)
@@ -542,464 +422,251 @@ async fn pipeline(
         headers: &parts.headers,
         body: &body,
         body_is_binary: inner.api.is_binary(content_type),
-        source_ip: peer.ip().to_string(),
-        request_id: request_id.to_owned(),
-        extended_request_id: event::extended_request_id(),
-        received_at,
+        source_ip: ex.source_ip.clone(),
+        request_id: ex.request_id.clone(),
+        extended_request_id: ex.extended_request_id.clone(),
+        received_at: ex.received_at,
         resource_path: &matched.resource.path,
         path_parameters: &matched.path_parameters,
     };
     let mut event = event::proxy_event(&inner.deployment, &incoming);
-
     if operation.secured {
-        let authorizer = inner
-            .api
-            .authorizer
-            .as_ref()
-            .and_then(|name| inner.functions.get(name));
-        let Some(authorizer) = authorizer else {
-            tracing::warn!(route = %matched.resource.path, "secured route and no authorizer registered: 401");
-            return unauthorized();
-        };
-        let auth_event = event::authorizer_event(&inner.deployment, &incoming);
-        let method_arn = inner.deployment.method_arn(&method, &raw_path);
-        let started = std::time::Instant::now();
-        let outcome = invoke(
-            authorizer.as_ref(),
-            auth_event,
-            request_id,
-            operation.timeout,
-        )
-        .await;
-        let latency = started.elapsed().as_millis() as u64;
-        let answer = match outcome {
-            Invoked::Ok(v) => v,
-            Invoked::Err(e) if e == "Unauthorized" => return unauthorized(),
-            Invoked::Err(e) => {
-                tracing::warn!(error = %e, "authorizer failed: 500");
-                return authorizer_failure();
-            }
-            Invoked::TimedOut => {
-                tracing::warn!("authorizer timed out: 500");
-                return authorizer_failure();
-            }
-        };
-        match authorize(&answer, &method_arn, latency) {
-            Ok(context) => {
-                let key = answer.get("usageIdentifierKey").and_then(Value::as_str);
-                if operation.api_key_required {
-                    if let Some(refused) = meter(&inner.meter, key).await {
-                        return refused;
-                    }
-                }
-                if let Some(ctx) = event
-                    .get_mut("requestContext")
-                    .and_then(Value::as_object_mut)
-                {
-                    ctx.insert("authorizer".into(), Value::Object(context));
-                    // apiKeySource AUTHORIZER: the usage plan key shows as identity.apiKey.
-                    if let (Some(key), Some(identity)) =
-                        (key, ctx.get_mut("identity").and_then(Value::as_object_mut))
-                    {
-                        identity.insert("apiKey".into(), Value::String(key.to_owned()));
-                    }
-                }
-            }
-            Err(AuthzFailure::Denied(explicit)) => return denied(explicit),
-            Err(AuthzFailure::Invalid(reason)) => {
-                tracing::warn!(%reason, "authorizer answered an invalid response: 500");
-                return authorizer_failure();
-            }
-        }
+        let context = authorize(inner, ex, operation, &incoming).await?;
+        with_authorizer(&mut event, context, ex.api_key.as_deref());
+    } else if operation.api_key_required {
+        // apiKeyRequired without an authorizer: with apiKeySource
+        // AUTHORIZER there is no key.
+        meter(&inner.meter, None).await?;
     }
+    Ok(match &operation.http {
+        Some(http) => integrate_http(inner, http, operation, &parts, body, &event).await,
+        None => integrate_lambda(inner, operation, &parts.headers, event, &ex.request_id).await,
+    })
+}
 
-    // apiKeyRequired without an authorizer: with apiKeySource AUTHORIZER
-    // there is no key.
-    if operation.api_key_required && !operation.secured {
-        if let Some(refused) = meter(&inner.meter, None).await {
-            return refused;
-        }
+// ---------------------------------------------------------------- phases
+
+/// API Gateway's 10 MB request payload limit (413 `REQUEST_TOO_LARGE`).
+async fn read_body(headers: &HeaderMap, body: Body) -> Step<Bytes> {
+    let declared_len = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return refuse(answer::too_long("RequestTooLongException"));
     }
-
-    if let Some(http) = &operation.http {
-        let outgoing = http
-            .outgoing(&method, parts.uri.query(), &parts.headers, &event)
-            .and_then(|out| Ok((http.local_url(&out.url, &inner.upstreams)?, out)));
-        let (url, outgoing) = match outgoing {
-            Ok(v) => v,
-            Err(reason) => {
-                tracing::error!(%reason, "Execution failed due to configuration error: 500");
-                return integration_config_error();
-            }
-        };
-        return match http_integration::send(
-            &inner.http_client,
-            &outgoing.method,
-            &url,
-            outgoing.headers,
-            body,
-            operation.timeout,
-        )
-        .await
-        {
-            Ok(resp) => resp,
-            Err(Failure::TimedOut) => timed_out(),
-            Err(Failure::Failed(reason)) => {
-                tracing::warn!(%reason, "HTTP integration failed: 500");
-                integration_config_error()
-            }
-            Err(Failure::TooLarge) => {
-                tracing::warn!(
-                    limit = http_integration::MAX_RESPONSE_BYTES,
-                    "HTTP integration answered more than API Gateway's 10 MB response payload limit: 502"
-                );
-                internal_error()
-            }
-        };
-    }
-
-    let Some(function) = inner.functions.get(&operation.function) else {
-        tracing::error!(function = %operation.function, "no function registered for this integration: 500");
-        return message(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal server error",
-            "InternalServerErrorException",
-        );
-    };
-    match invoke(function.as_ref(), event, request_id, operation.timeout).await {
-        Invoked::Ok(v) => map_response(&inner.api, &parts.headers, &v).unwrap_or_else(|reason| {
-            tracing::warn!(function = %operation.function, %reason, "malformed Lambda proxy response: 502");
-            internal_error()
-        }),
-        Invoked::Err(e) => {
-            tracing::warn!(function = %operation.function, error = %e, "integration failed: 502");
-            internal_error()
-        }
-        Invoked::TimedOut => timed_out(),
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => Ok(body),
+        Err(_) => refuse(answer::too_long("RequestTooLongException")),
     }
 }
 
-/// The usage plan's answer for a request that requires an API key: `None`
-/// to go on, else API Gateway's refusal.
-async fn meter(meter: &Meter, usage_identifier_key: Option<&str>) -> Option<Response<Body>> {
+/// The resource and method: none is 403 `MISSING_AUTHENTICATION_TOKEN`.
+fn route<'a>(api: &'a Api, method: &str, raw_path: &str) -> Step<(Matched<'a>, &'a Operation)> {
+    let Some(matched) = routing::route(&api.resources, raw_path) else {
+        return refuse(answer::missing_token());
+    };
+    let resource = matched.resource;
+    let operation = METHODS
+        .contains(&method)
+        .then(|| resource.operation(method))
+        .flatten();
+    match operation {
+        Some(operation) => Ok((matched, operation)),
+        None => refuse(answer::missing_token()),
+    }
+}
+
+/// The REQUEST authorizer: its answer's context (kept for the gateway
+/// responses and the access log even when the policy then denies), its
+/// policy, and the usage plan of its `usageIdentifierKey`.
+async fn authorize(
+    inner: &Inner,
+    ex: &mut Exchange,
+    operation: &Operation,
+    incoming: &Incoming<'_>,
+) -> Step<Map<String, Value>> {
+    let Some(authorizer) = (inner.api.authorizer.as_ref()).and_then(|n| inner.functions.get(n))
+    else {
+        tracing::warn!(route = %incoming.resource_path, "secured route and no authorizer registered: 401");
+        return refuse(answer::unauthorized());
+    };
+    let started = Instant::now();
+    let reply = call_authorizer(inner, authorizer.as_ref(), incoming, operation.timeout).await?;
+    let latency = started.elapsed().as_millis() as u64;
+    let context = match lambda_proxy::authorizer_context(&reply, latency) {
+        Ok(context) => context,
+        Err(reason) => {
+            tracing::warn!(%reason, "authorizer answered an invalid response: 500");
+            return refuse(answer::authorizer_configuration_error());
+        }
+    };
+    ex.authorizer = Some(context.clone());
+    let method_arn = inner
+        .deployment
+        .method_arn(incoming.method, incoming.raw_path);
+    match lambda_proxy::policy_decision(&reply, &method_arn) {
+        Ok(()) => {}
+        Err(AuthzFailure::Denied(explicit)) => return refuse(answer::access_denied(explicit)),
+        Err(AuthzFailure::Invalid(reason)) => {
+            tracing::warn!(%reason, "authorizer answered an invalid policy: 500");
+            return refuse(answer::authorizer_configuration_error());
+        }
+    }
+    let key = reply.get("usageIdentifierKey").and_then(Value::as_str);
+    ex.api_key = key.map(str::to_owned);
+    if operation.api_key_required {
+        meter(&inner.meter, key).await?;
+    }
+    Ok(context)
+}
+
+async fn call_authorizer(
+    inner: &Inner,
+    authorizer: &dyn Integration,
+    incoming: &Incoming<'_>,
+    timeout: Duration,
+) -> Step<Value> {
+    let auth_event = event::authorizer_event(&inner.deployment, incoming);
+    match lambda_proxy::invoke(authorizer, auth_event, &incoming.request_id, timeout).await {
+        Invoked::Ok(v) => Ok(v),
+        Invoked::Err(e) if e == "Unauthorized" => refuse(answer::unauthorized()),
+        Invoked::Err(e) => {
+            tracing::warn!(error = %e, "authorizer failed: 500");
+            refuse(answer::authorizer_failure())
+        }
+        Invoked::TimedOut => {
+            tracing::warn!("authorizer timed out: 500");
+            refuse(answer::authorizer_failure())
+        }
+    }
+}
+
+/// `requestContext.authorizer`, and (apiKeySource AUTHORIZER) the usage
+/// plan key as `requestContext.identity.apiKey`.
+fn with_authorizer(event: &mut Value, context: Map<String, Value>, key: Option<&str>) {
+    let Some(ctx) = event
+        .get_mut("requestContext")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    ctx.insert("authorizer".into(), Value::Object(context));
+    if let (Some(key), Some(identity)) =
+        (key, ctx.get_mut("identity").and_then(Value::as_object_mut))
+    {
+        identity.insert("apiKey".into(), Value::String(key.to_owned()));
+    }
+}
+
+/// The usage plan's verdict for a request that requires an API key.
+async fn meter(meter: &Meter, usage_identifier_key: Option<&str>) -> Step<()> {
     match meter.check(usage_identifier_key).await {
-        Verdict::Pass => None,
-        Verdict::Forbidden => Some(forbidden()),
-        Verdict::Throttled => Some(too_many()),
-        Verdict::QuotaExceeded => Some(limit_exceeded()),
+        Verdict::Pass => Ok(()),
+        Verdict::Forbidden => refuse(answer::invalid_api_key()),
+        Verdict::Throttled => refuse(answer::throttled()),
+        Verdict::QuotaExceeded => refuse(answer::quota_exceeded()),
         Verdict::Unavailable(reason) => {
             tracing::error!(%reason, "cannot meter the request: 500");
-            Some(typed(
-                message(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal server error",
-                    "InternalServerErrorException",
-                ),
-                "API_CONFIGURATION_ERROR",
-            ))
+            refuse(answer::api_configuration_error())
         }
     }
 }
 
-enum Invoked {
-    Ok(Value),
-    Err(String),
-    TimedOut,
-}
-
-async fn invoke(f: &dyn Integration, event: Value, request_id: &str, timeout: Duration) -> Invoked {
-    let mut context = Context::default();
-    context.request_id = uuid::Uuid::new_v4().to_string();
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    context.deadline = now_ms + timeout.as_millis() as u64;
-    context.xray_trace_id = Some(format!(
-        "Root=1-{:08x}-{}",
-        now_ms / 1000,
-        &request_id.replace('-', "")[..24]
-    ));
-    // A panicking handler fails the invocation (as the Lambda runtime reports
-    // it) instead of tearing down the connection.
-    let call = std::panic::AssertUnwindSafe(f.invoke(event, context)).catch_unwind();
-    match tokio::time::timeout(timeout, call).await {
-        Err(_) => Invoked::TimedOut,
-        Ok(Ok(Ok(v))) => Invoked::Ok(v),
-        Ok(Ok(Err(e))) => Invoked::Err(e.to_string()),
-        Ok(Err(_)) => Invoked::Err("the function panicked".to_owned()),
-    }
-}
-
-enum AuthzFailure {
-    Denied(bool),
-    Invalid(String),
-}
-
-/// Check the authorizer's answer and build `requestContext.authorizer`.
-fn authorize(
-    answer: &Value,
-    method_arn: &str,
-    latency_ms: u64,
-) -> Result<serde_json::Map<String, Value>, AuthzFailure> {
-    let principal = answer
-        .get("principalId")
-        .and_then(Value::as_str)
-        .ok_or_else(|| AuthzFailure::Invalid("principalId is missing".into()))?;
-    let policy = answer
-        .get("policyDocument")
-        .ok_or_else(|| AuthzFailure::Invalid("policyDocument is missing".into()))?;
-    match policy::evaluate(policy, method_arn) {
-        Ok(Decision::Allow) => {}
-        Ok(Decision::ImplicitDeny) => return Err(AuthzFailure::Denied(false)),
-        Ok(Decision::ExplicitDeny) => return Err(AuthzFailure::Denied(true)),
-        Err(e) => return Err(AuthzFailure::Invalid(e.to_string())),
-    }
-    let mut out = serde_json::Map::new();
-    if let Some(ctx) = answer.get("context").filter(|c| !c.is_null()) {
-        let ctx = ctx
-            .as_object()
-            .ok_or_else(|| AuthzFailure::Invalid("context is not an object".into()))?;
-        for (k, v) in ctx {
-            let s = match v {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                Value::Null => continue,
-                _ => {
-                    return Err(AuthzFailure::Invalid(format!(
-                        "context value {k} is not a string, number or boolean"
-                    )));
-                }
-            };
-            out.insert(k.clone(), Value::String(s));
+/// An `http_proxy` integration: the upstream request built as API Gateway
+/// builds it, sent to its local address, the answer buffered (10 MB, 502
+/// beyond) or streamed (`responseTransferMode: STREAM`).
+async fn integrate_http(
+    inner: &Inner,
+    http: &HttpIntegration,
+    operation: &Operation,
+    parts: &Parts,
+    body: Bytes,
+    event: &Value,
+) -> Response<Body> {
+    let method = parts.method.as_str().to_ascii_uppercase();
+    let prepared = http
+        .outgoing(&method, parts.uri.query(), &parts.headers, event)
+        .and_then(|out| Ok((http.local_url(&out.url, &inner.upstreams)?, out)));
+    let (url, out) = match prepared {
+        Ok(v) => v,
+        Err(reason) => {
+            tracing::error!(%reason, "Execution failed due to configuration error: 500");
+            return answer::api_configuration_error();
+        }
+    };
+    let client = &inner.http_client;
+    let sent = match operation.transfer_mode {
+        TransferMode::Buffered => {
+            http_integration::send(
+                client,
+                &out.method,
+                &url,
+                out.headers,
+                body,
+                operation.timeout,
+            )
+            .await
+        }
+        TransferMode::Stream => {
+            let limits = inner.stream_limits;
+            let (method, headers, timeout) = (&out.method, out.headers, operation.timeout);
+            http_integration::send_streamed(client, method, &url, headers, body, timeout, limits)
+                .await
+        }
+    };
+    match sent {
+        Ok(resp) => resp,
+        Err(Failure::TimedOut) => answer::integration_timeout(),
+        Err(Failure::Failed(reason)) => {
+            tracing::warn!(%reason, "HTTP integration failed: 500");
+            answer::integration_unreachable()
+        }
+        Err(Failure::TooLarge) => {
+            let limit = http_integration::MAX_RESPONSE_BYTES;
+            tracing::warn!(
+                limit,
+                "HTTP integration answered more than API Gateway's 10 MB response payload limit: 502"
+            );
+            answer::integration_failure()
         }
     }
-    out.insert("principalId".into(), Value::String(principal.to_owned()));
-    out.insert("integrationLatency".into(), json!(latency_ms));
-    Ok(out)
 }
 
-/// Map a Lambda proxy response to HTTP.
-fn map_response(
-    api: &Api,
+/// A Lambda proxy integration: the event within Lambda's invocation
+/// payload limit, the function invoked, its answer mapped to HTTP.
+async fn integrate_lambda(
+    inner: &Inner,
+    operation: &Operation,
     request_headers: &HeaderMap,
-    v: &Value,
-) -> Result<Response<Body>, String> {
-    let obj = v.as_object().ok_or("the response is not a JSON object")?;
-    let status = obj
-        .get("statusCode")
-        .and_then(|s| {
-            s.as_u64()
-                .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
-        })
-        .ok_or("statusCode is missing or not an integer")?;
-    let status = u16::try_from(status)
-        .ok()
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .ok_or("statusCode is not a valid HTTP status")?;
-    let mut headers = HeaderMap::new();
-    let mut put = |name: &str, value: &str, append: bool| -> Result<(), String> {
-        let n = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("bad header name {name:?}"))?;
-        let v = HeaderValue::from_str(value).map_err(|_| format!("bad value for header {name}"))?;
-        if append {
-            headers.append(n, v);
-        } else {
-            headers.insert(n, v);
-        }
-        Ok(())
+    event: Value,
+    request_id: &str,
+) -> Response<Body> {
+    let Some(function) = inner.functions.get(&operation.function) else {
+        tracing::error!(function = %operation.function, "no function registered for this integration: 500");
+        return answer::api_configuration_error();
     };
-    let mut multi_names = Vec::new();
-    if let Some(m) = obj.get("multiValueHeaders").filter(|m| !m.is_null()) {
-        for (name, values) in m.as_object().ok_or("multiValueHeaders is not an object")? {
-            for value in values
-                .as_array()
-                .ok_or("multiValueHeaders values must be lists")?
-            {
-                put(
-                    name,
-                    value.as_str().ok_or("header values must be strings")?,
-                    true,
-                )?;
-            }
-            multi_names.push(name.to_ascii_lowercase());
+    let size = lambda_proxy::payload_size(&event);
+    if size > LAMBDA_PAYLOAD_BYTES {
+        // Lambda refuses the invoke (413 RequestEntityTooLargeException) and
+        // API Gateway answers 413 {"message": "Request Too Long"} with
+        // x-amzn-ErrorType BadRequestException: observed on AWS (GitHub
+        // koki-develop/lgtm-generator issue 10, "Lambda payload limit"
+        // response); the AWS pages do not document this answer.
+        tracing::warn!(size, limit = LAMBDA_PAYLOAD_BYTES, function = %operation.function,
+            "the Lambda proxy event is over Lambda's 6 MB synchronous invocation payload: 413");
+        return answer::too_long("BadRequestException");
+    }
+    match lambda_proxy::invoke(function.as_ref(), event, request_id, operation.timeout).await {
+        Invoked::Ok(v) => lambda_proxy::map_response(&inner.api, request_headers, &v)
+            .unwrap_or_else(|reason| {
+                tracing::warn!(function = %operation.function, %reason, "malformed Lambda proxy response: 502");
+                answer::integration_failure()
+            }),
+        Invoked::Err(e) => {
+            tracing::warn!(function = %operation.function, error = %e, "integration failed: 502");
+            answer::integration_failure()
         }
-    }
-    if let Some(m) = obj.get("headers").filter(|m| !m.is_null()) {
-        for (name, value) in m.as_object().ok_or("headers is not an object")? {
-            let value = match value {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => return Err(format!("header {name} is not a string")),
-            };
-            // API Gateway merges both maps; a name in both keeps every value.
-            let append = multi_names.contains(&name.to_ascii_lowercase());
-            put(name, &value, append)?;
-        }
-    }
-    let is_b64 = obj
-        .get("isBase64Encoded")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let body = match obj.get("body") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) => {
-            let content_type = headers
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok());
-            let accept = request_headers
-                .get(http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok());
-            let binary =
-                api.is_binary(content_type) || accept.is_some_and(|a| api.is_binary(Some(a)));
-            if is_b64 && binary {
-                B64.decode(s)
-                    .map_err(|e| format!("body is not valid base64: {e}"))?
-            } else {
-                s.clone().into_bytes()
-            }
-        }
-        Some(_) => return Err("body is not a string".into()),
-    };
-    if !headers.contains_key(http::header::CONTENT_TYPE) {
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-    }
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    *resp.headers_mut() = headers;
-    Ok(resp)
-}
-
-#[cfg(test)]
-mod tests {
-
-    fn responses() -> BTreeMap<String, GatewayResponse> {
-        let gr = |status: Option<&str>, title: &str| GatewayResponse {
-            status_code: status.map(str::to_owned),
-            response_parameters: BTreeMap::from([
-                (
-                    "gatewayresponse.header.Access-Control-Allow-Origin".to_owned(),
-                    "method.request.header.Origin".to_owned(),
-                ),
-                (
-                    "gatewayresponse.header.Vary".to_owned(),
-                    "'Origin'".to_owned(),
-                ),
-            ]),
-            response_templates: BTreeMap::from([(
-                "application/json".to_owned(),
-                format!(
-                    "{{\"title\":\"{title}\",\"detail\":\"$context.error.message\",\"request_id\":\"$context.requestId\"}}"
-                ),
-            )]),
-        };
-        BTreeMap::from([
-            ("UNAUTHORIZED".to_owned(), gr(Some("401"), "Unauthorized")),
-            ("DEFAULT_4XX".to_owned(), gr(None, "Bad request")),
-        ])
-    }
-
-    #[tokio::test]
-    async fn gateway_responses_rewrite_the_gateways_own_answers() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::ORIGIN,
-            HeaderValue::from_static("https://a.example"),
-        );
-        let mut resp = unauthorized();
-        apply_gateway_response(&responses(), &mut resp, &headers, "req-1");
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            resp.headers()["access-control-allow-origin"],
-            "https://a.example"
-        );
-        assert_eq!(resp.headers()["vary"], "Origin");
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
-            .await
-            .expect("body");
-        let body: Value = serde_json::from_slice(&body).expect("json");
-        assert_eq!(
-            body,
-            json!({"title": "Unauthorized", "detail": "Unauthorized", "request_id": "req-1"})
-        );
-
-        // No type of its own: DEFAULT_4XX; no Origin in the request: no header.
-        let mut resp = missing_token();
-        apply_gateway_response(&responses(), &mut resp, &HeaderMap::new(), "req-2");
-        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-        assert!(resp.headers().get("access-control-allow-origin").is_none());
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
-            .await
-            .expect("body");
-        assert!(String::from_utf8_lossy(&body).contains("Bad request"));
-
-        // Without gateway responses (a test contract), the answer is unchanged.
-        let mut resp = unauthorized();
-        apply_gateway_response(&BTreeMap::new(), &mut resp, &headers, "req-3");
-        assert!(resp.headers().get("access-control-allow-origin").is_none());
-    }
-
-    use super::*;
-
-    const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:portcullis/local/GET/v1/me";
-
-    fn allow_all(context: Value) -> Value {
-        json!({
-            "principalId": "p",
-            "policyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]},
-            "context": context,
-        })
-    }
-
-    #[test]
-    fn context_values_that_are_objects_are_an_authorizer_failure() {
-        let answer = allow_all(json!({"nested": {"a": 1}}));
-        assert!(matches!(
-            authorize(&answer, ARN, 0),
-            Err(AuthzFailure::Invalid(_))
-        ));
-    }
-
-    #[test]
-    fn an_answer_without_principal_or_policy_is_an_authorizer_failure() {
-        let no_principal = json!({"policyDocument": {"Statement": []}});
-        assert!(matches!(
-            authorize(&no_principal, ARN, 0),
-            Err(AuthzFailure::Invalid(_))
-        ));
-        let no_policy = json!({"principalId": "p"});
-        assert!(matches!(
-            authorize(&no_policy, ARN, 0),
-            Err(AuthzFailure::Invalid(_))
-        ));
-    }
-
-    #[test]
-    fn headers_and_multi_value_headers_are_merged() {
-        let api = Api::from_yaml_str("paths: {}").expect("empty spec");
-        let resp = map_response(
-            &api,
-            &HeaderMap::new(),
-            &json!({"statusCode": 418, "headers": {"x-a": "1", "x-b": "2"},
-                    "multiValueHeaders": {"x-a": ["0"]}, "body": "hi"}),
-        )
-        .expect("valid response");
-        assert_eq!(resp.status(), 418);
-        let xa: Vec<_> = resp.headers().get_all("x-a").iter().collect();
-        assert_eq!(xa.len(), 2);
-        assert_eq!(resp.headers()["x-b"], "2");
-    }
-
-    #[test]
-    fn a_status_code_out_of_range_is_malformed() {
-        let api = Api::from_yaml_str("paths: {}").expect("empty spec");
-        assert!(map_response(&api, &HeaderMap::new(), &json!({"statusCode": 70000})).is_err());
-        assert!(map_response(&api, &HeaderMap::new(), &json!("text")).is_err());
+        Invoked::TimedOut => answer::integration_timeout(),
     }
 }

@@ -22,6 +22,8 @@ use hyper_util::rt::TokioExecutor;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::Value;
 
+use crate::streaming::StreamLimits;
+
 /// The API Gateway REST integration of type `http_proxy`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpIntegration {
@@ -175,6 +177,28 @@ fn source_value(source: &str, event: &Value) -> Option<String> {
     None
 }
 
+/// The stage in front of the path of a private integration's request: AWS,
+/// "Private integrations for REST APIs in API Gateway", Considerations: "API
+/// Gateway includes the stage portion of the API endpoint in the request to
+/// your backend. For example, if you invoke the test stage of an API, API
+/// Gateway includes test/path in the request to your private integration."
+/// So uri `http://<alb>/web/{proxy}` on stage `v1` reaches the ALB as
+/// `/v1/web/<proxy>`. (Only `$context.requestOverride.path` in a mapping
+/// template changes that, and HTTP_PROXY runs no mapping template.)
+fn with_stage_in_path(url: &mut url::Url, event: &Value) -> Result<(), String> {
+    let stage = event
+        .pointer("/requestContext/stage")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or("the request has no stage (requestContext.stage) to put in the path of a private integration")?;
+    let path = match url.path() {
+        "/" => format!("/{stage}"),
+        path => format!("/{stage}{path}"),
+    };
+    url.set_path(&path);
+    Ok(())
+}
+
 /// The upstream request API Gateway would send: method, URL (before the
 /// local upstream lookup) and headers.
 #[derive(Debug)]
@@ -255,6 +279,9 @@ impl HttpIntegration {
             }
         }
         url.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());
+        if self.is_vpc_link() {
+            with_stage_in_path(&mut url, event)?;
+        }
 
         let mut headers = client_headers.clone();
         for name in HOP_BY_HOP {
@@ -285,6 +312,11 @@ impl HttpIntegration {
         })
     }
 
+    /// A private integration (`connectionType: VPC_LINK`).
+    pub fn is_vpc_link(&self) -> bool {
+        self.connection_type.eq_ignore_ascii_case("VPC_LINK")
+    }
+
     /// Where the request goes locally: the upstream table's base URL for
     /// the path, else (internet integrations only) the uri itself.
     pub fn local_url(&self, url: &url::Url, upstreams: &Upstreams) -> Result<String, String> {
@@ -295,16 +327,17 @@ impl HttpIntegration {
         if let Some(base) = upstreams.base_for(url.path()) {
             return Ok(format!("{base}{path_and_query}"));
         }
-        if self.connection_type.eq_ignore_ascii_case("VPC_LINK") {
+        if self.is_vpc_link() {
             return Err(format!(
                 "no local upstream for {} (VPC link {}): the ALB is not reachable locally; set PORTCULLIS_HTTP_UPSTREAMS=<path prefix>=<base url> (e.g. {}=http://127.0.0.1:8081)",
                 url.path(),
                 self.connection_id.as_deref().unwrap_or("?"),
+                // The stage and the first segment of the service's path.
                 url.path()
                     .split('/')
-                    .nth(1)
-                    .map(|s| format!("/{s}"))
-                    .unwrap_or_default(),
+                    .skip(1)
+                    .take(2)
+                    .fold(String::new(), |prefix, s| format!("{prefix}/{s}")),
             ));
         }
         Ok(url.to_string())
@@ -322,6 +355,21 @@ pub fn client() -> HttpClient {
 /// default `responseTransferMode`, BUFFERED): 10 MB.
 pub const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 
+fn request(
+    method: &str,
+    url: &str,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Request<Body>, Failure> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(url)
+        .body(Body::from(body))
+        .map_err(|e| Failure::Failed(format!("cannot build the request to {url}: {e}")))?;
+    *req.headers_mut() = headers;
+    Ok(req)
+}
+
 /// Send the request and pass the answer through: status, headers (without
 /// hop-by-hop ones) and the body. As API Gateway does with a BUFFERED
 /// integration (the default), the whole answer is read before any of it is
@@ -337,12 +385,7 @@ pub async fn send(
 ) -> Result<Response<Body>, Failure> {
     use http_body_util::BodyExt;
 
-    let mut req = Request::builder()
-        .method(method)
-        .uri(url)
-        .body(Body::from(body))
-        .map_err(|e| Failure::Failed(format!("cannot build the request to {url}: {e}")))?;
-    *req.headers_mut() = headers;
+    let req = request(method, url, headers, body)?;
     let exchange = async {
         let resp = client
             .request(req)
@@ -371,6 +414,35 @@ pub async fn send(
         Err(_) => Err(Failure::TimedOut),
         Ok(answer) => answer,
     }
+}
+
+/// Send the request and stream the answer (`responseTransferMode: STREAM`):
+/// the status and headers once all the upstream's headers have arrived,
+/// within `header_timeout` (the integration timeout), then the body as it
+/// comes, with no size limit, within `limits` ([`crate::streaming`]).
+pub async fn send_streamed(
+    client: &HttpClient,
+    method: &str,
+    url: &str,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+    header_timeout: Duration,
+    limits: StreamLimits,
+) -> Result<Response<Body>, Failure> {
+    let req = request(method, url, headers, body)?;
+    let resp = match tokio::time::timeout(header_timeout, client.request(req)).await {
+        Err(_) => return Err(Failure::TimedOut),
+        Ok(Err(e)) => return Err(Failure::Failed(format!("{url}: {e}"))),
+        Ok(Ok(resp)) => resp,
+    };
+    let (mut parts, body) = resp.into_parts();
+    for name in HOP_BY_HOP {
+        parts.headers.remove(name);
+    }
+    Ok(crate::streaming::stream_response(
+        Response::from_parts(parts, body),
+        limits,
+    ))
 }
 
 #[cfg(test)]
@@ -427,7 +499,7 @@ mod tests {
         let event = json!({
             "pathParameters": {"proxy": "a b/c"},
             "stageVariables": {"s": "v1"},
-            "requestContext": {"requestId": "r-1", "authorizer": {"principal_id": "tenant/user"}},
+            "requestContext": {"requestId": "r-1", "stage": "v1", "authorizer": {"principal_id": "tenant/user"}},
         });
         let mut client = HeaderMap::new();
         client.insert("x-portcullis-principal", HeaderValue::from_static("forged"));
@@ -438,9 +510,10 @@ mod tests {
             .outgoing("PUT", Some("stage=client&q=1"), &client, &event)
             .expect("builds");
         assert_eq!(out.method, "PUT");
+        // A private integration: the stage leads the path.
         assert_eq!(
             out.url.as_str(),
-            "http://alb.internal/sample/a%20b/c?q=1&stage=v1"
+            "http://alb.internal/v1/sample/a%20b/c?q=1&stage=v1"
         );
         assert_eq!(out.headers["x-portcullis-principal"], "tenant/user");
         assert_eq!(out.headers["x-req"], "r-1");
@@ -452,13 +525,43 @@ mod tests {
         let local = i
             .local_url(
                 &out.url,
-                &Upstreams::parse("/sample=http://127.0.0.1:9").expect("ok"),
+                &Upstreams::parse("/v1/sample=http://127.0.0.1:9").expect("ok"),
             )
             .expect("mapped");
-        assert_eq!(local, "http://127.0.0.1:9/sample/a%20b/c?q=1&stage=v1");
+        assert_eq!(local, "http://127.0.0.1:9/v1/sample/a%20b/c?q=1&stage=v1");
         let err = i
             .local_url(&out.url, &Upstreams::default())
             .expect_err("a VPC link needs a local upstream");
-        assert!(err.contains("PORTCULLIS_HTTP_UPSTREAMS=<path prefix>=<base url> (e.g. /sample="));
+        assert!(
+            err.contains("PORTCULLIS_HTTP_UPSTREAMS=<path prefix>=<base url> (e.g. /v1/sample="),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn only_a_private_integration_gets_the_stage_in_its_path() {
+        let event = json!({
+            "pathParameters": {"proxy": "a"},
+            "requestContext": {"requestId": "r-1", "stage": "test"},
+        });
+        let params = [(
+            "integration.request.path.proxy",
+            "method.request.path.proxy",
+        )];
+        let private = integration(&params);
+        let out = private
+            .outgoing("GET", None, &HeaderMap::new(), &event)
+            .expect("builds");
+        assert_eq!(out.url.path(), "/test/sample/a");
+
+        let internet = HttpIntegration {
+            connection_type: "INTERNET".into(),
+            connection_id: None,
+            ..integration(&params)
+        };
+        let out = internet
+            .outgoing("GET", None, &HeaderMap::new(), &event)
+            .expect("builds");
+        assert_eq!(out.url.path(), "/sample/a");
     }
 }

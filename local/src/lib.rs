@@ -12,21 +12,28 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access_log;
+pub mod context_vars;
 pub mod deployed;
 pub mod event;
 pub mod functions;
 pub mod gateway;
+pub mod gateway_response;
 pub mod http_integration;
 pub mod integration;
+pub mod lambda_proxy;
 pub mod metering;
 pub mod policy;
 pub mod routing;
 pub mod spec;
+pub mod streaming;
 
+pub use access_log::{AccessLog, AccessLogSink, CloudWatchLogs, MemoryLog};
 pub use deployed::{Deployed, DeployedError, LocalOverrides};
 pub use event::Deployment;
 pub use gateway::{Gateway, GatewayResponse, MAX_BODY_BYTES};
 pub use http_integration::{HttpIntegration, Upstreams};
 pub use integration::{EventFunction, HttpFunction, Integration, InvokeResult, RawFunction};
 pub use metering::{EmulatorUsage, Meter, Throttle, Usage, UsageSource};
-pub use spec::{Api, SpecError};
+pub use spec::{Api, SpecError, TransferMode};
+pub use streaming::StreamLimits;

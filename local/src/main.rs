@@ -4,7 +4,9 @@
 //! on its own role. `make local` starts it.
 
 use local::functions::wire_deployed;
-use local::{Deployed, EmulatorUsage, Gateway, LocalOverrides, Upstreams};
+use local::{
+    AccessLog, CloudWatchLogs, Deployed, EmulatorUsage, Gateway, LocalOverrides, Upstreams,
+};
 use portcullis_core::Env;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -158,6 +160,17 @@ async fn main() -> ExitCode {
             &deployed.rest_api_id,
             &deployed.stage,
         )));
+    // The stage's access log, in its format, to its group in the emulator's
+    // CloudWatch Logs (local/src/access_log.rs).
+    if let Some((format, group)) = deployed.access_log() {
+        let stream = format!("portcullis-local/{}", uuid::Uuid::new_v4());
+        let sink = CloudWatchLogs::start(&admin, group, &stream);
+        gateway = gateway.with_access_log(AccessLog {
+            format: format.to_owned(),
+            sink: Arc::new(sink),
+        });
+        println!("Access log: CloudWatch Logs group {group}, stream {stream}");
+    }
     for e in wire_deployed(&mut gateway, &deployed, &admin, &overrides).await {
         tracing::error!(error = %e, "function not started: its routes answer 500 (401 for the authorizer)");
     }

@@ -11,6 +11,23 @@ use serde_norway::Value as Yaml;
 /// API Gateway's default (and maximum, for REST APIs) integration timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(29_000);
 
+/// The longest `timeoutInMillis` of an integration whose response is
+/// streamed: 15 minutes (AWS, "Set up an HTTP proxy integration with payload
+/// response streaming in API Gateway": "When you use response streaming, you
+/// can configure the integration timeout up to 15 minutes").
+pub const MAX_STREAM_TIMEOUT_MS: u64 = 900_000;
+
+/// How API Gateway returns an integration's response (`responseTransferMode`;
+/// AWS, "Stream the integration response for your proxy integrations in API
+/// Gateway"): `BUFFERED` (the default) reads it whole first, `STREAM` sends
+/// it on as it arrives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TransferMode {
+    #[default]
+    Buffered,
+    Stream,
+}
+
 /// The HTTP methods API Gateway REST knows; `ANY` stands for all of them.
 pub const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
@@ -58,6 +75,8 @@ pub struct Operation {
     pub api_key_required: bool,
     pub scope: Option<String>,
     pub timeout: Duration,
+    /// `responseTransferMode` (http_proxy integrations only, locally).
+    pub transfer_mode: TransferMode,
     /// An `http_proxy` integration (VPC link or internet); `function` is
     /// then empty.
     pub http: Option<crate::http_integration::HttpIntegration>,
@@ -282,19 +301,8 @@ fn parse_operation(
             )
         })?
     };
-    let timeout = match integration.get("timeoutInMillis") {
-        None => DEFAULT_TIMEOUT,
-        Some(v) => Duration::from_millis(
-            v.as_u64()
-                .filter(|ms| (50..=29_000).contains(ms))
-                .ok_or_else(|| {
-                    invalid(
-                        format!("{at}.x-amazon-apigateway-integration.timeoutInMillis"),
-                        "must be 50..=29000",
-                    )
-                })?,
-        ),
-    };
+    let transfer_mode = transfer_mode(integration, http.is_some(), at)?;
+    let timeout = timeout(integration, transfer_mode, at)?;
     let security = match op.get("security") {
         Some(v) => Security::of(v, api_key_schemes),
         None => default_security,
@@ -312,8 +320,49 @@ fn parse_operation(
             .and_then(Yaml::as_str)
             .map(str::to_owned),
         timeout,
+        transfer_mode,
         http,
     })
+}
+
+/// `responseTransferMode`: `BUFFERED` (default) or `STREAM`. A streamed
+/// Lambda integration (InvokeWithResponseStream) is not modelled locally, so
+/// it is refused rather than buffered (which would be kinder than AWS).
+fn transfer_mode(integration: &Yaml, is_http: bool, at: &str) -> Result<TransferMode, SpecError> {
+    let at = format!("{at}.x-amazon-apigateway-integration.responseTransferMode");
+    let Some(value) = integration.get("responseTransferMode") else {
+        return Ok(TransferMode::Buffered);
+    };
+    match value.as_str() {
+        Some("BUFFERED") => Ok(TransferMode::Buffered),
+        Some("STREAM") if is_http => Ok(TransferMode::Stream),
+        Some("STREAM") => Err(invalid(
+            at,
+            "STREAM is modelled locally for http_proxy integrations only; a streamed Lambda integration needs InvokeWithResponseStream, which the local gateway does not run",
+        )),
+        _ => Err(invalid(at, format!("{value:?} is not BUFFERED or STREAM"))),
+    }
+}
+
+/// `timeoutInMillis`: 50..=29000 (default 29000), up to 900000 (15 minutes)
+/// when the response is streamed.
+fn timeout(integration: &Yaml, mode: TransferMode, at: &str) -> Result<Duration, SpecError> {
+    let max = match mode {
+        TransferMode::Buffered => DEFAULT_TIMEOUT.as_millis() as u64,
+        TransferMode::Stream => MAX_STREAM_TIMEOUT_MS,
+    };
+    let Some(v) = integration.get("timeoutInMillis") else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    v.as_u64()
+        .filter(|ms| (50..=max).contains(ms))
+        .map(Duration::from_millis)
+        .ok_or_else(|| {
+            invalid(
+                format!("{at}.x-amazon-apigateway-integration.timeoutInMillis"),
+                format!("must be 50..={max} ({mode:?} responseTransferMode)"),
+            )
+        })
 }
 
 /// An `http_proxy` integration: `connectionType` (`INTERNET` unless
@@ -626,5 +675,41 @@ paths:
         }));
         let err = Api::from_rendered_body(&not_url, &BTreeMap::new()).expect_err("refused");
         assert!(err.to_string().contains("not an http(s) URL"), "{err}");
+    }
+
+    #[test]
+    fn a_streamed_integration_may_wait_15_minutes_and_a_buffered_one_29_seconds() {
+        let op = |integration: serde_json::Value| {
+            Api::from_rendered_body(&http_body(integration), &BTreeMap::new())
+                .map(|api| api.resources[0].methods["ANY"].clone())
+        };
+        let streamed = op(serde_json::json!({
+            "type": "http_proxy", "uri": "http://alb/web/{proxy}",
+            "responseTransferMode": "STREAM", "timeoutInMillis": 900_000
+        }))
+        .expect("a streamed integration may wait 15 minutes");
+        assert_eq!(streamed.transfer_mode, TransferMode::Stream);
+        assert_eq!(streamed.timeout, Duration::from_secs(900));
+
+        let buffered =
+            op(serde_json::json!({"type": "http_proxy", "uri": "http://alb/web/{proxy}"}))
+                .expect("loads");
+        assert_eq!(buffered.transfer_mode, TransferMode::Buffered);
+        let err = op(serde_json::json!({
+            "type": "http_proxy", "uri": "http://alb/web/{proxy}", "timeoutInMillis": 29_001
+        }))
+        .expect_err("a buffered integration waits at most 29 s");
+        assert!(err.to_string().contains("50..=29000"), "{err}");
+        let err = op(serde_json::json!({
+            "type": "http_proxy", "uri": "http://alb/web/{proxy}",
+            "responseTransferMode": "STREAM", "timeoutInMillis": 900_001
+        }))
+        .expect_err("15 minutes at most");
+        assert!(err.to_string().contains("50..=900000"), "{err}");
+        let err = op(serde_json::json!({
+            "type": "http_proxy", "uri": "http://alb/web/{proxy}", "responseTransferMode": "CHUNKED"
+        }))
+        .expect_err("an unknown mode is refused");
+        assert!(err.to_string().contains("BUFFERED or STREAM"), "{err}");
     }
 }

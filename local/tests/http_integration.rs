@@ -1,8 +1,10 @@
 //! HTTP (VPC link) integrations of the local gateway against a tiny upstream
-//! served in the test: path substitution, request-parameter mappings over
-//! client headers, query pass-through, timeout, connection failure, and a
-//! response larger than Lambda's 6 MB passed through unchanged (through a
-//! Lambda integration the proxy function refuses it: functions/proxy).
+//! served in the test: the stage in a private integration's path, path
+//! substitution, request-parameter mappings over client headers (credentials
+//! never reach the service), query pass-through, timeout, connection
+//! failure, and a response larger than Lambda's 6 MB passed through
+//! unchanged (through a Lambda integration the proxy function refuses it:
+//! functions/proxy).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use local::{Api, Gateway, RawFunction, Upstreams};
+use local::{Api, Deployment, Gateway, RawFunction, Upstreams};
 use serde_json::{Value, json};
 
 const BIG: usize = 7 * 1024 * 1024;
@@ -65,13 +67,19 @@ paths:
           integration.request.path.proxy: method.request.path.proxy
 "#;
 
+/// The stage the test gateways serve: a private integration's request
+/// reaches the service with it in front of the path.
+const STAGE: &str = "v1";
+
 /// The service behind the VPC link: echoes what it received; `/sample/big`
 /// answers 7 MB of binary, `/sample/at-the-limit` 10 MB and
-/// `/sample/over-the-limit` one byte more, `/sample/slow` answers after 2 s.
+/// `/sample/over-the-limit` one byte more, `/sample/slow` answers after 2 s
+/// (each also under `/v1`, the stage in front of a private integration's path).
 async fn upstream() -> SocketAddr {
     async fn echo(req: Request<Body>) -> Response<Body> {
         let path = req.uri().path().to_owned();
-        let size = match path.as_str() {
+        let route = path.strip_prefix("/v1").unwrap_or(&path);
+        let size = match route {
             "/sample/big" => Some(BIG),
             "/sample/at-the-limit" => Some(local::http_integration::MAX_RESPONSE_BYTES),
             "/sample/over-the-limit" => Some(local::http_integration::MAX_RESPONSE_BYTES + 1),
@@ -85,7 +93,7 @@ async fn upstream() -> SocketAddr {
                 .body(Body::from(body))
                 .expect("response");
         }
-        if path == "/sample/slow" {
+        if route == "/sample/slow" {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
         let headers: serde_json::Map<String, Value> = req
@@ -129,9 +137,18 @@ async fn closed_port() -> SocketAddr {
     listener.local_addr().expect("address")
 }
 
+/// The stage's identity (stage `v1`).
+fn deployment() -> Deployment {
+    Deployment {
+        stage: STAGE.into(),
+        ..Deployment::default()
+    }
+}
+
 async fn gateway(upstreams: Upstreams) -> String {
-    let mut gateway =
-        Gateway::new(Api::from_yaml_str(SPEC).expect("spec loads")).with_http_upstreams(upstreams);
+    let mut gateway = Gateway::new(Api::from_yaml_str(SPEC).expect("spec loads"))
+        .with_deployment(deployment())
+        .with_http_upstreams(upstreams);
     gateway.register(
         "gatekeeper",
         Arc::new(RawFunction(|_event: Value, _ctx| async move {
@@ -176,7 +193,9 @@ async fn get(url: String) -> (StatusCode, http::HeaderMap, bytes::Bytes) {
 #[tokio::test]
 async fn a_vpc_link_request_reaches_the_service_with_mapped_identity_overwriting_the_clients() {
     let up = upstream().await;
-    let url = gateway(upstreams("/sample", up)).await;
+    // The upstream table stands for the ALB's listener rules, which match the
+    // stage-prefixed path.
+    let url = gateway(upstreams("/v1/sample", up)).await;
     let req = Request::builder()
         .method("PUT")
         .uri(format!("{url}/v1/services/sample/items/a%20b?x=1&x=2&y=z"))
@@ -196,7 +215,9 @@ async fn a_vpc_link_request_reaches_the_service_with_mapped_identity_overwriting
     assert!(headers.contains_key("x-amzn-requestid"));
     let seen: Value = serde_json::from_slice(&body).expect("json echo");
     assert_eq!(seen["method"], "PUT");
-    assert_eq!(seen["path"], "/sample/items/a%20b");
+    // A private integration's request carries the stage: AWS, "Private
+    // integrations for REST APIs in API Gateway", Considerations.
+    assert_eq!(seen["path"], "/v1/sample/items/a%20b");
     assert_eq!(seen["query"], "x=1&x=2&y=z");
     assert_eq!(seen["body"], "payload");
     assert_eq!(seen["headers"]["x-portcullis-principal"], "tenant-1/user-1");
@@ -211,7 +232,7 @@ async fn a_vpc_link_request_reaches_the_service_with_mapped_identity_overwriting
 #[tokio::test]
 async fn a_response_over_lambdas_6_mb_passes_through_unchanged_and_unencoded() {
     let up = upstream().await;
-    let url = gateway(upstreams("/sample", up)).await;
+    let url = gateway(upstreams("/v1/sample", up)).await;
     let (status, headers, body) = get(format!("{url}/v1/services/sample/big")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "application/octet-stream");
@@ -222,7 +243,7 @@ async fn a_response_over_lambdas_6_mb_passes_through_unchanged_and_unencoded() {
 #[tokio::test]
 async fn an_answer_over_api_gateways_10_mb_is_refused_and_one_at_it_passes() {
     let up = upstream().await;
-    let url = gateway(upstreams("/sample", up)).await;
+    let url = gateway(upstreams("/v1/sample", up)).await;
     let (status, _, body) = get(format!("{url}/v1/services/sample/at-the-limit")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.len(), local::http_integration::MAX_RESPONSE_BYTES);
@@ -239,7 +260,7 @@ async fn an_answer_over_api_gateways_10_mb_is_refused_and_one_at_it_passes() {
 #[tokio::test]
 async fn a_slow_service_times_out_and_an_unreachable_one_is_a_500() {
     let up = upstream().await;
-    let url = gateway(upstreams("/sample", up)).await;
+    let url = gateway(upstreams("/v1/sample", up)).await;
     let (status, _, body) = get(format!("{url}/v1/services/sample/slow")).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(
@@ -247,7 +268,7 @@ async fn a_slow_service_times_out_and_an_unreachable_one_is_a_500() {
         json!({"message": "Endpoint request timed out"})
     );
 
-    let url = gateway(upstreams("/sample", closed_port().await)).await;
+    let url = gateway(upstreams("/v1/sample", closed_port().await)).await;
     let (status, _, body) = get(format!("{url}/v1/services/sample/x")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(
@@ -298,4 +319,99 @@ paths:
     assert_eq!(seen["path"], "/sample/items/7");
     assert_eq!(seen["query"], "tag=t1&by=header");
     assert_eq!(seen["headers"]["x-tag"], "t1");
+}
+
+/// Two operations of a vpc_link service as Terraform renders them (issue 19,
+/// decision 1): a public one and one the authorizer secures, each mapping the
+/// three credential headers to a static value, which replaces the client's.
+const CREDENTIALS_SPEC: &str = r#"
+openapi: 3.0.1
+info: { title: test, version: "1" }
+components:
+  securitySchemes:
+    gate:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authtype: custom
+      x-amazon-apigateway-authorizer:
+        type: request
+        identitySource: ""
+        authorizerResultTtlInSeconds: 0
+        authorizerUri: "arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${gatekeeper_function_arn}/invocations"
+paths:
+  /v1/services/sample/public:
+    get:
+      x-amazon-apigateway-integration: &public
+        type: http_proxy
+        httpMethod: GET
+        connectionType: VPC_LINK
+        connectionId: vl-123
+        uri: "http://internal-alb.local/sample/public"
+        requestParameters:
+          integration.request.header.authorization: "'portcullis-removed'"
+          integration.request.header.x-api-key: "'portcullis-removed'"
+          integration.request.header.cookie: "'portcullis-removed'"
+  /v1/services/sample/{proxy+}:
+    x-amazon-apigateway-any-method:
+      security: [ { gate: [] } ]
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: ANY
+        connectionType: VPC_LINK
+        connectionId: vl-123
+        uri: "http://internal-alb.local/sample/{proxy}"
+        requestParameters:
+          integration.request.path.proxy: method.request.path.proxy
+          integration.request.header.x-portcullis-principal: context.authorizer.principal_id
+          integration.request.header.authorization: "'portcullis-removed'"
+          integration.request.header.x-api-key: "'portcullis-removed'"
+          integration.request.header.cookie: "'portcullis-removed'"
+"#;
+
+#[tokio::test]
+async fn a_callers_credentials_never_reach_a_vpc_link_service_on_public_or_secured_routes() {
+    let up = upstream().await;
+    let mut gateway = Gateway::new(Api::from_yaml_str(CREDENTIALS_SPEC).expect("spec loads"))
+        .with_deployment(deployment())
+        .with_http_upstreams(upstreams("/v1/sample", up));
+    gateway.register(
+        "gatekeeper",
+        Arc::new(RawFunction(|_event: Value, _ctx| async move {
+            Ok(json!({
+                "principalId": "tenant-1/user-1",
+                "policyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}]},
+                "context": {"principal_id": "tenant-1/user-1"},
+            }))
+        })),
+    );
+    let url = serve(gateway).await;
+    let credentials = [
+        ("authorization", "Bearer eyJhbGciOiJSUzI1NiJ9.secret.sig"),
+        ("x-api-key", "pcs_live_secret"),
+        ("cookie", "session=secret; csrf=also-secret"),
+    ];
+    for path in ["public", "notes/1"] {
+        let mut req = Request::get(format!("{url}/v1/services/sample/{path}"));
+        for (name, value) in credentials {
+            req = req.header(name, value);
+        }
+        let (status, _, body) = call(req.body(Body::empty()).expect("request")).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        let seen: Value = serde_json::from_slice(&body).expect("json echo");
+        for (name, _) in credentials {
+            assert_eq!(
+                seen["headers"][name], "portcullis-removed",
+                "{path}: {name}"
+            );
+        }
+        let received = seen["headers"].to_string();
+        assert!(!received.contains("secret"), "{path}: {received}");
+    }
 }
