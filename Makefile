@@ -59,3 +59,4 @@ clean-local: ## Stop the throwaway PostgreSQL clusters and delete .local/ (emula
 # Build and deploy targets live in their own file (owned by the Terraform work).
 include mk/deploy.mk
 include mk/bench.mk
+include mk/verify.mk

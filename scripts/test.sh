@@ -139,8 +139,24 @@ if [ $# -eq 0 ] && [ "${PORTCULLIS_BROWSER_STAGE:-1}" = 1 ]; then
     tail -n 40 "$test_home/logs/local.log" >&2 || true
     die "the platform for the browser tests did not start (log: .local/test/logs/local.log)"
   fi
+  stage_failed=()
   PORTCULLIS_LOCAL_DIR=$test_home PORTCULLIS_API_URL=http://localhost:$browser_port PORTCULLIS_BROWSER_TESTS=1 \
-    bash "$ROOT/scripts/browser-test.sh" -q || { say "the browser tests failed"; exit 1; }
+    bash "$ROOT/scripts/browser-test.sh" -q || stage_failed+=("the browser tests")
+  # Against the same platform: the acceptance suite (tests/smoke: its own
+  # tenants and keys; the demo admin key, Cognito demo login and emulator
+  # administrator from $test_home), then the docs' command blocks
+  # (scripts/docs-run.py: README, operations, keys, jobs).
+  say "smoke suite: unit tests, then tests/smoke against :$browser_port"
+  python3 -m unittest discover -s "$ROOT/tests/smoke" -p 'test_*.py' || stage_failed+=("the smoke suite's unit tests")
+  python3 "$ROOT/scripts/smoke.py" --base-url "http://127.0.0.1:$browser_port" --local-dir "$test_home" ||
+    stage_failed+=("the smoke suite")
+  say "docs' command blocks against :$browser_port (scripts/docs-run.py)"
+  python3 "$ROOT/scripts/docs-run.py" --base-url "http://127.0.0.1:$browser_port" --local-dir "$test_home" ||
+    stage_failed+=("the docs' command blocks")
+  if [ ${#stage_failed[@]} -gt 0 ]; then
+    say "failed against the platform: $(IFS=,; echo "${stage_failed[*]}" | sed 's/,/, /g') (above; platform log: .local/test/logs/local.log)"
+    exit 1
+  fi
 fi
 say "all tests passed"
 exit
