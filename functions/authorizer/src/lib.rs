@@ -12,7 +12,10 @@
 //! (`portcullis_auth::usage`; throttles and quotas are per consumer). For
 //! an allowed request to an `integration: vpc_link` service the context also
 //! carries the signed identity's `identity_timestamp` and
-//! `identity_signature` ([`signing`]). Bad or missing credentials fail the
+//! `identity_signature` ([`signing`]), over the path the service receives
+//! (`/<stage><path_prefix>/<rest>`); one whose path under the service the
+//! proxy's path rule refuses (`portcullis_core::path`) gets an explicit Deny
+//! of its method ARN instead. Bad or missing credentials fail the
 //! invocation with "Unauthorized" (401). See docs/auth.md.
 
 pub mod cache;

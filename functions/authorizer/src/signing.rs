@@ -3,8 +3,9 @@
 //!
 //! API Gateway reaches such a service over the VPC link, without the proxy
 //! function, so the authorizer signs what it sees: the method, the path the
-//! service receives (its `path_prefix` + the request path after
-//! `/v1/services/<name>`), the identity of its context and a timestamp, with
+//! service receives (`/<stage>` + its `path_prefix` + the request path after
+//! `/v1/services/<name>`: API Gateway puts the stage in a private
+//! integration's path), the identity of its context and a timestamp, with
 //! the service's own key (`portcullis_identity::sign_unsigned_payload`).
 //! The signature and timestamp go into the context (`identity_signature`,
 //! `identity_timestamp`), which the REST API maps onto the request with the
@@ -12,13 +13,19 @@
 //! `portcullis_identity::verify` as a proxied request. Not signed: the body
 //! (a REQUEST authorizer never sees it) and the query string.
 //!
+//! It applies the proxy's path rule (`portcullis_core::path`) to the path
+//! under the service and answers an explicit Deny when it is refused: the
+//! VPC link path has no proxy function to refuse traversal or double
+//! encoding.
+//!
 //! This relies on the authorizer running for every request
 //! (`authorizerResultTtlInSeconds: 0` in api/openapi.yaml): a cached answer
 //! would carry the first request's path and an ageing timestamp.
 
 use crate::routes::policy_matches;
 use crate::{Request, Response};
-use aws_lambda_events::iam::IamPolicyEffect;
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use portcullis_core::path::PathRefused;
 use portcullis_core::{ConfigError, Env};
 use portcullis_identity::keys::{self, KeyError, Required};
 use portcullis_identity::{Identity, SigningKey};
@@ -133,29 +140,76 @@ impl Signer {
         self.services.is_empty()
     }
 
-    /// The `vpc_link` service a request path is for, and the path that
-    /// service receives: `path_prefix` + the rest after `/v1/services/<name>`.
-    pub fn target(&self, path: &str) -> Option<(&VpcLinkService, &SigningKey, String)> {
-        let (name, rest) = path.strip_prefix(SERVICES_PREFIX)?.split_once('/')?;
-        let (service, key) = self.services.get(name)?;
-        Some((service, key, format!("{}/{rest}", service.path_prefix)))
+    /// What the authorizer does for `event` ([`Target`]): a request for an
+    /// enabled `vpc_link` service is signed over the path that service
+    /// receives, `/<stage><path_prefix>/<rest>` (API Gateway puts the stage
+    /// in a private integration's path: "Private integrations for REST APIs",
+    /// Considerations), or refused when `<rest>` breaks the path rule of
+    /// every private service (`portcullis_core::path`, the proxy's). `<rest>`
+    /// is the event's resource under `/v1/services/<name>` with its path
+    /// parameters filled (API Gateway decodes them once), as the proxy
+    /// computes it, and is signed percent-encoded once.
+    pub fn target(&self, event: &Request) -> Target<'_> {
+        if self.services.is_empty() {
+            return Target::Other;
+        }
+        let Some(resource) = event.resource.as_deref() else {
+            return Target::Unsigned("the event has no resource");
+        };
+        let param = |name: &str| event.path_parameters.get(name).map(String::as_str);
+        let Some(path) = portcullis_core::path::fill_template(resource, param) else {
+            return Target::Unsigned("the event lacks a path parameter of its resource");
+        };
+        let Some((name, rest)) = format!("/{path}")
+            .strip_prefix(SERVICES_PREFIX)
+            .and_then(|p| p.split_once('/'))
+            .map(|(n, r)| (n.to_owned(), r.to_owned()))
+        else {
+            return Target::Other;
+        };
+        let Some((service, key)) = self.services.get(name.as_str()) else {
+            return Target::Other;
+        };
+        let rest = match portcullis_core::path::upstream_path(&rest) {
+            Ok(rest) => rest,
+            Err(e) => return Target::Refused(service, e),
+        };
+        match event.request_context.stage.as_deref() {
+            Some(stage) if !stage.is_empty() => Target::Sign {
+                service,
+                key,
+                path: format!("/{stage}{}/{rest}", service.path_prefix),
+            },
+            _ => Target::Unsigned("the event has no requestContext.stage"),
+        }
     }
 
-    /// Add `identity_timestamp` and `identity_signature` to the answer's
-    /// context when `event` is a request for a `vpc_link` service that the
-    /// answer's policy allows. Any other request is left as it is; one that
-    /// cannot be signed (no path or method in the event, a path that is not
-    /// text) too, logged: the service then sees no valid identity.
+    /// For a request to a `vpc_link` service ([`Signer::target`]): add
+    /// `identity_timestamp` and `identity_signature` to the answer's context
+    /// when the answer's policy allows it, or an explicit Deny of the
+    /// request's method ARN when its path is refused (logged with the
+    /// reason; API Gateway answers 403). Any other request is left as it is;
+    /// one that cannot be signed (no resource, path parameter, stage or
+    /// method in the event) too, logged: the service then sees no valid
+    /// identity.
     pub fn sign(&self, event: &Request, method_arn: &str, answer: &mut Response) {
-        if self.services.is_empty() {
-            return;
-        }
-        let Some(path) = event.path.as_deref() else {
-            tracing::warn!("the event has no path: no vpc_link identity signed");
-            return;
-        };
-        let Some((service, key, target)) = self.target(path) else {
-            return;
+        let (service, key, target) = match self.target(event) {
+            Target::Other => return,
+            Target::Unsigned(why) => {
+                tracing::warn!(reason = why, "no vpc_link identity signed");
+                return;
+            }
+            Target::Refused(service, e) => {
+                tracing::info!(
+                    service = service.name,
+                    reason = e.reason,
+                    method_arn,
+                    "vpc_link path refused: explicit deny"
+                );
+                deny(answer, method_arn);
+                return;
+            }
+            Target::Sign { service, key, path } => (service, key, path),
         };
         let Some(method) = event.http_method.as_ref() else {
             tracing::warn!(
@@ -198,6 +252,36 @@ impl Signer {
             }
         }
     }
+}
+
+/// What a request is to the signer.
+#[derive(Debug)]
+pub enum Target<'a> {
+    /// Not a request for an enabled `vpc_link` service: left alone.
+    Other,
+    /// A request the event does not describe well enough to sign (why).
+    Unsigned(&'static str),
+    /// A `vpc_link` request whose path under the service is refused.
+    Refused(&'a VpcLinkService, PathRefused),
+    /// A `vpc_link` request, signed with `key` over `path`, the path the
+    /// service receives.
+    Sign {
+        service: &'a VpcLinkService,
+        key: &'a SigningKey,
+        path: String,
+    },
+}
+
+/// An explicit Deny of `method_arn` added to the answer's policy: it wins
+/// over any Allow in API Gateway's evaluation (403).
+fn deny(answer: &mut Response, method_arn: &str) {
+    let mut s = IamPolicyStatement::default();
+    s.action = vec!["execute-api:Invoke".to_owned()];
+    s.effect = IamPolicyEffect::Deny;
+    s.resource = vec![method_arn.to_owned()];
+    answer.policy_document.statement.push(s);
+    answer.context.identity_timestamp = None;
+    answer.context.identity_signature = None;
 }
 
 /// Whether the answer's policy allows `method_arn` as API Gateway evaluates
@@ -261,27 +345,103 @@ mod tests {
         environments: None,
     };
 
-    #[test]
-    fn the_signed_path_is_the_prefix_and_the_rest_of_the_request_path() {
-        let signer = Signer::new(&[SITE], HashMap::from([("site".to_owned(), key())])).unwrap();
-        let target = |p: &str| signer.target(p).map(|(s, _, t)| (s.name, t));
-        assert_eq!(
-            target("/v1/services/site/a/b%20c"),
-            Some(("site", "/s/a/b%20c".to_owned()))
-        );
-        assert_eq!(
-            target("/v1/services/site/"),
-            Some(("site", "/s/".to_owned()))
-        );
-        for other in [
-            "/v1/services/site",
-            "/v1/services/sitex/a",
-            "/v1/services/sample/a",
-            "/v1/jobs",
-            "/x/v1/services/site/a",
-        ] {
-            assert_eq!(target(other), None, "{other}");
+    /// A REQUEST authorizer event on `resource` with `params`, stage `v1`.
+    fn event(resource: &str, params: &[(&str, &str)]) -> Request {
+        let params: serde_json::Map<String, serde_json::Value> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::json!(v)))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "type": "REQUEST",
+            "resource": resource,
+            "httpMethod": "GET",
+            "pathParameters": params,
+            "requestContext": { "stage": "v1" },
+        }))
+        .unwrap()
+    }
+
+    fn signer() -> Signer {
+        Signer::new(&[SITE], HashMap::from([("site".to_owned(), key())])).unwrap()
+    }
+
+    /// What the signer makes of a request: the signed path, or why not.
+    fn outcome(signer: &Signer, e: &Request) -> Result<String, String> {
+        match signer.target(e) {
+            Target::Sign { service, path, .. } => Ok(format!("{} {path}", service.name)),
+            Target::Refused(service, why) => Err(format!("refused {}: {why}", service.name)),
+            Target::Unsigned(why) => Err(format!("unsigned: {why}")),
+            Target::Other => Err("other".to_owned()),
         }
+    }
+
+    #[test]
+    fn the_signed_path_is_the_stage_the_prefix_and_the_rest_encoded_once() {
+        let s = signer();
+        let proxy = |rest: &str| event("/v1/services/site/{proxy+}", &[("proxy", rest)]);
+        assert_eq!(
+            outcome(&s, &proxy("a/b c")),
+            Ok("site /v1/s/a/b%20c".to_owned())
+        );
+        assert_eq!(
+            outcome(&s, &proxy("notes")),
+            Ok("site /v1/s/notes".to_owned())
+        );
+        // A declared route's resource, filled with its parameters.
+        let declared = event("/v1/services/site/items/{id}", &[("id", "7")]);
+        assert_eq!(outcome(&s, &declared), Ok("site /v1/s/items/7".to_owned()));
+        let literal = event("/v1/services/site/home", &[]);
+        assert_eq!(outcome(&s, &literal), Ok("site /v1/s/home".to_owned()));
+        // The generic resource naming the service.
+        let generic = event(
+            "/v1/services/{service}/{proxy+}",
+            &[("service", "site"), ("proxy", "x")],
+        );
+        assert_eq!(outcome(&s, &generic), Ok("site /v1/s/x".to_owned()));
+        for other in [
+            event("/v1/services/site", &[]),
+            event(
+                "/v1/services/{service}/{proxy+}",
+                &[("service", "sample"), ("proxy", "a")],
+            ),
+            event("/v1/jobs", &[]),
+        ] {
+            assert_eq!(outcome(&s, &other), Err("other".to_owned()), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_path_the_proxy_would_refuse_is_refused_for_a_vpc_link_service_too() {
+        let s = signer();
+        for rest in [
+            "a/../b",
+            "..;/admin",
+            "%2e%2e/x",
+            "a%0ab",
+            "/etc/passwd",
+            "a\\b",
+            "http://x/",
+        ] {
+            let e = event("/v1/services/site/{proxy+}", &[("proxy", rest)]);
+            let out = outcome(&s, &e).expect_err(rest);
+            assert!(
+                out.starts_with("refused site: the path under the service is not allowed"),
+                "{rest}: {out}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_without_resource_parameter_or_stage_is_not_signed() {
+        let s = signer();
+        let mut e = event("/v1/services/site/{proxy+}", &[("proxy", "a")]);
+        e.request_context.stage = None;
+        assert!(outcome(&s, &e).unwrap_err().contains("stage"));
+        let e = event("/v1/services/site/{proxy+}", &[]);
+        assert!(outcome(&s, &e).unwrap_err().contains("path parameter"));
+        let mut e = event("/v1/services/site/{proxy+}", &[("proxy", "a")]);
+        e.resource = None;
+        assert!(outcome(&s, &e).unwrap_err().contains("resource"));
     }
 
     #[test]

@@ -64,6 +64,14 @@ fn request(key: &str, method: &str, resource: &str, path: &str) -> authorizer::R
     e["httpMethod"] = json!(method);
     e["headers"] = json!({ "x-api-key": key });
     e["multiValueHeaders"] = json!({ "x-api-key": [key] });
+    // API Gateway's path parameters, decoded once: `{proxy+}` under the service.
+    if let Some(rest) = resource
+        .ends_with("/{proxy+}")
+        .then(|| path.splitn(5, '/').nth(4))
+        .flatten()
+    {
+        e["pathParameters"] = json!({ "proxy": rest.replace("%20", " ") });
+    }
     e["requestContext"]["resourcePath"] = json!(resource);
     e["requestContext"]["httpMethod"] = json!(method);
     e["requestContext"]["path"] = json!(format!("/prod{path}"));
@@ -146,8 +154,10 @@ async fn a_vpc_link_request_carries_an_identity_the_service_verifies(pool: PgPoo
         "{ctx}"
     );
 
-    // The service receives its path_prefix + the rest, with whatever query.
-    let v = verify_at(&r, Method::POST, "/web/notes/a%20b?page=2").unwrap();
+    // The service receives the stage, its path_prefix and the rest (API
+    // Gateway puts the stage in a private integration's path), with
+    // whatever query.
+    let v = verify_at(&r, Method::POST, "/prod/web/notes/a%20b?page=2").unwrap();
     assert_eq!(v.principal, lookup);
     assert_eq!(v.principal_type, "api_key");
     assert_eq!(v.tenant, "tenant-a");
@@ -156,11 +166,13 @@ async fn a_vpc_link_request_carries_an_identity_the_service_verifies(pool: PgPoo
 
     // Bound to the method and path it was made for.
     for (m, target) in [
-        (Method::GET, "/web/notes/a%20b"),
-        (Method::DELETE, "/web/notes/a%20b"),
-        (Method::POST, "/web/notes/other"),
-        (Method::POST, "/web/notes"),
-        (Method::POST, "/sample/notes/a%20b"),
+        (Method::GET, "/prod/web/notes/a%20b"),
+        (Method::DELETE, "/prod/web/notes/a%20b"),
+        (Method::POST, "/prod/web/notes/other"),
+        (Method::POST, "/prod/web/notes"),
+        (Method::POST, "/prod/sample/notes/a%20b"),
+        (Method::POST, "/web/notes/a%20b"),
+        (Method::POST, "/v1/web/notes/a%20b"),
         (Method::POST, "/v1/services/web/notes/a%20b"),
     ] {
         assert_eq!(
@@ -175,7 +187,7 @@ async fn a_vpc_link_request_carries_an_identity_the_service_verifies(pool: PgPoo
         identity::verify(
             &mapped_headers(&r),
             &Method::POST,
-            "/web/notes/a%20b",
+            "/prod/web/notes/a%20b",
             b"",
             now(),
             &[other],
@@ -221,7 +233,7 @@ async fn only_allowed_vpc_link_requests_are_signed(pool: PgPool) {
         .await
         .unwrap();
     assert!(has_signature(&r));
-    assert!(verify_at(&r, Method::GET, "/web/notes").is_ok());
+    assert!(verify_at(&r, Method::GET, "/prod/web/notes").is_ok());
 
     // A caller whose policy does not allow the web request gets no
     // signature (API Gateway refuses it anyway).
@@ -235,14 +247,14 @@ async fn only_allowed_vpc_link_requests_are_signed(pool: PgPool) {
     assert!(!has_signature(&r), "{:?}", r.context);
 }
 
-/// An event without a path or a method cannot say what the service
+/// An event without a resource or a method cannot say what the service
 /// receives: the answer stands, unsigned (the service then sees no valid
 /// identity), never a signature over a guess.
 #[sqlx::test(migrations = "../../migrations")]
-async fn an_event_without_path_or_method_is_not_signed(pool: PgPool) {
+async fn an_event_without_resource_or_method_is_not_signed(pool: PgPool) {
     let s = state(pool.clone());
     let (key, _) = insert_key(&pool, &["services:web"]).await;
-    for missing in ["path", "httpMethod"] {
+    for missing in ["resource", "httpMethod"] {
         let mut e =
             serde_json::to_value(request(&key, "GET", WEB, "/v1/services/web/notes")).unwrap();
         e.as_object_mut().unwrap().remove(missing);
@@ -292,7 +304,7 @@ async fn start_up_reads_the_web_key_and_needs_it() {
     let v = identity::verify(
         &mapped_headers(&r),
         &Method::GET,
-        "/web/home2",
+        "/prod/web/home2",
         b"",
         now(),
         &[key],
@@ -301,4 +313,37 @@ async fn start_up_reads_the_web_key_and_needs_it() {
     .unwrap();
     assert_eq!(v.principal_type, "user");
     assert_eq!(v.tenant, "acme");
+}
+
+/// The proxy's path rule on the VPC link path: a traversal or a double
+/// encoding under a vpc_link service is an explicit Deny of that request
+/// (API Gateway's 403), unsigned, even for a caller with the scope.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_vpc_link_path_the_proxy_would_refuse_is_denied(pool: PgPool) {
+    let s = state(pool.clone());
+    let (key, _) = insert_key(&pool, &["services:web"]).await;
+    for rest in ["a/../admin", "..;/x", "%2e%2e/x", "notes/%0a"] {
+        let mut ev = request(&key, "GET", WEB, "/v1/services/web/x");
+        ev.path_parameters
+            .insert("proxy".to_owned(), rest.to_owned());
+        let arn = ev.method_arn.clone().unwrap();
+        let r = run(&s, ev).await.unwrap();
+        assert!(!has_signature(&r), "{rest}: {:?}", r.context);
+        let denied = r.policy_document.statement.iter().any(|st| {
+            st.effect == aws_lambda_events::iam::IamPolicyEffect::Deny
+                && st.resource == [arn.clone()]
+        });
+        assert!(denied, "{rest}: {:?}", r.policy_document);
+    }
+    // The same caller on an ordinary path: allowed and signed.
+    let r = run(&s, request(&key, "GET", WEB, "/v1/services/web/notes"))
+        .await
+        .unwrap();
+    assert!(has_signature(&r));
+    assert!(
+        r.policy_document
+            .statement
+            .iter()
+            .all(|st| st.effect == aws_lambda_events::iam::IamPolicyEffect::Allow)
+    );
 }
