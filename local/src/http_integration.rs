@@ -199,6 +199,56 @@ fn with_stage_in_path(url: &mut url::Url, event: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The client's query string, then the mapped parameters (which replace a
+/// client parameter of the same name).
+fn query(raw_query: Option<&str>, mapped: &[(String, Option<String>)]) -> Option<String> {
+    let mut query: Vec<String> = raw_query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let key = p.split('=').next().unwrap_or_default();
+            !mapped.iter().any(|(n, _)| n == key)
+        })
+        .map(str::to_owned)
+        .collect();
+    for (name, value) in mapped {
+        if let Some(value) = value {
+            query.push(format!(
+                "{}={}",
+                utf8_percent_encode(name, QUERY_VALUE),
+                utf8_percent_encode(value, QUERY_VALUE)
+            ));
+        }
+    }
+    (!query.is_empty()).then(|| query.join("&"))
+}
+
+/// The client's headers without hop-by-hop ones, then the mapped headers:
+/// a mapped header always replaces the client's (removed when its source
+/// has no value), so an identity or credential header the client sent
+/// never reaches the service.
+fn headers(
+    client_headers: &HeaderMap,
+    mapped: Vec<(String, Option<String>)>,
+) -> Result<HeaderMap, String> {
+    let mut headers = client_headers.clone();
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    for (name, value) in mapped {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("{name:?} is not a valid header name"))?;
+        headers.remove(&name);
+        if let Some(value) = value {
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| format!("the value mapped to {name} is not a valid header value"))?;
+            headers.insert(name, value);
+        }
+    }
+    Ok(headers)
+}
+
 /// The upstream request API Gateway would send: method, URL (before the
 /// local upstream lookup) and headers.
 #[derive(Debug)]
@@ -206,6 +256,15 @@ pub struct Outgoing {
     pub method: String,
     pub url: url::Url,
     pub headers: HeaderMap,
+}
+
+/// The values of an integration's `requestParameters` for one request, by
+/// target (`None`: the source has no value).
+#[derive(Default)]
+struct Mapped {
+    path: BTreeMap<String, Option<String>>,
+    query: Vec<(String, Option<String>)>,
+    header: Vec<(String, Option<String>)>,
 }
 
 impl HttpIntegration {
@@ -218,88 +277,15 @@ impl HttpIntegration {
         client_headers: &HeaderMap,
         event: &Value,
     ) -> Result<Outgoing, String> {
-        let mut path_values = BTreeMap::new();
-        let mut query_values = Vec::new();
-        let mut header_values = Vec::new();
-        for (target, source) in &self.request_parameters {
-            let value = source_value(source, event);
-            if let Some(name) = target.strip_prefix("integration.request.path.") {
-                path_values.insert(name.to_owned(), value);
-            } else if let Some(name) = target.strip_prefix("integration.request.querystring.") {
-                query_values.push((name.to_owned(), value));
-            } else if let Some(name) = target.strip_prefix("integration.request.header.") {
-                header_values.push((name.to_owned(), value));
-            } else {
-                return Err(format!(
-                    "request parameter {target:?} is not integration.request.path|querystring|header.<name>"
-                ));
-            }
-        }
-        // {name} placeholders of the uri; an unmapped one takes the method's
-        // path parameter of the same name.
-        let mut uri = String::new();
-        let mut rest = self.uri.as_str();
-        while let Some(start) = rest.find('{') {
-            let end = rest[start..]
-                .find('}')
-                .map(|e| start + e)
-                .ok_or_else(|| format!("the uri {:?} has an unclosed {{", self.uri))?;
-            let name = rest[start + 1..end].trim_end_matches('+');
-            let value = match path_values.get(name) {
-                Some(v) => v.clone(),
-                None => source_value(&format!("method.request.path.{name}"), event),
-            }
-            .unwrap_or_default();
-            uri.push_str(&rest[..start]);
-            uri.push_str(&utf8_percent_encode(&value, PATH_VALUE).to_string());
-            rest = &rest[end + 1..];
-        }
-        uri.push_str(rest);
+        let mapped = self.mapped(event)?;
+        let uri = self.filled_uri(&mapped, event)?;
         let mut url = url::Url::parse(&uri)
             .map_err(|e| format!("the integration uri {uri:?} is not a URL: {e}"))?;
-        // The client's query string, then the mapped parameters (which
-        // replace a client parameter of the same name).
-        let mut query: Vec<String> = raw_query
-            .into_iter()
-            .flat_map(|q| q.split('&'))
-            .filter(|p| !p.is_empty())
-            .filter(|p| {
-                let key = p.split('=').next().unwrap_or_default();
-                !query_values.iter().any(|(n, _)| n == key)
-            })
-            .map(str::to_owned)
-            .collect();
-        for (name, value) in &query_values {
-            if let Some(value) = value {
-                query.push(format!(
-                    "{}={}",
-                    utf8_percent_encode(name, QUERY_VALUE),
-                    utf8_percent_encode(value, QUERY_VALUE)
-                ));
-            }
-        }
-        url.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());
+        url.set_query(query(raw_query, &mapped.query).as_deref());
         if self.is_vpc_link() {
             with_stage_in_path(&mut url, event)?;
         }
-
-        let mut headers = client_headers.clone();
-        for name in HOP_BY_HOP {
-            headers.remove(name);
-        }
-        for (name, value) in header_values {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("{name:?} is not a valid header name"))?;
-            // A mapped header always replaces the client's: an identity
-            // header the client sent never reaches the service.
-            headers.remove(&name);
-            if let Some(value) = value {
-                let value = HeaderValue::from_str(&value).map_err(|_| {
-                    format!("the value mapped to {name} is not a valid header value")
-                })?;
-                headers.insert(name, value);
-            }
-        }
+        let headers = headers(client_headers, mapped.header)?;
         let method = if self.http_method.eq_ignore_ascii_case("ANY") {
             method.to_owned()
         } else {
@@ -310,6 +296,49 @@ impl HttpIntegration {
             url,
             headers,
         })
+    }
+
+    fn mapped(&self, event: &Value) -> Result<Mapped, String> {
+        let mut mapped = Mapped::default();
+        for (target, source) in &self.request_parameters {
+            let value = source_value(source, event);
+            if let Some(name) = target.strip_prefix("integration.request.path.") {
+                mapped.path.insert(name.to_owned(), value);
+            } else if let Some(name) = target.strip_prefix("integration.request.querystring.") {
+                mapped.query.push((name.to_owned(), value));
+            } else if let Some(name) = target.strip_prefix("integration.request.header.") {
+                mapped.header.push((name.to_owned(), value));
+            } else {
+                return Err(format!(
+                    "request parameter {target:?} is not integration.request.path|querystring|header.<name>"
+                ));
+            }
+        }
+        Ok(mapped)
+    }
+
+    /// The uri with its `{name}` placeholders filled; an unmapped one takes
+    /// the method's path parameter of the same name.
+    fn filled_uri(&self, mapped: &Mapped, event: &Value) -> Result<String, String> {
+        let mut uri = String::new();
+        let mut rest = self.uri.as_str();
+        while let Some(start) = rest.find('{') {
+            let end = rest[start..]
+                .find('}')
+                .map(|e| start + e)
+                .ok_or_else(|| format!("the uri {:?} has an unclosed {{", self.uri))?;
+            let name = rest[start + 1..end].trim_end_matches('+');
+            let value = match mapped.path.get(name) {
+                Some(v) => v.clone(),
+                None => source_value(&format!("method.request.path.{name}"), event),
+            }
+            .unwrap_or_default();
+            uri.push_str(&rest[..start]);
+            uri.push_str(&utf8_percent_encode(&value, PATH_VALUE).to_string());
+            rest = &rest[end + 1..];
+        }
+        uri.push_str(rest);
+        Ok(uri)
     }
 
     /// A private integration (`connectionType: VPC_LINK`).

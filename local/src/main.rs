@@ -86,6 +86,28 @@ async fn print_env(deployed: &Deployed, name: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// HTTP (VPC link) integrations: the internal ALB is not reachable locally;
+/// each service's path prefix (with the stage) maps to its local address.
+fn upstreams() -> Result<Upstreams, String> {
+    match std::env::var("PORTCULLIS_HTTP_UPSTREAMS") {
+        Err(_) => Ok(Upstreams::default()),
+        Ok(text) => Upstreams::parse(&text),
+    }
+}
+
+/// The stage's access log, in its format, to its group in the emulator's
+/// CloudWatch Logs (local/src/access_log.rs), when the deployment has one.
+fn access_log(deployed: &Deployed, admin: &aws_config::SdkConfig) -> Option<AccessLog> {
+    let (format, group) = deployed.access_log()?;
+    let stream = format!("portcullis-local/{}", uuid::Uuid::new_v4());
+    let sink = CloudWatchLogs::start(admin, group, &stream);
+    println!("Access log: CloudWatch Logs group {group}, stream {stream}");
+    Some(AccessLog {
+        format: format.to_owned(),
+        sink: Arc::new(sink),
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let path = std::env::var("PORTCULLIS_DEPLOYMENT")
@@ -109,87 +131,62 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     portcullis_core::telemetry::init();
+    match serve(&path).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The gateway for the deployment at `path`, served until Ctrl-C/SIGTERM.
+async fn serve(path: &str) -> Result<(), String> {
     let port: u16 = match std::env::var("PORTCULLIS_LOCAL_PORT") {
         Err(_) => 3000,
-        Ok(p) => match p.parse() {
-            Ok(p) => p,
-            Err(_) => {
-                eprintln!("PORTCULLIS_LOCAL_PORT must be a TCP port number (1-65535), got {p:?}");
-                return ExitCode::FAILURE;
-            }
-        },
+        Ok(p) => p.parse().map_err(|_| {
+            format!("PORTCULLIS_LOCAL_PORT must be a TCP port number (1-65535), got {p:?}")
+        })?,
     };
-    let deployed = match Deployed::from_file(&path) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let api = match deployed.api() {
-        Ok(api) => api,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    // The administrator's key (.local/admin-credentials) signs only the
-    // sts:AssumeRole of each function's role; the functions use their own.
-    let admin = portcullis_core::aws::sdk_config().await;
-    let overrides = overrides();
-    // HTTP (VPC link) integrations: the internal ALB is not reachable
-    // locally; each service's path prefix maps to its local address.
-    let upstreams = match std::env::var("PORTCULLIS_HTTP_UPSTREAMS") {
-        Err(_) => Upstreams::default(),
-        Ok(text) => match Upstreams::parse(&text) {
-            Ok(u) => u,
-            Err(e) => {
-                eprintln!("PORTCULLIS_HTTP_UPSTREAMS: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
-    };
-    // Usage plans and API keys: read from the emulator's API Gateway, as
-    // API Gateway reads its own (local/src/metering.rs).
-    let mut gateway = Gateway::new(api)
-        .with_deployment(deployed.identity())
-        .with_gateway_responses(deployed.gateway_responses.clone())
-        .with_http_upstreams(upstreams)
-        .with_usage(Arc::new(EmulatorUsage::new(
-            &admin,
-            &deployed.rest_api_id,
-            &deployed.stage,
-        )));
-    // The stage's access log, in its format, to its group in the emulator's
-    // CloudWatch Logs (local/src/access_log.rs).
-    if let Some((format, group)) = deployed.access_log() {
-        let stream = format!("portcullis-local/{}", uuid::Uuid::new_v4());
-        let sink = CloudWatchLogs::start(&admin, group, &stream);
-        gateway = gateway.with_access_log(AccessLog {
-            format: format.to_owned(),
-            sink: Arc::new(sink),
-        });
-        println!("Access log: CloudWatch Logs group {group}, stream {stream}");
-    }
-    for e in wire_deployed(&mut gateway, &deployed, &admin, &overrides).await {
-        tracing::error!(error = %e, "function not started: its routes answer 500 (401 for the authorizer)");
-    }
-    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!(
+    let deployed = Deployed::from_file(path).map_err(|e| e.to_string())?;
+    let gateway = gateway(&deployed).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            format!(
                 "cannot listen on 127.0.0.1:{port}: {e}; set PORTCULLIS_LOCAL_PORT to a free port"
-            );
-            return ExitCode::FAILURE;
-        }
-    };
+            )
+        })?;
     println!(
         "Portcullis local gateway: http://127.0.0.1:{port} (REST API {} stage {}, from {path})",
         deployed.rest_api_id, deployed.stage
     );
-    if let Err(e) = gateway.serve(listener, shutdown_signal()).await {
-        eprintln!("the local gateway stopped: {e}");
-        return ExitCode::FAILURE;
+    gateway
+        .serve(listener, shutdown_signal())
+        .await
+        .map_err(|e| format!("the local gateway stopped: {e}"))
+}
+
+/// The gateway of the deployment, its functions wired on their own roles.
+async fn gateway(deployed: &Deployed) -> Result<Gateway, String> {
+    let api = deployed.api().map_err(|e| e.to_string())?;
+    // The administrator's key (.local/admin-credentials) signs only the
+    // sts:AssumeRole of each function's role; the functions use their own.
+    let admin = portcullis_core::aws::sdk_config().await;
+    let upstreams = upstreams().map_err(|e| format!("PORTCULLIS_HTTP_UPSTREAMS: {e}"))?;
+    // Usage plans and API keys: read from the emulator's API Gateway, as
+    // API Gateway reads its own (local/src/metering.rs).
+    let usage = EmulatorUsage::new(&admin, &deployed.rest_api_id, &deployed.stage);
+    let mut gateway = Gateway::new(api)
+        .with_deployment(deployed.identity())
+        .with_gateway_responses(deployed.gateway_responses.clone())
+        .with_http_upstreams(upstreams)
+        .with_usage(Arc::new(usage));
+    if let Some(access_log) = access_log(deployed, &admin) {
+        gateway = gateway.with_access_log(access_log);
     }
-    ExitCode::SUCCESS
+    for e in wire_deployed(&mut gateway, deployed, &admin, &overrides()).await {
+        tracing::error!(error = %e, "function not started: its routes answer 500 (401 for the authorizer)");
+    }
+    Ok(gateway)
 }
