@@ -14,8 +14,23 @@
 //! - `POST /notes`: an `application/x-www-form-urlencoded` form with `text`;
 //!   303 See Other back to `notes` (401 when anonymous)
 //! - `GET /download?bytes=N`: N bytes (at most [`MAX_DOWNLOAD`]), streamed
-//!   (401 when anonymous)
+//!   (401 when anonymous); through a BUFFERED integration API Gateway caps
+//!   it at 10 MB
+//! - `GET /stream/download?bytes=N`: N bytes (at most [`MAX_STREAM_DOWNLOAD`],
+//!   100 MB), generated chunk by chunk and sent chunked (no `Content-Length`),
+//!   never held whole (401 when anonymous); the registry's `/stream/{proxy+}`
+//!   route has `response_transfer_mode: STREAM`
+//! - `GET /stream/events?count=N`: N server-sent events (`text/event-stream`,
+//!   at most [`MAX_EVENTS`]), one every [`EVENT_INTERVAL`] (401 when anonymous)
+//! - `GET /headers` (scoped) and `GET /public/headers` (public): what the
+//!   service received, as JSON `{"headers": [lower-case names], "principal":
+//!   "<verified principal or anonymous>", "path": "<path received>"}`: the
+//!   end-to-end suite checks that no caller credential arrives
 //! - `GET /health`: the ALB health check
+//!
+//! It sets no cookie. Behind the ALB it runs under
+//! `portcullis_identity::service::run`, whose guard refuses paths the
+//! proxy's rule refuses (400) and drops `Set-Cookie` per `PORTCULLIS_COOKIES`.
 //!
 //! Links and redirects are relative (`static/style.css`, `notes`), so the
 //! pages work both at `/web/home` and at `/v1/services/web/home` through the
@@ -44,6 +59,14 @@ pub const MAX_TENANTS: usize = 1000;
 /// Largest download served: more than a Lambda response can carry, which is
 /// what this service demonstrates.
 pub const MAX_DOWNLOAD: u64 = 20_000_000;
+/// Largest streamed download (`/stream/download`): 100 MB, far past API
+/// Gateway's 10 MB buffered response payload.
+pub const MAX_STREAM_DOWNLOAD: u64 = 100_000_000;
+/// Most server-sent events in one answer: 10 minutes at one per
+/// [`EVENT_INTERVAL`], inside a STREAM integration's 15-minute maximum.
+pub const MAX_EVENTS: u64 = 6_000;
+/// Time between two server-sent events.
+pub const EVENT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 /// Size of each streamed download chunk.
 const CHUNK: u64 = 64 * 1024;
 
@@ -118,7 +141,11 @@ pub fn router(config: Config) -> Router {
         .route(&p("/home"), get(home))
         .route(&p("/static/{*file}"), get(asset))
         .route(&p("/notes"), get(notes_page).post(add_note))
-        .route(&p("/download"), get(download));
+        .route(&p("/download"), get(download))
+        .route(&p("/stream/download"), get(stream_download))
+        .route(&p("/stream/events"), get(stream_events))
+        .route(&p("/headers"), get(received))
+        .route(&p("/public/headers"), get(received));
     let health =
         (config.health_paths().iter()).fold(Router::new(), |r, path| r.route(path, get(health)));
     let state = AppState {
@@ -524,23 +551,41 @@ async fn add_note(
 
 /// The `bytes` query parameter: a whole number up to [`MAX_DOWNLOAD`].
 pub fn download_size(query: Option<&str>) -> Result<u64, String> {
-    let usage = format!("?bytes=N with N a whole number from 0 to {MAX_DOWNLOAD}");
+    query_number(query, "bytes", "the download size", 0..=MAX_DOWNLOAD)
+}
+
+/// The query parameter `name` (`what`, for the errors): given once, a whole
+/// number in `range`.
+pub fn query_number(
+    query: Option<&str>,
+    name: &str,
+    what: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, String> {
+    let usage = format!(
+        "?{name}=N with N a whole number from {} to {}",
+        range.start(),
+        range.end()
+    );
     let mut values = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .filter(|(k, _)| k == "bytes")
+        .filter(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned());
     let raw = match (values.next(), values.next()) {
         (Some(v), None) => v,
-        (None, _) => return Err(format!("the download size is missing: {usage}")),
-        (Some(_), Some(_)) => return Err(format!("bytes is given more than once: {usage}")),
+        (None, _) => return Err(format!("{what} is missing: {usage}")),
+        (Some(_), Some(_)) => return Err(format!("{name} is given more than once: {usage}")),
     };
     let shown: String = raw.chars().take(32).collect();
     let n: u64 = raw
         .parse()
-        .map_err(|_| format!("bytes={shown:?} is not a whole number: {usage}"))?;
-    if n > MAX_DOWNLOAD {
+        .map_err(|_| format!("{name}={shown:?} is not a whole number: {usage}"))?;
+    if n > *range.end() {
         return Err(format!(
-            "bytes={n} is more than this application serves: {usage}"
+            "{name}={n} is more than this application serves: {usage}"
         ));
+    }
+    if n < *range.start() {
+        return Err(format!("{name}={n} is too few: {usage}"));
     }
     Ok(n)
 }
@@ -551,12 +596,8 @@ pub fn download_byte(offset: u64) -> u8 {
     (offset % 251) as u8 ^ 0x80
 }
 
-/// `bytes` bytes, streamed in 64 KiB chunks with a `Content-Length`.
-async fn download(_: Verified, uri: Uri) -> Response {
-    let n = match download_size(uri.query()) {
-        Ok(n) => n,
-        Err(why) => return text(StatusCode::BAD_REQUEST, why),
-    };
+/// The `n` download bytes, generated 64 KiB at a time as the body is sent.
+fn download_body(n: u64) -> Body {
     let chunks = futures::stream::unfold(0u64, move |offset| async move {
         if offset >= n {
             return None;
@@ -565,6 +606,15 @@ async fn download(_: Verified, uri: Uri) -> Response {
         let chunk: Vec<u8> = (offset..end).map(download_byte).collect();
         Some((Ok::<_, std::convert::Infallible>(Bytes::from(chunk)), end))
     });
+    Body::from_stream(chunks)
+}
+
+/// `bytes` bytes, streamed in 64 KiB chunks with a `Content-Length`.
+async fn download(_: Verified, uri: Uri) -> Response {
+    let n = match download_size(uri.query()) {
+        Ok(n) => n,
+        Err(why) => return text(StatusCode::BAD_REQUEST, why),
+    };
     (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
@@ -575,7 +625,96 @@ async fn download(_: Verified, uri: Uri) -> Response {
             ),
             (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
-        Body::from_stream(chunks),
+        download_body(n),
+    )
+        .into_response()
+}
+
+/// `bytes` bytes (up to [`MAX_STREAM_DOWNLOAD`]), generated chunk by chunk
+/// and sent chunked, without a `Content-Length`: through a STREAM
+/// integration the caller gets them as they are made.
+async fn stream_download(_: Verified, uri: Uri) -> Response {
+    let n = match query_number(
+        uri.query(),
+        "bytes",
+        "the download size",
+        0..=MAX_STREAM_DOWNLOAD,
+    ) {
+        Ok(n) => n,
+        Err(why) => return text(StatusCode::BAD_REQUEST, why),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"stream-{n}.bin\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        download_body(n),
+    )
+        .into_response()
+}
+
+/// One server-sent event: its number `i` (from 1) of `count`.
+pub fn event_text(i: u64, count: u64) -> String {
+    format!("id: {i}\nevent: tick\ndata: {{\"event\":{i},\"of\":{count}}}\n\n")
+}
+
+/// `count` server-sent events (1 to [`MAX_EVENTS`]), one every
+/// [`EVENT_INTERVAL`], the first at once.
+async fn stream_events(_: Verified, uri: Uri) -> Response {
+    let count = match query_number(uri.query(), "count", "the event count", 1..=MAX_EVENTS) {
+        Ok(n) => n,
+        Err(why) => return text(StatusCode::BAD_REQUEST, why),
+    };
+    let events = futures::stream::unfold(1u64, move |i| async move {
+        if i > count {
+            return None;
+        }
+        if i > 1 {
+            tokio::time::sleep(EVENT_INTERVAL).await;
+        }
+        let event = Bytes::from(event_text(i, count));
+        Some((Ok::<_, std::convert::Infallible>(event), i + 1))
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(events),
+    )
+        .into_response()
+}
+
+/// What this service received: the header names (lower-case, sorted, each
+/// once), the principal (a verified one, or `anonymous`) and the path.
+async fn received(Extension(caller): Extension<Caller>, headers: HeaderMap, uri: Uri) -> Response {
+    let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let names: Vec<String> = names
+        .iter()
+        .map(|n| format!("\"{}\"", json_escape(n)))
+        .collect();
+    let principal = match &caller {
+        Caller::Verified(id) => id.principal.as_str(),
+        Caller::Anonymous(_) => "anonymous",
+    };
+    let body = format!(
+        r#"{{"headers":[{}],"principal":"{}","path":"{}"}}"#,
+        names.join(","),
+        json_escape(principal),
+        json_escape(uri.path())
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
     )
         .into_response()
 }
@@ -941,5 +1080,145 @@ mod tests {
                 "{target}: {body}"
             );
         }
+    }
+
+    /// The body's frames, as the client would receive them one by one.
+    async fn frames(resp: Response) -> Vec<Bytes> {
+        let mut body = resp.into_body();
+        let mut out = Vec::new();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.unwrap().into_data() {
+                out.push(data);
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_streamed_download_is_sent_in_chunks_without_a_length() {
+        let app = app();
+        let target = "/web/stream/download?bytes=300000";
+        let (status, _, _) = call(&app, request(Method::GET, target, b"", None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let resp = app
+            .clone()
+            .oneshot(request(Method::GET, target, b"", Some(("acme", &key()))))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers().get(header::CONTENT_LENGTH).is_none());
+        let chunks = frames(resp).await;
+        assert!(
+            chunks.len() >= 5,
+            "generated chunk by chunk: {}",
+            chunks.len()
+        );
+        assert!(chunks.iter().all(|c| c.len() as u64 <= CHUNK));
+        let bytes: Vec<u8> = chunks.concat();
+        let expected: Vec<u8> = (0..300_000u64).map(download_byte).collect();
+        assert_eq!(bytes, expected);
+        for (target, why) in [
+            (
+                "/web/stream/download?bytes=100000001",
+                "bytes=100000001 is more than",
+            ),
+            ("/web/stream/download", "the download size is missing"),
+        ] {
+            let (status, _, body) = call(
+                &app,
+                request(Method::GET, target, b"", Some(("acme", &key()))),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{target}");
+            assert!(
+                body.contains(why) && body.contains("0 to 100000000"),
+                "{target}: {body}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn server_sent_events_arrive_one_event_at_a_time() {
+        let app = app();
+        let target = "/web/stream/events?count=3";
+        let (status, _, _) = call(&app, request(Method::GET, target, b"", None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let resp = app
+            .clone()
+            .oneshot(request(Method::GET, target, b"", Some(("acme", &key()))))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+        let events: Vec<String> = frames(resp)
+            .await
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        assert_eq!(
+            events,
+            [event_text(1, 3), event_text(2, 3), event_text(3, 3)]
+        );
+        assert_eq!(
+            event_text(2, 3),
+            "id: 2\nevent: tick\ndata: {\"event\":2,\"of\":3}\n\n"
+        );
+        for bad in ["count=0", "count=6001", "count=x", ""] {
+            let target = format!("/web/stream/events?{bad}");
+            let (status, _, body) = call(
+                &app,
+                request(Method::GET, &target, b"", Some(("acme", &key()))),
+            )
+            .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+            assert!(body.contains("1 to 6000"), "{bad}: {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_headers_pages_show_what_arrived_and_who_sent_it() {
+        let app = app();
+        let mut req = request(Method::GET, "/web/public/headers", b"", None);
+        req.headers_mut()
+            .insert("X-Custom", HeaderValue::from_static("1"));
+        req.headers_mut()
+            .append("x-custom", HeaderValue::from_static("2"));
+        req.headers_mut()
+            .insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        let (status, headers, body) = call(&app, req).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            body,
+            r#"{"headers":["accept","x-custom"],"principal":"anonymous","path":"/web/public/headers"}"#
+        );
+        let (status, _, body) = call(
+            &app,
+            request(Method::GET, "/web/headers", b"", Some(("acme", &key()))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains(r#""principal":"acme-user""#), "{body}");
+        assert!(body.contains(r#""path":"/web/headers""#), "{body}");
+        assert!(body.contains(r#""x-portcullis-signature""#), "{body}");
+    }
+
+    #[tokio::test]
+    async fn behind_the_service_kit_a_refused_path_is_a_400_and_no_cookie_is_set() {
+        let config = Config::new(vec![key()], "/v1/web");
+        let app = identity::service::guard(&config, router(config.clone()));
+        for target in ["/v1/web/..;/notes", "/v1/web/%252e%252e/notes"] {
+            let (status, _, body) = call(&app, request(Method::GET, target, b"", None)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{target}");
+            assert!(
+                body.contains("the path under the service is not allowed"),
+                "{body}"
+            );
+        }
+        // The stage is part of BASE_PATH behind the ALB (/<stage><path_prefix>).
+        let (status, headers, _) =
+            call(&app, request(Method::GET, "/v1/web/home", b"", None)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(headers.get(header::SET_COOKIE).is_none());
     }
 }
