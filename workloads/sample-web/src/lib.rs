@@ -4,7 +4,8 @@
 //! Every request's identity headers are verified with
 //! [`portcullis_identity::verify`] and this service's own key; a request
 //! whose identity does not verify is anonymous. Routes, under `BASE_PATH`
-//! (`/web` behind the ALB):
+//! (`/v1/web` behind the ALB: API Gateway puts the stage, `v1`, before the
+//! `path_prefix` in a private integration's path):
 //!
 //! - `GET /home`: the public page (declared public in the registry: API
 //!   Gateway runs no authorizer and overwrites the identity headers with
