@@ -404,7 +404,7 @@ class Smoke:
 
     def c_key_revocation_bound(self) -> str:
         if not hasattr(self, "revoked_at"):
-            raise Fail("needs the revocation of 'key lifecycle', which failed")
+            raise Fail("needs the revocation of 'key lifecycle' (it failed, or SMOKE_ONLY left it out)")
         bound, slack = self.s.revocation_bound, 1.0
         polls = 0
         while True:
@@ -412,6 +412,8 @@ class Smoke:
             polls += 1
             elapsed = time.monotonic() - self.revoked_at
             if a.status in (401, 403):
+                if elapsed > bound + slack:
+                    raise Fail(f"first refused {elapsed:.1f} s after revocation, over the bound of {bound:g} s (+{slack:g} s)")
                 return (f"refused ({a.status}) {elapsed:.1f} s after the revocation answered: within the bound of {bound:g} s "
                         f"(+{slack:g} s for round trips; {polls} polls)")
             if a.status != 200:
@@ -753,6 +755,7 @@ class Smoke:
             checks: list[tuple[str, Callable[[], str]]] = [
                 ("job submit", self.c_job_submit),
                 ("key lifecycle (create, use, revoke)", self.c_key_lifecycle),
+                ("key revocation bound", self.c_key_revocation_bound),
                 ("key refused beyond the tenant's entitlements", self.c_key_entitlements),
                 ("job idempotent replay", self.c_job_replay),
                 ("job of another tenant is 404", self.c_job_other_tenant),
@@ -765,7 +768,6 @@ class Smoke:
                 (f"vpc_link service {V}: scoped route", self.c_vpc_scoped),
                 (f"vpc_link service {V}: no credential reaches it", self.c_vpc_no_credential),
                 (f"vpc_link service {V}: identity verified", self.c_vpc_identity),
-                ("key revocation bound", self.c_key_revocation_bound),
                 ("throttling per consumer", self.c_throttle),
                 ("cors: success", self.c_cors_success),
                 ("cors: preflight", self.c_cors_preflight),
