@@ -74,8 +74,10 @@ pub const MAX_RESPONSE_BYTES: u64 = 6 * 1024 * 1024;
 
 /// Container variable names the platform sets on every service container
 /// itself (`IDENTITY_*`: the identity-signing keys, `IDENTITY_SECRET` and
-/// `IDENTITY_SECRET_PREVIOUS`); [`task::RESERVED_FOR_ECS`] besides.
-pub const RESERVED_ENV: &[&str] = &["PORT", "BASE_PATH", "IDENTITY_*"];
+/// `IDENTITY_SECRET_PREVIOUS`; `PORTCULLIS_*`: the service kit's controls,
+/// `PORTCULLIS_COOKIES` and `PORTCULLIS_PUBLIC_PATH`, which a service's own
+/// `environment` must not loosen); [`task::RESERVED_FOR_ECS`] besides.
+pub const RESERVED_ENV: &[&str] = &["PORT", "BASE_PATH", "IDENTITY_*", "PORTCULLIS_*"];
 
 /// The ALB listener rule priorities a service may take.
 pub const PRIORITY_RANGE: std::ops::RangeInclusive<u32> = 1..=50_000;
@@ -1824,6 +1826,8 @@ mod tests {
             "IDENTITY_SECRET",
             "IDENTITY_SECRET_PREVIOUS",
             "IDENTITY_X",
+            "PORTCULLIS_COOKIES",
+            "PORTCULLIS_PUBLIC_PATH",
             "AWS_REGION",
             "ECS_CONTAINER_METADATA_URI_V4",
         ] {
