@@ -551,15 +551,43 @@ class Smoke:
         return doc
 
     def c_vpc_no_credential(self) -> str:
-        scoped = self.headers_seen("headers", self.with_key("main", {"cookie": "smoke=1"}))
-        public = self.headers_seen("public/headers", self.with_key("main", {"cookie": "smoke=1", "authorization": "Bearer smoke-not-a-token"}))
-        found = []
-        for label, doc in (("/headers", scoped), ("/public/headers", public)):
-            leaked = sorted({str(h).lower() for h in doc["headers"]} & set(CREDENTIAL_HEADERS))
+        key = self.key("main").key
+        sent_scoped = {"x-api-key": key, "cookie": "smoke=1"}
+        sent_public = {"x-api-key": key, "cookie": "smoke=1", "authorization": "Bearer smoke-not-a-token"}
+        found, overwritten = [], []
+        for label, path, sent in (("/headers", "headers", sent_scoped), ("/public/headers", "public/headers", sent_public)):
+            doc = self.headers_seen(path, sent)
+            # `headers`: names (the contract), or [name, value] pairs / {"name", "value"} objects;
+            # `values` (optional): {name: value}. A value is what settles it.
+            values: dict[str, str | None] = {}
+            for h in doc["headers"]:
+                if isinstance(h, str):
+                    values.setdefault(h.lower(), None)
+                elif isinstance(h, (list, tuple)) and h:
+                    values[str(h[0]).lower()] = str(h[1]) if len(h) > 1 else None
+                elif isinstance(h, dict) and "name" in h:
+                    values[str(h["name"]).lower()] = h.get("value")
+            values.update({str(k).lower(): v for k, v in (doc.get("values") or {}).items()})
+            unknown, leaked = [], []
+            for name in CREDENTIAL_HEADERS:
+                if name not in values:
+                    continue
+                value = values[name]
+                if value is None:
+                    unknown.append(name)
+                elif sent.get(name) and sent[name] in value:
+                    leaked.append(name)
+                else:
+                    overwritten.append(f"{label} {name}={value!r}")
             if leaked:
-                found.append(f"{label} received {', '.join(leaked)}")
+                found.append(f"{label} received the caller's {', '.join(leaked)}")
+            if unknown:
+                found.append(f"{label} received {', '.join(unknown)} headers (it reports names only, not their values)")
         if found:
-            raise Fail("; ".join(found))
+            raise Fail("; ".join(found) + ". Contract decision 1 overwrites them with 'portcullis-removed': "
+                       "the service kit should drop those headers, or /headers show their values")
+        if overwritten:
+            return "no credential arrived; overwritten: " + ", ".join(overwritten)
         return "neither /headers nor /public/headers received authorization, x-api-key or cookie"
 
     def c_vpc_identity(self) -> str:
