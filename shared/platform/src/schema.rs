@@ -304,7 +304,7 @@ services:
     integration: vpc_link
     methods: [GET]
     priority: 201
-    timeout_ms: 60000
+    timeout_ms: 29000
     response_transfer_mode: BUFFERED
     cookies: own_path
     routes:

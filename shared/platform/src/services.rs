@@ -26,7 +26,7 @@
 //!     routes:                       # optional: public routes and per-route scopes
 //!       - { path: "/items", methods: [GET], public: true }
 //!       - { path: "/items/{id}", methods: [PUT, DELETE], scope: "services:sample.write" }
-//!     timeout_ms: 10000            # API Gateway: 50..=29000; up to 900000 when the service or a route streams
+//!     timeout_ms: 10000            # API Gateway: 50..=29000; up to 900000 when every operation streams
 //!     max_request_bytes: 1048576    # lambda only: at most 4194304 (a Lambda event holds the body base64-encoded)
 //!     max_response_bytes: 4194304   # lambda only: at most 6 MiB
 //!     allow_headers: [accept, content-type]   # lambda only
@@ -523,11 +523,14 @@ impl RawService {
         check_name(name)?;
         let methods = check_methods(name, &self.methods)?;
         self.check_vpc_link_only(name)?;
-        let streams = self.routes.iter().any(|r| {
-            r.response_transfer_mode
-                .or(self.response_transfer_mode)
-                .is_some_and(|m| m == TransferMode::Stream)
-        }) || self.response_transfer_mode == Some(TransferMode::Stream);
+        // A timeout over 29 s only where every operation streams: the
+        // service's timeout is each of its integrations' (Terraform's
+        // openapi module checks the same rule).
+        let streams = self.response_transfer_mode == Some(TransferMode::Stream)
+            && self
+                .routes
+                .iter()
+                .all(|r| r.response_transfer_mode != Some(TransferMode::Buffered));
         check_timeout(name, self.timeout_ms, streams)?;
         let (max_request_bytes, max_response_bytes) = self.body_limits(name)?;
         let allow_headers = check_allow_headers(name, &self.allow_headers)?;
@@ -708,8 +711,9 @@ fn check_methods(name: &str, raw: &[String]) -> Result<Vec<String>, PlatformErro
 /// API Gateway's integration timeout: 50 ms to 29 s for a buffered
 /// integration (Amazon API Gateway quotas, "Integration timeout"), up to 15
 /// minutes for a streamed one ("Stream the integration response for your
-/// proxy integrations"): `streams` when the service or any of its routes
-/// has `response_transfer_mode: STREAM`.
+/// proxy integrations"): `streams` when every operation of the service
+/// streams (`response_transfer_mode: STREAM` and no `BUFFERED` route): the
+/// one timeout is every integration's, and a buffered one is capped at 29 s.
 fn check_timeout(name: &str, timeout_ms: u64, streams: bool) -> Result<(), PlatformError> {
     let max = if streams {
         MAX_STREAM_TIMEOUT_MS
@@ -722,7 +726,7 @@ fn check_timeout(name: &str, timeout_ms: u64, streams: bool) -> Result<(), Platf
     let why = if streams {
         "API Gateway's integration timeout: at least 50 ms, and a STREAM integration at most 15 minutes (\"Stream the integration response for your proxy integrations\")"
     } else {
-        "API Gateway's integration timeout is 50 ms to 29 s (Amazon API Gateway quotas, REST APIs); only a vpc_link service with response_transfer_mode: STREAM (on it or a route) may wait up to 900000 ms"
+        "API Gateway's integration timeout is 50 ms to 29 s (Amazon API Gateway quotas, REST APIs); only a vpc_link service whose every operation streams (response_transfer_mode: STREAM and no BUFFERED route) may wait up to 900000 ms"
     };
     Err(invalid(
         name,
@@ -1492,9 +1496,13 @@ mod tests {
             &format!("{WEB}  timeout_ms: 30000\n"),
             "services.web.timeout_ms",
         );
-        // A streamed service, or one with a streamed route: up to 15 minutes.
+        // A service whose every operation streams: up to 15 minutes.
         let stream_route = "  routes:\n    - { path: \"/stream/{proxy+}\", methods: [GET], scope: services:web, response_transfer_mode: STREAM }\n";
-        for streamed in ["  response_transfer_mode: STREAM\n", stream_route] {
+        for streamed in [
+            "  response_transfer_mode: STREAM\n".to_owned(),
+            format!("  response_transfer_mode: STREAM\n{stream_route}"),
+        ] {
+            let streamed = streamed.as_str();
             registry(&format!("{WEB}  timeout_ms: 900000\n{streamed}")).expect(streamed);
             let e = error_at(
                 &format!("{WEB}  timeout_ms: 900001\n{streamed}"),
@@ -1502,6 +1510,17 @@ mod tests {
             );
             assert!(e.contains("50..=900000") && e.contains("15 minutes"), "{e}");
         }
+        // One streamed route, the rest buffered: the buffered ones keep 29 s.
+        let e = error_at(
+            &format!("{WEB}  timeout_ms: 30000\n{stream_route}"),
+            "services.web.timeout_ms",
+        );
+        assert!(e.contains("50..=29000"), "{e}");
+        let buffered_route = "  routes:\n    - { path: /home, methods: [GET], public: true, response_transfer_mode: BUFFERED }\n";
+        error_at(
+            &format!("{WEB}  timeout_ms: 30000\n  response_transfer_mode: STREAM\n{buffered_route}"),
+            "services.web.timeout_ms",
+        );
     }
 
     #[test]
