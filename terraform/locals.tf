@@ -56,6 +56,9 @@ locals {
       environment        = try(s.environment, {})
       secrets            = try(s.secrets, {})
       log_retention_days = try(s.log_retention_days, null)
+      # The service kit's Set-Cookie policy for a lambda service (a vpc_link
+      # service's is its `cookies`, vpc_link_services below).
+      cookies = try(s.allow_cookies, false) ? "own_path" : "none"
     } if local.service_environments[name] == null || contains(coalesce(local.service_environments[name], []), var.environment)
   }
 

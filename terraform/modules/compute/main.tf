@@ -27,12 +27,15 @@ locals {
   alb_path = {
     for k, s in var.services : k => contains(keys(var.vpc_link_services), k) ? "/${var.stage_name}${s.path_prefix}" : s.path_prefix
   }
-  # What a vpc_link service's task is told besides PORT and BASE_PATH: its
-  # cookie policy and its public path (the kit keeps a Set-Cookie only under
-  # it with cookies: own_path, and drops it with none).
-  vpc_link_env = {
-    for k, s in var.vpc_link_services : k => {
-      PORTCULLIS_COOKIES     = s.cookies
+  # What every service's task is told besides PORT and BASE_PATH: its
+  # Set-Cookie policy and its public path (the service kit,
+  # portcullis_identity::service, keeps a Set-Cookie only under that path
+  # with own_path, and drops every one with none: API Gateway cannot touch an
+  # HTTP_PROXY response, and the proxy applies the same rule for lambda
+  # services).
+  service_kit_env = {
+    for k, s in var.services : k => {
+      PORTCULLIS_COOKIES     = contains(keys(var.vpc_link_services), k) ? var.vpc_link_services[k].cookies : s.cookies
       PORTCULLIS_PUBLIC_PATH = "/v1/services/${k}"
     }
   }
@@ -281,7 +284,7 @@ resource "aws_ecs_task_definition" "service" {
       readonlyRootFilesystem = true
       portMappings           = [{ containerPort = each.value.port, protocol = "tcp" }]
       environment = [
-        for k, v in merge(each.value.environment, { PORT = tostring(each.value.port), BASE_PATH = local.alb_path[each.key] }, lookup(local.vpc_link_env, each.key, {})) : { name = k, value = v }
+        for k, v in merge(each.value.environment, { PORT = tostring(each.value.port), BASE_PATH = local.alb_path[each.key] }, local.service_kit_env[each.key]) : { name = k, value = v }
       ]
       secrets = concat(
         [{ name = "IDENTITY_SECRET", valueFrom = var.identity_secret_arns[each.key] }],

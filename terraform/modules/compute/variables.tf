@@ -45,6 +45,10 @@ variable "services" {
     environment        = map(string)
     secrets            = optional(map(string), {})
     log_retention_days = optional(number)
+    # The service kit's Set-Cookie policy (PORTCULLIS_COOKIES): a vpc_link
+    # service's `cookies`; a lambda service's `allow_cookies` (true:
+    # own_path, the proxy's rule too; false: none).
+    cookies = optional(string, "none")
   }))
 
   # The Rust loader (shared/platform/src/services.rs) refuses the same registries.
