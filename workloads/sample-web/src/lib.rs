@@ -24,9 +24,13 @@
 //! - `GET /stream/events?count=N`: N server-sent events (`text/event-stream`,
 //!   at most [`MAX_EVENTS`]), one every [`EVENT_INTERVAL`] (401 when anonymous)
 //! - `GET /headers` (scoped) and `GET /public/headers` (public): what the
-//!   service received, as JSON `{"headers": [lower-case names], "principal":
-//!   "<verified principal or anonymous>", "path": "<path received>"}`: the
-//!   end-to-end suite checks that no caller credential arrives
+//!   service received, as JSON `{"headers": [lower-case names], "credentials":
+//!   {"authorization" | "x-api-key" | "cookie": the value received, for those
+//!   present}, "principal": "<verified principal or anonymous>", "path":
+//!   "<path received>"}`: the end-to-end suite checks that no caller
+//!   credential arrives (API Gateway overwrites the three with the static
+//!   `portcullis-removed`; the values are the caller's own request echoed
+//!   back to it, so they show what crossed the VPC link)
 //! - `GET /health`: the ALB health check
 //!
 //! It sets no cookie. Behind the ALB it runs under
@@ -690,8 +694,12 @@ async fn stream_events(_: Verified, uri: Uri) -> Response {
         .into_response()
 }
 
+/// The request headers that carry a caller's credential.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "x-api-key", "cookie"];
+
 /// What this service received: the header names (lower-case, sorted, each
-/// once), the principal (a verified one, or `anonymous`) and the path.
+/// once), the values of the credential headers present, the principal (a
+/// verified one, or `anonymous`) and the path.
 async fn received(Extension(caller): Extension<Caller>, headers: HeaderMap, uri: Uri) -> Response {
     let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
     names.sort_unstable();
@@ -700,13 +708,27 @@ async fn received(Extension(caller): Extension<Caller>, headers: HeaderMap, uri:
         .iter()
         .map(|n| format!("\"{}\"", json_escape(n)))
         .collect();
+    let credentials: Vec<String> = CREDENTIAL_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let values: Vec<&str> = headers
+                .get_all(*name)
+                .iter()
+                .map(|v| v.to_str().unwrap_or("(not text)"))
+                .collect();
+            (!values.is_empty()).then(|| {
+                format!("\"{name}\":\"{}\"", json_escape(&values.join(", ")))
+            })
+        })
+        .collect();
     let principal = match &caller {
         Caller::Verified(id) => id.principal.as_str(),
         Caller::Anonymous(_) => "anonymous",
     };
     let body = format!(
-        r#"{{"headers":[{}],"principal":"{}","path":"{}"}}"#,
+        r#"{{"headers":[{}],"credentials":{{{}}},"principal":"{}","path":"{}"}}"#,
         names.join(","),
+        credentials.join(","),
         json_escape(principal),
         json_escape(uri.path())
     );
@@ -1186,12 +1208,18 @@ mod tests {
             .append("x-custom", HeaderValue::from_static("2"));
         req.headers_mut()
             .insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        req.headers_mut()
+            .insert("x-api-key", HeaderValue::from_static("pcs_sent_by_the_caller"));
+        req.headers_mut()
+            .insert(header::COOKIE, HeaderValue::from_static("a=1"));
+        req.headers_mut()
+            .append(header::COOKIE, HeaderValue::from_static("b=2"));
         let (status, headers, body) = call(&app, req).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers[header::CONTENT_TYPE], "application/json");
         assert_eq!(
             body,
-            r#"{"headers":["accept","x-custom"],"principal":"anonymous","path":"/web/public/headers"}"#
+            r#"{"headers":["accept","cookie","x-api-key","x-custom"],"credentials":{"x-api-key":"pcs_sent_by_the_caller","cookie":"a=1, b=2"},"principal":"anonymous","path":"/web/public/headers"}"#
         );
         let (status, _, body) = call(
             &app,
