@@ -25,12 +25,22 @@ pub async fn start_sample(deployment: &Deployed) -> String {
     url
 }
 
-/// The sample web application (integration `vpc_link`) under `/web`,
-/// standing for the internal ALB's `/web` rule; its URL (without `/web`).
+/// The path the internal ALB's rule for the sample web application
+/// forwards, as its task's `BASE_PATH`: the stage in front of its
+/// `path_prefix`, since API Gateway puts the stage in a private
+/// integration's path (AWS "Private integrations for REST APIs",
+/// Considerations).
+pub fn web_base_path(deployment: &Deployed) -> String {
+    format!("/{}/web", deployment.stage)
+}
+
+/// The sample web application (integration `vpc_link`) under
+/// [`web_base_path`], standing for the internal ALB's rule; its URL (without
+/// the base path).
 pub async fn start_web(deployment: &Deployed) -> String {
     let key = e2e::identity_key(deployment, "web").await;
     let (listener, url) = loopback().await;
-    let app = sample_web::router(ServiceConfig::new(vec![key], "/web"));
+    let app = sample_web::router(ServiceConfig::new(vec![key], &web_base_path(deployment)));
     tokio::spawn(serve(listener, app, std::future::pending()));
     url
 }

@@ -8,7 +8,7 @@
 //! sample service, behind the proxy function (integration `lambda`), is the
 //! comparison for a large download.
 
-use crate::services::{start_sample, start_web};
+use crate::services::{start_sample, start_web, web_base_path};
 use e2e::{client, deployed, deployed_gateway, overrides_for, start_gateway};
 use local::Upstreams;
 use portcullis_identity as identity;
@@ -26,7 +26,7 @@ async fn gateway(pool: &PgPool) -> (e2e::RunningGateway, String) {
     );
     let web = start_web(&deployment).await;
     let mut upstreams = Upstreams::default();
-    upstreams.insert("/web", &web);
+    upstreams.insert(&web_base_path(&deployment), &web);
     let mut overrides = overrides_for(pool);
     overrides.set(
         "proxy",
@@ -187,6 +187,8 @@ async fn a_client_sent_identity_header_never_reaches_the_web_app_as_sent(pool: P
     let (gw, web) = gateway(&pool).await;
     let http = client();
     let web_key = e2e::identity_key(&deployed(), "web").await;
+    // The service's paths are under its base path (the stage in front).
+    let base = web_base_path(&deployed());
     // A GET of `url` carrying the identity forged for the service's `path`.
     let forged_get = |url: String, path: &str| {
         http.get(url)
@@ -194,19 +196,20 @@ async fn a_client_sent_identity_header_never_reaches_the_web_app_as_sent(pool: P
     };
 
     // The control: sent straight to the service, the forgery verifies.
-    let resp = send(forged_get(format!("{web}/web/notes"), "/web/notes"), None).await;
+    let notes_path = format!("{base}/notes");
+    let resp = send(forged_get(format!("{web}{notes_path}"), &notes_path), None).await;
     let html = resp.text().await.unwrap();
     assert!(html.contains(r#"<b class="tenant">evil</b>"#), "{html}");
 
     // Public route: the gateway maps its static anonymous values over the
     // client's, so even a validly signed forgery arrives overwritten.
-    let home = forged_get(gw.at("/v1/services/web/home"), "/web/home");
+    let home = forged_get(gw.at("/v1/services/web/home"), &format!("{base}/home"));
     let html = page_without_the_forgery(send(home, None).await).await;
     assert!(html.contains("Anonymous visitor"), "{html}");
 
     // Authenticated route: the authorizer's identity replaces the client's.
     let key = e2e::api_key(&pool, "web caller", "acme", &["services:web"]).await;
-    let notes = forged_get(gw.at("/v1/services/web/notes"), "/web/notes");
+    let notes = forged_get(gw.at("/v1/services/web/notes"), &notes_path);
     let html = page_without_the_forgery(send(notes, Some(&key)).await).await;
     assert!(html.contains(r#"<b class="tenant">acme</b>"#), "{html}");
 }
@@ -247,5 +250,152 @@ async fn a_10_mb_download_passes_the_vpc_link_and_the_lambda_proxy_refuses_it(po
     assert!(
         text.contains("is larger than") && text.contains("6 MB Lambda response limit"),
         "{text}"
+    );
+}
+
+/// The JSON the sample web application answers on `/headers` and
+/// `/public/headers`: what it received.
+async fn received(resp: reqwest::Response) -> serde_json::Value {
+    assert_eq!(resp.status(), 200);
+    resp.json()
+        .await
+        .expect("the web app's /headers answer is JSON")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn no_caller_credential_reaches_the_web_app_on_public_or_scoped_routes(pool: PgPool) {
+    let (gw, web) = gateway(&pool).await;
+    let http = client();
+    let base = web_base_path(&deployed());
+    let key = e2e::api_key(&pool, "web caller", "acme", &["services:web"]).await;
+    // Every credential a browser or a client may send: the API key (as
+    // x-api-key and as a bearer token) and a cookie of the API's origin.
+    let credentialed = |req: reqwest::RequestBuilder, auth: &str| {
+        req.header("x-api-key", &key)
+            .header("authorization", format!("Bearer {auth}"))
+            .header("cookie", "session=s3cret-session; other=1")
+    };
+
+    // The control: sent straight to the service, all three arrive.
+    let direct = received(
+        send(
+            credentialed(http.get(format!("{web}{base}/public/headers")), &key),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(direct["credentials"]["x-api-key"], key.as_str(), "{direct}");
+    assert!(direct.to_string().contains("s3cret-session"), "{direct}");
+
+    // Through the gateway, on the public route (no authorizer runs) and on
+    // a scoped one (the key authenticates; the service verifies who it is):
+    // API Gateway overwrites the three with the static placeholder.
+    for (path, auth, principal_is_anonymous) in [
+        ("/v1/services/web/public/headers", key.as_str(), true),
+        ("/v1/services/web/headers", key.as_str(), false),
+    ] {
+        let got = received(send(credentialed(http.get(gw.at(path)), auth), None).await).await;
+        let text = got.to_string();
+        assert!(
+            !text.contains(&key) && !text.contains("s3cret-session"),
+            "{path}: {text}"
+        );
+        for name in ["authorization", "x-api-key", "cookie"] {
+            assert_eq!(
+                got["credentials"][name], "portcullis-removed",
+                "{path} {name}: {text}"
+            );
+        }
+        assert_eq!(
+            got["principal"] == "anonymous",
+            principal_is_anonymous,
+            "{path}: {text}"
+        );
+        // The stage is in front of the path a private integration sends
+        // (AWS "Private integrations for REST APIs", Considerations).
+        let under = path.trim_start_matches("/v1/services/web");
+        assert_eq!(got["path"], format!("{base}{under}"), "{text}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_50_mb_download_streams_over_the_vpc_link_and_a_buffered_one_stops_at_10_mb(
+    pool: PgPool,
+) {
+    const FIFTY_MB: usize = 50_000_000;
+    let (gw, _) = gateway(&pool).await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        // API Gateway paces a stream past its first 10 MB at 2 MB/s (the
+        // local gateway models it): 50 MB take about 20 s.
+        .timeout(std::time::Duration::from_secs(180))
+        .build()
+        .expect("a reqwest client with static settings builds");
+    let key = e2e::api_key(&pool, "web caller", "acme", &["services:web"]).await;
+
+    // The STREAM route (platform.yaml: /stream/{proxy+}, response_transfer_mode: STREAM).
+    let url = gw.at(&format!(
+        "/v1/services/web/stream/download?bytes={FIFTY_MB}"
+    ));
+    let resp = send(http.get(url), Some(&key)).await;
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.expect("the whole stream arrives");
+    assert_eq!(bytes.len(), FIFTY_MB);
+    assert!(
+        bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == sample_web::download_byte(i as u64)),
+        "the stream arrives byte for byte"
+    );
+
+    // The buffered route: API Gateway's 10 MB response payload limit.
+    let url = gw.at("/v1/services/web/download?bytes=11000000");
+    let resp = send(http.get(url), Some(&key)).await;
+    assert_eq!(resp.status(), 502);
+
+    // Server-sent events through the same STREAM route.
+    let url = gw.at("/v1/services/web/stream/events?count=3");
+    let resp = send(http.get(url), Some(&key)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let text = resp.text().await.expect("the events arrive");
+    let expected: String = (1..=3).map(|i| sample_web::event_text(i, 3)).collect();
+    assert_eq!(text, expected);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_caller_whose_tenant_has_no_usage_plan_gets_a_403_naming_the_fix(pool: PgPool) {
+    let (gw, _) = gateway(&pool).await;
+    let http = client();
+    // A key of tenant globex inserted without the usage key that
+    // provisioning gives a tenant's consumers (PUT /v1/tenants, POST
+    // /v1/keys): API Gateway finds no API key for its usage identifier and
+    // answers INVALID_API_KEY, which the body's gateway response rewrites.
+    let (plain, lookup, digest) = portcullis_auth::apikey::generate();
+    sqlx::query(
+        "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
+         values ($1, $2, $3, 'unprovisioned', 'globex', $4, 'standard', 'e2e')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(lookup.as_str())
+    .bind(&digest[..])
+    .bind(vec!["services:web".to_owned()])
+    .execute(&pool)
+    .await
+    .expect("insert a key without a usage key");
+    let resp = send(
+        http.get(gw.at("/v1/services/web/notes")),
+        Some(plain.expose_secret()),
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: serde_json::Value = resp.json().await.expect("a problem document");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("PUT /v1/tenants/globex") && detail.contains("platform administrator"),
+        "{body}"
     );
 }
