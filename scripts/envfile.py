@@ -1,7 +1,7 @@
 """The env files `make local` writes and reads: KEY=VALUE lines, values
 shell-quoted (KEY='value'), so that `. .local/env` works in a shell too.
 
-One home for the format: local/demo.py writes and reads $PORTCULLIS_LOCAL_DIR/env,
+One home for the format: scripts/demo.py writes and reads $PORTCULLIS_LOCAL_DIR/env,
 scripts/web-serve.py (and through it tests/browser) reads it and
 admin-credentials. Import it from a script in scripts/ directly; from
 elsewhere, put scripts/ on sys.path first.

@@ -12,7 +12,7 @@
 #     prints the count and what is switched off locally), and
 #     .local/deployment.json (scripts/tf-local.sh deployment); meanwhile the
 #     debug build of the gateway and tools
-#  5. migrations, the demo user (local/demo.py: the Cognito admin API, as an
+#  5. migrations, the demo user (scripts/demo.py: the Cognito admin API, as an
 #     operator would), a demo admin API key (the keys tool create-admin-key),
 #     the reconciler on a schedule (scripts/lambda-schedule.py runs the real
 #     Lambda binary with its own Lambda environment and role)
@@ -111,9 +111,9 @@ export PORTCULLIS_DEPLOYMENT=$LOCAL_DIR/deployment.json
 # --- 5. migrations, demo user and key, reconciler ---------------------------------
 run_migrations "$BIN"
 
-"$VENV/bin/python" "$ROOT/local/demo.py" --outputs "$LOCAL_DIR/terraform-local-outputs.json" \
+"$VENV/bin/python" "$ROOT/scripts/demo.py" --outputs "$LOCAL_DIR/terraform-local-outputs.json" \
   --env-file "$LOCAL_DIR/env" 2>"$LOGS/demo.log" ||
-  { cat "$LOGS/demo.log" >&2; die "local/demo.py failed (log: $lg/demo.log)"; }
+  { cat "$LOGS/demo.log" >&2; die "scripts/demo.py failed (log: $lg/demo.log)"; }
 demo_user=$(sed -n "s/^DEMO_USER=//p" "$LOCAL_DIR/env" | tr -d "'")
 
 # A fresh bootstrap admin key every start, from the keys crate's

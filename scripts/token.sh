@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Print a Cognito access token (or --id: an id token) for the demo user of
 # `make local`, issued by the emulator's user pool. Reads .local/env, which
-# local/demo.py writes, and signs AdminInitiateAuth with the emulator's
+# scripts/demo.py writes, and signs AdminInitiateAuth with the emulator's
 # administrator key (.local/admin-credentials; IAM is enforced).
 #
 #   curl -H "Authorization: Bearer $(scripts/token.sh)" localhost:3000/v1/me

@@ -18,7 +18,7 @@ group, since a user in two tenants is refused.
 
 Run with the project venv's python:
 
-    .venv/bin/python local/demo.py --outputs .local/terraform-local-outputs.json \
+    .venv/bin/python scripts/demo.py --outputs .local/terraform-local-outputs.json \
         --env-file .local/env
 
 Idempotent: an existing demo user keeps its password (read back from
@@ -43,11 +43,11 @@ try:
 except ImportError:  # pragma: no cover - only without the venv
     sys.exit("demo: boto3 is missing; run this with the project venv's python (.venv/bin/python)")
 
-# The env-file format has one home: scripts/envfile.py.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+# The env-file format has one home: scripts/envfile.py, next to this script.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from envfile import read_env_file, write_env_file  # noqa: E402
 
-ENV_FILE_HEADER = "Written by local/demo.py for `make local`: the demo login and the pool it is in."
+ENV_FILE_HEADER = "Written by scripts/demo.py for `make local`: the demo login and the pool it is in."
 
 
 def log(msg: str) -> None:
