@@ -107,17 +107,20 @@ def test_a_vpc_link_service_is_reached_at_the_stage_and_its_prefix_and_a_lambda_
     web, api = container("service", "web"), container("service", "api")
     runs = (
         'run "dev" {\n  variables {\n    services = run.registry_dev.services\n    jobs = run.registry_dev.jobs\n'
-        '    stage_name = "v1"\n    vpc_link = true\n    vpc_link_services = { web = { cookies = "own_path" } }\n  }\n'
+        '    stage_name = "v1"\n    vpc_link_services = { web = { cookies = "own_path" } }\n  }\n'
         + check('toset(one(one(aws_lb_listener_rule.this["web"].condition).path_pattern).values) == toset(["/v1/web", "/v1/web/*"])', "the vpc_link service's rule matches /<stage><path_prefix> (API Gateway sends the stage)")
         + check('toset(one(one(aws_lb_listener_rule.this["api"].condition).path_pattern).values) == toset(["/api", "/api/*"])', "a lambda service's rule is unchanged (the proxy sends <path_prefix>)")
         + check(
             f'{{ for e in {web}.environment : e.name => e.value }} == {{ GREETING = "hi", PORT = "8080", BASE_PATH = "/v1/web", PORTCULLIS_COOKIES = "own_path", PORTCULLIS_PUBLIC_PATH = "/v1/services/web" }}',
             "the vpc_link service's task: BASE_PATH with the stage, its cookie policy and public path",
         )
-        + check(f'{{ for e in {api}.environment : e.name => e.value }} == {{ PORT = "8080", BASE_PATH = "/api" }}', "a lambda service's task: BASE_PATH = path_prefix, nothing else")
+        + check(
+            f'{{ for e in {api}.environment : e.name => e.value }} == {{ PORT = "8080", BASE_PATH = "/api", PORTCULLIS_COOKIES = "none", PORTCULLIS_PUBLIC_PATH = "/v1/services/api" }}',
+            "a lambda service's task: BASE_PATH = path_prefix, and the service kit's cookie policy (allow_cookies, none by default) and public path",
+        )
         + "}\n"
         'run "other_stage" {\n  variables {\n    services = run.registry_dev.services\n    jobs = run.registry_dev.jobs\n'
-        '    stage_name = "prod"\n    vpc_link = true\n    vpc_link_services = { web = {} }\n  }\n'
+        '    stage_name = "prod"\n    vpc_link_services = { web = {} }\n  }\n'
         + check('toset(one(one(aws_lb_listener_rule.this["web"].condition).path_pattern).values) == toset(["/prod/web", "/prod/web/*"])', "the stage name is the one deployed")
         + check(f'{{ for e in {web}.environment : e.name => e.value }}["PORTCULLIS_COOKIES"] == "none"', "cookies: none by default")
         + "}\n"

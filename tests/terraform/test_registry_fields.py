@@ -323,7 +323,10 @@ def test_the_compute_module_deploys_the_registry_fields(tmp_path, terraform_bina
         + check('aws_lb_listener_rule.this["web"].priority == 20 && aws_lb_listener_rule.this["api"].priority == 10', "listener rule priorities are services.<name>.priority")
         + check('!contains(keys(aws_ecs_service.this), "prodonly") && !contains(keys(aws_lb_listener_rule.this), "prodonly") && !contains(keys(aws_ecs_task_definition.service), "prodonly") && !contains(keys(aws_lb_target_group.this), "prodonly") && !contains(keys(aws_cloudwatch_log_group.service), "prodonly")', "a service not enabled in dev has no resource")
         # environment and secrets in the container definitions
-        + check(f'{{ for e in {web}.environment : e.name => e.value }} == {{ GREETING = "hi", PORT = "8080", BASE_PATH = "/web" }}', "environment: the registry's plus PORT and BASE_PATH")
+        + check(
+            f'{{ for e in {web}.environment : e.name => e.value }} == {{ GREETING = "hi", PORT = "8080", BASE_PATH = "/web", PORTCULLIS_COOKIES = "none", PORTCULLIS_PUBLIC_PATH = "/v1/services/web" }}',
+            "environment: the registry's plus PORT, BASE_PATH and the service kit's cookie policy and public path",
+        )
         + check(
             f'{{ for e in {web}.secrets : e.name => e.valueFrom }} == {{ IDENTITY_SECRET = "IDENTITY", TOKEN = "{ARN}:web-token-XyZ123:token::", DB_URL = "{ARN}:db-AbCdEf" }}',
             "secrets: valueFrom is the looked-up ARN (+ :json-key::) or the ARN given",
