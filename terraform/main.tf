@@ -163,7 +163,6 @@ module "compute" {
   image_tags              = var.image_tags
   proxy_security_group_id = module.network.function_security_group_ids["proxy"]
   identity_secret_arns    = { for s, secret in aws_secretsmanager_secret.identity : s => secret.arn }
-  vpc_link                = length(local.vpc_link_services) > 0 # API Gateway's VPC link to the ALB
   # vpc_link services are reached at /<stage><path_prefix> (the stage is in
   # a private integration's path) and told their cookie policy.
   stage_name              = var.stage_name
@@ -198,7 +197,7 @@ module "openapi" {
   # integration: vpc_link services: API Gateway -> VPC link (v2) -> internal ALB.
   vpc_link_services = local.vpc_link_services
   vpc_link = length(local.vpc_link_services) == 0 ? null : {
-    connection_id      = module.compute.vpc_link_id
+    connection_id      = module.api.vpc_link_id
     integration_target = module.compute.alb_arn
     alb_dns_name       = module.compute.alb_dns_name
   }
@@ -239,6 +238,16 @@ module "api" {
   # The Lambdas each path invokes, known at plan (the body is not while the
   # VPC link is being made): the private API's Lambda permissions.
   path_function_arns = module.openapi.path_function_arns
+
+  # API Gateway's VPC link (v2) to the internal ALB, when a deployed service
+  # has integration vpc_link: in the private subnets, admitted by the ALB on
+  # its listener port only. Its id goes back into the body (module openapi).
+  vpc_link = length(local.vpc_link_services) == 0 ? null : {
+    vpc_id                = module.network.vpc_id
+    subnet_ids            = module.network.private_subnet_ids
+    alb_security_group_id = module.compute.alb_security_group_id
+    alb_listener_port     = module.compute.alb_listener_port
+  }
 }
 
 module "functions" {

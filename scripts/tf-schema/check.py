@@ -100,7 +100,9 @@ def check_modules(root: pathlib.Path, problems: list[str]) -> None:
             for req in sorted(k for k, has_default in tvars.items() if not has_default and k not in given):
                 problems.append(f"{path}: module '{name}' needs variable '{req}'")
         for path, text in texts:
-            code = strip_comments(text)
+            # A moved/removed block's from/to is a resource address
+            # (module.compute.aws_x.y), not a reference to a module output.
+            code = re.sub(r"(?m)^\s*(from|to)\s*=.*$", "", strip_comments(text))
             for m in re.finditer(r"\bmodule\.([a-z0-9_-]+)\.([a-z0-9_]+)", code):
                 mod, out = m.group(1), m.group(2)
                 if mod not in called:

@@ -131,15 +131,13 @@ def hcl_list(items) -> str:
     return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 
 
-def api_tests() -> str:
+def api_module_header() -> str:
+    """The api module's test preamble: the mock provider, its variables, and
+    a first run rendering the repository's contract with the openapi module
+    (run.render.body)."""
     arns = "\n".join(f'    {f}_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:pc-dev-{f}"' for f in FUNCTIONS)
     # the openapi module needs every placeholder of the contract
     arns += "\n" + "\n".join(f'    {f}_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:pc-dev-{f.replace("_", "-")}"' for f in ("task_events", "reconciler", "migrate"))
-    private_body = 'jsondecode(aws_api_gateway_rest_api.this["private"].body)'
-    public_body = 'jsondecode(aws_api_gateway_rest_api.this["public"].body)'
-    deny = '[for s in data.aws_iam_policy_document.private[0].statement : s if s.effect == "Deny"]'
-    allow = '[for s in data.aws_iam_policy_document.private[0].statement : s if s.effect == "Allow"]'
-    private_api = f'{{ paths = {hcl_list(CHOSEN)}, vpc_endpoint_ids = ["{VPCE}"] }}'
     return (
         MOCKS
         + f"""
@@ -166,7 +164,19 @@ run "render" {{
     }}
   }}
 }}
+"""
+    )
 
+
+def api_tests() -> str:
+    private_body = 'jsondecode(aws_api_gateway_rest_api.this["private"].body)'
+    public_body = 'jsondecode(aws_api_gateway_rest_api.this["public"].body)'
+    deny = '[for s in data.aws_iam_policy_document.private[0].statement : s if s.effect == "Deny"]'
+    allow = '[for s in data.aws_iam_policy_document.private[0].statement : s if s.effect == "Allow"]'
+    private_api = f'{{ paths = {hcl_list(CHOSEN)}, vpc_endpoint_ids = ["{VPCE}"] }}'
+    return (
+        api_module_header()
+        + f"""
 run "off" {{
   variables {{
     body = run.render.body

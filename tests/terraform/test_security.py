@@ -178,10 +178,11 @@ def test_containers_run_with_a_read_only_root_file_system(resources):
 
 
 def test_only_the_proxy_and_the_vpc_link_may_reach_the_load_balancer(resources):
-    rules = [r for r in resources("aws_vpc_security_group_ingress_rule") if val(r.body, "security_group_id") == "${aws_security_group.alb.id}"]
-    # The proxy Lambda, and API Gateway's VPC link when a service is vpc_link
-    # (test_vpc_link.py applies both).
-    assert sorted(val(r.body, "referenced_security_group_id") for r in rules) == ["${aws_security_group.vpc_link[0].id}", "${var.proxy_security_group_id}"], [r.address for r in rules]
+    # The proxy Lambda (the compute module's rule), and API Gateway's VPC
+    # link when a service is vpc_link (the api module's rule on the ALB's
+    # group; test_vpc_link.py applies both).
+    rules = [r for r in resources("aws_vpc_security_group_ingress_rule") if val(r.body, "security_group_id") in ("${aws_security_group.alb.id}", "${var.vpc_link.alb_security_group_id}")]
+    assert sorted((r.module, val(r.body, "referenced_security_group_id")) for r in rules) == [("api", "${aws_security_group.vpc_link[0].id}"), ("compute", "${var.proxy_security_group_id}")], [r.address for r in rules]
     task_rules = [r for r in resources("aws_vpc_security_group_ingress_rule") if val(r.body, "security_group_id") == "${aws_security_group.service.id}"]
     assert task_rules and all(val(r.body, "referenced_security_group_id") == "${aws_security_group.alb.id}" for r in task_rules)
     job_rules = [r for r in resources("aws_vpc_security_group_ingress_rule") if val(r.body, "security_group_id") == "${aws_security_group.job.id}"]

@@ -1,10 +1,12 @@
-"""Issue 13, item 1: services with `integration: vpc_link`.
+"""Services with `integration: vpc_link`.
 
 API Gateway reaches such a service over a VPC link (v2) to the internal ALB
 (docs/decisions.md: no NLB), not through the proxy Lambda. Terraform:
-- the compute module makes `aws_apigatewayv2_vpc_link` in the private subnets
+- the api module makes `aws_apigatewayv2_vpc_link` in the private subnets
   with its own security group (out to the ALB listener only; the ALB admits
-  it) exactly when a deployed service is vpc_link;
+  it) exactly when a deployed service is vpc_link; the compute module, which
+  owns the ALB, gives it the ALB's security group and listener port, and the
+  root's moved blocks carry a state from when the compute module made them;
 - the openapi module renders `/v1/services/<name>/{proxy+}` and the service's
   declared routes as `http_proxy` integrations with connectionType VPC_LINK,
   connectionId = the link, integrationTarget = the ALB, uri under the
@@ -15,8 +17,8 @@ API Gateway reaches such a service over a VPC link (v2) to the internal ALB
   the lambda services' (environment and IAM).
 
 The parsed-HCL checks always run; the evaluations need a `terraform` binary
-(offline; the compute module applied with `terraform test` and a mock AWS
-provider, as test_registry_fields.py does)."""
+(offline; the compute and api modules applied with `terraform test` and a
+mock AWS provider, as test_registry_fields.py and test_private_api.py do)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, TF, val
+from conftest import ROOT, TF, run_terraform_test, val
 from test_offline_eval import ARNS, TERRAFORM, apply
 from test_registry_fields import STUB_VARS, check, terraform_test
 
@@ -109,10 +111,14 @@ def test_the_root_wires_the_vpc_link_the_alb_and_the_vpc_link_services(module_ca
     openapi = module_calls["openapi"]
     assert val(openapi, "vpc_link_services") == "${local.vpc_link_services}"
     assert val(openapi, "lambda_services") == "${local.lambda_services}"
-    assert val(module_calls["compute"], "vpc_link") == "${length(local.vpc_link_services) > 0}", "the link exists exactly when a deployed service is vpc_link"
     link = str(val(openapi, "vpc_link"))
-    for ref in ("module.compute.vpc_link_id", "module.compute.alb_arn", "module.compute.alb_dns_name"):
+    for ref in ("module.api.vpc_link_id", "module.compute.alb_arn", "module.compute.alb_dns_name"):
         assert ref in link, f"module openapi: vpc_link must use {ref}: {link}"
+    made = str(val(module_calls["api"], "vpc_link"))
+    assert "length(local.vpc_link_services) == 0 ? None" in made, f"the link exists exactly when a deployed service is vpc_link: {made}"
+    for ref in ("module.network.vpc_id", "module.network.private_subnet_ids", "module.compute.alb_security_group_id", "module.compute.alb_listener_port"):
+        assert ref in made, f"module api: vpc_link must use {ref}: {made}"
+    assert "vpc_link" not in module_calls["compute"], "the compute module no longer makes the link"
     assert "module.openapi.service_paths" in str(val(module_calls["api"], "private_api")), "choosing the generic service path on the private API brings the literal service paths along"
     assert val(module_calls["api"], "path_function_arns") == "${module.openapi.path_function_arns}"
     # The Cognito scopes (and so what tenants and keys may be granted) come
@@ -123,21 +129,42 @@ def test_the_root_wires_the_vpc_link_the_alb_and_the_vpc_link_services(module_ca
     assert platform["services"]["sample"].get("integration", "lambda") == "lambda"
 
 
+VPC_LINK_RESOURCES = {
+    "aws_apigatewayv2_vpc_link": "this",
+    "aws_security_group": "vpc_link",
+    "aws_vpc_security_group_egress_rule": "vpc_link_to_alb",
+    "aws_vpc_security_group_ingress_rule": "alb_from_vpc_link",
+}
+
+
 def test_the_vpc_link_and_its_security_group_are_made_only_for_vpc_link_services(resources):
-    link = [b for b in resources("aws_apigatewayv2_vpc_link") if b.module == "compute"]
-    assert len(link) == 1 and val(link[0].body, "count") == "${var.vpc_link ? 1 : 0}", [b.address for b in link]
-    assert val(link[0].body, "subnet_ids") == "${var.subnet_ids}", "the private subnets"
+    link = [b for b in resources("aws_apigatewayv2_vpc_link")]
+    assert [b.module for b in link] == ["api"] and val(link[0].body, "count") == "${local.vpc_link}", [b.address for b in link]
+    assert val(link[0].body, "subnet_ids") == "${var.vpc_link.subnet_ids}", "the private subnets"
     assert val(link[0].body, "security_group_ids") == ["${aws_security_group.vpc_link[0].id}"], "its own security group"
+    group = [b for b in resources("aws_security_group") if b.name == "vpc_link"]
+    assert [b.module for b in group] == ["api"] and val(group[0].body, "vpc_id") == "${var.vpc_link.vpc_id}", [b.address for b in group]
     egress = [r for r in resources("aws_vpc_security_group_egress_rule") if val(r.body, "security_group_id") == "${aws_security_group.vpc_link[0].id}"]
     assert len(egress) == 1, [r.address for r in egress]
     body = egress[0].body
-    assert val(body, "referenced_security_group_id") == "${aws_security_group.alb.id}" and "cidr_ipv4" not in body, "out to the ALB only"
-    assert val(body, "from_port") == val(body, "to_port") == "${aws_lb_listener.this.port}", "the listener port only"
+    assert val(body, "referenced_security_group_id") == "${var.vpc_link.alb_security_group_id}" and "cidr_ipv4" not in body, "out to the ALB only"
+    assert val(body, "from_port") == val(body, "to_port") == "${var.vpc_link.alb_listener_port}", "the listener port only"
     ingress = [r for r in resources("aws_vpc_security_group_ingress_rule") if val(r.body, "security_group_id") == "${aws_security_group.vpc_link[0].id}"]
     assert ingress == [], "nothing connects to the VPC link's interfaces"
     alb_in = [r for r in resources("aws_vpc_security_group_ingress_rule") if val(r.body, "referenced_security_group_id") == "${aws_security_group.vpc_link[0].id}"]
-    assert len(alb_in) == 1 and val(alb_in[0].body, "security_group_id") == "${aws_security_group.alb.id}"
-    assert val(alb_in[0].body, "from_port") == val(alb_in[0].body, "to_port") == "${aws_lb_listener.this.port}"
+    assert len(alb_in) == 1 and val(alb_in[0].body, "security_group_id") == "${var.vpc_link.alb_security_group_id}"
+    assert val(alb_in[0].body, "from_port") == val(alb_in[0].body, "to_port") == "${var.vpc_link.alb_listener_port}"
+    for kind, name in VPC_LINK_RESOURCES.items():
+        assert [b.module for b in resources(kind) if b.name == name] == ["api"], f"{kind}.{name} lives in the api module only"
+
+
+def test_a_state_from_when_the_compute_module_made_the_vpc_link_moves_without_replacement():
+    """The root's moved blocks: each of the four resources from its address
+    in the compute module to the same name in the api module (a plan against
+    a state applied before shows moves, nothing destroyed)."""
+    text = (TF / "moved.tf").read_text(encoding="utf-8")
+    moves = set(re.findall(r"moved\s*\{\s*from\s*=\s*(\S+)\s*to\s*=\s*(\S+)\s*\}", text))
+    assert moves == {(f"module.compute.{k}.{n}", f"module.api.{k}.{n}") for k, n in VPC_LINK_RESOURCES.items()}, moves
 
 
 def test_listener_priorities_stay_explicit_and_unique_for_every_integration(resources, platform):
@@ -382,35 +409,52 @@ jobs: {}
 
 
 @needs_terraform
-def test_the_compute_module_makes_the_vpc_link_and_its_security_group_only_when_asked(tmp_path):
+def test_the_compute_module_gives_the_vpc_link_the_albs_group_and_listener_port(tmp_path):
+    runs = (
+        'run "prod" {\n  variables {\n    services = run.registry_prod.services\n    jobs = run.registry_prod.jobs\n  }\n'
+        + check("output.alb_arn == aws_lb.this.arn && output.alb_security_group_id == aws_security_group.alb.id && output.alb_listener_port == 80 && output.alb_listener_port == aws_lb_listener.this.port", "outputs: the ALB's ARN, its security group and its listener port")
+        + check('contains(keys(aws_ecs_service.this), "prodonly") && aws_lb_listener_rule.this["prodonly"].priority == 30 && contains(keys(aws_lb_target_group.this), "prodonly")', "every service keeps its ECS service, target group and listener rule")
+        + "}\n"
+    )
+    out = terraform_test(tmp_path, REGISTRY, runs)
+    assert "3 passed, 0 failed" in out, out
+
+
+@needs_terraform
+def test_the_api_module_makes_the_vpc_link_and_its_security_group_only_when_asked(tmp_path):
+    from test_private_api import API, OPENAPI, api_module_header, module_root
+
     link = "aws_apigatewayv2_vpc_link.this[0]"
     sg = "aws_security_group.vpc_link[0]"
     egress = "aws_vpc_security_group_egress_rule.vpc_link_to_alb[0]"
     ingress = "aws_vpc_security_group_ingress_rule.alb_from_vpc_link[0]"
-    runs = (
-        # dev: no vpc_link service (the root's vpc_link = false): no link at all
-        'run "dev" {\n  variables {\n    services = run.registry_dev.services\n    jobs = run.registry_dev.jobs\n    vpc_link = false\n  }\n'
+    asked = '{ vpc_id = "vpc-1", subnet_ids = ["subnet-1", "subnet-2"], alb_security_group_id = "sg-alb", alb_listener_port = 80 }'
+    tests = (
+        api_module_header()
+        # no vpc_link service deployed (the root's vpc_link = null): no link at all
+        + 'run "none" {\n  variables {\n    body = run.render.body\n  }\n'
         + check(
             "length(aws_apigatewayv2_vpc_link.this) == 0 && length(aws_security_group.vpc_link) == 0 && length(aws_vpc_security_group_egress_rule.vpc_link_to_alb) == 0 && length(aws_vpc_security_group_ingress_rule.alb_from_vpc_link) == 0",
             "no VPC link, security group or rule when no deployed service is vpc_link",
         )
         + check("output.vpc_link_id == null && output.vpc_link_security_group_id == null", "null outputs without a link")
         + "}\n"
-        # prod (vpc_link = true): one link in the private subnets, its own group, to the listener only
-        'run "prod" {\n  variables {\n    services = run.registry_prod.services\n    jobs = run.registry_prod.jobs\n    vpc_link = true\n  }\n'
-        + check(f"toset({link}.subnet_ids) == toset(var.subnet_ids) && toset({link}.security_group_ids) == toset([{sg}.id])", "the link is in the private subnets with its own security group")
-        + check(f"{sg}.id != aws_security_group.alb.id && {sg}.vpc_id == var.vpc_id", "its own group in the platform's VPC")
+        # asked: one link in the private subnets, its own group, to the listener only
+        + f'run "asked" {{\n  variables {{\n    body = run.render.body\n    vpc_link = {asked}\n  }}\n'
+        + check(f'toset({link}.subnet_ids) == toset(["subnet-1", "subnet-2"]) && toset({link}.security_group_ids) == toset([{sg}.id]) && {link}.name == "pc-dev-alb"', "the link is in the private subnets with its own security group")
+        + check(f'{sg}.id != "sg-alb" && {sg}.vpc_id == "vpc-1" && {sg}.name == "pc-dev-vpc-link"', "its own group in the platform's VPC")
         + check(
-            f'{egress}.security_group_id == {sg}.id && {egress}.referenced_security_group_id == aws_security_group.alb.id && {egress}.from_port == 80 && {egress}.to_port == 80 && {egress}.ip_protocol == "tcp" && {egress}.cidr_ipv4 == null',
+            f'{egress}.security_group_id == {sg}.id && {egress}.referenced_security_group_id == "sg-alb" && {egress}.from_port == 80 && {egress}.to_port == 80 && {egress}.ip_protocol == "tcp" && {egress}.cidr_ipv4 == null',
             "egress: TCP to the ALB's security group on the listener port only",
         )
         + check(
-            f'{ingress}.security_group_id == aws_security_group.alb.id && {ingress}.referenced_security_group_id == {sg}.id && {ingress}.from_port == aws_lb_listener.this.port && {ingress}.to_port == aws_lb_listener.this.port && {ingress}.ip_protocol == "tcp"',
+            f'{ingress}.security_group_id == "sg-alb" && {ingress}.referenced_security_group_id == {sg}.id && {ingress}.from_port == 80 && {ingress}.to_port == 80 && {ingress}.ip_protocol == "tcp"',
             "the ALB admits the link on the listener port",
         )
-        + check(f"output.vpc_link_id == {link}.id && output.alb_arn == aws_lb.this.arn && output.vpc_link_security_group_id == {sg}.id", "outputs: the link, the ALB's ARN, the link's group")
-        + check('contains(keys(aws_ecs_service.this), "prodonly") && aws_lb_listener_rule.this["prodonly"].priority == 30 && contains(keys(aws_lb_target_group.this), "prodonly")', "every service keeps its ECS service, target group and listener rule")
+        + check(f"output.vpc_link_id == {link}.id && output.vpc_link_security_group_id == {sg}.id", "outputs: the link and the link's group")
         + "}\n"
     )
-    out = terraform_test(tmp_path, REGISTRY, runs)
-    assert "4 passed, 0 failed" in out, out
+    root = module_root(tmp_path, API, tests)
+    shutil.copytree(OPENAPI, root / "openapi")
+    out = run_terraform_test(tmp_path, root)
+    assert "3 passed, 0 failed" in out, out

@@ -385,3 +385,53 @@ resource "aws_lambda_permission" "private" {
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_api_gateway_rest_api.this["private"].execution_arn}/*"
 }
+
+# --- The VPC link (v2) from API Gateway to the internal ALB, for the services
+# --- with integration vpc_link (docs/decisions.md: v2 to the ALB, not v1
+# --- through an NLB). It belongs to API Gateway, so it lives with the REST
+# --- API; the compute module owns the ALB it reaches. API Gateway's elastic
+# --- network interfaces in the private subnets carry this security group: out
+# --- to the listener only; the ALB admits it. The root's moved blocks
+# --- (terraform/moved.tf) carry a state from when the compute module made
+# --- them, so nothing is replaced. ---
+
+locals {
+  vpc_link = var.vpc_link == null ? 0 : 1
+}
+
+resource "aws_security_group" "vpc_link" {
+  count       = local.vpc_link
+  name        = "${var.name}-vpc-link"
+  description = "API Gateway VPC link: only to the internal ALB listener"
+  vpc_id      = var.vpc_link.vpc_id
+  tags        = merge(var.tags, { Name = "${var.name}-vpc-link" })
+}
+
+resource "aws_vpc_security_group_egress_rule" "vpc_link_to_alb" {
+  count                        = local.vpc_link
+  security_group_id            = aws_security_group.vpc_link[0].id
+  description                  = "HTTP to the internal ALB listener"
+  ip_protocol                  = "tcp"
+  from_port                    = var.vpc_link.alb_listener_port
+  to_port                      = var.vpc_link.alb_listener_port
+  referenced_security_group_id = var.vpc_link.alb_security_group_id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_from_vpc_link" {
+  #checkov:skip=CKV_AWS_260:the source is the VPC link's security group, not 0.0.0.0/0
+  count                        = local.vpc_link
+  security_group_id            = var.vpc_link.alb_security_group_id
+  description                  = "HTTP from the API Gateway VPC link"
+  ip_protocol                  = "tcp"
+  from_port                    = var.vpc_link.alb_listener_port
+  to_port                      = var.vpc_link.alb_listener_port
+  referenced_security_group_id = aws_security_group.vpc_link[0].id
+}
+
+resource "aws_apigatewayv2_vpc_link" "this" {
+  count              = local.vpc_link
+  name               = "${var.name}-alb"
+  security_group_ids = [aws_security_group.vpc_link[0].id]
+  subnet_ids         = var.vpc_link.subnet_ids
+  tags               = var.tags
+}

@@ -59,3 +59,13 @@ output "access_log_group" {
   description = "Name of the public stage's access-log group (CloudWatch Logs)."
   value       = aws_cloudwatch_log_group.access["public"].name
 }
+
+output "vpc_link_id" {
+  description = "Id of the API Gateway VPC link (v2) to the internal ALB (the vpc_link integrations' connectionId); null without one (var.vpc_link)."
+  value       = one(aws_apigatewayv2_vpc_link.this[*].id)
+}
+
+output "vpc_link_security_group_id" {
+  description = "Security group of the VPC link's network interfaces; null without a VPC link."
+  value       = one(aws_security_group.vpc_link[*].id)
+}

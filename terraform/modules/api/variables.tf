@@ -116,3 +116,14 @@ variable "path_function_arns" {
   type        = map(list(string))
   default     = {}
 }
+
+variable "vpc_link" {
+  description = "Make the API Gateway VPC link (v2) to the internal ALB, for the services with integration vpc_link: in these private subnets of this VPC, with its own security group whose only rule is egress to the ALB's listener port, and an ingress rule on the ALB's security group admitting it. null (no vpc_link service deployed): none."
+  type = object({
+    vpc_id                = string
+    subnet_ids            = list(string)
+    alb_security_group_id = string
+    alb_listener_port     = number
+  })
+  default = null
+}

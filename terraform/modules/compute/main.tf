@@ -377,48 +377,6 @@ resource "aws_vpc_security_group_egress_rule" "proxy_to_alb" {
   referenced_security_group_id = aws_security_group.alb.id
 }
 
-# --- VPC link (v2) from API Gateway to the internal ALB, for the services with
-# --- integration vpc_link (docs/decisions.md: v2 to the ALB, not v1 through an
-# --- NLB). API Gateway's elastic network interfaces in the private subnets
-# --- carry this security group: out to the listener only; the ALB admits it. ---
-
-resource "aws_security_group" "vpc_link" {
-  count       = var.vpc_link ? 1 : 0
-  name        = "${var.name}-vpc-link"
-  description = "API Gateway VPC link: only to the internal ALB listener"
-  vpc_id      = var.vpc_id
-  tags        = merge(var.tags, { Name = "${var.name}-vpc-link" })
-}
-
-resource "aws_vpc_security_group_egress_rule" "vpc_link_to_alb" {
-  count                        = var.vpc_link ? 1 : 0
-  security_group_id            = aws_security_group.vpc_link[0].id
-  description                  = "HTTP to the internal ALB listener"
-  ip_protocol                  = "tcp"
-  from_port                    = aws_lb_listener.this.port
-  to_port                      = aws_lb_listener.this.port
-  referenced_security_group_id = aws_security_group.alb.id
-}
-
-resource "aws_vpc_security_group_ingress_rule" "alb_from_vpc_link" {
-  #checkov:skip=CKV_AWS_260:the source is the VPC link's security group, not 0.0.0.0/0
-  count                        = var.vpc_link ? 1 : 0
-  security_group_id            = aws_security_group.alb.id
-  description                  = "HTTP from the API Gateway VPC link"
-  ip_protocol                  = "tcp"
-  from_port                    = aws_lb_listener.this.port
-  to_port                      = aws_lb_listener.this.port
-  referenced_security_group_id = aws_security_group.vpc_link[0].id
-}
-
-resource "aws_apigatewayv2_vpc_link" "this" {
-  count              = var.vpc_link ? 1 : 0
-  name               = "${var.name}-alb"
-  security_group_ids = [aws_security_group.vpc_link[0].id]
-  subnet_ids         = var.subnet_ids
-  tags               = var.tags
-}
-
 resource "aws_vpc_security_group_egress_rule" "alb_to_services" {
   for_each = local.service_ports
 

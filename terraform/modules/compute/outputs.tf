@@ -18,14 +18,14 @@ output "alb_arn" {
   value       = aws_lb.this.arn
 }
 
-output "vpc_link_id" {
-  description = "Id of the API Gateway VPC link (v2) to the internal ALB; null without one (var.vpc_link)."
-  value       = one(aws_apigatewayv2_vpc_link.this[*].id)
+output "alb_security_group_id" {
+  description = "Security group of the internal ALB: the api module's VPC link is admitted to it on the listener port."
+  value       = aws_security_group.alb.id
 }
 
-output "vpc_link_security_group_id" {
-  description = "Security group of the VPC link's network interfaces; null without a VPC link."
-  value       = one(aws_security_group.vpc_link[*].id)
+output "alb_listener_port" {
+  description = "Port of the internal ALB's listener (HTTP), the only port the VPC link may reach."
+  value       = aws_lb_listener.this.port
 }
 
 output "alb_base_url" {

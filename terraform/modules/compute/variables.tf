@@ -194,12 +194,6 @@ variable "ecr_keep_images" {
   default     = 20
 }
 
-variable "vpc_link" {
-  description = "Make the API Gateway VPC link (v2) to the internal ALB, with its security group: true when a service deployed here has integration vpc_link (the root's vpc_link_services local)."
-  type        = bool
-  default     = false
-}
-
 variable "stage_name" {
   description = "The API Gateway stage: a vpc_link service is reached at /<stage><path_prefix> (API Gateway puts the stage in front of a private integration's path)."
   type        = string
