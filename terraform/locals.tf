@@ -62,7 +62,7 @@ locals {
     } if local.service_environments[name] == null || contains(coalesce(local.service_environments[name], []), var.environment)
   }
 
-  # services.<name>.routes (issue 13 item 2): routes a service declares
+  # services.<name>.routes: routes a service declares
   # public (no credential) or guarded by their own scope instead of the
   # service's, for the services deployed here. The openapi module renders
   # each as /v1/services/<name><path> and validates them as shared/platform
@@ -83,8 +83,8 @@ locals {
       ]
     } if contains(keys(local.services), name) && length(try(s.routes, [])) > 0
   }
-  # integration: vpc_link services (issue 13 item 1), of those deployed here:
-  # API Gateway reaches them over the VPC link to the internal ALB (compute
+  # integration: vpc_link services, of those deployed here:
+  # API Gateway reaches them over the VPC link to the internal ALB (api
   # module), with the identity the authorizer signed mapped into headers
   # (openapi module). integration: lambda (the default): API Gateway -> the
   # proxy function -> the internal ALB.
@@ -96,10 +96,10 @@ locals {
       scope       = try(s.scope, "services:${name}")
       # none (default): the Cookie header is overwritten like the
       # credentials; own_path: it passes and the service keeps its cookies
-      # to its own path (issue 19 item 5).
+      # to its own path (docs/proxy.md, "Cookies on the shared origin").
       cookies = try(s.cookies, "none")
       # BUFFERED (default) | STREAM: responseTransferMode of its
-      # integrations (issue 19 item 6).
+      # integrations (streamed past API Gateway's 10 MB: docs/proxy.md).
       response_transfer_mode = upper(try(s.response_transfer_mode, "BUFFERED"))
     } if contains(keys(local.services), name) && try(s.integration, "lambda") == "vpc_link"
   }
@@ -133,7 +133,7 @@ locals {
       secrets            = try(j.secrets, {})
       log_retention_days = try(j.log_retention_days, null)
       # The container's entryPoint: callers' args (the RunTask command
-      # override) are only ever its arguments (docs/jobs.md, issue 11 item 6).
+      # override) are only ever its arguments (docs/jobs.md).
       entrypoint = try(j.entrypoint, null)
       # As shared/platform: overrides.args true or a count above 0; such a
       # type must declare an entrypoint (the compute module's var.jobs validation).

@@ -1,4 +1,4 @@
-# The platform tenant's usage key (issue 11 item 2). Every Cognito principal is
+# The platform tenant's usage key. Every Cognito principal is
 # metered on its tenant's API Gateway usage key (portcullis_auth::usage), made
 # by PUT /v1/tenants/{tenant} for other tenants. The platform tenant's comes
 # from here: its first administrator signs in with Cognito before any API key

@@ -1,4 +1,4 @@
-# The web console in AWS (issue 12, item 5): web/ in a private S3 bucket
+# The web console in AWS: web/ in a private S3 bucket
 # behind CloudFront (modules/web), its config.json rendered from this root's
 # outputs. docs/web.md says what the console does; modules/web/README.md what
 # the module creates.

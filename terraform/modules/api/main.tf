@@ -11,8 +11,8 @@ locals {
   # resources from the state without deleting them).
 
   # One JSON line per request, the same on the public and the private stage.
-  # It is the audit trail of the vpc_link services' mutations (issue 19 item
-  # 5: no proxy function sits on that path to log them): who (principal and
+  # It is the audit trail of the vpc_link services' mutations (no proxy
+  # function sits on that path to log them): who (principal and
   # its type, from the authorizer's context), which tenant, the method, the
   # path as the caller sent it ($context.path: the stage and the resource
   # path with its values) and the status (API Gateway Developer Guide,

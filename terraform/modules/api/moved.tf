@@ -54,7 +54,7 @@ moved {
 }
 
 # Gateway responses: they are in the REST API body now (the openapi
-# module's x-amazon-apigateway-gateway-responses, issue 19 item 3). The
+# module's x-amazon-apigateway-gateway-responses). The
 # separate resources (keyed "<api>/<type>", before that by type, and the
 # private API's own set) leave the state WITHOUT being destroyed: destroying
 # them would call DeleteGatewayResponse, which resets the very responses the

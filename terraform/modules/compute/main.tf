@@ -23,7 +23,8 @@ locals {
   # endpoint in the request to your backend"), so a vpc_link service with
   # uri http://<alb><path_prefix>/{proxy} is reached at
   # /<stage><path_prefix>/...; the proxy Lambda sends a lambda service's
-  # request to <path_prefix>/... (issue 19 item 2, contract decision 2).
+  # request to <path_prefix>/... (docs/decisions.md, "The stage in a private
+  # integration's path").
   alb_path = {
     for k, s in var.services : k => contains(keys(var.vpc_link_services), k) ? "/${var.stage_name}${s.path_prefix}" : s.path_prefix
   }

@@ -91,7 +91,7 @@ variable "vpc_link" {
 variable "vpc_link_supported_az_ids" {
   description = "Per region, the Availability Zone IDs where API Gateway supports a VPC link (v2), from the API Gateway Developer Guide, \"Set up VPC links V2 in API Gateway\", Availability by Region (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-vpc-links-v2.html). A region absent here is not checked: add its row from that page before deploying a vpc_link service there."
   type        = map(list(string))
-  # The rows read from that page (checked for issue 19).
+  # The rows read from that page (checked when the VPC link was added).
   default = {
     "us-east-1"      = ["use1-az1", "use1-az2", "use1-az4", "use1-az5", "use1-az6"]
     "us-east-2"      = ["use2-az1", "use2-az2", "use2-az3"]

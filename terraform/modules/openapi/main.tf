@@ -61,7 +61,7 @@ locals {
     ]
   ])
 
-  # integration: vpc_link services (var.vpc_link_services, issue 13 item 1):
+  # integration: vpc_link services (var.vpc_link_services):
   # the literal /v1/services/<name>/{proxy+} (any method, the authorizer and
   # the service's scope) besides the declared routes, every operation an
   # http_proxy integration over the VPC link (v2) to the internal ALB:
@@ -98,7 +98,7 @@ locals {
     "x-portcullis-signature"      = { signed = "context.authorizer.identity_signature", anonymous = "'none'" }
     "x-portcullis-content-sha256" = { signed = "'UNSIGNED-PAYLOAD'", anonymous = "'UNSIGNED-PAYLOAD'" }
   }
-  # Credentials never reach a vpc_link service (issue 19 item 1): an
+  # Credentials never reach a vpc_link service: an
   # http_proxy integration passes every client header it does not map, and
   # REST APIs have no "remove" for a proxy integration's request header (only
   # HTTP APIs' parameter mapping has remove:header), so each is overwritten
@@ -211,7 +211,7 @@ locals {
     ]) > 0
   }
 
-  # Gateway responses (issue 19 item 3) live in the body, so every
+  # Gateway responses live in the body, so every
   # PutRestApi (mode overwrite: Terraform's aws_api_gateway_rest_api.body)
   # carries them; separate PutGatewayResponse calls were reset by the next
   # overwrite ("items from an existing API that are not specifically defined

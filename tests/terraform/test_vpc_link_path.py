@@ -1,18 +1,20 @@
-"""Issue 19: the VPC-link path as safe as the proxy path, and the API Gateway
-behaviours the configuration did not model.
+"""The VPC-link path as safe as the proxy path, and the API Gateway behaviours
+the configuration did not model (docs/decisions.md, "The VPC-link path as safe
+as the proxy path"):
 
-- item 1: no caller credential (authorization, x-api-key, cookie) reaches a
-  vpc_link service: every operation overwrites them with a static value
-  (cookie passes for a service with cookies: own_path);
-- item 2: the stage is in a private integration's path (API Gateway
-  Developer Guide, "Private integrations for REST APIs", Considerations): a
-  vpc_link service's listener rule and BASE_PATH are /<stage><path_prefix>;
-- item 3: the gateway responses are in the rendered body;
-- item 4: API Gateway's, Lambda's and Cognito's limits, refused where they
-  are declared, with the number and the AWS source in the message;
-- item 5: the access log is the audit trail (principal, type, tenant,
-  method, path, status);
-- item 6: responseTransferMode STREAM from the registry.
+- credentials: no caller credential (authorization, x-api-key, cookie)
+  reaches a vpc_link service: every operation overwrites them with a static
+  value (cookie passes for a service with cookies: own_path);
+- the stage in the path: API Gateway puts it in front of a private
+  integration's path (API Gateway Developer Guide, "Private integrations for
+  REST APIs", Considerations), so a vpc_link service's listener rule and
+  BASE_PATH are /<stage><path_prefix>;
+- the gateway responses are in the rendered body;
+- limits: API Gateway's, Lambda's and Cognito's, refused where they are
+  declared, with the number and the AWS source in the message;
+- the access log is the audit trail (principal, type, tenant, method, path,
+  status);
+- responseTransferMode STREAM from the registry.
 
 Evaluated offline with the real terraform binary (no provider for the pure
 modules; a mock provider under `terraform test` for the compute and network
@@ -54,7 +56,7 @@ def http_operations(paths: dict):
     return [(p, m, op) for p, item in paths.items() for m, op in item.items() if integration(op)["type"] == "http_proxy"]
 
 
-# --- item 1: credentials ---
+# --- credentials ---
 
 
 @needs_terraform
@@ -92,7 +94,7 @@ def test_a_cookies_value_other_than_none_or_own_path_is_refused(tmp_path):
     assert "services.<name>.cookies: none" in msg and "own_path" in msg, msg
 
 
-# --- item 2: the stage in the path ---
+# --- the stage in the path ---
 
 
 def test_the_root_gives_the_compute_module_the_stage_and_the_vpc_link_services(module_calls):
@@ -130,7 +132,7 @@ def test_a_vpc_link_service_is_reached_at_the_stage_and_its_prefix_and_a_lambda_
     assert "4 passed, 0 failed" in out, out
 
 
-# --- item 3: gateway responses in the body ---
+# --- gateway responses in the body ---
 
 TYPES = {
     "UNAUTHORIZED": "401", "ACCESS_DENIED": "403", "THROTTLED": "429", "QUOTA_EXCEEDED": "429",
@@ -184,7 +186,7 @@ def test_the_gateway_response_resources_leave_the_state_without_being_destroyed(
     assert "redeploy_on      = [var.body]" in main
 
 
-# --- item 4: limits ---
+# --- limits ---
 
 
 @needs_terraform
@@ -317,7 +319,7 @@ def test_with_a_vpc_link_the_subnets_go_to_availability_zone_ids_that_support_it
     assert "3 passed, 0 failed" in out, out
 
 
-# --- item 5: the access log is the audit trail ---
+# --- the access log is the audit trail ---
 
 
 def test_the_access_log_records_who_which_tenant_what_and_the_outcome():
@@ -340,7 +342,7 @@ def test_the_access_log_records_who_which_tenant_what_and_the_outcome():
     assert "get_gateway_responses(restApiId=" in local, "deployment.json's gateway responses are read from the emulator (fed by the import)"
 
 
-# --- item 6: streaming ---
+# --- streaming ---
 
 
 @needs_terraform
