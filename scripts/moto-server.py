@@ -16,22 +16,32 @@ What it does, in order:
    of its caller (IAM users and `sts:AssumeRole` role sessions alike), and the
    AWS managed policies are loaded (`MOTO_IAM_LOAD_MANAGED_POLICIES`) so that
    Terraform can attach `arn:aws:iam::aws:policy/...` as in AWS;
-3. patches two bugs of moto 5.2.5 that enforcement exposes: the signature
-   check of body-less GET/HEAD/DELETE requests (`patch_sigv4_for_bodyless_requests`)
-   and the policy evaluation (`patch_policy_statements`: AssumeRole of a role
-   trusting a service answers 500; ARN-scoped Allow statements never match),
-   checks API Gateway calls under their real IAM actions (`apigateway:GET`,
-   ...; `patch_apigateway_actions`), and adds the Application Auto Scaling
-   tagging API moto lacks
-   (`patch_application_autoscaling_tags`; the provider reads a scalable
-   target's tags after creating it), answers a REST API's policy escaped as
-   API Gateway does (`patch_rest_api_policy`; the private API), lets a retried
-   CreateSecret succeed as in AWS (`patch_secret_create_retries`), and lets a browser sign in to Cognito as
-   in AWS: CORS preflights answered, RespondToAuthChallenge and GlobalSignOut
-   public (`patch_browser_cognito`; the web console, docs/web.md), and makes
-   a REST API import (ImportRestApi, PutRestApi merge or overwrite) create
-   the gateway responses its body declares, an overwrite resetting the ones
-   it lacks (`patch_import_gateway_responses`; issue 19);
+3. applies its patches of moto 5.2.5 (the ten of docs/local-gateway.md, in
+   that order; tests/terraform/test_emulator_patches.py tests each one that
+   changes an answer):
+   1. `patch_sigv4_for_bodyless_requests`: the signature check of body-less
+      GET/HEAD/DELETE requests (every read or delete of a REST-JSON API
+      failed with SignatureDoesNotMatch);
+   2. and 3. `patch_policy_statements`: the policy evaluation (AssumeRole of
+      a role trusting a service answered 500; ARN-scoped Allow statements
+      never matched, so they are judged on their action and conditions);
+   4. `patch_application_autoscaling_tags`: the Application Auto Scaling
+      tagging API moto lacks (the provider reads a scalable target's tags
+      after creating it);
+   5. `patch_apigateway_actions`: API Gateway calls checked under their real
+      IAM actions (`apigateway:GET`, ...);
+   6. `patch_rest_api_policy`: a REST API's policy answered escaped as API
+      Gateway does (the private API);
+   7. `patch_secret_create_retries`: a retried CreateSecret succeeds as in AWS;
+   8. `patch_browser_cognito`: a browser signs in to Cognito as in AWS (CORS
+      preflights answered, RespondToAuthChallenge and GlobalSignOut public;
+      the web console, docs/web.md);
+   9. `patch_replay_retried_requests`: an SDK's retry of a call that already
+      succeeded gets the first answer (the server under load loses answers;
+      a non-idempotent call would fail on its own first attempt);
+   10. `patch_import_gateway_responses`: a REST API import (ImportRestApi,
+      PutRestApi merge or overwrite) creates the gateway responses its body
+      declares, an overwrite resetting the ones it lacks, as API Gateway does;
 4. starts the server on 127.0.0.1 and, within the unauthenticated budget,
    creates the administrator IAM user `portcullis-admin` with an inline `"*"`
    policy (moto cannot attach `AdministratorAccess` unless managed policies are

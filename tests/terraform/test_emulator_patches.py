@@ -157,3 +157,20 @@ def test_a_merge_import_adds_the_gateway_responses_it_names_and_keeps_the_others
     apigw.put_rest_api(restApiId=api, mode="merge", body=json.dumps(definition({"UNAUTHORIZED": GATEWAY_RESPONSES["UNAUTHORIZED"]})).encode())
     got = responses_of(apigw, api)
     assert set(got) == {"THROTTLED", "UNAUTHORIZED"} and got["UNAUTHORIZED"] == GATEWAY_RESPONSES["UNAUTHORIZED"]
+
+
+def test_the_launchers_header_and_the_local_gateway_doc_name_every_patch_it_applies():
+    """Every patch_* function the launcher defines is applied at start, named
+    in its module docstring and in docs/local-gateway.md's list, so neither
+    can fall behind the code."""
+    import inspect
+    import re
+
+    defined = {name for name, fn in inspect.getmembers(moto_server, inspect.isfunction) if name.startswith("patch_")}
+    applied = set(re.findall(r"^\s+(patch_\w+)\(\)$", (ROOT / "scripts" / "moto-server.py").read_text(encoding="utf-8"), re.M))
+    assert applied == defined, f"defined but not applied: {defined - applied}; applied but not defined: {applied - defined}"
+    header = moto_server.__doc__
+    doc = (ROOT / "docs" / "local-gateway.md").read_text(encoding="utf-8")
+    for name in sorted(defined):
+        assert f"`{name}`" in header, f"scripts/moto-server.py's header does not name {name}"
+        assert f"`{name}`" in doc, f"docs/local-gateway.md's list of patches does not name {name}"
