@@ -61,3 +61,19 @@ def test_both_environments_have_a_tfvars_file():
     prod = (TF / "env" / "prod.tfvars").read_text(encoding="utf-8")
     for must in ("db_multi_az              = true", "db_deletion_protection   = true", "single_nat_gateway = false"):
         assert must in prod, f"prod.tfvars should set {must}"
+
+
+def test_every_module_readme_lists_exactly_its_variables_and_outputs():
+    """The Inputs and Outputs tables of each module's README.md name every
+    variable and output the module declares, and nothing it does not."""
+    import re
+
+    for m in modules():
+        text = "".join(p.read_text(encoding="utf-8") for p in sorted(m.glob("*.tf")))
+        readme = (m / "README.md").read_text(encoding="utf-8")
+        inputs, _, outputs = readme.partition("## Outputs")
+        rows = lambda part: set(re.findall(r"^\| `(\w+)` \|", part, re.M))  # noqa: E731
+        variables = set(re.findall(r'^variable "(\w+)"', text, re.M))
+        declared = set(re.findall(r'^output "(\w+)"', text, re.M))
+        assert rows(inputs.partition("## Inputs")[2]) == variables, f"modules/{m.name}/README.md inputs: missing {variables - rows(inputs)}, not in the module {rows(inputs) - variables}"
+        assert rows(outputs) == declared, f"modules/{m.name}/README.md outputs: missing {declared - rows(outputs)}, not in the module {rows(outputs) - declared}"
