@@ -437,9 +437,22 @@ async fn body_over_ten_megabytes_is_413() {
 }
 
 #[tokio::test]
-async fn body_of_exactly_ten_megabytes_is_accepted() {
+async fn a_ten_megabyte_body_passes_api_gateway_but_not_lambdas_6_mb_payload() {
     let gw = test_gateway().await;
+    // API Gateway takes exactly 10 MB, but its Lambda proxy event (the body
+    // base64-encoded: every type is binary in this contract) is over
+    // Lambda's 6 MB synchronous payload: refused before the function runs.
     let body = vec![b'x'; local::MAX_BODY_BYTES];
+    let resp = client()
+        .post(gw.at("/v1/things"))
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 413);
+    assert_eq!(json_of(resp).await, json!({"message": "Request Too Long"}));
+    // 4 MiB, the registry's largest max_request_bytes, fits the event.
+    let body = vec![b'x'; 4 * 1024 * 1024];
     let resp = client()
         .post(gw.at("/v1/things"))
         .body(body)
