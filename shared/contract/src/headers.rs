@@ -13,7 +13,7 @@
 //! proxy drops those as well.
 
 /// Lower-case names of the headers never forwarded.
-pub const HOP_BY_HOP: &[&str] = &[
+pub const HOP_BY_HOP: [&str; 10] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -24,6 +24,23 @@ pub const HOP_BY_HOP: &[&str] = &[
     "transfer-encoding",
     "upgrade",
     "host",
+];
+
+/// Lower-case names of the client headers the proxy function never passes
+/// to a service besides [`HOP_BY_HOP`]: credentials (the caller's, which the
+/// service must never see), and the forwarding and tracing headers the proxy
+/// sets itself. The registry refuses them in `allow_headers`.
+pub const STRIPPED_BY_PROXY: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "content-length",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-request-id",
+    "x-amzn-trace-id",
 ];
 
 /// Whether a header of this name is never forwarded (any letter case).
@@ -64,10 +81,15 @@ mod tests {
     }
 
     #[test]
-    fn the_list_is_lower_case_and_names_each_header_once() {
-        for (i, h) in HOP_BY_HOP.iter().enumerate() {
+    fn the_lists_are_lower_case_and_name_each_header_once() {
+        let both: Vec<&str> = HOP_BY_HOP
+            .iter()
+            .chain(STRIPPED_BY_PROXY)
+            .copied()
+            .collect();
+        for (i, h) in both.iter().enumerate() {
             assert_eq!(*h, h.to_ascii_lowercase());
-            assert!(!HOP_BY_HOP[..i].contains(h), "{h} twice");
+            assert!(!both[..i].contains(h), "{h} twice");
         }
     }
 }

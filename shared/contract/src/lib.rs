@@ -21,7 +21,7 @@ pub mod wildcard;
 
 pub use arn::{MethodArn, MethodArnError};
 pub use environment::deployed_in;
-pub use headers::{HOP_BY_HOP, is_hop_by_hop};
+pub use headers::{HOP_BY_HOP, STRIPPED_BY_PROXY, is_hop_by_hop};
 pub use openapi::{
     ANY_METHODS, Authorizer, Contract, ContractError, DEFAULT_TIMEOUT, Endpoint, HttpIntegration,
     Integration, IntegrationKind, MAX_STREAM_TIMEOUT_MS, Method, Operation, PathItem, ScopeField,

@@ -47,7 +47,9 @@
 
 use super::PlatformError;
 use crate::task::{self, Environment, Secrets};
+use portcullis_contract::{IntegrationKind, Method, Operation, ScopeField};
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -292,9 +294,36 @@ impl Service {
     /// Whether the service is deployed in `environment` (Terraform's
     /// `var.environment`): listed in `environments`, or no list.
     pub fn enabled_in(&self, environment: &str) -> bool {
-        self.environments
-            .as_ref()
-            .is_none_or(|l| l.iter().any(|e| e == environment))
+        portcullis_contract::deployed_in(self.environments.as_deref(), Some(environment))
+    }
+
+    /// The operations the service's declared routes add to the REST API:
+    /// each route and method on `/v1/services/<name><path>`, in registry
+    /// order; a scoped route is secured with its scope, a public one runs no
+    /// authorizer. (Terraform's body adds more paths for a service, every
+    /// one needing the service's own scope, which the generic
+    /// `/v1/services/{service}/{proxy+}` operation already grants.)
+    pub fn route_operations(&self) -> Vec<Operation> {
+        let integration = match self.integration {
+            Integration::Lambda => IntegrationKind::AwsProxy,
+            Integration::VpcLink => IntegrationKind::HttpProxy,
+        };
+        let mut out = Vec::new();
+        for route in &self.routes {
+            let path = format!("/v1/services/{}{}", self.name, route.path);
+            for method in route.methods.iter().filter_map(|m| Method::from_name(m)) {
+                out.push(Operation {
+                    path: Cow::Owned(path.clone()),
+                    method,
+                    secured: route.scope().is_some(),
+                    scope: route.scope().map_or(ScopeField::Absent, |s| {
+                        ScopeField::Text(Cow::Owned(s.to_owned()))
+                    }),
+                    integration: Some(integration),
+                });
+            }
+        }
+        out
     }
 }
 
@@ -305,6 +334,11 @@ pub struct Services(pub BTreeMap<String, Service>);
 impl Services {
     pub fn get(&self, name: &str) -> Option<&Service> {
         self.0.get(name)
+    }
+
+    /// Every service's [`Service::route_operations`], by service name.
+    pub fn route_operations(&self) -> Vec<Operation> {
+        self.iter().flat_map(Service::route_operations).collect()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Service> {
@@ -493,29 +527,15 @@ fn invalid(name: &str, field: &str, reason: impl Into<String>) -> PlatformError 
     }
 }
 
-/// Header names a registry may never allow through: the proxy sets or strips them itself.
-const NEVER_ALLOWED: &[&str] = &[
-    "host",
-    "authorization",
-    "x-api-key",
-    "cookie",
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "forwarded",
-    "x-request-id",
-    "x-amzn-trace-id",
-];
+/// Whether a registry may never allow this (lower-case) header through:
+/// the proxy sets or strips it itself ([`portcullis_contract::HOP_BY_HOP`],
+/// [`portcullis_contract::STRIPPED_BY_PROXY`]), or it is the caller's
+/// `Cookie`, which `allow_cookies` governs.
+fn never_allowed(lower: &str) -> bool {
+    portcullis_contract::is_hop_by_hop(lower)
+        || portcullis_contract::STRIPPED_BY_PROXY.contains(&lower)
+        || lower == "cookie"
+}
 
 impl RawService {
     /// Every check of one entry, per concern; the resolved [`Service`].
@@ -747,9 +767,7 @@ fn check_allow_headers(name: &str, raw: &[String]) -> Result<Vec<String>, Platfo
                 format!("{h:?} is not a header name"),
             ));
         }
-        if NEVER_ALLOWED.contains(&lower.as_str())
-            || portcullis_identity::is_identity_header(&lower)
-        {
+        if never_allowed(&lower) || portcullis_identity::is_identity_header(&lower) {
             return Err(invalid(
                 name,
                 "allow_headers",
@@ -1518,7 +1536,9 @@ mod tests {
         assert!(e.contains("50..=29000"), "{e}");
         let buffered_route = "  routes:\n    - { path: /home, methods: [GET], public: true, response_transfer_mode: BUFFERED }\n";
         error_at(
-            &format!("{WEB}  timeout_ms: 30000\n  response_transfer_mode: STREAM\n{buffered_route}"),
+            &format!(
+                "{WEB}  timeout_ms: 30000\n  response_transfer_mode: STREAM\n{buffered_route}"
+            ),
             "services.web.timeout_ms",
         );
     }
@@ -1871,6 +1891,74 @@ mod tests {
             ))
             .is_ok()
         );
+    }
+
+    #[test]
+    fn declared_routes_become_operations_of_the_rest_api_under_the_service() {
+        let s = registry(&format!(
+            "{ROUTED}    - {{ path: /items, methods: [GET], public: true }}\n    - {{ path: \"/items/{{id}}\", methods: [PUT, DELETE], scope: services:sample.write }}\n"
+        ))
+        .unwrap();
+        let ops: Vec<(String, &str, bool, Option<String>)> = s
+            .route_operations()
+            .into_iter()
+            .map(|o| {
+                let scope = o.scope.text().map(str::to_owned);
+                (o.path.into_owned(), o.method.as_str(), o.secured, scope)
+            })
+            .collect();
+        let write = Some("services:sample.write".to_owned());
+        assert_eq!(
+            ops,
+            [
+                ("/v1/services/sample/items".to_owned(), "GET", false, None),
+                (
+                    "/v1/services/sample/items/{id}".to_owned(),
+                    "PUT",
+                    true,
+                    write.clone()
+                ),
+                (
+                    "/v1/services/sample/items/{id}".to_owned(),
+                    "DELETE",
+                    true,
+                    write
+                ),
+            ]
+        );
+        assert!(
+            s.route_operations()
+                .iter()
+                .all(|o| o.integration == Some(portcullis_contract::IntegrationKind::AwsProxy))
+        );
+    }
+
+    #[test]
+    fn a_vpc_link_services_routes_are_http_proxy_operations() {
+        let s = crate::Platform::embedded().unwrap().services;
+        let web = s.get("web").unwrap();
+        assert_eq!(web.integration, Integration::VpcLink);
+        let ops = web.route_operations();
+        assert!(!ops.is_empty());
+        assert!(ops.iter().all(|o| o.path.starts_with("/v1/services/web/")
+            && o.integration == Some(portcullis_contract::IntegrationKind::HttpProxy)));
+    }
+
+    #[test]
+    fn the_proxys_own_headers_and_the_hop_by_hop_ones_cannot_be_allowed() {
+        for h in [
+            "Connection",
+            "proxy-connection",
+            "x-forwarded-port",
+            "cookie",
+            "host",
+        ] {
+            error_at(
+                &format!("{MINIMAL}  allow_headers: [{h}]\n"),
+                "services.sample.allow_headers",
+            );
+        }
+        assert!(registry(&format!("{MINIMAL}  allow_headers: [x-trace]\n")).is_ok());
     }
 
     #[test]
