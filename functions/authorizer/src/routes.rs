@@ -7,28 +7,20 @@
 
 /// The scopes [`RouteTable::permitted`] takes (re-exported for callers without portcullis-auth).
 pub use portcullis_auth::Scope;
+use portcullis_contract::Contract;
+/// IAM's resource wildcards (`portcullis_contract::wildcard_match`): how
+/// API Gateway matches the policy's resources against a method ARN.
+pub use portcullis_contract::wildcard_match as policy_matches;
+/// The contract's model of an operation, its methods and method ARNs
+/// (`portcullis_contract`), as this table uses them.
+pub use portcullis_contract::{
+    ANY_METHODS, ContractError, MethodArn, MethodArnError, Operation, ScopeField,
+};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// The API contract (`api/openapi.yaml`) as the repository holds it.
 pub const EMBEDDED_OPENAPI: &str = include_str!("../../../api/openapi.yaml");
-
-const METHODS: [(&str, &str); 8] = [
-    ("get", "GET"),
-    ("put", "PUT"),
-    ("post", "POST"),
-    ("delete", "DELETE"),
-    ("patch", "PATCH"),
-    ("head", "HEAD"),
-    ("options", "OPTIONS"),
-    ("x-amazon-apigateway-any-method", "ANY"),
-];
-
-/// The methods API Gateway's `ANY` (`x-amazon-apigateway-any-method`) stands
-/// for. An ANY route becomes one route per method: a `*` method in a policy
-/// resource would match across path segments too (IAM's `*` spans `/`), so
-/// `*/v1/services/mine/*` would allow `GET/v1/services/other/v1/services/mine/x`.
-pub const ANY_METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
 /// What a route requires.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +69,8 @@ enum Resource {
 /// Why the OpenAPI document cannot give a route table.
 #[derive(Debug, thiserror::Error)]
 pub enum RouteError {
-    #[error("the OpenAPI document is not valid YAML: {0}")]
-    Yaml(#[from] serde_norway::Error),
-    #[error("the OpenAPI document has no `paths` mapping")]
-    NoPaths,
+    #[error(transparent)]
+    Contract(#[from] ContractError),
     #[error("{method} {path}: {reason}")]
     Route {
         method: String,
@@ -89,83 +79,26 @@ pub enum RouteError {
     },
 }
 
-/// What the table needs of one operation of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Operation<'a> {
-    /// The OpenAPI path, e.g. `/v1/jobs/{id}`.
-    pub path: &'a str,
-    /// Its key under the path: `get`, `post`, ..., `x-amazon-apigateway-any-method`
-    /// (other keys are not operations and are skipped).
-    pub key: &'a str,
-    /// Whether it has a non-empty `security` requirement.
-    pub secured: bool,
-    pub scope: ScopeField<'a>,
-}
-
-/// An operation's `x-portcullis-scope`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScopeField<'a> {
-    Absent,
-    Text(&'a str),
-    /// Present, but not a string.
-    NotText,
-}
-
-impl<'a> Operation<'a> {
-    /// The operations of an OpenAPI document's `paths`, in document order.
-    /// `build.rs` reads the embedded contract the same way.
-    pub fn all(doc: &'a serde_norway::Value) -> Result<Vec<Operation<'a>>, RouteError> {
-        let paths = doc
-            .get("paths")
-            .and_then(|p| p.as_mapping())
-            .ok_or(RouteError::NoPaths)?;
-        let mut out = Vec::new();
-        for (path, item) in paths {
-            let (Some(path), Some(item)) = (path.as_str(), item.as_mapping()) else {
-                continue;
-            };
-            for (key, op) in item {
-                let (Some(key), Some(op)) = (key.as_str(), op.as_mapping()) else {
-                    continue;
-                };
-                out.push(Operation {
-                    path,
-                    key,
-                    secured: op
-                        .get("security")
-                        .and_then(|s| s.as_sequence())
-                        .is_some_and(|s| !s.is_empty()),
-                    scope: match op.get("x-portcullis-scope") {
-                        None => ScopeField::Absent,
-                        Some(v) => v.as_str().map_or(ScopeField::NotText, ScopeField::Text),
-                    },
-                });
-            }
-        }
-        Ok(out)
-    }
-}
-
 /// The operations of the embedded `api/openapi.yaml`, read by `build.rs`
-/// when the binary is built: the default table costs no YAML parse at
-/// start-up (parsing the contract was most of the cold start).
-pub const EMBEDDED_OPERATIONS: &[Operation<'static>] =
-    include!(concat!(env!("OUT_DIR"), "/operations.rs"));
+/// with `portcullis_contract` when the binary is built: the default table
+/// costs no YAML parse at start-up (parsing the contract was most of the
+/// cold start).
+pub const EMBEDDED_OPERATIONS: &[Operation] = include!(concat!(env!("OUT_DIR"), "/operations.rs"));
 
 /// The scoped routes of platform.yaml's services (`services.<name>.routes`
-/// with a `scope`), as operations on `/v1/services/<name><path>`, read by
-/// `build.rs` from the repository's platform.yaml: the same file Terraform
-/// renders those paths of the REST API from. Public routes are not here:
-/// API Gateway runs no authorizer for them.
-pub const EMBEDDED_SERVICE_ROUTES: &[Operation<'static>] =
+/// with a `scope`), as operations on `/v1/services/<name><path>`
+/// (`portcullis_platform`'s `Services::route_operations`), from the
+/// repository's platform.yaml, validated by `build.rs`: the same file
+/// Terraform renders those paths of the REST API from. Public routes are not
+/// here: API Gateway runs no authorizer for them.
+pub const EMBEDDED_SERVICE_ROUTES: &[Operation] =
     include!(concat!(env!("OUT_DIR"), "/service_routes.rs"));
 
 impl RouteTable {
     /// Parse the `paths` of an OpenAPI document (OPENAPI_FILE): see
     /// [`RouteTable::from_operations`].
     pub fn from_openapi(text: &str) -> Result<Self, RouteError> {
-        let doc: serde_norway::Value = serde_norway::from_str(text)?;
-        RouteTable::from_operations(&Operation::all(&doc)?)
+        RouteTable::from_operations(Contract::from_yaml(text)?.operations())
     }
 
     /// The table of the embedded contract and the registry's declared
@@ -177,7 +110,7 @@ impl RouteTable {
 
     /// Adds declared service routes (`ops`: each with a fixed scope): each
     /// is permitted to holders of its scope and denied to the others.
-    pub fn with_service_routes(self, ops: &[Operation<'_>]) -> Result<Self, RouteError> {
+    pub fn with_service_routes(self, ops: &[Operation]) -> Result<Self, RouteError> {
         let declared = RouteTable::from_operations(ops)?;
         let mut routes = self.routes;
         let mut denials = self.denials;
@@ -203,18 +136,17 @@ impl RouteTable {
     /// Operations with a `security` requirement must declare
     /// `x-portcullis-scope`; operations without one (e.g. `/v1/health`) are
     /// not part of the table.
-    pub fn from_operations(ops: &[Operation<'_>]) -> Result<Self, RouteError> {
+    pub fn from_operations<'o>(
+        ops: impl IntoIterator<Item = &'o Operation>,
+    ) -> Result<Self, RouteError> {
         let mut routes = Vec::new();
         for op in ops {
-            let Some((_, method)) = METHODS.iter().find(|(k, _)| *k == op.key) else {
-                continue;
-            };
             let err = |reason: String| RouteError::Route {
-                method: (*method).to_owned(),
-                path: op.path.to_owned(),
+                method: op.method.as_str().to_owned(),
+                path: op.path.to_string(),
                 reason,
             };
-            let scope = match op.scope {
+            let scope = match &op.scope {
                 ScopeField::Absent if op.secured => {
                     return Err(err(
                         "has a security requirement but no x-portcullis-scope; add the scope it needs"
@@ -227,16 +159,11 @@ impl RouteTable {
                 }
                 ScopeField::Text(s) => s,
             };
-            let requirement = parse_requirement(op.path, scope).map_err(err)?;
-            let methods: &[&str] = if *method == "ANY" {
-                &ANY_METHODS
-            } else {
-                std::slice::from_ref(method)
-            };
-            for m in methods {
+            let requirement = parse_requirement(&op.path, scope).map_err(err)?;
+            for m in op.method.http_methods() {
                 routes.push(Route {
                     method: (*m).to_owned(),
-                    path: op.path.to_owned(),
+                    path: op.path.to_string(),
                     requirement: requirement.clone(),
                 });
             }
@@ -374,89 +301,10 @@ fn resource_pieces(method: &str, path: &str, bound: Option<&str>) -> Vec<String>
     pieces
 }
 
-/// IAM's resource wildcards as API Gateway applies them to an authorizer's
-/// policy: `*` any run of characters (`/` included), `?` exactly one. (The
-/// local gateway's `local::policy::glob_match` is the same rule.)
-pub fn policy_matches(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0usize, 0usize);
-    // The last `*` seen and the text position it was tried at.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
-
-/// The parts of a `methodArn` the policy needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MethodArn {
-    /// `arn:{partition}:execute-api:{region}:{account}:{apiId}/{stage}`
-    pub prefix: String,
-}
-
-/// The `methodArn` of the event is not an execute-api ARN.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the event's methodArn is not arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>"
-)]
-pub struct MethodArnError;
-
-impl MethodArn {
-    pub fn parse(arn: &str) -> Result<Self, MethodArnError> {
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let [arn_lit, partition, service, region, account, rest] = parts.as_slice() else {
-            return Err(MethodArnError);
-        };
-        if *arn_lit != "arn"
-            || partition.is_empty()
-            || *service != "execute-api"
-            || region.is_empty()
-            || account.is_empty()
-        {
-            return Err(MethodArnError);
-        }
-        let mut it = rest.splitn(3, '/');
-        let (Some(api), Some(stage)) = (it.next(), it.next()) else {
-            return Err(MethodArnError);
-        };
-        if api.is_empty() || stage.is_empty() {
-            return Err(MethodArnError);
-        }
-        Ok(MethodArn {
-            prefix: format!("arn:{partition}:execute-api:{region}:{account}:{api}/{stage}"),
-        })
-    }
-
-    /// The full resource ARN of a `METHOD/path` resource.
-    pub fn resource(&self, method_and_path: &str) -> String {
-        format!("{}/{method_and_path}", self.prefix)
-    }
-
-    /// Every method and path of this API stage.
-    pub fn everything(&self) -> String {
-        format!("{}/*", self.prefix)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_contract::Method;
 
     fn scopes(s: &str) -> Vec<Scope> {
         Scope::parse_list(s).unwrap()
@@ -469,68 +317,45 @@ mod tests {
         assert!(t.routes().iter().any(|r| r.path == "/v1/me"));
     }
 
+    /// The embedded table: the contract's routes, then the registry's
+    /// declared scoped routes (platform.yaml's `sample` service guards
+    /// `PUT /items/{id}` with `services:sample.write`).
     #[test]
-    fn the_table_read_at_build_time_is_the_contracts_table() {
-        let doc: serde_norway::Value = serde_norway::from_str(EMBEDDED_OPENAPI).unwrap();
-        assert_eq!(Operation::all(&doc).unwrap(), EMBEDDED_OPERATIONS);
-        let whole = RouteTable::from_openapi(EMBEDDED_OPENAPI).unwrap();
-        assert!(!whole.routes().is_empty());
-        let embedded = RouteTable::embedded().unwrap();
+    fn the_embedded_table_holds_the_contracts_routes_and_the_registrys_scoped_routes() {
+        let t = RouteTable::embedded().unwrap();
+        assert!(t.routes().iter().any(|r| r.path == "/v1/jobs/{id}"));
+        assert!(
+            !t.routes()
+                .iter()
+                .any(|r| r.path == "/v1/services/sample/items"),
+            "a public route runs no authorizer"
+        );
         assert_eq!(
-            whole.routes(),
-            &embedded.routes()[..embedded.routes().len() - service_route_count()]
+            t.denied(&scopes("services:sample")),
+            vec!["PUT/v1/services/sample/items/*"]
+        );
+        assert!(t.denied(&scopes("services:sample.write")).is_empty());
+        assert!(
+            EMBEDDED_SERVICE_ROUTES
+                .iter()
+                .all(|o| o.secured && o.scope.text().is_some())
         );
     }
 
-    fn service_route_count() -> usize {
-        RouteTable::from_operations(EMBEDDED_SERVICE_ROUTES)
-            .unwrap()
-            .routes()
-            .len()
-    }
-
-    /// build.rs reads platform.yaml without shared/platform's checks: its
-    /// list must be the validated registry's scoped routes.
-    #[test]
-    fn the_service_routes_read_at_build_time_are_the_registrys() {
-        let platform = portcullis_platform::Platform::embedded().unwrap();
-        let mut want = Vec::new();
-        for svc in platform.services.iter() {
-            for r in &svc.routes {
-                let Some(scope) = r.scope() else { continue };
-                for m in &r.methods {
-                    want.push((
-                        format!("/v1/services/{}{}", svc.name, r.path),
-                        m.to_ascii_lowercase(),
-                        scope.to_owned(),
-                    ));
-                }
-            }
-        }
-        let have: Vec<_> = EMBEDDED_SERVICE_ROUTES
-            .iter()
-            .map(|o| match o.scope {
-                ScopeField::Text(s) if o.secured => {
-                    (o.path.to_owned(), o.key.to_owned(), s.to_owned())
-                }
-                _ => panic!("{o:?}: a declared route is secured and has a scope"),
-            })
-            .collect();
-        assert_eq!(have, want);
-    }
-
-    const DECLARED: &[Operation<'static>] = &[
+    const DECLARED: &[Operation] = &[
         Operation {
-            path: "/v1/services/shop/items/{id}",
-            key: "put",
+            path: Cow::Borrowed("/v1/services/shop/items/{id}"),
+            method: Method::Put,
             secured: true,
-            scope: ScopeField::Text("services:shop.write"),
+            scope: ScopeField::Text(Cow::Borrowed("services:shop.write")),
+            integration: None,
         },
         Operation {
-            path: "/v1/services/shop/items/{id}",
-            key: "delete",
+            path: Cow::Borrowed("/v1/services/shop/items/{id}"),
+            method: Method::Delete,
             secured: true,
-            scope: ScopeField::Text("services:shop.write"),
+            scope: ScopeField::Text(Cow::Borrowed("services:shop.write")),
+            integration: None,
         },
     ];
 
@@ -583,10 +408,11 @@ mod tests {
     #[test]
     fn a_declared_route_needs_a_fixed_scope() {
         let bad = [Operation {
-            path: "/v1/services/shop/x",
-            key: "get",
+            path: Cow::Borrowed("/v1/services/shop/x"),
+            method: Method::Get,
             secured: true,
-            scope: ScopeField::Text("authenticated"),
+            scope: ScopeField::Text(Cow::Borrowed("authenticated")),
+            integration: None,
         }];
         let e = RouteTable::default().with_service_routes(&bad).unwrap_err();
         assert!(e.to_string().contains("fixed scope"), "{e}");
@@ -650,29 +476,5 @@ mod tests {
         assert!(RouteTable::from_openapi(doc).is_err());
         let doc = "paths:\n  /x:\n    get:\n      x-portcullis-scope: \"services:{svc}\"\n";
         assert!(RouteTable::from_openapi(doc).is_err());
-    }
-
-    #[test]
-    fn method_arns_give_the_api_stage_prefix() {
-        let a = MethodArn::parse(
-            "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v1/jobs/9",
-        )
-        .unwrap();
-        assert_eq!(
-            a.prefix,
-            "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod"
-        );
-        assert_eq!(
-            a.resource("GET/v1/me"),
-            "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v1/me"
-        );
-        for bad in [
-            "",
-            "arn:aws:s3:::bucket",
-            "arn:aws:execute-api:r:a:api",
-            "arn:aws:execute-api:r::api/prod/GET/x",
-        ] {
-            assert!(MethodArn::parse(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -67,10 +67,7 @@ pub fn enabled(environment: Option<&str>) -> Vec<VpcLinkService> {
 pub fn enabled_of(services: &[VpcLinkService], environment: Option<&str>) -> Vec<VpcLinkService> {
     services
         .iter()
-        .filter(|s| match (environment, s.environments) {
-            (Some(e), Some(list)) => list.contains(&e),
-            _ => true,
-        })
+        .filter(|s| portcullis_contract::deployed_in(s.environments, environment))
         .copied()
         .collect()
 }
