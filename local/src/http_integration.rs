@@ -121,18 +121,9 @@ const PATH_VALUE: &AsciiSet = &CONTROLS
     .add(b'%');
 const QUERY_VALUE: &AsciiSet = &PATH_VALUE.add(b'&').add(b'=').add(b'+').add(b'/');
 
-/// Hop-by-hop headers (RFC 9110 7.6.1) and `Host`: never forwarded.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-];
+// The headers API Gateway never forwards (hop-by-hop ones and `Host`):
+// the contract's one list.
+use portcullis_contract::HOP_BY_HOP;
 
 /// A mapping source's value: `method.request.path|querystring|header.<name>`,
 /// `context.<path>` (`context.authorizer.<key>`, `context.requestId`, ...),

@@ -1,7 +1,9 @@
 //! Evaluating a Lambda authorizer's IAM policy against the methodArn, as API
 //! Gateway does: `execute-api:Invoke` actions, `*` / `?` wildcards in
-//! resources, an explicit Deny wins, no Allow means deny.
+//! resources (IAM's, `portcullis_contract::wildcard_match`: on characters,
+//! `/` and `:` included), an explicit Deny wins, no Allow means deny.
 
+use portcullis_contract::wildcard_match;
 use serde_json::Value;
 
 /// The outcome of a policy for one methodArn.
@@ -12,33 +14,6 @@ pub enum Decision {
     ImplicitDeny,
     /// A Deny statement matched.
     ExplicitDeny,
-}
-
-/// `*` matches any run of characters (including `/` and `:`), `?` exactly one.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 fn one_or_many(v: Option<&Value>) -> Vec<String> {
@@ -74,8 +49,8 @@ pub fn evaluate(policy: &Value, method_arn: &str) -> Result<Decision, PolicyErro
         let resources = one_or_many(st.get("Resource"));
         let action_matches = actions
             .iter()
-            .any(|a| glob_match(&a.to_ascii_lowercase(), "execute-api:invoke"));
-        let resource_matches = resources.iter().any(|r| glob_match(r, method_arn));
+            .any(|a| wildcard_match(&a.to_ascii_lowercase(), "execute-api:invoke"));
+        let resource_matches = resources.iter().any(|r| wildcard_match(r, method_arn));
         if !(action_matches && resource_matches) {
             continue;
         }
@@ -99,25 +74,31 @@ mod tests {
 
     const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abc123/local/GET/v1/jobs/42";
 
+    /// One statement allowing `resource`, evaluated for [`ARN`].
+    fn allowing(resource: &str) -> Decision {
+        let p = json!({"Statement": {"Effect": "Allow", "Action": "execute-api:*", "Resource": resource}});
+        evaluate(&p, ARN).expect("valid")
+    }
+
     #[test]
-    fn wildcards_match_like_iam() {
-        assert!(glob_match(
-            "arn:aws:execute-api:*:*:abc123/*/GET/v1/jobs/*",
-            ARN
-        ));
-        assert!(glob_match("*", ARN));
-        assert!(glob_match(
-            "arn:aws:execute-api:us-east-1:123456789012:abc123/local/GET/v1/jobs/4?",
-            ARN
-        ));
-        assert!(!glob_match(
-            "arn:aws:execute-api:us-east-1:123456789012:abc123/local/POST/*",
-            ARN
-        ));
-        assert!(!glob_match(
-            "arn:aws:execute-api:us-east-1:123456789012:abc123/local/GET/v1/jobs/4",
-            ARN
-        ));
+    fn resources_and_actions_match_with_iams_wildcards() {
+        assert_eq!(
+            allowing("arn:aws:execute-api:*:*:abc123/*/GET/v1/jobs/*"),
+            Decision::Allow
+        );
+        assert_eq!(allowing("*"), Decision::Allow);
+        assert_eq!(
+            allowing("arn:aws:execute-api:us-east-1:123456789012:abc123/local/GET/v1/jobs/4?"),
+            Decision::Allow
+        );
+        assert_eq!(
+            allowing("arn:aws:execute-api:us-east-1:123456789012:abc123/local/POST/*"),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            allowing("arn:aws:execute-api:us-east-1:123456789012:abc123/local/GET/v1/jobs/4"),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]

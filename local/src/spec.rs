@@ -1,35 +1,19 @@
-//! Reading `api/openapi.yaml`: the route table, the integrations, the
-//! authorizer and binary media types. CORS is not the gateway's: with Lambda
-//! proxy integrations API Gateway adds no CORS header, the functions do.
+//! Reading `api/openapi.yaml` for the local gateway: the route table, the
+//! integrations, the authorizer and binary media types, from the
+//! contract's one reader (`portcullis_contract::Contract`), with what only
+//! the local gateway adds (the function behind each Lambda uri, path
+//! templates to route on). CORS is not the gateway's: with Lambda proxy
+//! integrations API Gateway adds no CORS header, the functions do.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_norway::Value as Yaml;
-
-/// API Gateway's default (and maximum, for REST APIs) integration timeout.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(29_000);
-
-/// The longest `timeoutInMillis` of an integration whose response is
-/// streamed: 15 minutes (AWS, "Set up an HTTP proxy integration with payload
-/// response streaming in API Gateway": "When you use response streaming, you
-/// can configure the integration timeout up to 15 minutes").
-pub const MAX_STREAM_TIMEOUT_MS: u64 = 900_000;
-
-/// How API Gateway returns an integration's response (`responseTransferMode`;
-/// AWS, "Stream the integration response for your proxy integrations in API
-/// Gateway"): `BUFFERED` (the default) reads it whole first, `STREAM` sends
-/// it on as it arrives.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum TransferMode {
-    #[default]
-    Buffered,
-    Stream,
-}
+use portcullis_contract::{Contract, ContractError, Endpoint, PathItem};
+pub use portcullis_contract::{DEFAULT_TIMEOUT, MAX_STREAM_TIMEOUT_MS, TransferMode};
 
 /// The HTTP methods API Gateway REST knows; `ANY` stands for all of them.
-pub const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+pub const METHODS: [&str; 7] = portcullis_contract::ANY_METHODS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
@@ -40,8 +24,8 @@ pub enum SpecError {
         path: String,
         source: std::io::Error,
     },
-    #[error("the OpenAPI document is not valid YAML: {0}")]
-    Yaml(#[from] serde_norway::Error),
+    #[error(transparent)]
+    Contract(#[from] ContractError),
     #[error("the OpenAPI document is invalid at {at}: {reason}")]
     Invalid { at: String, reason: String },
 }
@@ -136,60 +120,27 @@ impl Api {
     }
 
     fn parse(text: &str, resolve: &dyn Fn(&str) -> Option<String>) -> Result<Api, SpecError> {
-        let doc: Yaml = serde_norway::from_str(text)?;
-        let authorizer = authorizer_function(&doc, resolve)?;
-        let binary_media_types = match doc.get("x-amazon-apigateway-binary-media-types") {
-            None => Vec::new(),
-            Some(v) => strings(v, "x-amazon-apigateway-binary-media-types")?,
+        let contract = Contract::from_yaml(text)?;
+        let authorizer = match &contract.authorizer {
+            None => None,
+            Some(a) => Some(resolve(&a.uri).ok_or_else(|| {
+                invalid(
+                    format!("components.securitySchemes.{}", a.scheme),
+                    format!(
+                        "authorizerUri {:?} is not the invocation uri of a known Lambda function",
+                        a.uri
+                    ),
+                )
+            })?),
         };
-        let api_key_schemes = api_key_schemes(&doc);
-        let default_security = doc
-            .get("security")
-            .map(|v| Security::of(v, &api_key_schemes))
-            .unwrap_or_default();
-        let mut resources = Vec::new();
-        let paths = doc
-            .get("paths")
-            .and_then(Yaml::as_mapping)
-            .ok_or_else(|| invalid("paths", "a mapping of resource paths is required"))?;
-        for (key, item) in paths {
-            let path = key
-                .as_str()
-                .ok_or_else(|| invalid("paths", "resource paths must be strings"))?;
-            let segments = parse_template(path)?;
-            let mut methods = BTreeMap::new();
-            let Some(item) = item.as_mapping() else {
-                return Err(invalid(
-                    format!("paths.{path}"),
-                    "must be a mapping of methods",
-                ));
-            };
-            for (method, op) in item {
-                let Some(method) = method.as_str() else {
-                    continue;
-                };
-                let name = if method == "x-amazon-apigateway-any-method" {
-                    "ANY".to_owned()
-                } else if METHODS.contains(&method.to_ascii_uppercase().as_str()) {
-                    method.to_ascii_uppercase()
-                } else {
-                    continue; // parameters, summary, other extensions
-                };
-                let at = format!("paths.{path}.{method}");
-                methods.insert(
-                    name,
-                    parse_operation(op, &at, default_security, &api_key_schemes, resolve)?,
-                );
-            }
-            resources.push(Resource {
-                path: path.to_owned(),
-                segments,
-                methods,
-            });
-        }
+        let resources = contract
+            .paths
+            .into_iter()
+            .map(|item| resource(item, resolve))
+            .collect::<Result<_, _>>()?;
         Ok(Api {
             resources,
-            binary_media_types,
+            binary_media_types: contract.binary_media_types,
             authorizer,
         })
     }
@@ -211,209 +162,83 @@ impl Api {
             if pattern == "*/*" {
                 return true;
             }
-            crate::policy::glob_match(&pattern, &ct)
+            portcullis_contract::wildcard_match(&pattern, &ct)
         })
     }
 }
 
-/// What an operation's `security` asks of API Gateway.
-#[derive(Debug, Clone, Copy, Default)]
-struct Security {
-    /// A requirement names a scheme other than a plain API key (the authorizer).
-    secured: bool,
-    /// A requirement names a plain API key scheme (`apiKeyRequired`).
-    api_key_required: bool,
-}
-
-impl Security {
-    fn of(v: &Yaml, api_key_schemes: &[String]) -> Security {
-        let names = v
-            .as_sequence()
-            .into_iter()
-            .flatten()
-            .filter_map(Yaml::as_mapping)
-            .flat_map(|m| m.keys().filter_map(Yaml::as_str));
-        let mut out = Security::default();
-        for name in names {
-            if api_key_schemes.iter().any(|s| s == name) {
-                out.api_key_required = true;
-            } else {
-                out.secured = true;
-            }
-        }
-        out
-    }
-}
-
-/// Security schemes that are API keys checked by API Gateway itself
-/// (`type: apiKey` without `x-amazon-apigateway-authorizer`): an operation
-/// naming one gets `apiKeyRequired` on import.
-fn api_key_schemes(doc: &Yaml) -> Vec<String> {
-    doc.get("components")
-        .and_then(|c| c.get("securitySchemes"))
-        .and_then(Yaml::as_mapping)
-        .into_iter()
-        .flatten()
-        .filter(|(_, scheme)| {
-            scheme.get("type").and_then(Yaml::as_str) == Some("apiKey")
-                && scheme.get("x-amazon-apigateway-authorizer").is_none()
-                && scheme.get("x-amazon-apigateway-authtype").is_none()
-        })
-        .filter_map(|(name, _)| name.as_str().map(str::to_owned))
-        .collect()
-}
-
-fn parse_operation(
-    op: &Yaml,
-    at: &str,
-    default_security: Security,
-    api_key_schemes: &[String],
+/// A resource of the contract with its path template and its operations.
+fn resource(
+    item: PathItem,
     resolve: &dyn Fn(&str) -> Option<String>,
-) -> Result<Operation, SpecError> {
-    let integration = op
-        .get("x-amazon-apigateway-integration")
-        .ok_or_else(|| invalid(at, "x-amazon-apigateway-integration is missing"))?;
-    let uri = integration
-        .get("uri")
-        .and_then(Yaml::as_str)
-        .ok_or_else(|| {
-            invalid(
-                format!("{at}.x-amazon-apigateway-integration"),
-                "uri is missing",
-            )
-        })?;
-    let kind = integration
-        .get("type")
-        .and_then(Yaml::as_str)
-        .unwrap_or("aws_proxy");
-    let http = if kind.eq_ignore_ascii_case("http_proxy") {
-        Some(http_integration(integration, uri, at)?)
-    } else {
-        None
-    };
-    let function = if http.is_some() {
-        String::new()
-    } else {
-        resolve(uri).ok_or_else(|| {
-            invalid(
-                format!("{at}.x-amazon-apigateway-integration.uri"),
-                format!("{uri:?} is not the invocation uri of a known Lambda function"),
-            )
-        })?
-    };
-    let transfer_mode = transfer_mode(integration, http.is_some(), at)?;
-    let timeout = timeout(integration, transfer_mode, at)?;
-    let security = match op.get("security") {
-        Some(v) => Security::of(v, api_key_schemes),
-        None => default_security,
-    };
-    Ok(Operation {
-        operation_id: op
-            .get("operationId")
-            .and_then(Yaml::as_str)
-            .map(str::to_owned),
-        function,
-        secured: security.secured,
-        api_key_required: security.api_key_required,
-        scope: op
-            .get("x-portcullis-scope")
-            .and_then(Yaml::as_str)
-            .map(str::to_owned),
-        timeout,
-        transfer_mode,
-        http,
+) -> Result<Resource, SpecError> {
+    let segments = parse_template(&item.path)?;
+    let mut methods = BTreeMap::new();
+    for endpoint in item.endpoints {
+        let method = endpoint.operation.method;
+        let at = format!("paths.{}.{}", item.path, method.key());
+        methods.insert(
+            method.as_str().to_owned(),
+            operation(endpoint, &at, resolve)?,
+        );
+    }
+    Ok(Resource {
+        path: item.path,
+        segments,
+        methods,
     })
 }
 
-/// `responseTransferMode`: `BUFFERED` (default) or `STREAM`. A streamed
-/// Lambda integration (InvokeWithResponseStream) is not modelled locally, so
-/// it is refused rather than buffered (which would be kinder than AWS).
-fn transfer_mode(integration: &Yaml, is_http: bool, at: &str) -> Result<TransferMode, SpecError> {
-    let at = format!("{at}.x-amazon-apigateway-integration.responseTransferMode");
-    let Some(value) = integration.get("responseTransferMode") else {
-        return Ok(TransferMode::Buffered);
-    };
-    match value.as_str() {
-        Some("BUFFERED") => Ok(TransferMode::Buffered),
-        Some("STREAM") if is_http => Ok(TransferMode::Stream),
-        Some("STREAM") => Err(invalid(
-            at,
-            "STREAM is modelled locally for http_proxy integrations only; a streamed Lambda integration needs InvokeWithResponseStream, which the local gateway does not run",
-        )),
-        _ => Err(invalid(at, format!("{value:?} is not BUFFERED or STREAM"))),
-    }
-}
-
-/// `timeoutInMillis`: 50..=29000 (default 29000), up to 900000 (15 minutes)
-/// when the response is streamed.
-fn timeout(integration: &Yaml, mode: TransferMode, at: &str) -> Result<Duration, SpecError> {
-    let max = match mode {
-        TransferMode::Buffered => DEFAULT_TIMEOUT.as_millis() as u64,
-        TransferMode::Stream => MAX_STREAM_TIMEOUT_MS,
-    };
-    let Some(v) = integration.get("timeoutInMillis") else {
-        return Ok(DEFAULT_TIMEOUT);
-    };
-    v.as_u64()
-        .filter(|ms| (50..=max).contains(ms))
-        .map(Duration::from_millis)
-        .ok_or_else(|| {
-            invalid(
-                format!("{at}.x-amazon-apigateway-integration.timeoutInMillis"),
-                format!("must be 50..={max} ({mode:?} responseTransferMode)"),
-            )
-        })
-}
-
-/// An `http_proxy` integration: `connectionType` (`INTERNET` unless
-/// `VPC_LINK`, which needs `connectionId`), `httpMethod`, `requestParameters`.
-fn http_integration(
-    integration: &Yaml,
-    uri: &str,
+/// An operation as the gateway runs it: its integration is required, a
+/// Lambda one must name a known function, and a streamed one must be
+/// `http_proxy`. A streamed Lambda integration (InvokeWithResponseStream) is
+/// not modelled locally, so it is refused rather than buffered (which would
+/// be kinder than AWS).
+fn operation(
+    endpoint: Endpoint,
     at: &str,
-) -> Result<crate::http_integration::HttpIntegration, SpecError> {
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<Operation, SpecError> {
+    let integration = endpoint
+        .integration
+        .ok_or_else(|| invalid(at, "x-amazon-apigateway-integration is missing"))?;
     let at = format!("{at}.x-amazon-apigateway-integration");
-    if !(uri.starts_with("http://") || uri.starts_with("https://")) {
-        return Err(invalid(
-            format!("{at}.uri"),
-            format!("{uri:?} is not an http(s) URL, as an http_proxy integration needs"),
-        ));
-    }
-    let text = |key: &str| {
-        integration
-            .get(key)
-            .and_then(Yaml::as_str)
-            .map(str::to_owned)
+    let http = integration
+        .http
+        .map(|h| crate::http_integration::HttpIntegration {
+            connection_type: h.connection_type,
+            connection_id: h.connection_id,
+            uri: h.uri,
+            http_method: h.http_method,
+            request_parameters: h.request_parameters,
+        });
+    let function = match http {
+        Some(_) => String::new(),
+        None => resolve(&integration.uri).ok_or_else(|| {
+            invalid(
+                format!("{at}.uri"),
+                format!(
+                    "{:?} is not the invocation uri of a known Lambda function",
+                    integration.uri
+                ),
+            )
+        })?,
     };
-    let connection_type = text("connectionType").unwrap_or_else(|| "INTERNET".to_owned());
-    let connection_id = text("connectionId");
-    if connection_type.eq_ignore_ascii_case("VPC_LINK") && connection_id.is_none() {
+    if http.is_none() && integration.transfer_mode == TransferMode::Stream {
         return Err(invalid(
-            format!("{at}.connectionId"),
-            "a VPC_LINK integration needs the VPC link id",
+            format!("{at}.responseTransferMode"),
+            "STREAM is modelled locally for http_proxy integrations only; a streamed Lambda integration needs InvokeWithResponseStream, which the local gateway does not run",
         ));
     }
-    let mut request_parameters = BTreeMap::new();
-    if let Some(params) = integration.get("requestParameters") {
-        let params = params
-            .as_mapping()
-            .ok_or_else(|| invalid(format!("{at}.requestParameters"), "must be a mapping"))?;
-        for (k, v) in params {
-            let (Some(k), Some(v)) = (k.as_str(), v.as_str()) else {
-                return Err(invalid(
-                    format!("{at}.requestParameters"),
-                    "targets and sources must be strings",
-                ));
-            };
-            request_parameters.insert(k.to_owned(), v.to_owned());
-        }
-    }
-    Ok(crate::http_integration::HttpIntegration {
-        connection_type,
-        connection_id,
-        uri: uri.to_owned(),
-        http_method: text("httpMethod").unwrap_or_else(|| "ANY".to_owned()),
-        request_parameters,
+    Ok(Operation {
+        operation_id: endpoint.operation_id,
+        function,
+        secured: endpoint.operation.secured,
+        api_key_required: endpoint.api_key_required,
+        scope: endpoint.operation.scope.text().map(str::to_owned),
+        timeout: integration.timeout,
+        transfer_mode: integration.transfer_mode,
+        http,
     })
 }
 
@@ -432,51 +257,6 @@ pub fn lambda_arn_from_uri(uri: &str) -> Option<&str> {
     let rest = &uri[start..];
     let arn = rest.strip_suffix("/invocations")?;
     arn.starts_with("arn:").then_some(arn)
-}
-
-fn authorizer_function(
-    doc: &Yaml,
-    resolve: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<String>, SpecError> {
-    let Some(schemes) = doc
-        .get("components")
-        .and_then(|c| c.get("securitySchemes"))
-        .and_then(Yaml::as_mapping)
-    else {
-        return Ok(None);
-    };
-    for (name, scheme) in schemes {
-        if let Some(uri) = scheme
-            .get("x-amazon-apigateway-authorizer")
-            .and_then(|a| a.get("authorizerUri"))
-        {
-            let uri = uri.as_str().unwrap_or_default();
-            return resolve(uri).map(Some).ok_or_else(|| {
-                invalid(
-                    format!(
-                        "components.securitySchemes.{}",
-                        name.as_str().unwrap_or("?")
-                    ),
-                    format!(
-                        "authorizerUri {uri:?} is not the invocation uri of a known Lambda function"
-                    ),
-                )
-            });
-        }
-    }
-    Ok(None)
-}
-
-fn strings(v: &Yaml, at: &str) -> Result<Vec<String>, SpecError> {
-    v.as_sequence()
-        .ok_or_else(|| invalid(at, "must be a list of strings"))?
-        .iter()
-        .map(|s| {
-            s.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| invalid(at, "must be a list of strings"))
-        })
-        .collect()
 }
 
 fn parse_template(path: &str) -> Result<Vec<Segment>, SpecError> {
@@ -512,6 +292,7 @@ fn parse_template(path: &str) -> Result<Vec<Segment>, SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_norway::Value as Yaml;
 
     #[test]
     fn function_name_comes_from_the_uri_placeholder() {

@@ -8,33 +8,10 @@ use portcullis_identity::is_identity_header;
 use portcullis_platform::services::Service;
 use std::collections::HashSet;
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1 plus the legacy ones): never forwarded either way.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Client headers always dropped: the proxy sets its own, or they are credentials.
-const ALWAYS_STRIPPED: &[&str] = &[
-    "host",
-    "authorization",
-    "x-api-key",
-    "content-length",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-request-id",
-    "x-amzn-trace-id",
-];
+// The headers never forwarded either way (hop-by-hop ones and `Host`), and
+// the client headers always dropped (credentials, and the forwarding and
+// tracing headers the proxy sets itself): the contract's lists.
+use portcullis_contract::{HOP_BY_HOP, STRIPPED_BY_PROXY as ALWAYS_STRIPPED};
 
 /// Headers listed in `Connection` (lower-cased).
 fn connection_named(headers: &HeaderMap) -> HashSet<String> {
