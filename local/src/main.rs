@@ -69,7 +69,7 @@ fn overrides() -> LocalOverrides {
 /// overrides), as shell-quoted `KEY=VALUE` lines, for functions run as their
 /// own process (the reconciler under scripts/lambda-schedule.py).
 async fn print_env(deployed: &Deployed, name: &str) -> ExitCode {
-    let admin = portcullis_core::aws::sdk_config().await;
+    let admin = portcullis_aws::sdk_config().await;
     let env = match local::functions::env_of(deployed, name, &admin, &overrides()).await {
         Ok(Env::Map(map)) => map,
         Ok(Env::Process) => Default::default(),
@@ -172,7 +172,7 @@ async fn gateway(deployed: &Deployed) -> Result<Gateway, String> {
     let api = deployed.api().map_err(|e| e.to_string())?;
     // The administrator's key (.local/admin-credentials) signs only the
     // sts:AssumeRole of each function's role; the functions use their own.
-    let admin = portcullis_core::aws::sdk_config().await;
+    let admin = portcullis_aws::sdk_config().await;
     let upstreams = upstreams().map_err(|e| format!("PORTCULLIS_HTTP_UPSTREAMS: {e}"))?;
     // Usage plans and API keys: read from the emulator's API Gateway, as
     // API Gateway reads its own (local/src/metering.rs).

@@ -1,5 +1,5 @@
-//! The authorizer's Secrets Manager reader (src/secrets.rs: one SigV4-signed
-//! `GetSecretValue`, no SDK client) against the emulator with IAM enforced
+//! The authorizer's Secrets Manager reader (`portcullis_aws::secrets`'s lean
+//! one: one SigV4-signed `GetSecretValue`, no SDK client) against the emulator with IAM enforced
 //! (`make test` starts it and exports AWS_ENDPOINT_URL and its
 //! administrator's key): a function role's credentials, as Lambda hands
 //! them, read what its policy grants and are refused otherwise.
@@ -13,6 +13,8 @@ use portcullis_identity::keys::{self, Required};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
 
+/// The variable that names the authorizer's secrets, for the errors' hints.
+const NAMED_BY: &str = "IDENTITY_SECRET_ARNS";
 const KEY: &str = "bGVhbi1yZWFkZXItaWRlbnRpdHkta2V5LTMyLWJ5dGVz"; // 32 bytes
 
 fn reader(env: &[(String, String)]) -> SecretsManager {
@@ -23,8 +25,8 @@ fn reader(env: &[(String, String)]) -> SecretsManager {
 async fn a_role_reads_the_secret_its_policy_grants() {
     let arn = create_secret("portcullis-lean-read", KEY).await;
     let env = role_env(may_read(&arn)).await;
-    let value = reader(&env).get_secret_value(&arn).await.unwrap();
-    assert_eq!(value.expose_secret(), KEY);
+    let value = reader(&env).read(&arn).await.unwrap();
+    assert_eq!(value.string.expose_secret(), KEY);
 
     // And through the shared loader, as the authorizer starts.
     let mut with_arns = env.clone();
@@ -54,7 +56,7 @@ async fn a_role_without_get_secret_value_is_refused_saying_what_to_grant() {
         "Resource": arn,
     }]))
     .await;
-    let e = reader(&env).get_secret_value(&arn).await.unwrap_err();
+    let e = reader(&env).read(&arn).await.unwrap_err().explain(NAMED_BY);
     assert!(
         e.contains("AccessDenied")
             && e.contains("grant secretsmanager:GetSecretValue on the secret"),
@@ -71,7 +73,11 @@ async fn a_missing_secret_is_named_not_found() {
         portcullis_testkit::unique("portcullis-lean-missing")
     );
     let env = role_env(may_read(&missing)).await;
-    let e = reader(&env).get_secret_value(&missing).await.unwrap_err();
+    let e = reader(&env)
+        .read(&missing)
+        .await
+        .unwrap_err()
+        .explain(NAMED_BY);
     assert!(
         e.contains("ResourceNotFoundException") && e.contains("no such secret"),
         "{e}"
@@ -93,7 +99,7 @@ async fn requests_signed_with_bad_credentials_are_refused() {
         if !value.is_empty() {
             bad.push((var.to_owned(), value.to_owned()));
         }
-        let e = reader(&bad).get_secret_value(&arn).await.unwrap_err();
+        let e = reader(&bad).read(&arn).await.unwrap_err().explain(NAMED_BY);
         assert!(
             e.contains("GetSecretValue failed") && e.contains("AWS credentials were refused"),
             "{var}: {e}"
@@ -114,9 +120,10 @@ async fn an_unreachable_endpoint_is_named() {
     ]);
     let e = SecretsManager::from_env(&env)
         .unwrap()
-        .get_secret_value("arn:x")
+        .read("arn:x")
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .explain(NAMED_BY);
     assert!(
         e.contains("http://127.0.0.1:9/") && e.contains("could not be reached"),
         "{e}"

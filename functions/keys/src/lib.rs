@@ -222,11 +222,11 @@ impl State {
 
     /// Start-up from `env`: the configuration, the pool from
     /// `portcullis_db`, the API Gateway client from the SDK configuration of
-    /// `env` (`portcullis_core::aws::sdk_config_in`: an `Env::Map` is the
+    /// `env` (`portcullis_aws::sdk_config_in`: an `Env::Map` is the
     /// function's own Lambda environment, credentials included).
     pub async fn from_env_in(env: &Env) -> Result<State, Error> {
         let config = Config::from_env(env)?;
-        let sdk = portcullis_core::aws::sdk_config_in(env).await?;
+        let sdk = portcullis_aws::sdk_config_in(env).await?;
         let db = Database::connect(DbConfig::from_env(env)?, Some(&sdk)).await?;
         Ok(State::new(
             config,

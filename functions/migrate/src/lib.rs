@@ -136,7 +136,7 @@ impl State {
 
     /// From a given environment; `DB_STATEMENT_TIMEOUT_MS` defaults to 5 min
     /// here. The secret and IAM sources use the SDK configuration of `env`
-    /// (`portcullis_core::aws::sdk_config_in`).
+    /// (`portcullis_aws::sdk_config_in`).
     pub async fn from_env_with(env: &Env) -> Result<State, Error> {
         let app_user = app_user_from_env(env).map_err(DbError::from)?;
         let mut config = DbConfig::from_env(env).map_err(DbError::from)?;
@@ -146,7 +146,7 @@ impl State {
         let sdk = match config.source {
             DbSource::Url(_) => None,
             _ => Some(
-                portcullis_core::aws::sdk_config_in(env)
+                portcullis_aws::sdk_config_in(env)
                     .await
                     .map_err(DbError::from)?,
             ),

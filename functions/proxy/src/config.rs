@@ -163,7 +163,7 @@ pub const KEYS_FOR: &str = "integration: lambda services of platform.yaml enable
 
 /// The proxy's state from `env` (`State::from_env` passes `Env::Process`):
 /// registry, upstreams, each `lambda` service's identity signing key read with the SDK
-/// configuration of `env` (`portcullis_core::aws::sdk_config_in`: an
+/// configuration of `env` (`portcullis_aws::sdk_config_in`: an
 /// `Env::Map` is the function's own Lambda environment, credentials
 /// included), and the audit database.
 pub async fn state_from_env(env: &Env) -> Result<State, ConfigError> {

@@ -14,7 +14,7 @@ fn unique(prefix: &str) -> String {
 #[tokio::test]
 async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatures_valid() {
     require_emulator();
-    let sdk = portcullis_core::aws::sdk_config().await;
+    let sdk = portcullis_aws::sdk_config().await;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = unique("portcullis-proxy-identity");
     let first = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="; // 32 bytes
@@ -79,7 +79,7 @@ async fn signing_key_is_read_from_secrets_manager_and_rotation_keeps_old_signatu
 #[tokio::test]
 async fn each_service_gets_the_key_of_its_own_secret() {
     require_emulator();
-    let sdk = portcullis_core::aws::sdk_config().await;
+    let sdk = portcullis_aws::sdk_config().await;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let mut arns = std::collections::BTreeMap::new();
     for (service, value) in [
@@ -131,7 +131,7 @@ async fn each_service_gets_the_key_of_its_own_secret() {
 #[tokio::test]
 async fn a_weak_or_missing_secret_fails_start_up_with_a_clear_message() {
     require_emulator();
-    let sdk = portcullis_core::aws::sdk_config().await;
+    let sdk = portcullis_aws::sdk_config().await;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let name = unique("portcullis-proxy-weak");
     let created = sm

@@ -11,12 +11,10 @@
 //! - [`error`]: the HTTP-facing error, rendered as RFC 9457 problem+json.
 //! - [`telemetry`]: tracing set-up for Lambda and local runs.
 //! - [`http`] (feature `http`): helpers for API Gateway proxy handlers.
-//! - [`aws`] (feature `aws`): the SDK configuration of an [`Env`] (the
-//!   process's default chain, or a function's own Lambda environment as a
-//!   map), honouring `AWS_ENDPOINT_URL(_<SERVICE>)`.
+//!
+//! What faces AWS (region, endpoints, credentials, SigV4, SDK configuration,
+//! Secrets Manager) is `portcullis-aws` (`shared/aws`).
 
-#[cfg(feature = "aws")]
-pub mod aws;
 pub mod config;
 pub mod cookies;
 pub mod cors;

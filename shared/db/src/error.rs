@@ -20,7 +20,7 @@ pub enum DbError {
     SecretUnavailable {
         arn: String,
         code: String,
-        hint: &'static str,
+        hint: String,
         detail: String,
     },
     /// The secret exists but is not usable database credentials.

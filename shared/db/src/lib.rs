@@ -9,11 +9,11 @@
 //!   when PostgreSQL rejects the password (SQLSTATE 28P01, e.g. after a
 //!   rotation);
 //! - `DB_IAM_AUTH=true`: RDS IAM auth tokens (15-minute lifetime), signed
-//!   locally with `aws-sigv4`, renewed well before they expire and whenever
+//!   locally by `portcullis-aws` (SigV4, no SDK client), renewed well before they expire and whenever
 //!   PostgreSQL rejects one.
 //!
 //! Modules: [`config`] (the variables), [`credentials`] (secret and IAM
-//! credentials, the injectable AWS credential source), [`pool`] (the pool,
+//! credentials), [`pool`] (the pool,
 //! the retry, [`LazyDatabase`]), [`error`].
 //!
 //! The pool connects lazily, keeps at most `DB_MAX_CONNECTIONS` (default 2)
@@ -35,11 +35,13 @@ pub use config::{
     DEFAULT_MIN_REFRESH_INTERVAL, DEFAULT_SECRET_RECHECK, DEFAULT_STATEMENT_TIMEOUT, DatabaseUrl,
     DbConfig, DbSource, IAM_TOKEN_RENEW_AFTER, MAX_CONNECTIONS_LIMIT, MAX_LIFETIME, SslMode,
 };
-pub use credentials::{AwsAccess, IamCredentials};
+pub use credentials::{AwsAccess, iam_credentials};
 pub use error::{
     DbError, SQLSTATE_INVALID_AUTHORIZATION, SQLSTATE_INVALID_PASSWORD, is_auth_failure,
 };
 pub use pool::{Database, LazyDatabase};
+/// The AWS credentials RDS IAM tokens are signed with (`portcullis-aws`).
+pub use portcullis_aws::IamCredentials;
 
 /// Whether this build reads `DB_SECRET_ARN` (the `secrets-manager` feature).
 pub fn secrets_manager() -> bool {

@@ -63,7 +63,7 @@ impl fmt::Debug for Database {
 impl Database {
     /// Read the configuration and build the pool. AWS access for the secret
     /// and IAM sources: with the `secrets-manager` feature, the SDK
-    /// configuration of `env` (`portcullis_core::aws::sdk_config_in`, loaded
+    /// configuration of `env` (`portcullis_aws::sdk_config_in`, loaded
     /// only for those sources): for `Env::Process` the default credential
     /// chain (tools such as `create-admin-key` may run with a profile or a
     /// task role), for `Env::Map` the map's own region and credentials;
@@ -75,7 +75,7 @@ impl Database {
             let config = DbConfig::from_env(env)?;
             let aws = match config.source {
                 DbSource::Url(_) => AwsAccess::none(),
-                _ => AwsAccess::from_sdk(&portcullis_core::aws::sdk_config_in(env).await?),
+                _ => AwsAccess::from_sdk(&portcullis_aws::sdk_config_in(env).await?),
             };
             Self::connect_with(config, aws).await
         }
@@ -371,7 +371,7 @@ enum AwsPlan {
     /// Load the SDK configuration of the environment the database was
     /// configured from (secret source, `secrets-manager`).
     #[cfg(feature = "secrets-manager")]
-    LoadSdk(portcullis_core::aws::SdkSource),
+    LoadSdk(portcullis_aws::SdkSource),
 }
 
 /// A [`Database`] whose configuration is read and checked now, and whose
@@ -395,16 +395,14 @@ impl LazyDatabase {
         let plan = match config.source {
             DbSource::Url(_) => AwsPlan::Given(AwsAccess::none()),
             #[cfg(feature = "secrets-manager")]
-            DbSource::Secret { .. } => {
-                AwsPlan::LoadSdk(portcullis_core::aws::SdkSource::from_env(env)?)
-            }
+            DbSource::Secret { .. } => AwsPlan::LoadSdk(portcullis_aws::SdkSource::from_env(env)?),
             #[cfg(not(feature = "secrets-manager"))]
             DbSource::Secret { .. } => AwsPlan::Given(AwsAccess::none()),
             // The same with or without the feature (cargo unifies features in
             // a workspace build): a lazy database signs IAM tokens with the
             // Lambda credential variables, checked now.
             DbSource::Iam { .. } => {
-                AwsPlan::Given(AwsAccess::none().with_iam(crate::IamCredentials::from_env(env)?))
+                AwsPlan::Given(AwsAccess::none().with_iam(crate::iam_credentials(env)?))
             }
         };
         Ok(LazyDatabase {
@@ -460,8 +458,8 @@ impl LazyDatabase {
 mod tests {
     use super::*;
     use crate::config::IAM_TOKEN_RENEW_AFTER;
-    use crate::credentials::IamCredentials;
     use aws_credential_types::Credentials;
+    use portcullis_aws::IamCredentials;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))

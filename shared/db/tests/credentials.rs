@@ -35,7 +35,7 @@ async fn secrets() -> aws_sdk_secretsmanager::Client {
         "AWS_ENDPOINT_URL",
         "the moto server holding the test secrets",
     );
-    aws_sdk_secretsmanager::Client::new(&portcullis_core::aws::sdk_config().await)
+    aws_sdk_secretsmanager::Client::new(&portcullis_aws::sdk_config().await)
 }
 
 fn unique(prefix: &str) -> String {
@@ -151,7 +151,7 @@ async fn database_with(
     let env = Env::from_pairs(pairs);
     let mut config = DbConfig::from_env(&env)?;
     adjust(&mut config);
-    Database::connect(config, Some(&portcullis_core::aws::sdk_config().await)).await
+    Database::connect(config, Some(&portcullis_aws::sdk_config().await)).await
 }
 
 async fn current_user(db: &Database) -> Result<String, DbError> {

@@ -8,7 +8,7 @@
 //! and `runuser` with a `postgres` user: the machine `make test` runs on.
 
 use portcullis_core::Env;
-use portcullis_db::{AwsAccess, Database, DbConfig, IamCredentials};
+use portcullis_db::{AwsAccess, Database, DbConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -144,8 +144,8 @@ impl TlsServer {
         pairs.extend_from_slice(extra);
         let env = Env::from_pairs(pairs);
         let config = DbConfig::from_env(&env).map_err(|e| e.to_string())?;
-        let aws =
-            AwsAccess::none().with_iam(IamCredentials::from_env(&env).map_err(|e| e.to_string())?);
+        let aws = AwsAccess::none()
+            .with_iam(portcullis_db::iam_credentials(&env).map_err(|e| e.to_string())?);
         let db = Database::connect_with(config, aws)
             .await
             .map_err(|e| e.to_string())?;

@@ -9,14 +9,16 @@
 //! the authorizer the `integration: vpc_link` ones. An empty set needs no
 //! variable and makes no Secrets Manager call.
 //!
-//! Where the secrets are read from is a [`SecretSource`]: the SDK's client
-//! (feature `secrets-manager`, the proxy: [`load`]) or any other reader
-//! ([`load_with`]; the authorizer, which links no SDK client, signs its one
-//! `GetSecretValue` request itself).
+//! Where the secrets are read from is a [`SecretSource`], the Secrets
+//! Manager reader of `portcullis-aws`: the SDK's client (feature
+//! `secrets-manager`, the proxy: [`load`]) or any other reader
+//! ([`load_with`]; the authorizer, which links no SDK client, uses the lean
+//! signed-HTTP one).
 
 use crate::SigningKey;
+pub use portcullis_aws::secrets::SecretSource;
 use portcullis_core::{ConfigError, Env};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::ExposeSecret as _;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
@@ -105,44 +107,6 @@ pub fn identity_secret_arns(
     Ok(arns)
 }
 
-/// Where the identity secrets are read from: Secrets Manager's
-/// `GetSecretValue`, through whatever client the signer links.
-pub trait SecretSource: Clone + Send + Sync + 'static {
-    /// The current secret string of `arn` (an ARN or a name). An error says
-    /// what went wrong and what to do (the caller adds the service and the
-    /// ARN); it never holds the secret's value.
-    fn secret_string(&self, arn: &str)
-    -> impl Future<Output = Result<SecretString, String>> + Send;
-}
-
-/// What to do about a `GetSecretValue` error, by its code (the error type
-/// without any namespace: `AccessDeniedException`, ...).
-pub fn error_hint(code: &str) -> &'static str {
-    match code {
-        // `AccessDenied`: the shape of IAM's own refusals (the emulator's too).
-        "AccessDeniedException" | "AccessDenied" => {
-            "grant secretsmanager:GetSecretValue on the secret (and kms:Decrypt on its key) to the function role"
-        }
-        "ResourceNotFoundException" => {
-            "no such secret in this account and region; check IDENTITY_SECRET_ARNS"
-        }
-        "DecryptionFailure" => "grant kms:Decrypt on the secret's KMS key to the function role",
-        "InvalidRequestException" => {
-            "the secret may be scheduled for deletion; restore it or point IDENTITY_SECRET_ARNS at another one"
-        }
-        "UnrecognizedClientException"
-        | "InvalidSignatureException"
-        | "SignatureDoesNotMatch"
-        | "InvalidClientTokenId"
-        | "ExpiredTokenException"
-        | "IncompleteSignature"
-        | "MissingAuthenticationToken" => {
-            "the function's AWS credentials were refused (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)"
-        }
-        _ => "see the AWS error code; check IDENTITY_SECRET_ARNS and the function role",
-    }
-}
-
 /// The required services' keys: `IDENTITY_SECRET_ARNS` read with
 /// [`identity_secret_arns`], then each secret from the source `source`
 /// makes. No required service: an empty map, and `source` is never called
@@ -165,14 +129,14 @@ where
 }
 
 /// [`load_with`] the SDK client of the SDK configuration of `env`
-/// (`portcullis_core::aws::sdk_config_in`), loaded only when a key is required.
+/// (`portcullis_aws::sdk_config_in`), loaded only when a key is required.
 #[cfg(feature = "secrets-manager")]
 pub async fn load(
     required: Required<'_>,
     env: &Env,
 ) -> Result<HashMap<String, SigningKey>, KeyError> {
     load_with(required, env, || async {
-        let sdk = portcullis_core::aws::sdk_config_in(env).await?;
+        let sdk = portcullis_aws::sdk_config_in(env).await?;
         Ok(aws_sdk_secretsmanager::Client::new(&sdk))
     })
     .await
@@ -205,44 +169,18 @@ pub async fn signing_keys<S: SecretSource>(
 /// Fetch one signing key (the secret string is base64 of ≥ 32 bytes).
 /// The error says why, without the service or ARN.
 pub async fn signing_key<S: SecretSource>(source: &S, arn: &str) -> Result<SigningKey, String> {
-    let text = source.secret_string(arn).await?;
+    let text = source
+        .secret_string(arn)
+        .await
+        .map_err(|e| e.explain(IDENTITY_SECRET_ARNS))?;
     SigningKey::from_base64(text.expose_secret()).map_err(|e| e.to_string())
-}
-
-/// The SDK's client (feature `secrets-manager`).
-#[cfg(feature = "secrets-manager")]
-impl SecretSource for aws_sdk_secretsmanager::Client {
-    async fn secret_string(&self, arn: &str) -> Result<SecretString, String> {
-        use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-        let out = self
-            .get_secret_value()
-            .secret_id(arn)
-            .send()
-            .await
-            .map_err(|e| {
-                let what = match &e {
-                    SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-                        "Secrets Manager could not be reached: from a VPC add a secretsmanager \
-                         interface endpoint or a NAT route; locally check AWS_ENDPOINT_URL"
-                    }
-                    _ => error_hint(e.code().unwrap_or_default()),
-                };
-                format!(
-                    "GetSecretValue failed ({what}): {}",
-                    DisplayErrorContext(&e)
-                )
-            })?;
-        out.secret_string()
-            .map(|s| SecretString::from(s.to_owned()))
-            .ok_or_else(|| {
-                "the secret has no string value (binary secrets are not keys)".to_owned()
-            })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis_aws::secrets::{SecretError, SecretValue};
+    use secrecy::SecretString;
 
     const TWO: Required<'static> = Required {
         names: &["my-svc", "other"],
@@ -338,11 +276,20 @@ mod tests {
     struct Fixed(std::sync::Arc<HashMap<&'static str, Result<&'static str, &'static str>>>);
 
     impl SecretSource for Fixed {
-        async fn secret_string(&self, arn: &str) -> Result<SecretString, String> {
+        async fn get_secret_value(&self, arn: &str) -> Result<SecretValue, SecretError> {
             match self.0.get(arn) {
-                Some(Ok(v)) => Ok(SecretString::from(*v)),
-                Some(Err(e)) => Err((*e).to_owned()),
-                None => Err("no such secret".to_owned()),
+                Some(Ok(v)) => Ok(SecretValue {
+                    string: SecretString::from(*v),
+                    version_id: None,
+                }),
+                Some(Err(code)) => Err(SecretError::Refused {
+                    code: (*code).to_owned(),
+                    detail: format!("{code} (HTTP 400)"),
+                }),
+                None => Err(SecretError::Refused {
+                    code: "ResourceNotFoundException".to_owned(),
+                    detail: "no such secret".to_owned(),
+                }),
             }
         }
     }
@@ -353,7 +300,7 @@ mod tests {
             ("arn:a", Ok("d2ViLXNlcnZpY2UtaWRlbnRpdHkta2V5LTMyLWJ5dGU=")),
             ("arn:b", Ok("b3RoZXItc2VydmljZS1pZGVudGl0eS1rZXktMzJieXQ=")),
             ("arn:short", Ok("aHVudGVyMg==")),
-            ("arn:denied", Err("AccessDeniedException: grant it")),
+            ("arn:denied", Err("AccessDeniedException")),
         ])));
         let env = Env::from_pairs([(IDENTITY_SECRET_ARNS, "my-svc=arn:a,other=arn:b")]);
         let keys = load_with(TWO, &env, || async { Ok(source.clone()) })
@@ -365,7 +312,7 @@ mod tests {
         for (value, says) in [
             (
                 "my-svc=arn:a,other=arn:denied",
-                "service other (arn:denied): AccessDeniedException: grant it",
+                "service other (arn:denied): GetSecretValue failed: AccessDeniedException (HTTP 400): grant secretsmanager:GetSecretValue",
             ),
             (
                 "my-svc=arn:short,other=arn:b",
@@ -379,21 +326,6 @@ mod tests {
                 .to_string();
             assert!(e.contains(says) && e.contains(IDENTITY_SECRET_ARNS), "{e}");
             assert!(!e.contains("aHVudGVyMg") && !e.contains("hunter2"), "{e}");
-        }
-    }
-
-    #[test]
-    fn every_secrets_manager_error_says_what_to_do() {
-        for (code, says) in [
-            ("AccessDeniedException", "secretsmanager:GetSecretValue"),
-            ("AccessDenied", "secretsmanager:GetSecretValue"),
-            ("SignatureDoesNotMatch", "credentials"),
-            ("ResourceNotFoundException", "IDENTITY_SECRET_ARNS"),
-            ("DecryptionFailure", "kms:Decrypt"),
-            ("UnrecognizedClientException", "credentials"),
-            ("SomethingNew", "function role"),
-        ] {
-            assert!(error_hint(code).contains(says), "{code}");
         }
     }
 }

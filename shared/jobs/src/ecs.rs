@@ -1,10 +1,9 @@
 //! ECS helpers shared by jobs, task-events and reconciler: where tasks run
-//! (cluster, private subnets, job security groups) and one ECS client per
-//! process, built from the shared SDK configuration so `AWS_ENDPOINT_URL`
-//! points it at the local emulator.
+//! (cluster, private subnets, job security groups). The one ECS client per
+//! process is `portcullis_aws::clients::ecs`, built from the shared SDK
+//! configuration so `AWS_ENDPOINT_URL` points it at the local emulator.
 
 use portcullis_core::config::{ConfigError, Env};
-use std::time::Duration;
 
 /// Where job tasks are placed. Read once at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,20 +50,6 @@ impl Placement {
             security_groups,
         })
     }
-}
-
-/// An ECS client from the shared SDK configuration, with an operation
-/// timeout that keeps a slow ECS call well under API Gateway's 29 s.
-pub fn client(sdk: &aws_types::SdkConfig, operation_timeout: Duration) -> aws_sdk_ecs::Client {
-    let conf = aws_sdk_ecs::config::Builder::from(sdk)
-        .timeout_config(
-            aws_smithy_types::timeout::TimeoutConfig::builder()
-                .operation_timeout(operation_timeout)
-                .connect_timeout(Duration::from_secs(3))
-                .build(),
-        )
-        .build();
-    aws_sdk_ecs::Client::from_conf(conf)
 }
 
 #[cfg(test)]

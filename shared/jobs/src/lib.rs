@@ -116,7 +116,7 @@ impl State {
     /// `JOB_SECURITY_GROUPS`, `PLATFORM_FILE` (default: the embedded
     /// platform.yaml), `ECS_TIMEOUT_MS`, the [`Settings`] variables, the
     /// database variables of `portcullis_db`, and the AWS region, endpoint
-    /// and credentials of `env` (`portcullis_core::aws::sdk_config_in`: an
+    /// and credentials of `env` (`portcullis_aws::sdk_config_in`: an
     /// `Env::Map` is a function's own Lambda environment).
     pub async fn from_env_in(env: &Env) -> Result<State, InitError> {
         let placement = Placement::from_env(env)?;
@@ -129,8 +129,8 @@ impl State {
             Duration::from_millis(500),
             Duration::from_secs(25),
         )?;
-        let sdk = portcullis_core::aws::sdk_config_in(env).await?;
-        let ecs = crate::ecs::client(&sdk, ecs_timeout);
+        let sdk = portcullis_aws::sdk_config_in(env).await?;
+        let ecs = portcullis_aws::clients::ecs(&sdk, ecs_timeout);
         let db = Database::from_env(env).await?;
         Ok(State::new(db, ecs, placement, types, settings).with_cors(cors))
     }

@@ -313,7 +313,7 @@ async fn iam(params: &[(&str, &str)]) -> String {
 pub async fn role_env(statements: Value) -> Vec<(String, String)> {
     let endpoint = portcullis_testkit::emulator_endpoint();
     let role = portcullis_testkit::unique("portcullis-authorizer-test");
-    let sts = aws_sdk_sts::Client::new(&portcullis_core::aws::sdk_config().await);
+    let sts = aws_sdk_sts::Client::new(&portcullis_aws::sdk_config().await);
     let admin = sts
         .get_caller_identity()
         .send()
@@ -367,7 +367,7 @@ pub async fn role_env(statements: Value) -> Vec<(String, String)> {
 /// its ARN.
 pub async fn create_secret(prefix: &str, value: &str) -> String {
     portcullis_testkit::emulator_endpoint();
-    let sdk = portcullis_core::aws::sdk_config().await;
+    let sdk = portcullis_aws::sdk_config().await;
     let created = aws_sdk_secretsmanager::Client::new(&sdk)
         .create_secret()
         .name(portcullis_testkit::unique(prefix))

@@ -92,7 +92,7 @@ async fn main() -> ExitCode {
             );
             None
         }
-        Some(_) => match portcullis_core::aws::sdk_config_in(&env).await {
+        Some(_) => match portcullis_aws::sdk_config_in(&env).await {
             Ok(sdk) => Some(aws_sdk_apigateway::Client::new(&sdk)),
             Err(e) => {
                 eprintln!("create-admin-key: {e}");

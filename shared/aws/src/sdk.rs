@@ -26,7 +26,7 @@ use aws_credential_types::Credentials;
 use aws_types::origin::Origin;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-use crate::config::{ConfigError, Env};
+use portcullis_core::config::{ConfigError, Env};
 
 /// The SDK configuration of the process environment: `sdk_config_in(&Env::Process)`,
 /// which cannot fail.
@@ -81,16 +81,12 @@ impl SdkSource {
         let Env::Map(map) = env else {
             return Ok(SdkSource::process());
         };
-        let region = env
-            .get("AWS_REGION")
-            .or_else(|| env.get("AWS_DEFAULT_REGION"))
-            .map(|r| r.trim().to_owned())
-            .ok_or_else(|| ConfigError::Missing {
-                var: "AWS_REGION".to_owned(),
-                expected: "the AWS region the function runs in (Lambda sets AWS_REGION; \
-                           AWS_DEFAULT_REGION is read when it is unset)"
-                    .to_owned(),
-            })?;
+        let region = crate::region(env).ok_or_else(|| ConfigError::Missing {
+            var: "AWS_REGION".to_owned(),
+            expected: "the AWS region the function runs in (Lambda sets AWS_REGION; \
+                       AWS_DEFAULT_REGION is read when it is unset)"
+                .to_owned(),
+        })?;
         let credentials = match (env.get(ACCESS_KEY_ID), env.get(SECRET_ACCESS_KEY)) {
             (Some(key), Some(secret)) => Some(Credentials::new(
                 key.trim(),

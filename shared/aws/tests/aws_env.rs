@@ -1,9 +1,9 @@
-//! `sdk_config_in` against the emulator (`make test ARGS='-p portcullis-core'`):
+//! `sdk_config_in` against the emulator (`make test ARGS='-p portcullis-aws'`):
 //! a map's credentials are the ones requests are signed with, its endpoints
 //! are the ones called, and nothing comes from the process.
 
+use portcullis_aws::{sdk_config, sdk_config_in};
 use portcullis_core::Env;
-use portcullis_core::aws::{sdk_config, sdk_config_in};
 use portcullis_testkit::env::{emulator_endpoint, unique};
 
 const ACCOUNT: &str = "123456789012";
