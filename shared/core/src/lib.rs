@@ -10,6 +10,9 @@
 //!   preflights); its Lambda glue needs feature `http`.
 //! - [`error`]: the HTTP-facing error, rendered as RFC 9457 problem+json.
 //! - [`telemetry`]: tracing set-up for Lambda and local runs.
+//! - [`runtime`]: how every binary starts and stops (the start-up error,
+//!   `run_event` / `run_http` / `run_with_cli` with features `lambda` /
+//!   `http`, the shutdown signal with feature `runtime`).
 //! - [`http`] (feature `http`): helpers for API Gateway proxy handlers.
 //!
 //! What faces AWS (region, endpoints, credentials, SigV4, SDK configuration,
@@ -22,6 +25,7 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod path;
+pub mod runtime;
 pub mod telemetry;
 
 pub use config::{ConfigError, Env};

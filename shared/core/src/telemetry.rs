@@ -89,9 +89,38 @@ where
     }
 }
 
-/// Install the global subscriber once. Calling it again is harmless.
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line, without a time (CloudWatch stamps each
+    /// line): Lambda, and a service's task in ECS (awslogs).
+    Json,
+    /// Compact readable lines: a terminal.
+    Text,
+}
+
+impl Format {
+    /// JSON in Lambda, readable lines anywhere else.
+    pub fn detect() -> Format {
+        if in_lambda() {
+            Format::Json
+        } else {
+            Format::Text
+        }
+    }
+}
+
+/// Install the global subscriber once, in the format [`Format::detect`]
+/// picks: the log initialisation of every function and of the local gateway
+/// (through `runtime`). Calling it again is harmless.
 pub fn init() {
-    let result = subscriber(filter_from_env(), in_lambda(), std::io::stdout).try_init();
+    init_as(Format::detect());
+}
+
+/// [`init`] in the given format (a private service logs JSON in ECS).
+/// Metrics and tracing exporters will be installed here, next to the logs.
+pub fn init_as(format: Format) {
+    let result = subscriber(filter_from_env(), format == Format::Json, std::io::stdout).try_init();
     // Err only means a subscriber is already installed (tests, local gateway).
     let _ = result;
 }
