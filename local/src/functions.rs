@@ -45,25 +45,25 @@ pub async fn wire_one(gateway: &mut Gateway, name: &str, env: &Env) -> Result<()
     let fail = start_error(name);
     match name {
         "authorizer" => {
-            let state = authorizer::State::from_env_with(env)
+            let state = authorizer::State::from_env(env)
                 .await
                 .map_err(|e| fail(e.to_string()))?;
             gateway.authorizer(Arc::new(state), authorizer::handle);
         }
         "keys" => {
-            let state = keys::State::from_env_in(env)
+            let state = keys::State::from_env(env)
                 .await
                 .map_err(|e| fail(e.to_string()))?;
             gateway.http("keys", Arc::new(state), keys::handle);
         }
         "jobs" => {
-            let state = jobs::State::from_env_in(env)
+            let state = jobs::State::from_env(env)
                 .await
                 .map_err(|e| fail(e.to_string()))?;
             gateway.http("jobs", Arc::new(state), jobs::handle);
         }
         "proxy" => {
-            let state = proxy::config::state_from_env(env)
+            let state = proxy::State::from_env(env)
                 .await
                 .map_err(|e| fail(e.to_string()))?;
             gateway.http("proxy", Arc::new(state), proxy::handle);

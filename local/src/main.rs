@@ -11,34 +11,6 @@ use portcullis_core::Env;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
-}
-
 /// What this machine supplies instead of deployed endpoints that do not
 /// exist locally: the database (`DATABASE_URL`), the unpacked zip
 /// (`PORTCULLIS_TASK_ROOT`, default the working directory: the repository)
@@ -162,7 +134,7 @@ async fn serve(path: &str) -> Result<(), String> {
         deployed.rest_api_id, deployed.stage
     );
     gateway
-        .serve(listener, shutdown_signal())
+        .serve(listener, portcullis_core::runtime::shutdown_signal())
         .await
         .map_err(|e| format!("the local gateway stopped: {e}"))
 }

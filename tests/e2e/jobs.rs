@@ -42,7 +42,7 @@ async fn a_job_submitted_with_an_api_key_runs_to_succeeded_and_another_is_cancel
     // The test reads ECS as the administrator; the functions use their roles.
     let ecs = aws_sdk_ecs::Client::new(&sdk_config().await);
     let events_env = function_env(&deployment, "task-events", &overrides).await;
-    let jobs_state = task_events::State::from_env_in(&events_env)
+    let jobs_state = task_events::State::from_env(&events_env)
         .await
         .expect("task-events starts from its Lambda environment");
     let placement = jobs_state.placement.clone();

@@ -35,6 +35,7 @@ use cache::{CacheKey, TtlCache, key_of};
 use config::Config;
 use portcullis_auth::usage::{Consumer, usage_key};
 use portcullis_auth::{PrincipalType, Scopes, Tenant, apikey};
+use portcullis_core::runtime::StartError;
 use portcullis_core::{ConfigError, Env};
 use portcullis_db::{Database, LazyDatabase};
 use routes::MethodArn;
@@ -110,45 +111,20 @@ pub struct State {
     signer: signing::Signer,
 }
 
-/// Why the authorizer cannot start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Keys(#[from] portcullis_identity::keys::KeyError),
-}
-
-impl StartError {
-    /// The variable at fault, when one is.
-    pub fn var(&self) -> Option<&str> {
-        match self {
-            StartError::Config(e) => Some(e.var()),
-            StartError::Keys(portcullis_identity::keys::KeyError::Env(e)) => Some(e.var()),
-            StartError::Keys(_) => None,
-        }
-    }
-}
-
 impl State {
-    /// Configuration from the process environment, database from
-    /// `portcullis_db` (DATABASE_URL / DB_IAM_AUTH; DB_SECRET_ARN is refused:
-    /// the database pool is built without Secrets Manager), the `vpc_link`
-    /// services' identity keys.
-    pub async fn from_env() -> Result<State, Error> {
-        Ok(State::from_env_with(&Env::Process).await?)
-    }
-
-    /// From a given environment. The database variables are read and checked
-    /// now; the pool (sqlx connect options, credentials) is built on the
-    /// first API key look-up. The identity keys of the `integration:
-    /// vpc_link` services enabled here (`DEPLOYMENT_ENVIRONMENT`) are read
-    /// now from `IDENTITY_SECRET_ARNS` ([`signing::Signer::from_env`]); with
-    /// none enabled, nothing is read.
-    pub async fn from_env_with(env: &Env) -> Result<State, StartError> {
+    /// The state from `env` (the process environment in Lambda): the
+    /// configuration, the database variables (DATABASE_URL / DB_IAM_AUTH;
+    /// DB_SECRET_ARN is refused: the pool is built without Secrets Manager)
+    /// and `IDENTITY_SECRET_ARNS` for the `integration: vpc_link` services
+    /// enabled here (`DEPLOYMENT_ENVIRONMENT`) are read and checked now. No
+    /// network call at start: the pool (sqlx connect options, credentials)
+    /// is built on the first API key look-up, the JWKS fetched on the first
+    /// JWT (unless `COGNITO_JWKS_JSON` pre-loads it), the identity keys read
+    /// on the first request for a `vpc_link` service ([`signing::Signer`]).
+    pub async fn from_env(env: &Env) -> Result<State, StartError> {
         let config = Config::from_env(env)?;
         let db = LazyDatabase::from_env(env)?;
-        let signer = signing::Signer::from_env(env).await?;
+        let signer = signing::Signer::from_env(env)?;
         Ok(State::with_database(config, db)?.with_signer(signer))
     }
 
@@ -194,6 +170,11 @@ impl State {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The `vpc_link` services' signer (whether their keys were read yet).
+    pub fn signer(&self) -> &signing::Signer {
+        &self.signer
     }
 
     /// How many API key database look-ups ran since start.
@@ -431,7 +412,20 @@ pub async fn authorize(state: &State, event: &Request) -> Result<Response, AuthE
         .ok_or_else(|| AuthError::Internal("the event has no methodArn".to_owned()))?;
     let arn = MethodArn::parse(method_arn).map_err(|e| AuthError::Internal(e.to_string()))?;
     let creds = credentials(event)?;
-    let principal = match creds.as_slice() {
+    // A request for a vpc_link service needs its key: the first one reads
+    // it while the credential is verified (JWKS fetch, key look-up).
+    let (principal, keys) = tokio::join!(principal(state, &creds), state.signer.load_for(event));
+    let principal = principal?;
+    keys.map_err(|e| AuthError::Internal(e.to_string()))?;
+    let mut answer = decision(state, &arn, &principal);
+    state.signer.sign(event, method_arn, &mut answer);
+    Ok(answer)
+}
+
+/// The verified principal of the request's credentials (one, or the same
+/// principal twice).
+async fn principal(state: &State, creds: &[String]) -> Result<Arc<Principal>, AuthError> {
+    let principal = match creds {
         [] => {
             tracing::info!("no credentials");
             return Err(AuthError::Unauthorized);
@@ -448,9 +442,7 @@ pub async fn authorize(state: &State, event: &Request) -> Result<Response, AuthE
         }
         _ => return Err(AuthError::Unauthorized),
     };
-    let mut answer = decision(state, &arn, &principal);
-    state.signer.sign(event, method_arn, &mut answer);
-    Ok(answer)
+    Ok(principal)
 }
 
 /// The policy, context and usage key for a verified principal.

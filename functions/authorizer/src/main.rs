@@ -1,17 +1,9 @@
-//! The `authorizer` Lambda: build the state once, then serve invocations.
+//! The `authorizer` Lambda: the runtime kit's event loop on its state.
 
-use authorizer::{State, handle};
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use portcullis_core::{Env, runtime};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    portcullis_core::telemetry::init();
-    let state = State::from_env().await.inspect_err(|e| {
-        tracing::error!(error = %e, "authorizer start-up failed");
-    })?;
-    let state = &state;
-    run(service_fn(move |event: LambdaEvent<authorizer::Request>| async move {
-        handle(state, event.payload).await
-    }))
-    .await
+async fn main() -> std::process::ExitCode {
+    let state = authorizer::State::from_env;
+    runtime::run_event("authorizer", state(&Env::Process), authorizer::handle).await
 }

@@ -29,8 +29,9 @@ use portcullis_core::path::PathRefused;
 use portcullis_core::{ConfigError, Env};
 use portcullis_identity::keys::{self, KeyError, Required};
 use portcullis_identity::{Identity, SigningKey};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::OnceCell;
 
 /// One `integration: vpc_link` service of platform.yaml, as build.rs reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,17 +73,32 @@ pub fn enabled_of(services: &[VpcLinkService], environment: Option<&str>) -> Vec
         .collect()
 }
 
-/// The enabled `vpc_link` services and their keys.
+/// The enabled `vpc_link` services and their keys. The keys are read from
+/// Secrets Manager by the first request that needs one (a request for one of
+/// these services), not at start: most first requests sign nothing, and the
+/// read is a TLS round trip that would otherwise lengthen every cold start.
 #[derive(Default)]
 pub struct Signer {
-    services: HashMap<&'static str, (VpcLinkService, SigningKey)>,
+    services: HashMap<&'static str, VpcLinkService>,
+    keys: OnceCell<HashMap<&'static str, SigningKey>>,
+    /// Where the keys are read from; `None` when they were given.
+    source: Option<KeySource>,
+}
+
+/// The secret of each service, and the reader of `IDENTITY_SECRET_ARNS`'s secrets.
+struct KeySource {
+    reader: crate::secrets::SecretsManager,
+    arns: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut names: Vec<&str> = self.services.keys().copied().collect();
         names.sort_unstable();
-        f.debug_struct("Signer").field("services", &names).finish()
+        f.debug_struct("Signer")
+            .field("services", &names)
+            .field("keys_read", &self.keys.initialized())
+            .finish()
     }
 }
 
@@ -101,7 +117,7 @@ impl Signer {
                     format!("no identity key for service {}", s.name),
                 )
             })?;
-            out.insert(s.name, (*s, key));
+            out.insert(s.name, key);
         }
         if let Some(other) = keys.keys().next() {
             return Err(ConfigError::invalid(
@@ -110,26 +126,76 @@ impl Signer {
                 format!("service {other:?} is not one of the {KEYS_FOR}"),
             ));
         }
-        Ok(Signer { services: out })
+        Ok(Signer {
+            services: services.iter().map(|s| (s.name, *s)).collect(),
+            keys: OnceCell::new_with(Some(out)),
+            source: None,
+        })
     }
 
-    /// The enabled `vpc_link` services (`DEPLOYMENT_ENVIRONMENT`) and their
-    /// keys from `IDENTITY_SECRET_ARNS` (`portcullis_identity::keys`), read
-    /// with the authorizer's own SigV4 reader ([`crate::secrets`], no SDK).
-    /// None enabled: no variable needed, no credentials, no Secrets Manager call.
-    pub async fn from_env(env: &Env) -> Result<Signer, KeyError> {
+    /// The enabled `vpc_link` services (`DEPLOYMENT_ENVIRONMENT`) and where
+    /// their keys are: `IDENTITY_SECRET_ARNS` (`portcullis_identity::keys`)
+    /// and the Secrets Manager settings are checked now, with no network
+    /// call; the keys are read by [`Signer::load_for`], with the
+    /// authorizer's own SigV4 reader ([`crate::secrets`], no SDK). None
+    /// enabled: no variable needed, no credentials, no Secrets Manager call.
+    pub fn from_env(env: &Env) -> Result<Signer, ConfigError> {
         let services = enabled(env.get(DEPLOYMENT_ENVIRONMENT).as_deref());
         let names: Vec<&str> = services.iter().map(|s| s.name).collect();
-        let keys = keys::load_with(
-            Required {
-                names: &names,
-                what: KEYS_FOR,
-            },
-            env,
-            || async { Ok(crate::secrets::SecretsManager::from_env(env)?) },
-        )
-        .await?;
-        Ok(Signer::new(&services, keys)?)
+        let required = Required {
+            names: &names,
+            what: KEYS_FOR,
+        };
+        let arns = keys::identity_secret_arns(required, env).map_err(|e| match e {
+            KeyError::Env(e) => e,
+            KeyError::Secret(why) => {
+                ConfigError::invalid(keys::IDENTITY_SECRET_ARNS, KEYS_FOR, why)
+            }
+        })?;
+        if services.is_empty() {
+            return Ok(Signer::default());
+        }
+        Ok(Signer {
+            services: services.iter().map(|s| (s.name, *s)).collect(),
+            keys: OnceCell::new(),
+            source: Some(KeySource {
+                reader: crate::secrets::SecretsManager::from_env(env)?,
+                arns,
+            }),
+        })
+    }
+
+    /// Make sure the keys are read when `event` is a request for an enabled
+    /// `vpc_link` service: the first such request reads every service's key
+    /// (one `GetSecretValue` each, concurrently); a failed read is tried
+    /// again by the next such request. Any other request reads nothing.
+    pub async fn load_for(&self, event: &Request) -> Result<(), KeyError> {
+        if self.keys.initialized()
+            || service_of(event).is_none_or(|n| !self.services.contains_key(n.as_str()))
+        {
+            return Ok(());
+        }
+        let Some(source) = &self.source else {
+            return Ok(());
+        };
+        self.keys
+            .get_or_try_init(|| async {
+                let mut read = keys::signing_keys(&source.reader, &source.arns).await?;
+                let mut out = HashMap::with_capacity(read.len());
+                for name in self.services.keys() {
+                    if let Some(key) = read.remove(*name) {
+                        out.insert(*name, key);
+                    }
+                }
+                Ok::<_, KeyError>(out)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the keys were read (or given).
+    pub fn keys_loaded(&self) -> bool {
+        self.keys.initialized()
     }
 
     /// Whether any service is signed for.
@@ -164,8 +230,11 @@ impl Signer {
         else {
             return Target::Other;
         };
-        let Some((service, key)) = self.services.get(name.as_str()) else {
+        let Some(service) = self.services.get(name.as_str()) else {
             return Target::Other;
+        };
+        let Some(key) = self.keys.get().and_then(|k| k.get(service.name)) else {
+            return Target::Unsigned("the service's identity key is not loaded");
         };
         let rest = match portcullis_core::path::upstream_path(&rest) {
             Ok(rest) => rest,
@@ -249,6 +318,18 @@ impl Signer {
             }
         }
     }
+}
+
+/// The `<name>` of a request under `/v1/services/<name>/`, from the event's
+/// resource and path parameters.
+fn service_of(event: &Request) -> Option<String> {
+    let resource = event.resource.as_deref()?;
+    let param = |name: &str| event.path_parameters.get(name).map(String::as_str);
+    let path = portcullis_core::path::fill_template(resource, param)?;
+    format!("/{path}")
+        .strip_prefix(SERVICES_PREFIX)?
+        .split_once('/')
+        .map(|(name, _)| name.to_owned())
 }
 
 /// What a request is to the signer.

@@ -533,7 +533,7 @@ async fn a_jwt_is_served_while_the_database_configuration_points_nowhere() {
     let mut env = base_env(&nowhere_database());
     env.retain(|(k, _)| !identity.iter().any(|(i, _)| i == k));
     env.extend(identity);
-    let s = authorizer::State::from_env_with(&portcullis_core::Env::from_pairs(env))
+    let s = authorizer::State::from_env(&portcullis_core::Env::from_pairs(env))
         .await
         .expect("the database settings are only checked at start-up");
     let r = run(
@@ -561,14 +561,14 @@ async fn a_jwt_is_served_while_the_database_configuration_points_nowhere() {
 async fn bad_database_settings_still_fail_start_up_naming_the_variable() {
     let mut db = nowhere_database();
     db.retain(|(k, _)| *k != "DB_USER");
-    let err = authorizer::State::from_env_with(&portcullis_core::Env::from_pairs(base_env(&db)))
+    let err = authorizer::State::from_env(&portcullis_core::Env::from_pairs(base_env(&db)))
         .await
         .err()
         .expect("DB_USER is missing");
     assert_eq!(err.var(), Some("DB_USER"));
     let mut db = nowhere_database();
     db.retain(|(k, _)| *k != "AWS_ACCESS_KEY_ID");
-    let err = authorizer::State::from_env_with(&portcullis_core::Env::from_pairs(base_env(&db)))
+    let err = authorizer::State::from_env(&portcullis_core::Env::from_pairs(base_env(&db)))
         .await
         .err()
         .expect("no credentials to sign IAM tokens with");
@@ -590,7 +590,7 @@ async fn the_authorizer_is_built_without_secrets_manager_and_refuses_a_secret_ar
         "portcullis-db's secrets-manager feature is on in this build: some dependency of the \
          authorizer (or of its tests) enables it; the authorizer must stay lean"
     );
-    let err = authorizer::State::from_env_with(&portcullis_core::Env::from_pairs(base_env(&[(
+    let err = authorizer::State::from_env(&portcullis_core::Env::from_pairs(base_env(&[(
         "DB_SECRET_ARN",
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
     )])))

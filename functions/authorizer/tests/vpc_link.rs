@@ -264,12 +264,13 @@ async fn an_event_without_resource_or_method_is_not_signed(pool: PgPool) {
     }
 }
 
-/// Start-up reads the enabled vpc_link services' keys from Secrets Manager
-/// (the emulator) and refuses to start without them.
+/// Start-up refuses to run without the enabled vpc_link services' secrets
+/// named; the first request for one of them reads its key from Secrets
+/// Manager (the emulator) and is signed with it.
 #[tokio::test]
-async fn start_up_reads_the_web_key_and_needs_it() {
+async fn start_up_needs_the_web_secret_named_and_the_first_web_request_reads_its_key() {
     let db = [("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nothing")];
-    let e = State::from_env_with(&Env::from_pairs(db))
+    let e = State::from_env(&Env::from_pairs(db))
         .await
         .err()
         .expect("web's key is required");
@@ -289,7 +290,8 @@ async fn start_up_reads_the_web_key_and_needs_it() {
         "COGNITO_GROUP_SCOPES".into(),
         "web-users=services:web".into(),
     ));
-    let s = State::from_env_with(&Env::from_pairs(env)).await.unwrap();
+    let s = State::from_env(&Env::from_pairs(env)).await.unwrap();
+    assert!(!s.signer().keys_loaded(), "no key is read at start");
     // A Cognito user with the web scope (no database needed).
     let token = common::key().sign(&user_claims("openid", &[TENANT_GROUP, "web-users"]));
     let mut ev = request("unused", "GET", WEB, "/v1/services/web/home2");
@@ -313,6 +315,59 @@ async fn start_up_reads_the_web_key_and_needs_it() {
     .unwrap();
     assert_eq!(v.principal_type, "user");
     assert_eq!(v.tenant, "acme");
+}
+
+/// A web secret that cannot be read does not stop start-up (nothing is read
+/// then) nor a request for another route; a request for web fails (500,
+/// not a refusal) naming the secret, and so does the next one: a failed read
+/// is tried again.
+#[tokio::test]
+async fn a_web_key_that_cannot_be_read_fails_only_the_web_requests() {
+    let (_, vars) = web_identity_env().await;
+    let mut env: Vec<(String, String)> = vars
+        .into_iter()
+        .filter(|(k, _)| k != "IDENTITY_SECRET_ARNS")
+        .collect();
+    let missing = portcullis_testkit::unique("portcullis-authorizer-no-such-secret");
+    env.push(("IDENTITY_SECRET_ARNS".into(), format!("web={missing}")));
+    env.push((
+        "DATABASE_URL".into(),
+        "postgres://postgres@127.0.0.1:1/nothing".into(),
+    ));
+    env.push(("COGNITO_ISSUER".into(), ISSUER.into()));
+    env.push(("COGNITO_CLIENT_IDS".into(), CLIENT.into()));
+    env.push(("COGNITO_JWKS_JSON".into(), jwks(&[common::key()])));
+    env.push((
+        "COGNITO_GROUP_SCOPES".into(),
+        "web-users=services:web jobs:read".into(),
+    ));
+    let s = State::from_env(&Env::from_pairs(env))
+        .await
+        .expect("start-up reads no secret");
+    let token = common::key().sign(&user_claims("openid", &[TENANT_GROUP, "web-users"]));
+    let with_token = |resource: &str, path: &str| {
+        let mut ev = request("unused", "GET", resource, path);
+        ev.headers.clear();
+        ev.multi_value_headers.clear();
+        ev.headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+        ev
+    };
+    let jobs = run(&s, with_token("/v1/jobs", "/v1/jobs")).await.unwrap();
+    assert!(!has_signature(&jobs));
+    for _ in 0..2 {
+        let web = run(&s, with_token(WEB, "/v1/services/web/home2")).await;
+        match web {
+            Err(m) => {
+                assert_ne!(m, "Unauthorized");
+                assert!(m.contains(&missing), "{m}");
+            }
+            Ok(r) => panic!("signed without a key: {r:?}"),
+        }
+    }
+    assert!(!s.signer().keys_loaded());
 }
 
 /// The proxy's path rule on the VPC link path: a traversal or a double

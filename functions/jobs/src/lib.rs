@@ -8,4 +8,4 @@ pub mod api;
 pub mod trace;
 
 pub use api::handle;
-pub use portcullis_jobs::{InitError, Settings, State};
+pub use portcullis_jobs::{Settings, State};

@@ -1,17 +1,9 @@
-//! The `jobs` Lambda binary: build the state once, then serve API Gateway events.
+//! The `jobs` Lambda: the runtime kit's HTTP loop on its state.
 
-use lambda_http::{Error, Request, run, service_fn};
+use portcullis_core::{Env, runtime};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    portcullis_core::telemetry::init();
-    let state = jobs::State::from_env().await.map_err(|e| {
-        tracing::error!(error = %e, "jobs cannot start");
-        e
-    })?;
-    let state = &state;
-    run(service_fn(move |req: Request| async move {
-        jobs::handle(state, req).await
-    }))
-    .await
+async fn main() -> std::process::ExitCode {
+    let state = jobs::State::from_env;
+    runtime::run_http("jobs", state(&Env::Process), jobs::handle).await
 }

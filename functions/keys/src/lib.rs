@@ -36,6 +36,7 @@ use portcullis_auth::audit::Actor;
 use portcullis_auth::store::{self, KeyName, NewKey};
 use portcullis_auth::{Scope, Scopes, Tenant};
 use portcullis_core::Env;
+use portcullis_core::runtime::StartError;
 use portcullis_db::{Database, DbConfig};
 use portcullis_platform::Platform;
 use std::collections::BTreeMap;
@@ -215,16 +216,11 @@ pub struct State {
 }
 
 impl State {
-    /// Production start-up: `from_env_in(&Env::Process)`.
-    pub async fn from_env() -> Result<State, Error> {
-        Self::from_env_in(&Env::Process).await
-    }
-
     /// Start-up from `env`: the configuration, the pool from
     /// `portcullis_db`, the API Gateway client from the SDK configuration of
     /// `env` (`portcullis_aws::sdk_config_in`: an `Env::Map` is the
     /// function's own Lambda environment, credentials included).
-    pub async fn from_env_in(env: &Env) -> Result<State, Error> {
+    pub async fn from_env(env: &Env) -> Result<State, StartError> {
         let config = Config::from_env(env)?;
         let sdk = portcullis_aws::sdk_config_in(env).await?;
         let db = Database::connect(DbConfig::from_env(env)?, Some(&sdk)).await?;

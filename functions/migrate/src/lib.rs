@@ -13,6 +13,7 @@ use std::time::Duration;
 use lambda_runtime::Diagnostic;
 use portcullis_core::Env;
 use portcullis_core::config::ConfigError;
+use portcullis_core::runtime::StartError;
 use portcullis_db::{Database, DbConfig, DbError, DbSource};
 use serde::{Deserialize, Serialize};
 use sqlx::Connection;
@@ -129,15 +130,11 @@ pub struct State {
 }
 
 impl State {
-    /// From the process environment (see `docs/database.md`).
-    pub async fn from_env() -> Result<State, Error> {
-        Self::from_env_with(&Env::Process).await
-    }
-
-    /// From a given environment; `DB_STATEMENT_TIMEOUT_MS` defaults to 5 min
+    /// From `env` (the process environment in Lambda; see
+    /// `docs/database.md`); `DB_STATEMENT_TIMEOUT_MS` defaults to 5 min
     /// here. The secret and IAM sources use the SDK configuration of `env`
     /// (`portcullis_aws::sdk_config_in`).
-    pub async fn from_env_with(env: &Env) -> Result<State, Error> {
+    pub async fn from_env(env: &Env) -> Result<State, StartError> {
         let app_user = app_user_from_env(env).map_err(DbError::from)?;
         let mut config = DbConfig::from_env(env).map_err(DbError::from)?;
         if env.get("DB_STATEMENT_TIMEOUT_MS").is_none() {

@@ -2,7 +2,7 @@
 //! against real PostgreSQL (`DATABASE_URL`; roles are cluster-wide, so every
 //! test uses its own role name and drops it at the end).
 
-use migrate::{APP_USER_VAR, Error, State, ensure_app_user, handle, run_with};
+use migrate::{APP_USER_VAR, State, ensure_app_user, handle, run_with};
 use portcullis_core::Env;
 use portcullis_db::{Database, DbError};
 use serde_json::json;
@@ -216,7 +216,7 @@ async fn unsafe_app_user_names_fail_start_up_naming_the_variable() {
         "app user",
         &"a".repeat(64),
     ] {
-        let err = State::from_env_with(&Env::from_pairs([
+        let err = State::from_env(&Env::from_pairs([
             (
                 "DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/postgres",
@@ -226,7 +226,7 @@ async fn unsafe_app_user_names_fail_start_up_naming_the_variable() {
         .await
         .err()
         .unwrap_or_else(|| panic!("{bad:?} must be refused"));
-        let Error::Db(DbError::Config(config)) = &err else {
+        let Some(DbError::Config(config)) = err.downcast_ref::<DbError>() else {
             panic!("configuration error expected for {bad:?}, got {err}");
         };
         assert_eq!(config.var(), "DB_APP_USER");

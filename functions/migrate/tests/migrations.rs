@@ -101,11 +101,11 @@ async fn database_newer_than_the_build_is_refused(pool: PgPool) {
 
 #[tokio::test]
 async fn missing_database_configuration_fails_start_up_naming_the_variable() {
-    let err = State::from_env_with(&Env::from_pairs([("DB_MAX_CONNECTIONS", "2")]))
+    let err = State::from_env(&Env::from_pairs([("DB_MAX_CONNECTIONS", "2")]))
         .await
         .err()
         .expect("start-up must fail");
-    let Error::Db(DbError::Config(config)) = &err else {
+    let Some(DbError::Config(config)) = err.downcast_ref::<DbError>() else {
         panic!("configuration error expected, got {err}");
     };
     assert_eq!(config.var(), "DATABASE_URL");

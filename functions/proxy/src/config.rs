@@ -13,9 +13,10 @@
 
 use crate::{DEFAULT_MARGIN, State};
 use portcullis_core::Env;
+use portcullis_core::runtime::StartError;
 use portcullis_identity::keys;
+use portcullis_platform::Platform;
 use portcullis_platform::services::{Integration, Service, Services};
-use portcullis_platform::{Platform, PlatformError};
 use std::time::Duration;
 use url::Url;
 
@@ -34,25 +35,9 @@ pub struct Upstream {
     pub base: Url,
 }
 
-/// Why the proxy cannot start.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Env(#[from] portcullis_core::ConfigError),
-    #[error(transparent)]
-    Platform(#[from] PlatformError),
-    #[error("no upstream for service {service}: {reason}")]
-    Upstream { service: String, reason: String },
-    #[error("the identity signing keys cannot be loaded (IDENTITY_SECRET_ARNS): {0}")]
-    Secret(String),
-    #[error(transparent)]
-    Keys(#[from] keys::KeyError),
-    #[error("the HTTP client cannot be built: {0}")]
-    Client(String),
-    #[error(
-        "the audit database cannot be set up: {0}; set PROXY_AUDIT=false to run without audit_log"
-    )]
-    Database(String),
+/// Why a service has no usable upstream.
+fn no_upstream(service: &str, reason: &str) -> StartError {
+    StartError::msg(format!("no upstream for service {service}: {reason}"))
 }
 
 /// The variable that overrides one service's upstream: `PROXY_UPSTREAM_<NAME>`
@@ -64,11 +49,8 @@ pub fn upstream_var(service: &str) -> String {
     )
 }
 
-fn parse_base(service: &str, raw: &str, from: &str) -> Result<Url, ConfigError> {
-    let bad = |reason: String| ConfigError::Upstream {
-        service: service.to_owned(),
-        reason: format!("{from}: {reason}"),
-    };
+fn parse_base(service: &str, raw: &str, from: &str) -> Result<Url, StartError> {
+    let bad = |reason: String| no_upstream(service, &format!("{from}: {reason}"));
     let url = Url::parse(raw.trim()).map_err(|e| bad(format!("not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(bad("expected an http(s) URL with a host".to_owned()));
@@ -87,7 +69,7 @@ fn parse_base(service: &str, raw: &str, from: &str) -> Result<Url, ConfigError> 
 
 /// Resolve every service's base URL: `PROXY_UPSTREAM_<NAME>`, else the
 /// registry's `upstream`, else `PROXY_ALB_URL` + `path_prefix`.
-pub fn resolve_upstreams(services: &Services, env: &Env) -> Result<Vec<Upstream>, ConfigError> {
+pub fn resolve_upstreams(services: &Services, env: &Env) -> Result<Vec<Upstream>, StartError> {
     let alb = env.get("PROXY_ALB_URL");
     services
         .iter()
@@ -101,12 +83,10 @@ pub fn resolve_upstreams(services: &Services, env: &Env) -> Result<Vec<Upstream>
                 let joined = format!("{}{}", alb.trim().trim_end_matches('/'), s.path_prefix);
                 parse_base(&s.name, &joined, "PROXY_ALB_URL + path_prefix")?
             } else {
-                return Err(ConfigError::Upstream {
-                    service: s.name.clone(),
-                    reason: format!(
-                        "set {var} (a full base URL) or PROXY_ALB_URL (the internal ALB URL)"
-                    ),
-                });
+                return Err(no_upstream(
+                    &s.name,
+                    &format!("set {var} (a full base URL) or PROXY_ALB_URL (the internal ALB URL)"),
+                ));
             };
             Ok(Upstream {
                 service: s.clone(),
@@ -120,7 +100,7 @@ pub fn resolve_upstreams(services: &Services, env: &Env) -> Result<Vec<Upstream>
 /// platform.yaml compiled in (the loader every function uses;
 /// docs/decisions.md), less those whose `environments` leave out
 /// `DEPLOYMENT_ENVIRONMENT`.
-pub fn services_from_env(env: &Env) -> Result<Services, ConfigError> {
+pub fn services_from_env(env: &Env) -> Result<Services, StartError> {
     let all = Platform::from_env(env)?.services;
     Ok(enabled_services(
         all,
@@ -166,7 +146,7 @@ pub const KEYS_FOR: &str = "integration: lambda services of platform.yaml enable
 /// configuration of `env` (`portcullis_aws::sdk_config_in`: an
 /// `Env::Map` is the function's own Lambda environment, credentials
 /// included), and the audit database.
-pub async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
+pub async fn state_from_env(env: &Env) -> Result<State, StartError> {
     let services = lambda_services(services_from_env(env)?);
     let upstreams = resolve_upstreams(&services, env)?;
     let cors = portcullis_core::CorsPolicy::from_env(env)?;
@@ -186,7 +166,11 @@ pub async fn state_from_env(env: &Env) -> Result<State, ConfigError> {
         Some(
             portcullis_db::Database::from_env(env)
                 .await
-                .map_err(|e| ConfigError::Database(e.to_string()))?,
+                .map_err(|e| {
+                    StartError::msg(format!(
+                        "the audit database cannot be set up: {e}; set PROXY_AUDIT=false to run without audit_log"
+                    ))
+                })?,
         )
     } else {
         tracing::warn!("PROXY_AUDIT=false: proxied mutations are recorded in the access log only");

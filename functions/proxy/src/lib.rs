@@ -36,6 +36,7 @@ use portcullis_auth::AuthContext;
 use portcullis_auth::audit::{self as audit_log, Actor, AuditEntry};
 use portcullis_core::ApiError;
 use portcullis_core::http::{no_route, path_param, resource_path};
+use portcullis_core::runtime::StartError;
 use portcullis_db::Database;
 use portcullis_identity::{self as identity, Identity, SigningKey};
 use portcullis_platform::services::{Integration, Service};
@@ -43,7 +44,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use url::{Position, Url};
 
-pub use config::{ConfigError as ProxyConfigError, Upstream};
+pub use config::Upstream;
 
 /// Lambda's synchronous response payload limit.
 pub const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
@@ -182,7 +183,7 @@ impl State {
         keys: HashMap<String, SigningKey>,
         audit: Option<Database>,
         margin: Duration,
-    ) -> Result<State, ProxyConfigError> {
+    ) -> Result<State, StartError> {
         // API Gateway never routes a vpc_link service's requests here (its
         // resources integrate the VPC link, not this function): one that
         // arrives anyway is answered like an unknown service, never signed
@@ -198,13 +199,14 @@ impl State {
             .collect();
         if !missing.is_empty() {
             missing.sort_unstable();
-            return Err(ProxyConfigError::Secret(format!(
-                "no identity key for service(s) {}: every registered service needs its own secret in {} (service=<secret ARN>,...)",
+            return Err(StartError::msg(format!(
+                "the identity signing keys cannot be loaded (IDENTITY_SECRET_ARNS): no identity key for service(s) {}: every registered service needs its own secret in {} (service=<secret ARN>,...)",
                 missing.join(", "),
                 config::IDENTITY_SECRET_ARNS
             )));
         }
-        let client = http_client().map_err(|e| ProxyConfigError::Client(e.to_string()))?;
+        let client = http_client()
+            .map_err(|e| StartError::msg(format!("the HTTP client cannot be built: {e}")))?;
         Ok(State {
             upstreams: upstreams
                 .into_iter()
@@ -223,9 +225,9 @@ impl State {
         State { cors, ..self }
     }
 
-    /// Everything from the environment: see [`config`].
-    pub async fn from_env() -> Result<State, ProxyConfigError> {
-        config::state_from_env(&portcullis_core::Env::Process).await
+    /// Everything from `env` (the process environment in Lambda): see [`config`].
+    pub async fn from_env(env: &portcullis_core::Env) -> Result<State, StartError> {
+        config::state_from_env(env).await
     }
 }
 

@@ -1,16 +1,9 @@
-//! Lambda entry point: build the state once, then serve invocations.
+//! The `proxy` Lambda: the runtime kit's HTTP loop on its state.
 
-use lambda_http::{Error, Request, service_fn};
+use portcullis_core::{Env, runtime};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    portcullis_core::telemetry::init();
-    let state = proxy::State::from_env()
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "proxy cannot start"))?;
-    let state = &state;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        proxy::handle(state, req).await
-    }))
-    .await
+async fn main() -> std::process::ExitCode {
+    let state = proxy::State::from_env;
+    runtime::run_http("proxy", state(&Env::Process), proxy::handle).await
 }

@@ -55,6 +55,15 @@ pub enum ReconcileError {
     Db(#[from] DbError),
 }
 
+impl From<ReconcileError> for lambda_runtime::Diagnostic {
+    fn from(e: ReconcileError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "ReconcileError".to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
 /// The Lambda entry point; the scheduler's payload is not used.
 pub async fn handle(state: &State, _event: serde_json::Value) -> Result<Report, ReconcileError> {
     let report = reconcile(state).await?;

@@ -26,6 +26,15 @@ pub enum EventError {
     Db(#[from] DbError),
 }
 
+impl From<EventError> for lambda_runtime::Diagnostic {
+    fn from(e: EventError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "EventError".to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
 /// What the invocation did (returned to the runtime; useful in tests and logs).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Outcome {

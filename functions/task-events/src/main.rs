@@ -1,21 +1,10 @@
-//! The `task-events` Lambda binary: EventBridge "ECS Task State Change" events.
+//! The `task-events` Lambda: the runtime kit's event loop on its state
+//! (EventBridge "ECS Task State Change" events).
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use portcullis_core::{Env, runtime};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    portcullis_core::telemetry::init();
-    let state = task_events::State::from_env().await.map_err(|e| {
-        tracing::error!(error = %e, "task-events cannot start");
-        e
-    })?;
-    let state = &state;
-    run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            task_events::handle(state, event.payload)
-                .await
-                .map_err(Error::from)
-        },
-    ))
-    .await
+async fn main() -> std::process::ExitCode {
+    let state = task_events::State::from_env;
+    runtime::run_event("task-events", state(&Env::Process), task_events::handle).await
 }

@@ -337,7 +337,7 @@ pub fn listen_addr<F: Fn(&str) -> Option<String>>(
     Ok(SocketAddr::new(bind, port))
 }
 
-/// A private service binary's whole `main`: [`init_json_logs`], its
+/// A private service binary's whole `main`: JSON logs (`portcullis_core::telemetry`), its
 /// [`ServiceConfig::from_env`] and [`listen_addr`] from the process
 /// environment (read once), then [`serve`] of `router(config)` behind
 /// [`guard`] on a socket bound there until [`shutdown_signal`]. A bad
@@ -347,7 +347,9 @@ pub async fn run(
     name: &str,
     router: impl FnOnce(ServiceConfig) -> axum::Router,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    init_json_logs();
+    // JSON lines on stdout (CloudWatch through awslogs), the runtime kit's
+    // log initialisation, filtered by RUST_LOG (default info).
+    portcullis_core::telemetry::init_as(portcullis_core::telemetry::Format::Json);
     let env = Vars::process();
     let config = ServiceConfig::from_env(&env)?;
     let addr = listen_addr(&env)?;
@@ -450,38 +452,10 @@ async fn guarded(
     resp
 }
 
-/// JSON log lines on stdout (for CloudWatch through awslogs), filtered by
-/// `RUST_LOG` (default `info`).
-#[cfg(feature = "service-runtime")]
-pub fn init_json_logs() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .init();
-}
-
 /// Resolves on SIGTERM (ECS stopping the task) or Ctrl-C: a service's
-/// graceful-shutdown signal.
+/// graceful-shutdown signal, the runtime kit's (`portcullis_core::runtime`).
 #[cfg(feature = "service-runtime")]
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            // No SIGTERM handler (cannot happen on Linux): Ctrl-C alone.
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
-}
+pub use portcullis_core::runtime::shutdown_signal;
 
 #[cfg(test)]
 mod tests {

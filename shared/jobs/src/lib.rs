@@ -20,7 +20,8 @@ pub mod transition;
 
 use crate::ecs::Placement;
 use portcullis_core::config::{ConfigError, Env};
-use portcullis_db::{Database, DbError};
+use portcullis_core::runtime::StartError;
+use portcullis_db::Database;
 use portcullis_platform::PlatformError;
 use portcullis_platform::jobs::JobTypes;
 use std::sync::Arc;
@@ -82,17 +83,6 @@ impl Settings {
     }
 }
 
-/// Why a function could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error(transparent)]
-    Platform(#[from] PlatformError),
-}
-
 /// Everything the job functions need, built once per process.
 #[derive(Clone)]
 pub struct State {
@@ -107,18 +97,13 @@ pub struct State {
 }
 
 impl State {
-    /// From the process environment (Lambda).
-    pub async fn from_env() -> Result<State, InitError> {
-        Self::from_env_in(&Env::Process).await
-    }
-
-    /// From any environment: `ECS_CLUSTER`, `JOB_SUBNETS`,
+    /// From `env` (the process environment in Lambda): `ECS_CLUSTER`, `JOB_SUBNETS`,
     /// `JOB_SECURITY_GROUPS`, `PLATFORM_FILE` (default: the embedded
     /// platform.yaml), `ECS_TIMEOUT_MS`, the [`Settings`] variables, the
     /// database variables of `portcullis_db`, and the AWS region, endpoint
     /// and credentials of `env` (`portcullis_aws::sdk_config_in`: an
     /// `Env::Map` is a function's own Lambda environment).
-    pub async fn from_env_in(env: &Env) -> Result<State, InitError> {
+    pub async fn from_env(env: &Env) -> Result<State, StartError> {
         let placement = Placement::from_env(env)?;
         let types = load_types(env)?;
         let settings = Settings::from_env(env)?;
