@@ -10,11 +10,19 @@
 #
 # COLDSTART_PROFILE=debug measures debug builds instead (a quick check of the
 # harness; the figures in docs/benchmarks.md are release builds).
+# COLDSTART_LATENCY_MS (default 20; 0: off) also measures every function with
+# each AWS emulator and JWKS answer delayed that long (rows "<name> +20 ms").
+# COLDSTART_AWS_ENDPOINT: an emulator already running (its administrator's key
+# exported, as scripts/test.sh does) instead of starting one.
+# COLDSTART_CHECK=1: fail unless every spawn answered (scripts/test.sh).
 
 COLDSTART_FUNCTIONS := authorizer jobs proxy keys task-events reconciler migrate
 COLDSTART_RUNS ?= 20
 COLDSTART_PROFILE ?= release
 COLDSTART_OUT ?= target/coldstart.md
+COLDSTART_LATENCY_MS ?= 20
+COLDSTART_AWS_ENDPOINT ?=
+COLDSTART_CHECK ?=
 COLDSTART_BIN_DIR := $(or $(CARGO_TARGET_DIR),target)/$(COLDSTART_PROFILE)
 
 ##@ Benchmarks
@@ -29,14 +37,19 @@ bench-coldstart: ## Cold start of the 7 functions vs hello-world: release build,
 	trap stop_tracked EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	ensure_postgres; \
 	emulator=(); \
-	if ensure_venv; then \
-	  port=$$(free_port); start_moto "$$port" "$$LOCAL_DIR/logs/moto-coldstart-$$port.log"; \
+	if [ -n "$(COLDSTART_AWS_ENDPOINT)" ]; then \
+	  emulator=(--aws-endpoint "$(COLDSTART_AWS_ENDPOINT)"); \
+	elif ensure_venv; then \
+	  port=$$(free_port); mkdir -p "$$LOCAL_DIR/logs"; \
+	  start_moto "$$port" "$$LOCAL_DIR/logs/moto-coldstart-$$port.log" "$$LOCAL_DIR/coldstart-admin-credentials"; \
 	  emulator=(--aws-endpoint "$$MOTO_ENDPOINT"); \
 	else \
 	  say "no AWS emulator (the venv is missing, see above): the proxy, which reads its identity secret at start, will show a start-up failure"; \
 	fi; \
 	"$(COLDSTART_BIN_DIR)/coldstart" --bin-dir "$(COLDSTART_BIN_DIR)" --runs $(COLDSTART_RUNS) \
-	  --database-url "$$DATABASE_URL" "$${emulator[@]}" --out "$(COLDSTART_OUT)" $(COLDSTART_FUNCTIONS)
+	  --database-url "$$DATABASE_URL" "$${emulator[@]}" --out "$(COLDSTART_OUT)" \
+	  $(if $(filter-out 0,$(COLDSTART_LATENCY_MS)),--latency-ms $(COLDSTART_LATENCY_MS)) \
+	  $(if $(COLDSTART_CHECK),--check) $(COLDSTART_FUNCTIONS)
 
 COLDSTART_ROUNDS ?= 5
 

@@ -18,7 +18,9 @@
 #                           (.local/pg-auth, for password-rotation tests)
 # The apply runs while cargo builds the tests. Then `cargo test` and, for the
 # whole suite, the authorizer's lean build and the offline Terraform checks
-# (scripts/terraform-check.sh). Works without a terminal (CI=true, no stdin).
+# (scripts/terraform-check.sh) and the cold-start harness on debug builds
+# (make bench-coldstart COLDSTART_PROFILE=debug; also with
+# PORTCULLIS_COLDSTART_CHECK=1). Works without a terminal (CI=true, no stdin).
 set -euo pipefail
 SCRIPT_NAME=test
 . "$(dirname "$0")/lib.sh"
@@ -110,6 +112,16 @@ if [ $# -eq 0 ]; then
     exit 1
   fi
   say "authorizer AWS crates: $(grep -E '^aws' <<<"$lean" | tr '\n' ' ')"
+fi
+
+if [ $# -eq 0 ] || [ "${PORTCULLIS_COLDSTART_CHECK:-0}" = 1 ]; then
+  # The cold-start benchmark on debug builds, one spawn of each function with
+  # and without injected latency, against this run's emulator: a documented
+  # benchmark that no longer runs fails here, not in front of a reader.
+  say "running: make bench-coldstart COLDSTART_PROFILE=debug (one spawn each, every one must answer)"
+  make --no-print-directory bench-coldstart COLDSTART_PROFILE=debug COLDSTART_RUNS=1 COLDSTART_CHECK=1 \
+    COLDSTART_AWS_ENDPOINT="$AWS_ENDPOINT_URL" COLDSTART_OUT="$test_home/coldstart.md" \
+    || { say "the cold-start harness failed (above): make bench-coldstart COLDSTART_PROFILE=debug"; exit 1; }
 fi
 
 if [ -f "$ROOT/scripts/terraform-check.sh" ] && [ $# -eq 0 ]; then

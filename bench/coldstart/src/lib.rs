@@ -7,7 +7,9 @@
 //! - [`profile`]: each function's start-up environment and first event.
 //! - [`setup`]: the scratch database, the emulator secret, the signed token.
 //! - [`report`]: the Markdown table.
+//! - [`delay`]: injected latency in front of the AWS emulator.
 
+pub mod delay;
 pub mod measure;
 pub mod profile;
 pub mod report;

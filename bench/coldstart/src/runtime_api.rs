@@ -47,6 +47,9 @@ pub struct Invocation {
     pub timeout: Duration,
     /// Served at `GET /jwks.json` when set.
     pub jwks: Option<String>,
+    /// How long `GET /jwks.json` waits before answering (injected latency:
+    /// Cognito's JWKS endpoint is a TLS round trip away in AWS).
+    pub jwks_delay: Duration,
 }
 
 /// What the function did, in arrival order.
@@ -239,6 +242,7 @@ async fn init_error(State(s): State<Arc<Shared>>, req: Request) -> StatusCode {
 }
 
 async fn jwks(State(s): State<Arc<Shared>>) -> Response {
+    tokio::time::sleep(s.invocation.jwks_delay).await;
     match &s.invocation.jwks {
         Some(doc) => ([(header::CONTENT_TYPE, "application/json")], doc.clone()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
@@ -283,6 +287,7 @@ mod tests {
             event: Bytes::from_static(br#"{"hi":1}"#),
             timeout: Duration::from_secs(10),
             jwks: None,
+            jwks_delay: Duration::ZERO,
         })
         .await
         .unwrap();

@@ -59,8 +59,9 @@ pub async fn scratch_database(admin_url: &str, migrations: &Path) -> anyhow::Res
 
 /// Create the proxy's identity secret (base64 of 32 bytes) in the emulator
 /// at `endpoint` with one Secrets Manager `CreateSecret` call (plain HTTP/1.1
-/// on loopback; the emulator does not check signatures). An existing secret
-/// of that name is kept.
+/// on loopback), SigV4-signed with the process's key: the emulator enforces
+/// IAM (`make bench-coldstart` exports its administrator's key). An
+/// existing secret of that name is kept.
 pub async fn identity_secret(endpoint: &str, name: &str) -> anyhow::Result<()> {
     let url = url::Url::parse(endpoint)
         .with_context(|| format!("--aws-endpoint {endpoint:?} is not a URL"))?;
@@ -73,13 +74,31 @@ pub async fn identity_secret(endpoint: &str, name: &str) -> anyhow::Result<()> {
         .context("--aws-endpoint has no port")?;
     let value = STANDARD.encode([0x42u8; 32]);
     let body = json!({ "Name": name, "SecretString": value }).to_string();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: secretsmanager.CreateSecret\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    let authority = format!("{host}:{port}");
+    let headers = [
+        ("host", authority.as_str()),
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", "secretsmanager.CreateSecret"),
+    ];
+    let signed = portcullis_testkit::sigv4::sign_request(
+        "secretsmanager",
+        "POST",
+        &format!("http://{authority}/"),
+        &headers,
+        body.as_bytes(),
     );
+    let mut request = String::from("POST / HTTP/1.1\r\n");
+    for (name, value) in headers
+        .iter()
+        .map(|(n, v)| (*n, *v))
+        .chain(signed.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
     let mut stream = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
         .with_context(|| {
@@ -93,7 +112,11 @@ pub async fn identity_secret(endpoint: &str, name: &str) -> anyhow::Result<()> {
     if status.contains(" 200 ") || reply.contains("ResourceExistsException") {
         return Ok(());
     }
-    bail!("CreateSecret {name} in the emulator at {endpoint} failed: {status}");
+    bail!(
+        "CreateSecret {name} in the emulator at {endpoint} failed: {status}; the emulator enforces IAM: \
+         export its administrator's key (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; scripts/lib.sh's \
+         start_moto does, as `make bench-coldstart` runs it)"
+    );
 }
 
 /// A signed RS256 access token and the JWKS that verifies it.
