@@ -716,9 +716,8 @@ async fn received(Extension(caller): Extension<Caller>, headers: HeaderMap, uri:
                 .iter()
                 .map(|v| v.to_str().unwrap_or("(not text)"))
                 .collect();
-            (!values.is_empty()).then(|| {
-                format!("\"{name}\":\"{}\"", json_escape(&values.join(", ")))
-            })
+            (!values.is_empty())
+                .then(|| format!("\"{name}\":\"{}\"", json_escape(&values.join(", "))))
         })
         .collect();
     let principal = match &caller {
@@ -1208,8 +1207,10 @@ mod tests {
             .append("x-custom", HeaderValue::from_static("2"));
         req.headers_mut()
             .insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-        req.headers_mut()
-            .insert("x-api-key", HeaderValue::from_static("pcs_sent_by_the_caller"));
+        req.headers_mut().insert(
+            "x-api-key",
+            HeaderValue::from_static("pcs_sent_by_the_caller"),
+        );
         req.headers_mut()
             .insert(header::COOKIE, HeaderValue::from_static("a=1"));
         req.headers_mut()
