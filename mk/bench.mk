@@ -6,7 +6,7 @@
 #   make bench-authorizer-zip    cargo lambda arm64 zip of the authorizer, and its size
 #   make bench-authorizer-coldstart
 #                                the authorizer against hello only, COLDSTART_ROUNDS rounds
-#                                of 20 spawns each (issue 9's init target; no emulator)
+#                                of 20 spawns each (the authorizer's init target; no emulator)
 #
 # COLDSTART_PROFILE=debug measures debug builds instead (a quick check of the
 # harness; the figures in docs/benchmarks.md are release builds).

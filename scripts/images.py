@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Content tags for the workload images, and the check `make deploy` runs
-before it points task definitions at them (issue 13, item 4).
+before it points task definitions at them.
 
     images.py tags                      JSON {workload: tag} for workloads/*/Dockerfile
     images.py check --region R --name N --tags JSON

@@ -372,7 +372,7 @@ def patch_import_gateway_responses() -> None:
     (the default mode, and ImportRestApi) adds or replaces the ones it names
     and leaves the others. moto 5.2.5 ignores the extension: the responses
     stayed whatever PutGatewayResponse last set, so a body without them (the
-    design issue 19 item 3 fixes) still looked right locally.
+    design the rendered body's gateway responses replaced) still looked right locally.
     """
     from moto.apigateway.models import APIGatewayBackend
 

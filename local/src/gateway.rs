@@ -651,7 +651,7 @@ async fn integrate_lambda(
         // Lambda refuses the invoke (413 RequestEntityTooLargeException) and
         // API Gateway answers 413 {"message": "Request Too Long"} with
         // x-amzn-ErrorType BadRequestException: observed on AWS (GitHub
-        // koki-develop/lgtm-generator issue 10, "Lambda payload limit"
+        // koki-develop/lgtm-generator's GitHub issue #10, "Lambda payload limit"
         // response); the AWS pages do not document this answer.
         tracing::warn!(size, limit = LAMBDA_PAYLOAD_BYTES, function = %operation.function,
             "the Lambda proxy event is over Lambda's 6 MB synchronous invocation payload: 413");

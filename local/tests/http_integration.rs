@@ -321,8 +321,7 @@ paths:
     assert_eq!(seen["headers"]["x-tag"], "t1");
 }
 
-/// Two operations of a vpc_link service as Terraform renders them (issue 19,
-/// decision 1): a public one and one the authorizer secures, each mapping the
+/// Two operations of a vpc_link service as Terraform renders them: a public one and one the authorizer secures, each mapping the
 /// three credential headers to a static value, which replaces the client's.
 const CREDENTIALS_SPEC: &str = r#"
 openapi: 3.0.1

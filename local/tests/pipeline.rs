@@ -104,8 +104,7 @@ async fn call(req: Request<Body>) -> (StatusCode, http::HeaderMap, String) {
     )
 }
 
-/// The INVALID_API_KEY response the rendered body carries (issue 19,
-/// decision 3): problem+json naming the fix, with the caller's tenant.
+/// The INVALID_API_KEY response the rendered body carries: problem+json naming the fix, with the caller's tenant.
 fn invalid_api_key_response() -> GatewayResponse {
     GatewayResponse {
         status_code: Some("403".into()),
@@ -180,7 +179,7 @@ async fn a_lambda_event_over_6_mb_is_refused_before_the_function_runs() {
     assert_eq!(invocations.load(Ordering::SeqCst), 1);
 }
 
-/// The stage's access-log format as Terraform sets it (issue 19, decision 5).
+/// The stage's access-log format as Terraform sets it (the audit trail of vpc_link requests).
 pub const ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","principal":"$context.authorizer.principal_id","principalType":"$context.authorizer.principal_type","tenant":"$context.authorizer.tenant","httpMethod":"$context.httpMethod","path":"$context.path","resourcePath":"$context.resourcePath","status":"$context.status","error":"$context.error.responseType"}"#;
 
 #[tokio::test]

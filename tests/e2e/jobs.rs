@@ -77,7 +77,7 @@ async fn a_job_submitted_with_an_api_key_runs_to_succeeded_and_another_is_cancel
     assert_eq!(status, 202, "{job}");
     assert_eq!(job["status"], "starting");
     let id = job["id"].as_str().unwrap().to_owned();
-    // Tenants never see the task ARN (issue 11 item 9): the test, as the
+    // Tenants never see the task ARN: the test, as the
     // administrator, finds the task by startedBy = job id.
     assert!(job.get("task_arn").is_none(), "{job}");
     let arn = task_of(&ecs, &placement.cluster, &id).await;

@@ -1,4 +1,4 @@
-//! Per-consumer quotas end to end (issue 11 item 2): the REST API Terraform
+//! Per-consumer quotas end to end: the REST API Terraform
 //! applied to the emulator, the real authorizer and keys functions, and the
 //! local gateway metering with the emulator's usage plans and API keys as
 //! API Gateway does. A platform administrator creates two Portcullis keys of

@@ -1,4 +1,4 @@
-//! Declared service routes end to end (issue 13 item 2): platform.yaml's
+//! Declared service routes end to end: platform.yaml's
 //! sample declares a public `GET /items` and a `PUT /items/{id}` needing
 //! `services:sample.write`. Through the local gateway serving the REST API
 //! Terraform rendered and applied to the emulator, the real authorizer and

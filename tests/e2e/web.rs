@@ -1,5 +1,4 @@
-//! The sample web application over the VPC link end to end (issue 13 items
-//! 6 and 7): real HTTP through the local gateway serving the REST API
+//! The sample web application over the VPC link end to end: real HTTP through the local gateway serving the REST API
 //! Terraform rendered and applied to the emulator (the `web` service's
 //! `http_proxy` integrations with `connectionType: VPC_LINK`), the real
 //! authorizer signing the caller's identity for the service, and the sample

@@ -544,7 +544,7 @@ class Smoke:
 
     def headers_seen(self, path: str, headers: dict[str, str]) -> dict[str, Any]:
         a = self.http.get(self.svc(self.s.vpc_service, path), headers=headers)
-        expect(a, 200, what=f"GET {self.svc(self.s.vpc_service, path)} (sample web's header report, issue 19)")
+        expect(a, 200, what=f"GET {self.svc(self.s.vpc_service, path)} (sample web's header report)")
         doc = a.json()
         if not isinstance(doc.get("headers"), list):
             raise Fail(f"{a.path}: no 'headers' list: {a.text(200)}")
@@ -584,8 +584,9 @@ class Smoke:
             if unknown:
                 found.append(f"{label} received {', '.join(unknown)} headers (it reports names only, not their values)")
         if found:
-            raise Fail("; ".join(found) + ". Contract decision 1 overwrites them with 'portcullis-removed': "
-                       "the service kit should drop those headers, or /headers show their values")
+            raise Fail("; ".join(found) + ". Every vpc_link operation overwrites them with 'portcullis-removed' "
+                       "(docs/proxy.md#vpc-link-services): a service receiving a caller's value means the "
+                       "rendered body lost those mappings, or the service reports names without values")
         if overwritten:
             return "no credential arrived; overwritten: " + ", ".join(overwritten)
         return "neither /headers nor /public/headers received authorization, x-api-key or cookie"

@@ -1,4 +1,4 @@
-//! Cold-start benchmark harness (issue 9, item 9): spawn each Lambda
+//! Cold-start benchmark harness: spawn each Lambda
 //! binary against a mock Lambda Runtime API and measure what a cold start
 //! costs. See `docs/benchmarks.md` (Cold start) and `make bench-coldstart`.
 //!

@@ -195,7 +195,7 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
         .unwrap_or_else(|| "portcullis/".to_owned());
     let group_scopes = parse_group_scopes(env.get("COGNITO_GROUP_SCOPES").as_deref())?;
     // Removed settings: a tenant from a token claim the user can write, or a
-    // fallback tenant, is what issue 11 closed. Refused rather than ignored,
+    // fallback tenant, let any Cognito user into a tenant by default. Refused rather than ignored,
     // so an old deployment does not start believing they still apply.
     for removed in ["COGNITO_DEFAULT_TENANT", "COGNITO_TENANT_CLAIM"] {
         if env.get(removed).is_some() {

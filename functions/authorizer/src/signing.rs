@@ -1,5 +1,5 @@
 //! The identity the authorizer signs for `integration: vpc_link` services
-//! (issue 13 item 1; docs/proxy.md#vpc-link-services).
+//! (docs/proxy.md#vpc-link-services).
 //!
 //! API Gateway reaches such a service over the VPC link, without the proxy
 //! function, so the authorizer signs what it sees: the method, the path the

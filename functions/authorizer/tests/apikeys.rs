@@ -352,7 +352,7 @@ async fn a_warm_key_touches_the_database_once_and_without_cache_revocation_is_im
     assert_eq!(s0.key_lookups(), 2);
 }
 
-/// A cached key never outlives its `expires_at` (issue 11, item 4): with a
+/// A cached key never outlives its `expires_at` (the revocation bound): with a
 /// 60 s cache, a key expiring in 2 s is refused once it has expired, with no
 /// second database look-up deciding it.
 #[sqlx::test(migrations = "../../migrations")]
@@ -437,7 +437,7 @@ async fn both_headers_must_name_the_same_principal(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn each_key_is_metered_on_its_own_usage_identifier_even_in_one_plan_and_tenant(pool: PgPool) {
-    // Issue 11 item 2: keys of one plan used to share the plan's identifier
+    // Per-consumer quotas: keys of one plan used to share the plan's identifier
     // (one bucket and one quota for every consumer of the plan).
     let a = insert_key(&pool, &["jobs:read"], "standard", "").await;
     let b = insert_key(&pool, &["jobs:read"], "standard", "").await;

@@ -48,7 +48,7 @@ async fn groups_map_to_scopes_and_a_client_token_is_a_client() {
 
 #[tokio::test]
 async fn users_and_clients_are_metered_on_their_tenants_usage_identifier() {
-    // Issue 11 item 2: every Cognito principal used to share one plan's
+    // Per-consumer quotas: every Cognito principal used to share one plan's
     // identifier (DEFAULT_USAGE_PLAN), across tenants.
     let s = jwt_state(&[("USAGE_KEY_PREFIX", "pc-dev-")]);
     let r = run(
@@ -601,7 +601,7 @@ async fn the_authorizer_is_built_without_secrets_manager_and_refuses_a_secret_ar
     assert!(err.to_string().contains("DB_IAM_AUTH=true"), "{err}");
 }
 
-// --- Tenancy (issue 11, items 1 and 3): a principal's tenant and privileges
+// --- Tenancy: a principal's tenant and privileges
 // come only from what an administrator controls.
 
 #[tokio::test]
@@ -788,7 +788,7 @@ fn client_tenants_must_be_well_formed_and_name_allowed_clients() {
     }
 }
 
-// --- JWKS (issue 11, low): an answer that lacks keys does not evict them.
+// --- JWKS: an answer that lacks keys does not evict them.
 
 #[tokio::test]
 async fn a_partial_or_empty_jwks_answer_keeps_the_keys_already_cached() {

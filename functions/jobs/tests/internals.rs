@@ -1,4 +1,4 @@
-//! Issue 11 item 9 and the trace-id finding: what a tenant sees of a job is
+//! Internals stay internal (and the trace id): what a tenant sees of a job is
 //! a stable reason (docs/jobs.md "Reasons"), never ECS/IAM text (account
 //! ids, role names, task ARNs), and a client's `X-Amzn-Trace-Id` reaches the
 //! database and RunTask only when it is a well-formed trace header.

@@ -224,7 +224,7 @@ async fn a_key_of_another_tenant_is_not_found(pool: PgPool) {
     )
     .await;
     assert_eq!(status, 200);
-    // And without naming it: key ids are global (issue 11 item 4).
+    // And without naming it: key ids are global.
     let (status, body, _) = call(&s, Ev::key("GET", id).by(&admin("platform"))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["tenant"], "acme");

@@ -1,4 +1,4 @@
-//! Issue 11 items 2, 4 and 7: tenant entitlements (who may create which
+//! Tenant entitlements (who may create which
 //! keys), per-consumer usage keys in API Gateway (real PostgreSQL, the
 //! emulator), and platform administrators reaching any key by its id.
 

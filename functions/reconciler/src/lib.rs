@@ -104,7 +104,7 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
                         // Running tasks come first: the first is the job's,
                         // any other is a duplicate (two launches raced) and is
                         // stopped, so no task runs unbounded outside the job's
-                        // timeout and cancel (issue 11, item 5).
+                        // timeout and cancel (a cancel racing RunTask).
                         for extra in &arns[1..] {
                             let reason = format!(
                                 "Portcullis: duplicate task of job {}; the job runs as its first task",

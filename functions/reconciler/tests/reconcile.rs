@@ -97,7 +97,7 @@ async fn a_crash_after_run_task_before_the_update_is_reconciled_by_started_by(po
 
 /// Two tasks carrying one job id (two launches raced): the job adopts one and
 /// the other is stopped, never left running outside the job's timeout and
-/// cancel (issue 11, item 5).
+/// cancel (a cancel racing RunTask).
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_duplicate_task_of_a_job_is_stopped_when_the_job_is_adopted(pool: PgPool) {
     let (st, ecs) = moto_state(&pool).await;

@@ -247,7 +247,7 @@ async fn a_job_reaches_succeeded_following_the_emulators_task_lifecycle(pool: Pg
     assert_eq!(to, vec!["queued", "starting", "running", "succeeded"]);
 }
 
-/// Issue 11 item 9: a stopped task's reason (it names the account, the
+/// Internals stay internal: a stopped task's reason (it names the account, the
 /// registry and the task) is not what the tenant sees; a reason code is.
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_stopped_reason_naming_the_account_is_shown_as_a_reason_code(pool: PgPool) {

@@ -264,7 +264,7 @@ impl Job {
 }
 
 /// The job as a caller (a tenant) sees it: no task ARN and no ECS/IAM text
-/// (issue 11 item 9); operators find `task_arn` and `stopped_reason` in the
+/// (internals stay internal); operators find `task_arn` and `stopped_reason` in the
 /// database and the logs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobView {
@@ -334,7 +334,7 @@ pub struct EventView {
 impl EventView {
     /// The `detail` fields a tenant may see. Everything else (`internal`:
     /// ECS's text, task ARNs, stopped tasks; and the raw fields of rows
-    /// written before issue 11: `detail`, `task_arn`, `stopped_reason`,
+    /// written before internals were kept apart: `detail`, `task_arn`, `stopped_reason`,
     /// `stopped_tasks`) stays with the operators.
     pub const TENANT_DETAIL: [&'static str; 11] = [
         "from",

@@ -203,7 +203,7 @@ pub const MAX_ENTRYPOINT_LEN: usize = 1024;
 /// A type that takes args must fix its entry point: ECS passes the RunTask
 /// `command` override as the arguments of `entryPoint`, and an image without
 /// an exec-form ENTRYPOINT would otherwise run the caller's args as the
-/// command (issue 11 item 6). Terraform refuses the same registry
+/// command. Terraform refuses the same registry
 /// (terraform/modules/compute, `var.jobs` validation).
 fn check_entrypoint(
     name: &str,
@@ -535,7 +535,7 @@ sample:
 
     #[test]
     fn a_job_type_taking_args_without_an_entrypoint_is_refused() {
-        // Issue 11 item 6: args become the container command's arguments only
+        // Args become the container command's arguments only
         // when the entry point is fixed; without one they would be the command.
         let err = parse("a: {task_definition: f, timeout_seconds: 1, overrides: {args: 4}}")
             .unwrap_err()

@@ -1435,7 +1435,7 @@ mod tests {
         }
     }
 
-    // --- issue 19: the VPC link's options and API Gateway's limits ---
+    // --- the VPC link's options and API Gateway's limits ---
 
     const WEB: &str = "web:\n  integration: vpc_link\n  methods: [GET, POST]\n  priority: 110\n";
 
@@ -1748,7 +1748,7 @@ mod tests {
         assert_eq!(s.get("sample").unwrap().timeout, Duration::from_millis(500));
     }
 
-    // --- issue 13 item 3: the registry fields Terraform deploys ---
+    // --- the registry fields Terraform deploys ---
 
     #[test]
     fn a_registry_service_without_a_priority_is_refused() {
