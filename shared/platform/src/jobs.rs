@@ -241,6 +241,173 @@ fn check_entrypoint(
 /// Environment names the platform sets itself; a job type may not hand them to callers.
 pub const RESERVED_ENV: &[&str] = &["JOB_ID", "JOB_TYPE", "JOB_TENANT", "REQUEST_ID", "TRACE_ID"];
 
+/// One job type of the `jobs:` section, checked field by field.
+fn job_type(name: String, r: RawJobType) -> Result<JobType, PlatformError> {
+    let at = |field: &str| format!("jobs.{name}.{field}");
+    if !valid_name(&name) {
+        return Err(invalid(
+            format!("jobs.{name}"),
+            "a job type name is 1-64 characters of a-z, 0-9, '-' and '_'",
+        ));
+    }
+    if r.task_definition.trim().is_empty() {
+        return Err(invalid(
+            at("task_definition"),
+            "the task definition family is empty",
+        ));
+    }
+    let container = r.container.unwrap_or_else(|| name.clone());
+    if container.trim().is_empty() {
+        return Err(invalid(at("container"), "the container name is empty"));
+    }
+    let entry = format!("jobs.{name}");
+    let workload = r.workload.unwrap_or_else(|| container.clone());
+    task::check_workload(&entry, &workload)?;
+    task::check_image(&entry, r.image.as_deref())?;
+    // Terraform's defaults (terraform/locals.tf): the smallest size a
+    // caller may ask for, else the smallest Fargate size.
+    let cpu = r
+        .cpu
+        .or(r.overrides.cpu.map(|b| b.min))
+        .unwrap_or(task::DEFAULT_CPU);
+    let memory = r
+        .memory
+        .or(r.overrides.memory.map(|b| b.min))
+        .unwrap_or(task::DEFAULT_MEMORY);
+    r.environment.check(&entry, RESERVED_ENV)?;
+    r.secrets.check(&entry, RESERVED_ENV, &r.environment)?;
+    task::check_log_retention(&entry, r.log_retention_days)?;
+    if r.timeout_seconds == 0 || r.timeout_seconds > 7 * 24 * 3600 {
+        return Err(invalid(
+            at("timeout_seconds"),
+            "must be between 1 and 604800",
+        ));
+    }
+    if r.max_attempts == 0 || r.max_attempts > 50 {
+        return Err(invalid(at("max_attempts"), "must be between 1 and 50"));
+    }
+    let launch = launch(&name, r.launch_type, r.capacity_provider_strategy)?;
+    let max_args = max_args(r.overrides.args);
+    check_entrypoint(&name, r.entrypoint.as_deref(), max_args)?;
+    check_override_env(&name, &r.overrides.env, &r.secrets)?;
+    check_override_bounds(&name, r.overrides.cpu, r.overrides.memory)?;
+    task::check_fargate_size(&entry, cpu, memory)?;
+    let scope = r.scope.unwrap_or_else(|| "jobs:write".into());
+    Ok(JobType {
+        name,
+        description: r.description,
+        task_definition: r.task_definition,
+        container,
+        entrypoint: r.entrypoint,
+        workload,
+        image: r.image,
+        cpu,
+        memory,
+        environment: r.environment,
+        secrets: r.secrets,
+        log_retention_days: r.log_retention_days,
+        timeout_seconds: r.timeout_seconds,
+        max_attempts: r.max_attempts,
+        scope,
+        launch,
+        overrides: Overrides {
+            max_args,
+            env: r.overrides.env,
+            cpu: r.overrides.cpu,
+            memory: r.overrides.memory,
+        },
+    })
+}
+
+/// Where ECS places the type's tasks: a launch type or a capacity provider
+/// strategy (not both), FARGATE when neither is given.
+fn launch(
+    name: &str,
+    launch_type: Option<String>,
+    strategy: Option<Vec<CapacityProvider>>,
+) -> Result<Launch, PlatformError> {
+    let at = |field: &str| format!("jobs.{name}.{field}");
+    Ok(match (launch_type, strategy) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                at("launch_type"),
+                "give launch_type or capacity_provider_strategy, not both",
+            ));
+        }
+        (Some(t), None) => {
+            if !matches!(t.as_str(), "FARGATE" | "EC2" | "EXTERNAL") {
+                return Err(invalid(
+                    at("launch_type"),
+                    "must be FARGATE, EC2 or EXTERNAL",
+                ));
+            }
+            Launch::LaunchType(t)
+        }
+        (None, Some(s)) => {
+            if s.is_empty() {
+                return Err(invalid(at("capacity_provider_strategy"), "is empty"));
+            }
+            Launch::CapacityProviders(s)
+        }
+        (None, None) => Launch::LaunchType("FARGATE".into()),
+    })
+}
+
+/// How many arguments a caller may pass: none unless the type allows them.
+fn max_args(rule: Option<ArgsRule>) -> usize {
+    match rule {
+        None | Some(ArgsRule::Allowed(false)) => 0,
+        Some(ArgsRule::Allowed(true)) => DEFAULT_MAX_ARGS,
+        Some(ArgsRule::Max(n)) => n,
+    }
+}
+
+/// The environment names a caller may set: valid, not the platform's, not a secret.
+fn check_override_env(name: &str, env: &[String], secrets: &Secrets) -> Result<(), PlatformError> {
+    let at = |field: &str| format!("jobs.{name}.{field}");
+    for (i, e) in env.iter().enumerate() {
+        if !task::is_valid_env_name(e) {
+            return Err(invalid(
+                at(&format!("overrides.env[{i}]")),
+                "an env name is upper-case letters, digits and '_'",
+            ));
+        }
+        if RESERVED_ENV.contains(&e.as_str()) {
+            return Err(invalid(
+                at(&format!("overrides.env[{i}]")),
+                format!("{e} is set by the platform and cannot be overridden"),
+            ));
+        }
+        if secrets.contains(e) {
+            return Err(invalid(
+                at(&format!("overrides.env[{i}]")),
+                format!("{e} is one of the type's secrets and cannot be overridden by a caller"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The cpu and memory a caller may ask for: a positive minimum not above the maximum.
+fn check_override_bounds(
+    name: &str,
+    cpu: Option<Bounds>,
+    memory: Option<Bounds>,
+) -> Result<(), PlatformError> {
+    let at = |field: &str| format!("jobs.{name}.{field}");
+    for (field, b) in [("cpu", cpu), ("memory", memory)] {
+        if let Some(b) = b {
+            if b.min == 0 || b.min > b.max {
+                return Err(invalid(
+                    at(&format!("overrides.{field}")),
+                    "min must be positive and not above max",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl JobTypes {
     /// Parse the `jobs:` section (a mapping, or null/absent for none).
     pub fn from_value(value: &Value) -> Result<Self, PlatformError> {
@@ -255,144 +422,10 @@ impl JobTypes {
     pub(crate) fn from_raw(raw: BTreeMap<String, RawJobType>) -> Result<Self, PlatformError> {
         let mut types = BTreeMap::new();
         for (name, r) in raw {
-            let at = |field: &str| format!("jobs.{name}.{field}");
-            if !valid_name(&name) {
-                return Err(invalid(
-                    format!("jobs.{name}"),
-                    "a job type name is 1-64 characters of a-z, 0-9, '-' and '_'",
-                ));
-            }
-            if r.task_definition.trim().is_empty() {
-                return Err(invalid(
-                    at("task_definition"),
-                    "the task definition family is empty",
-                ));
-            }
-            let container = r.container.unwrap_or_else(|| name.clone());
-            if container.trim().is_empty() {
-                return Err(invalid(at("container"), "the container name is empty"));
-            }
-            let entry = format!("jobs.{name}");
-            let workload = r.workload.unwrap_or_else(|| container.clone());
-            task::check_workload(&entry, &workload)?;
-            task::check_image(&entry, r.image.as_deref())?;
-            // Terraform's defaults (terraform/locals.tf): the smallest size a
-            // caller may ask for, else the smallest Fargate size.
-            let cpu = r
-                .cpu
-                .or(r.overrides.cpu.map(|b| b.min))
-                .unwrap_or(task::DEFAULT_CPU);
-            let memory = r
-                .memory
-                .or(r.overrides.memory.map(|b| b.min))
-                .unwrap_or(task::DEFAULT_MEMORY);
-            r.environment.check(&entry, RESERVED_ENV)?;
-            r.secrets.check(&entry, RESERVED_ENV, &r.environment)?;
-            task::check_log_retention(&entry, r.log_retention_days)?;
-            if r.timeout_seconds == 0 || r.timeout_seconds > 7 * 24 * 3600 {
-                return Err(invalid(
-                    at("timeout_seconds"),
-                    "must be between 1 and 604800",
-                ));
-            }
-            if r.max_attempts == 0 || r.max_attempts > 50 {
-                return Err(invalid(at("max_attempts"), "must be between 1 and 50"));
-            }
-            let launch = match (r.launch_type, r.capacity_provider_strategy) {
-                (Some(_), Some(_)) => {
-                    return Err(invalid(
-                        at("launch_type"),
-                        "give launch_type or capacity_provider_strategy, not both",
-                    ));
-                }
-                (Some(t), None) => {
-                    if !matches!(t.as_str(), "FARGATE" | "EC2" | "EXTERNAL") {
-                        return Err(invalid(
-                            at("launch_type"),
-                            "must be FARGATE, EC2 or EXTERNAL",
-                        ));
-                    }
-                    Launch::LaunchType(t)
-                }
-                (None, Some(s)) => {
-                    if s.is_empty() {
-                        return Err(invalid(at("capacity_provider_strategy"), "is empty"));
-                    }
-                    Launch::CapacityProviders(s)
-                }
-                (None, None) => Launch::LaunchType("FARGATE".into()),
-            };
-            let max_args = match r.overrides.args {
-                None | Some(ArgsRule::Allowed(false)) => 0,
-                Some(ArgsRule::Allowed(true)) => DEFAULT_MAX_ARGS,
-                Some(ArgsRule::Max(n)) => n,
-            };
-            check_entrypoint(&name, r.entrypoint.as_deref(), max_args)?;
-            for (i, e) in r.overrides.env.iter().enumerate() {
-                if !task::is_valid_env_name(e) {
-                    return Err(invalid(
-                        at(&format!("overrides.env[{i}]")),
-                        "an env name is upper-case letters, digits and '_'",
-                    ));
-                }
-                if RESERVED_ENV.contains(&e.as_str()) {
-                    return Err(invalid(
-                        at(&format!("overrides.env[{i}]")),
-                        format!("{e} is set by the platform and cannot be overridden"),
-                    ));
-                }
-                if r.secrets.contains(e) {
-                    return Err(invalid(
-                        at(&format!("overrides.env[{i}]")),
-                        format!(
-                            "{e} is one of the type's secrets and cannot be overridden by a caller"
-                        ),
-                    ));
-                }
-            }
-            for (field, b) in [("cpu", r.overrides.cpu), ("memory", r.overrides.memory)] {
-                if let Some(b) = b {
-                    if b.min == 0 || b.min > b.max {
-                        return Err(invalid(
-                            at(&format!("overrides.{field}")),
-                            "min must be positive and not above max",
-                        ));
-                    }
-                }
-            }
-            task::check_fargate_size(&entry, cpu, memory)?;
-            let scope = r.scope.unwrap_or_else(|| "jobs:write".into());
-            types.insert(
-                name.clone(),
-                JobType {
-                    name,
-                    description: r.description,
-                    task_definition: r.task_definition,
-                    container,
-                    entrypoint: r.entrypoint,
-                    workload,
-                    image: r.image,
-                    cpu,
-                    memory,
-                    environment: r.environment,
-                    secrets: r.secrets,
-                    log_retention_days: r.log_retention_days,
-                    timeout_seconds: r.timeout_seconds,
-                    max_attempts: r.max_attempts,
-                    scope,
-                    launch,
-                    overrides: Overrides {
-                        max_args,
-                        env: r.overrides.env,
-                        cpu: r.overrides.cpu,
-                        memory: r.overrides.memory,
-                    },
-                },
-            );
+            types.insert(name.clone(), job_type(name, r)?);
         }
         Ok(Self { types })
     }
-
     pub fn get(&self, name: &str) -> Option<&JobType> {
         self.types.get(name)
     }
