@@ -1,5 +1,4 @@
-"""The Cognito module and the authorizer's Cognito settings (issue 11, items
-1 and 3): a principal's tenant comes only from what an administrator
+"""The Cognito module and the authorizer's Cognito settings: a principal's tenant comes only from what an administrator
 controls (docs/auth.md#tenancy)."""
 
 from __future__ import annotations

@@ -36,8 +36,7 @@ def test_no_environment_keeps_the_mock_preflight_mode():
 
 
 def test_gateway_responses_echo_the_origin_without_credentials(resources):
-    """The gateway responses are in the body (openapi module, issue 19 item
-    3), on every REST API: no separate resource any more."""
+    """The gateway responses are in the body (openapi module), on every REST API: no separate resource any more."""
     assert resources("aws_api_gateway_gateway_response") == [], "gateway responses live in the body (x-amazon-apigateway-gateway-responses)"
     text = (TF / "modules" / "openapi" / "main.tf").read_text(encoding="utf-8")
     assert '"gatewayresponse.header.Access-Control-Allow-Origin" = "method.request.header.Origin"' in text

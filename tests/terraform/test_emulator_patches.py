@@ -109,7 +109,7 @@ GATEWAY_RESPONSES = {
 def definition(gateway_responses=None) -> dict:
     doc = {
         "openapi": "3.0.1",
-        "info": {"title": "portcullis", "description": "issue 19", "version": "1"},
+        "info": {"title": "portcullis", "description": "gateway responses in the body", "version": "1"},
         "paths": {"/v1/health": {"get": {"responses": {"200": {"description": "ok"}}}}},
     }
     if gateway_responses is not None:
@@ -123,7 +123,7 @@ def responses_of(apigw, api_id) -> dict:
 
 @mock_aws
 def test_an_import_creates_the_gateway_responses_its_body_declares_and_an_overwrite_without_them_resets_them():
-    """Issue 19 item 3: the gateway responses live in the body; API Gateway
+    """The gateway responses live in the body; API Gateway
     creates them on import, and an overwrite import (what Terraform's
     aws_api_gateway_rest_api.body sends) deletes what the body lacks."""
     moto_server.patch_import_gateway_responses()

@@ -1,4 +1,4 @@
-"""The Terraform side of issue 11's low findings: no TRACE log level (the
+"""The Terraform side of the security review's low findings: no TRACE log level (the
 Lambda runtime would log raw events with credentials), source conditions on
 every service-principal trust policy, no hard-coded `arn:aws:` partition.
 

@@ -1,4 +1,4 @@
-"""Identity-signing keys (issue 11 item 8): one secret and one random key per
+"""Identity-signing keys: one secret and one random key per
 service, the proxy reading exactly those secrets, each service getting only
 its own, and no key value in Terraform state.
 

@@ -1,5 +1,5 @@
 """scripts/images.py: workload images are tagged by content, and `make deploy`
-refuses images ECR does not hold (issue 13, item 4)."""
+refuses images ECR does not hold."""
 
 from __future__ import annotations
 

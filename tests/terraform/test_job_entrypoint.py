@@ -1,4 +1,4 @@
-"""Issue 11 item 6: a job's args are only ever arguments.
+"""A job's args are only ever arguments.
 
 The jobs function sends a caller's `args` as the RunTask `command` override;
 ECS passes them to the container's `entryPoint`. The entry point is fixed by

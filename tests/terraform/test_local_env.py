@@ -1,5 +1,5 @@
 """The `local` environment (terraform/env/local.tfvars, applied to the AWS
-emulator by scripts/tf-local.sh) and the IAM gaps issue 10 names, proven in
+emulator by scripts/tf-local.sh) and the IAM gaps of the local environment, proven in
 the configuration:
 
 - the keys role may GetAccount (/v1/health), the jobs role may ListTasks;

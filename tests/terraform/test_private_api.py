@@ -1,4 +1,4 @@
-"""Issue 13, item 5: an optional private (VPC-only) REST API for internal
+"""An optional private (VPC-only) REST API for internal
 consumers.
 
 With `private_api_enabled` the api module adds a second REST API of endpoint
@@ -186,7 +186,7 @@ run "off" {{
             'keys(aws_api_gateway_rest_api.this) == ["public"] && keys(aws_api_gateway_stage.this) == ["public"] && keys(aws_api_gateway_deployment.this) == ["public"] && keys(aws_cloudwatch_log_group.access) == ["public"] && keys(aws_api_gateway_method_settings.all) == ["public"] && length(aws_lambda_permission.private) == 0 && length(data.aws_iam_policy_document.private) == 0',
             "without private_api: no private resource",
         )
-        + check('length(jsondecode(aws_api_gateway_rest_api.this["public"].body)["x-amazon-apigateway-gateway-responses"]) == 12', "the public API's gateway responses are in its body (issue 19 item 3)")
+        + check('length(jsondecode(aws_api_gateway_rest_api.this["public"].body)["x-amazon-apigateway-gateway-responses"]) == 12', "the public API's gateway responses are in its body")
         + check('aws_api_gateway_rest_api.this["public"].name == "pc-dev" && tolist(aws_api_gateway_rest_api.this["public"].endpoint_configuration[0].types) == tolist(["REGIONAL"]) && aws_cloudwatch_log_group.access["public"].name == "/aws/apigateway/pc-dev/access"', "the public API: its name, REGIONAL, its access-log group")
         + check('alltrue([for p in aws_api_gateway_usage_plan.this : length(p.api_stages) == 1])', "without private_api: each usage plan covers the public stage only")
         + check("output.private_rest_api_id == null && output.private_invoke_url == null && length(output.private_vpce_invoke_urls) == 0", "without private_api: null outputs")

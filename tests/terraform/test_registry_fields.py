@@ -1,4 +1,4 @@
-"""Issue 13, items 3 and 4: the registry fields Terraform deploys, and images
+"""The registry fields Terraform deploys, and images
 tagged by content.
 
 platform.yaml gives each service an explicit, unique ALB listener rule

@@ -238,7 +238,7 @@ def test_migrations_run_on_apply_after_the_database_and_the_function(resources):
 
 
 def test_keys_role_manages_usage_keys_with_least_privilege(root_locals):
-    """Per-consumer usage keys (issue 11 item 2): the keys function creates,
+    """Per-consumer usage keys: the keys function creates,
     finds, disables and deletes API keys and puts them in this deployment's
     usage plans, and may do nothing else to API Gateway's keys and plans."""
     keys = val(root_locals, "functions")["keys"]

@@ -1,4 +1,4 @@
-"""Issue 13, item 2: public and per-method (read vs write) routes per service.
+"""Public and per-method (read vs write) routes per service.
 
 platform.yaml `services.<name>.routes` declares routes that need no
 credential (`public: true`) or their own scope (`scope: services:<name>` or

@@ -40,7 +40,7 @@ ALB_DNS = "internal-pc-dev-internal-1.eu-west-1.elb.amazonaws.com"
 PROXY_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:portcullis-dev-proxy"
 AUTHORIZER_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:portcullis-dev-authorizer"
 
-# The contract (issue 13 item 1): header => (signed source, anonymous value).
+# The identity headers: header => (signed source, anonymous value).
 IDENTITY = {
     "x-portcullis-principal": ("context.authorizer.principal_id", "'anonymous'"),
     "x-portcullis-principal-type": ("context.authorizer.principal_type", "'anonymous'"),
@@ -52,7 +52,7 @@ IDENTITY = {
 }
 
 
-# Issue 19 item 1: the caller's credentials, overwritten with a static value
+# The caller's credentials, overwritten with a static value
 # on every vpc_link operation (cookie: unless the service has cookies: own_path).
 CREDENTIALS = ("authorization", "x-api-key", "cookie")
 REMOVED = "'portcullis-removed'"
@@ -168,7 +168,7 @@ def test_a_state_from_when_the_compute_module_made_the_vpc_link_moves_without_re
 
 
 def test_listener_priorities_stay_explicit_and_unique_for_every_integration(resources, platform):
-    """Issue 13 must-show: the Terraform tests check listener priorities are
+    """The Terraform tests check listener priorities are
     explicit and unique (test_registry_fields.py checks the rule and the
     validations; here the vpc_link service too: it is behind the same ALB)."""
     rule = [r for r in resources("aws_lb_listener_rule") if r.module == "compute"]
