@@ -405,21 +405,7 @@ pub fn verify(
         header: TIMESTAMP,
         reason: "expected whole Unix seconds".to_owned(),
     })?;
-    let malformed_signature = || IdentityError::Malformed {
-        header: SIGNATURE,
-        reason: format!("expected {VERSION}=<64 hex digits>"),
-    };
-    let (version, mac_hex) = signature.split_once('=').ok_or_else(malformed_signature)?;
-    if version != VERSION {
-        let known = version.len() <= 8 && version.bytes().all(|b| b.is_ascii_alphanumeric());
-        if !known {
-            return Err(malformed_signature());
-        }
-        return Err(IdentityError::Unsupported {
-            version: version.to_owned(),
-        });
-    }
-    let given = sha256_hex(mac_hex).ok_or_else(malformed_signature)?;
+    let given = signature_mac(signature)?;
     let signed_digest = get(headers, CONTENT_SHA256)?;
     if !unsigned_payload && sha256_hex(signed_digest).is_none() {
         return Err(IdentityError::Malformed {
@@ -427,13 +413,7 @@ pub fn verify(
             reason: format!("expected 64 hex digits (SHA-256 of the body) or {UNSIGNED_PAYLOAD}"),
         });
     }
-    let skew = now.abs_diff(timestamp);
-    if skew > max_skew.as_secs() {
-        return Err(IdentityError::Stale {
-            skew_secs: skew,
-            max_secs: max_skew.as_secs(),
-        });
-    }
+    check_skew(now, timestamp, max_skew)?;
     // An UNSIGNED-PAYLOAD identity covers the received path only; a path
     // that cannot have been signed (not UTF-8, a control character) matches
     // no signature.
@@ -460,14 +440,7 @@ pub fn verify(
         scopes,
         timestamp,
     );
-    // Check every key (no early exit) so timing says nothing about which matched.
-    let mut matched = subtle::Choice::from(0u8);
-    for key in keys {
-        let mut mac = key.mac();
-        mac.update(text.as_bytes());
-        matched |= mac.finalize().into_bytes().as_slice().ct_eq(&given);
-    }
-    if !bool::from(matched) {
+    if !any_key_signed(keys, &text, &given) {
         return Err(IdentityError::BadSignature);
     }
     // The headers are the signer's: now the body must be the one it signed
@@ -483,6 +456,50 @@ pub fn verify(
         timestamp,
         body_signed: !unsigned_payload,
     })
+}
+
+/// The MAC of an `x-portcullis-signature` value, `v2=<64 hex digits>`; a
+/// well-formed other version is unsupported, anything else malformed.
+fn signature_mac(signature: &str) -> Result<Vec<u8>, IdentityError> {
+    let malformed_signature = || IdentityError::Malformed {
+        header: SIGNATURE,
+        reason: format!("expected {VERSION}=<64 hex digits>"),
+    };
+    let (version, mac_hex) = signature.split_once('=').ok_or_else(malformed_signature)?;
+    if version != VERSION {
+        let known = version.len() <= 8 && version.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !known {
+            return Err(malformed_signature());
+        }
+        return Err(IdentityError::Unsupported {
+            version: version.to_owned(),
+        });
+    }
+    sha256_hex(mac_hex).ok_or_else(malformed_signature)
+}
+
+/// A signing time at most `max_skew` away from `now`.
+fn check_skew(now: i64, timestamp: i64, max_skew: Duration) -> Result<(), IdentityError> {
+    let skew = now.abs_diff(timestamp);
+    if skew > max_skew.as_secs() {
+        return Err(IdentityError::Stale {
+            skew_secs: skew,
+            max_secs: max_skew.as_secs(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether any of `keys` signed `text` with the MAC `given`. Every key is
+/// checked (no early exit) so timing says nothing about which matched.
+fn any_key_signed(keys: &[SigningKey], text: &str, given: &[u8]) -> bool {
+    let mut matched = subtle::Choice::from(0u8);
+    for key in keys {
+        let mut mac = key.mac();
+        mac.update(text.as_bytes());
+        matched |= mac.finalize().into_bytes().as_slice().ct_eq(given);
+    }
+    bool::from(matched)
 }
 
 /// True for a header name the proxy must never pass from a client.
