@@ -152,11 +152,21 @@ impl EmulatorUsage {
     }
 
     async fn read(&self) -> Result<Usage, String> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            format!(
-                "cannot read {what} from the emulator's API Gateway: {e}; is the emulator running with the deployment applied (scripts/tf-local.sh apply), and does AWS_ENDPOINT_URL point at it?"
-            )
-        };
+        let keys = self.read_keys().await?;
+        let mut plans = self.read_plans().await?;
+        for plan in &mut plans {
+            plan.keys = self.read_plan_keys(&plan.id).await?;
+        }
+        let stage_throttle = self.read_stage_throttle().await?;
+        Ok(Usage {
+            keys,
+            plans,
+            stage_throttle,
+        })
+    }
+
+    /// Every API key with its value, page by page.
+    async fn read_keys(&self) -> Result<Vec<ApiKey>, String> {
         let mut keys = Vec::new();
         let mut position: Option<String> = None;
         loop {
@@ -169,7 +179,7 @@ impl EmulatorUsage {
                 .send()
                 .await
                 .map_err(|e| {
-                    fail(
+                    read_failed(
                         "the API keys",
                         &aws_smithy_types::error::display::DisplayErrorContext(e),
                     )
@@ -190,6 +200,11 @@ impl EmulatorUsage {
                 _ => break,
             }
         }
+        Ok(keys)
+    }
+
+    /// Every usage plan, page by page, without its keys.
+    async fn read_plans(&self) -> Result<Vec<UsagePlan>, String> {
         let mut plans = Vec::new();
         let mut position: Option<String> = None;
         loop {
@@ -201,7 +216,7 @@ impl EmulatorUsage {
                 .send()
                 .await
                 .map_err(|e| {
-                    fail(
+                    read_failed(
                         "the usage plans",
                         &aws_smithy_types::error::display::DisplayErrorContext(e),
                     )
@@ -237,36 +252,45 @@ impl EmulatorUsage {
                 _ => break,
             }
         }
-        for plan in &mut plans {
-            let mut position: Option<String> = None;
-            loop {
-                let page = self
-                    .client
-                    .get_usage_plan_keys()
-                    .usage_plan_id(&plan.id)
-                    .limit(500)
-                    .set_position(position.take())
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        fail(
-                            &format!("the keys of usage plan {}", plan.id),
-                            &aws_smithy_types::error::display::DisplayErrorContext(e),
-                        )
-                    })?;
-                plan.keys.extend(
-                    page.items()
-                        .iter()
-                        .filter_map(|k| k.id().map(str::to_owned)),
-                );
-                match page.position() {
-                    Some(p) if !p.is_empty() && !page.items().is_empty() => {
-                        position = Some(p.to_owned())
-                    }
-                    _ => break,
+        Ok(plans)
+    }
+
+    /// The ids of the keys of one usage plan, page by page.
+    async fn read_plan_keys(&self, plan_id: &str) -> Result<Vec<String>, String> {
+        let mut keys = Vec::new();
+        let mut position: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .get_usage_plan_keys()
+                .usage_plan_id(plan_id)
+                .limit(500)
+                .set_position(position.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    read_failed(
+                        &format!("the keys of usage plan {plan_id}"),
+                        &aws_smithy_types::error::display::DisplayErrorContext(e),
+                    )
+                })?;
+            keys.extend(
+                page.items()
+                    .iter()
+                    .filter_map(|k| k.id().map(str::to_owned)),
+            );
+            match page.position() {
+                Some(p) if !p.is_empty() && !page.items().is_empty() => {
+                    position = Some(p.to_owned())
                 }
+                _ => break,
             }
         }
+        Ok(keys)
+    }
+
+    /// The stage's default method throttle (`methodSettings["*/*"]`), if any.
+    async fn read_stage_throttle(&self) -> Result<Option<Throttle>, String> {
         let stage = self
             .client
             .get_stage()
@@ -275,24 +299,26 @@ impl EmulatorUsage {
             .send()
             .await
             .map_err(|e| {
-                fail(
+                read_failed(
                     &format!("stage {} of REST API {}", self.stage, self.rest_api_id),
                     &aws_smithy_types::error::display::DisplayErrorContext(e),
                 )
             })?;
-        let stage_throttle = stage
+        Ok(stage
             .method_settings()
             .and_then(|m| m.get("*/*"))
             .map(|s| Throttle {
                 rate_per_second: s.throttling_rate_limit(),
                 burst: u32::try_from(s.throttling_burst_limit()).unwrap_or(0),
-            });
-        Ok(Usage {
-            keys,
-            plans,
-            stage_throttle,
-        })
+            }))
     }
+}
+
+/// Why a read of the emulator's API Gateway failed, and what to check.
+fn read_failed(what: &str, e: &dyn std::fmt::Display) -> String {
+    format!(
+        "cannot read {what} from the emulator's API Gateway: {e}; is the emulator running with the deployment applied (scripts/tf-local.sh apply), and does AWS_ENDPOINT_URL point at it?"
+    )
 }
 
 impl UsageSource for EmulatorUsage {
