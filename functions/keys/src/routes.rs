@@ -26,8 +26,6 @@ use uuid::Uuid;
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 100;
 
-const KEYS_ADMIN: &str = "keys:admin";
-
 /// The Lambda entry point: every failure is answered as problem+json; `Err`
 /// is never returned for a request-level problem.
 pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambda_http::Error> {
@@ -110,11 +108,7 @@ fn me(req: &Request) -> Result<Response<Body>, ApiError> {
 /// requires it; this is the second check).
 fn admin(req: &Request) -> Result<AuthContext, ApiError> {
     let caller = AuthContext::from_request(req)?;
-    if !caller.has_scope(KEYS_ADMIN) {
-        return Err(ApiError::forbidden(
-            "managing API keys needs the keys:admin scope, which this credential does not carry",
-        ));
-    }
+    caller.require(&Scope::keys_admin())?;
     Ok(caller)
 }
 

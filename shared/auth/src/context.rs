@@ -165,6 +165,20 @@ impl AuthContext {
         self.scopes.has(scope)
     }
 
+    /// The handlers' scope check: `Ok` if the caller holds `scope`, else
+    /// the 403 problem naming the scope it lacks. The gateway's policy
+    /// already requires the scope; this is the second check.
+    #[cfg(feature = "http")]
+    pub fn require(&self, scope: &crate::scope::Scope) -> Result<(), portcullis_core::ApiError> {
+        if self.scopes.has(scope.as_str()) {
+            Ok(())
+        } else {
+            Err(portcullis_core::ApiError::forbidden(format!(
+                "this needs the {scope} scope, which this credential does not carry"
+            )))
+        }
+    }
+
     /// The context map, as the authorizer puts it in its answer.
     pub fn to_fields(&self) -> serde_json::Map<String, serde_json::Value> {
         let wire = Wire::from(self.clone());
@@ -225,6 +239,7 @@ impl AuthContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scope::Scope;
     use serde_json::json;
 
     fn sample(key: bool) -> AuthContext {
@@ -282,6 +297,18 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&c).unwrap(),
             serde_json::Value::Object(fields)
+        );
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn require_passes_a_held_scope_and_refuses_a_missing_one_with_403() {
+        let c = sample(true);
+        assert!(c.require(&Scope::jobs_read()).is_ok());
+        let err = c.require(&Scope::keys_admin()).unwrap_err();
+        assert!(
+            matches!(&err, portcullis_core::ApiError::Forbidden { detail } if detail.contains("keys:admin")),
+            "{err:?}"
         );
     }
 
