@@ -692,17 +692,7 @@ impl Verifier {
         if !accepted {
             return Err(JwtError::TokenUse);
         }
-        let allowed = |id: &str| self.cfg.client_ids.iter().any(|c| c == id);
-        let client_ok = if token_use == "access" {
-            c.client_id.as_deref().is_some_and(allowed)
-        } else {
-            match &c.aud {
-                Some(Audience::One(a)) => allowed(a),
-                Some(Audience::Many(v)) => !v.is_empty() && v.iter().any(|a| allowed(a)),
-                None => false,
-            }
-        };
-        if !client_ok {
+        if !self.client_allowed(token_use, &c) {
             return Err(JwtError::Client);
         }
         let sub = c
@@ -715,22 +705,7 @@ impl Verifier {
             && c.username.is_none()
             && c.cognito_username.is_none()
             && c.client_id.as_deref() == Some(sub.as_str());
-        // The token's resource-server scopes; `None` when it carries none
-        // (an unknown name under the prefix still counts as asking).
-        let requested = c.scope.as_deref().and_then(|s| {
-            let mut asked = false;
-            let mut scopes = Vec::new();
-            for item in s.split_whitespace() {
-                let Some(rest) = item.strip_prefix(self.cfg.scope_prefix.as_str()) else {
-                    continue;
-                };
-                asked = true;
-                if let Ok(scope) = rest.replacen('.', ":", 1).parse::<Scope>() {
-                    scopes.push(scope);
-                }
-            }
-            asked.then_some(scopes)
-        });
+        let requested = self.requested_scopes(c.scope.as_deref());
         let (tenant, mut scopes) = if is_client {
             // The tenant an administrator mapped the client to; its scopes
             // are the token's, within the client's allowed scopes (admin-set).
@@ -742,20 +717,7 @@ impl Verifier {
                 .ok_or_else(|| JwtError::NoClientTenant(sub.chars().take(128).collect()))?;
             (tenant, requested.unwrap_or_default())
         } else {
-            let groups = c.groups.as_deref().unwrap_or_default();
-            let tenant = user_tenant(groups)?;
-            let granted: Vec<Scope> = groups
-                .iter()
-                .filter_map(|g| self.cfg.group_scopes.get(g))
-                .flatten()
-                .cloned()
-                .collect();
-            // A sign-in can narrow what the groups grant, never widen it.
-            let scopes = match requested {
-                None => granted,
-                Some(asked) => asked.into_iter().filter(|s| granted.contains(s)).collect(),
-            };
-            (tenant, scopes)
+            self.user_grant(c.groups.as_deref().unwrap_or_default(), requested)?
         };
         scopes.sort();
         scopes.dedup();
@@ -770,6 +732,62 @@ impl Verifier {
             scopes,
             exp,
         })
+    }
+
+    /// Whether the token was issued to an allowed app client: its
+    /// `client_id` (access tokens) or its audience (ID tokens).
+    fn client_allowed(&self, token_use: &str, c: &Claims) -> bool {
+        let allowed = |id: &str| self.cfg.client_ids.iter().any(|c| c == id);
+        if token_use == "access" {
+            c.client_id.as_deref().is_some_and(allowed)
+        } else {
+            match &c.aud {
+                Some(Audience::One(a)) => allowed(a),
+                Some(Audience::Many(v)) => !v.is_empty() && v.iter().any(|a| allowed(a)),
+                None => false,
+            }
+        }
+    }
+
+    /// The token's resource-server scopes; `None` when it carries none
+    /// (an unknown name under the prefix still counts as asking).
+    fn requested_scopes(&self, scope: Option<&str>) -> Option<Vec<Scope>> {
+        scope.and_then(|s| {
+            let mut asked = false;
+            let mut scopes = Vec::new();
+            for item in s.split_whitespace() {
+                let Some(rest) = item.strip_prefix(self.cfg.scope_prefix.as_str()) else {
+                    continue;
+                };
+                asked = true;
+                if let Ok(scope) = rest.replacen('.', ":", 1).parse::<Scope>() {
+                    scopes.push(scope);
+                }
+            }
+            asked.then_some(scopes)
+        })
+    }
+
+    /// A user's tenant (from its groups) and scopes: what its groups grant,
+    /// narrowed to what the token asked for, if it asked.
+    fn user_grant(
+        &self,
+        groups: &[String],
+        requested: Option<Vec<Scope>>,
+    ) -> Result<(Tenant, Vec<Scope>), JwtError> {
+        let tenant = user_tenant(groups)?;
+        let granted: Vec<Scope> = groups
+            .iter()
+            .filter_map(|g| self.cfg.group_scopes.get(g))
+            .flatten()
+            .cloned()
+            .collect();
+        // A sign-in can narrow what the groups grant, never widen it.
+        let scopes = match requested {
+            None => granted,
+            Some(asked) => asked.into_iter().filter(|s| granted.contains(s)).collect(),
+        };
+        Ok((tenant, scopes))
     }
 }
 
