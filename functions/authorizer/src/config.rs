@@ -151,21 +151,7 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
         ));
     }
     let jwks_json = env.get("COGNITO_JWKS_JSON");
-    let jwks_url = match env.get("COGNITO_JWKS_URL") {
-        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
-            Some(u.trim().to_owned())
-        }
-        Some(_) => {
-            return Err(ConfigError::invalid(
-                "COGNITO_JWKS_URL",
-                "an http(s) URL of the pool's JWKS",
-                "not an http(s) URL",
-            ));
-        }
-        // Pre-loaded keys and no URL: never fetch (no egress from the VPC).
-        None if jwks_json.is_some() => None,
-        None => Some(format!("{issuer}/.well-known/jwks.json")),
-    };
+    let jwks_url = jwks_url(env, &issuer, jwks_json.is_some())?;
     let token_use: TokenUse =
         env.parse_or("COGNITO_TOKEN_USE", "access, id or any", TokenUse::Access)?;
     let client_ids = env.required_list(
@@ -194,20 +180,7 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
         .get("COGNITO_SCOPE_PREFIX")
         .unwrap_or_else(|| "portcullis/".to_owned());
     let group_scopes = parse_group_scopes(env.get("COGNITO_GROUP_SCOPES").as_deref())?;
-    // Removed settings: a tenant from a token claim the user can write, or a
-    // fallback tenant, let any Cognito user into a tenant by default. Refused rather than ignored,
-    // so an old deployment does not start believing they still apply.
-    for removed in ["COGNITO_DEFAULT_TENANT", "COGNITO_TENANT_CLAIM"] {
-        if env.get(removed).is_some() {
-            return Err(ConfigError::invalid(
-                removed,
-                "unset (removed)",
-                "a Cognito user's tenant now comes only from its `tenant:<tenant id>` group, \
-                 and a machine client's from COGNITO_CLIENT_TENANTS (docs/auth.md#tenancy); \
-                 remove this variable",
-            ));
-        }
-    }
+    refuse_removed_tenant_settings(env)?;
     let client_tenants =
         parse_client_tenants(env.get("COGNITO_CLIENT_TENANTS").as_deref(), &client_ids)?;
     Ok(CognitoConfig {
@@ -223,6 +196,44 @@ fn cognito_from_env(env: &Env, issuer: String) -> Result<CognitoConfig, ConfigEr
         group_scopes,
         client_tenants,
     })
+}
+
+/// `COGNITO_JWKS_URL`, else the issuer's well-known JWKS unless the keys
+/// are pre-loaded (`COGNITO_JWKS_JSON`).
+fn jwks_url(env: &Env, issuer: &str, preloaded: bool) -> Result<Option<String>, ConfigError> {
+    Ok(match env.get("COGNITO_JWKS_URL") {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+            Some(u.trim().to_owned())
+        }
+        Some(_) => {
+            return Err(ConfigError::invalid(
+                "COGNITO_JWKS_URL",
+                "an http(s) URL of the pool's JWKS",
+                "not an http(s) URL",
+            ));
+        }
+        // Pre-loaded keys and no URL: never fetch (no egress from the VPC).
+        None if preloaded => None,
+        None => Some(format!("{issuer}/.well-known/jwks.json")),
+    })
+}
+
+/// Removed settings: a tenant from a token claim the user can write, or a
+/// fallback tenant, let any Cognito user into a tenant by default. Refused rather than ignored,
+/// so an old deployment does not start believing they still apply.
+fn refuse_removed_tenant_settings(env: &Env) -> Result<(), ConfigError> {
+    for removed in ["COGNITO_DEFAULT_TENANT", "COGNITO_TENANT_CLAIM"] {
+        if env.get(removed).is_some() {
+            return Err(ConfigError::invalid(
+                removed,
+                "unset (removed)",
+                "a Cognito user's tenant now comes only from its `tenant:<tenant id>` group, \
+                 and a machine client's from COGNITO_CLIENT_TENANTS (docs/auth.md#tenancy); \
+                 remove this variable",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `COGNITO_CLIENT_TENANTS="<client id>=<tenant>;<client id>=<tenant>"`: the
