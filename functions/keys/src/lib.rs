@@ -75,26 +75,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Config, Error> {
-        let flush_target = match (env.get("APIGW_REST_API_ID"), env.get("APIGW_STAGE")) {
-            (Some(api), Some(stage)) => Some((api, stage)),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(portcullis_core::ConfigError::Missing {
-                    var: "APIGW_STAGE".into(),
-                    expected: "the stage name of APIGW_REST_API_ID (both set, or both unset to skip flushing the authorizer cache)".into(),
-                }
-                .into());
-            }
-            (None, Some(_)) => {
-                return Err(portcullis_core::ConfigError::Missing {
-                    var: "APIGW_REST_API_ID".into(),
-                    expected:
-                        "the REST API id that APIGW_STAGE belongs to (both set, or both unset)"
-                            .into(),
-                }
-                .into());
-            }
-        };
+        let flush_target = flush_target(env)?;
         let platform_tenant = env
             .get("PLATFORM_TENANT")
             .unwrap_or_else(|| "platform".to_owned())
@@ -109,20 +90,7 @@ impl Config {
         // PLATFORM_FILE, else the registry compiled in (docs/decisions.md).
         let platform = Platform::from_env(env)?;
         let plans: Vec<String> = platform.usage_plans.names().map(str::to_owned).collect();
-        let default_plan = env
-            .get("DEFAULT_PLAN")
-            .unwrap_or_else(|| "standard".to_owned());
-        if !plans.contains(&default_plan) {
-            return Err(portcullis_core::ConfigError::invalid(
-                "DEFAULT_PLAN",
-                "the name of a usage plan in platform.yaml",
-                format!(
-                    "{default_plan:?} is not among the usage plans ({})",
-                    plans.join(", ")
-                ),
-            )
-            .into());
-        }
+        let default_plan = default_plan(env, &plans)?;
         let services: Vec<String> = platform.services.0.keys().cloned().collect();
         let usage_key_prefix = env
             .get(portcullis_auth::usage::USAGE_KEY_PREFIX)
@@ -144,20 +112,7 @@ impl Config {
             Duration::from_millis(50),
             Duration::from_secs(10),
         )?;
-        // The SDK prefers the service-specific override, then the global one.
-        let aws_endpoint = match env
-            .get("AWS_ENDPOINT_URL_API_GATEWAY")
-            .or_else(|| env.get("AWS_ENDPOINT_URL"))
-        {
-            Some(url) => url,
-            None => {
-                let region = env
-                    .get("AWS_REGION")
-                    .or_else(|| env.get("AWS_DEFAULT_REGION"))
-                    .unwrap_or_else(|| "us-east-1".to_owned());
-                format!("https://apigateway.{region}.amazonaws.com")
-            }
-        };
+        let aws_endpoint = apigateway_endpoint(env);
         Ok(Config {
             flush_target,
             platform_tenant,
@@ -170,6 +125,70 @@ impl Config {
             aws_endpoint,
             cors: portcullis_core::CorsPolicy::from_env(env)?,
         })
+    }
+}
+
+/// Where to flush the authorizer cache after a key changes
+/// (`APIGW_REST_API_ID` and `APIGW_STAGE`, both or neither).
+fn flush_target(env: &Env) -> Result<Option<(String, String)>, Error> {
+    Ok(
+        match (env.get("APIGW_REST_API_ID"), env.get("APIGW_STAGE")) {
+            (Some(api), Some(stage)) => Some((api, stage)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(portcullis_core::ConfigError::Missing {
+                var: "APIGW_STAGE".into(),
+                expected: "the stage name of APIGW_REST_API_ID (both set, or both unset to skip flushing the authorizer cache)".into(),
+            }
+            .into());
+            }
+            (None, Some(_)) => {
+                return Err(portcullis_core::ConfigError::Missing {
+                    var: "APIGW_REST_API_ID".into(),
+                    expected:
+                        "the REST API id that APIGW_STAGE belongs to (both set, or both unset)"
+                            .into(),
+                }
+                .into());
+            }
+        },
+    )
+}
+
+/// `DEFAULT_PLAN` (default `standard`), one of the registry's `plans`.
+fn default_plan(env: &Env, plans: &[String]) -> Result<String, Error> {
+    let default_plan = env
+        .get("DEFAULT_PLAN")
+        .unwrap_or_else(|| "standard".to_owned());
+    if !plans.contains(&default_plan) {
+        return Err(portcullis_core::ConfigError::invalid(
+            "DEFAULT_PLAN",
+            "the name of a usage plan in platform.yaml",
+            format!(
+                "{default_plan:?} is not among the usage plans ({})",
+                plans.join(", ")
+            ),
+        )
+        .into());
+    }
+    Ok(default_plan)
+}
+
+/// The API Gateway endpoint reported by `/v1/health`.
+fn apigateway_endpoint(env: &Env) -> String {
+    // The SDK prefers the service-specific override, then the global one.
+    match env
+        .get("AWS_ENDPOINT_URL_API_GATEWAY")
+        .or_else(|| env.get("AWS_ENDPOINT_URL"))
+    {
+        Some(url) => url,
+        None => {
+            let region = env
+                .get("AWS_REGION")
+                .or_else(|| env.get("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".to_owned());
+            format!("https://apigateway.{region}.amazonaws.com")
+        }
     }
 }
 
