@@ -148,6 +148,65 @@ pub fn stopped_outcome(
     }
 }
 
+/// Why a snapshot does not apply to the job it was matched to, if it does
+/// not: another task of the job, a finished job, or a version already seen.
+fn not_applicable(job: &Job, snap: &TaskSnapshot) -> Option<&'static str> {
+    if let Some(arn) = &job.task_arn {
+        if arn != &snap.task_arn {
+            tracing::warn!(job_id = %job.id, task_arn = %snap.task_arn, job_task = %arn, "event for a task that is not the job's task; ignored");
+            return Some("another task of the job");
+        }
+    }
+    if job.status.is_terminal() {
+        return Some("the job is already finished");
+    }
+    if let (Some(v), Some(seen)) = (snap.version, job.ecs_version) {
+        if v <= seen {
+            return Some("stale or duplicate version");
+        }
+    }
+    None
+}
+
+/// The detail of a job event: what tenants see at the top, the raw ECS
+/// text under `internal`.
+fn event_detail(
+    current: JobStatus,
+    target: JobStatus,
+    snap: &TaskSnapshot,
+    exit_code: Option<i32>,
+    error: Option<&str>,
+) -> serde_json::Value {
+    json!({
+        "from": current,
+        "to": target,
+        "last_status": snap.last_status,
+        "version": snap.version,
+        "exit_code": exit_code,
+        "stop_code": snap.stop_code,
+        "reason": error,
+        "internal": {
+            "task_arn": snap.task_arn,
+            "stopped_reason": snap.stopped_reason,
+            "container_reasons": snap.containers.iter()
+                .filter_map(|c| c.reason.as_ref().map(|r| json!({"name": c.name, "reason": r})))
+                .collect::<Vec<_>>(),
+        },
+    })
+}
+
+/// The raw ECS text of a job that ended without success, for the
+/// operators: tenants see only `public`.
+fn log_failure(job: &Job, snap: &TaskSnapshot, public: &str) {
+    tracing::warn!(
+        job_id = %job.id, request_id = job.request_id.as_deref().unwrap_or("-"),
+        task_arn = %snap.task_arn, stop_code = ?snap.stop_code,
+        stopped_reason = ?snap.stopped_reason,
+        container_reasons = ?snap.containers.iter().map(|c| (&c.name, &c.reason)).collect::<Vec<_>>(),
+        reason = %public, "job ended without success"
+    );
+}
+
 /// Apply a snapshot to its job in one short transaction (row lock, update,
 /// event; no AWS call inside). `source` names who reported it.
 pub async fn apply(
@@ -172,19 +231,8 @@ pub async fn apply(
             why,
         })
     };
-    if let Some(arn) = &job.task_arn {
-        if arn != &snap.task_arn {
-            tracing::warn!(job_id = %job.id, task_arn = %snap.task_arn, job_task = %arn, "event for a task that is not the job's task; ignored");
-            return ignored("another task of the job");
-        }
-    }
-    if current.is_terminal() {
-        return ignored("the job is already finished");
-    }
-    if let (Some(v), Some(seen)) = (snap.version, job.ecs_version) {
-        if v <= seen {
-            return ignored("stale or duplicate version");
-        }
+    if let Some(why) = not_applicable(&job, snap) {
+        return ignored(why);
     }
     let essential = types.get(&job.job_type).map(|t| t.container.as_str());
     let (target, exit_code, error) = match progress(&snap.last_status) {
@@ -218,35 +266,13 @@ pub async fn apply(
             source,
             Some(current),
             target,
-            json!({
-                "from": current,
-                "to": target,
-                "last_status": snap.last_status,
-                "version": snap.version,
-                "exit_code": exit_code,
-                "stop_code": snap.stop_code,
-                "reason": error,
-                "internal": {
-                    "task_arn": snap.task_arn,
-                    "stopped_reason": snap.stopped_reason,
-                    "container_reasons": snap.containers.iter()
-                        .filter_map(|c| c.reason.as_ref().map(|r| json!({"name": c.name, "reason": r})))
-                        .collect::<Vec<_>>(),
-                },
-            }),
+            event_detail(current, target, snap, exit_code, error.as_deref()),
         )
         .await?;
     }
     tx.commit().await?;
     if let Some(public) = &error {
-        // The raw ECS text, for the operators: tenants see only `public`.
-        tracing::warn!(
-            job_id = %job.id, request_id = job.request_id.as_deref().unwrap_or("-"),
-            task_arn = %snap.task_arn, stop_code = ?snap.stop_code,
-            stopped_reason = ?snap.stopped_reason,
-            container_reasons = ?snap.containers.iter().map(|c| (&c.name, &c.reason)).collect::<Vec<_>>(),
-            reason = %public, "job ended without success"
-        );
+        log_failure(&job, snap, public);
     }
     if moved {
         tracing::info!(job_id = %job.id, from = %current, to = %target, %source, "job moved");
