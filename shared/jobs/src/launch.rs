@@ -9,6 +9,8 @@ use crate::model::Job;
 use crate::reason::Code;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::operation::run_task::RunTaskOutput;
+use aws_sdk_ecs::operation::run_task::builders::RunTaskFluentBuilder;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, Failure,
     KeyValuePair, LaunchType, NetworkConfiguration, PropagateTags, Tag, TaskOverride,
@@ -122,30 +124,11 @@ pub async fn run_task(
     job: &Job,
 ) -> LaunchOutcome {
     let id = job.id.to_string();
-    let vpc = match AwsVpcConfiguration::builder()
-        .set_subnets(Some(placement.subnets.clone()))
-        .set_security_groups(Some(placement.security_groups.clone()))
-        .assign_public_ip(AssignPublicIp::Disabled)
-        .build()
-    {
+    let vpc = match network(placement) {
         Ok(v) => v,
-        Err(e) => {
-            return LaunchOutcome::Failed {
-                code: Code::LaunchFailed,
-                reason: format!("invalid network configuration: {e}"),
-            };
-        }
+        Err(outcome) => return outcome,
     };
-    let mut task_override =
-        TaskOverride::builder().container_overrides(container_override(job_type, job));
-    // Task-level cpu/memory must cover the container's on Fargate.
-    if let Some(cpu) = job.params.0.cpu {
-        task_override = task_override.cpu(cpu.to_string());
-    }
-    if let Some(mem) = job.params.0.memory {
-        task_override = task_override.memory(mem.to_string());
-    }
-    let mut req = ecs
+    let req = ecs
         .run_task()
         .cluster(&placement.cluster)
         .task_definition(&job_type.task_definition)
@@ -157,12 +140,54 @@ pub async fn run_task(
                 .awsvpc_configuration(vpc)
                 .build(),
         )
-        .overrides(task_override.build())
+        .overrides(task_override(job_type, job))
         .propagate_tags(PropagateTags::TaskDefinition)
         .tags(tag("portcullis:job-id", &id))
         .tags(tag("portcullis:tenant", &job.tenant))
         .tags(tag("portcullis:job-type", &job.job_type));
-    match &job_type.launch {
+    let req = match with_launch(req, &job_type.launch) {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
+    };
+    match req.send().await {
+        Ok(out) => started_or_failed(&out),
+        Err(e) => classify_sdk_error(&e),
+    }
+}
+
+/// The task's network: the placement's subnets and security groups, no public IP.
+fn network(placement: &Placement) -> Result<AwsVpcConfiguration, LaunchOutcome> {
+    AwsVpcConfiguration::builder()
+        .set_subnets(Some(placement.subnets.clone()))
+        .set_security_groups(Some(placement.security_groups.clone()))
+        .assign_public_ip(AssignPublicIp::Disabled)
+        .build()
+        .map_err(|e| LaunchOutcome::Failed {
+            code: Code::LaunchFailed,
+            reason: format!("invalid network configuration: {e}"),
+        })
+}
+
+/// The job's container override, and task-level cpu/memory when it asks for them.
+fn task_override(job_type: &JobType, job: &Job) -> TaskOverride {
+    let mut task_override =
+        TaskOverride::builder().container_overrides(container_override(job_type, job));
+    // Task-level cpu/memory must cover the container's on Fargate.
+    if let Some(cpu) = job.params.0.cpu {
+        task_override = task_override.cpu(cpu.to_string());
+    }
+    if let Some(mem) = job.params.0.memory {
+        task_override = task_override.memory(mem.to_string());
+    }
+    task_override.build()
+}
+
+/// The request with the type's launch type or capacity provider strategy.
+fn with_launch(
+    mut req: RunTaskFluentBuilder,
+    launch: &Launch,
+) -> Result<RunTaskFluentBuilder, LaunchOutcome> {
+    match launch {
         Launch::LaunchType(t) => req = req.launch_type(LaunchType::from(t.as_str())),
         Launch::CapacityProviders(items) => {
             for item in items {
@@ -174,30 +199,30 @@ pub async fn run_task(
                 {
                     Ok(i) => req = req.capacity_provider_strategy(i),
                     Err(e) => {
-                        return LaunchOutcome::Failed {
+                        return Err(LaunchOutcome::Failed {
                             code: Code::LaunchFailed,
                             reason: format!("invalid capacity provider strategy: {e}"),
-                        };
+                        });
                     }
                 }
             }
         }
     }
-    match req.send().await {
-        Ok(out) => {
-            if let Some(arn) = out.tasks().iter().find_map(|t| t.task_arn()) {
-                LaunchOutcome::Started {
-                    task_arn: arn.to_owned(),
-                }
-            } else if !out.failures().is_empty() {
-                classify_failures(out.failures())
-            } else {
-                LaunchOutcome::Unknown {
-                    reason: "RunTask returned neither a task nor a failure".into(),
-                }
-            }
+    Ok(req)
+}
+
+/// A RunTask answer: the task it started, else its failures.
+fn started_or_failed(out: &RunTaskOutput) -> LaunchOutcome {
+    if let Some(arn) = out.tasks().iter().find_map(|t| t.task_arn()) {
+        LaunchOutcome::Started {
+            task_arn: arn.to_owned(),
         }
-        Err(e) => classify_sdk_error(&e),
+    } else if !out.failures().is_empty() {
+        classify_failures(out.failures())
+    } else {
+        LaunchOutcome::Unknown {
+            reason: "RunTask returned neither a task nor a failure".into(),
+        }
     }
 }
 
