@@ -34,6 +34,14 @@ impl ConfigError {
         }
     }
 
+    /// `var` is not set (or blank).
+    pub fn missing(var: &str, expected: &str) -> Self {
+        ConfigError::Missing {
+            var: var.to_owned(),
+            expected: expected.to_owned(),
+        }
+    }
+
     pub fn invalid(var: &str, expected: &str, reason: impl fmt::Display) -> Self {
         ConfigError::Invalid {
             var: var.to_owned(),

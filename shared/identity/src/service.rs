@@ -20,12 +20,11 @@
 //!   `HTTP_PROXY` answer, so the service drops what may not leave it.
 //!
 //! ```
-//! use portcullis_identity::service::{ServiceConfig, Vars, listen_addr};
-//! let env = Vars(|name: &str| match name {
-//!     "IDENTITY_SECRET" => Some("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=".to_owned()),
-//!     "BASE_PATH" => Some("/web".to_owned()),
-//!     _ => None,
-//! });
+//! use portcullis_identity::service::{Env, ServiceConfig, listen_addr};
+//! let env = Env::from_pairs([
+//!     ("IDENTITY_SECRET", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="),
+//!     ("BASE_PATH", "/web"),
+//! ]);
 //! let config = ServiceConfig::from_env(&env)?;
 //! assert_eq!(config.base_path, "/web");
 //! assert_eq!(listen_addr(&env)?.to_string(), "0.0.0.0:8080");
@@ -44,77 +43,11 @@ pub const HEALTH: &str = "/health";
 const KEY_EXPECTED: &str =
     "base64 of at least 32 bytes (this service's identity key, from its Secrets Manager secret)";
 
-/// A start-up configuration failure: the variable at fault and what it
-/// should hold (values are never echoed: some are secrets).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration error: environment variable {var} {problem}; expected {expected}")]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub problem: String,
-    pub expected: &'static str,
-}
-
-impl ConfigError {
-    /// `var` is not set (or blank).
-    pub fn missing(var: &'static str, expected: &'static str) -> Self {
-        ConfigError {
-            var,
-            problem: "is not set".to_owned(),
-            expected,
-        }
-    }
-
-    /// `var` is set but unusable, for `reason` (which must not quote a
-    /// secret value).
-    pub fn invalid(
-        var: &'static str,
-        expected: &'static str,
-        reason: impl std::fmt::Display,
-    ) -> Self {
-        ConfigError {
-            var,
-            problem: format!("is invalid ({reason})"),
-            expected,
-        }
-    }
-}
-
-/// Where variables come from: the process environment, or any lookup in
-/// tests. A blank value counts as unset.
-pub struct Vars<F>(pub F);
-
-impl Vars<fn(&str) -> Option<String>> {
-    /// The process environment.
-    pub fn process() -> Self {
-        Vars(|name| std::env::var(name).ok())
-    }
-}
-
-impl<F: Fn(&str) -> Option<String>> Vars<F> {
-    /// `var`'s value; `None` when unset or blank.
-    pub fn get(&self, var: &str) -> Option<String> {
-        (self.0)(var).filter(|v| !v.trim().is_empty())
-    }
-
-    /// `var` parsed, or `default` when unset.
-    pub fn parse_or<T: std::str::FromStr>(
-        &self,
-        var: &'static str,
-        expected: &'static str,
-        default: T,
-    ) -> Result<T, ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.get(var) {
-            None => Ok(default),
-            Some(raw) => raw
-                .trim()
-                .parse()
-                .map_err(|e| ConfigError::invalid(var, expected, e)),
-        }
-    }
-}
+/// A start-up configuration failure and where variables come from: the
+/// runtime kit's (`portcullis_core::config`), one type each for every
+/// function and service. A blank value counts as unset; values are never
+/// echoed (some are secrets).
+pub use portcullis_core::config::{ConfigError, Env};
 
 /// Which `Set-Cookie` headers a service may send (`PORTCULLIS_COOKIES`,
 /// set by Terraform from the registry's `cookies`, or `allow_cookies` for a
@@ -141,7 +74,7 @@ const PUBLIC_PATH_EXPECTED: &str =
 impl CookiePolicy {
     /// `PORTCULLIS_COOKIES` (`none`, the default when unset, or `own_path`)
     /// and, for `own_path`, `PORTCULLIS_PUBLIC_PATH`.
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Vars<F>) -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let mode = env.get("PORTCULLIS_COOKIES").unwrap_or_default();
         match mode.trim() {
             "" | "none" => Ok(CookiePolicy::None),
@@ -250,7 +183,7 @@ impl ServiceConfig {
     /// `/<stage><path_prefix>` for a `vpc_link` service, whose path carries
     /// API Gateway's stage, `<path_prefix>` for a `lambda` one), and the
     /// cookie policy ([`CookiePolicy::from_env`]).
-    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Vars<F>) -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let key = |var: &'static str, value: &str| {
             SigningKey::from_base64(value).map_err(|e| ConfigError::invalid(var, KEY_EXPECTED, e))
         };
@@ -329,9 +262,7 @@ pub fn unix_now() -> i64 {
 
 /// Where the service listens: `BIND_ADDR` (default `0.0.0.0`) and `PORT`
 /// (default 8080).
-pub fn listen_addr<F: Fn(&str) -> Option<String>>(
-    env: &Vars<F>,
-) -> Result<SocketAddr, ConfigError> {
+pub fn listen_addr(env: &Env) -> Result<SocketAddr, ConfigError> {
     let port: u16 = env.parse_or("PORT", "a TCP port (0 to 65535)", 8080)?;
     let bind: IpAddr = env.parse_or("BIND_ADDR", "an IP address", [0, 0, 0, 0].into())?;
     Ok(SocketAddr::new(bind, port))
@@ -350,7 +281,7 @@ pub async fn run(
     // JSON lines on stdout (CloudWatch through awslogs), the runtime kit's
     // log initialisation, filtered by RUST_LOG (default info).
     portcullis_core::telemetry::init_as(portcullis_core::telemetry::Format::Json);
-    let env = Vars::process();
+    let env = Env::Process;
     let config = ServiceConfig::from_env(&env)?;
     let addr = listen_addr(&env)?;
     tracing::info!(base_path = %config.base_path, cookies = ?config.cookies, "{name} configuration");
@@ -460,16 +391,11 @@ pub use portcullis_core::runtime::shutdown_signal;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     const KEY: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
 
-    fn vars(pairs: &[(&str, &str)]) -> Vars<impl Fn(&str) -> Option<String> + use<>> {
-        let map: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Vars(move |name: &str| map.get(name).cloned())
+    fn vars(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
     }
 
     #[test]
@@ -480,7 +406,7 @@ mod tests {
             vars(&[("IDENTITY_SECRET", " ")]),
         ] {
             let e = ServiceConfig::from_env(&env).unwrap_err();
-            assert_eq!(e.var, "IDENTITY_SECRET");
+            assert_eq!(e.var(), "IDENTITY_SECRET");
             assert!(e.to_string().contains("is not set"), "{e}");
         }
         let e = ServiceConfig::from_env(&vars(&[("IDENTITY_SECRET", "c2hvcnQ=")])).unwrap_err();
@@ -500,31 +426,29 @@ mod tests {
             let e =
                 ServiceConfig::from_env(&vars(&[("IDENTITY_SECRET", KEY), ("BASE_PATH", base)]))
                     .unwrap_err();
-            assert_eq!(e.var, "BASE_PATH");
+            assert_eq!(e.var(), "BASE_PATH");
         }
         let e = ServiceConfig::from_env(&vars(&[
             ("IDENTITY_SECRET", KEY),
             ("IDENTITY_SECRET_PREVIOUS", "x"),
         ]))
         .unwrap_err();
-        assert_eq!(e.var, "IDENTITY_SECRET_PREVIOUS");
+        assert_eq!(e.var(), "IDENTITY_SECRET_PREVIOUS");
         let rotating = vars(&[("IDENTITY_SECRET", KEY), ("IDENTITY_SECRET_PREVIOUS", KEY)]);
         assert_eq!(ServiceConfig::from_env(&rotating).unwrap().keys.len(), 2);
     }
 
     #[test]
     fn numbers_parse_with_a_default_and_a_blank_is_unset() {
-        let vars = Vars(|name: &str| match name {
-            "PORT" => Some("9000".to_owned()),
-            "BLANK" => Some("  ".to_owned()),
-            "BAD" => Some("eighty".to_owned()),
-            _ => None,
-        });
+        let vars = vars(&[("PORT", "9000"), ("BLANK", "  "), ("BAD", "eighty")]);
         assert_eq!(vars.parse_or("PORT", "a TCP port", 8080u16), Ok(9000));
         assert_eq!(vars.parse_or("BLANK", "a TCP port", 8080u16), Ok(8080));
         assert_eq!(vars.parse_or("UNSET", "a TCP port", 8080u16), Ok(8080));
         let e = vars.parse_or("BAD", "a TCP port", 8080u16).unwrap_err();
-        assert_eq!((e.var, e.expected), ("BAD", "a TCP port"));
+        assert!(
+            matches!(&e, ConfigError::Invalid { var, expected, .. } if var == "BAD" && expected == "a TCP port"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -646,7 +570,7 @@ mod tests {
             ),
         ] {
             let e = with(&pairs).unwrap_err();
-            assert_eq!(e.var, var, "{pairs:?}");
+            assert_eq!(e.var(), var, "{pairs:?}");
             assert!(e.to_string().contains(says), "{e}");
         }
     }
@@ -788,9 +712,9 @@ mod tests {
         let local = vars(&[("PORT", "8081"), ("BIND_ADDR", "127.0.0.1")]);
         assert_eq!(listen_addr(&local).unwrap().to_string(), "127.0.0.1:8081");
         let e = listen_addr(&vars(&[("PORT", "70000")])).unwrap_err();
-        assert_eq!(e.var, "PORT");
+        assert_eq!(e.var(), "PORT");
         let e = listen_addr(&vars(&[("BIND_ADDR", "localhost")])).unwrap_err();
-        assert_eq!(e.var, "BIND_ADDR");
+        assert_eq!(e.var(), "BIND_ADDR");
         assert!(e.to_string().contains("an IP address"), "{e}");
     }
 }
