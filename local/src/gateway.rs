@@ -31,7 +31,7 @@ use crate::context_vars::ContextVars;
 use crate::event::{self, Deployment, Incoming};
 pub use crate::gateway_response::GatewayResponse;
 use crate::gateway_response::{self as answer, error_message, response_type};
-use crate::http_integration::{self, Failure, HttpIntegration, Upstreams};
+use crate::http_integration::{self, Failure, HttpIntegration, LocalHttpIntegration, Upstreams};
 use crate::integration::{EventFunction, EventHandler, HttpFunction, HttpHandler, Integration};
 use crate::lambda_proxy::{self, AuthzFailure, Invoked, LAMBDA_PAYLOAD_BYTES};
 pub use crate::metering::Throttle;

@@ -24,19 +24,10 @@ use serde_json::Value;
 
 use crate::streaming::StreamLimits;
 
-/// The API Gateway REST integration of type `http_proxy`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpIntegration {
-    /// `VPC_LINK` (with `connection_id`) or `INTERNET`.
-    pub connection_type: String,
-    pub connection_id: Option<String>,
-    /// `http://<host>/<path with {name} placeholders>`.
-    pub uri: String,
-    /// `ANY` sends the client's method.
-    pub http_method: String,
-    /// `integration.request.<path|querystring|header>.<name>` → source.
-    pub request_parameters: BTreeMap<String, String>,
-}
+/// The API Gateway REST integration of type `http_proxy`: the contract's
+/// ([`portcullis_contract::HttpIntegration`]); what the local gateway does
+/// with it is [`LocalHttpIntegration`].
+pub use portcullis_contract::HttpIntegration;
 
 /// Local base URLs by upstream path prefix (`/sample` →
 /// `http://127.0.0.1:8081`): what stands for the ALB's listener rules.
@@ -258,18 +249,38 @@ struct Mapped {
     header: Vec<(String, Option<String>)>,
 }
 
-impl HttpIntegration {
+/// What the local gateway does with the contract's `http_proxy`
+/// integration: build the upstream request as API Gateway does, and find
+/// where it goes locally.
+pub trait LocalHttpIntegration {
     /// Build the upstream request from the proxy event of the request (with
     /// `requestContext.authorizer` on secured routes) and its headers.
-    pub fn outgoing(
+    fn outgoing(
+        &self,
+        method: &str,
+        raw_query: Option<&str>,
+        client_headers: &HeaderMap,
+        event: &Value,
+    ) -> Result<Outgoing, String>;
+
+    /// A private integration (`connectionType: VPC_LINK`).
+    fn is_vpc_link(&self) -> bool;
+
+    /// Where the request goes locally: the upstream table's base URL for
+    /// the path, else (internet integrations only) the uri itself.
+    fn local_url(&self, url: &url::Url, upstreams: &Upstreams) -> Result<String, String>;
+}
+
+impl LocalHttpIntegration for HttpIntegration {
+    fn outgoing(
         &self,
         method: &str,
         raw_query: Option<&str>,
         client_headers: &HeaderMap,
         event: &Value,
     ) -> Result<Outgoing, String> {
-        let mapped = self.mapped(event)?;
-        let uri = self.filled_uri(&mapped, event)?;
+        let mapped = mapped(self, event)?;
+        let uri = filled_uri(self, &mapped, event)?;
         let mut url = url::Url::parse(&uri)
             .map_err(|e| format!("the integration uri {uri:?} is not a URL: {e}"))?;
         url.set_query(query(raw_query, &mapped.query).as_deref());
@@ -289,57 +300,11 @@ impl HttpIntegration {
         })
     }
 
-    fn mapped(&self, event: &Value) -> Result<Mapped, String> {
-        let mut mapped = Mapped::default();
-        for (target, source) in &self.request_parameters {
-            let value = source_value(source, event);
-            if let Some(name) = target.strip_prefix("integration.request.path.") {
-                mapped.path.insert(name.to_owned(), value);
-            } else if let Some(name) = target.strip_prefix("integration.request.querystring.") {
-                mapped.query.push((name.to_owned(), value));
-            } else if let Some(name) = target.strip_prefix("integration.request.header.") {
-                mapped.header.push((name.to_owned(), value));
-            } else {
-                return Err(format!(
-                    "request parameter {target:?} is not integration.request.path|querystring|header.<name>"
-                ));
-            }
-        }
-        Ok(mapped)
-    }
-
-    /// The uri with its `{name}` placeholders filled; an unmapped one takes
-    /// the method's path parameter of the same name.
-    fn filled_uri(&self, mapped: &Mapped, event: &Value) -> Result<String, String> {
-        let mut uri = String::new();
-        let mut rest = self.uri.as_str();
-        while let Some(start) = rest.find('{') {
-            let end = rest[start..]
-                .find('}')
-                .map(|e| start + e)
-                .ok_or_else(|| format!("the uri {:?} has an unclosed {{", self.uri))?;
-            let name = rest[start + 1..end].trim_end_matches('+');
-            let value = match mapped.path.get(name) {
-                Some(v) => v.clone(),
-                None => source_value(&format!("method.request.path.{name}"), event),
-            }
-            .unwrap_or_default();
-            uri.push_str(&rest[..start]);
-            uri.push_str(&utf8_percent_encode(&value, PATH_VALUE).to_string());
-            rest = &rest[end + 1..];
-        }
-        uri.push_str(rest);
-        Ok(uri)
-    }
-
-    /// A private integration (`connectionType: VPC_LINK`).
-    pub fn is_vpc_link(&self) -> bool {
+    fn is_vpc_link(&self) -> bool {
         self.connection_type.eq_ignore_ascii_case("VPC_LINK")
     }
 
-    /// Where the request goes locally: the upstream table's base URL for
-    /// the path, else (internet integrations only) the uri itself.
-    pub fn local_url(&self, url: &url::Url, upstreams: &Upstreams) -> Result<String, String> {
+    fn local_url(&self, url: &url::Url, upstreams: &Upstreams) -> Result<String, String> {
         let path_and_query = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
@@ -362,6 +327,49 @@ impl HttpIntegration {
         }
         Ok(url.to_string())
     }
+}
+
+fn mapped(http: &HttpIntegration, event: &Value) -> Result<Mapped, String> {
+    let mut mapped = Mapped::default();
+    for (target, source) in &http.request_parameters {
+        let value = source_value(source, event);
+        if let Some(name) = target.strip_prefix("integration.request.path.") {
+            mapped.path.insert(name.to_owned(), value);
+        } else if let Some(name) = target.strip_prefix("integration.request.querystring.") {
+            mapped.query.push((name.to_owned(), value));
+        } else if let Some(name) = target.strip_prefix("integration.request.header.") {
+            mapped.header.push((name.to_owned(), value));
+        } else {
+            return Err(format!(
+                "request parameter {target:?} is not integration.request.path|querystring|header.<name>"
+            ));
+        }
+    }
+    Ok(mapped)
+}
+
+/// The uri with its `{name}` placeholders filled; an unmapped one takes
+/// the method's path parameter of the same name.
+fn filled_uri(http: &HttpIntegration, mapped: &Mapped, event: &Value) -> Result<String, String> {
+    let mut uri = String::new();
+    let mut rest = http.uri.as_str();
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..]
+            .find('}')
+            .map(|e| start + e)
+            .ok_or_else(|| format!("the uri {:?} has an unclosed {{", http.uri))?;
+        let name = rest[start + 1..end].trim_end_matches('+');
+        let value = match mapped.path.get(name) {
+            Some(v) => v.clone(),
+            None => source_value(&format!("method.request.path.{name}"), event),
+        }
+        .unwrap_or_default();
+        uri.push_str(&rest[..start]);
+        uri.push_str(&utf8_percent_encode(&value, PATH_VALUE).to_string());
+        rest = &rest[end + 1..];
+    }
+    uri.push_str(rest);
+    Ok(uri)
 }
 
 /// The client the gateway sends integration requests with.

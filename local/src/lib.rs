@@ -32,7 +32,7 @@ pub use access_log::{AccessLog, AccessLogSink, CloudWatchLogs, MemoryLog};
 pub use deployed::{Deployed, DeployedError, LocalOverrides};
 pub use event::Deployment;
 pub use gateway::{Gateway, GatewayResponse, MAX_BODY_BYTES};
-pub use http_integration::{HttpIntegration, Upstreams};
+pub use http_integration::{HttpIntegration, LocalHttpIntegration, Upstreams};
 pub use integration::{EventFunction, HttpFunction, Integration, InvokeResult, RawFunction};
 pub use metering::{EmulatorUsage, Meter, Throttle, Usage, UsageSource};
 pub use spec::{Api, SpecError, TransferMode};

@@ -63,7 +63,7 @@ pub struct Operation {
     pub transfer_mode: TransferMode,
     /// An `http_proxy` integration (VPC link or internet); `function` is
     /// then empty.
-    pub http: Option<crate::http_integration::HttpIntegration>,
+    pub http: Option<portcullis_contract::HttpIntegration>,
 }
 
 /// A resource of the REST API (`/v1/jobs/{id}`) and its methods. The key
@@ -203,15 +203,7 @@ fn operation(
         .integration
         .ok_or_else(|| invalid(at, "x-amazon-apigateway-integration is missing"))?;
     let at = format!("{at}.x-amazon-apigateway-integration");
-    let http = integration
-        .http
-        .map(|h| crate::http_integration::HttpIntegration {
-            connection_type: h.connection_type,
-            connection_id: h.connection_id,
-            uri: h.uri,
-            http_method: h.http_method,
-            request_parameters: h.request_parameters,
-        });
+    let http = integration.http;
     let function = match http {
         Some(_) => String::new(),
         None => resolve(&integration.uri).ok_or_else(|| {
