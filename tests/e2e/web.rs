@@ -372,6 +372,8 @@ async fn a_caller_whose_tenant_has_no_usage_plan_gets_a_403_naming_the_fix(pool:
     // provisioning gives a tenant's consumers (PUT /v1/tenants, POST
     // /v1/keys): API Gateway finds no API key for its usage identifier and
     // answers INVALID_API_KEY, which the body's gateway response rewrites.
+    // Raw SQL on purpose: every way the store offers to make a key also
+    // makes its usage key, and this state is a key without one.
     let (plain, lookup, digest) = portcullis_auth::apikey::generate();
     sqlx::query(
         "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \

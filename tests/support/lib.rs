@@ -197,8 +197,9 @@ pub async fn api_key(pool: &sqlx::PgPool, name: &str, tenant: &str, scopes: &[&s
         .0
 }
 
-/// An API key of `tenant` with `scopes` in usage plan `plan`, inserted
-/// straight into the key store; returns the full key and its id.
+/// An API key of `tenant` with `scopes` in usage plan `plan`, made by the
+/// key store as `POST /v1/keys` makes one (with its `key.create` audit
+/// entry), and given its usage key; returns the full key and its id.
 pub async fn api_key_in_plan(
     pool: &sqlx::PgPool,
     name: &str,
@@ -206,25 +207,24 @@ pub async fn api_key_in_plan(
     scopes: &[&str],
     plan: &str,
 ) -> (String, uuid::Uuid) {
-    let (plain, lookup, digest) = portcullis_auth::apikey::generate();
-    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    let id = uuid::Uuid::now_v7();
-    sqlx::query(
-        "insert into api_keys (id, lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
-         values ($1, $2, $3, $4, $5, $6, $7, 'e2e')",
-    )
-    .bind(id)
-    .bind(lookup.as_str())
-    .bind(&digest[..])
-    .bind(name)
-    .bind(tenant)
-    .bind(&scopes)
-    .bind(plan)
-    .execute(pool)
-    .await
-    .expect("insert a test key");
+    use portcullis_auth::audit::Actor;
+    use portcullis_auth::store::{self, KeyName, NewKey};
+    let new = NewKey {
+        name: KeyName::parse(name).expect("a test key's name"),
+        tenant: tenant.parse().expect("a test key's tenant"),
+        scopes: portcullis_auth::Scopes::new(
+            scopes.iter().map(|s| s.parse().expect("a test key's scope")),
+        ),
+        plan: plan.to_owned(),
+        expires_at: None,
+    };
+    let db = portcullis_db::Database::from_pool(pool.clone());
+    let created = store::create(&db, &new, Actor::Bootstrap, None)
+        .await
+        .expect("create a test key");
+    let id = created.record.id;
     usage_key_for(&deployed(), id, plan).await;
-    (plain.expose_secret().to_owned(), id)
+    (created.key.expose_secret().to_owned(), id)
 }
 
 /// Give Portcullis key `id` of usage plan `plan` its API Gateway usage key

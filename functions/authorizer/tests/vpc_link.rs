@@ -13,7 +13,9 @@ use authorizer::signing::{self, Signer};
 use authorizer::{Response, State};
 use common::*;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use portcullis_auth::apikey;
+use portcullis_auth::Scopes;
+use portcullis_auth::audit::Actor;
+use portcullis_auth::store::{self, KeyName, NewKey};
 use portcullis_core::Env;
 use portcullis_db::Database;
 use portcullis_identity::{self as identity, IdentityError, SigningKey, VerifiedIdentity};
@@ -27,19 +29,28 @@ fn web_key() -> SigningKey {
     SigningKey::from_bytes(&[21; 32]).unwrap()
 }
 
+/// A key of `tenant-a` made by the key store, as `POST /v1/keys` makes
+/// one: its full text and lookup id.
 async fn insert_key(pool: &PgPool, scopes: &[&str]) -> (String, String) {
-    let (plain, lookup, digest) = apikey::generate();
-    sqlx::query(
-        "insert into api_keys (lookup_id, secret_digest, name, tenant, scopes, plan, created_by) \
-         values ($1, $2, 'test key', 'tenant-a', $3, 'standard', 'tests')",
+    let new = NewKey {
+        name: KeyName::parse("test key").unwrap(),
+        tenant: "tenant-a".parse().unwrap(),
+        scopes: Scopes::new(scopes.iter().map(|s| s.parse().unwrap())),
+        plan: "standard".to_owned(),
+        expires_at: None,
+    };
+    let created = store::create(
+        &Database::from_pool(pool.clone()),
+        &new,
+        Actor::Bootstrap,
+        None,
     )
-    .bind(lookup.as_str())
-    .bind(digest.as_slice())
-    .bind(scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-    .execute(pool)
     .await
     .unwrap();
-    (plain.expose_secret().to_owned(), lookup.as_str().to_owned())
+    (
+        created.key.expose_secret().to_owned(),
+        created.record.lookup_id.as_str().to_owned(),
+    )
 }
 
 /// The embedded contract and registry; `web`'s key given.
