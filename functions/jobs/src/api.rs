@@ -15,7 +15,7 @@ use portcullis_jobs::model::{EventSource, Job, JobStatus, JobView, Params};
 use portcullis_jobs::reason::Code;
 use portcullis_jobs::store::{self, Filter, NewJob};
 use portcullis_platform::jobs::{JobType, MAX_ARG_LEN};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -45,12 +45,8 @@ pub struct SubmitRequest {
     pub memory: Option<u32>,
 }
 
-/// `GET /v1/jobs` answer.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
+/// `GET /v1/jobs` answer: the API's one page type.
+pub use portcullis_core::http::Page;
 
 /// The Lambda entry point: every error becomes problem+json here, and every
 /// answer goes through the CORS policy (`State::cors`). `OPTIONS` on a served
@@ -372,13 +368,7 @@ async fn events(state: &State, req: &Request) -> Result<Response<Body>, ApiError
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))?;
     let items = store::events(&state.db, id).await?;
-    json(
-        200,
-        &Page {
-            items,
-            next_cursor: None,
-        },
-    )
+    json(200, &Page::whole(items))
 }
 
 /// `?status=` and `?type=`; a status that is not one of ours is 400
@@ -408,27 +398,17 @@ async fn list(state: &State, req: &Request) -> Result<Response<Body>, ApiError> 
     let filter = filter(req)?;
     let limit = page_limit(req, DEFAULT_PAGE, MAX_PAGE)?;
     let after = Cursor::from_query(req)?.map(|c| (c.created_at, c.id));
-    let mut jobs = store::list(&state.db, &who.tenant, &filter, after, limit + 1).await?;
-    let more = jobs.len() as i64 > limit;
-    jobs.truncate(limit as usize);
-    let next_cursor = if more {
-        jobs.last().map(|j| {
-            Cursor {
-                created_at: j.created_at,
-                id: j.id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
-    json(
-        200,
-        &Page {
-            items: jobs.iter().map(JobView::from).collect(),
-            next_cursor,
+    let jobs = store::list(&state.db, &who.tenant, &filter, after, limit + 1).await?;
+    let page = Page::of_rows(
+        jobs,
+        limit,
+        |j| Cursor {
+            created_at: j.created_at,
+            id: j.id,
         },
-    )
+        |j| JobView::from(j),
+    );
+    json(200, &page)
 }
 
 /// `POST /v1/jobs/{id}/cancel`: see `portcullis_jobs::lifecycle::cancel`

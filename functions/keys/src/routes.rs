@@ -16,7 +16,7 @@ use portcullis_auth::store::{self, KeyRecord, KeyStatus, NewKey};
 use portcullis_auth::{AuthContext, Scope, Tenant};
 use portcullis_core::ApiError;
 use portcullis_core::http::{
-    Cursor, json, json_body, method_not_allowed, no_route, page_limit, path_id, path_param,
+    Cursor, Page, json, json_body, method_not_allowed, no_route, page_limit, path_id, path_param,
     query_param, resource_path,
 };
 use serde::Serialize;
@@ -181,43 +181,27 @@ impl KeyView {
     }
 }
 
-#[derive(Serialize)]
-struct Page {
-    items: Vec<KeyView>,
-    next_cursor: Option<String>,
-}
-
 async fn list_keys(state: &State, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = admin(req)?;
     let tenant = effective_tenant(state, &caller, tenant_param(req)?)?;
     let limit = page_limit(req, DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = Cursor::from_query(req)?.map(|c| (c.created_at, c.id));
     let tenant = &tenant;
-    let mut rows = state
+    let rows = state
         .db
         .with_retry(|pool| async move { store::list(&pool, tenant, after, limit + 1).await })
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if more {
-        rows.last().map(|k| {
-            Cursor {
-                created_at: k.created_at,
-                id: k.id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
     let now = Utc::now();
-    json(
-        200,
-        &Page {
-            items: rows.iter().map(|k| KeyView::of(k, now)).collect(),
-            next_cursor,
+    let page = Page::of_rows(
+        rows,
+        limit,
+        |k| Cursor {
+            created_at: k.created_at,
+            id: k.id,
         },
-    )
+        |k| KeyView::of(k, now),
+    );
+    json(200, &page)
 }
 
 fn no_such_key(id: Uuid, tenant: &Tenant) -> ApiError {

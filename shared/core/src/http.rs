@@ -176,6 +176,48 @@ impl Cursor {
     }
 }
 
+/// One page of a cursor-paginated list, as every list endpoint answers it:
+/// `{"items": [...], "next_cursor": "<cursor>" | null}`.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The page of `rows`, fetched with a limit of `limit + 1` (newest
+    /// first): the extra row only says that there is more, and then
+    /// `next_cursor` is the position of the last row kept (`position`).
+    /// Each kept row is shown as `view` makes it.
+    pub fn of_rows<R>(
+        mut rows: Vec<R>,
+        limit: i64,
+        position: impl Fn(&R) -> Cursor,
+        view: impl FnMut(&R) -> T,
+    ) -> Page<T> {
+        let keep = usize::try_from(limit).unwrap_or(0);
+        let more = rows.len() > keep;
+        rows.truncate(keep);
+        let next_cursor = if more {
+            rows.last().map(|r| position(r).encode())
+        } else {
+            None
+        };
+        Page {
+            items: rows.iter().map(view).collect(),
+            next_cursor,
+        }
+    }
+
+    /// A list answered whole: one page, no cursor.
+    pub fn whole(items: Vec<T>) -> Page<T> {
+        Page {
+            items,
+            next_cursor: None,
+        }
+    }
+}
+
 /// Parse a JSON body into `T`, refusing bodies over `limit` bytes (413) and
 /// malformed JSON (400, saying where it broke). Unknown-field and type errors
 /// are 422 naming the field when serde tells which.
@@ -243,6 +285,24 @@ pub fn respond(req_id: Option<&str>, result: Result<Response<Body>, ApiError>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_keeps_limit_rows_and_a_cursor_only_when_there_is_more() {
+        let at = |i: u128| Cursor {
+            created_at: chrono::DateTime::<chrono::Utc>::from_timestamp_micros(i as i64).unwrap(),
+            id: uuid::Uuid::from_u128(i),
+        };
+        let page = Page::of_rows(vec![3u128, 2, 1], 2, |r| at(*r), |r| *r * 10);
+        assert_eq!(page.items, vec![30, 20]);
+        let next = Cursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(next, at(2));
+        let last = Page::of_rows(vec![2u128, 1], 2, |r| at(*r), |r| *r);
+        assert_eq!((last.items, last.next_cursor), (vec![2, 1], None));
+        assert_eq!(
+            serde_json::to_value(Page::whole(vec![1])).unwrap(),
+            serde_json::json!({"items": [1], "next_cursor": null})
+        );
+    }
 
     #[test]
     fn a_cursor_round_trips_and_garbage_is_an_invalid_parameter() {
