@@ -286,7 +286,7 @@ async fn submit(
     );
     let new = NewJob {
         id: Uuid::new_v4(),
-        tenant: who.tenant.to_string(),
+        tenant: who.tenant.clone(),
         principal: who.principal_id.clone(),
         job_type,
         params,

@@ -143,7 +143,7 @@ async fn task_failed_to_start_without_an_exit_code_fails(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_stop_after_a_cancel_request_ends_cancelled(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
-    let job = lifecycle::cancel(&st, "acme", id.parse().unwrap(), "key-of-acme")
+    let job = lifecycle::cancel(&st, &acme(), id.parse().unwrap(), "key-of-acme")
         .await
         .unwrap();
     assert!(job.cancel_requested());
@@ -259,7 +259,7 @@ async fn a_stopped_reason_naming_the_account_is_shown_as_a_reason_code(pool: PgP
     );
     e["detail"]["stoppedReason"] = json!(raw);
     apply(&st, e).await;
-    let job = store::get(&st.db, "acme", id.parse().unwrap())
+    let job = store::get(&st.db, &acme(), id.parse().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -291,7 +291,7 @@ async fn a_non_zero_exit_is_shown_as_task_stopped_with_its_code(pool: PgPool) {
         fixture_event("ecs-task-stopped-exit-3.json", &arn, &id, 5),
     )
     .await;
-    let job = store::get(&st.db, "acme", id.parse().unwrap())
+    let job = store::get(&st.db, &acme(), id.parse().unwrap())
         .await
         .unwrap()
         .unwrap();

@@ -18,6 +18,10 @@ pub mod reason;
 pub mod store;
 pub mod transition;
 
+/// The tenant a job belongs to: the one tenant type, from the caller's
+/// context to the `jobs.tenant` column.
+pub use portcullis_auth::Tenant;
+
 use crate::ecs::Placement;
 use portcullis_core::config::{ConfigError, Env};
 use portcullis_core::runtime::StartError;

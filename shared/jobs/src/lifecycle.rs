@@ -7,6 +7,7 @@ use crate::State;
 use crate::launch::{self, LaunchOutcome};
 use crate::model::{EventSource, Job, JobStatus};
 use crate::store::{self, CancelRecord};
+use portcullis_auth::Tenant;
 use portcullis_db::DbError;
 use uuid::Uuid;
 
@@ -71,7 +72,7 @@ const CANCEL_ROUNDS: usize = 3;
 /// Cancelling again while that is pending returns the job unchanged.
 pub async fn cancel(
     state: &State,
-    tenant: &str,
+    tenant: &Tenant,
     id: Uuid,
     principal: &str,
 ) -> Result<Job, CancelError> {

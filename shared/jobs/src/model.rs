@@ -1,6 +1,7 @@
 //! The job as stored and as shown to callers.
 
 use chrono::{DateTime, Utc};
+use portcullis_auth::Tenant;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -229,7 +230,7 @@ pub struct Params {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Job {
     pub id: Uuid,
-    pub tenant: String,
+    pub tenant: Tenant,
     pub principal: String,
     #[sqlx(rename = "type")]
     pub job_type: String,

@@ -12,6 +12,7 @@
 use crate::launch::LaunchOutcome;
 use crate::model::{EventSource, EventView, Job, JobStatus, Params, StopReason};
 use chrono::{DateTime, Utc};
+use portcullis_auth::Tenant;
 use portcullis_db::{Database, DbError};
 use sqlx::PgConnection;
 use std::time::Duration;
@@ -30,7 +31,7 @@ pub const ACTIVE: [JobStatus; 2] = [JobStatus::Starting, JobStatus::Running];
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub id: Uuid,
-    pub tenant: String,
+    pub tenant: Tenant,
     pub principal: String,
     pub job_type: String,
     pub params: Params,
@@ -83,7 +84,7 @@ pub async fn insert(db: &Database, j: &NewJob) -> Result<Option<Job>, DbError> {
 }
 
 /// The job a tenant submitted with an idempotency key.
-pub async fn by_key(db: &Database, tenant: &str, key: &str) -> Result<Option<Job>, DbError> {
+pub async fn by_key(db: &Database, tenant: &Tenant, key: &str) -> Result<Option<Job>, DbError> {
     let sql = &format!("select {JOB_COLUMNS} from jobs where tenant = $1 and idempotency_key = $2");
     db.with_retry(|pool| async move {
         sqlx::query_as::<_, Job>(sql)
@@ -96,7 +97,7 @@ pub async fn by_key(db: &Database, tenant: &str, key: &str) -> Result<Option<Job
 }
 
 /// One job of one tenant (another tenant's job reads as absent).
-pub async fn get(db: &Database, tenant: &str, id: Uuid) -> Result<Option<Job>, DbError> {
+pub async fn get(db: &Database, tenant: &Tenant, id: Uuid) -> Result<Option<Job>, DbError> {
     let sql = &format!("select {JOB_COLUMNS} from jobs where id = $1 and tenant = $2");
     db.with_retry(|pool| async move {
         sqlx::query_as::<_, Job>(sql)
@@ -121,7 +122,7 @@ pub type After = (DateTime<Utc>, Uuid);
 /// A tenant's jobs, newest first, after the page position.
 pub async fn list(
     db: &Database,
-    tenant: &str,
+    tenant: &Tenant,
     filter: &Filter,
     after: Option<After>,
     limit: i64,
@@ -370,7 +371,7 @@ pub enum CancelRecord {
 /// `stop_requested = cancel` and becomes `cancelled` when ECS reports STOPPED.
 pub async fn record_cancel(
     db: &Database,
-    tenant: &str,
+    tenant: &Tenant,
     id: Uuid,
     seen_task: Option<&str>,
     reason: &str,

@@ -41,7 +41,7 @@ async fn a_timeout_does_not_override_a_cancel_recorded_meanwhile(pool: PgPool) {
     assert_eq!(job.status, JobStatus::Starting);
     let recorded = store::record_cancel(
         &st.db,
-        "acme",
+        &acme(),
         job.id,
         job.task_arn.as_deref(),
         "cancelled by a test",
@@ -67,11 +67,11 @@ async fn a_cancel_decided_on_a_stale_read_is_not_recorded(pool: PgPool) {
     let st = stub(&pool);
     let job = launched_job(&st, "k", &[]).await;
     // Read when it had no task; it has one now.
-    let r = store::record_cancel(&st.db, "acme", job.id, None, "late", &[])
+    let r = store::record_cancel(&st.db, &acme(), job.id, None, "late", &[])
         .await
         .unwrap();
     assert!(matches!(r, CancelRecord::Changed), "{r:?}");
-    let other = store::record_cancel(&st.db, "globex", job.id, None, "x", &[])
+    let other = store::record_cancel(&st.db, &"globex".parse().unwrap(), job.id, None, "x", &[])
         .await
         .unwrap();
     assert!(matches!(other, CancelRecord::NotFound), "{other:?}");
@@ -86,7 +86,7 @@ async fn the_status_filter_and_events_read_typed_statuses(pool: PgPool) {
         status: Some(JobStatus::Starting),
         job_type: None,
     };
-    let jobs = store::list(&st.db, "acme", &only_started, None, 10)
+    let jobs = store::list(&st.db, &acme(), &only_started, None, 10)
         .await
         .unwrap();
     assert_eq!(

@@ -85,11 +85,16 @@ pub fn state(pool: PgPool, ecs: aws_sdk_ecs::Client, placement: Placement) -> St
     )
 }
 
+/// Tenant `acme`, whose jobs [`new_job`] makes.
+pub fn acme() -> portcullis_jobs::Tenant {
+    "acme".parse().expect("acme is a tenant")
+}
+
 /// A job of the `sample` type for tenant `acme` (principal `key-of-acme`).
 pub fn new_job(key: &str, args: &[&str]) -> NewJob {
     NewJob {
         id: Uuid::new_v4(),
-        tenant: "acme".into(),
+        tenant: acme(),
         principal: "key-of-acme".into(),
         job_type: "sample".into(),
         params: portcullis_jobs::model::Params {
