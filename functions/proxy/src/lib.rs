@@ -329,6 +329,9 @@ fn source_ip(req: &Request) -> Option<String> {
     }
 }
 
+/// One proxied request, phase by phase: authorise the caller, check and
+/// build the upstream request, sign the identity, audit a mutation, send
+/// it, and map the answer.
 async fn proxy(
     state: &State,
     req: Request,
@@ -338,14 +341,55 @@ async fn proxy(
     let (upstream, raw_sub, required) = resolve(state, &req)?;
     let service = &upstream.service;
     out.service = Some(service.name.clone());
+    let caller = authorise(&req, required, out)?;
+    let method = req.method().clone();
+    let body: &[u8] = req.body().as_ref();
+    let sub_path = check(service, &method, &raw_sub, body)?;
+    let (url, target) = upstream_url(upstream, &sub_path, &req);
+    let mut headers = forwarded_headers(service, &req, request_id);
+    headers.extend(sign(
+        state,
+        service,
+        caller.as_ref(),
+        &method,
+        &target,
+        body,
+    )?);
+    let timeout = timeout_of(state, service, &req)?;
+    // A public route never takes a mutation (shared/platform refuses one):
+    // every proxied mutation is audited with its caller and tenant.
+    if let (true, Some(caller)) = (is_mutation(&method), &caller) {
+        let at = (sub_path.as_str(), target.as_str());
+        audit(state, caller, service, &method, at, body.len(), request_id).await?;
+    }
+    let started = Instant::now();
+    let sent = state
+        .client
+        .request(method.clone(), url)
+        .headers(headers)
+        .timeout(timeout)
+        .body(Bytes::copy_from_slice(body))
+        .send()
+        .await;
+    let result = read_response(service, &method, sent, timeout).await;
+    out.upstream_ms = Some(started.elapsed().as_millis());
+    let answer = result?;
+    out.bytes_out = answer.2.len();
+    map_response(service, answer, request_id)
+}
 
-    // Defence in depth: the gateway policy already requires this scope. A
-    // public route has no authorizer (nor its context): the caller is
-    // anonymous, and the service is told so.
+/// Defence in depth: the gateway policy already requires the route's scope.
+/// A public route has no authorizer (nor its context): the caller is
+/// anonymous, and the service is told so.
+fn authorise(
+    req: &Request,
+    required: Option<&str>,
+    out: &mut Outcome,
+) -> Result<Option<AuthContext>, ApiError> {
     let caller = match required {
         None => None,
         Some(scope) => {
-            let caller = AuthContext::from_request(&req)?;
+            let caller = AuthContext::from_request(req)?;
             // The registry only names scopes that parse; one that did not
             // would be held by no caller: the same 403.
             let scope: Scope = scope.parse().map_err(|_| {
@@ -364,15 +408,24 @@ async fn proxy(
             .to_owned(),
     );
     out.tenant = caller.as_ref().map(|c| c.tenant.to_string());
-    let method = req.method().clone();
+    Ok(caller)
+}
+
+/// What the service accepts: its methods, a path under it that keeps the
+/// path rule (returned), a body within its limit.
+fn check(
+    service: &Service,
+    method: &Method,
+    raw_sub: &str,
+    body: &[u8],
+) -> Result<String, ApiError> {
     if !service.allows(method.as_str()) {
         return Err(ApiError::MethodNotAllowed {
             detail: format!("service {} does not accept {method}", service.name),
             allow: service.methods.clone(),
         });
     }
-    let sub_path = forward::upstream_path(&raw_sub)?;
-    let body: &[u8] = req.body().as_ref();
+    let sub_path = forward::upstream_path(raw_sub)?;
     if body.len() as u64 > service.max_request_bytes {
         return Err(ApiError::PayloadTooLarge {
             detail: format!(
@@ -383,9 +436,13 @@ async fn proxy(
             ),
         });
     }
+    Ok(sub_path)
+}
 
-    // The URL: registered base + path under the service + the query, with
-    // repeated keys kept in order (keys sorted for a stable target).
+/// The URL: registered base + path under the service + the query, with
+/// repeated keys kept in order (keys sorted for a stable target); and the
+/// target (path and query) the identity is signed over.
+fn upstream_url(upstream: &Upstream, sub_path: &str, req: &Request) -> (Url, String) {
     let mut url: Url = upstream.base.clone();
     url.set_path(&format!(
         "{}/{sub_path}",
@@ -402,9 +459,18 @@ async fn proxy(
         url.query_pairs_mut().clear().extend_pairs(pairs);
     }
     let target = url[Position::BeforePath..Position::AfterQuery].to_owned();
+    (url, target)
+}
 
+/// The request headers the service receives: the client's allowed ones,
+/// and the forwarding, request-id and trace headers.
+fn forwarded_headers(
+    service: &Service,
+    req: &Request,
+    request_id: Option<&str>,
+) -> http::HeaderMap {
     let mut headers = forward::request_headers(service, req.headers());
-    if let Some(ip) = source_ip(&req).and_then(|ip| HeaderValue::from_str(&ip).ok()) {
+    if let Some(ip) = source_ip(req).and_then(|ip| HeaderValue::from_str(&ip).ok()) {
         headers.insert(forward::name("x-forwarded-for"), ip);
     }
     let proto = req
@@ -436,7 +502,20 @@ async fn proxy(
     if let Some(t) = trace.and_then(|t| HeaderValue::from_str(&t).ok()) {
         headers.insert(forward::name("x-amzn-trace-id"), t);
     }
-    let who = match &caller {
+    headers
+}
+
+/// The identity headers: the caller (or the anonymous identity) signed with
+/// the target service's own key over the method, target and body.
+fn sign(
+    state: &State,
+    service: &Service,
+    caller: Option<&AuthContext>,
+    method: &Method,
+    target: &str,
+    body: &[u8],
+) -> Result<http::HeaderMap, ApiError> {
+    let who = match caller {
         Some(caller) => Identity {
             principal: caller.principal_id.clone(),
             principal_type: caller.principal_type.to_string(),
@@ -450,50 +529,33 @@ async fn proxy(
         tracing::error!(service = %service.name, "no identity key for the service");
         ApiError::internal(format!("no identity key for service {}", service.name))
     })?;
-    let signed = identity::sign(&who, &method, &target, body, unix_now(), key).map_err(|e| {
+    identity::sign(&who, method, target, body, unix_now(), key).map_err(|e| {
         tracing::error!(error = %e, "identity cannot be signed");
         ApiError::internal(e)
-    })?;
-    headers.extend(signed);
+    })
+}
 
+/// The upstream call's timeout: the service's, within what is left of
+/// this invocation.
+fn timeout_of(state: &State, service: &Service, req: &Request) -> Result<Duration, ApiError> {
     let deadline = req
         .lambda_context_ref()
         .filter(|c| c.deadline > 0)
         .map(|c| c.deadline());
-    let timeout = upstream_timeout(service.timeout, deadline, SystemTime::now(), state.margin)
-        .ok_or_else(|| ApiError::GatewayTimeout {
+    upstream_timeout(service.timeout, deadline, SystemTime::now(), state.margin).ok_or_else(|| {
+        ApiError::GatewayTimeout {
             detail: "no time is left in this invocation to call the service".to_owned(),
-        })?;
+        }
+    })
+}
 
-    // A public route never takes a mutation (shared/platform refuses one):
-    // every proxied mutation is audited with its caller and tenant.
-    if let (true, Some(caller)) = (is_mutation(&method), &caller) {
-        audit(
-            state,
-            caller,
-            service,
-            &method,
-            (&sub_path, &target),
-            body.len(),
-            request_id,
-        )
-        .await?;
-    }
-
-    let started = Instant::now();
-    let sent = state
-        .client
-        .request(method.clone(), url)
-        .headers(headers)
-        .timeout(timeout)
-        .body(Bytes::copy_from_slice(body))
-        .send()
-        .await;
-    let result = read_response(service, &method, sent, timeout).await;
-    out.upstream_ms = Some(started.elapsed().as_millis());
-    let (status, resp_headers, body) = result?;
-    out.bytes_out = body.len();
-
+/// The service's answer as the client gets it: allowed headers, the body
+/// as Lambda carries it, the request id.
+fn map_response(
+    service: &Service,
+    (status, resp_headers, body): Upstreamed,
+    request_id: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
     let mut headers = forward::response_headers(service, &resp_headers);
     let body = lambda_body(service, &headers, body)?;
     let mut resp = Response::new(body);
