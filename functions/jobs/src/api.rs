@@ -125,27 +125,52 @@ fn header<'a>(req: &'a Request, name: &str) -> Result<Option<&'a str>, ApiError>
 
 /// Check a submit against its job type; returns the params to store.
 pub fn validate(jt: &JobType, body: SubmitRequest) -> Result<Params, ApiError> {
+    check_args(jt, &body.args)?;
+    check_env(jt, &body.env)?;
+    check_resources(jt, body.cpu, body.memory)?;
+    let params = Params {
+        args: body.args,
+        env: body.env,
+        cpu: body.cpu,
+        memory: body.memory,
+    };
+    let size = serde_json::to_vec(&params)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_OVERRIDES_BYTES - 1024 {
+        return Err(ApiError::PayloadTooLarge {
+            detail: format!(
+                "args and env take {size} bytes; ECS accepts about {} bytes of overrides",
+                MAX_OVERRIDES_BYTES - 1024
+            ),
+        });
+    }
+    Ok(params)
+}
+
+/// `args`: allowed by the type, within its count, each bounded and NUL-free.
+fn check_args(jt: &JobType, args: &[String]) -> Result<(), ApiError> {
     let o = &jt.overrides;
-    if !body.args.is_empty() {
+    if !args.is_empty() {
         if o.max_args == 0 {
             return Err(ApiError::unprocessable(
                 "args",
                 format!("job type {} takes no args", jt.name),
             ));
         }
-        if body.args.len() > o.max_args {
+        if args.len() > o.max_args {
             return Err(ApiError::unprocessable(
                 "args",
                 format!(
                     "{} args given; job type {} takes at most {}",
-                    body.args.len(),
+                    args.len(),
                     jt.name,
                     o.max_args
                 ),
             ));
         }
     }
-    for (i, a) in body.args.iter().enumerate() {
+    for (i, a) in args.iter().enumerate() {
         if a.len() > MAX_ARG_LEN {
             return Err(ApiError::PayloadTooLarge {
                 detail: format!("args[{i}] is {} bytes; the limit is {MAX_ARG_LEN}", a.len()),
@@ -158,7 +183,13 @@ pub fn validate(jt: &JobType, body: SubmitRequest) -> Result<Params, ApiError> {
             ));
         }
     }
-    for (k, v) in &body.env {
+    Ok(())
+}
+
+/// `env`: only the variables the type lets callers set, bounded and NUL-free.
+fn check_env(jt: &JobType, env: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    let o = &jt.overrides;
+    for (k, v) in env {
         if !o.env.iter().any(|allowed| allowed == k) {
             let allowed = if o.env.is_empty() {
                 "none".to_owned()
@@ -185,7 +216,13 @@ pub fn validate(jt: &JobType, body: SubmitRequest) -> Result<Params, ApiError> {
             ));
         }
     }
-    for (field, value, bounds) in [("cpu", body.cpu, o.cpu), ("memory", body.memory, o.memory)] {
+    Ok(())
+}
+
+/// `cpu` and `memory`: only where the type allows them, within its bounds.
+fn check_resources(jt: &JobType, cpu: Option<u32>, memory: Option<u32>) -> Result<(), ApiError> {
+    let o = &jt.overrides;
+    for (field, value, bounds) in [("cpu", cpu, o.cpu), ("memory", memory, o.memory)] {
         if let Some(v) = value {
             match bounds {
                 None => {
@@ -204,24 +241,7 @@ pub fn validate(jt: &JobType, body: SubmitRequest) -> Result<Params, ApiError> {
             }
         }
     }
-    let params = Params {
-        args: body.args,
-        env: body.env,
-        cpu: body.cpu,
-        memory: body.memory,
-    };
-    let size = serde_json::to_vec(&params)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if size > MAX_OVERRIDES_BYTES - 1024 {
-        return Err(ApiError::PayloadTooLarge {
-            detail: format!(
-                "args and env take {size} bytes; ECS accepts about {} bytes of overrides",
-                MAX_OVERRIDES_BYTES - 1024
-            ),
-        });
-    }
-    Ok(params)
+    Ok(())
 }
 
 /// Hex SHA-256 of the canonical request (type + params; env keys sorted).
