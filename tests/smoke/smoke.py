@@ -557,8 +557,9 @@ class Smoke:
         found, overwritten = [], []
         for label, path, sent in (("/headers", "headers", sent_scoped), ("/public/headers", "public/headers", sent_public)):
             doc = self.headers_seen(path, sent)
-            # `headers`: names (the contract), or [name, value] pairs / {"name", "value"} objects;
-            # `values` (optional): {name: value}. A value is what settles it.
+            # `headers`: the names received; `credentials`: {name: value} of the
+            # credential headers received (the sample web app's report). A value is
+            # what settles it: API Gateway's placeholder passes, the caller's fails.
             values: dict[str, str | None] = {}
             for h in doc["headers"]:
                 if isinstance(h, str):
@@ -567,7 +568,7 @@ class Smoke:
                     values[str(h[0]).lower()] = str(h[1]) if len(h) > 1 else None
                 elif isinstance(h, dict) and "name" in h:
                     values[str(h["name"]).lower()] = h.get("value")
-            values.update({str(k).lower(): v for k, v in (doc.get("values") or {}).items()})
+            values.update({str(k).lower(): v for k, v in (doc.get("credentials") or {}).items()})
             unknown, leaked = [], []
             for name in CREDENTIAL_HEADERS:
                 if name not in values:
