@@ -265,34 +265,9 @@ async fn submit(
     rid: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let who = Caller::from_request(req)?;
-    let key = header(req, "idempotency-key")?
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "the Idempotency-Key header is required (1-255 visible ASCII characters, e.g. a UUID); \
-                 resend the same key to retry safely",
-            )
-        })?
-        .to_owned();
-    if key.len() > MAX_IDEMPOTENCY_KEY {
-        return Err(ApiError::bad_request(format!(
-            "the Idempotency-Key header is {} characters; the limit is {MAX_IDEMPOTENCY_KEY}",
-            key.len()
-        )));
-    }
+    let key = idempotency_key(req)?;
     let body: SubmitRequest = json_body(req, BODY_LIMIT)?;
-    let Some(jt) = state.types.get(&body.job_type) else {
-        let known: Vec<&str> = state.types.names().collect();
-        return Err(ApiError::unprocessable(
-            "type",
-            format!(
-                "unknown job type {:?}; registered types: {}",
-                body.job_type,
-                known.join(", ")
-            ),
-        ));
-    };
+    let jt = registered_type(state, &body.job_type)?;
     who.require(&type_scope(&jt.scope)?)?;
     let job_type = body.job_type.clone();
     let params = validate(jt, body)?;
@@ -347,6 +322,43 @@ async fn submit(
             job_response(202, &job)
         }
     }
+}
+
+/// The `Idempotency-Key` header: required, 1 to 255 visible ASCII characters.
+fn idempotency_key(req: &Request) -> Result<String, ApiError> {
+    let key = header(req, "idempotency-key")?
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "the Idempotency-Key header is required (1-255 visible ASCII characters, e.g. a UUID); \
+                 resend the same key to retry safely",
+            )
+        })?
+        .to_owned();
+    if key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::bad_request(format!(
+            "the Idempotency-Key header is {} characters; the limit is {MAX_IDEMPOTENCY_KEY}",
+            key.len()
+        )));
+    }
+    Ok(key)
+}
+
+/// The registered job type a submit names (422 listing the registered ones).
+fn registered_type<'a>(state: &'a State, name: &str) -> Result<&'a JobType, ApiError> {
+    let Some(jt) = state.types.get(name) else {
+        let known: Vec<&str> = state.types.names().collect();
+        return Err(ApiError::unprocessable(
+            "type",
+            format!(
+                "unknown job type {:?}; registered types: {}",
+                name,
+                known.join(", ")
+            ),
+        ));
+    };
+    Ok(jt)
 }
 
 /// ECS's own text (account, roles, ARNs) goes to the log with the job and
