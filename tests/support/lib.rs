@@ -213,7 +213,9 @@ pub async fn api_key_in_plan(
         name: KeyName::parse(name).expect("a test key's name"),
         tenant: tenant.parse().expect("a test key's tenant"),
         scopes: portcullis_auth::Scopes::new(
-            scopes.iter().map(|s| s.parse().expect("a test key's scope")),
+            scopes
+                .iter()
+                .map(|s| s.parse().expect("a test key's scope")),
         ),
         plan: plan.to_owned(),
         expires_at: None,
