@@ -38,6 +38,14 @@ migrate: ## Apply the database migrations to DATABASE_URL (default: the local `p
 token: ## Print a Cognito access token for the demo user (while `make local` runs)
 	@bash scripts/token.sh
 
+# `make metrics MINUTES=5 LOCAL_DIR=.local`: the window and make local's state directory.
+MINUTES ?= 15
+
+.PHONY: metrics
+metrics: ## Print the last MINUTES (15) of metrics, and the alarms and dashboards, in make local's emulator
+	@py='$(or $(PORTCULLIS_VENV),.venv)/bin/python'; test -x "$$py" || { echo "make: $$py is missing: start the platform with make local (or create the venv with make venv)" >&2; exit 1; }; \
+	  "$$py" scripts/metrics.py --minutes '$(MINUTES)' --local-dir '$(or $(LOCAL_DIR),$(PORTCULLIS_LOCAL_DIR),.local)'
+
 .PHONY: emulator
 emulator: ## Run only the AWS emulator (moto server) on a free port, until Ctrl-C
 	@bash scripts/moto.sh

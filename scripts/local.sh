@@ -20,7 +20,10 @@
 #     function) and the sample web application (integration vpc_link, the
 #     gateway's HTTP integration: PORTCULLIS_HTTP_UPSTREAMS), the local
 #     gateway on :3000: the REST API
-#     Terraform applied, each function with its own environment and role
+#     Terraform applied, each function with its own environment and role;
+#     the EMF shipper (scripts/emf-shipper.py): the metric records the
+#     functions print, in the gateway's and the reconciler's logs, published
+#     to the emulator's CloudWatch with PutMetricData (`make metrics`)
 #
 # Ctrl-C (or any failure) stops everything this script started.
 #
@@ -30,7 +33,8 @@
 # PORTCULLIS_LOCAL_DB (portcullis), DATABASE_URL, LOCAL_RECONCILE_EVERY (5 s;
 # 0: no reconciler), LOCAL_FOLLOW_LOGS (1: show the gateway's log after
 # start-up; 0: just wait), LOCAL_WEB (1: serve the web console on WEB_PORT,
-# 5173), PORTCULLIS_LOCAL_DIR (.local), PORTCULLIS_LOCAL_REUSE (1: serve the
+# 5173), LOCAL_METRICS (1: ship the functions' EMF metrics to the emulator;
+# 0: off), PORTCULLIS_LOCAL_DIR (.local), PORTCULLIS_LOCAL_REUSE (1: serve the
 # emulator and deployment already in PORTCULLIS_LOCAL_DIR), RUST_LOG. The functions' own settings come from
 # Terraform (terraform/env/local.tfvars), not from this shell.
 set -euo pipefail
@@ -251,6 +255,22 @@ export PORTCULLIS_HTTP_UPSTREAMS=${WORKLOAD_BASE_PATH:-/v1/web}=${WORKLOAD_URL:-
 
 spawn "local gateway (:$gateway_port)" "$LOGS/gateway.log" "$BIN/portcullis-local"
 gateway_pid=$LAST_PID
+
+# The functions' metrics: in AWS, CloudWatch Logs extracts the EMF records
+# each function prints; here scripts/emf-shipper.py follows the logs they
+# print to (the gateway runs authorizer, keys, jobs and proxy in-process; the
+# reconciler runs on its own) from their start and publishes the records with
+# PutMetricData to the emulator, as its administrator. Started after the
+# gateway, which empties its log on start: nothing of an earlier run is
+# shipped. It stops with the rest (and by itself should this script die).
+metrics_note="not shipped (LOCAL_METRICS=0)"
+if [ "${LOCAL_METRICS:-1}" != 0 ]; then
+  spawn "EMF shipper" "$LOGS/metrics-shipper.log" "$VENV/bin/python" "$ROOT/scripts/emf-shipper.py" \
+    --log "$LOGS/gateway.log" --log "$LOGS/reconciler.log" \
+    --credentials-file "$LOCAL_DIR/admin-credentials" --status-file "$LOCAL_DIR/metrics-shipper.json" --stop-with $$
+  metrics_note="EMF records of the functions' logs -> the emulator's CloudWatch (log: $lg/metrics-shipper.log); make metrics"
+fi
+
 base=http://127.0.0.1:$gateway_port
 up=0
 for _ in $(seq 1 150); do
@@ -336,6 +356,7 @@ cat >&2 <<EOF
     sample service        ${sample_url:-not running}   (lambda: /v1/services/sample/... through the proxy function)
     sample web app        $base/v1/services/web/home   (vpc_link; the service itself: ${web_app_url:-not running})
     reconciler            $reconciler_note
+    metrics               $metrics_note
     ids, demo login       $ld/env   (source it and $ld/admin-credentials to use the emulator)
     logs                  $lg/
 
