@@ -10,6 +10,8 @@
 //!   preflights); its Lambda glue needs feature `http`.
 //! - [`error`]: the HTTP-facing error, rendered as RFC 9457 problem+json.
 //! - [`telemetry`]: tracing set-up for Lambda and local runs.
+//! - [`metrics`]: the metric catalogue and its CloudWatch Embedded Metric
+//!   Format emitter (one JSON line on stdout per record).
 //! - [`runtime`]: how every binary starts and stops (the start-up error,
 //!   `run_event` / `run_http` / `run_with_cli` with features `lambda` /
 //!   `http`, the shutdown signal with feature `runtime`).
@@ -24,6 +26,7 @@ pub mod cors;
 pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod metrics;
 pub mod path;
 pub mod runtime;
 pub mod telemetry;

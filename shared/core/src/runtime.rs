@@ -23,7 +23,8 @@
 //! Each `run_*` does the same steps in the same order: log initialisation
 //! ([`crate::telemetry::init`]), then the state (logged and exit status 1 on
 //! failure, which Lambda reports as an init error), then the handler loop.
-//! Metrics and tracing set-up belong in [`start`], next to the log
+//! Metrics ([`crate::metrics::init`]: the environment, the tenant opt-in
+//! and the `Function` property) are set up in [`start`], next to the log
 //! initialisation, so every function gains them at once.
 
 use crate::config::ConfigError;
@@ -101,8 +102,9 @@ impl fmt::Debug for StartError {
     }
 }
 
-/// The first steps of every binary: log initialisation (then, later,
-/// metrics and tracing), then its state from `start`. `Err` when the state
+/// The first steps of every binary: log initialisation, the metrics'
+/// settings (a malformed `METRICS_TENANT_DIMENSION` stops the start like a
+/// state error), then its state from `start`. `Err` when the state
 /// cannot be built, already logged (and, outside Lambda, printed to stderr).
 /// The state lives as long as the process: it is leaked, so every handler
 /// borrows it for `'static`.
@@ -111,7 +113,11 @@ pub async fn start<S: 'static>(
     start: impl Future<Output = Result<S, StartError>>,
 ) -> Result<&'static S, StartError> {
     crate::telemetry::init();
-    match start.await {
+    let state = match crate::metrics::init(name) {
+        Ok(()) => start.await,
+        Err(e) => Err(StartError::from(e)),
+    };
+    match state {
         Ok(state) => Ok(Box::leak(Box::new(state))),
         Err(e) => {
             tracing::error!(function = name, error = %e, "{name} cannot start");
