@@ -544,7 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     signal.signal(signal.SIGINT, lambda *_: stopping.append("SIGINT"))
     log(f"following {', '.join(args.log)}; PutMetricData to {endpoint}")
-    last_flush = last_status = last_summary = 0.0
+    last_flush = last_status = 0.0
+    last_summary = time.monotonic()  # a summary a minute, when something changed
     reported = None
     while not stopping:
         try:
