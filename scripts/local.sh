@@ -136,6 +136,11 @@ if demo_key=$(
   set +a
   DATABASE_URL=$DATABASE_URL "$BIN/create-admin-key" --name "make local demo admin" 2>"$LOGS/create-admin-key.log"
 ); then
+  # The key is the one line that is not a metric record: should the tool
+  # print an EMF record (KeyCreated) on stdout too, that goes to its log,
+  # which the EMF shipper follows.
+  grep -F '"_aws"' <<<"$demo_key" >>"$LOGS/create-admin-key.log" || true
+  demo_key=$(grep -vF '"_aws"' <<<"$demo_key" | tail -n 1) || demo_key=""
   (umask 077; printf '%s\n' "$demo_key" >"$LOCAL_DIR/demo-api-key")
 else
   say "warning: create-admin-key failed (log: $lg/create-admin-key.log)"
@@ -259,14 +264,15 @@ gateway_pid=$LAST_PID
 # The functions' metrics: in AWS, CloudWatch Logs extracts the EMF records
 # each function prints; here scripts/emf-shipper.py follows the logs they
 # print to (the gateway runs authorizer, keys, jobs and proxy in-process; the
-# reconciler runs on its own) from their start and publishes the records with
-# PutMetricData to the emulator, as its administrator. Started after the
+# reconciler runs on its own; create-admin-key made the demo key) from their
+# start and publishes the records with PutMetricData to the emulator, as its
+# administrator. Started after the
 # gateway, which empties its log on start: nothing of an earlier run is
 # shipped. It stops with the rest (and by itself should this script die).
 metrics_note="not shipped (LOCAL_METRICS=0)"
 if [ "${LOCAL_METRICS:-1}" != 0 ]; then
   spawn "EMF shipper" "$LOGS/metrics-shipper.log" "$VENV/bin/python" "$ROOT/scripts/emf-shipper.py" \
-    --log "$LOGS/gateway.log" --log "$LOGS/reconciler.log" \
+    --log "$LOGS/gateway.log" --log "$LOGS/reconciler.log" --log "$LOGS/create-admin-key.log" \
     --credentials-file "$LOCAL_DIR/admin-credentials" --status-file "$LOCAL_DIR/metrics-shipper.json" --stop-with $$
   metrics_note="EMF records of the functions' logs -> the emulator's CloudWatch (log: $lg/metrics-shipper.log); make metrics"
 fi
