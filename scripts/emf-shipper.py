@@ -317,9 +317,11 @@ class Follower:
         if st is None or (st.st_dev, st.st_ino) != self.ident:
             out.extend(self._read(final=True))  # rotated or removed: finish the old file
             self._close()
-            if st is not None:
+            self.stats["rotated"] += 1
+            if st is None:
+                log(f"{self.path}: removed (rotated); following it when it appears again")
+            else:
                 log(f"{self.path}: replaced (rotated); following the new file")
-                self.stats["rotated"] += 1
                 if self._open():
                     out.extend(self._read())
             return out

@@ -33,8 +33,8 @@ NS = "Portcullis"
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without AWS settings (make test exports its
-    own emulator's), plus extra."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    own emulator's) nor an outer make's flags, plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     env.update(extra)
     return env
 
