@@ -107,6 +107,10 @@ async fn key_database() -> Option<(sqlx::PgPool, String, String, String)> {
 }
 
 fn benches(c: &mut Criterion) {
+    // Each decision renders and writes its metrics record as in Lambda, to
+    // a sink here: criterion's report stays readable (Lambda's stdout is a
+    // pipe the runtime drains; that write is not measured).
+    portcullis_core::metrics::set_writer(Box::new(std::io::sink()));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // sqlx pools need a runtime context even when built lazily.
     let _guard = rt.enter();

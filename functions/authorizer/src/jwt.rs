@@ -34,6 +34,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use portcullis_auth::{PrincipalType, Scope, Tenant};
+use portcullis_core::metrics::{self, Metric};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -337,6 +338,7 @@ impl Jwks {
         }
         *last = Some(Instant::now());
         self.fetches.fetch_add(1, Ordering::SeqCst);
+        metrics::count(Metric::JwksFetch, &[]);
         let fetched = self.download(url).await?;
         if fetched.is_empty() {
             tracing::warn!("the JWKS answer holds no usable RS256 key; the cached keys are kept");
@@ -353,6 +355,7 @@ impl Jwks {
     async fn download(&self, url: &str) -> Result<Keys, JwtError> {
         let unavailable = |e: String| {
             tracing::warn!(error = %e, "JWKS fetch failed");
+            metrics::count(Metric::JwksFetchFailure, &[]);
             JwtError::JwksUnavailable(e)
         };
         let body = tokio::time::timeout(self.timeout, crate::fetch::get(url, MAX_JWKS_LEN))

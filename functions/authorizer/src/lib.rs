@@ -17,6 +17,12 @@
 //! proxy's path rule refuses (`portcullis_core::path`) gets an explicit Deny
 //! of its method ARN instead. Bad or missing credentials fail the
 //! invocation with "Unauthorized" (401). See docs/auth.md.
+//!
+//! Metrics (`portcullis_core::metrics`, docs/observability.md#metrics): one
+//! record per invocation from [`handle`], `AuthorizerDecision` by `Outcome`
+//! ([`Outcome`]) with `AuthorizerCacheHit`; `JwksFetch` /
+//! `JwksFetchFailure` ([`jwt`]) and `IdentitySigningFailure` ([`signing`])
+//! when they happen.
 
 pub mod cache;
 pub mod config;
@@ -33,8 +39,10 @@ use aws_lambda_events::apigw::{
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use cache::{CacheKey, TtlCache, key_of};
 use config::Config;
+use portcullis_auth::store::KeyRejection;
 use portcullis_auth::usage::{Consumer, usage_key};
 use portcullis_auth::{PrincipalType, Scopes, Tenant, apikey};
+use portcullis_core::metrics::{self, Dimension, Metric, Record};
 use portcullis_core::runtime::StartError;
 use portcullis_core::{ConfigError, Env};
 use portcullis_db::{Database, LazyDatabase};
@@ -83,14 +91,67 @@ pub struct Principal {
     pub plan: Option<String>,
 }
 
-/// A rejected invocation: "Unauthorized" for bad credentials, anything else
-/// (database down, malformed event) becomes API Gateway's 500.
+/// A rejected invocation: "Unauthorized" for bad credentials (why, for the
+/// metrics and logs only), anything else (database down, malformed event)
+/// becomes API Gateway's 500.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("Unauthorized")]
-    Unauthorized,
+    Unauthorized(Refusal),
     #[error("authorizer failure: {0}")]
     Internal(String),
+}
+
+/// Why credentials were refused: the caller only ever sees "Unauthorized".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `x-api-key` and no `Authorization` header.
+    NoCredential,
+    /// A malformed, unknown or wrong API key (or credential header).
+    BadKey,
+    /// A revoked API key.
+    Revoked,
+    /// An expired API key or token.
+    Expired,
+    /// A token that does not verify (or two credentials naming different
+    /// principals).
+    BadToken,
+    /// A verified Cognito identity with no tenant: a user in no (or more
+    /// than one) `tenant:` group, a machine client COGNITO_CLIENT_TENANTS
+    /// does not map.
+    TenantNotProvisioned,
+    /// The token could not be checked: the JWKS could not be fetched.
+    Unverifiable,
+}
+
+/// The `Outcome` dimension of `AuthorizerDecision`
+/// (`portcullis_core::metrics::AUTHORIZER_OUTCOMES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The answer's policy allows the requested method ARN.
+    Allowed,
+    Refused(Refusal),
+    /// A verified principal whose answer denies the requested method ARN
+    /// (no scope for it; or, for a `vpc_link` service, its path refused).
+    ScopeMissing,
+    /// A failure of the authorizer (500), or a token it could not check.
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Refused(Refusal::NoCredential) => "no_credential",
+            Outcome::Refused(Refusal::BadKey) => "bad_key",
+            Outcome::Refused(Refusal::Revoked) => "revoked",
+            Outcome::Refused(Refusal::Expired) => "expired",
+            Outcome::Refused(Refusal::BadToken) => "bad_token",
+            Outcome::Refused(Refusal::TenantNotProvisioned) => "tenant_not_provisioned",
+            Outcome::ScopeMissing => "scope_missing",
+            Outcome::Error | Outcome::Refused(Refusal::Unverifiable) => "error",
+        }
+    }
 }
 
 /// Built once per process.
@@ -101,9 +162,9 @@ pub struct State {
     verifier: Option<jwt::Verifier>,
     cache: TtlCache<Arc<Principal>>,
     /// Well-formed API keys the key store refused (unknown, wrong secret,
-    /// revoked, expired), for the same TTL and bound: a repeated one is
-    /// refused with no look-up. Only ever a reason to refuse.
-    refused: TtlCache<()>,
+    /// revoked, expired) and why, for the same TTL and bound: a repeated
+    /// one is refused with no look-up. Only ever a reason to refuse.
+    refused: TtlCache<Refusal>,
     last_touched: Mutex<std::collections::HashMap<Uuid, Instant>>,
     background: Mutex<Vec<JoinHandle<()>>>,
     key_lookups: AtomicU64,
@@ -203,19 +264,29 @@ impl State {
 
     /// Verify one credential (cache first).
     pub async fn verify(&self, credential: &str) -> Result<Arc<Principal>, AuthError> {
+        self.verify_counted(credential, &mut 0).await
+    }
+
+    /// [`State::verify`], adding 1 to `cache_hits` when the cache answered.
+    async fn verify_counted(
+        &self,
+        credential: &str,
+        cache_hits: &mut u64,
+    ) -> Result<Arc<Principal>, AuthError> {
         // No digest of the credential when the cache is off.
         let key = self.cache.is_enabled().then(|| key_of(credential));
         let now = Instant::now();
         if let Some(p) = key.and_then(|k| self.cache.get(&k, now)) {
+            *cache_hits += 1;
             if let Some(id) = p.key_id {
                 self.touch_later(id, None);
             }
             return Ok(p);
         }
         if apikey::looks_like_key(credential) {
-            if key.is_some_and(|k| self.refused.get(&k, now).is_some()) {
+            if let Some(why) = key.and_then(|k| self.refused.get(&k, now)) {
                 tracing::info!("API key refused again within the cache TTL: no look-up");
-                return Err(AuthError::Unauthorized);
+                return Err(AuthError::Unauthorized(why));
             }
             let (p, left) = self.verify_key(credential, key).await?;
             let p = Arc::new(p);
@@ -251,7 +322,7 @@ impl State {
     ) -> Result<(Principal, Option<Duration>), AuthError> {
         let parsed = apikey::parse(credential).map_err(|e| {
             tracing::info!(reason = %e, "API key refused before any look-up");
-            AuthError::Unauthorized
+            AuthError::Unauthorized(Refusal::BadKey)
         })?;
         self.key_lookups.fetch_add(1, Ordering::SeqCst);
         // Boxed: building the pool (secrets, IAM token) is a deep future, and
@@ -266,11 +337,17 @@ impl State {
         })?;
         let r = portcullis_auth::store::check(&parsed, found, chrono::Utc::now()).map_err(|r| {
             tracing::info!(reason = r.as_str(), lookup_id = %parsed.lookup_id(), "API key refused");
+            let why = match r {
+                KeyRejection::Revoked => Refusal::Revoked,
+                KeyRejection::Expired => Refusal::Expired,
+                KeyRejection::Unknown | KeyRejection::WrongSecret => Refusal::BadKey,
+            };
             if let Some(k) = key {
                 let now = Instant::now();
-                self.refused.insert(k, (), now + self.config.cache_ttl, now);
+                self.refused
+                    .insert(k, why, now + self.config.cache_ttl, now);
             }
-            AuthError::Unauthorized
+            AuthError::Unauthorized(why)
         })?;
         self.touch_later(r.id, r.last_used_at);
         let left = r
@@ -292,11 +369,11 @@ impl State {
     async fn verify_jwt(&self, token: &str) -> Result<(Principal, u64), AuthError> {
         let Some(v) = &self.verifier else {
             tracing::info!("bearer token refused: Cognito is not configured (COGNITO_ISSUER)");
-            return Err(AuthError::Unauthorized);
+            return Err(AuthError::Unauthorized(Refusal::BadToken));
         };
         let t = v.verify(token).await.map_err(|e| {
             tracing::info!(reason = %e, "JWT refused");
-            AuthError::Unauthorized
+            AuthError::Unauthorized(refusal_of(&e))
         })?;
         Ok((
             Principal {
@@ -350,10 +427,30 @@ impl State {
     }
 }
 
+/// Why a token was refused, as the metrics count it.
+fn refusal_of(e: &jwt::JwtError) -> Refusal {
+    use jwt::JwtError as J;
+    match e {
+        J::Expired => Refusal::Expired,
+        J::NoTenantGroup
+        | J::SeveralTenantGroups(..)
+        | J::BadTenantGroup(..)
+        | J::NoClientTenant(_) => Refusal::TenantNotProvisioned,
+        J::JwksUnavailable(_) => Refusal::Unverifiable,
+        _ => Refusal::BadToken,
+    }
+}
+
 /// The credentials of a request: `x-api-key` and/or `Authorization: Bearer`.
 fn credentials(event: &Request) -> Result<Vec<String>, AuthError> {
     let mut out: Vec<String> = Vec::new();
     for name in ["x-api-key", "authorization"] {
+        // A malformed header: a bad key (x-api-key), else a bad token.
+        let bad = AuthError::Unauthorized(if name == "x-api-key" {
+            Refusal::BadKey
+        } else {
+            Refusal::BadToken
+        });
         let mut values: Vec<&str> = Vec::new();
         for v in event
             .headers
@@ -361,7 +458,9 @@ fn credentials(event: &Request) -> Result<Vec<String>, AuthError> {
             .iter()
             .chain(event.multi_value_headers.get_all(name).iter())
         {
-            let v = v.to_str().map_err(|_| AuthError::Unauthorized)?;
+            let Ok(v) = v.to_str() else {
+                return Err(bad);
+            };
             if !values.contains(&v) {
                 values.push(v);
             }
@@ -370,24 +469,23 @@ fn credentials(event: &Request) -> Result<Vec<String>, AuthError> {
             [] => {}
             [v] => {
                 let cred = if name == "authorization" {
-                    let (scheme, rest) = v.trim().split_once(' ').ok_or(AuthError::Unauthorized)?;
+                    let Some((scheme, rest)) = v.trim().split_once(' ') else {
+                        return Err(bad);
+                    };
                     if !scheme.eq_ignore_ascii_case("bearer") {
-                        return Err(AuthError::Unauthorized);
+                        return Err(bad);
                     }
                     rest.trim()
                 } else {
                     // x-api-key carries Portcullis keys only, never a JWT.
                     let k = v.trim();
                     if !apikey::looks_like_key(k) {
-                        return Err(AuthError::Unauthorized);
+                        return Err(bad);
                     }
                     k
                 };
-                if cred.is_empty() {
-                    return Err(AuthError::Unauthorized);
-                }
-                if cred.len() > jwt::MAX_TOKEN_LEN {
-                    return Err(AuthError::Unauthorized);
+                if cred.is_empty() || cred.len() > jwt::MAX_TOKEN_LEN {
+                    return Err(bad);
                 }
                 out.push(cred.to_owned());
             }
@@ -396,7 +494,7 @@ fn credentials(event: &Request) -> Result<Vec<String>, AuthError> {
                     header = name,
                     "credential header sent more than once with different values"
                 );
-                return Err(AuthError::Unauthorized);
+                return Err(bad);
             }
         }
     }
@@ -406,6 +504,15 @@ fn credentials(event: &Request) -> Result<Vec<String>, AuthError> {
 
 /// The authorizer's decision for one request.
 pub async fn authorize(state: &State, event: &Request) -> Result<Response, AuthError> {
+    authorize_counted(state, event, &mut 0).await
+}
+
+/// [`authorize`], adding the credential cache's answers to `cache_hits`.
+async fn authorize_counted(
+    state: &State,
+    event: &Request,
+    cache_hits: &mut u64,
+) -> Result<Response, AuthError> {
     let method_arn = event
         .method_arn
         .as_deref()
@@ -414,9 +521,15 @@ pub async fn authorize(state: &State, event: &Request) -> Result<Response, AuthE
     let creds = credentials(event)?;
     // A request for a vpc_link service needs its key: the first one reads
     // it while the credential is verified (JWKS fetch, key look-up).
-    let (principal, keys) = tokio::join!(principal(state, &creds), state.signer.load_for(event));
+    let (principal, keys) = tokio::join!(
+        principal(state, &creds, cache_hits),
+        state.signer.load_for(event)
+    );
     let principal = principal?;
-    keys.map_err(|e| AuthError::Internal(e.to_string()))?;
+    keys.map_err(|e| {
+        metrics::count(Metric::IdentitySigningFailure, &[]);
+        AuthError::Internal(e.to_string())
+    })?;
     let mut answer = decision(state, &arn, &principal);
     state.signer.sign(event, method_arn, &mut answer);
     Ok(answer)
@@ -424,23 +537,27 @@ pub async fn authorize(state: &State, event: &Request) -> Result<Response, AuthE
 
 /// The verified principal of the request's credentials (one, or the same
 /// principal twice).
-async fn principal(state: &State, creds: &[String]) -> Result<Arc<Principal>, AuthError> {
+async fn principal(
+    state: &State,
+    creds: &[String],
+    cache_hits: &mut u64,
+) -> Result<Arc<Principal>, AuthError> {
     let principal = match creds {
         [] => {
             tracing::info!("no credentials");
-            return Err(AuthError::Unauthorized);
+            return Err(AuthError::Unauthorized(Refusal::NoCredential));
         }
-        [one] => state.verify(one).await?,
+        [one] => state.verify_counted(one, cache_hits).await?,
         [a, b] => {
-            let pa = state.verify(a).await?;
-            let pb = state.verify(b).await?;
+            let pa = state.verify_counted(a, cache_hits).await?;
+            let pb = state.verify_counted(b, cache_hits).await?;
             if pa.id != pb.id || pa.kind != pb.kind {
                 tracing::info!("x-api-key and Authorization name different principals");
-                return Err(AuthError::Unauthorized);
+                return Err(AuthError::Unauthorized(Refusal::BadToken));
             }
             pa
         }
-        _ => return Err(AuthError::Unauthorized),
+        _ => return Err(AuthError::Unauthorized(Refusal::BadToken)),
     };
     Ok(principal)
 }
@@ -511,13 +628,39 @@ pub fn decision(state: &State, arn: &MethodArn, p: &Principal) -> Response {
 }
 
 /// The Lambda handler: `Err("Unauthorized")` → 401, other errors → 500.
+/// Each invocation writes one metrics record: `AuthorizerDecision` by
+/// [`Outcome`] (and `Tenant`, with the operator's opt-in, when the caller
+/// was verified) and `AuthorizerCacheHit` (0, 1 or 2).
 pub async fn handle(state: &State, event: Request) -> Result<Response, Error> {
-    match authorize(state, &event).await {
+    let mut cache_hits = 0;
+    let result = authorize_counted(state, &event, &mut cache_hits).await;
+    let outcome = outcome_of(&result, event.method_arn.as_deref().unwrap_or_default());
+    let mut record = Record::new()
+        .dimension(Dimension::Outcome, outcome.as_str())
+        .count(Metric::AuthorizerDecision)
+        .add(Metric::AuthorizerCacheHit, cache_hits);
+    if let Ok(answer) = &result {
+        record = record.tenant(answer.context.tenant.as_str());
+    }
+    record.emit();
+    match result {
         Ok(r) => Ok(r),
-        Err(AuthError::Unauthorized) => Err(UNAUTHORIZED.into()),
+        Err(AuthError::Unauthorized(_)) => Err(UNAUTHORIZED.into()),
         Err(AuthError::Internal(e)) => {
             tracing::error!(error = %e, "authorizer failure");
             Err(e.into())
         }
+    }
+}
+
+/// The outcome of an invocation for `method_arn`: an answer is `allowed`
+/// when its policy allows the method ARN as API Gateway evaluates it (an
+/// Allow matches, no Deny does), else `scope_missing`.
+pub fn outcome_of(result: &Result<Response, AuthError>, method_arn: &str) -> Outcome {
+    match result {
+        Ok(answer) if signing::allows(answer, method_arn) => Outcome::Allowed,
+        Ok(_) => Outcome::ScopeMissing,
+        Err(AuthError::Unauthorized(why)) => Outcome::Refused(*why),
+        Err(AuthError::Internal(_)) => Outcome::Error,
     }
 }

@@ -25,6 +25,7 @@
 use crate::routes::policy_matches;
 use crate::{Request, Response};
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use portcullis_core::metrics::{self, Metric};
 use portcullis_core::path::PathRefused;
 use portcullis_core::{ConfigError, Env};
 use portcullis_identity::keys::{self, KeyError, Required};
@@ -263,6 +264,7 @@ impl Signer {
             Target::Other => return,
             Target::Unsigned(why) => {
                 tracing::warn!(reason = why, "no vpc_link identity signed");
+                metrics::count(Metric::IdentitySigningFailure, &[]);
                 return;
             }
             Target::Refused(service, e) => {
@@ -282,6 +284,7 @@ impl Signer {
                 service = service.name,
                 "the event has no httpMethod: no vpc_link identity signed"
             );
+            metrics::count(Metric::IdentitySigningFailure, &[]);
             return;
         };
         if !allows(answer, method_arn) {
@@ -315,6 +318,7 @@ impl Signer {
             }
             Err(e) => {
                 tracing::warn!(service = service.name, error = %e, "no vpc_link identity signed");
+                metrics::count(Metric::IdentitySigningFailure, &[]);
             }
         }
     }
@@ -364,7 +368,7 @@ fn deny(answer: &mut Response, method_arn: &str) {
 
 /// Whether the answer's policy allows `method_arn` as API Gateway evaluates
 /// it: an Allow statement's resource matches, and no Deny statement's does.
-fn allows(answer: &Response, method_arn: &str) -> bool {
+pub fn allows(answer: &Response, method_arn: &str) -> bool {
     let matches = |effect: IamPolicyEffect| {
         answer
             .policy_document

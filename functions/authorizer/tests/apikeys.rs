@@ -11,6 +11,7 @@ use portcullis_auth::apikey;
 use portcullis_auth::audit::Actor;
 use portcullis_auth::store::{self, KeyName, NewKey};
 use portcullis_core::Env;
+use portcullis_core::metrics::{self, Metric};
 use portcullis_db::Database;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -110,7 +111,10 @@ fn with_checksum(body: &str) -> String {
 async fn a_valid_key_gets_exactly_the_routes_its_scopes_allow(pool: PgPool) {
     let k = insert_key(&pool, &["jobs:read", "services:echo"], "gold", "").await;
     let s = state_with(pool, &[]);
+    let cap = metrics::capture();
     let r = run(&s, x_api_key(&k.text)).await.unwrap();
+    assert_eq!(decisions(&cap, "allowed"), 1.0, "{:?}", cap.lines());
+    assert_eq!(cap.sum(Metric::AuthorizerCacheHit, &[]), 0.0);
     let (effect, res) = statement(&r);
     assert_eq!(effect, "Allow");
     // The proxy's ANY route: one resource per method, never `*` (which would
@@ -186,11 +190,13 @@ async fn a_key_with_no_permitted_route_gets_an_explicit_deny(pool: PgPool) {
     .unwrap();
     let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
     let s = state_with(pool, &[("OPENAPI_FILE", file.to_str().unwrap())]);
+    let cap = metrics::capture();
     let r = run(&s, x_api_key(&k.text)).await.unwrap();
     assert_eq!(
         statement(&r),
         ("Deny".to_owned(), vec![format!("{PREFIX}/*")])
     );
+    assert_eq!(decisions(&cap, "scope_missing"), 1.0, "{:?}", cap.lines());
 }
 
 #[tokio::test]
@@ -207,6 +213,7 @@ async fn a_key_with_a_bad_checksum_is_refused_without_any_database_query() {
     let last = bad.len() - 1;
     bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
     let bad = String::from_utf8(bad).unwrap();
+    let cap = metrics::capture();
     for k in [
         bad.as_str(),
         "pcs_short",
@@ -225,6 +232,8 @@ async fn a_key_with_a_bad_checksum_is_refused_without_any_database_query() {
     );
     assert!(r.is_err());
     assert_eq!(s.key_lookups(), 1);
+    assert_eq!(decisions(&cap, "bad_key"), 4.0, "{:?}", cap.lines());
+    assert_eq!(decisions(&cap, "error"), 1.0, "{:?}", cap.lines());
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -282,11 +291,25 @@ async fn revoked_expired_and_unknown_keys_are_refused(pool: PgPool) {
     .await;
     let (unknown, _, _) = apikey::generate();
     let s = state_with(pool, &[]);
+    let cap = metrics::capture();
     assert_unauthorized(run(&s, x_api_key(&revoked.text)).await);
     assert_unauthorized(run(&s, x_api_key(&expired.text)).await);
     assert_unauthorized(run(&s, x_api_key(unknown.expose_secret())).await);
     assert_eq!(s.key_lookups(), 3, "each of them was looked up");
     assert!(run(&s, x_api_key(&future.text)).await.is_ok());
+    // Each outcome counted once, under its own Outcome.
+    for outcome in ["revoked", "expired", "bad_key", "allowed"] {
+        assert_eq!(
+            decisions(&cap, outcome),
+            1.0,
+            "{outcome}: {:?}",
+            cap.lines()
+        );
+    }
+    // The refusal cache answers a repeat with the same outcome.
+    assert_unauthorized(run(&s, x_api_key(&revoked.text)).await);
+    assert_eq!(s.key_lookups(), 4, "no new look-up");
+    assert_eq!(decisions(&cap, "revoked"), 2.0, "{:?}", cap.lines());
 }
 
 /// Made-up keys with a valid checksum pass the format check; the refusal
@@ -353,10 +376,18 @@ async fn a_warm_key_touches_the_database_once_and_without_cache_revocation_is_im
 ) {
     let k = insert_key(&pool, &["jobs:read"], "standard", "").await;
     let s = state_with(pool.clone(), &[]);
+    let cap = metrics::capture();
     for _ in 0..5 {
         run(&s, x_api_key(&k.text)).await.unwrap();
     }
     assert_eq!(s.key_lookups(), 1);
+    assert_eq!(
+        cap.sum(Metric::AuthorizerCacheHit, &[]),
+        4.0,
+        "{:?}",
+        cap.lines()
+    );
+    assert_eq!(decisions(&cap, "allowed"), 5.0);
 
     // With the cache off, revocation is seen at once.
     let s0 = state_with(pool.clone(), &[("AUTH_CACHE_TTL_SECS", "0")]);

@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use hmac::{Hmac, Mac};
+use portcullis_core::metrics::{self, Metric, Settings};
 use serde_json::json;
 use sha2::Sha256;
 use std::time::Duration;
@@ -14,7 +15,25 @@ async fn a_valid_access_token_is_allowed_with_its_mapped_scopes() {
     let t = key().sign(&access_claims(
         "portcullis/jobs.read aws.cognito.signin.user.admin portcullis/bogus.x",
     ));
+    // With the operator's opt-in, the decision is also counted per tenant.
+    let cap = metrics::capture_with(Settings {
+        environment: "test".to_owned(),
+        tenant_dimension: true,
+    });
     let r = run(&s, bearer(&t)).await.unwrap();
+    assert_eq!(
+        cap.sum(
+            Metric::AuthorizerDecision,
+            &[
+                ("Outcome", "allowed"),
+                ("Tenant", "acme"),
+                ("Environment", "test")
+            ]
+        ),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
     assert_eq!(r.context.principal_type, "user");
     assert_eq!(r.context.principal_id, "user-123");
     assert_eq!(r.context.tenant, "acme");
@@ -131,6 +150,7 @@ async fn missing_kid_is_rejected() {
 #[tokio::test]
 async fn expired_and_exp_missing_are_rejected() {
     let s = jwt_state(&[]);
+    let cap = metrics::capture();
     let mut c = access_claims("portcullis/jobs.read");
     c["exp"] = json!(now() - 31); // leeway is 30 s
     assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
@@ -138,6 +158,19 @@ async fn expired_and_exp_missing_are_rejected() {
     assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
     c["exp"] = serde_json::Value::Null;
     assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    assert_eq!(decisions(&cap, "expired"), 1.0, "{:?}", cap.lines());
+    assert_eq!(decisions(&cap, "bad_token"), 2.0, "{:?}", cap.lines());
+    assert!(cap.records().iter().all(|r| r.get("Tenant").is_none()));
+}
+
+#[tokio::test]
+async fn a_request_without_credentials_is_counted_as_no_credential() {
+    let s = jwt_state(&[]);
+    let cap = metrics::capture();
+    assert_unauthorized(run(&s, event(&[])).await);
+    assert_unauthorized(run(&s, event(&[("Authorization", "Basic dTpw")])).await);
+    assert_eq!(decisions(&cap, "no_credential"), 1.0, "{:?}", cap.lines());
+    assert_eq!(decisions(&cap, "bad_token"), 1.0, "{:?}", cap.lines());
 }
 
 #[tokio::test]
@@ -266,6 +299,7 @@ async fn a_valid_token_without_any_permitted_route_gets_an_explicit_deny() {
     )
     .unwrap();
     let s = jwt_state(&[("OPENAPI_FILE", file.to_str().unwrap())]);
+    let cap = metrics::capture();
     // In a tenant, in no role group: no scope.
     let r = run(
         &s,
@@ -289,6 +323,9 @@ async fn a_valid_token_without_any_permitted_route_gets_an_explicit_deny() {
         statement(&r),
         ("Allow".to_owned(), vec![format!("{PREFIX}/GET/v1/jobs")])
     );
+    // Both answers deny the request's own route (GET /v1/me).
+    assert_eq!(decisions(&cap, "scope_missing"), 2.0, "{:?}", cap.lines());
+    assert_eq!(decisions(&cap, "allowed"), 0.0);
 }
 
 #[tokio::test]
@@ -404,9 +441,13 @@ async fn a_rotated_key_is_learned_with_one_fetch() {
     let server = jwks_server(jwks(&[&k2]), Duration::ZERO).await;
     let s = jwt_state(&[("COGNITO_JWKS_URL", &server.url)]);
     let t = k2.sign(&access_claims("portcullis/jobs.read"));
+    let cap = metrics::capture();
     assert!(run(&s, bearer(&t)).await.is_ok());
     assert!(run(&s, bearer(&t)).await.is_ok());
     assert_eq!(server.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(cap.sum(Metric::JwksFetch, &[]), 1.0, "{:?}", cap.lines());
+    assert_eq!(cap.sum(Metric::JwksFetchFailure, &[]), 0.0);
+    assert_eq!(decisions(&cap, "allowed"), 2.0);
 }
 
 #[tokio::test]
@@ -416,8 +457,13 @@ async fn a_jwks_endpoint_that_is_down_gives_unauthorized() {
         ("COGNITO_JWKS_URL", "http://127.0.0.1:1/jwks.json"),
         ("COGNITO_JWKS_JSON", ""),
     ]);
+    let cap = metrics::capture();
     assert_unauthorized(run(&s, bearer(&k2.sign(&access_claims("portcullis/jobs.read")))).await);
     assert_eq!(s.jwks_fetches(), 1);
+    assert_eq!(cap.sum(Metric::JwksFetch, &[]), 1.0, "{:?}", cap.lines());
+    assert_eq!(cap.sum(Metric::JwksFetchFailure, &[]), 1.0);
+    // The token could not be checked: an error of ours, not a bad token.
+    assert_eq!(decisions(&cap, "error"), 1.0, "{:?}", cap.lines());
 }
 
 #[tokio::test]
@@ -607,6 +653,7 @@ async fn the_authorizer_is_built_without_secrets_manager_and_refuses_a_secret_ar
 #[tokio::test]
 async fn a_user_in_no_tenant_group_is_refused() {
     let s = jwt_state(&[]);
+    let cap = metrics::capture();
     for groups in [
         vec![],
         vec!["admins"],
@@ -618,6 +665,12 @@ async fn a_user_in_no_tenant_group_is_refused() {
     let mut c = access_claims("portcullis/jobs.read");
     c.as_object_mut().unwrap().remove("cognito:groups");
     assert_unauthorized(run(&s, bearer(&key().sign(&c))).await);
+    assert_eq!(
+        decisions(&cap, "tenant_not_provisioned"),
+        4.0,
+        "{:?}",
+        cap.lines()
+    );
 }
 
 #[tokio::test]
@@ -751,10 +804,12 @@ async fn a_machine_client_gets_the_tenant_the_configuration_maps_it_to_and_its_t
 #[tokio::test]
 async fn a_machine_client_without_a_tenant_mapping_is_refused() {
     let s = jwt_state(&[]);
+    let cap = metrics::capture();
     let t = key().sign(&machine_claims("portcullis/jobs.read"));
     assert_unauthorized(run(&s, bearer(&t)).await);
     let s = jwt_state(&[("COGNITO_CLIENT_TENANTS", "other-allowed=acme")]);
     assert_unauthorized(run(&s, bearer(&t)).await);
+    assert_eq!(decisions(&cap, "tenant_not_provisioned"), 2.0);
 }
 
 #[test]

@@ -17,6 +17,7 @@ use portcullis_auth::Scopes;
 use portcullis_auth::audit::Actor;
 use portcullis_auth::store::{self, KeyName, NewKey};
 use portcullis_core::Env;
+use portcullis_core::metrics::{self, Metric};
 use portcullis_db::Database;
 use portcullis_identity::{self as identity, IdentityError, SigningKey, VerifiedIdentity};
 use serde_json::{Value, json};
@@ -265,6 +266,7 @@ async fn only_allowed_vpc_link_requests_are_signed(pool: PgPool) {
 async fn an_event_without_resource_or_method_is_not_signed(pool: PgPool) {
     let s = state(pool.clone());
     let (key, _) = insert_key(&pool, &["services:web"]).await;
+    let cap = metrics::capture();
     for missing in ["resource", "httpMethod"] {
         let mut e =
             serde_json::to_value(request(&key, "GET", WEB, "/v1/services/web/notes")).unwrap();
@@ -273,6 +275,12 @@ async fn an_event_without_resource_or_method_is_not_signed(pool: PgPool) {
         let r = run(&s, ev).await.unwrap();
         assert!(!has_signature(&r), "{missing}: {:?}", r.context);
     }
+    assert_eq!(
+        cap.sum(Metric::IdentitySigningFailure, &[]),
+        2.0,
+        "{:?}",
+        cap.lines()
+    );
 }
 
 /// Start-up refuses to run without the enabled vpc_link services' secrets
@@ -366,6 +374,7 @@ async fn a_web_key_that_cannot_be_read_fails_only_the_web_requests() {
         );
         ev
     };
+    let cap = metrics::capture();
     let jobs = run(&s, with_token("/v1/jobs", "/v1/jobs")).await.unwrap();
     assert!(!has_signature(&jobs));
     for _ in 0..2 {
@@ -379,6 +388,8 @@ async fn a_web_key_that_cannot_be_read_fails_only_the_web_requests() {
         }
     }
     assert!(!s.signer().keys_loaded());
+    assert_eq!(cap.sum(Metric::IdentitySigningFailure, &[]), 2.0);
+    assert_eq!(decisions(&cap, "error"), 2.0, "{:?}", cap.lines());
 }
 
 /// The proxy's path rule on the VPC link path: a traversal or a double

@@ -10,6 +10,7 @@ use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_core::Env;
+use portcullis_core::metrics::{Capture, Metric};
 use portcullis_db::Database;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -203,6 +204,11 @@ pub async fn run(state: &State, ev: Request) -> Result<Response, String> {
     authorizer::handle(state, ev)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The `AuthorizerDecision` records of `outcome` the capture holds.
+pub fn decisions(cap: &Capture, outcome: &str) -> f64 {
+    cap.sum(Metric::AuthorizerDecision, &[("Outcome", outcome)])
 }
 
 pub fn assert_unauthorized(r: Result<Response, String>) {
