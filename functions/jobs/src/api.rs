@@ -307,7 +307,7 @@ async fn submit(
         )));
     };
     tracing::info!(job_id = %job.id, job_type = %job.job_type, tenant = %job.tenant, "job queued");
-    let outcome = launch::run_task(&state.ecs, &state.placement, jt, &job).await;
+    let outcome = launch::run_task(state.ecs.get().await, &state.placement, jt, &job).await;
     log_outcome(&job, rid, &outcome);
     match lifecycle::record_launch(state, &job, &outcome, EventSource::Api).await {
         Ok(Some(updated)) => job_response(202, &updated),

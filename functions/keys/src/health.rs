@@ -88,7 +88,7 @@ async fn check_database(state: &State, timeout: Duration, request_id: Option<&st
 /// authorizer cache, so this proves the endpoint, credentials and network path
 /// that a revocation needs.
 async fn check_aws(state: &State, timeout: Duration, request_id: Option<&str>) -> Check {
-    match tokio::time::timeout(timeout, state.apigw.get_account().send()).await {
+    match tokio::time::timeout(timeout, state.apigw.get().await.get_account().send()).await {
         Ok(Ok(_)) => Check::ok(),
         Ok(Err(e)) => {
             tracing::warn!(request_id = request_id.unwrap_or("-"), error = %aws_sdk_apigateway::error::DisplayErrorContext(&e), "health: AWS check failed");

@@ -37,7 +37,7 @@ use portcullis_auth::store::{self, KeyName, NewKey};
 use portcullis_auth::{Scope, Scopes, Tenant};
 use portcullis_core::Env;
 use portcullis_core::runtime::StartError;
-use portcullis_db::{Database, DbConfig};
+use portcullis_db::Database;
 use portcullis_platform::Platform;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -231,40 +231,47 @@ pub fn parse_usage_plan_ids(
 pub struct State {
     pub config: Config,
     pub db: Database,
-    pub apigw: aws_sdk_apigateway::Client,
+    /// Built on first use (most requests call no API Gateway API).
+    pub apigw: portcullis_aws::LazyClient<aws_sdk_apigateway::Client>,
 }
 
 impl State {
     /// Start-up from `env`: the configuration, the pool from
-    /// `portcullis_db`, the API Gateway client from the SDK configuration of
-    /// `env` (`portcullis_aws::sdk_config_in`: an `Env::Map` is the
-    /// function's own Lambda environment, credentials included).
+    /// `portcullis_db`, and the API Gateway client of the SDK configuration
+    /// of `env` (`portcullis_aws::SdkSource`: an `Env::Map` is the
+    /// function's own Lambda environment, credentials included), built by
+    /// the first request that calls API Gateway.
     pub async fn from_env(env: &Env) -> Result<State, StartError> {
         let config = Config::from_env(env)?;
-        let sdk = portcullis_aws::sdk_config_in(env).await?;
-        let db = Database::connect(DbConfig::from_env(env)?, Some(&sdk)).await?;
-        Ok(State::new(
-            config,
-            db,
-            aws_sdk_apigateway::Client::new(&sdk),
-        ))
+        let apigw = portcullis_aws::LazyClient::new(
+            portcullis_aws::SdkSource::from_env(env)?,
+            aws_sdk_apigateway::Client::new,
+        );
+        let db = Database::from_env(env).await?;
+        Ok(State::new(config, db, apigw))
     }
 
     /// Explicit parts, for tests and the local gateway.
-    pub fn new(config: Config, db: Database, apigw: aws_sdk_apigateway::Client) -> State {
-        State { config, db, apigw }
+    pub fn new(
+        config: Config,
+        db: Database,
+        apigw: impl Into<portcullis_aws::LazyClient<aws_sdk_apigateway::Client>>,
+    ) -> State {
+        State {
+            config,
+            db,
+            apigw: apigw.into(),
+        }
     }
 
     /// The usage-key operations, or `None` when `USAGE_PLAN_IDS` is unset.
-    pub fn usage_keys(&self) -> Option<usage::UsageKeys<'_>> {
-        self.config
-            .usage_plan_ids
-            .as_ref()
-            .map(|plan_ids| usage::UsageKeys {
-                apigw: &self.apigw,
-                prefix: &self.config.usage_key_prefix,
-                plan_ids,
-            })
+    pub async fn usage_keys(&self) -> Option<usage::UsageKeys<'_>> {
+        let plan_ids = self.config.usage_plan_ids.as_ref()?;
+        Some(usage::UsageKeys {
+            apigw: self.apigw.get().await,
+            prefix: &self.config.usage_key_prefix,
+            plan_ids,
+        })
     }
 }
 

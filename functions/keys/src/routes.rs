@@ -280,7 +280,7 @@ async fn create_key(
     // Gateway would refuse (no usage key) is never handed out.
     let mut tx = state.db.begin().await?;
     let created = store::create_in(&mut tx, &new, Actor::Caller(&caller), request_id).await?;
-    if let Some(usage) = state.usage_keys() {
+    if let Some(usage) = state.usage_keys().await {
         if let Err(e) = usage.create_for_key(&created.record).await {
             tracing::error!(
                 request_id = request_id.unwrap_or("-"),
@@ -374,7 +374,7 @@ async fn revoke_key(
     // After the commit: the revocation stands whatever the flush does. It is
     // attempted on repeated calls too, so a failed flush can be retried.
     let flush = flush_authorizer_cache(state, request_id).await;
-    let usage_key = match state.usage_keys() {
+    let usage_key = match state.usage_keys().await {
         Some(u) => u.disable_key(id).await,
         None => UsageKeyOutcome {
             status: "skipped",
@@ -409,6 +409,8 @@ pub async fn flush_authorizer_cache(state: &State, request_id: Option<&str>) -> 
     };
     match state
         .apigw
+        .get()
+        .await
         .flush_stage_authorizers_cache()
         .rest_api_id(api)
         .stage_name(stage)
@@ -528,7 +530,7 @@ async fn put_tenant(
         entitlements::put(&mut tx, &tenant, &new, Actor::Caller(&caller), request_id)
             .await
             .map_err(portcullis_db::DbError::from)?;
-    let usage_key = match state.usage_keys() {
+    let usage_key = match state.usage_keys().await {
         Some(u) => match u.put_tenant(&tenant, &row.user_plan).await {
             Ok(name) => UsageKeyState {
                 status: "ready",

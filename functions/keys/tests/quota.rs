@@ -454,7 +454,7 @@ async fn the_bootstrap_key_gets_its_usage_key_when_usage_plans_are_configured(po
     let (s, apigw, ids) = usage_state(pool).await;
     let created = keys::bootstrap_admin_key_with_usage(
         &s.db,
-        s.usage_keys(),
+        s.usage_keys().await,
         "platform",
         "first admin",
         "standard",

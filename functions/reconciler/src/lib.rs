@@ -99,7 +99,9 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
             },
             Some(jt) => {
                 let id = job.id.to_string();
-                match launch::tasks_started_by(&state.ecs, &state.placement.cluster, &id).await {
+                match launch::tasks_started_by(state.ecs.get().await, &state.placement.cluster, &id)
+                    .await
+                {
                     Ok(arns) if !arns.is_empty() => {
                         // Running tasks come first: the first is the job's,
                         // any other is a duplicate (two launches raced) and is
@@ -111,7 +113,7 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
                                 job.id
                             );
                             match launch::stop_task(
-                                &state.ecs,
+                                state.ecs.get().await,
                                 &state.placement.cluster,
                                 extra,
                                 &reason,
@@ -132,7 +134,8 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
                         }
                     }
                     Ok(_) => {
-                        let o = launch::run_task(&state.ecs, &state.placement, jt, &job).await;
+                        let o = launch::run_task(state.ecs.get().await, &state.placement, jt, &job)
+                            .await;
                         if matches!(o, LaunchOutcome::Started { .. }) {
                             report.launched += 1;
                         }
@@ -167,7 +170,9 @@ pub async fn stop_overdue(state: &State, report: &mut Report) -> Result<(), Reco
         let cluster = &state.placement.cluster;
         let arns = match &job.task_arn {
             Some(a) => Ok(vec![a.clone()]),
-            None => launch::tasks_started_by(&state.ecs, cluster, &job.id.to_string()).await,
+            None => {
+                launch::tasks_started_by(state.ecs.get().await, cluster, &job.id.to_string()).await
+            }
         };
         let reason = format!(
             "Portcullis: job exceeded its timeout of {} s",
@@ -177,7 +182,9 @@ pub async fn stop_overdue(state: &State, report: &mut Report) -> Result<(), Reco
             Ok(arns) => {
                 let mut ok = true;
                 for arn in &arns {
-                    if let Err(e) = launch::stop_task(&state.ecs, cluster, arn, &reason).await {
+                    if let Err(e) =
+                        launch::stop_task(state.ecs.get().await, cluster, arn, &reason).await
+                    {
                         tracing::warn!(job_id = %job.id, error = %e, "could not stop an overdue task; next sweep retries");
                         ok = false;
                     }
@@ -212,6 +219,8 @@ pub async fn sync_stale(state: &State, report: &mut Report) -> Result<(), Reconc
         let arns: Vec<String> = chunk.iter().map(|(_, a)| a.clone()).collect();
         let out = match state
             .ecs
+            .get()
+            .await
             .describe_tasks()
             .cluster(&state.placement.cluster)
             .set_tasks(Some(arns))

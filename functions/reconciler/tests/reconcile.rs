@@ -75,7 +75,8 @@ async fn a_crash_after_run_task_before_the_update_is_reconciled_by_started_by(po
     let job = committed_job(&st, "crash-2").await;
     let id = job.id.to_string();
     let jt = st.types.get("sample").unwrap();
-    let outcome = portcullis_jobs::launch::run_task(&st.ecs, &st.placement, jt, &job).await;
+    let outcome =
+        portcullis_jobs::launch::run_task(st.ecs.get().await, &st.placement, jt, &job).await;
     let portcullis_jobs::launch::LaunchOutcome::Started { task_arn } = outcome else {
         panic!("{outcome:?}")
     };
@@ -105,7 +106,8 @@ async fn a_duplicate_task_of_a_job_is_stopped_when_the_job_is_adopted(pool: PgPo
     let id = job.id.to_string();
     let jt = st.types.get("sample").unwrap();
     for _ in 0..2 {
-        let o = portcullis_jobs::launch::run_task(&st.ecs, &st.placement, jt, &job).await;
+        let o =
+            portcullis_jobs::launch::run_task(st.ecs.get().await, &st.placement, jt, &job).await;
         assert!(
             matches!(o, portcullis_jobs::launch::LaunchOutcome::Started { .. }),
             "{o:?}"

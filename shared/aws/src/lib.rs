@@ -12,7 +12,8 @@
 //! - [`http`] (feature `lean`): the small HTTP client of the lean build.
 //! - [`sdk`] (feature `sdk`): the SDK configuration of an [`Env`] (the
 //!   process's default chain, or a function's own Lambda environment as a
-//!   map), honouring `AWS_ENDPOINT_URL(_<SERVICE>)`.
+//!   map), honouring `AWS_ENDPOINT_URL(_<SERVICE>)`; [`LazyClient`], an SDK
+//!   client built on first use so that init builds no SDK configuration.
 //! - [`clients`] (feature `ecs`): SDK clients built from that configuration.
 //!
 //! The default build links no SDK client, no aws-config and no HTTP stack.
@@ -32,4 +33,4 @@ pub mod secrets;
 pub use credentials::IamCredentials;
 pub use endpoint::region;
 #[cfg(feature = "sdk")]
-pub use sdk::{SdkSource, sdk_config, sdk_config_in};
+pub use sdk::{LazyClient, SdkSource, sdk_config, sdk_config_in};

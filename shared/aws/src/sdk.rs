@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -201,6 +202,87 @@ impl fmt::Debug for MapVars {
     }
 }
 
+/// An SDK client built on its first use from an [`SdkSource`], so a
+/// function's init builds no SDK configuration (credential and region
+/// chains, the HTTPS client and its root certificates) that its first
+/// request may not need. Cloning shares the one client.
+pub enum LazyClient<C> {
+    /// Built already (tests, the local gateway).
+    Ready(C),
+    /// Built by the first [`LazyClient::get`].
+    Lazy(Arc<LazyParts<C>>),
+}
+
+/// What a lazy [`LazyClient`] is built from.
+pub struct LazyParts<C> {
+    source: SdkSource,
+    make: Box<dyn Fn(&SdkConfig) -> C + Send + Sync>,
+    cell: tokio::sync::OnceCell<C>,
+}
+
+impl<C> LazyClient<C> {
+    /// A client that `make` builds from the SDK configuration of `source`
+    /// on first use. `source` was checked when it was read
+    /// ([`SdkSource::from_env`]); loading it cannot fail.
+    pub fn new(source: SdkSource, make: impl Fn(&SdkConfig) -> C + Send + Sync + 'static) -> Self {
+        LazyClient::Lazy(Arc::new(LazyParts {
+            source,
+            make: Box::new(make),
+            cell: tokio::sync::OnceCell::new(),
+        }))
+    }
+
+    /// The client, built now if this is the first call (concurrent first
+    /// calls share one build).
+    pub async fn get(&self) -> &C {
+        match self {
+            LazyClient::Ready(c) => c,
+            LazyClient::Lazy(parts) => {
+                parts
+                    .cell
+                    .get_or_init(|| async { (parts.make)(&parts.source.load().await) })
+                    .await
+            }
+        }
+    }
+
+    /// Whether the client exists yet.
+    pub fn is_built(&self) -> bool {
+        match self {
+            LazyClient::Ready(_) => true,
+            LazyClient::Lazy(parts) => parts.cell.initialized(),
+        }
+    }
+}
+
+impl<C> From<C> for LazyClient<C> {
+    fn from(client: C) -> Self {
+        LazyClient::Ready(client)
+    }
+}
+
+impl<C: Clone> Clone for LazyClient<C> {
+    fn clone(&self) -> Self {
+        match self {
+            LazyClient::Ready(c) => LazyClient::Ready(c.clone()),
+            LazyClient::Lazy(parts) => LazyClient::Lazy(Arc::clone(parts)),
+        }
+    }
+}
+
+impl<C> fmt::Debug for LazyClient<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LazyClient::Ready(_) => f.write_str("LazyClient::Ready"),
+            LazyClient::Lazy(parts) => f
+                .debug_struct("LazyClient::Lazy")
+                .field("source", &parts.source)
+                .field("built", &parts.cell.initialized())
+                .finish(),
+        }
+    }
+}
+
 impl fmt::Debug for SdkSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
@@ -221,6 +303,40 @@ mod tests {
 
     fn map(pairs: &[(&str, &str)]) -> Env {
         Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[tokio::test]
+    async fn a_lazy_client_is_built_once_on_first_use_and_clones_share_it() {
+        let source = SdkSource::from_env(&map(&[
+            ("AWS_REGION", "eu-west-3"),
+            (ENDPOINT_URL, "http://emulator.invalid"),
+        ]))
+        .unwrap();
+        let built = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&built);
+        let lazy = LazyClient::new(source, move |sdk| {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            sdk.region().map(|r| r.to_string())
+        });
+        let other = lazy.clone();
+        assert!(!lazy.is_built());
+        assert_eq!(
+            built.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "nothing at construction"
+        );
+        let (a, b) = tokio::join!(lazy.get(), other.get());
+        assert_eq!(a.as_deref(), Some("eu-west-3"));
+        assert_eq!(b.as_deref(), Some("eu-west-3"));
+        assert!(other.is_built());
+        assert_eq!(
+            built.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one build for all clones"
+        );
+        let ready = LazyClient::Ready(7);
+        assert!(ready.is_built());
+        assert_eq!(*ready.get().await, 7);
     }
 
     #[test]

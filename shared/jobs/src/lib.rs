@@ -91,7 +91,9 @@ impl Settings {
 #[derive(Clone)]
 pub struct State {
     pub db: Database,
-    pub ecs: aws_sdk_ecs::Client,
+    /// Built on first use: a request that starts or stops no task (a
+    /// `GET`, a task event of a known transition) builds no SDK configuration.
+    pub ecs: portcullis_aws::LazyClient<aws_sdk_ecs::Client>,
     pub placement: Placement,
     pub types: Arc<JobTypes>,
     pub settings: Settings,
@@ -105,7 +107,8 @@ impl State {
     /// `JOB_SECURITY_GROUPS`, `PLATFORM_FILE` (default: the embedded
     /// platform.yaml), `ECS_TIMEOUT_MS`, the [`Settings`] variables, the
     /// database variables of `portcullis_db`, and the AWS region, endpoint
-    /// and credentials of `env` (`portcullis_aws::sdk_config_in`: an
+    /// and credentials of `env` (`portcullis_aws::SdkSource`, loaded by the
+    /// first ECS call: an
     /// `Env::Map` is a function's own Lambda environment).
     pub async fn from_env(env: &Env) -> Result<State, StartError> {
         let placement = Placement::from_env(env)?;
@@ -118,8 +121,10 @@ impl State {
             Duration::from_millis(500),
             Duration::from_secs(25),
         )?;
-        let sdk = portcullis_aws::sdk_config_in(env).await?;
-        let ecs = portcullis_aws::clients::ecs(&sdk, ecs_timeout);
+        let ecs = portcullis_aws::LazyClient::new(
+            portcullis_aws::SdkSource::from_env(env)?,
+            move |sdk| portcullis_aws::clients::ecs(sdk, ecs_timeout),
+        );
         let db = Database::from_env(env).await?;
         Ok(State::new(db, ecs, placement, types, settings).with_cors(cors))
     }
@@ -127,14 +132,14 @@ impl State {
     /// From explicit parts (tests, the local gateway).
     pub fn new(
         db: Database,
-        ecs: aws_sdk_ecs::Client,
+        ecs: impl Into<portcullis_aws::LazyClient<aws_sdk_ecs::Client>>,
         placement: Placement,
         types: JobTypes,
         settings: Settings,
     ) -> State {
         State {
             db,
-            ecs,
+            ecs: ecs.into(),
             placement,
             types: Arc::new(types),
             settings,

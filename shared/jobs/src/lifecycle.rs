@@ -28,7 +28,14 @@ pub async fn record_launch(
         let now = store::get(&state.db, &job.tenant, job.id).await?;
         if now.as_ref().is_some_and(Job::cancel_requested) {
             let reason = format!("Portcullis: job {} was cancelled while it launched", job.id);
-            match launch::stop_task(&state.ecs, &state.placement.cluster, task_arn, &reason).await {
+            match launch::stop_task(
+                state.ecs.get().await,
+                &state.placement.cluster,
+                task_arn,
+                &reason,
+            )
+            .await
+            {
                 Ok(_) => {
                     tracing::info!(job_id = %job.id, task_arn, "stopped a task started for a cancelled job")
                 }
@@ -93,12 +100,12 @@ pub async fn cancel(
         }
         let tasks = match &job.task_arn {
             Some(arn) => vec![arn.clone()],
-            None => launch::tasks_started_by(&state.ecs, cluster, &id.to_string())
+            None => launch::tasks_started_by(state.ecs.get().await, cluster, &id.to_string())
                 .await
                 .map_err(|e| CancelError::Ecs(format!("could not reach ECS to cancel: {e}")))?,
         };
         for arn in &tasks {
-            launch::stop_task(&state.ecs, cluster, arn, &reason)
+            launch::stop_task(state.ecs.get().await, cluster, arn, &reason)
                 .await
                 .map_err(|e| CancelError::Ecs(format!("could not stop the task: {e}")))?;
         }

@@ -127,7 +127,7 @@ pub async fn launched_job(state: &State, key: &str, args: &[&str]) -> Job {
         .expect("insert a job")
         .expect("a fresh idempotency key");
     let jt = state.types.get(&job.job_type).expect("a registered type");
-    let outcome = launch::run_task(&state.ecs, &state.placement, jt, &job).await;
+    let outcome = launch::run_task(state.ecs.get().await, &state.placement, jt, &job).await;
     lifecycle::record_launch(state, &job, &outcome, EventSource::Api)
         .await
         .expect("record the launch")
