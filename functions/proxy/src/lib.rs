@@ -24,6 +24,15 @@
 //! authentication (the gateway runs no authorizer on `OPTIONS`): a preflight
 //! gets the service's registered methods and, besides the policy's headers,
 //! the service's `allow_headers`.
+//!
+//! Metrics (`portcullis_core::metrics`, docs/observability.md#metrics): one
+//! record per proxied request from [`handle`]: when the service was called,
+//! `ProxyUpstreamResponse` by `Service` and `StatusClass` (2xx..5xx of its
+//! answer; `timeout`; `error`: unreachable, reset, or a body over the limits
+//! as it was read) with `ProxyUpstreamLatency` and, for an answer read,
+//! `ProxyBytesOut`; when it was not, `ProxyRefusal` by `Reason`
+//! ([`refusal_reason`]). `IdentitySigningFailure` when the identity cannot
+//! be signed.
 
 pub mod config;
 pub mod forward;
@@ -36,6 +45,7 @@ use portcullis_auth::audit::{self as audit_log, Actor, AuditEntry};
 use portcullis_auth::{AuthContext, Scope};
 use portcullis_core::ApiError;
 use portcullis_core::http::{no_route, path_param, resource_path};
+use portcullis_core::metrics::{self, Dimension, Metric, Record};
 use portcullis_core::runtime::StartError;
 use portcullis_db::Database;
 use portcullis_identity::{self as identity, Identity, SigningKey};
@@ -239,6 +249,68 @@ struct Outcome {
     service: Option<String>,
     upstream_ms: Option<u128>,
     bytes_out: usize,
+    /// The service was called: how long, and the class of what came back.
+    upstream: Option<(Duration, &'static str)>,
+    /// The service's answer was read (its body is `bytes_out`).
+    answered: bool,
+}
+
+impl Outcome {
+    /// The request's metrics record: the upstream's answer when the
+    /// service was called, else the refusal (none for a success without a
+    /// call, which does not happen). `OPTIONS` has none.
+    fn record(&self, status: StatusCode) -> Record {
+        match (&self.service, self.upstream) {
+            (Some(service), Some((elapsed, class))) => {
+                let r = Record::new()
+                    .dimension(Dimension::Service, service)
+                    .dimension(Dimension::StatusClass, class)
+                    .count(Metric::ProxyUpstreamResponse)
+                    .millis(Metric::ProxyUpstreamLatency, elapsed);
+                if self.answered {
+                    r.bytes(Metric::ProxyBytesOut, self.bytes_out as u64)
+                } else {
+                    r
+                }
+            }
+            _ if status.is_client_error() || status.is_server_error() => Record::new()
+                .dimension(Dimension::Reason, refusal_reason(status))
+                .count(Metric::ProxyRefusal),
+            _ => Record::new(),
+        }
+    }
+}
+
+/// The `Reason` of a request refused before the service was called, from
+/// the proxy's own answer: `unauthenticated` (401), `forbidden` (403: no
+/// scope), `not_found` (404: no such service or route), `method_not_allowed`
+/// (405), `bad_request` (400: the path rule), `too_large` (413),
+/// `audit_unavailable` (503), `no_time_left` (504: the invocation's deadline),
+/// `internal` (500), else `other`.
+pub fn refusal_reason(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "too_large",
+        503 => "audit_unavailable",
+        504 => "no_time_left",
+        500 => "internal",
+        _ => "other",
+    }
+}
+
+/// The `StatusClass` of the service's answer.
+pub fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "error",
+    }
 }
 
 /// The Lambda handler.
@@ -259,6 +331,8 @@ pub async fn handle(state: &State, req: Request) -> Result<Response<Body>, lambd
             let result = proxy(state, req, request_id.as_deref(), &mut outcome).await;
             let mut resp = portcullis_core::http::respond(request_id.as_deref(), result);
             state.cors.apply(&origin, resp.headers_mut());
+            // Preflights are the CORS policy's, not proxied requests: no record.
+            outcome.record(resp.status()).emit();
             resp
         }
     };
@@ -372,8 +446,16 @@ async fn proxy(
         .send()
         .await;
     let result = read_response(service, &method, sent, timeout).await;
-    out.upstream_ms = Some(started.elapsed().as_millis());
+    let elapsed = started.elapsed();
+    out.upstream_ms = Some(elapsed.as_millis());
+    let class = match &result {
+        Ok((status, _, _)) => status_class(*status),
+        Err(ApiError::GatewayTimeout { .. }) => "timeout",
+        Err(_) => "error",
+    };
+    out.upstream = Some((elapsed, class));
     let answer = result?;
+    out.answered = true;
     out.bytes_out = answer.2.len();
     map_response(service, answer, request_id)
 }
@@ -527,10 +609,12 @@ fn sign(
     // The target service's own key (State::new proved every service has one).
     let key = state.keys.get(&service.name).ok_or_else(|| {
         tracing::error!(service = %service.name, "no identity key for the service");
+        metrics::count(Metric::IdentitySigningFailure, &[]);
         ApiError::internal(format!("no identity key for service {}", service.name))
     })?;
     identity::sign(&who, method, target, body, unix_now(), key).map_err(|e| {
         tracing::error!(error = %e, "identity cannot be signed");
+        metrics::count(Metric::IdentitySigningFailure, &[]);
         ApiError::internal(e)
     })
 }
@@ -786,6 +870,18 @@ mod tests {
             upstream_timeout(Duration::from_secs(10), Some(now - m), now, m),
             None
         );
+    }
+
+    #[test]
+    fn status_classes_and_refusal_reasons_are_closed_sets() {
+        let classes = portcullis_core::metrics::STATUS_CLASSES;
+        for code in [200u16, 204, 302, 404, 418, 500, 599] {
+            let class = status_class(StatusCode::from_u16(code).unwrap());
+            assert!(classes.contains(&class), "{code}: {class}");
+        }
+        assert_eq!(status_class(StatusCode::from_u16(101).unwrap()), "error");
+        assert_eq!(refusal_reason(StatusCode::FORBIDDEN), "forbidden");
+        assert_eq!(refusal_reason(StatusCode::IM_A_TEAPOT), "other");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use lambda_http::{Body, Request, Response};
 use portcullis_auth::{AuthContext, PrincipalType};
+use portcullis_core::metrics::{self, Capture, Metric};
 use portcullis_identity::{self as identity, Identity, SigningKey};
 use portcullis_platform::services::Services;
 use proxy::{State, Upstream};
@@ -176,6 +177,19 @@ impl Call<'_> {
     }
 }
 
+/// The `ProxyUpstreamResponse` records of `service` in `class`.
+fn upstream(cap: &Capture, service: &str, class: &str) -> f64 {
+    cap.sum(
+        Metric::ProxyUpstreamResponse,
+        &[("Service", service), ("StatusClass", class)],
+    )
+}
+
+/// The `ProxyRefusal` records of `reason`.
+fn refusals(cap: &Capture, reason: &str) -> f64 {
+    cap.sum(Metric::ProxyRefusal, &[("Reason", reason)])
+}
+
 fn bytes(resp: &Response<Body>) -> Vec<u8> {
     match resp.body() {
         Body::Empty => vec![],
@@ -207,6 +221,7 @@ fn echoed_headers(echo: &Value, name: &str) -> Vec<String> {
 #[tokio::test]
 async fn every_allowed_method_reaches_the_service_with_its_body() {
     let state = harness().await;
+    let cap = metrics::capture();
     // OPTIONS is the proxy's own (CORS); see the cors tests below.
     for m in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
         let mut c = call(m, "echo/deep/path");
@@ -224,6 +239,18 @@ async fn every_allowed_method_reaches_the_service_with_its_body() {
     let resp = call("HEAD", "echo").send(&state).await;
     assert_eq!(resp.status(), 200);
     assert!(bytes(&resp).is_empty());
+    // One record per request: its answer's class, latency and size.
+    assert_eq!(upstream(&cap, "sample", "2xx"), 6.0, "{:?}", cap.lines());
+    let sample = [("Service", "sample")];
+    assert_eq!(cap.values(Metric::ProxyUpstreamLatency, &sample).len(), 6);
+    let sizes = cap.values(Metric::ProxyBytesOut, &sample);
+    assert_eq!(sizes.len(), 6);
+    assert!(
+        sizes[..5].iter().all(|b| *b > 0.0) && sizes[5] == 0.0,
+        "{sizes:?}"
+    );
+    assert_eq!(cap.sum(Metric::ProxyRefusal, &[]), 0.0);
+    assert!(cap.records().iter().all(|r| r.get("Tenant").is_none()));
 }
 
 #[tokio::test]
@@ -270,10 +297,16 @@ async fn binary_download_comes_back_as_binary() {
 #[tokio::test]
 async fn upstream_status_codes_are_passed_back() {
     let state = harness().await;
+    let cap = metrics::capture();
     for code in [201u16, 204, 400, 404, 409, 418, 500, 503] {
         let p = format!("status/{code}");
         assert_eq!(call("GET", &p).send(&state).await.status(), code);
     }
+    // The service's own 4xx and 5xx are its answers, not refusals.
+    assert_eq!(upstream(&cap, "sample", "2xx"), 2.0, "{:?}", cap.lines());
+    assert_eq!(upstream(&cap, "sample", "4xx"), 4.0);
+    assert_eq!(upstream(&cap, "sample", "5xx"), 2.0);
+    assert_eq!(cap.sum(Metric::ProxyRefusal, &[]), 0.0);
 }
 
 #[tokio::test]
@@ -298,9 +331,11 @@ async fn multi_value_headers_are_returned_and_set_cookies_only_for_the_services_
 #[tokio::test]
 async fn redirects_are_passed_back_not_followed() {
     let state = harness().await;
+    let cap = metrics::capture();
     let resp = call("GET", "redirect").send(&state).await;
     assert_eq!(resp.status(), 302);
     assert_eq!(resp.headers()["location"], "/base/echo");
+    assert_eq!(upstream(&cap, "sample", "3xx"), 1.0, "{:?}", cap.lines());
 }
 
 #[tokio::test]
@@ -521,6 +556,7 @@ async fn cookies_are_dropped_both_ways_when_the_service_does_not_allow_them() {
 #[tokio::test]
 async fn traversal_and_absolute_targets_are_rejected_with_400() {
     let state = harness().await;
+    let cap = metrics::capture();
     for p in [
         "../admin",
         "echo/../../etc/passwd",
@@ -536,6 +572,8 @@ async fn traversal_and_absolute_targets_are_rejected_with_400() {
         assert_eq!(resp.status(), 400, "{p:?}");
         assert_eq!(resp.headers()["content-type"], "application/problem+json");
     }
+    assert_eq!(refusals(&cap, "bad_request"), 9.0, "{:?}", cap.lines());
+    assert_eq!(cap.sum(Metric::ProxyUpstreamResponse, &[]), 0.0);
 }
 
 #[tokio::test]
@@ -571,6 +609,7 @@ async fn double_encoded_escapes_and_path_parameter_traversal_are_rejected_with_4
 #[tokio::test]
 async fn unknown_service_is_404_and_unregistered_method_is_405_with_allow() {
     let state = harness().await;
+    let cap = metrics::capture();
     let mut c = call("GET", "echo");
     c.service = "nope";
     assert_eq!(c.send(&state).await.status(), 404);
@@ -579,6 +618,10 @@ async fn unknown_service_is_404_and_unregistered_method_is_405_with_allow() {
     let resp = c.send(&state).await;
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "GET");
+    assert_eq!(refusals(&cap, "not_found"), 1.0, "{:?}", cap.lines());
+    assert_eq!(refusals(&cap, "method_not_allowed"), 1.0);
+    // A name nobody registered never becomes a dimension value.
+    assert!(!cap.lines().iter().any(|l| l.contains("nope")));
 }
 
 /// A `vpc_link` service is API Gateway's to reach over the VPC link: the
@@ -623,6 +666,7 @@ async fn a_vpc_link_service_is_not_served_and_needs_no_key() {
 #[tokio::test]
 async fn caller_without_the_scope_gets_403_and_no_caller_gets_401() {
     let state = harness().await;
+    let cap = metrics::capture();
     let mut c = call("GET", "echo");
     c.scopes = "services:small jobs:read";
     assert_eq!(c.send(&state).await.status(), 403);
@@ -635,14 +679,18 @@ async fn caller_without_the_scope_gets_403_and_no_caller_gets_401() {
     )
     .unwrap();
     assert_eq!(proxy::handle(&state, req).await.unwrap().status(), 401);
+    assert_eq!(refusals(&cap, "forbidden"), 1.0, "{:?}", cap.lines());
+    assert_eq!(refusals(&cap, "unauthenticated"), 1.0);
 }
 
 #[tokio::test]
 async fn request_body_over_the_limit_is_413() {
     let state = harness().await;
+    let cap = metrics::capture();
     let mut c = call("POST", "echo");
     c.body = Some(vec![b'x'; 65537]);
     assert_eq!(c.send(&state).await.status(), 413);
+    assert_eq!(refusals(&cap, "too_large"), 1.0, "{:?}", cap.lines());
 }
 
 #[tokio::test]
@@ -651,8 +699,11 @@ async fn upstream_down_is_502() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let state = state_for(addr, None);
+    let cap = metrics::capture();
     let resp = call("GET", "echo").send(&state).await;
     assert_eq!(resp.status(), 502);
+    assert_eq!(upstream(&cap, "sample", "error"), 1.0, "{:?}", cap.lines());
+    assert!(cap.values(Metric::ProxyBytesOut, &[]).is_empty());
     assert!(
         json_of(&resp)["detail"]
             .as_str()
@@ -664,12 +715,16 @@ async fn upstream_down_is_502() {
 #[tokio::test]
 async fn slow_upstream_is_504() {
     let state = harness().await;
+    let cap = metrics::capture();
     let mut c = call("GET", "slow");
     c.service = "small";
     c.query = vec![("ms", "5000")];
     let resp = c.send(&state).await;
     assert_eq!(resp.status(), 504);
     assert_eq!(json_of(&resp)["status"], 504);
+    assert_eq!(upstream(&cap, "small", "timeout"), 1.0, "{:?}", cap.lines());
+    let waited = cap.values(Metric::ProxyUpstreamLatency, &[("Service", "small")]);
+    assert!(waited.len() == 1 && waited[0] >= 250.0, "{waited:?}");
 }
 
 #[tokio::test]
@@ -789,9 +844,16 @@ async fn mutation_is_refused_with_503_when_the_audit_log_cannot_be_written(pool:
         .execute(&pool)
         .await
         .unwrap();
+    let cap = metrics::capture();
     let mut c = call("POST", "items");
     c.body = Some(br#"{"name":"box"}"#.to_vec());
     assert_eq!(c.send(&state).await.status(), 503);
+    assert_eq!(
+        refusals(&cap, "audit_unavailable"),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
     // Not forwarded: the item store is still empty.
     let listed = json_of(&call("GET", "items").send(&state).await);
     assert_eq!(listed["items"], json!([]));
@@ -917,9 +979,11 @@ async fn a_preflight_from_another_origin_is_403_without_cors_headers() {
 #[tokio::test]
 async fn options_is_answered_by_the_proxy_never_forwarded() {
     let state = harness().await;
+    let cap = metrics::capture();
     // even with a caller (the gateway never sends one on OPTIONS)
     let resp = call("OPTIONS", "echo").send(&state).await;
     assert_eq!(resp.status(), 204);
+    assert!(cap.lines().is_empty(), "a preflight is no proxied request");
     assert_eq!(
         resp.headers()["allow"],
         "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
