@@ -30,6 +30,8 @@ pub mod metrics;
 pub mod path;
 pub mod runtime;
 pub mod telemetry;
+#[cfg(feature = "runtime")]
+pub mod trace;
 
 pub use config::{ConfigError, Env};
 pub use cors::CorsPolicy;

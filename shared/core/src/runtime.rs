@@ -172,7 +172,10 @@ mod lambda {
         Fut: Future<Output = Result<R, E>>,
     {
         let served = lambda_runtime::run(service_fn(move |event: LambdaEvent<A>| {
-            handler(state, event.payload)
+            // Each invocation in the scope of its own trace (crate::trace).
+            let trace = event.context.xray_trace_id.clone();
+            let answer = handler(state, event.payload);
+            async move { crate::trace::scope(trace.as_deref(), answer).await }
         }))
         .await;
         exit(name, served)
@@ -254,7 +257,13 @@ where
         return std::process::ExitCode::FAILURE;
     };
     let served = lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
-        handler(state, req)
+        use lambda_http::RequestExt;
+        // Each invocation in the scope of its own trace (crate::trace).
+        let trace = req
+            .lambda_context_ref()
+            .and_then(|c| c.xray_trace_id.clone());
+        let answer = handler(state, req);
+        async move { crate::trace::scope(trace.as_deref(), answer).await }
     }))
     .await;
     lambda::exit(name, served)
