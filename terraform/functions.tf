@@ -52,7 +52,10 @@ locals {
   })
 
   # The registry ships inside every zip (`make build` adds platform.yaml).
-  platform_env = { PLATFORM_FILE = "/var/task/platform.yaml" }
+  # DEPLOYMENT_ENVIRONMENT: the Environment dimension of every function's
+  # metrics (docs/observability.md), which the alarms select on; the
+  # authorizer and the proxy also serve only the services deployed here.
+  platform_env = { PLATFORM_FILE = "/var/task/platform.yaml", DEPLOYMENT_ENVIRONMENT = var.environment }
 
   # Per-consumer usage keys (portcullis_auth::usage): the authorizer returns
   # <prefix>key-<key id> / <prefix>tenant-<tenant> as usageIdentifierKey, and

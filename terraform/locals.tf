@@ -4,6 +4,12 @@
 locals {
   name = "${var.project}-${var.environment}"
 
+  # The code's metrics (CloudWatch Embedded Metric Format): their namespace;
+  # every record has the dimension Environment = DEPLOYMENT_ENVIRONMENT
+  # (functions.tf sets it for every function). The names are the catalogue
+  # in shared/core/src/metrics.rs (docs/observability.md#metrics).
+  metrics_namespace = "Portcullis"
+
   tags = merge(
     {
       Project     = var.project

@@ -170,6 +170,7 @@ module "compute" {
   kms_key_arn             = aws_kms_key.this.arn
   log_retention_days      = var.log_retention_days
   alb_deletion_protection = var.alb_deletion_protection
+  alb_log_retention_days  = var.alb_log_retention_days
   ecr_force_delete        = var.ecr_force_delete
   cpu_architecture        = var.workload_cpu_architecture
 }
@@ -278,4 +279,37 @@ module "events" {
   alarm_function_names     = module.functions.function_names
   alarm_email              = var.alarm_email
   kms_key_arn              = aws_kms_key.this.arn
+}
+
+module "observability" {
+  source = "./modules/observability"
+
+  name                      = local.name
+  tags                      = local.tags
+  region                    = local.region
+  environment               = var.environment
+  metrics_namespace         = local.metrics_namespace
+  alarm_topic_arn           = module.events.alarm_topic_arn
+  api_stage                 = var.stage_name
+  api_routes                = [for r in module.openapi.routes : { path = r.path, method = r.method }]
+  function_names            = module.functions.function_names
+  cluster_name              = module.compute.cluster_name
+  service_names             = module.compute.service_names
+  alb_arn_suffix            = module.compute.alb_arn_suffix
+  target_group_arn_suffixes = module.compute.target_group_arn_suffixes
+  db_instance_identifier    = module.data.instance_identifier
+
+  # Thresholds: null (unset in var.alarm_thresholds) takes the module's default.
+  api_5xx_rate_percent      = var.alarm_thresholds.api_5xx_rate_percent
+  api_5xx_min_requests      = var.alarm_thresholds.api_5xx_min_requests
+  api_latency_p99_ms        = var.alarm_thresholds.api_latency_p99_ms
+  alb_target_5xx_count      = var.alarm_thresholds.alb_target_5xx_count
+  ecs_below_desired_minutes = var.alarm_thresholds.ecs_below_desired_minutes
+  rds_cpu_percent           = var.alarm_thresholds.rds_cpu_percent
+  rds_free_storage_bytes    = var.alarm_thresholds.rds_free_storage_bytes
+  rds_connections           = var.alarm_thresholds.rds_connections
+  job_failure_rate_percent  = var.alarm_thresholds.job_failure_rate_percent
+  job_failure_min_jobs      = var.alarm_thresholds.job_failure_min_jobs
+  api_key_count_threshold   = var.alarm_thresholds.api_key_count
+  authorizer_error_count    = var.alarm_thresholds.authorizer_error_count
 }

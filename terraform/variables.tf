@@ -397,3 +397,28 @@ variable "run_migrations" {
   type        = bool
   default     = true
 }
+
+variable "alarm_thresholds" {
+  description = "Alarm thresholds (modules/observability; docs/observability.md#alarms): any left out keeps its default."
+  type = object({
+    api_5xx_rate_percent      = optional(number) # 5
+    api_5xx_min_requests      = optional(number) # 20 per 5 minutes
+    api_latency_p99_ms        = optional(number) # 3000
+    alb_target_5xx_count      = optional(number) # 10 per 5 minutes
+    ecs_below_desired_minutes = optional(number) # 10
+    rds_cpu_percent           = optional(number) # 80
+    rds_free_storage_bytes    = optional(number) # 2 GiB
+    rds_connections           = optional(number) # 60
+    job_failure_rate_percent  = optional(number) # 25
+    job_failure_min_jobs      = optional(number) # 5 per 15 minutes
+    api_key_count             = optional(number) # 9000 (quota 10,000)
+    authorizer_error_count    = optional(number) # 0 per 5 minutes
+  })
+  default = {}
+}
+
+variable "alb_log_retention_days" {
+  description = "Days the internal ALB's access logs are kept in their S3 bucket."
+  type        = number
+  default     = 90
+}

@@ -41,6 +41,31 @@ locals {
     }
   }
 
+  # The container health check of each service (ECS HealthCheck), from the
+  # registry's health_check: the same path the ALB calls, asked on the task's
+  # own port from inside the container. The workload images are distroless
+  # (no shell, no curl): each carries a single-purpose static `wget`
+  # (busybox's; workloads/*/Dockerfile, and docs/decisions.md "Alarms,
+  # dashboard, ALB access logs and container health checks"), run directly
+  # (CMD, no shell): exit 0 on a 2xx answer, 1 on any other status or no
+  # connection; ECS ends a hung one after `timeout` (no wget -T: Debian's
+  # busybox 1.35 crashes with it). ECS's limits (HealthCheck, Amazon ECS API
+  # Reference; the same in CloudFormation's AWS::ECS::TaskDefinition
+  # HealthCheck): interval 5-300 s, timeout 2-60 s, retries 1-10, startPeriod
+  # 0-300 s. The registry's values are clamped into them, and the timeout is
+  # kept below the interval (one check ends before the next starts);
+  # retries = the ALB's unhealthy_threshold; startPeriod = two intervals, so
+  # a task slow to start is not killed before its first checks count.
+  container_health_check = {
+    for k, s in var.services : k => {
+      command     = ["CMD", "/usr/local/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:${s.port}${s.health_check.path}"]
+      interval    = min(max(s.health_check.interval_seconds, 5), 300)
+      timeout     = min(max(s.health_check.timeout_seconds, 2), 60, max(min(max(s.health_check.interval_seconds, 5), 300) - 1, 2))
+      retries     = min(max(s.health_check.unhealthy_threshold, 1), 10)
+      startPeriod = min(max(2 * s.health_check.interval_seconds, 0), 300)
+    }
+  }
+
   # Security group rules are per port: two services on one port share a rule.
   service_ports = toset([for s in var.services : tostring(s.port)])
 
@@ -284,6 +309,7 @@ resource "aws_ecs_task_definition" "service" {
       essential              = true
       readonlyRootFilesystem = true
       portMappings           = [{ containerPort = each.value.port, protocol = "tcp" }]
+      healthCheck            = local.container_health_check[each.key]
       environment = [
         for k, v in merge(each.value.environment, { PORT = tostring(each.value.port), BASE_PATH = local.alb_path[each.key] }, local.service_kit_env[each.key]) : { name = k, value = v }
       ]
@@ -433,7 +459,6 @@ resource "aws_vpc_security_group_egress_rule" "tasks_https" {
 # --- Internal ALB: one listener, a rule and an ip target group per service ---
 
 resource "aws_lb" "this" {
-  #checkov:skip=CKV_AWS_91:access logs need an S3 bucket with SSE-S3 only; enable per deployment (see docs/terraform.md)
   #checkov:skip=CKV2_AWS_20:no HTTPS listener to redirect to on this internal ALB (see CKV_AWS_2 on the listener)
   #checkov:skip=CKV2_AWS_28:internal ALB, not reachable from the internet: WAF sits in front of API Gateway instead
   name                       = substr("${var.name}-internal", 0, 32)
@@ -445,7 +470,16 @@ resource "aws_lb" "this" {
   enable_deletion_protection = var.alb_deletion_protection
   idle_timeout               = 60
 
+  access_logs {
+    enabled = true
+    bucket  = aws_s3_bucket.alb_logs.id
+    prefix  = local.alb_log_prefix
+  }
+
   tags = var.tags
+
+  # ELB checks that it may write to the bucket when access logs are turned on.
+  depends_on = [aws_s3_bucket_policy.alb_logs]
 }
 
 resource "aws_lb_listener" "this" {

@@ -67,3 +67,18 @@ output "service_names" {
   description = "ECS service name of each platform service."
   value       = { for k, s in aws_ecs_service.this : k => s.name }
 }
+
+output "alb_arn_suffix" {
+  description = "ARN suffix of the internal ALB (the LoadBalancer dimension of AWS/ApplicationELB metrics)."
+  value       = aws_lb.this.arn_suffix
+}
+
+output "target_group_arn_suffixes" {
+  description = "ARN suffix of each service's target group (the TargetGroup dimension of AWS/ApplicationELB metrics)."
+  value       = { for k, tg in aws_lb_target_group.this : k => tg.arn_suffix }
+}
+
+output "alb_log_bucket" {
+  description = "S3 bucket of the internal ALB's access logs (under alb/AWSLogs/<account>/)."
+  value       = aws_s3_bucket.alb_logs.id
+}

@@ -217,3 +217,14 @@ variable "vpc_link_services" {
     error_message = "vpc_link_services.<name>.cookies: none or own_path."
   }
 }
+
+variable "alb_log_retention_days" {
+  description = "Days the internal ALB's access logs are kept in their S3 bucket (then expired; old versions after 7 more days)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.alb_log_retention_days >= 1
+    error_message = "alb_log_retention_days must be at least 1."
+  }
+}

@@ -37,3 +37,8 @@ output "security_group_id" {
   description = "Security group of the database."
   value       = aws_security_group.this.id
 }
+
+output "instance_identifier" {
+  description = "Identifier of the RDS instance (the DBInstanceIdentifier dimension of AWS/RDS metrics)."
+  value       = aws_db_instance.this.identifier
+}
