@@ -7,7 +7,16 @@
 //! - An event for a task no job knows is logged and acknowledged.
 //! - Duplicates and stale events (a version not above the last applied one)
 //!   change nothing; terminal jobs never change.
+//!
+//! Metrics (`portcullis_core::metrics`, docs/observability.md#metrics):
+//! `TaskEventProcessed` for each well-formed event applied, with
+//! `TaskEventUnknownTask` for a task no job knows and `TaskEventStale` for
+//! news older than the job's (`Applied::is_stale`), in one record; the
+//! job's own moves are counted by `portcullis_jobs::metrics`. A malformed
+//! event is no processed one (it fails the invocation: Lambda's Errors
+//! metric and the DLQ count it).
 
+use portcullis_core::metrics::{Metric, Record};
 use portcullis_db::DbError;
 pub use portcullis_jobs::State;
 use portcullis_jobs::model::EventSource;
@@ -116,6 +125,14 @@ pub async fn handle(state: &State, event: Value) -> Result<Outcome, EventError> 
         }
     };
     let applied = transition::apply(&state.db, &state.types, &snap, EventSource::EcsEvent).await?;
+    Record::new()
+        .count(Metric::TaskEventProcessed)
+        .add(
+            Metric::TaskEventUnknownTask,
+            u64::from(applied == Applied::UnknownTask),
+        )
+        .add(Metric::TaskEventStale, u64::from(applied.is_stale()))
+        .emit();
     let (result, job_id) = match &applied {
         Applied::Moved { job_id, from, to } => {
             (format!("moved {from} -> {to}"), Some(job_id.to_string()))

@@ -2,6 +2,7 @@
 //! events (tests/fixtures/ecs-*.json), and the whole job lifecycle following
 //! the emulator's task. Needs DATABASE_URL and AWS_ENDPOINT_URL (`make test`).
 
+use portcullis_core::metrics::{self, Metric};
 use portcullis_jobs::lifecycle;
 use portcullis_jobs::store;
 use portcullis_testkit::emulator::{ecs_client, ecs_setup};
@@ -51,6 +52,7 @@ async fn history(pool: &PgPool, id: &str) -> Vec<(Option<String>, String, String
 #[sqlx::test(migrations = "../../migrations")]
 async fn running_then_stopped_with_exit_0_succeeds_and_records_why(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
+    let cap = metrics::capture();
     assert!(
         apply(&st, fixture_event("ecs-task-running.json", &arn, &id, 3))
             .await
@@ -76,11 +78,36 @@ async fn running_then_stopped_with_exit_0_succeeds_and_records_why(pool: PgPool)
             "ecs_event".into()
         )
     );
+    // Started, then succeeded: each once, with its queue wait and run time.
+    let sample = [("JobType", "sample")];
+    assert_eq!(
+        cap.sum(Metric::JobStarted, &sample),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
+    assert_eq!(cap.sum(Metric::JobSucceeded, &sample), 1.0);
+    assert_eq!(cap.values(Metric::JobQueueWait, &sample).len(), 1);
+    let ran = cap.values(Metric::JobRunTime, &sample);
+    assert!(ran.len() == 1 && ran[0] >= 0.0, "{ran:?}");
+    assert_eq!(cap.sum(Metric::TaskEventProcessed, &[]), 2.0);
+    assert_eq!(cap.sum(Metric::TaskEventStale, &[]), 0.0);
+    // The same STOPPED event again: processed, stale, never counted twice.
+    apply(
+        &st,
+        fixture_event("ecs-task-stopped-exit-0.json", &arn, &id, 5),
+    )
+    .await;
+    assert_eq!(cap.sum(Metric::JobSucceeded, &sample), 1.0);
+    assert_eq!(cap.values(Metric::JobRunTime, &sample).len(), 1);
+    assert_eq!(cap.sum(Metric::TaskEventProcessed, &[]), 3.0);
+    assert_eq!(cap.sum(Metric::TaskEventStale, &[]), 1.0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn duplicate_and_stale_events_change_nothing(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
+    let cap = metrics::capture();
     apply(&st, fixture_event("ecs-task-running.json", &arn, &id, 3)).await;
     let before = history(&pool, &id).await.len();
     let dup = apply(&st, fixture_event("ecs-task-running.json", &arn, &id, 3)).await;
@@ -89,6 +116,14 @@ async fn duplicate_and_stale_events_change_nothing(pool: PgPool) {
     assert!(stale.starts_with("ignored"), "{stale}");
     assert_eq!(status_of(&pool, &id).await, "running");
     assert_eq!(history(&pool, &id).await.len(), before);
+    assert_eq!(cap.sum(Metric::TaskEventProcessed, &[]), 3.0);
+    assert_eq!(
+        cap.sum(Metric::TaskEventStale, &[]),
+        2.0,
+        "{:?}",
+        cap.lines()
+    );
+    assert_eq!(cap.sum(Metric::JobStarted, &[]), 1.0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -111,6 +146,7 @@ async fn reordered_events_keep_the_newest_state_and_running_after_stopped_is_ign
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_non_zero_exit_fails_the_job_with_its_code(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
+    let cap = metrics::capture();
     apply(
         &st,
         fixture_event("ecs-task-stopped-exit-3.json", &arn, &id, 5),
@@ -118,6 +154,10 @@ async fn a_non_zero_exit_fails_the_job_with_its_code(pool: PgPool) {
     .await;
     let (status, exit, _, _) = job_row(&pool, &id).await;
     assert_eq!((status.as_str(), exit), ("failed", Some(3)));
+    assert_eq!(cap.sum(Metric::JobFailed, &[("JobType", "sample")]), 1.0);
+    // No RUNNING was seen: no run time, and it never counted as started.
+    assert!(cap.values(Metric::JobRunTime, &[]).is_empty());
+    assert_eq!(cap.sum(Metric::JobStarted, &[]), 0.0);
     let error: Option<String> = sqlx::query_scalar("select error from jobs where id = $1::uuid")
         .bind(&id)
         .fetch_one(&pool)
@@ -151,8 +191,10 @@ async fn a_stop_after_a_cancel_request_ends_cancelled(pool: PgPool) {
     let mut e = fixture_event("ecs-task-stopped-exit-0.json", &arn, &id, 5);
     e["detail"]["stopCode"] = json!("UserInitiated");
     e["detail"]["containers"][0]["exitCode"] = json!(143);
+    let cap = metrics::capture();
     apply(&st, e).await;
     assert_eq!(status_of(&pool, &id).await, "cancelled");
+    assert_eq!(cap.sum(Metric::JobCancelled, &[("JobType", "sample")]), 1.0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -188,12 +230,16 @@ async fn an_event_before_the_task_arn_was_saved_is_matched_by_started_by(pool: P
 async fn an_unknown_task_is_acknowledged(pool: PgPool) {
     let (st, _id, _arn) = started_job(&pool).await;
     let e = fixture_event("ecs-task-running.json", &task_arn_for(999), "not-a-job", 3);
+    let cap = metrics::capture();
     assert_eq!(apply(&st, e).await, "unknown task");
+    assert_eq!(cap.sum(Metric::TaskEventProcessed, &[]), 1.0);
+    assert_eq!(cap.sum(Metric::TaskEventUnknownTask, &[]), 1.0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_malformed_event_is_an_error_for_the_dlq(pool: PgPool) {
     let (st, id, arn) = started_job(&pool).await;
+    let cap = metrics::capture();
     let mut e = fixture_event("ecs-task-running.json", &arn, &id, 3);
     e["detail"].as_object_mut().unwrap().remove("lastStatus");
     let err = task_events::handle(&st, e).await.unwrap_err();
@@ -204,6 +250,7 @@ async fn a_malformed_event_is_an_error_for_the_dlq(pool: PgPool) {
             .is_err()
     );
     assert_eq!(status_of(&pool, &id).await, "starting");
+    assert!(cap.lines().is_empty(), "a malformed event is not processed");
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -8,11 +8,14 @@
 //!   across an ECS call.
 //! - [`transition`]: applying ECS task states to jobs.
 //! - [`reason`]: the stable reasons tenants see instead of ECS/IAM text.
+//! - [`metrics`]: the job pipeline's metrics (started, outcomes, queue wait,
+//!   run time, RunTask failures), emitted once per move.
 //! - [`ecs`]: where tasks run and the ECS client.
 
 pub mod ecs;
 pub mod launch;
 pub mod lifecycle;
+pub mod metrics;
 pub mod model;
 pub mod reason;
 pub mod store;

@@ -5,6 +5,7 @@
 
 use crate::State;
 use crate::launch::{self, LaunchOutcome};
+use crate::metrics;
 use crate::model::{EventSource, Job, JobStatus};
 use crate::store::{self, CancelRecord};
 use portcullis_auth::Tenant;
@@ -16,6 +17,10 @@ use uuid::Uuid;
 /// If the job stopped being queued while RunTask was in flight because a
 /// caller cancelled it, the task just started has no job to run for: it is
 /// stopped here (best effort; logged when ECS refuses).
+///
+/// Metrics: `RunTaskFailure` for a RunTask that started no task; the job's
+/// `JobFailed` when this recorded its end (a refused launch, or the last
+/// attempt).
 pub async fn record_launch(
     state: &State,
     job: &Job,
@@ -24,6 +29,10 @@ pub async fn record_launch(
 ) -> Result<Option<Job>, DbError> {
     let retry_in = launch::backoff(job.attempts + 1);
     let updated = store::record_launch(&state.db, job.id, outcome, source, retry_in).await?;
+    metrics::launch_failed(outcome);
+    if let Some(ended) = updated.as_ref().filter(|j| j.status.is_terminal()) {
+        metrics::ended(&state.db, job.status, ended).await;
+    }
     if let (None, LaunchOutcome::Started { task_arn }) = (&updated, outcome) {
         let now = store::get(&state.db, &job.tenant, job.id).await?;
         if now.as_ref().is_some_and(Job::cancel_requested) {
@@ -119,9 +128,15 @@ pub async fn cancel(
         )
         .await?
         {
-            CancelRecord::Recorded(job) => {
-                tracing::info!(job_id = %id, status = %job.status, "cancel requested");
-                return Ok(*job);
+            CancelRecord::Recorded(updated) => {
+                tracing::info!(job_id = %id, status = %updated.status, "cancel requested");
+                // A queued job is cancelled at once (once: the update applies
+                // only to a job that is not finished); a started one when ECS
+                // reports its task stopped (`crate::transition`).
+                if updated.status == JobStatus::Cancelled {
+                    metrics::ended(&state.db, job.status, &updated).await;
+                }
+                return Ok(*updated);
             }
             CancelRecord::NotFound => return Err(CancelError::NotFound(id)),
             CancelRecord::Changed => {

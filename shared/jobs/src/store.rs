@@ -545,6 +545,21 @@ pub async fn apply_task_update(
     Ok(())
 }
 
+/// When job `id` moved into `running` (its first such event), if it did:
+/// where its run time starts (`crate::metrics::finished`).
+pub async fn running_since(db: &Database, id: Uuid) -> Result<Option<DateTime<Utc>>, DbError> {
+    db.with_retry(|pool| async move {
+        sqlx::query_scalar::<_, DateTime<Utc>>(
+            "select at from job_events where job_id = $1 and to_status = $2 order by id limit 1",
+        )
+        .bind(id)
+        .bind(JobStatus::Running)
+        .fetch_optional(&pool)
+        .await
+    })
+    .await
+}
+
 /// Append one event row (inside the caller's transaction).
 pub async fn append_event(
     conn: &mut PgConnection,

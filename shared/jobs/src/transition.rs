@@ -8,7 +8,11 @@
 //! - a job never moves back (starting < running < terminal);
 //! - STOPPED → `cancelled` / `timed_out` when the platform asked for the stop,
 //!   else `succeeded` only if the essential container exited 0, else `failed`.
+//!
+//! A move into `running` or a terminal status is counted once it committed
+//! (`crate::metrics`): the row lock makes it the job's only such move.
 
+use crate::metrics;
 use crate::model::{EventSource, Job, JobStatus, StopReason};
 use crate::reason::{self, Code};
 use crate::store::{self, TaskUpdate};
@@ -76,6 +80,24 @@ pub enum Applied {
     Ignored { job_id: Uuid, why: &'static str },
     /// No job has this task: logged and acknowledged.
     UnknownTask,
+}
+
+/// Why a snapshot was [`Applied::Ignored`]: a task that is not the job's.
+pub const OTHER_TASK: &str = "another task of the job";
+/// ... the job already ended.
+pub const JOB_FINISHED: &str = "the job is already finished";
+/// ... a version not above the last applied one.
+pub const STALE_VERSION: &str = "stale or duplicate version";
+/// ... an older state, reported without a usable version.
+pub const FURTHER_ALONG: &str = "the job is already further along";
+
+impl Applied {
+    /// News older than what the job already has: a stale or duplicate
+    /// version, an older state, or anything about a finished job.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, Applied::Ignored { why, .. }
+            if [STALE_VERSION, FURTHER_ALONG, JOB_FINISHED].contains(why))
+    }
 }
 
 /// The status an ECS `lastStatus` leads to, before STOPPED is resolved.
@@ -154,15 +176,15 @@ fn not_applicable(job: &Job, snap: &TaskSnapshot) -> Option<&'static str> {
     if let Some(arn) = &job.task_arn {
         if arn != &snap.task_arn {
             tracing::warn!(job_id = %job.id, task_arn = %snap.task_arn, job_task = %arn, "event for a task that is not the job's task; ignored");
-            return Some("another task of the job");
+            return Some(OTHER_TASK);
         }
     }
     if job.status.is_terminal() {
-        return Some("the job is already finished");
+        return Some(JOB_FINISHED);
     }
     if let (Some(v), Some(seen)) = (snap.version, job.ecs_version) {
         if v <= seen {
-            return Some("stale or duplicate version");
+            return Some(STALE_VERSION);
         }
     }
     None
@@ -241,7 +263,7 @@ pub async fn apply(
     };
     if target.rank() < current.rank() {
         // An older state reported without a usable version: keep the newer one.
-        return ignored("the job is already further along");
+        return ignored(FURTHER_ALONG);
     }
     let moved = target != current;
     let finished = target.is_terminal();
@@ -276,6 +298,12 @@ pub async fn apply(
     }
     if moved {
         tracing::info!(job_id = %job.id, from = %current, to = %target, %source, "job moved");
+        let now = chrono::Utc::now();
+        if target == JobStatus::Running {
+            metrics::started(&job.job_type, job.created_at, now);
+        } else if finished {
+            metrics::finished(db, job.id, &job.job_type, current, target, now).await;
+        }
         Ok(Applied::Moved {
             job_id: job.id,
             from: current,
