@@ -9,6 +9,7 @@ use portcullis_core::http::{
     Cursor, json, json_body, method_not_allowed, no_route, page_limit, path_id, query_param,
     request_id, resource_path, respond,
 };
+use portcullis_core::metrics::{self, Dimension, Metric, Record};
 use portcullis_jobs::launch::{self, LaunchOutcome, MAX_OVERRIDES_BYTES};
 use portcullis_jobs::lifecycle::{self, CancelError};
 use portcullis_jobs::model::{EventSource, Job, JobStatus, JobView, Params};
@@ -299,6 +300,10 @@ async fn submit(
             .ok_or_else(|| ApiError::internal("idempotency key conflicted but no job holds it"))?;
         if existing.request_hash.as_deref() == Some(hash.as_str()) {
             tracing::info!(job_id = %existing.id, "idempotent replay of a submit");
+            metrics::count(
+                Metric::JobDeduplicated,
+                &[(Dimension::JobType, &existing.job_type)],
+            );
             return job_response(200, &existing);
         }
         return Err(ApiError::conflict(format!(
@@ -307,6 +312,11 @@ async fn submit(
         )));
     };
     tracing::info!(job_id = %job.id, job_type = %job.job_type, tenant = %job.tenant, "job queued");
+    Record::new()
+        .dimension(Dimension::JobType, &job.job_type)
+        .tenant(job.tenant.as_str())
+        .count(Metric::JobSubmitted)
+        .emit();
     let outcome = launch::run_task(state.ecs.get().await, &state.placement, jt, &job).await;
     log_outcome(&job, rid, &outcome);
     match lifecycle::record_launch(state, &job, &outcome, EventSource::Api).await {

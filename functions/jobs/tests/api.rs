@@ -3,6 +3,7 @@
 
 mod support;
 
+use portcullis_core::metrics::{self, Metric};
 use portcullis_jobs::model::EventSource;
 use portcullis_jobs::transition::{self, Applied, TaskSnapshot};
 use serde_json::json;
@@ -15,8 +16,18 @@ const BODY: &str = r#"{"type":"sample","args":["--exit-code","0"],"env":{"GREETI
 #[sqlx::test(migrations = "../../migrations")]
 async fn submit_starts_a_task_with_the_exact_run_task_request(pool: PgPool) {
     let (st, calls) = healthy_state(pool.clone());
+    let cap = metrics::capture();
     let resp = submit(&st, "acme", "key-1", BODY).await;
     assert_eq!(resp.status(), 202, "{:?}", body_json(&resp));
+    assert_eq!(
+        cap.sum(Metric::JobSubmitted, &[("JobType", "sample")]),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
+    assert_eq!(cap.sum(Metric::RunTaskFailure, &[]), 0.0);
+    // No tenant dimension unless the operator opts in.
+    assert!(cap.records().iter().all(|r| r.get("Tenant").is_none()));
     let job = body_json(&resp);
     let id = job["id"].as_str().unwrap().to_owned();
     assert_eq!(job["status"], "starting");
@@ -93,10 +104,14 @@ async fn submit_starts_a_task_with_the_exact_run_task_request(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn same_idempotency_key_and_body_returns_the_same_job_and_one_task(pool: PgPool) {
     let (st, calls) = healthy_state(pool.clone());
+    let cap = metrics::capture();
     let first = submit(&st, "acme", "dup", BODY).await;
     let second = submit(&st, "acme", "dup", BODY).await;
     assert_eq!(first.status(), 202);
     assert_eq!(second.status(), 200);
+    let sample = [("JobType", "sample")];
+    assert_eq!(cap.sum(Metric::JobSubmitted, &sample), 1.0);
+    assert_eq!(cap.sum(Metric::JobDeduplicated, &sample), 1.0);
     assert_eq!(body_json(&first)["id"], body_json(&second)["id"]);
     assert_eq!(calls_of(&calls, "RunTask").len(), 1);
     assert_eq!(count(&pool, "select count(*) from jobs").await, 1);
@@ -257,8 +272,19 @@ async fn throttling_leaves_the_job_queued_with_a_next_attempt(pool: PgPool) {
             json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
         )
     });
+    let cap = metrics::capture();
     let resp = submit(&st, "acme", "k", BODY).await;
     assert_eq!(resp.status(), 202);
+    assert_eq!(
+        cap.sum(
+            Metric::RunTaskFailure,
+            &[("Reason", "dependency-unavailable")]
+        ),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
+    assert_eq!(cap.sum(Metric::JobFailed, &[]), 0.0, "still queued");
     let job = body_json(&resp);
     assert_eq!(job["status"], "queued");
     assert_eq!(job["attempts"], 1);
@@ -282,8 +308,20 @@ async fn a_client_error_fails_the_job_with_the_reason(pool: PgPool) {
             json!({"__type": "InvalidParameterException", "message": "TaskDefinition not found."}),
         )
     });
+    let cap = metrics::capture();
     let job = body_json(&submit(&st, "acme", "k", BODY).await);
     assert_eq!(job["status"], "failed");
+    assert_eq!(
+        cap.sum(Metric::RunTaskFailure, &[("Reason", "launch-failed")]),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
+    assert_eq!(cap.sum(Metric::JobFailed, &[("JobType", "sample")]), 1.0);
+    assert!(
+        cap.values(Metric::JobRunTime, &[]).is_empty(),
+        "it never ran"
+    );
     assert!(
         job["error"]
             .as_str()
@@ -316,6 +354,7 @@ async fn a_queued_job_without_a_task_is_cancelled_at_once(pool: PgPool) {
         "ListTasks" => (200, json!({"taskArns": []})),
         _ => (500, json!({})),
     });
+    let cap = metrics::capture();
     let id = job_id(&submit(&st, "acme", "k", BODY).await);
     let resp = cancel(&st, "acme", &id).await;
     assert_eq!(resp.status(), 202);
@@ -323,11 +362,19 @@ async fn a_queued_job_without_a_task_is_cancelled_at_once(pool: PgPool) {
     assert!(calls_of(&calls, "StopTask").is_empty());
     // A second cancel of a finished job is a conflict.
     assert_eq!(cancel(&st, "acme", &id).await.status(), 409);
+    // Counted once, when it ended.
+    assert_eq!(
+        cap.sum(Metric::JobCancelled, &[("JobType", "sample")]),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn cancelling_a_started_job_stops_its_task_and_waits_for_ecs(pool: PgPool) {
     let (st, calls) = healthy_state(pool);
+    let cap = metrics::capture();
     let id = job_id(&submit(&st, "acme", "k", BODY).await);
     let resp = cancel(&st, "acme", &id).await;
     assert_eq!(resp.status(), 202);
@@ -336,6 +383,7 @@ async fn cancelling_a_started_job_stops_its_task_and_waits_for_ecs(pool: PgPool)
         job["status"], "starting",
         "cancelled only once ECS confirms"
     );
+    assert_eq!(cap.sum(Metric::JobCancelled, &[]), 0.0, "not yet");
     assert_eq!(job["cancel_requested"], true);
     let stops = calls_of(&calls, "StopTask");
     assert_eq!(stops.len(), 1);
