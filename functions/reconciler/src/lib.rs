@@ -18,7 +18,15 @@
 //! expires; the result is recorded afterwards with a statement that applies
 //! only if the job did not move meanwhile. Sync is idempotent (versions,
 //! monotonic status), so doing it twice is harmless.
+//!
+//! Metrics (`portcullis_core::metrics`, docs/observability.md#metrics): one
+//! record per sweep, also when it stopped early ([`emit`]):
+//! `ReconcilerRedriven` (due queued jobs it drove again),
+//! `ReconcilerOrphanAdopted`, `ReconcilerDuplicateStopped` and
+//! `ReconcilerSweepDuration`. The jobs' own moves (started, timed out,
+//! failed, ...) are counted by `portcullis_jobs::metrics` as they commit.
 
+use portcullis_core::metrics::{Metric, Record};
 use portcullis_db::DbError;
 pub use portcullis_jobs::State;
 use portcullis_jobs::launch::{self, LaunchOutcome};
@@ -28,15 +36,21 @@ use portcullis_jobs::reason::{self, Code};
 use portcullis_jobs::store;
 use portcullis_jobs::transition::{self, Applied, TaskSnapshot};
 use serde::Serialize;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Report {
+    /// Due queued jobs claimed and driven again (launched, adopted,
+    /// retried or failed).
+    pub redriven: u32,
     /// RunTask accepted.
     pub launched: u32,
     /// A task an earlier RunTask had started was found by startedBy and adopted.
     pub adopted: u32,
+    /// Further tasks of an adopted job (two launches raced), stopped.
+    pub duplicates_stopped: u32,
     /// Left queued for a later attempt.
     pub retried: u32,
     /// Gave up (client error, max attempts, type no longer registered).
@@ -71,13 +85,33 @@ pub async fn handle(state: &State, _event: serde_json::Value) -> Result<Report, 
     Ok(report)
 }
 
-/// One full sweep.
+/// One full sweep, and its metrics record (what it did until it stopped,
+/// when a database failure stops it early).
 pub async fn reconcile(state: &State) -> Result<Report, ReconcileError> {
+    let started = Instant::now();
     let mut report = Report::default();
-    launch_due(state, &mut report).await?;
-    stop_overdue(state, &mut report).await?;
-    sync_stale(state, &mut report).await?;
-    Ok(report)
+    let swept = sweep(state, &mut report).await;
+    emit(&report, started.elapsed());
+    swept.map(|()| report)
+}
+
+async fn sweep(state: &State, report: &mut Report) -> Result<(), ReconcileError> {
+    launch_due(state, report).await?;
+    stop_overdue(state, report).await?;
+    sync_stale(state, report).await
+}
+
+/// The sweep's metrics record.
+pub fn emit(report: &Report, took: Duration) {
+    Record::new()
+        .add(Metric::ReconcilerRedriven, report.redriven.into())
+        .add(Metric::ReconcilerOrphanAdopted, report.adopted.into())
+        .add(
+            Metric::ReconcilerDuplicateStopped,
+            report.duplicates_stopped.into(),
+        )
+        .millis(Metric::ReconcilerSweepDuration, took)
+        .emit();
 }
 
 /// Step 1: launch due queued jobs, one claimed job at a time.
@@ -89,6 +123,7 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
             break;
         };
         seen.push(job.id);
+        report.redriven += 1;
         let outcome = match state.types.get(&job.job_type) {
             None => LaunchOutcome::Failed {
                 code: Code::TypeUnregistered,
@@ -121,6 +156,7 @@ pub async fn launch_due(state: &State, report: &mut Report) -> Result<(), Reconc
                             .await
                             {
                                 Ok(_) => {
+                                    report.duplicates_stopped += 1;
                                     tracing::warn!(job_id = %job.id, task_arn = %extra, "duplicate task of this job stopped")
                                 }
                                 Err(e) => {
@@ -202,9 +238,10 @@ pub async fn stop_overdue(state: &State, report: &mut Report) -> Result<(), Reco
             continue;
         }
         let public = reason::timed_out(job.timeout_seconds.unwrap_or_default());
-        if store::time_out(&state.db, job.id, &public).await?.is_some() {
+        if let Some(ended) = store::time_out(&state.db, job.id, &public).await? {
             report.timed_out += 1;
             tracing::info!(job_id = %job.id, "job timed out; task stopped");
+            portcullis_jobs::metrics::ended(&state.db, job.status, &ended).await;
         } else {
             tracing::info!(job_id = %job.id, "an overdue job moved while its task was stopped; left as it is");
         }

@@ -3,6 +3,7 @@
 //! `portcullis_jobs::store` (testkit). Needs DATABASE_URL and AWS_ENDPOINT_URL
 //! (`make test`).
 
+use portcullis_core::metrics::{self, Metric};
 use portcullis_jobs::model::EventSource;
 use portcullis_jobs::transition::{self, ContainerState, TaskSnapshot};
 use portcullis_testkit::emulator::{ecs_client, ecs_setup};
@@ -30,6 +31,7 @@ async fn the_reconciler_syncs_a_job_whose_events_went_missing(pool: PgPool) {
         .await
         .id
         .to_string();
+    let cap = metrics::capture();
     for _ in 0..10 {
         sqlx::query("update jobs set synced_at = now() - interval '1 hour' where id = $1::uuid")
             .bind(&id)
@@ -50,6 +52,20 @@ async fn the_reconciler_syncs_a_job_whose_events_went_missing(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(sources, vec!["reconciler"]);
+    // Its end is counted once, by the sweep that saw it.
+    assert_eq!(
+        cap.sum(Metric::JobSucceeded, &[("JobType", "sample")]),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
+    let sweeps = cap.values(Metric::ReconcilerSweepDuration, &[]).len();
+    assert!(sweeps >= 1, "one record per sweep");
+    assert_eq!(
+        cap.values(Metric::ReconcilerRedriven, &[]).len(),
+        sweeps,
+        "every sweep writes its counts, zeros too"
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -57,11 +73,20 @@ async fn a_crash_after_commit_before_run_task_is_launched_exactly_once(pool: PgP
     let (st, ecs) = moto_state(&pool).await;
     let job = committed_job(&st, "crash-1").await;
     let id = job.id.to_string();
+    let cap = metrics::capture();
     // Inside the grace period the submit handler owns the launch.
     assert_eq!(reconciler::reconcile(&st).await.unwrap().launched, 0);
+    assert_eq!(cap.sum(Metric::ReconcilerRedriven, &[]), 0.0);
     make_due(&pool, &id).await;
     let first = reconciler::reconcile(&st).await.unwrap();
     assert_eq!(first.launched, 1);
+    assert_eq!((first.redriven, first.adopted), (1, 0));
+    assert_eq!(
+        cap.sum(Metric::ReconcilerRedriven, &[]),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
     make_due(&pool, &id).await; // even if it looked due again
     let second = reconciler::reconcile(&st).await.unwrap();
     assert_eq!(second.launched + second.adopted, 0);
@@ -82,8 +107,16 @@ async fn a_crash_after_run_task_before_the_update_is_reconciled_by_started_by(po
     };
     // ... and the process died before recording it.
     make_due(&pool, &id).await;
+    let cap = metrics::capture();
     let report = reconciler::reconcile(&st).await.unwrap();
     assert_eq!((report.adopted, report.launched), (1, 0));
+    assert_eq!(
+        cap.sum(Metric::ReconcilerOrphanAdopted, &[]),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
+    assert_eq!(cap.sum(Metric::ReconcilerDuplicateStopped, &[]), 0.0);
     assert_eq!(
         tasks_of(&ecs, &st.placement.cluster, &id).await,
         vec![task_arn.clone()]
@@ -132,10 +165,19 @@ async fn a_duplicate_task_of_a_job_is_stopped_when_the_job_is_adopted(pool: PgPo
         2
     );
     make_due(&pool, &id).await;
+    let cap = metrics::capture();
     let report = reconciler::reconcile(&st).await.unwrap();
     assert_eq!((report.adopted, report.launched), (1, 0));
     let left = running(ecs.clone(), cluster, id.clone()).await;
     assert_eq!(left.len(), 1, "the duplicate still runs: {left:?}");
+    assert_eq!(report.duplicates_stopped, 1);
+    assert_eq!(
+        cap.sum(Metric::ReconcilerDuplicateStopped, &[]),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
+    assert_eq!(cap.sum(Metric::ReconcilerOrphanAdopted, &[]), 1.0);
     let saved: Option<String> = sqlx::query_scalar("select task_arn from jobs where id = $1::uuid")
         .bind(&id)
         .fetch_one(&pool)
@@ -190,6 +232,7 @@ async fn a_capacity_failure_is_retried_then_fails_after_max_attempts(pool: PgPoo
         ecs,
         placement("c", vec!["subnet-a".into()], vec!["sg-a".into()]),
     );
+    let cap = metrics::capture();
     let job = launched_job(&st, "cap", &[]).await;
     let id = job.id.to_string();
     assert_eq!((job.status.as_str(), job.attempts), ("queued", 1));
@@ -230,6 +273,20 @@ async fn a_capacity_failure_is_retried_then_fails_after_max_attempts(pool: PgPoo
         "ECS's text stays with the operators: {raw}"
     );
     assert_eq!(calls_of(&calls, "RunTask").len(), 3);
+    // Each RunTask that started nothing counted by its reason code; the job's
+    // end once, with no run time (it never ran).
+    assert_eq!(
+        cap.sum(
+            Metric::RunTaskFailure,
+            &[("Reason", "capacity-unavailable")]
+        ),
+        3.0,
+        "{:?}",
+        cap.lines()
+    );
+    assert_eq!(cap.sum(Metric::JobFailed, &[("JobType", "sample")]), 1.0);
+    assert!(cap.values(Metric::JobRunTime, &[]).is_empty());
+    assert_eq!(cap.sum(Metric::ReconcilerRedriven, &[]), 2.0);
     // Every reconciler RunTask was preceded by a ListTasks by startedBy.
     let lists = calls_of(&calls, "ListTasks");
     assert!(lists.len() >= 2 && lists.iter().all(|c| c.body["startedBy"] == id.as_str()));
@@ -259,8 +316,15 @@ async fn a_job_past_its_timeout_is_stopped_and_timed_out(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
+    let cap = metrics::capture();
     assert_eq!(reconciler::reconcile(&st).await.unwrap().timed_out, 1);
     assert_eq!(status_of(&pool, &id).await, "timed_out");
+    assert_eq!(
+        cap.sum(Metric::JobTimedOut, &[("JobType", "sample")]),
+        1.0,
+        "{:?}",
+        cap.lines()
+    );
     let stops = calls_of(&calls, "StopTask");
     assert_eq!(stops.len(), 1);
     assert_eq!(stops[0].body["task"], arn);
@@ -282,6 +346,12 @@ async fn a_job_past_its_timeout_is_stopped_and_timed_out(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(status_of(&pool, &id).await, "timed_out");
+    // Counted once: the STOPPED event after it counts no other end.
+    assert_eq!(cap.sum(Metric::JobTimedOut, &[]), 1.0);
+    assert_eq!(
+        cap.sum(Metric::JobFailed, &[]) + cap.sum(Metric::JobSucceeded, &[]),
+        0.0
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
