@@ -23,6 +23,7 @@ use chrono::{DateTime, Utc};
 use http::header::{HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, Request, Response};
+use portcullis_core::trace;
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
@@ -406,8 +407,20 @@ async fn handle(
 }
 
 async fn pipeline(inner: &Inner, ex: &mut Exchange, req: Request<Body>) -> Step<Response<Body>> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let body = read_body(&parts.headers, body).await?;
+    // Tracing is on for the stage (Terraform: xray_tracing_enabled): "API
+    // Gateway adds a trace header to incoming HTTP requests that don't
+    // already have one" (AWS X-Ray Developer Guide, "Amazon API Gateway
+    // active tracing support for AWS X-Ray"); the integrations, Lambda and
+    // HTTP, receive it.
+    if !parts.headers.contains_key(trace::HEADER)
+        && let Ok(v) = HeaderValue::from_str(trace::TraceHeader::new_root().as_str())
+    {
+        parts
+            .headers
+            .insert(HeaderName::from_static(trace::HEADER), v);
+    }
     let (method, raw_path) = (ex.method.clone(), ex.raw_path.clone());
     let (matched, operation) = route(&inner.api, &method, &raw_path)?;
     ex.resource_path = Some(matched.resource.path.clone());

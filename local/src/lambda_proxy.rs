@@ -11,6 +11,7 @@ use futures::FutureExt;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 use lambda_runtime::Context;
+use portcullis_core::trace;
 use serde_json::{Map, Value, json};
 
 use crate::integration::Integration;
@@ -45,6 +46,16 @@ pub fn payload_size(event: &Value) -> usize {
     }
 }
 
+/// The `X-Amzn-Trace-Id` header of a proxy or REQUEST authorizer event.
+fn event_trace_header(event: &Value) -> Option<&str> {
+    event
+        .get("headers")?
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(trace::HEADER))
+        .and_then(|(_, v)| v.as_str())
+}
+
 pub enum Invoked {
     Ok(Value),
     Err(String),
@@ -52,7 +63,7 @@ pub enum Invoked {
 }
 
 /// Invoke `f` with `event` within `timeout`, with a Lambda context (fresh
-/// request id, deadline, trace id from the API request id).
+/// request id, deadline, the request's trace under a new function segment).
 pub async fn invoke(
     f: &dyn Integration,
     event: Value,
@@ -66,11 +77,20 @@ pub async fn invoke(
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     context.deadline = now_ms + timeout.as_millis() as u64;
-    let trace: String = request_id.replace('-', "").chars().take(24).collect();
-    context.xray_trace_id = Some(format!("Root=1-{:08x}-{trace}", now_ms / 1000));
+    // The request's trace (the gateway adds a root to a request without
+    // one), sampled under a new function segment, as Lambda hands it to a
+    // traced function (active tracing is on for every function).
+    let header = event_trace_header(&event)
+        .and_then(trace::TraceHeader::parse)
+        .unwrap_or_else(trace::TraceHeader::new_root)
+        .sampled_under(&trace::new_id());
+    tracing::debug!(request_id, trace = %header, "invoking");
+    context.xray_trace_id = Some(header.to_string());
     // A panicking handler fails the invocation (as the Lambda runtime reports
-    // it) instead of tearing down the connection.
-    let call = std::panic::AssertUnwindSafe(f.invoke(event, context)).catch_unwind();
+    // it) instead of tearing down the connection. The invocation runs in the
+    // scope of its trace, as the runtime kit runs it in Lambda.
+    let call = trace::scope(Some(header.as_str()), f.invoke(event, context));
+    let call = std::panic::AssertUnwindSafe(call).catch_unwind();
     match tokio::time::timeout(timeout, call).await {
         Err(_) => Invoked::TimedOut,
         Ok(Ok(Ok(v))) => Invoked::Ok(v),

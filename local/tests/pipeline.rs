@@ -227,3 +227,73 @@ async fn each_request_writes_one_access_log_line_with_the_authorizers_context() 
     assert_eq!(lines[1]["status"], "403");
     assert_eq!(lines[1]["error"], "MISSING_AUTHENTICATION_TOKEN");
 }
+
+/// A gateway whose `echo` answers with the trace it was given: the event's
+/// `X-Amzn-Trace-Id`, the Lambda context's trace id and the scope's.
+fn tracing_gateway() -> Gateway {
+    let mut gateway = Gateway::new(Api::from_yaml_str(SPEC).expect("spec loads"));
+    gateway.register(
+        "echo",
+        Arc::new(RawFunction(
+            |event: Value, ctx: lambda_runtime::Context| async move {
+                let header = event["headers"]
+                    .as_object()
+                    .and_then(|h| {
+                        h.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("x-amzn-trace-id"))
+                    })
+                    .map(|(_, v)| v.clone());
+                let scoped = portcullis_core::trace::current().map(|t| t.to_string());
+                let body = json!({"header": header, "context": ctx.xray_trace_id, "scope": scoped});
+                Ok(json!({"statusCode": 200, "body": body.to_string()}))
+            },
+        )),
+    );
+    gateway
+}
+
+#[tokio::test]
+async fn the_gateway_adds_a_trace_root_and_each_invocation_is_traced_under_it() {
+    let base = serve(tracing_gateway()).await;
+    let req = Request::post(format!("{base}/v1/upload"))
+        .body(Body::from("{}"))
+        .expect("request");
+    let (status, _, body) = call(req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let got: Value = serde_json::from_str(&body).expect("JSON");
+    let header = got["header"]
+        .as_str()
+        .expect("the gateway added X-Amzn-Trace-Id");
+    let root = portcullis_core::trace::TraceHeader::parse(header).expect("the documented syntax");
+    assert_eq!(
+        header,
+        format!("Root={}", root.root()),
+        "API Gateway adds the root only"
+    );
+    let context = got["context"].as_str().expect("a context trace id");
+    assert!(
+        context.starts_with(&format!("{header};Parent=")) && context.ends_with(";Sampled=1"),
+        "{context}"
+    );
+    assert_eq!(
+        got["scope"].as_str(),
+        Some(context),
+        "the invocation runs in its trace's scope"
+    );
+
+    // A caller's own header passes through as sent; the function traces under its root.
+    let own = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0";
+    let req = Request::post(format!("{base}/v1/upload"))
+        .header("x-amzn-trace-id", own)
+        .body(Body::from("{}"))
+        .expect("request");
+    let (_, _, body) = call(req).await;
+    let got: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(got["header"].as_str(), Some(own));
+    assert!(
+        got["context"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=")),
+        "{got}"
+    );
+}

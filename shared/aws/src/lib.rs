@@ -14,13 +14,15 @@
 //!   process's default chain, or a function's own Lambda environment as a
 //!   map), honouring `AWS_ENDPOINT_URL(_<SERVICE>)`; [`LazyClient`], an SDK
 //!   client built on first use so that init builds no SDK configuration.
-//! - [`clients`] (feature `ecs`): SDK clients built from that configuration.
+//! - [`clients`] (feature `sdk`; `ecs`, `apigateway`, `secrets-manager` for
+//!   each client): SDK clients built from that configuration, each with
+//!   [`xray`]'s interceptor (every AWS call a subsegment of a traced invocation).
 //!
 //! The default build links no SDK client, no aws-config and no HTTP stack.
 //!
 //! [`Env`]: portcullis_core::Env
 
-#[cfg(feature = "ecs")]
+#[cfg(feature = "sdk")]
 pub mod clients;
 pub mod credentials;
 pub mod endpoint;
@@ -29,6 +31,8 @@ pub mod http;
 #[cfg(feature = "sdk")]
 pub mod sdk;
 pub mod secrets;
+#[cfg(feature = "sdk")]
+pub mod xray;
 
 pub use credentials::IamCredentials;
 pub use endpoint::region;

@@ -93,9 +93,11 @@ impl TraceHeader {
         })
     }
 
-    /// A new root trace (what API Gateway adds to a request that arrives
-    /// without a header, when tracing is on): `Root=1-<epoch hex>-<24 hex>`
-    /// and `Sampled=1`.
+    /// A new root trace, as API Gateway adds it to a request that arrives
+    /// without one when tracing is on (`X-Amzn-Trace-Id:
+    /// Root=1-5759e988-bd862e3fe1be46a994272793`, AWS X-Ray Developer Guide,
+    /// "Amazon API Gateway active tracing support for AWS X-Ray"):
+    /// `Root=1-<epoch seconds, 8 hex>-<24 hex>`.
     pub fn new_root() -> TraceHeader {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -103,7 +105,16 @@ impl TraceHeader {
             .unwrap_or(0);
         let id = format!("{:016x}{:08x}", random_u64(), random_u64() as u32);
         TraceHeader {
-            value: format!("Root=1-{:08x}-{id};Sampled=1", secs as u32),
+            value: format!("Root=1-{:08x}-{id}", secs as u32),
+        }
+    }
+
+    /// The trace a sampled segment `parent` of this trace hands on:
+    /// `Root=<root>;Parent=<parent>;Sampled=1` (what Lambda gives a function
+    /// whose invocation it traces).
+    pub fn sampled_under(&self, parent: &str) -> TraceHeader {
+        TraceHeader {
+            value: format!("Root={};Parent={parent};Sampled=1", self.root()),
         }
     }
 
@@ -200,12 +211,38 @@ pub async fn subsegment<T, E, F>(
 where
     F: Future<Output = Result<T, E>>,
 {
-    let Some((trace, daemon)) = sink() else {
+    if sink().is_none() {
         return fut.await;
-    };
+    }
     let start = epoch_secs();
     let clock = Instant::now();
     let out = fut.await;
+    record(
+        name,
+        namespace,
+        operation,
+        start,
+        clock.elapsed(),
+        out.is_err(),
+    );
+    out
+}
+
+/// Send the subsegment of a call that started at `start` (seconds since the
+/// epoch, [`epoch_secs`]) and took `took`, when the invocation is traced
+/// (see the module documentation); for callers that time the call
+/// themselves (the AWS SDK interceptor of `portcullis_aws::clients`).
+pub fn record(
+    name: &str,
+    namespace: Namespace,
+    operation: &str,
+    start: f64,
+    took: std::time::Duration,
+    fault: bool,
+) {
+    let Some((trace, daemon)) = sink() else {
+        return;
+    };
     let doc = document(
         &trace,
         Subsegment {
@@ -213,12 +250,11 @@ where
             namespace,
             operation,
             start,
-            end: start + clock.elapsed().as_secs_f64(),
-            fault: out.is_err(),
+            end: start + took.as_secs_f64(),
+            fault,
         },
     );
     send(daemon, &doc);
-    out
 }
 
 /// Where a subsegment goes now, or `None` when nothing is to be sent.
@@ -265,7 +301,7 @@ struct Subsegment<'a> {
 fn document(trace: &TraceHeader, s: Subsegment<'_>) -> String {
     let mut doc = serde_json::json!({
         "name": s.name,
-        "id": format!("{:016x}", random_u64()),
+        "id": new_id(),
         "trace_id": trace.root(),
         "parent_id": trace.parent(),
         "type": "subsegment",
@@ -292,11 +328,17 @@ fn send(daemon: SocketAddr, datagram: &str) {
     }
 }
 
-fn epoch_secs() -> f64 {
+/// Now, in seconds since the epoch (X-Ray's time format).
+pub fn epoch_secs() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// A new segment id: 16 hex digits.
+pub fn new_id() -> String {
+    format!("{:016x}", random_u64())
 }
 
 /// 64 random-enough bits for ids (not a secret): the process's random hash
@@ -357,13 +399,19 @@ mod tests {
     }
 
     #[test]
-    fn a_new_root_is_accepted_sampled_and_unique() {
+    fn a_new_root_is_accepted_and_unique_and_a_function_traces_under_it() {
         let a = TraceHeader::new_root();
         let b = TraceHeader::new_root();
         assert!(accept(a.as_str()).is_some(), "{a}");
-        assert!(a.sampled());
+        assert!(!a.sampled(), "API Gateway adds the root only");
         assert_eq!(a.parent(), None);
         assert_ne!(a.root(), b.root());
+        let under = a.sampled_under(&new_id());
+        assert!(
+            under.sampled() && under.parent().map(str::len) == Some(16),
+            "{under}"
+        );
+        assert_eq!(under.root(), a.root());
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl AwsAccess {
     pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Self {
         AwsAccess {
             iam: Some(IamCredentials::from_sdk(sdk)),
-            secrets: Some(aws_sdk_secretsmanager::Client::new(sdk)),
+            secrets: Some(portcullis_aws::clients::secrets_manager(sdk)),
         }
     }
 }

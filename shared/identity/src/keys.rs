@@ -137,7 +137,7 @@ pub async fn load(
 ) -> Result<HashMap<String, SigningKey>, KeyError> {
     load_with(required, env, || async {
         let sdk = portcullis_aws::sdk_config_in(env).await?;
-        Ok(aws_sdk_secretsmanager::Client::new(&sdk))
+        Ok(portcullis_aws::clients::secrets_manager(&sdk))
     })
     .await
 }
