@@ -21,6 +21,12 @@
 //! revoked and audited through `portcullis_auth::store` (the one store of
 //! `api_keys`), each change in one transaction with its `audit_log` row.
 //! See `docs/keys.md`.
+//!
+//! Metrics (`portcullis_core::metrics`, docs/observability.md#metrics):
+//! `KeyCreated` and `KeyRevoked` once the change committed, each with the
+//! account's API key count (`ApiKeyCount`, [`key_changed`]) when usage
+//! plans are configured; `TenantChanged` for each stored `PUT
+//! /v1/tenants/{tenant}`.
 
 pub mod body;
 mod error;
@@ -36,6 +42,7 @@ use portcullis_auth::audit::Actor;
 use portcullis_auth::store::{self, KeyName, NewKey};
 use portcullis_auth::{Scope, Scopes, Tenant};
 use portcullis_core::Env;
+use portcullis_core::metrics::{Metric, Record};
 use portcullis_core::runtime::StartError;
 use portcullis_db::Database;
 use portcullis_platform::Platform;
@@ -275,6 +282,22 @@ impl State {
     }
 }
 
+/// The record of a key created or revoked (`metric`: `KeyCreated` or
+/// `KeyRevoked`), after the commit. With `usage` (usage plans configured: a
+/// real API Gateway) it also carries `ApiKeyCount`, the account's API keys
+/// counted now ([`usage::UsageKeys::count_api_keys`]), for the alarm near
+/// the 10,000-key quota; a count that fails is logged and left out.
+pub async fn key_changed(usage: Option<usage::UsageKeys<'_>>, metric: Metric) {
+    let mut record = Record::new().count(metric);
+    if let Some(u) = usage {
+        match u.count_api_keys().await {
+            Ok(n) => record = record.add(Metric::ApiKeyCount, n),
+            Err(e) => tracing::warn!(error = %e, "ApiKeyCount left out: the keys were not counted"),
+        }
+    }
+    record.emit();
+}
+
 /// Create a `keys:admin` key for `tenant` outside any request (the
 /// `create-admin-key` tool; `make local` runs it for the demo key), through
 /// the same creation service as `POST /v1/keys`. The creation is audited
@@ -312,7 +335,7 @@ pub async fn bootstrap_admin_key_with_usage(
     };
     let mut tx = db.begin().await?;
     let created = store::create_in(&mut tx, &new, Actor::Bootstrap, None).await?;
-    if let Some(u) = usage {
+    if let Some(u) = &usage {
         u.create_for_key(&created.record).await.map_err(|e| {
             Error::Invalid(format!(
                 "the key was not created: its API Gateway usage key could not be made ({e}); check the AWS credentials and their API Gateway permissions, then run again"
@@ -320,5 +343,6 @@ pub async fn bootstrap_admin_key_with_usage(
         })?;
     }
     tx.commit().await.map_err(portcullis_db::DbError::from)?;
+    key_changed(usage, Metric::KeyCreated).await;
     Ok(created)
 }

@@ -19,6 +19,7 @@ use portcullis_core::http::{
     Cursor, Page, json, json_body, method_not_allowed, no_route, page_limit, path_id, path_param,
     query_param, resource_path,
 };
+use portcullis_core::metrics::{self, Metric};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -295,6 +296,7 @@ async fn create_key(
         }
     }
     tx.commit().await.map_err(portcullis_db::DbError::from)?;
+    crate::key_changed(state.usage_keys().await, Metric::KeyCreated).await;
 
     let mut resp = json(
         201,
@@ -383,6 +385,10 @@ async fn revoke_key(
                     .to_owned(),
         },
     };
+    // Counted once: a repeated DELETE of a revoked key revokes nothing.
+    if !already {
+        crate::key_changed(state.usage_keys().await, Metric::KeyRevoked).await;
+    }
     json(
         200,
         &Revoked {
@@ -566,6 +572,7 @@ async fn put_tenant(
         principal = caller.principal_id.as_str(),
         "tenant entitlements set"
     );
+    metrics::count(Metric::TenantChanged, &[]);
     json(
         200,
         &PutTenantAnswer {

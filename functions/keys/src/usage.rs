@@ -5,7 +5,8 @@
 //! authorizer returns as `usageIdentifierKey`. Values are not secrets: the
 //! REST API takes them from the authorizer only (`api_key_source = AUTHORIZER`).
 //!
-//! IAM (terraform/functions.tf): `apigateway:POST` and `GET` on `/apikeys`,
+//! IAM (terraform/functions.tf): `apigateway:POST` and `GET` on `/apikeys`
+//! (`GET` also counts the account's keys: [`UsageKeys::count_api_keys`]),
 //! `GET`/`PATCH`/`DELETE` on `/apikeys/*`, `GET` on `/usageplans`, `POST` on
 //! `/usageplans/<id>/keys` and `DELETE` on `/usageplans/<id>/keys/*` of the
 //! deployment's plans.
@@ -46,6 +47,14 @@ where
         cause: DisplayErrorContext(e).to_string(),
     }
 }
+
+/// The most keys one GetApiKeys page holds ("The default value is 25 and
+/// the maximum value is 500": GetApiKeys, `limit`).
+pub const API_KEYS_PAGE: i32 = 500;
+/// The most pages [`UsageKeys::count_api_keys`] reads: 25,000 keys, past
+/// the account's quota of 10,000 API keys per Region, which cannot be raised
+/// ("Quotas for configuring and running a REST API in API Gateway").
+pub const MAX_API_KEY_PAGES: usize = 50;
 
 /// What happened to a revoked key's usage key (the `usage_key` of the
 /// DELETE answer, like `authorizer_cache`).
@@ -155,6 +164,39 @@ impl UsageKeys<'_> {
             return Err(e);
         }
         Ok(value)
+    }
+
+    /// How many API Gateway API keys the account has in this Region (every
+    /// key, not only Portcullis's: the quota is the account's): GetApiKeys
+    /// page by page (`position`), without the values. Bounded by
+    /// [`MAX_API_KEY_PAGES`]; a page that repeats a position ends the count.
+    pub async fn count_api_keys(&self) -> Result<u64, UsageError> {
+        let mut count = 0u64;
+        let mut position: Option<String> = None;
+        for _ in 0..MAX_API_KEY_PAGES {
+            let out = self
+                .apigw
+                .get_api_keys()
+                .include_values(false)
+                .limit(API_KEYS_PAGE)
+                .set_position(position.clone())
+                .send()
+                .await
+                .map_err(|e| failed("counting the account's API keys", &e))?;
+            count += out.items().len() as u64;
+            match out.position() {
+                Some(next) if !next.is_empty() && position.as_deref() != Some(next) => {
+                    position = Some(next.to_owned());
+                }
+                _ => return Ok(count),
+            }
+        }
+        tracing::warn!(
+            pages = MAX_API_KEY_PAGES,
+            count,
+            "API keys counted up to the page bound; the count may be short"
+        );
+        Ok(count)
     }
 
     /// Disable the usage key of a revoked Portcullis key.

@@ -3,6 +3,7 @@
 mod support;
 
 use portcullis_auth::apikey;
+use portcullis_core::metrics::{self, Metric};
 use serde_json::json;
 use sqlx::{PgPool, Row};
 use std::collections::HashSet;
@@ -255,6 +256,7 @@ async fn a_malformed_key_id_is_the_same_404_as_an_unknown_one(pool: PgPool) {
 )]
 async fn revoking_twice_keeps_the_first_revoked_at(pool: PgPool) {
     let s = state(pool.clone());
+    let cap = metrics::capture();
     let (id, _) = ci_key(&s, "acme").await;
     let id = id.as_str();
     let (status, first, _) = call(&s, Ev::key("DELETE", id).by(&admin("acme"))).await;
@@ -268,6 +270,10 @@ async fn revoking_twice_keeps_the_first_revoked_at(pool: PgPool) {
     assert_eq!(status, 200, "{second}");
     assert_eq!(second["already_revoked"], true);
     assert_eq!(second["revoked_at"], first["revoked_at"]);
+    // Created once, revoked once; no usage plans here, so no key count.
+    assert_eq!(cap.sum(Metric::KeyCreated, &[]), 1.0, "{:?}", cap.lines());
+    assert_eq!(cap.sum(Metric::KeyRevoked, &[]), 1.0);
+    assert!(cap.values(Metric::ApiKeyCount, &[]).is_empty());
 
     let stored = revoked_at(&pool, id).await.expect("revoked_at is set");
     let shown: chrono::DateTime<chrono::Utc> =
@@ -440,6 +446,7 @@ async fn creating_and_revoking_are_written_to_the_audit_log(pool: PgPool) {
 )]
 async fn a_key_is_not_created_when_its_audit_entry_cannot_be_written(pool: PgPool) {
     let s = state(pool.clone());
+    let cap = metrics::capture();
     sqlx::query("alter table audit_log rename to audit_log_unavailable")
         .execute(&pool)
         .await
@@ -462,6 +469,7 @@ async fn a_key_is_not_created_when_its_audit_entry_cannot_be_written(pool: PgPoo
         0,
         "the key was committed without its audit entry"
     );
+    assert_eq!(cap.sum(Metric::KeyCreated, &[]), 0.0, "nothing was created");
 }
 
 #[sqlx::test(
@@ -555,9 +563,11 @@ async fn methods_and_routes_not_served_are_refused(pool: PgPool) {
 )]
 async fn the_bootstrap_key_is_a_working_audited_admin_key(pool: PgPool) {
     let db = portcullis_db::Database::from_pool(pool.clone());
+    let cap = metrics::capture();
     let created = keys::bootstrap_admin_key(&db, "platform", "first admin", "standard")
         .await
         .unwrap();
+    assert_eq!(cap.sum(Metric::KeyCreated, &[]), 1.0);
     let parsed = apikey::parse(created.key.expose_secret()).unwrap();
     let digest: Vec<u8> = sqlx::query_scalar("select secret_digest from api_keys where id = $1")
         .bind(created.record.id)

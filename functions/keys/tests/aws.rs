@@ -187,3 +187,60 @@ fn bad_configuration_is_named() {
         assert!(err.to_string().contains(var), "{var}: {err}");
     }
 }
+
+/// `ApiKeyCount` reads every page of GetApiKeys: 500 a page, without the
+/// values, following `position` until an answer has none (exact requests
+/// against a replay client: the emulator would need 500 keys for a page).
+#[tokio::test]
+async fn the_account_api_keys_are_counted_page_by_page() {
+    let page = |body: serde_json::Value| {
+        http::Response::builder()
+            .status(200)
+            .body(SdkBody::from(body.to_string()))
+            .unwrap()
+    };
+    let request = |uri: &str| {
+        http::Request::builder()
+            .method("GET")
+            .uri(uri)
+            .body(SdkBody::empty())
+            .unwrap()
+    };
+    let first = "https://apigateway.us-east-1.amazonaws.com/apikeys?includeValues=false&limit=500";
+    let second = format!("{first}&position=p2");
+    let replay = StaticReplayClient::new(vec![
+        ReplayEvent::new(
+            request(first),
+            page(json!({"item": [{"id": "a"}, {"id": "b"}], "position": "p2"})),
+        ),
+        ReplayEvent::new(request(&second), page(json!({"item": [{"id": "c"}]}))),
+    ]);
+    let client = aws_sdk_apigateway::Client::from_conf(
+        aws_sdk_apigateway::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "keys-tests"))
+            .http_client(replay.clone())
+            .build(),
+    );
+    let plans = std::collections::BTreeMap::new();
+    let usage = keys::usage::UsageKeys {
+        apigw: &client,
+        prefix: "",
+        plan_ids: &plans,
+    };
+    assert_eq!(usage.count_api_keys().await.unwrap(), 3);
+    let reqs: Vec<_> = replay.actual_requests().collect();
+    assert_eq!(reqs.len(), 2);
+    for (r, want) in reqs.iter().zip([first, second.as_str()]) {
+        let mut got: Vec<&str> = r.uri().split_once('?').unwrap().1.split('&').collect();
+        let mut expected: Vec<&str> = want.split_once('?').unwrap().1.split('&').collect();
+        got.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(got, expected, "{}", r.uri());
+        assert!(
+            r.uri()
+                .starts_with("https://apigateway.us-east-1.amazonaws.com/apikeys?")
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod support;
 
 use keys::State;
 use portcullis_auth::usage::{Consumer, usage_key};
+use portcullis_core::metrics::{self, Metric};
 use portcullis_db::Database;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -291,6 +292,7 @@ async fn plan_keys(apigw: &aws_sdk_apigateway::Client, plan_id: &str) -> Vec<Str
 )]
 async fn a_created_key_gets_its_own_usage_key_in_its_plan_disabled_on_revocation(pool: PgPool) {
     let (s, apigw, ids) = usage_state(pool).await;
+    let cap = metrics::capture();
     let b = create(
         &s,
         &admin("acme"),
@@ -330,6 +332,27 @@ async fn a_created_key_gets_its_own_usage_key_in_its_plan_disabled_on_revocation
     assert!(!enabled, "the revoked key's usage key is disabled");
     let (_, enabled2, _) = api_key(&apigw, &name2).await.unwrap();
     assert!(enabled2, "other keys are untouched");
+
+    // Each change counted once, with the account's API keys counted after
+    // it (other tests share the emulator's account: at least ours).
+    let (_, again, _) = call(&s, Ev::key("DELETE", &id.to_string()).by(&admin("acme"))).await;
+    assert_eq!(again["already_revoked"], true);
+    assert_eq!(cap.sum(Metric::KeyCreated, &[]), 2.0, "{:?}", cap.lines());
+    assert_eq!(cap.sum(Metric::KeyRevoked, &[]), 1.0);
+    let counts = cap.values(Metric::ApiKeyCount, &[]);
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert!(
+        counts[0] >= 1.0 && counts[1] >= 2.0 && counts[2] >= 2.0,
+        "{counts:?}"
+    );
+    let direct = s
+        .usage_keys()
+        .await
+        .unwrap()
+        .count_api_keys()
+        .await
+        .unwrap();
+    assert!(direct as f64 >= counts[1], "{direct} vs {counts:?}");
 }
 
 #[sqlx::test(
@@ -392,6 +415,7 @@ async fn a_plan_without_a_usage_plan_id_creates_neither_key(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn putting_a_tenant_creates_its_usage_key_in_its_user_plan_and_moves_it(pool: PgPool) {
     let (s, apigw, ids) = usage_state(pool.clone()).await;
+    let cap = metrics::capture();
     let (status, b) = entitle(&s, "acme", &[], &["gold", "standard"], "standard").await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["usage_key"]["status"], "ready", "{b}");
@@ -411,6 +435,12 @@ async fn putting_a_tenant_creates_its_usage_key_in_its_user_plan_and_moves_it(po
     assert_eq!(moved_id, key_id, "the same usage key, moved");
     assert!(plan_keys(&apigw, &ids["gold"]).await.contains(&key_id));
     assert!(!plan_keys(&apigw, &ids["standard"]).await.contains(&key_id));
+    assert_eq!(
+        cap.sum(Metric::TenantChanged, &[]),
+        2.0,
+        "{:?}",
+        cap.lines()
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]

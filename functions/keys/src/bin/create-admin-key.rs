@@ -6,7 +6,7 @@
 //! The database comes from the same variables as the Lambdas (`portcullis_db`:
 //! DATABASE_URL, or DB_SECRET_ARN / RDS IAM settings). The key goes to stdout
 //! alone, so it can be captured (`KEY=$(create-admin-key)`); everything else
-//! goes to stderr.
+//! goes to stderr, the `KeyCreated` metrics record (one EMF JSON line) too.
 //!
 //! With `USAGE_PLAN_IDS` (and `USAGE_KEY_PREFIX`) set as for the keys
 //! function, the key's API Gateway usage key is created in its plan too,
@@ -48,6 +48,8 @@ fn parse_args(args: &[String]) -> Result<(String, String, String), String> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    // stdout holds the key alone: the metrics record goes to stderr.
+    portcullis_core::metrics::set_writer(Box::new(std::io::stderr()));
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (tenant, name, plan) = match parse_args(&args) {
         Ok(v) => v,
