@@ -252,7 +252,7 @@ impl State {
         let config = Config::from_env(env)?;
         let apigw = portcullis_aws::LazyClient::new(
             portcullis_aws::SdkSource::from_env(env)?,
-            aws_sdk_apigateway::Client::new,
+            portcullis_aws::clients::api_gateway,
         );
         let db = Database::from_env(env).await?;
         Ok(State::new(config, db, apigw))

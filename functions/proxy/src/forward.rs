@@ -109,7 +109,8 @@ pub fn upstream_path(proxy: &str) -> Result<String, ApiError> {
     portcullis_core::path::upstream_path(proxy).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-/// A valid value for `X-Amzn-Trace-Id`/request id headers: printable ASCII, bounded.
+/// A valid value for the request id header: printable ASCII, bounded (the
+/// trace header has its own rule, `portcullis_core::trace::accept`).
 pub fn plain_token(v: &str) -> bool {
     !v.is_empty() && v.len() <= 256 && v.bytes().all(|b| (0x21..0x7f).contains(&b))
 }

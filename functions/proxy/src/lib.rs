@@ -580,8 +580,8 @@ fn forwarded_headers(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         })
-        .filter(|t| forward::plain_token(t));
-    if let Some(t) = trace.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        .filter(|t| portcullis_core::trace::accept(t).is_some());
+    if let Some(t) = trace.and_then(|t| HeaderValue::from_str(t.trim()).ok()) {
         headers.insert(forward::name("x-amzn-trace-id"), t);
     }
     headers

@@ -392,6 +392,14 @@ async fn trace_header_is_forwarded() {
         echoed_headers(&echo, "x-amzn-trace-id"),
         ["Root=1-5759e988-bd862e3fe1be46a994272793"]
     );
+    // Not the documented syntax (portcullis_core::trace::accept): not forwarded.
+    let mut c = call("GET", "echo");
+    c.headers = vec![("x-amzn-trace-id", "Root=1-nothex;$(id)")];
+    let echo = json_of(&c.send(&state).await);
+    assert!(
+        echoed_headers(&echo, "x-amzn-trace-id").is_empty(),
+        "{echo}"
+    );
 }
 
 #[tokio::test]

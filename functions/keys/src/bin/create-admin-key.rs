@@ -95,7 +95,7 @@ async fn main() -> ExitCode {
             None
         }
         Some(_) => match portcullis_aws::sdk_config_in(&env).await {
-            Ok(sdk) => Some(aws_sdk_apigateway::Client::new(&sdk)),
+            Ok(sdk) => Some(portcullis_aws::clients::api_gateway(&sdk)),
             Err(e) => {
                 eprintln!("create-admin-key: {e}");
                 return ExitCode::FAILURE;
