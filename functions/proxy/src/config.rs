@@ -5,7 +5,7 @@
 //! | `PLATFORM_FILE` | path of platform.yaml (default: the copy compiled in; Terraform ships the file in the zip) |
 //! | `PROXY_ALB_URL` | internal ALB base URL; a service's upstream is this + its `path_prefix` |
 //! | `PROXY_UPSTREAM_<NAME>` | full upstream base URL of one service (wins; `make local` sets it) |
-//! | `IDENTITY_SECRET_ARNS` | `<service>=<secret ARN>,...`: each served (`integration: lambda`, enabled here) service's own Secrets Manager secret (base64 signing key), no other; all read at start (`portcullis_identity::keys`) |
+//! | `IDENTITY_SECRET_ARNS` | `<service>=<secret ARN>,...`: each served (`integration: lambda`, enabled here) service's own Secrets Manager secret (base64 signing key), no other; checked at start, all read by the first request that signs (`portcullis_identity::keys`) |
 //! | `DEPLOYMENT_ENVIRONMENT` | Terraform's `environment`: only services enabled in it (their `environments`) are served; unset: all |
 //! | `PROXY_AUDIT` | `true` (default): write `audit_log` for mutations via `portcullis_db` |
 //! | `PROXY_TIMEOUT_MARGIN_MS` | margin under the gateway/Lambda deadlines (default 500) |
@@ -142,7 +142,8 @@ pub fn lambda_services(services: Services) -> Services {
 pub const KEYS_FOR: &str = "integration: lambda services of platform.yaml enabled here";
 
 /// The proxy's state from `env` (`State::from_env` passes `Env::Process`):
-/// registry, upstreams, each `lambda` service's identity signing key read with the SDK
+/// registry, upstreams, each `lambda` service's identity secret (read by the
+/// first request that signs) with the SDK
 /// configuration of `env` (`portcullis_aws::sdk_config_in`: an
 /// `Env::Map` is the function's own Lambda environment, credentials
 /// included), and the audit database.
@@ -161,7 +162,10 @@ pub async fn state_from_env(env: &Env) -> Result<State, StartError> {
         Duration::from_millis(50),
         Duration::from_secs(5),
     )?;
-    let keys = keys::load(required, env).await?;
+    // Checked now (every served service named once); read by the first
+    // request that signs (State::lazy_keys), so init makes no network call.
+    let arns = keys::identity_secret_arns(required, env)?;
+    let sdk = portcullis_aws::SdkSource::from_env(env)?;
     let audit = if env.flag("PROXY_AUDIT", true)? {
         Some(
             portcullis_db::Database::from_env(env)
@@ -176,7 +180,8 @@ pub async fn state_from_env(env: &Env) -> Result<State, StartError> {
         tracing::warn!("PROXY_AUDIT=false: proxied mutations are recorded in the access log only");
         None
     };
-    State::new(upstreams, keys, audit, margin).map(|s| s.with_cors(cors))
+    State::lazy_keys(upstreams, crate::KeySource { arns, sdk }, audit, margin)
+        .map(|s| s.with_cors(cors))
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ use portcullis_core::http::{no_route, path_param, resource_path};
 use portcullis_core::metrics::{self, Dimension, Metric, Record};
 use portcullis_core::runtime::StartError;
 use portcullis_db::Database;
+use portcullis_identity::keys as identity_keys;
 use portcullis_identity::{self as identity, Identity, SigningKey};
 use portcullis_platform::services::{Integration, Service};
 use std::collections::HashMap;
@@ -149,8 +150,12 @@ fn resolve<'a>(
 /// Built once per container.
 pub struct State {
     upstreams: HashMap<String, Upstream>,
-    /// Each service's own identity key (the proxy signs with the target's).
-    keys: HashMap<String, SigningKey>,
+    /// Each service's own identity key (the proxy signs with the target's):
+    /// given to [`State::new`], or read from Secrets Manager by the first
+    /// request ([`State::lazy_keys`]), so init makes no network call.
+    keys: tokio::sync::OnceCell<HashMap<String, SigningKey>>,
+    /// Where the keys are read from when they were not given.
+    key_source: Option<KeySource>,
     client: reqwest::Client,
     audit: Option<Database>,
     margin: Duration,
@@ -164,6 +169,42 @@ impl std::fmt::Debug for State {
             .field("audit", &self.audit.is_some())
             .field("margin", &self.margin)
             .finish_non_exhaustive()
+    }
+}
+
+/// The secrets of `IDENTITY_SECRET_ARNS` (checked at start) and the SDK
+/// settings they are read with.
+pub struct KeySource {
+    pub arns: std::collections::BTreeMap<String, String>,
+    pub sdk: portcullis_aws::SdkSource,
+}
+
+/// The keys [`State`] is built with.
+enum Keys {
+    Given(HashMap<String, SigningKey>),
+    Source(KeySource),
+}
+
+impl Keys {
+    fn has(&self, service: &str) -> bool {
+        match self {
+            Keys::Given(keys) => keys.contains_key(service),
+            Keys::Source(source) => source.arns.contains_key(service),
+        }
+    }
+
+    fn given(&self) -> Option<HashMap<String, SigningKey>> {
+        match self {
+            Keys::Given(keys) => Some(keys.clone()),
+            Keys::Source(_) => None,
+        }
+    }
+
+    fn source(self) -> Option<KeySource> {
+        match self {
+            Keys::Given(_) => None,
+            Keys::Source(source) => Some(source),
+        }
     }
 }
 
@@ -194,6 +235,27 @@ impl State {
         audit: Option<Database>,
         margin: Duration,
     ) -> Result<State, StartError> {
+        State::build(upstreams, Keys::Given(keys), audit, margin)
+    }
+
+    /// [`State::new`] with the keys read by the first request that signs
+    /// (every key at once, one `GetSecretValue` each, concurrently; a failed
+    /// read fails that request and is tried again by the next).
+    pub fn lazy_keys(
+        upstreams: Vec<Upstream>,
+        source: KeySource,
+        audit: Option<Database>,
+        margin: Duration,
+    ) -> Result<State, StartError> {
+        State::build(upstreams, Keys::Source(source), audit, margin)
+    }
+
+    fn build(
+        upstreams: Vec<Upstream>,
+        keys: Keys,
+        audit: Option<Database>,
+        margin: Duration,
+    ) -> Result<State, StartError> {
         // API Gateway never routes a vpc_link service's requests here (its
         // resources integrate the VPC link, not this function): one that
         // arrives anyway is answered like an unknown service, never signed
@@ -205,7 +267,7 @@ impl State {
         let mut missing: Vec<&str> = upstreams
             .iter()
             .map(|u| u.service.name.as_str())
-            .filter(|name| !keys.contains_key(*name))
+            .filter(|name| !keys.has(name))
             .collect();
         if !missing.is_empty() {
             missing.sort_unstable();
@@ -222,12 +284,39 @@ impl State {
                 .into_iter()
                 .map(|u| (u.service.name.clone(), u))
                 .collect(),
-            keys,
+            keys: match &keys {
+                Keys::Given(_) => tokio::sync::OnceCell::new_with(keys.given()),
+                Keys::Source(_) => tokio::sync::OnceCell::new(),
+            },
+            key_source: keys.source(),
             client,
             audit,
             margin,
             cors: portcullis_core::CorsPolicy::disabled(),
         })
+    }
+
+    /// The identity keys, read now if this is the first request that signs.
+    async fn signing_keys(&self) -> Result<&HashMap<String, SigningKey>, ApiError> {
+        self.keys
+            .get_or_try_init(|| async {
+                let Some(source) = &self.key_source else {
+                    return Err("no identity keys were given and no source is configured".to_owned());
+                };
+                let client = portcullis_aws::clients::secrets_manager(&source.sdk.load().await);
+                identity_keys::signing_keys(&client, &source.arns)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|why| {
+                tracing::error!(error = %why, "the identity keys cannot be read; the next request tries again");
+                metrics::count(Metric::IdentitySigningFailure, &[]);
+                ApiError::internal(format!(
+                    "the services' identity keys cannot be read ({}): {why}",
+                    config::IDENTITY_SECRET_ARNS
+                ))
+            })
     }
 
     /// The same state answering under this CORS policy (`new` allows no origin).
@@ -421,8 +510,9 @@ async fn proxy(
     let sub_path = check(service, &method, &raw_sub, body)?;
     let (url, target) = upstream_url(upstream, &sub_path, &req);
     let mut headers = forwarded_headers(service, &req, request_id);
+    let keys = state.signing_keys().await?;
     headers.extend(sign(
-        state,
+        keys,
         service,
         caller.as_ref(),
         &method,
@@ -590,7 +680,7 @@ fn forwarded_headers(
 /// The identity headers: the caller (or the anonymous identity) signed with
 /// the target service's own key over the method, target and body.
 fn sign(
-    state: &State,
+    keys: &HashMap<String, SigningKey>,
     service: &Service,
     caller: Option<&AuthContext>,
     method: &Method,
@@ -607,7 +697,7 @@ fn sign(
         None => anonymous(),
     };
     // The target service's own key (State::new proved every service has one).
-    let key = state.keys.get(&service.name).ok_or_else(|| {
+    let key = keys.get(&service.name).ok_or_else(|| {
         tracing::error!(service = %service.name, "no identity key for the service");
         metrics::count(Metric::IdentitySigningFailure, &[]);
         ApiError::internal(format!("no identity key for service {}", service.name))

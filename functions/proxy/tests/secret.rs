@@ -120,7 +120,7 @@ async fn each_service_gets_the_key_of_its_own_secret() {
     assert!(verify_with(&keys["a"]).is_ok());
     assert!(verify_with(&keys["b"]).is_err());
 
-    // One unreadable secret fails start-up naming its service.
+    // One unreadable secret fails the read (the first signing request) naming its service.
     arns.insert("c".to_owned(), unique("portcullis-proxy-absent"));
     let e = portcullis_identity::keys::signing_keys(&sm, &arns)
         .await
@@ -129,7 +129,7 @@ async fn each_service_gets_the_key_of_its_own_secret() {
 }
 
 #[tokio::test]
-async fn a_weak_or_missing_secret_fails_start_up_with_a_clear_message() {
+async fn a_weak_or_missing_secret_fails_the_read_with_a_clear_message() {
     require_emulator();
     let sdk = portcullis_aws::sdk_config().await;
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
