@@ -226,10 +226,11 @@ pub fn profile(name: &str, i: &Inputs) -> anyhow::Result<Profile> {
                 ),
                 ("PROXY_ALB_URL", "http://{mock}/upstream"),
             ]));
+            // The key is read by the first request that signs: this event's.
             let calls = if i.emulator {
-                "Secrets Manager GetSecretValue (identity key), emulator on 127.0.0.1"
+                "none (sample's identity key read by the first request, this event: GetSecretValue on the emulator)"
             } else {
-                "Secrets Manager GetSecretValue (identity key): no emulator given"
+                "none (sample's identity key read by the first request: no emulator given, so it fails)"
             };
             (
                 http_event(
