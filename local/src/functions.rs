@@ -91,6 +91,13 @@ pub async fn wire_deployed(
     for name in gateway.referenced_functions() {
         let result = async {
             let env = env_of(deployed, &name, admin, overrides).await?;
+            // The functions' metrics carry their deployment's Environment
+            // (every function has the same DEPLOYMENT_ENVIRONMENT); the
+            // first function's settings are the process's.
+            match portcullis_core::metrics::Settings::from_env(&env) {
+                Ok(settings) => portcullis_core::metrics::use_settings(settings),
+                Err(e) => tracing::warn!(function = %name, error = %e, "metrics settings"),
+            }
             wire_one(gateway, &name, &env).await
         }
         .await;

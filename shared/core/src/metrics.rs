@@ -422,6 +422,15 @@ pub fn init(function: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Use `settings` for this process's records instead of the process
+/// environment's: for the local gateway, which runs every function in one
+/// process with each function's own environment as a map (their
+/// `DEPLOYMENT_ENVIRONMENT` is the deployment's, not the gateway process's).
+/// The first settings a process takes stay, as with [`init`].
+pub fn use_settings(settings: Settings) {
+    let _ = SETTINGS.set(settings);
+}
+
 /// The `Function` property of the records, once [`init`] named it.
 pub fn function() -> Option<&'static str> {
     FUNCTION.get().map(String::as_str)
