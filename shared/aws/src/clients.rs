@@ -7,7 +7,10 @@
 /// timeout (the job functions keep a slow ECS call well under API Gateway's
 /// 29 s) and a 3 s connect timeout.
 #[cfg(feature = "ecs")]
-pub fn ecs(sdk: &aws_types::SdkConfig, operation_timeout: std::time::Duration) -> aws_sdk_ecs::Client {
+pub fn ecs(
+    sdk: &aws_types::SdkConfig,
+    operation_timeout: std::time::Duration,
+) -> aws_sdk_ecs::Client {
     let conf = aws_sdk_ecs::config::Builder::from(sdk)
         .timeout_config(
             aws_smithy_types::timeout::TimeoutConfig::builder()
