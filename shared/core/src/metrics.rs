@@ -637,9 +637,28 @@ impl Record {
 
     /// Line `round`: the `round`-th hundred of each metric's values.
     fn line(&self, settings: &Settings, timestamp_ms: u64, round: usize) -> String {
-        // Metrics of this line, grouped by identical dimension sets: one
-        // directive per group.
-        let mut groups: Vec<(Vec<Vec<Dimension>>, Vec<&Entry>)> = Vec::new();
+        let groups = self.groups(settings, round);
+        let mut out = String::with_capacity(384);
+        let _ = write!(
+            out,
+            "{{\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":["
+        );
+        let used = push_directives(&mut out, &groups);
+        out.push_str("]}");
+        self.push_dimension_values(&mut out, settings, &used);
+        push_values(&mut out, &groups, round);
+        if let Some(f) = function() {
+            out.push_str(",\"Function\":");
+            push_json_str(&mut out, f);
+        }
+        out.push('}');
+        out
+    }
+
+    /// The metrics of line `round`, grouped by identical dimension sets:
+    /// one directive per group.
+    fn groups(&self, settings: &Settings, round: usize) -> Vec<Group<'_>> {
+        let mut groups: Vec<Group<'_>> = Vec::new();
         for e in &self.entries {
             if e.values.len() <= round * MAX_VALUES {
                 continue;
@@ -650,79 +669,85 @@ impl Record {
                 None => groups.push((sets, vec![e])),
             }
         }
-        let mut used: Vec<Dimension> = Vec::new();
-        let mut out = String::with_capacity(384);
-        let _ = write!(
-            out,
-            "{{\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":["
-        );
-        for (i, (sets, members)) in groups.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"Namespace\":");
-            push_json_str(&mut out, NAMESPACE);
-            out.push_str(",\"Dimensions\":");
-            push_sets(&mut out, sets);
-            out.push_str(",\"Metrics\":[");
-            for (j, e) in members.iter().enumerate() {
-                if j > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"Name\":");
-                push_json_str(&mut out, e.metric.name());
-                out.push_str(",\"Unit\":");
-                push_json_str(&mut out, e.metric.unit().name());
-                out.push('}');
-            }
-            out.push_str("]}");
-            for d in sets.iter().flatten() {
-                if !used.contains(d) {
-                    used.push(*d);
-                }
-            }
-        }
-        out.push_str("]}");
+        groups
+    }
+
+    /// Each dimension the directives name, with its value.
+    fn push_dimension_values(&self, out: &mut String, settings: &Settings, used: &[Dimension]) {
         for d in used {
             let value = match d {
                 D::Environment => Some(settings.environment.as_str()),
                 D::Tenant => self.tenant.as_deref(),
-                other => self.given(other),
+                other => self.given(*other),
             };
             if let Some(v) = value {
                 out.push(',');
-                push_json_str(&mut out, d.name());
+                push_json_str(out, d.name());
                 out.push(':');
-                push_json_str(&mut out, v);
+                push_json_str(out, v);
             }
         }
-        for (_, members) in &groups {
-            for e in members {
-                let chunk = e.values.chunks(MAX_VALUES).nth(round).unwrap_or_default();
+    }
+}
+
+/// Metrics sharing one list of dimension sets.
+type Group<'a> = (Vec<Vec<Dimension>>, Vec<&'a Entry>);
+
+/// One `CloudWatchMetrics` directive per group; the dimensions they name,
+/// in order of first use.
+fn push_directives(out: &mut String, groups: &[Group<'_>]) -> Vec<Dimension> {
+    let mut used: Vec<Dimension> = Vec::new();
+    for (i, (sets, members)) in groups.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"Namespace\":");
+        push_json_str(out, NAMESPACE);
+        out.push_str(",\"Dimensions\":");
+        push_sets(out, sets);
+        out.push_str(",\"Metrics\":[");
+        for (j, e) in members.iter().enumerate() {
+            if j > 0 {
                 out.push(',');
-                push_json_str(&mut out, e.metric.name());
-                out.push(':');
-                match chunk {
-                    [one] => push_number(&mut out, *one),
-                    many => {
-                        out.push('[');
-                        for (k, v) in many.iter().enumerate() {
-                            if k > 0 {
-                                out.push(',');
-                            }
-                            push_number(&mut out, *v);
+            }
+            out.push_str("{\"Name\":");
+            push_json_str(out, e.metric.name());
+            out.push_str(",\"Unit\":");
+            push_json_str(out, e.metric.unit().name());
+            out.push('}');
+        }
+        out.push_str("]}");
+        for d in sets.iter().flatten() {
+            if !used.contains(d) {
+                used.push(*d);
+            }
+        }
+    }
+    used
+}
+
+/// Each metric's values of line `round`: one number, or an array.
+fn push_values(out: &mut String, groups: &[Group<'_>], round: usize) {
+    for (_, members) in groups {
+        for e in members {
+            let chunk = e.values.chunks(MAX_VALUES).nth(round).unwrap_or_default();
+            out.push(',');
+            push_json_str(out, e.metric.name());
+            out.push(':');
+            match chunk {
+                [one] => push_number(out, *one),
+                many => {
+                    out.push('[');
+                    for (k, v) in many.iter().enumerate() {
+                        if k > 0 {
+                            out.push(',');
                         }
-                        out.push(']');
+                        push_number(out, *v);
                     }
+                    out.push(']');
                 }
             }
         }
-        if let Some(f) = function() {
-            out.push_str(",\"Function\":");
-            push_json_str(&mut out, f);
-        }
-        out.push('}');
-        out
     }
 }
 

@@ -296,20 +296,41 @@ pub async fn apply(
     if let Some(public) = &error {
         log_failure(&job, snap, public);
     }
-    if moved {
-        tracing::info!(job_id = %job.id, from = %current, to = %target, %source, "job moved");
-        let now = chrono::Utc::now();
-        if target == JobStatus::Running {
-            metrics::started(&job.job_type, job.created_at, now);
-        } else if finished {
-            metrics::finished(db, job.id, &job.job_type, current, target, now).await;
-        }
-        Ok(Applied::Moved {
-            job_id: job.id,
-            from: current,
-            to: target,
-        })
-    } else {
-        Ok(Applied::Recorded { job_id: job.id })
+    let moved = Move {
+        job_id: job.id,
+        job_type: &job.job_type,
+        created_at: job.created_at,
+        from: current,
+        to: target,
+    };
+    Ok(announce(db, moved, source).await)
+}
+
+/// A committed change of a job's status.
+struct Move<'a> {
+    job_id: Uuid,
+    job_type: &'a str,
+    created_at: chrono::DateTime<chrono::Utc>,
+    from: JobStatus,
+    to: JobStatus,
+}
+
+/// After the commit: the log line and the job's metrics when it moved
+/// (started once, finished once: only the update that moved it gets here).
+async fn announce(db: &Database, m: Move<'_>, source: EventSource) -> Applied {
+    if m.to == m.from {
+        return Applied::Recorded { job_id: m.job_id };
+    }
+    tracing::info!(job_id = %m.job_id, from = %m.from, to = %m.to, %source, "job moved");
+    let now = chrono::Utc::now();
+    if m.to == JobStatus::Running {
+        metrics::started(m.job_type, m.created_at, now);
+    } else if m.to.is_terminal() {
+        metrics::finished(db, m.job_id, m.job_type, m.from, m.to, now).await;
+    }
+    Applied::Moved {
+        job_id: m.job_id,
+        from: m.from,
+        to: m.to,
     }
 }

@@ -46,6 +46,22 @@ fn parse_args(args: &[String]) -> Result<(String, String, String), String> {
     Ok((tenant, name, plan))
 }
 
+/// The API Gateway client for the key's usage key, when usage plans are
+/// configured (without them the key gets none, and the tool says so).
+async fn api_gateway(
+    config: &keys::Config,
+    env: &portcullis_core::Env,
+) -> Result<Option<aws_sdk_apigateway::Client>, portcullis_core::ConfigError> {
+    if config.usage_plan_ids.is_none() {
+        eprintln!(
+            "create-admin-key: USAGE_PLAN_IDS is not set: the key gets no API Gateway usage key, and a deployed API Gateway refuses it (403); set USAGE_PLAN_IDS and USAGE_KEY_PREFIX as the keys function has them to make one"
+        );
+        return Ok(None);
+    }
+    let sdk = portcullis_aws::sdk_config_in(env).await?;
+    Ok(Some(portcullis_aws::clients::api_gateway(&sdk)))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     // stdout holds the key alone: the metrics record goes to stderr.
@@ -87,20 +103,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let apigw = match &config.usage_plan_ids {
-        None => {
-            eprintln!(
-                "create-admin-key: USAGE_PLAN_IDS is not set: the key gets no API Gateway usage key, and a deployed API Gateway refuses it (403); set USAGE_PLAN_IDS and USAGE_KEY_PREFIX as the keys function has them to make one"
-            );
-            None
+    let apigw = match api_gateway(&config, &env).await {
+        Ok(apigw) => apigw,
+        Err(e) => {
+            eprintln!("create-admin-key: {e}");
+            return ExitCode::FAILURE;
         }
-        Some(_) => match portcullis_aws::sdk_config_in(&env).await {
-            Ok(sdk) => Some(portcullis_aws::clients::api_gateway(&sdk)),
-            Err(e) => {
-                eprintln!("create-admin-key: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
     };
     let usage = match (&apigw, &config.usage_plan_ids) {
         (Some(apigw), Some(plan_ids)) => Some(keys::usage::UsageKeys {
