@@ -179,10 +179,13 @@ pub async fn create(
     by: Actor<'_>,
     request_id: Option<&str>,
 ) -> Result<CreatedKey, DbError> {
-    let mut tx = db.begin().await?;
-    let created = create_in(&mut tx, new, by, request_id).await?;
-    tx.commit().await?;
-    Ok(created)
+    portcullis_db::traced("api_keys.create", async {
+        let mut tx = db.begin().await?;
+        let created = create_in(&mut tx, new, by, request_id).await?;
+        tx.commit().await?;
+        Ok(created)
+    })
+    .await
 }
 
 /// [`create`] on a connection the caller owns: insert the key and its
@@ -394,11 +397,10 @@ pub async fn find_by_lookup(
     lookup_id: &LookupId,
 ) -> Result<Option<StoredKey>, sqlx::Error> {
     let sql = format!("select {COLUMNS}, secret_digest from api_keys where lookup_id = $1");
-    let Some(row) = sqlx::query(&sql)
+    let query = sqlx::query(&sql)
         .bind(lookup_id.as_str())
-        .fetch_optional(db)
-        .await?
-    else {
+        .fetch_optional(db);
+    let Some(row) = portcullis_db::traced("api_keys.find_by_lookup", query).await? else {
         return Ok(None);
     };
     Ok(Some(StoredKey {

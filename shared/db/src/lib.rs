@@ -43,6 +43,23 @@ pub use pool::{Database, LazyDatabase};
 /// The AWS credentials RDS IAM tokens are signed with (`portcullis-aws`).
 pub use portcullis_aws::IamCredentials;
 
+/// Run `statement` (one database operation: a query, a transaction) as an
+/// X-Ray subsegment `PostgreSQL` named `operation` of a traced invocation
+/// (`portcullis_core::trace`): the database calls of a request appear next
+/// to its AWS calls. Untraced invocations pay one task-local read.
+pub async fn traced<T, E, F>(operation: &str, statement: F) -> Result<T, E>
+where
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    portcullis_core::trace::subsegment(
+        "PostgreSQL",
+        portcullis_core::trace::Namespace::Remote,
+        operation,
+        statement,
+    )
+    .await
+}
+
 /// Whether this build reads `DB_SECRET_ARN` (the `secrets-manager` feature).
 pub fn secrets_manager() -> bool {
     cfg!(feature = "secrets-manager")

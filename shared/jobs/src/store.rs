@@ -61,7 +61,7 @@ pub async fn insert(db: &Database, j: &NewJob) -> Result<Option<Job>, DbError> {
          )
          select {JOB_COLUMNS} from j"
     );
-    db.with_retry(|pool| async move {
+    let statement = db.with_retry(|pool| async move {
         sqlx::query_as::<_, Job>(sql)
             .bind(j.id)
             .bind(&j.tenant)
@@ -79,8 +79,8 @@ pub async fn insert(db: &Database, j: &NewJob) -> Result<Option<Job>, DbError> {
             .bind(EventSource::Api)
             .fetch_optional(&pool)
             .await
-    })
-    .await
+    });
+    portcullis_db::traced("jobs.insert", statement).await
 }
 
 /// The job a tenant submitted with an idempotency key.
